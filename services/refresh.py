@@ -1,0 +1,199 @@
+"""Refresh: decide what a series still needs, fetch it (with venue fallback), store it.
+
+`plan_refresh` is pure (tested without I/O). `refresh_series` is what both the GUI's workers and
+`main.py refresh` run: it stores every page as it arrives, so an interrupted backfill keeps what
+it got, and it returns a result instead of raising, so one failing series never stops the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from models.catalog import SeriesSpec
+from models.series import MS_PER_DAY, SeriesData
+from services.cache import Cache
+from services.errors import GeoBlocked, PermanentError, ServiceError, UnknownSymbol
+from services.sources import Sources
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]  # (series_id, fraction 0..1)
+HISTORY_GAP_MS = 7 * MS_PER_DAY
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class RefreshPlan:
+    ranges: tuple[tuple[int, int], ...]  # (start_ms, end_ms), newest first
+
+    @property
+    def empty(self) -> bool:
+        return not self.ranges
+
+
+def plan_refresh(spec: SeriesSpec, bounds: tuple[int, int, int] | None, *, want_start_ms: int,
+                 now: int, history_start_ms: int | None = None,
+                 last_fetch_ms: int | None = None, end_ms: int | None = None) -> RefreshPlan:
+    """The ranges to fetch so the cache covers [want_start_ms, end] with the newest bar fresh.
+
+    - Newer: from the last cached bar (inclusive: it may still be forming) to the end, unless
+      it was fetched less than half a poll interval ago.
+    - Older: from `want_start_ms` up to the first cached row, unless an earlier backfill already
+      reached the venue's oldest row (`history_start_ms`) or the venue keeps no older data.
+    """
+    end = now if end_ms is None else min(end_ms, now)
+    if spec.max_history_days is not None:
+        want_start_ms = max(want_start_ms, now - spec.max_history_days * MS_PER_DAY)
+    if bounds is None:
+        return RefreshPlan(((want_start_ms, end),)) if want_start_ms < end else RefreshPlan(())
+    first, last, _ = bounds
+    ranges: list[tuple[int, int]] = []
+    fresh = (last_fetch_ms is not None and now - last_fetch_ms < spec.poll_seconds * 500)
+    if end >= last and not fresh:
+        ranges.append((last, end))
+    floor = want_start_ms
+    if history_start_ms is not None:
+        floor = max(floor, history_start_ms)
+    step = spec.interval_ms or 0
+    if floor < first - step:
+        ranges.append((floor, first - 1))
+    return RefreshPlan(tuple(ranges))
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    series_id: str
+    rows_added: int = 0
+    last_ms: int | None = None
+    venue: str = ""
+    error: ServiceError | None = None
+    requests: int = 0
+    fallback_errors: tuple[ServiceError, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
+                   want_start_ms: int | None = None, end_ms: int | None = None,
+                   now: int | None = None, progress: Progress | None = None,
+                   should_stop: Callable[[], bool] | None = None) -> RefreshResult:
+    """Fetch what the cache lacks for one series. Never raises a `ServiceError`."""
+    from services import http
+
+    now = now_ms() if now is None else now
+    start = want_start_ms if want_start_ms is not None else now - spec.history_days * MS_PER_DAY
+    meta = cache.get_meta(spec.id)
+    requests_before = http.request_count()
+
+    if spec.is_snapshot:
+        return _refresh_snapshot(spec, cache, sources, meta, requests_before)
+
+    plan = plan_refresh(spec, cache.bounds(spec.id), want_start_ms=start, now=now,
+                        history_start_ms=meta.get("history_start_ms"),
+                        last_fetch_ms=meta.get("last_fetch_ms"), end_ms=end_ms)
+    added = 0
+    errors: list[ServiceError] = []
+    served_by = ""
+    first_cached = (cache.bounds(spec.id) or (None,))[0]
+    total_span = sum(b - a for a, b in plan.ranges) or 1
+    done_span = 0
+    for range_start, range_end in plan.ranges:
+        for venue, symbol in _venue_order(spec, meta):
+            def report(covered: int, base: int = done_span) -> None:
+                if progress is not None:
+                    progress(spec.id, min(1.0, (base + covered) / total_span))
+
+            try:
+                oldest = _fetch_range(spec, cache, sources.get(venue), symbol, range_start,
+                                      range_end, should_stop, report)
+            except ServiceError as e:
+                errors.append(e)
+                log.warning("refresh %s via %s failed: %s", spec.id, venue, e)
+                if isinstance(e, GeoBlocked):
+                    meta = cache.update_meta(spec.id, blocked_venue=venue)
+                continue
+            added += oldest.rows_added
+            served_by = venue
+            is_backfill = first_cached is None or range_end < first_cached
+            # A gap longer than any market closure means the venue keeps nothing older.
+            if is_backfill and (oldest.time_ms is None
+                                or oldest.time_ms - range_start > HISTORY_GAP_MS):
+                found = oldest.time_ms if oldest.time_ms is not None else range_end
+                meta = cache.update_meta(spec.id, history_start_ms=found)
+            break
+        done_span += range_end - range_start
+
+    bounds = cache.bounds(spec.id)
+    n_requests = http.request_count() - requests_before
+    if plan.ranges and not served_by:
+        # Every venue failed: report the primary venue's error, the others as fallbacks.
+        return RefreshResult(spec.id, added, bounds[1] if bounds else None, "",
+                             errors[0] if errors else None, n_requests, tuple(errors[1:]))
+    cache.update_meta(spec.id, last_fetch_ms=now, venue=served_by or meta.get("venue", ""))
+    return RefreshResult(spec.id, added, bounds[1] if bounds else None,
+                         served_by or meta.get("venue", ""), None, n_requests, tuple(errors))
+
+
+@dataclass(frozen=True)
+class _RangeOutcome:
+    rows_added: int
+    time_ms: int | None  # the oldest row the venue returned in the range
+
+
+def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, start: int,
+                 end: int, should_stop: Callable[[], bool] | None,
+                 report: Callable[[int], object]) -> _RangeOutcome:
+    """Store each page as it arrives, so an interrupted backfill keeps what it got."""
+    added = 0
+    oldest: int | None = None
+    newest: int | None = None
+    for page in client.iter_pages(spec, symbol, start, end):  # type: ignore[attr-defined]
+        data = SeriesData.from_frame(page).select(spec.columns).between(start, end)
+        added += cache.upsert(spec.id, data)
+        if len(data):
+            oldest = int(data.time[0]) if oldest is None else min(oldest, int(data.time[0]))
+            newest = int(data.time[-1]) if newest is None else max(newest, int(data.time[-1]))
+            # Pages come oldest-first or newest-first depending on the venue: report the span
+            # covered so far either way.
+            report((newest - oldest) if newest != oldest else 0)
+        if should_stop is not None and should_stop():
+            break
+    return _RangeOutcome(added, oldest)
+
+
+def _venue_order(spec: SeriesSpec, meta: dict) -> Sequence[tuple[str, str]]:
+    """Primary venue first, unless it refused this region before: then it goes last."""
+    venues = list(spec.venues)
+    blocked = meta.get("blocked_venue")
+    if blocked:
+        venues.sort(key=lambda vs: vs[0] == blocked)
+    return venues
+
+
+def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources, meta: dict,
+                      requests_before: int) -> RefreshResult:
+    from services import http
+
+    errors: list[ServiceError] = []
+    for venue, symbol in _venue_order(spec, meta):
+        try:
+            snap = sources.get(venue).fetch_snapshot(spec, symbol)
+        except ServiceError as e:
+            errors.append(e)
+            if isinstance(e, PermanentError) and not isinstance(e, GeoBlocked | UnknownSymbol):
+                break
+            continue
+        added = 1 if cache.put_snapshot(snap) else 0
+        cache.update_meta(spec.id, last_fetch_ms=now_ms(), venue=venue)
+        return RefreshResult(spec.id, added, snap.time_ms, venue, None,
+                             http.request_count() - requests_before, tuple(errors))
+    return RefreshResult(spec.id, 0, None, "", errors[0] if errors else None,
+                         http.request_count() - requests_before, tuple(errors[1:]))
