@@ -149,3 +149,23 @@ class Snapshot:
     time_ms: int
     frame: pd.DataFrame
     meta: Mapping[str, object] = field(default_factory=dict)
+
+
+def break_gaps(time_ms: np.ndarray, values: np.ndarray, max_gap_ms: int) -> tuple[np.ndarray,
+                                                                                   np.ndarray]:
+    """Insert a NaN after every gap longer than `max_gap_ms` so a chart line breaks there.
+
+    A market-closed weekend or holiday must show as a break, not as a straight segment that
+    looks like two days of quiet trading. Returns (time_ms, values) with the NaN rows added.
+    """
+    t = np.asarray(time_ms, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    if len(t) < 2:
+        return t, v
+    gaps = np.flatnonzero(np.diff(t) > max_gap_ms)
+    if not len(gaps):
+        return t, v
+    # The NaN row sits one millisecond after the bar before the gap: invisible, but it splits.
+    t_out = np.insert(t, gaps + 1, t[gaps] + 1)
+    v_out = np.insert(v, gaps + 1, np.nan)
+    return t_out, v_out

@@ -326,7 +326,8 @@ class Cache:
     def put_snapshot(self, snap: Snapshot) -> bool:
         """Store a snapshot; returns False when one with the same time was already stored."""
         validate_series_id(snap.series_id)
-        text = snap.frame.to_json(orient="split", date_format="iso", double_precision=15)
+        text = snap.frame.to_json(orient="split", index=False, date_format="iso",
+                                  double_precision=15)
         blob = zlib.compress(text.encode(), 6)
         with self._guard(), self._write_lock:
             cur = self._conn().execute(
@@ -373,6 +374,8 @@ class Cache:
         time_ms, fmt, meta, blob = row
         if fmt != "json-split+zlib":
             raise CacheError(f"unknown snapshot format {fmt!r}")
-        frame = pd.read_json(io.StringIO(zlib.decompress(blob).decode()), orient="split",
-                             convert_dates=False)
+        table = json.loads(zlib.decompress(blob))
+        frame = pd.DataFrame(table["data"], columns=table["columns"])
+        # JSON null comes back as None: numeric columns get NaN, like the frame that was stored.
+        frame = frame.infer_objects()
         return Snapshot(series_id, int(time_ms), frame, json.loads(meta))

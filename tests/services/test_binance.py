@@ -32,7 +32,8 @@ def test_parse_recorded_real_payload():
 
 
 def test_parse_drops_bad_rows_and_rejects_bad_shape():
-    rows = [kline(0), [H, None, "1", "1", "1", "1"], [2 * H, "NaN", "1", "1", "1", "1"], kline(3 * H)]
+    rows = [kline(0), [H, None, "1", "1", "1", "1"], [2 * H, "NaN", "1", "1", "1", "1"],
+            kline(3 * H)]
     frame = parse_klines(rows)
     assert list(frame.index.as_unit("ms").asi8) == [0, 3 * H]
     with pytest.raises(BadPayload, match="fields"):

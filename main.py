@@ -1,0 +1,173 @@
+"""Rotor: cross-asset rotation charts for traders.
+
+    python main.py                      the window (live data, cache first)
+    python main.py --demo               the window with the bundled synthetic dataset
+    python main.py --screenshot F.png   open, wait for data (≤ 20 s), save a PNG, exit
+    python main.py list                 the series Rotor knows
+    python main.py refresh [SERIES ...] [--start DATE] [--end DATE]
+    python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+_T0 = float(os.environ.get("ROTOR_T0") or time.time())
+_MARKERS = os.environ.get("ROTOR_STARTUP_MARKERS") == "1"
+SCREENSHOT_TIMEOUT_S = 20.0
+
+
+def mark(name: str) -> None:
+    """Start-up timing markers for bench/ (printed only when asked for)."""
+    if _MARKERS:
+        print(f"ROTOR_MARK {name} {(time.time() - _T0) * 1000:.1f}", flush=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit status 2
+        sys.stderr.write(f"rotor: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="main.py", description="Rotor: cross-asset rotation charts for traders")
+    parser.add_argument("--demo", action="store_true",
+                        help="use the bundled synthetic demo dataset (no network)")
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="open the window, wait for data, save a PNG and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub.add_parser("list", help="print every series id with its source, symbol, kind, interval")
+    refresh = sub.add_parser("refresh", help="fetch series into the cache")
+    refresh.add_argument("series", nargs="*", help="series ids (default: all)")
+    refresh.add_argument("--start", help="oldest date to have (YYYY-MM-DD, UTC)")
+    refresh.add_argument("--end", help="newest date to fetch (YYYY-MM-DD, UTC)")
+    export = sub.add_parser("export", help="write a series from the cache to CSV")
+    export.add_argument("series", help="series id")
+    export.add_argument("--out", required=True, help="CSV file to write")
+    export.add_argument("--start", help="from date (YYYY-MM-DD, UTC)")
+    export.add_argument("--end", help="to date (YYYY-MM-DD, UTC)")
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from services import commands
+    from services.app import open_demo, open_live
+    from services.errors import ServiceError
+    from services.logs import setup_logging
+
+    if args.command == "list":
+        return commands.cmd_list()
+    try:
+        services = open_demo() if args.demo else open_live()
+    except ServiceError as e:  # e.g. an insecure base URL override
+        sys.stderr.write(f"rotor: error: {e}\n")
+        return 2
+    setup_logging(services.data_dir, console=False)
+    try:
+        if args.command == "refresh":
+            return commands.cmd_refresh(services, args.series, args.start, args.end)
+        return commands.cmd_export(services, args.series, args.out, args.start, args.end)
+    except commands.CommandError as e:
+        sys.stderr.write(f"rotor: error: {e}\n")
+        return 2
+    finally:
+        services.close()
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import ui  # noqa: F401  (pins the Qt binding before pyqtgraph/superqt load)
+    from services.config import data_dir
+    from services.errors import ServiceError
+    from services.logs import install_excepthooks, setup_logging
+    from ui.main_window import MainWindow, open_settings
+
+    mark("imports")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Rotor")
+    folder = data_dir()
+    setup_logging(folder, console=True)
+    settings = open_settings(str(folder / "settings.ini"))
+    try:
+        window = MainWindow(settings, demo=args.demo)
+    except ServiceError as e:
+        sys.stderr.write(f"rotor: error: {e}\n")
+        return 2
+    install_excepthooks(window.scheduler.noticeRaised.emit)  # queued to the GUI thread
+    mark("window_built")
+    window.scheduler.servicesReady.connect(lambda _s: mark("cache_read"))
+
+    painted: set[str] = set()
+    expected = {k for k, d in window.docks.items() if not d.isHidden()}
+
+    def on_painted(key: str) -> None:
+        if key == "prices" and "prices" not in painted:
+            mark("first_chart_painted")
+        painted.add(key)
+        if painted >= expected:
+            mark("all_docks_painted")
+            if os.environ.get("ROTOR_EXIT_AFTER_PAINT") == "1":
+                QTimer.singleShot(0, window.close)
+
+    for key, panel in window.panels.items():
+        panel.firstDataPaint.connect(lambda k=key: on_painted(k))
+
+    if args.screenshot:
+        _schedule_screenshot(window, args.screenshot)
+    window.show()
+    code = app.exec()
+    if window.workers_left:
+        # A request still blocked in a socket read: the cache is consistent (every write is one
+        # transaction), so leave now rather than hang the user's exit.
+        sys.stdout.flush()
+        os._exit(code)
+    return code
+
+
+def _schedule_screenshot(window, path: str) -> None:
+    from PySide6.QtCore import QTimer
+
+    started = time.monotonic()
+    timer = QTimer(window)
+    timer.setInterval(100)
+
+    def check() -> None:
+        waited = time.monotonic() - started
+        if not window.panels_have_data() and waited < SCREENSHOT_TIMEOUT_S:
+            return
+        timer.stop()
+        if waited >= SCREENSHOT_TIMEOUT_S:
+            sys.stderr.write("rotor: warning: panels had no data after "
+                             f"{SCREENSHOT_TIMEOUT_S:.0f} s; saving what is shown\n")
+        # Let the last data paint before grabbing.
+        QTimer.singleShot(400, lambda: _grab(window, path))
+
+    timer.timeout.connect(check)
+    timer.start()
+
+
+def _grab(window, path: str) -> None:
+    ok = window.grab().save(path)
+    if ok:
+        print(f"screenshot saved to {path}")
+    else:
+        sys.stderr.write(f"rotor: error: could not write {path}\n")
+    window.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is not None:
+        if args.screenshot:
+            build_parser().error("--screenshot cannot be combined with a command")
+        return run_command(args)
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

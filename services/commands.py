@@ -1,0 +1,147 @@
+"""Headless commands (`main.py list | refresh | export`) on the same services and cache as the GUI.
+
+They print plain lines for cron and scripts, and return an exit status instead of raising: a
+failing venue is one line of output, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from models.catalog import CATALOG, derived_specs
+from services.app import AppServices
+from services.refresh import refresh_series
+
+
+class CommandError(Exception):
+    """A user mistake (unknown series, bad date): one line on stderr, exit status 2."""
+
+
+def parse_date_ms(text: str | None) -> int | None:
+    """An ISO date or date-time (UTC unless it says otherwise) as epoch ms."""
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"invalid date {text!r} (use YYYY-MM-DD or an ISO date-time)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def iso_utc(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def cmd_list(out: TextIO = sys.stdout) -> int:
+    """One series per line: id, source, symbol, kind, interval (tab-separated)."""
+    for spec in CATALOG.values():
+        out.write(f"{spec.id}\t{spec.source}\t{spec.symbol}\t{spec.kind}\t{spec.interval}\n")
+    for spec in derived_specs().values():
+        inputs = ",".join(spec.inputs)
+        out.write(f"{spec.id}\tderived\t{inputs}\t{spec.kind}\t{spec.interval or '-'}\n")
+    return 0
+
+
+def _resolve(ids: Sequence[str]) -> list[str]:
+    unknown = [i for i in ids if i not in CATALOG]
+    if unknown:
+        raise CommandError(f"unknown series: {', '.join(unknown)} (see `main.py list`)")
+    return list(ids) if ids else list(CATALOG)
+
+
+def cmd_refresh(services: AppServices, ids: Sequence[str], start: str | None, end: str | None,
+                out: TextIO = sys.stdout) -> int:
+    """Fetch into the cache; exit 1 only when every series failed."""
+    series_ids = _resolve(ids)
+    start_ms, end_ms = parse_date_ms(start), parse_date_ms(end)
+    if services.sources is None:
+        out.write("demo mode: nothing to fetch (the demo dataset is already in its cache)\n")
+        return 0
+    failures = 0
+    total_requests = 0
+    for series_id in series_ids:
+        spec = CATALOG[series_id]
+        result = refresh_series(spec, services.cache, services.sources,
+                                want_start_ms=start_ms, end_ms=end_ms)
+        total_requests += result.requests
+        if result.ok:
+            via = f" via {result.venue}" if result.venue else ""
+            out.write(f"{series_id}\tok\t+{result.rows_added} rows\tlast {iso_utc(result.last_ms)}"
+                      f"{via}\t{result.requests} requests\n")
+        else:
+            failures += 1
+            out.write(f"{series_id}\terror\t{result.error}\n")
+    out.write(f"# {len(series_ids) - failures}/{len(series_ids)} series ok, "
+              f"{total_requests} requests\n")
+    return 1 if failures == len(series_ids) else 0
+
+
+def cmd_export(services: AppServices, series_id: str, out_path: str, start: str | None,
+               end: str | None, out: TextIO = sys.stdout) -> int:
+    """Write `time` (ISO-8601 UTC) then the series' own columns to a CSV file."""
+    start_ms, end_ms = parse_date_ms(start), parse_date_ms(end)
+    derived = derived_specs()
+    if series_id in CATALOG:
+        spec = CATALOG[series_id]
+        if spec.is_snapshot:
+            return _export_snapshot(services, series_id, out_path, out)
+        data = services.cache.read(series_id, start_ms, end_ms).select(spec.columns)
+        rows = len(data)
+        with Path(out_path).open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["time", *spec.columns])
+            cols = [data[c] for c in spec.columns]
+            for i, t in enumerate(data.time):
+                writer.writerow([iso_utc(int(t)), *(_fmt(c[i]) for c in cols)])
+    elif series_id in derived:
+        frame = derived[series_id].compute(services.cache)
+        rows = _write_frame(frame, out_path, start_ms, end_ms)
+    else:
+        raise CommandError(f"unknown series: {series_id} (see `main.py list`)")
+    out.write(f"{series_id}: {rows} rows -> {out_path}\n")
+    return 0
+
+
+def _export_snapshot(services: AppServices, series_id: str, out_path: str, out: TextIO) -> int:
+    snap = services.cache.latest_snapshot(series_id)
+    if snap is None:
+        out.write(f"{series_id}: no snapshot cached yet (run `main.py refresh {series_id}`)\n")
+        return 1
+    frame = snap.frame.copy()
+    frame.insert(0, "time", iso_utc(snap.time_ms))
+    frame.to_csv(out_path, index=False)
+    out.write(f"{series_id}: {len(frame)} rows at {iso_utc(snap.time_ms)} -> {out_path}\n")
+    return 0
+
+
+def _write_frame(frame, out_path: str, start_ms: int | None, end_ms: int | None) -> int:
+    import pandas as pd
+
+    frame = frame.copy()
+    if isinstance(frame.index, pd.DatetimeIndex):
+        ms = frame.index.as_unit("ms").asi8
+        keep = np.ones(len(frame), dtype=bool)
+        if start_ms is not None:
+            keep &= ms >= start_ms
+        if end_ms is not None:
+            keep &= ms <= end_ms
+        frame = frame[keep]
+        frame.insert(0, "time", [iso_utc(int(v)) for v in frame.index.as_unit("ms").asi8])
+        frame = frame.reset_index(drop=True)
+    frame.to_csv(out_path, index=False, float_format="%.10g")
+    return len(frame)
+
+
+def _fmt(value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:.10g}"

@@ -1,0 +1,109 @@
+"""The refresh planner (pure) and the refresh road against a real loopback venue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from models.catalog import get_spec
+from services import http
+from services.config import DEFAULT_URLS, Endpoints
+from services.refresh import plan_refresh, refresh_series
+from services.sources import Sources
+from tests.services.test_binance import kline
+
+H = 3_600_000
+DAY = 24 * H
+
+
+@pytest.fixture
+def btc():
+    return get_spec("btc.1h")
+
+
+def test_plan_for_an_empty_cache_fetches_the_whole_wanted_range(btc):
+    plan = plan_refresh(btc, None, want_start_ms=100 * H, now=200 * H)
+    assert plan.ranges == ((100 * H, 200 * H),)
+
+
+def test_plan_asks_only_for_newer_rows_from_the_forming_bar(btc):
+    plan = plan_refresh(btc, (100 * H, 150 * H, 51), want_start_ms=100 * H, now=200 * H)
+    assert plan.ranges == ((150 * H, 200 * H),)
+
+
+def test_plan_skips_a_fetch_made_moments_ago(btc):
+    plan = plan_refresh(btc, (100 * H, 150 * H, 51), want_start_ms=100 * H, now=200 * H,
+                        last_fetch_ms=200 * H - 1000)
+    assert plan.empty
+
+
+def test_plan_backfills_older_history_unless_the_venue_has_none(btc):
+    plan = plan_refresh(btc, (100 * H, 150 * H, 51), want_start_ms=50 * H, now=150 * H)
+    assert plan.ranges == ((150 * H, 150 * H), (50 * H, 100 * H - 1))
+    plan = plan_refresh(btc, (100 * H, 150 * H, 51), want_start_ms=50 * H, now=150 * H,
+                        history_start_ms=100 * H)
+    assert plan.ranges == ((150 * H, 150 * H),)
+
+
+def test_plan_clamps_to_what_the_venue_keeps():
+    spec = get_spec("oi.binance.btc")  # Binance keeps 30 days of open interest
+    now = 400 * DAY
+    plan = plan_refresh(spec, None, want_start_ms=0, now=now)
+    assert plan.ranges[0][0] == now - spec.max_history_days * DAY
+
+
+def _sources(httpserver) -> Sources:
+    base = httpserver.url_for("/").rstrip("/")
+    return Sources(Endpoints({name: base for name in DEFAULT_URLS}))
+
+
+def test_second_refresh_with_nothing_new_makes_one_request(httpserver, cache, btc):
+    now = 1000 * H
+    rows = [kline(t) for t in range(900 * H, 1001 * H, H)]
+
+    def handler(request):
+        start = int(request.args["startTime"])
+        from werkzeug import Response
+        body = [r for r in rows if r[0] >= start][:1000]
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(handler)
+    sources = _sources(httpserver)
+    first = refresh_series(btc, cache, sources, want_start_ms=900 * H, now=now)
+    assert first.ok and first.rows_added == 101 and first.venue == "binance"
+    before = http.request_count()
+    second = refresh_series(btc, cache, sources, want_start_ms=900 * H, now=now + 10 * 60_000)
+    assert second.ok and second.rows_added == 0
+    assert http.request_count() - before == second.requests == 1
+    assert json.loads(httpserver.log[-1][0].args["startTime"]) == 1000 * H
+
+
+def test_geo_blocked_venue_falls_back_and_is_remembered(httpserver, cache, btc):
+    now = 10 * DAY
+    httpserver.expect_request("/api/v3/klines").respond_with_json(
+        {"code": 0, "msg": "Service unavailable from a restricted location"}, status=451)
+    candles = [[t // 1000, 99.0, 101.0, 100.0, 100.5, 3.0] for t in range(now, 9 * DAY, -H)]
+    httpserver.expect_request("/products/BTC-USD/candles").respond_with_json(candles)
+    sources = _sources(httpserver)
+    result = refresh_series(btc, cache, sources, want_start_ms=9 * DAY, now=now)
+    assert result.ok and result.venue == "coinbase", result
+    assert result.rows_added == 25
+    assert cache.get_meta("btc.1h")["blocked_venue"] == "binance"
+    assert any("region" in str(e) for e in result.fallback_errors)
+
+
+def test_every_venue_failing_keeps_the_cache_and_reports_the_primary_error(httpserver, cache,
+                                                                           btc):
+    from models.series import SeriesData
+    cache.upsert("btc.1h", SeriesData.from_rows([0], close=[1.0]))
+    httpserver.expect_request("/api/v3/klines").respond_with_data(
+        "<html><title>502 Bad Gateway</title></html>", status=502, content_type="text/html")
+    httpserver.expect_request("/products/BTC-USD/candles").respond_with_data("", status=503)
+    httpserver.expect_request("/0/public/OHLC").respond_with_json(
+        {"error": ["EService:Unavailable"], "result": {}})
+    result = refresh_series(btc, cache, _sources(httpserver), want_start_ms=0, now=2 * H)
+    assert not result.ok
+    assert "502" in str(result.error) and "Bad Gateway" in str(result.error)
+    assert len(result.fallback_errors) == 2
+    assert len(cache.read("btc.1h")) == 1

@@ -1,0 +1,244 @@
+"""Rotor's main window: dock panels around the data store, a View menu, a status bar.
+
+Docks have stable object names so `saveState()`/`restoreState()` (kept in QSettings) bring a
+trader's layout back; "Reset layout" returns to the built-in arrangement.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QToolBar
+
+from models.status import SourceStatus
+from services.app import AppServices
+from ui import theme
+from ui.panels.base import Panel, UiContext
+from ui.panels.prices import PricesPanel
+from ui.panels.sources import SourcesPanel
+from ui.scheduler import Scheduler
+from ui.status_bar import SourceStatusBar
+from ui.store import DataStore
+
+log = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PanelType:
+    cls: type[Panel]
+    area: Qt.DockWidgetArea
+    tab_with: str | None = None  # key of the dock this one is tabbed behind by default
+    visible: bool = True
+
+
+def panel_types() -> list[PanelType]:
+    """Every dock the window offers, in their default arrangement."""
+    left = Qt.DockWidgetArea.LeftDockWidgetArea
+    bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+    return [
+        PanelType(PricesPanel, left),
+        PanelType(SourcesPanel, bottom),
+    ]
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, settings: QSettings, *, demo: bool = False,
+                 scheduler: Scheduler | None = None, start: bool = True,
+                 shutdown_msecs: int = 2000) -> None:
+        super().__init__()
+        self.setObjectName("RotorMainWindow")
+        self.settings = settings
+        self.shutdown_msecs = shutdown_msecs
+        self.workers_left = False
+        self.setWindowTitle("Rotor — cross-asset rotation")
+        self.setStyleSheet(theme.STYLESHEET)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks |
+                            QMainWindow.DockOption.AllowTabbedDocks |
+                            QMainWindow.DockOption.AllowNestedDocks)
+        self.setDockNestingEnabled(True)
+        self.resize(1600, 950)
+
+        self.store = DataStore(self)
+        self.scheduler = scheduler or Scheduler(self)
+        self.scheduler.seriesChanged.connect(self.store.set_series)
+        self.scheduler.snapshotChanged.connect(self.store.set_snapshot)
+        self.scheduler.statusChanged.connect(self._on_status)
+        self.scheduler.servicesReady.connect(self._on_services_ready)
+        self.scheduler.noticeRaised.connect(self.show_notice)
+        self.scheduler.modeChanged.connect(self._on_mode)
+        self.ctx = UiContext(self.store, self.scheduler, settings)
+
+        self.banner = QLabel("")
+        self.banner.setObjectName("banner")
+        self._banner_bar = QToolBar("Notice")
+        self._banner_bar.setObjectName("bannerBar")
+        self._banner_bar.setMovable(False)
+        self._banner_bar.addWidget(self.banner)
+        self._banner_bar.setVisible(False)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self._banner_bar)
+
+        self.status = SourceStatusBar(self.store, self)
+        self.setStatusBar(self.status)
+        self.scheduler.progressChanged.connect(self.status.set_progress)
+
+        self.panels: dict[str, Panel] = {}
+        self.docks: dict[str, QDockWidget] = {}
+        self._build_docks()
+        self._build_menus()
+        self._default_state = self.saveState(SETTINGS_VERSION)
+        self._restore_layout()
+        if demo:
+            self._on_mode("demo")
+        if start:
+            self.scheduler.start(self.watched_series(), demo=demo)
+
+    # -- docks --------------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        for ptype in panel_types():
+            panel = ptype.cls(self.ctx)
+            dock = QDockWidget(ptype.cls.title, self)
+            dock.setObjectName(f"dock_{ptype.cls.key}")
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
+                             QDockWidget.DockWidgetFeature.DockWidgetFloatable |
+                             QDockWidget.DockWidgetFeature.DockWidgetClosable)
+            dock.setWidget(panel)
+            self.addDockWidget(ptype.area, dock)
+            if ptype.tab_with and ptype.tab_with in self.docks:
+                self.tabifyDockWidget(self.docks[ptype.tab_with], dock)
+            dock.setVisible(ptype.visible)
+            self.panels[ptype.cls.key] = panel
+            self.docks[ptype.cls.key] = dock
+        self._arrange_default()
+
+    def _arrange_default(self) -> None:
+        """Prices large on the left; analytics on the right; sources at the bottom."""
+        left = [d for k, d in self.docks.items() if k == "prices"]
+        bottom = [d for k, d in self.docks.items() if k == "sources"]
+        if left and bottom:
+            self.resizeDocks(bottom, [160], Qt.Orientation.Vertical)
+        for key, dock in self.docks.items():
+            tabbed = self.tabifiedDockWidgets(dock)
+            if tabbed and key == "sources":
+                dock.raise_()
+
+    def watched_series(self) -> list[str]:
+        ids: list[str] = []
+        for panel in self.panels.values():
+            ids.extend(i for i in panel.series_ids if i not in ids)
+        return ids
+
+    # -- menus --------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        refresh = QAction("&Refresh now", self)
+        refresh.setShortcut(QKeySequence.StandardKey.Refresh)
+        refresh.triggered.connect(lambda: self.scheduler.refresh_now())
+        file_menu.addAction(refresh)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        self.view_menu = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        reset = QAction("Reset &layout", self)
+        reset.setObjectName("resetLayoutAction")
+        reset.triggered.connect(self.reset_layout)
+        self.view_menu.addAction(reset)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Rotor", self)
+        about.triggered.connect(self._about)
+        help_menu.addAction(about)
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About Rotor", (
+            "<b>Rotor</b> — cross-asset rotation charts for traders.<br>"
+            "Public, key-less data: Binance, Bybit, OKX, Deribit, Hyperliquid, Coinbase, Kraken "
+            "and the Yahoo Finance chart API. Times are UTC.<br>"
+            "Demo mode shows a synthetic dataset shaped after February 2026."))
+
+    # -- layout persistence -------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not self.restoreState(state, SETTINGS_VERSION):
+            log.warning("saved layout could not be restored; using the default")
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(SETTINGS_VERSION))
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        for dock in self.docks.values():
+            if dock.isFloating():
+                dock.setFloating(False)
+        self.restoreState(self._default_state, SETTINGS_VERSION)
+        for dock in self.docks.values():
+            dock.setVisible(True)
+
+    # -- services, status, notices ------------------------------------------------------------
+    @Slot(str, object)
+    def _on_status(self, series_id: str, status: SourceStatus) -> None:
+        self.store.set_status(series_id, status)
+
+    @Slot(object)
+    def _on_services_ready(self, services: AppServices) -> None:
+        self.store.demo = services.demo
+
+    @Slot(str)
+    def _on_mode(self, mode: str) -> None:
+        demo = mode == "demo"
+        self.store.demo = demo
+        title = "Rotor — cross-asset rotation"
+        if demo:
+            title += " · Demo data (synthetic)"
+            self.show_banner("Demo data (synthetic) — a made-up dataset shaped after the February "
+                             "2026 sell-off and rebound. Nothing here is a market price.")
+        self.setWindowTitle(title)
+
+    def show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self._banner_bar.setVisible(bool(text))
+
+    @Slot(str)
+    def show_notice(self, text: str) -> None:
+        """Non-modal: a message in the status bar and, for lasting conditions, the banner."""
+        log.warning("notice: %s", text)
+        self.status.showMessage(text, 15000)
+        if "Demo data" in text or "cache could not be read" in text:
+            self.show_banner(text)
+
+    def panels_have_data(self) -> bool:
+        return all(p.has_data() for k, p in self.panels.items() if self.docks[k].isVisible())
+
+    # -- shutdown -----------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        for panel in self.panels.values():
+            panel.shutdown()
+        self.workers_left = not self.scheduler.shutdown(self.shutdown_msecs)
+        if self.workers_left:
+            log.warning("workers still running after %d ms at shutdown", self.shutdown_msecs)
+        self.closed.emit()
+        super().closeEvent(event)
+
+
+def open_settings(path: str) -> QSettings:
+    settings = QSettings(path, QSettings.Format.IniFormat)
+    settings.setFallbacksEnabled(False)
+    return settings
+

@@ -1,0 +1,53 @@
+"""What every dock panel shares: the context it reads from, and how it tells it has data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import QWidget
+
+from ui.scheduler import Scheduler
+from ui.store import DataStore
+
+
+@dataclass
+class UiContext:
+    store: DataStore
+    scheduler: Scheduler
+    settings: QSettings
+
+    @property
+    def demo(self) -> bool:
+        return self.store.demo
+
+    def now_ms(self) -> int:
+        return self.scheduler.now_ms()
+
+
+class Panel(QWidget):
+    """A dock's content. Subclasses set `key`, `title`, `series_ids`, and implement `has_data`."""
+
+    key = "panel"
+    title = "Panel"
+    #: the stored series this panel needs kept fresh
+    series_ids: tuple[str, ...] = ()
+    #: emitted once, after the first paint that shows data (start-up timing, screenshots)
+    firstDataPaint = Signal()
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName(f"{self.key}Panel")
+        self._first_paint_done = False
+
+    def has_data(self) -> bool:
+        raise NotImplementedError
+
+    def _note_painted(self) -> None:
+        if not self._first_paint_done and self.has_data():
+            self._first_paint_done = True
+            self.firstDataPaint.emit()
+
+    def shutdown(self) -> None:
+        """Disconnect from the store before the window goes away."""

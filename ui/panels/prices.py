@@ -1,0 +1,450 @@
+"""Cross-asset prices: BTC, ETH, S&P 500, Nasdaq 100, gold, silver, the dollar index and VIX.
+
+Two views over the same data:
+- stacked: one chart per asset, all sharing one linked UTC time axis;
+- compare: every asset rebased to 100 at the left edge of the visible range, re-based as you pan.
+Market-closed gaps (nights, weekends, holidays) break the lines instead of drawing false segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt.utils import qdebounced
+
+from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, price_series_id
+from models.series import MS_PER_DAY, SeriesData, break_gaps
+from ui import theme
+from ui.charts.crosshair import Crosshair, format_price
+from ui.panels.base import Panel, UiContext
+
+RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
+DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
+SHORT_NAMES = {"btc": "BTC", "eth": "ETH", "spx": "S&P 500", "ndx": "Nasdaq 100", "gold": "Gold",
+               "silver": "Silver", "dxy": "DXY", "vix": "VIX"}
+AXIS_WIDTH = 62
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Chart-ready arrays for one series: x in epoch seconds, close with NaN at closed gaps."""
+
+    source: SeriesData
+    x: np.ndarray
+    y: np.ndarray
+    t_raw: np.ndarray  # seconds of real bars (no gap rows), for crosshair look-ups
+    close_raw: np.ndarray
+
+
+def prepare(data: SeriesData, interval_ms: int) -> _Prepared:
+    close = data["close"]
+    t, y = break_gaps(data.time, close, int(interval_ms * 1.5))
+    return _Prepared(data, t / 1e3, y, data.time / 1e3, close)
+
+
+class _PlotLayout(pg.GraphicsLayoutWidget):
+    painted = Signal()
+
+    def paintEvent(self, event):
+        super().paintEvent(event)
+        self.painted.emit()
+
+
+class PricesPanel(Panel):
+    key = "prices"
+    title = "Cross-asset prices"
+    series_ids = tuple(price_series_id(s, i) for i in PRICE_INTERVALS for s in PRICE_STEMS)
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        theme.configure_pyqtgraph()
+        settings = ctx.settings
+        self.interval = str(settings.value("prices/interval", "1h"))
+        if self.interval not in PRICE_INTERVALS:
+            self.interval = "1h"
+        self.range_key = str(settings.value("prices/range", "1M"))
+        if self.range_key not in RANGES_DAYS:
+            self.range_key = "1M"
+        self.mode = str(settings.value("prices/mode", "stacked"))
+        self.log_scale = settings.value("prices/log", False, type=bool)
+        saved = settings.value("prices/assets", list(DEFAULT_ASSETS))
+        self.visible = [s for s in PRICE_STEMS if s in (saved or [])] or list(DEFAULT_ASSETS)
+        self._prepared: dict[str, _Prepared] = {}
+        self._plots: dict[str, pg.PlotItem] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._labels: dict[str, pg.LabelItem] = {}
+        self._range_applied = False
+        self._rebase_factors: dict[str, float] = {}
+
+        self._build_controls()
+        self.chart = _PlotLayout()
+        self.chart.ci.setSpacing(0)
+        self.chart.painted.connect(self._note_painted)
+        self.readout = QLabel(" ")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setStyleSheet(f"color: {theme.FOREGROUND}; padding: 2px 6px;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addLayout(self._controls)
+        layout.addLayout(self._legend)
+        layout.addWidget(self.readout)
+        layout.addWidget(self.chart, 1)
+        self.crosshair = Crosshair(self.chart.scene(), self)
+        self.crosshair.moved.connect(self._on_crosshair)
+        self.crosshair.left.connect(self._show_last_values)
+        self._rebuild_plots()
+        ctx.store.seriesChanged.connect(self._on_series_changed)
+        for stem in PRICE_STEMS:
+            data = ctx.store.series(price_series_id(stem, self.interval))
+            if data is not None:
+                self._on_series_changed(price_series_id(stem, self.interval))
+
+    # -- controls -----------------------------------------------------------------------------
+    def _build_controls(self) -> None:
+        bar = QHBoxLayout()
+        bar.setSpacing(4)
+        self.interval_box = QComboBox()
+        self.interval_box.addItems(list(PRICE_INTERVALS))
+        self.interval_box.setCurrentText(self.interval)
+        self.interval_box.setToolTip("Bar interval")
+        self.interval_box.currentTextChanged.connect(self._on_interval)
+        bar.addWidget(self.interval_box)
+        self.range_group = QButtonGroup(self)
+        self.range_buttons: dict[str, QToolButton] = {}
+        for key in RANGES_DAYS:
+            button = QToolButton(text=key, checkable=True)
+            button.setChecked(key == self.range_key)
+            button.clicked.connect(lambda _=False, k=key: self._on_range(k))
+            self.range_group.addButton(button)
+            self.range_buttons[key] = button
+            bar.addWidget(button)
+        bar.addSpacing(12)
+        self.mode_group = QButtonGroup(self)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        for mode, label, tip in (("stacked", "Stacked", "One chart per asset, linked time axis"),
+                                 ("compare", "Compare", "Rebased to 100 at the left edge")):
+            button = QToolButton(text=label, checkable=True)
+            button.setToolTip(tip)
+            button.setChecked(mode == self.mode)
+            button.clicked.connect(lambda _=False, m=mode: self._on_mode(m))
+            self.mode_group.addButton(button)
+            self.mode_buttons[mode] = button
+            bar.addWidget(button)
+        self.log_box = QCheckBox("Log")
+        self.log_box.setChecked(self.log_scale)
+        self.log_box.toggled.connect(self._on_log)
+        bar.addWidget(self.log_box)
+        bar.addStretch(1)
+        self.demo_label = QLabel("Demo data (synthetic)")
+        self.demo_label.setStyleSheet(f"color: {theme.WARNING}; font-weight: bold;")
+        self.demo_label.setVisible(self.ctx.demo)
+        self.ctx.store.statusChanged.connect(
+            lambda _id: self.demo_label.setVisible(self.ctx.demo))
+        bar.addWidget(self.demo_label)
+        self._controls = bar
+
+        legend = QHBoxLayout()
+        legend.setSpacing(10)
+        self.asset_boxes: dict[str, QCheckBox] = {}
+        for stem in PRICE_STEMS:
+            box = QCheckBox(SHORT_NAMES[stem])
+            box.setChecked(stem in self.visible)
+            box.setStyleSheet(f"QCheckBox {{ color: {theme.ASSET_COLORS[stem]}; }}")
+            box.setToolTip(f"Show or hide {CATALOG[price_series_id(stem, '1d')].label} "
+                           f"({CATALOG[price_series_id(stem, '1d')].symbol})")
+            box.toggled.connect(lambda on, s=stem: self._on_asset_toggled(s, on))
+            legend.addWidget(box)
+            self.asset_boxes[stem] = box
+        legend.addStretch(1)
+        self._legend = legend
+
+    # -- plots --------------------------------------------------------------------------------
+    def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
+        axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
+        plot = pg.PlotItem(axisItems={"bottom": axis})
+        plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        plot.showAxis("right")
+        plot.getAxis("right").setStyle(showValues=False)
+        plot.getAxis("right").setWidth(8)
+        plot.setMenuEnabled(False)
+        if show_time_axis:
+            plot.setLabel("bottom", "time (UTC)")
+        else:
+            axis.setStyle(showValues=False)
+            axis.setHeight(4)
+        plot.vb.setMouseEnabled(x=True, y=False)
+        plot.setLogMode(y=self.log_scale)
+        plot.enableAutoRange(y=True)
+        plot.setAutoVisible(y=True)
+        return plot
+
+    def _new_curve(self, stem: str) -> pg.PlotDataItem:
+        curve = pg.PlotDataItem(name=SHORT_NAMES[stem], pen=theme.pen(theme.ASSET_COLORS[stem]),
+                                connect="finite")
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        return curve
+
+    def _rebuild_plots(self) -> None:
+        """Lay out the charts for the current mode and visible assets (cheap: no data copies)."""
+        old_range = None
+        if self._plots:
+            old_range = next(iter(self._plots.values())).vb.viewRange()[0]
+        self.chart.clear()
+        self._plots.clear()
+        self._curves.clear()
+        self._labels.clear()
+        stems = [s for s in PRICE_STEMS if s in self.visible]
+        if self.mode == "compare":
+            plot = self._new_plot(show_time_axis=True)
+            plot.setLabel("left", "rebased to 100")
+            plot.addItem(pg.InfiniteLine(pos=2.0 if self.log_scale else 100.0, angle=0,
+                                         pen=theme.pen(theme.MUTED, style=Qt.PenStyle.DotLine)))
+            self.chart.addItem(plot, row=0, col=0)
+            for stem in stems:
+                curve = self._new_curve(stem)
+                plot.addItem(curve)
+                self._curves[stem] = curve
+                self._plots[stem] = plot
+            self._add_label(plot, "compare")
+            plot.vb.sigXRangeChanged.connect(self._on_compare_range)
+        else:
+            first: pg.PlotItem | None = None
+            for row, stem in enumerate(stems):
+                plot = self._new_plot(show_time_axis=(row == len(stems) - 1))
+                if first is None:
+                    first = plot
+                else:
+                    plot.setXLink(first)
+                self.chart.addItem(plot, row=row, col=0)
+                curve = self._new_curve(stem)
+                plot.addItem(curve)
+                self._curves[stem] = curve
+                self._plots[stem] = plot
+                self._add_label(plot, stem)
+        plots = list(dict.fromkeys(self._plots.values()))
+        self.crosshair.set_plots(plots)
+        if plots:
+            plots[0].vb.sigXRangeChanged.connect(self._on_x_range_changed)
+        for stem in stems:
+            self._apply_data(stem)
+        if old_range is not None and plots:
+            plots[0].setXRange(*old_range, padding=0)
+        else:
+            self._range_applied = False
+            self._apply_range()
+        self._show_last_values()
+
+    def _add_label(self, plot: pg.PlotItem, key: str) -> None:
+        label = pg.LabelItem(justify="left", size="9pt")
+        label.setParentItem(plot.vb)
+        label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
+        self._labels[key] = label
+
+    # -- data ---------------------------------------------------------------------------------
+    def _series_id(self, stem: str) -> str:
+        return price_series_id(stem, self.interval)
+
+    @Slot(str)
+    def _on_series_changed(self, series_id: str) -> None:
+        spec = CATALOG.get(series_id)
+        if spec is None or spec.kind != "candles" or spec.interval != self.interval:
+            return
+        stem = series_id.split(".")[0]
+        data = self.ctx.store.series(series_id)
+        if data is None or not len(data):
+            return
+        prepared = self._prepared.get(series_id)
+        if prepared is None or prepared.source is not data:
+            self._prepared[series_id] = prepare(data, spec.interval_ms or MS_PER_DAY)
+        if stem in self._curves:
+            self._apply_data(stem)
+            if not self._range_applied:
+                self._apply_range()
+            self._show_last_values()
+
+    def _apply_data(self, stem: str) -> None:
+        prepared = self._prepared.get(self._series_id(stem))
+        curve = self._curves.get(stem)
+        if curve is None:
+            return
+        if prepared is None:
+            curve.setData([], [])
+            return
+        y = prepared.y
+        if self.mode == "compare":
+            y = y * self._rebase_factors.get(stem, 1.0)
+        curve.setData(prepared.x, y)
+
+    def has_data(self) -> bool:
+        return any(self._series_id(s) in self._prepared for s in self.visible)
+
+    def _data_end_s(self) -> float:
+        ends = [p.t_raw[-1] for sid, p in self._prepared.items()
+                if len(p.t_raw) and sid.endswith(f".{self.interval}")]
+        return max(ends) if ends else self.ctx.now_ms() / 1e3
+
+    def _apply_range(self) -> None:
+        if not self._plots:
+            return
+        if not self.has_data():
+            return
+        end = self._data_end_s()
+        span = RANGES_DAYS[self.range_key] * 86400
+        plot = next(iter(self._plots.values()))
+        plot.setXRange(end - span, end + span * 0.02, padding=0)
+        self._range_applied = True
+        self._request_history_for_view()
+
+    # -- compare mode: rebase to 100 at the left edge -----------------------------------------
+    def _on_compare_range(self, _vb: object = None, _range: object = None) -> None:
+        if self.mode != "compare" or not self._plots:
+            return
+        x0 = next(iter(self._plots.values())).vb.viewRange()[0][0]
+        changed = False
+        for stem in self._curves:
+            prepared = self._prepared.get(self._series_id(stem))
+            if prepared is None or not len(prepared.t_raw):
+                continue
+            i = int(np.searchsorted(prepared.t_raw, x0))
+            i = min(i, len(prepared.close_raw) - 1)
+            base = prepared.close_raw[i]
+            factor = 100.0 / base if np.isfinite(base) and base > 0 else 1.0
+            if abs(factor - self._rebase_factors.get(stem, 0.0)) > 1e-12:
+                self._rebase_factors[stem] = factor
+                changed = True
+        if changed:
+            for stem in self._curves:
+                self._apply_data(stem)
+
+    # -- history on scroll-back ---------------------------------------------------------------
+    @qdebounced(timeout=250)
+    def _on_x_range_changed(self, *_args: object) -> None:
+        self._request_history_for_view()
+        self._show_last_values()
+
+    def _request_history_for_view(self) -> None:
+        if not self._plots:
+            return
+        x0, x1 = next(iter(self._plots.values())).vb.viewRange()[0]
+        want_ms = int((x0 - 0.1 * (x1 - x0)) * 1000)
+        for stem in self.visible:
+            prepared = self._prepared.get(self._series_id(stem))
+            first_ms = prepared.source.first_ms if prepared else None
+            if first_ms is None or want_ms < first_ms:
+                self.ctx.scheduler.request_history(self._series_id(stem), want_ms)
+
+    # -- crosshair readout --------------------------------------------------------------------
+    @Slot(float)
+    def _on_crosshair(self, x: float) -> None:
+        self._update_readout(x)
+
+    def _show_last_values(self) -> None:
+        self._update_readout(None)
+
+    def _update_readout(self, x: float | None) -> None:
+        parts: list[str] = []
+        when = None
+        for stem in [s for s in PRICE_STEMS if s in self.visible]:
+            prepared = self._prepared.get(self._series_id(stem))
+            color = theme.ASSET_COLORS[stem]
+            if prepared is None or not len(prepared.t_raw):
+                parts.append(f"<span style='color:{color}'>{SHORT_NAMES[stem]}</span> –")
+                self._set_plot_label(stem, f"{SHORT_NAMES[stem]} · loading…", color)
+                continue
+            if x is None:
+                i = len(prepared.t_raw) - 1
+            else:
+                i = int(np.searchsorted(prepared.t_raw, x, side="right")) - 1
+            if i < 0:
+                parts.append(f"<span style='color:{color}'>{SHORT_NAMES[stem]}</span> –")
+                continue
+            value = prepared.close_raw[i]
+            change = ""
+            if i > 0 and prepared.close_raw[i - 1] > 0:
+                pct = (value / prepared.close_raw[i - 1] - 1) * 100
+                tone = theme.UP if pct >= 0 else theme.DOWN
+                change = f" <span style='color:{tone}'>{pct:+.2f}%</span>"
+            if x is not None:
+                when = prepared.t_raw[i] if when is None else max(when, prepared.t_raw[i])
+            text = f"{format_price(value)}{change}"
+            if self.mode == "compare":
+                rebased = value * self._rebase_factors.get(stem, 1.0)
+                text = f"{rebased:.1f} ({format_price(value)})"
+            parts.append(f"<span style='color:{color}'>{SHORT_NAMES[stem]}</span> {text}")
+            self._set_plot_label(stem, f"{SHORT_NAMES[stem]} {format_price(value)}", color)
+        stamp = ""
+        if when is not None:
+            stamp = np.datetime_as_string(np.datetime64(int(when), "s"), unit="m")
+            stamp = stamp.replace("T", " ") + " UTC &nbsp; "
+        per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
+        self.readout.setText(f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
+                             f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")
+
+    def _set_plot_label(self, stem: str, text: str, color: str) -> None:
+        label = self._labels.get(stem)
+        if label is not None:
+            label.setText(text, color=color)
+
+    # -- user actions -------------------------------------------------------------------------
+    def _on_interval(self, interval: str) -> None:
+        self.interval = interval
+        self.ctx.settings.setValue("prices/interval", interval)
+        for stem in PRICE_STEMS:
+            series_id = self._series_id(stem)
+            data = self.ctx.store.series(series_id)
+            if data is not None and series_id not in self._prepared:
+                self._prepared[series_id] = prepare(data, CATALOG[series_id].interval_ms or 0)
+        for stem in self._curves:
+            self._apply_data(stem)
+        self._on_compare_range()
+        self._request_history_for_view()
+        self._show_last_values()
+
+    def _on_range(self, key: str) -> None:
+        self.range_key = key
+        self.ctx.settings.setValue("prices/range", key)
+        self._range_applied = False
+        self._apply_range()
+
+    def _on_mode(self, mode: str) -> None:
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self.ctx.settings.setValue("prices/mode", mode)
+        self._rebase_factors.clear()
+        self._rebuild_plots()
+        self._on_compare_range()
+
+    def _on_log(self, on: bool) -> None:
+        self.log_scale = on
+        self.ctx.settings.setValue("prices/log", on)
+        self._rebuild_plots()
+        self._on_compare_range()
+
+    def _on_asset_toggled(self, stem: str, on: bool) -> None:
+        if on and stem not in self.visible:
+            self.visible.append(stem)
+        elif not on and stem in self.visible:
+            self.visible.remove(stem)
+        self.ctx.settings.setValue("prices/assets", list(self.visible))
+        self._rebuild_plots()
+        self._on_compare_range()
+
+    def shutdown(self) -> None:
+        self.ctx.store.seriesChanged.disconnect(self._on_series_changed)

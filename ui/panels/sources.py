@@ -1,0 +1,95 @@
+"""Sources: every series the window keeps fresh, with its venue, freshness and last error.
+
+The status bar summarises per venue; this table is where a trader looks to see exactly which
+series is stale, why, and when Rotor will try again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from models.catalog import CATALOG, venue_label
+from models.status import DEMO, ERROR, OK, STALE
+from ui import theme
+from ui.panels.base import Panel, UiContext
+
+COLUMNS = ("Series", "Venue", "State", "Last row (UTC)", "Updated (UTC)", "Next retry (UTC)",
+           "Last error")
+_STATE_COLORS = {OK: theme.OK, DEMO: theme.WARNING, STALE: theme.WARNING, ERROR: theme.ERROR}
+
+
+def _stamp(ms: int | None, with_date: bool = True) -> str:
+    if ms is None:
+        return "–"
+    fmt = "%Y-%m-%d %H:%M" if with_date else "%H:%M:%S"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime(fmt)
+
+
+class SourcesPanel(Panel):
+    key = "sources"
+    title = "Sources"
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setSortingEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.table)
+        self._rows: dict[str, int] = {}
+        ctx.store.statusChanged.connect(self._on_status)
+        for series_id in ctx.store.statuses():
+            self._on_status(series_id)
+
+    def has_data(self) -> bool:
+        return bool(self._rows)
+
+    @Slot(str)
+    def _on_status(self, series_id: str) -> None:
+        status = self.ctx.store.status(series_id)
+        if status is None:
+            return
+        row = self._rows.get(series_id)
+        if row is None:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            self._rows[series_id] = row
+        spec = CATALOG.get(series_id)
+        venue = status.venue if status.venue and status.venue != "demo" else (
+            spec.source if spec else "")
+        values = (
+            spec.label if spec else series_id,
+            "demo (synthetic)" if status.state == DEMO else venue_label(venue),
+            status.state,
+            _stamp(status.data_last_ms),
+            _stamp(status.last_good_ms, with_date=False),
+            _stamp(status.next_retry_ms, with_date=False),
+            status.last_error,
+        )
+        for col, value in enumerate(values):
+            item = self.table.item(row, col)
+            if item is None:
+                item = QTableWidgetItem()
+                self.table.setItem(row, col, item)
+            item.setText(value)
+            if col == 0:
+                item.setToolTip(series_id)
+                item.setData(Qt.ItemDataRole.UserRole, series_id)
+            if col == 2:
+                item.setForeground(QColor(_STATE_COLORS.get(status.state, theme.FOREGROUND)))
+            if col == 6:
+                item.setToolTip(status.last_error)
+        self._note_painted()
+
+    def shutdown(self) -> None:
+        self.ctx.store.statusChanged.disconnect(self._on_status)

@@ -1,0 +1,92 @@
+"""The status bar: one chip per venue (ok, updating, stale since HH:MM, error · retry HH:MM) and
+a progress bar while history is backfilling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+from models.catalog import CATALOG, venue_label
+from models.status import DEMO, ERROR, OK, STALE, UPDATING, SourceStatus
+from ui import theme
+from ui.store import DataStore
+
+_COLORS = {OK: theme.OK, DEMO: theme.WARNING, UPDATING: theme.FOREGROUND, STALE: theme.WARNING,
+           ERROR: theme.ERROR}
+_ICONS = {OK: "●", DEMO: "◆", UPDATING: "↻", STALE: "◐", ERROR: "✖"}
+
+
+def hhmm(ms: int | None) -> str:
+    if ms is None:
+        return "--:--"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
+
+
+def describe(statuses: list[SourceStatus]) -> tuple[str, str]:
+    """(state, text) summarising one venue's series: the worst state wins."""
+    worst = max(statuses, key=lambda s: s.severity)
+    if worst.state == ERROR:
+        failing = [s for s in statuses if s.state == ERROR]
+        retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
+        return ERROR, f"{worst.error_kind or 'error'} · retry {hhmm(retry)} UTC"
+    if worst.state == STALE:
+        since = min((s.last_good_ms for s in statuses if s.last_good_ms), default=None)
+        return STALE, f"stale since {hhmm(since)} UTC"
+    if worst.state == UPDATING:
+        return UPDATING, "updating"
+    if worst.state == DEMO:
+        return DEMO, "demo"
+    last = max((s.last_good_ms for s in statuses if s.last_good_ms), default=None)
+    return OK, f"ok {hhmm(last)} UTC"
+
+
+class SourceStatusBar(QStatusBar):
+    def __init__(self, store: DataStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.chips: dict[str, QLabel] = {}
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.setFormat("backfill %p%")
+        self.progress.setVisible(False)
+        self.addPermanentWidget(self.progress)
+        store.statusChanged.connect(self._on_status)
+
+    def _venue_of(self, status: SourceStatus) -> str:
+        spec = CATALOG.get(status.series_id)
+        return venue_label(spec.source if spec else status.venue)
+
+    @Slot(str)
+    def _on_status(self, series_id: str) -> None:
+        status = self.store.status(series_id)
+        if status is None:
+            return
+        venue = self._venue_of(status)
+        group = [s for s in self.store.statuses().values() if self._venue_of(s) == venue]
+        state, text = describe(group)
+        chip = self.chips.get(venue)
+        if chip is None:
+            chip = QLabel()
+            chip.setObjectName(f"status_{venue}")
+            self.chips[venue] = chip
+            self.addWidget(chip)
+        color = _COLORS.get(state, theme.FOREGROUND)
+        chip.setText(f"<span style='color:{color}'>{_ICONS.get(state, '')}</span> "
+                     f"{venue}: {text}")
+        errors = [s for s in group if s.state == ERROR]
+        tip = "\n".join(f"{s.series_id}: {s.last_error}" for s in errors[:8])
+        chip.setToolTip(tip or f"{venue}: {text}")
+        chip.setProperty("state", state)
+
+    @Slot(float)
+    def set_progress(self, fraction: float) -> None:
+        busy = fraction < 1.0
+        self.progress.setVisible(busy)
+        self.progress.setValue(int(fraction * 1000))
+
+    def chip_text(self, venue: str) -> str:
+        chip = self.chips.get(venue)
+        return chip.text() if chip is not None else ""
