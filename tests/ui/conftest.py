@@ -1,0 +1,77 @@
+"""Qt test fixtures: a main window on isolated settings, a threaded loopback venue server, and
+teardown checks that no worker is left running."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+import ui  # noqa: F401  (pins the Qt binding)
+from services import http
+from services.config import ENV_VARS
+
+
+@pytest.fixture
+def venue_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HTTPServer]:
+    """A threaded loopback server standing in for every venue (workers call it concurrently)."""
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    base = server.url_for("/").rstrip("/")
+    for var in ENV_VARS.values():
+        monkeypatch.setenv(var, base)
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
+@pytest.fixture
+def gui_thread_requests() -> Iterator[list[str]]:
+    """URLs requested from the GUI (main) thread: must stay empty."""
+    seen: list[str] = []
+
+    def observe(method: str, url: str) -> None:
+        if threading.current_thread() is threading.main_thread():
+            seen.append(f"{method} {url}")
+
+    remove = http.add_request_observer(observe)
+    yield seen
+    remove()
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_workers(qapp) -> Iterator[None]:
+    from PySide6.QtCore import QThreadPool
+
+    yield
+    pool = QThreadPool.globalInstance()
+    done = pool.waitForDone(5000)
+    assert done, "a worker was still running 5 s after the test ended"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from ui.main_window import open_settings
+
+    return open_settings(str(tmp_path / "settings.ini"))
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    from ui.main_window import MainWindow
+
+    windows = []
+
+    def make(**kwargs):
+        window = MainWindow(kwargs.pop("settings", settings), **kwargs)
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        if window.isVisible() or not window.scheduler._closing:
+            window.close()

@@ -1,0 +1,119 @@
+"""The main window against a loopback venue server: docks, layout persistence, status, threads."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
+from werkzeug import Response
+
+from models.status import ERROR, OK
+
+H = 3_600_000
+
+
+def _klines(request):
+    start = int(request.args["startTime"])
+    end = int(request.args["endTime"])
+    now_h = (int(time.time() * 1000) // H) * H
+    first = max(start - start % H, now_h - 200 * H)
+    rows = [[t, "100", "102", "99", "101", "5", t + H - 1, "500", 7, "2", "200", "0"]
+            for t in range(first, min(end, now_h) + 1, H)][:1000]
+    return Response(json.dumps(rows), content_type="application/json")
+
+
+def test_docks_have_stable_names_and_a_view_menu(make_window):
+    window = make_window(start=False)
+    names = {d.objectName() for d in window.findChildren(QDockWidget)}
+    assert {"dock_prices", "dock_sources"} <= names
+    actions = [a.text() for a in window.view_menu.actions()]
+    for dock in window.docks.values():
+        assert dock.toggleViewAction().text() in actions
+        features = dock.features()
+        assert features & QDockWidget.DockWidgetFeature.DockWidgetClosable
+        assert features & QDockWidget.DockWidgetFeature.DockWidgetFloatable
+    assert "Reset &layout" in actions
+
+
+def test_layout_is_restored_and_can_be_reset(make_window, settings, qtbot):
+    window = make_window(start=False)
+    window.show()
+    window.docks["sources"].setVisible(False)
+    window.close()
+    again = make_window(start=False)
+    again.show()
+    qtbot.waitUntil(lambda: again.isVisible())
+    assert not again.docks["sources"].isVisible()
+    again.reset_layout()
+    assert again.docks["sources"].isVisible()
+
+
+def test_data_reaches_the_chart_and_no_request_runs_on_the_gui_thread(
+        make_window, venue_server, gui_thread_requests, qtbot):
+    venue_server.expect_request("/api/v3/klines").respond_with_handler(_klines)
+    venue_server.expect_request("/v8/finance/chart", method="GET").respond_with_json(
+        {"chart": {"result": None, "error": {"code": "Not Found", "description": "No data"}}},
+        status=404)
+    window = make_window()
+    window.show()
+    prices = window.panels["prices"]
+    def btc_points() -> int:
+        x = prices._curves["btc"].getData()[0]
+        return 0 if x is None else len(x)
+
+    qtbot.waitUntil(lambda: btc_points() > 100, timeout=10000)
+    _x, y = prices._curves["btc"].getData()
+    assert y[-1] == 101.0
+    qtbot.waitUntil(lambda: window.store.status("btc.1h").state == OK, timeout=5000)
+    assert gui_thread_requests == []
+
+
+def test_a_failing_source_shows_in_the_status_bar_and_keeps_running(
+        make_window, venue_server, qtbot):
+    venue_server.expect_request("/api/v3/klines").respond_with_data(
+        "<html><title>503 Service Unavailable</title></html>", status=503,
+        content_type="text/html")
+    window = make_window()
+    window.show()
+    qtbot.waitUntil(lambda: (window.store.status("btc.1h") or window).state == ERROR
+                    if window.store.status("btc.1h") else False, timeout=15000)
+    status = window.store.status("btc.1h")
+    assert status.next_retry_ms is not None and status.next_retry_ms > status.error_at_ms
+    assert "Binance" in window.status.chip_text("Binance")
+    assert "retry" in window.status.chip_text("Binance")
+    table = window.panels["sources"].table
+    row = window.panels["sources"]._rows["btc.1h"]
+    assert table.item(row, 2).text() == "error"
+    assert table.item(row, 6).text()  # the last error is spelled out
+
+
+def test_closing_with_requests_in_flight_waits_and_leaves_no_worker(
+        make_window, venue_server, qtbot):
+    from PySide6.QtCore import QThreadPool
+
+    def slow(request):
+        time.sleep(0.5)
+        return _klines(request)
+
+    venue_server.expect_request("/api/v3/klines").respond_with_handler(slow)
+    window = make_window(shutdown_msecs=2000)
+    window.show()
+    qtbot.waitUntil(lambda: bool(window.scheduler._inflight), timeout=5000)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 2.5
+    assert not window.workers_left
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+def test_view_menu_toggles_docks(make_window, qtbot):
+    window = make_window(start=False)
+    window.show()
+    action = window.docks["sources"].toggleViewAction()
+    action.trigger()
+    assert not window.docks["sources"].isVisible()
+    action.trigger()
+    assert window.docks["sources"].isVisible()
+    assert window.docks["prices"].allowedAreas() == Qt.DockWidgetArea.AllDockWidgetAreas
