@@ -7,6 +7,7 @@ failing venue is one line of output, never a traceback.
 from __future__ import annotations
 
 import csv
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ import numpy as np
 from models.catalog import CATALOG, derived_specs
 from services.app import AppServices
 from services.refresh import refresh_series
+
+log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
@@ -72,8 +75,15 @@ def cmd_refresh(services: AppServices, ids: Sequence[str], start: str | None, en
     total_requests = 0
     for series_id in series_ids:
         spec = CATALOG[series_id]
-        result = refresh_series(spec, services.cache, services.sources,
-                                want_start_ms=start_ms, end_ms=end_ms)
+        try:
+            result = refresh_series(spec, services.cache, services.sources,
+                                    want_start_ms=start_ms, end_ms=end_ms)
+        except Exception as e:  # a bug must not hide the other series' results
+            log.exception("refresh %s crashed", series_id)
+            failures += 1
+            out.write(f"{series_id}\terror\tinternal error: {e.__class__.__name__}: {e} "
+                      "(details in the log)\n")
+            continue
         total_requests += result.requests
         if result.ok:
             via = f" via {result.venue}" if result.venue else ""

@@ -57,8 +57,6 @@ def check_base_url(name: str, url: str) -> str:
     if parts.scheme == "https" and parts.hostname:
         return url.rstrip("/")
     if parts.scheme == "http" and parts.hostname and is_loopback_host(parts.hostname):
-        log.warning("%s uses plain http on loopback (%s): fine for tests and local proxies",
-                    name, url)
         return url.rstrip("/")
     raise InsecureEndpoint(f"{name} base URL must be https:// (got {url!r}); plain http is "
                            "accepted only on loopback", venue=name)
@@ -74,6 +72,10 @@ class Endpoints:
         urls = {}
         for name, default in DEFAULT_URLS.items():
             urls[name] = check_base_url(name, env.get(ENV_VARS[name]) or default)
+        plain = sorted(n for n, u in urls.items() if u.startswith("http://"))
+        if plain:
+            log.warning("plain http on loopback for %s (tests or a local proxy only)",
+                        ", ".join(plain))
         return cls(urls)
 
     def __getitem__(self, name: str) -> str:

@@ -1,0 +1,102 @@
+"""`main.py list | refresh | export` as a user runs them: real processes, a loopback venue."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from werkzeug import Response
+
+from services.config import ENV_VARS
+
+ROOT = Path(__file__).resolve().parents[1]
+H = 3_600_000
+
+
+def run_main(*args: str, env: dict[str, str] | None = None,
+             timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=full_env,
+                          check=False)
+
+
+def venue_env(httpserver) -> dict[str, str]:
+    base = httpserver.url_for("/").rstrip("/")
+    return {var: base for var in ENV_VARS.values()}
+
+
+def klines_handler(request):
+    start, end = int(request.args["startTime"]), int(request.args["endTime"])
+    first = max(start + (-start) % H, 1_767_225_600_000)  # 2026-01-01
+    rows = [[t, "100.5", "102", "99", "101.25", "5", t + H - 1, "500", 7, "2", "200", "0"]
+            for t in range(first, min(end, 1_767_225_600_000 + 47 * H) + 1, H)][:1000]
+    return Response(json.dumps(rows), content_type="application/json")
+
+
+def test_list_prints_every_series_with_source_symbol_kind_interval():
+    out = run_main("list")
+    assert out.returncode == 0, out.stderr
+    lines = {line.split("\t")[0]: line.split("\t") for line in out.stdout.splitlines()}
+    assert lines["btc.1h"] == ["btc.1h", "binance", "BTCUSDT", "candles", "1h"]
+    assert lines["spx.1d"] == ["spx.1d", "yahoo", "^GSPC", "candles", "1d"]
+    assert "funding.okx.btc" in lines and "dvol.btc" in lines
+
+
+def test_bad_arguments_get_one_line_and_status_2():
+    out = run_main("export", "btc.1h")
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "--out" in out.stderr
+    out = run_main("refresh", "no.such.series")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == (
+        "rotor: error: unknown series: no.such.series (see `main.py list`)")
+    out = run_main("refresh", "btc.1h", "--start", "yesterday")
+    assert out.returncode == 2 and "invalid date" in out.stderr
+
+
+def test_refresh_then_export_csv_with_utc_times(httpserver, tmp_path):
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(klines_handler)
+    env = venue_env(httpserver)
+    out = run_main("refresh", "btc.1h", "--start", "2026-01-01", "--end", "2026-01-03", env=env)
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.splitlines()[0].split("\t")
+    assert line[:3] == ["btc.1h", "ok", "+48 rows"]
+    assert "2026-01-02T23:00:00Z" in line[3]
+    assert "Traceback" not in out.stderr
+
+    target = tmp_path / "btc.csv"
+    out = run_main("export", "btc.1h", "--out", str(target), "--start", "2026-01-02", env=env)
+    assert out.returncode == 0, out.stderr
+    with target.open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["time", "open", "high", "low", "close", "volume"]
+    assert rows[1] == ["2026-01-02T00:00:00Z", "100.5", "102", "99", "101.25", "5"]
+    assert len(rows) == 1 + 24
+
+
+def test_refresh_failing_venue_is_a_message_not_a_traceback(httpserver):
+    httpserver.expect_request("/api/v3/klines").respond_with_data("<html>down</html>",
+                                                                 status=503,
+                                                                 content_type="text/html")
+    httpserver.expect_request("/v8/finance/chart/%5EGSPC").respond_with_json(
+        {"chart": {"result": None,
+                   "error": {"code": "Not Found", "description": "No data found"}}},
+        status=404)
+    out = run_main("refresh", "btc.1h", "--start", "2026-01-01", env=venue_env(httpserver))
+    assert out.returncode == 1  # every series failed
+    assert out.stdout.startswith("btc.1h\terror\t")
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+
+
+@pytest.mark.parametrize("url", ["http://example.com", "ftp://127.0.0.1"])
+def test_insecure_base_url_is_refused(url):
+    out = run_main("refresh", "btc.1h", env={"ROTOR_BINANCE_SPOT_URL": url})
+    assert out.returncode == 2
+    assert "https://" in out.stderr
