@@ -45,6 +45,8 @@ INTERVAL_MS: dict[str, int] = {
 }
 
 SERIES_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+# Venue symbols as venues spell them: BTCUSDT, BTC-USDT-SWAP, ^GSPC, GC=F, DX-Y.NYB.
+SYMBOL_RE = re.compile(r"^[A-Za-z0-9^=._\-]{1,40}$")
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,13 @@ def derived_specs() -> dict[str, DerivedSpec]:
         for spec in getattr(mod, "DERIVED", ()):
             found[spec.id] = spec
     return found
+
+
+def validate_symbol(symbol: str) -> str:
+    """Reject a symbol that could smuggle a path, a query or a header into a request."""
+    if not SYMBOL_RE.match(symbol):
+        raise ValueError(f"invalid symbol {symbol!r}")
+    return symbol
 
 
 def validate_series_id(series_id: str) -> str:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from models.catalog import SeriesSpec
+from models.catalog import SeriesSpec, validate_symbol
 from models.series import MS_PER_DAY, SeriesData
 from services.cache import Cache
 from services.errors import GeoBlocked, PermanentError, ServiceError, UnknownSymbol
@@ -107,6 +107,7 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
     done_span = 0
     for range_start, range_end in plan.ranges:
         for venue, symbol in _venue_order(spec, meta):
+            validate_symbol(symbol)
             def report(covered: int, base: int = done_span) -> None:
                 if progress is not None:
                     progress(spec.id, min(1.0, (base + covered) / total_span))
@@ -184,6 +185,7 @@ def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources, meta: di
 
     errors: list[ServiceError] = []
     for venue, symbol in _venue_order(spec, meta):
+        validate_symbol(symbol)
         try:
             snap = sources.get(venue).fetch_snapshot(spec, symbol)
         except ServiceError as e:

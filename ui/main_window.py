@@ -238,6 +238,10 @@ class MainWindow(QMainWindow):
 
 
 def open_settings(path: str) -> QSettings:
+    import os
+
+    if not os.path.exists(path):  # user-only from birth; Qt keeps the mode when it rewrites
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     settings = QSettings(path, QSettings.Format.IniFormat)
     settings.setFallbacksEnabled(False)
     return settings

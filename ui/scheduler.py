@@ -113,6 +113,7 @@ class Scheduler(QObject):
         self._want_start: dict[str, int] = {}
         self._latest: dict[str, int] = {}
         self._inflight: set[str] = set()
+        self._history_pending: set[str] = set()  # asked for older rows while a job was running
         self._progress: dict[str, float] = {}
         self._next_request = 0
         self._stop = threading.Event()
@@ -161,6 +162,8 @@ class Scheduler(QObject):
             return
         self._want_start[series_id] = start_ms
         self._due_ms[series_id] = self.now_ms()
+        if series_id in self._inflight:
+            self._history_pending.add(series_id)
         self._on_tick()
 
     def run(self, key: str, fn: Callable[..., Any], *args: Any,
@@ -264,6 +267,7 @@ class Scheduler(QObject):
     def _submit_refresh(self, spec: SeriesSpec) -> None:
         assert self.services is not None
         self._inflight.add(spec.id)
+        self._history_pending.discard(spec.id)
         status = self._status.get(spec.id) or SourceStatus(spec.id)
         self._set_status(status.evolve(state=UPDATING, next_retry_ms=None))
         self._run(f"refresh:{spec.id}", _job_refresh, self.services, spec,
@@ -295,6 +299,8 @@ class Scheduler(QObject):
                 data_last_ms=result.last_ms or status.data_last_ms, last_error="",
                 error_kind="", failures=0, next_retry_ms=None))
             self._due_ms[series_id] = now + spec.poll_seconds * 1000
+            if series_id in self._history_pending:
+                self._due_ms[series_id] = now  # the user scrolled back meanwhile
         else:
             self._on_failure(spec, status, result.error, now)
         self._maybe_fall_back_to_demo()

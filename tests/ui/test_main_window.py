@@ -117,3 +117,16 @@ def test_view_menu_toggles_docks(make_window, qtbot):
     action.trigger()
     assert window.docks["sources"].isVisible()
     assert window.docks["prices"].allowedAreas() == Qt.DockWidgetArea.AllDockWidgetAreas
+
+
+def test_settings_file_is_user_only(tmp_path):
+    import os
+    import stat
+
+    from ui.main_window import open_settings
+
+    path = tmp_path / "settings.ini"
+    settings = open_settings(str(path))
+    settings.setValue("x", 1)
+    settings.sync()
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
