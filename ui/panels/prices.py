@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from superqt.utils import qdebounced
 
 from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, price_series_id
+from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, USER, Level, parse_user_levels
 from models.series import MS_PER_DAY, SeriesData, break_gaps
 from ui import theme
 from ui.charts.crosshair import Crosshair, format_price
@@ -36,6 +37,11 @@ DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
 SHORT_NAMES = {"btc": "BTC", "eth": "ETH", "spx": "S&P 500", "ndx": "Nasdaq 100", "gold": "Gold",
                "silver": "Silver", "dxy": "DXY", "vix": "VIX"}
 AXIS_WIDTH = 62
+#: store keys other panels publish for this chart to draw
+FUNDING_NEGATIVE_KEY = "overlay.funding_negative"  # list[(start_ms, end_ms)]
+BTC_LEVELS_KEY = "overlay.levels.btc"  # list[Level]
+LEVEL_COLORS = {USER: "#b39ddb", GAMMA_FLIP: "#ffca28", CALL_WALL: "#26a69a",
+                PUT_WALL: "#ef5350"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,10 @@ class PricesPanel(Panel):
         self._labels: dict[str, pg.LabelItem] = {}
         self._range_applied = False
         self._rebase_factors: dict[str, float] = {}
+        self.shade_funding = settings.value("prices/shade_funding", True, type=bool)
+        self.show_levels = settings.value("prices/levels", True, type=bool)
+        self.user_levels = parse_user_levels(settings.value("levels/btc"))
+        self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
 
         self._build_controls()
         self.chart = _PlotLayout()
@@ -108,6 +118,7 @@ class PricesPanel(Panel):
         self.crosshair.left.connect(self._show_last_values)
         self._rebuild_plots()
         ctx.store.seriesChanged.connect(self._on_series_changed)
+        ctx.store.derivedChanged.connect(self._on_derived_changed)
         for stem in PRICE_STEMS:
             data = ctx.store.series(price_series_id(stem, self.interval))
             if data is not None:
@@ -148,6 +159,23 @@ class PricesPanel(Panel):
         self.log_box.setChecked(self.log_scale)
         self.log_box.toggled.connect(self._on_log)
         bar.addWidget(self.log_box)
+        self.shade_box = QCheckBox("Funding < 0")
+        self.shade_box.setToolTip("Shade the periods when the average perpetual funding rate "
+                                  "across venues was negative (shorts paying longs)")
+        self.shade_box.setChecked(self.shade_funding)
+        self.shade_box.toggled.connect(self._on_shade_toggled)
+        bar.addWidget(self.shade_box)
+        self.levels_box = QCheckBox("Levels")
+        self.levels_box.setToolTip("Gamma flip, call and put walls, and your own levels on the "
+                                   "BTC chart (stacked view). Drag a level of yours to move it, "
+                                   "right-click it to remove it.")
+        self.levels_box.setChecked(self.show_levels)
+        self.levels_box.toggled.connect(self._on_levels_toggled)
+        bar.addWidget(self.levels_box)
+        add_level = QToolButton(text="+ Level")
+        add_level.setToolTip("Add a BTC level at the last price (then drag it where you want)")
+        add_level.clicked.connect(self._on_add_level)
+        bar.addWidget(add_level)
         bar.addStretch(1)
         self.demo_label = QLabel("Demo data (synthetic)")
         self.demo_label.setStyleSheet(f"color: {theme.WARNING}; font-weight: bold;")
@@ -243,6 +271,7 @@ class PricesPanel(Panel):
             plots[0].vb.sigXRangeChanged.connect(self._on_x_range_changed)
         for stem in stems:
             self._apply_data(stem)
+        self._draw_overlays()
         if old_range is not None and plots:
             plots[0].setXRange(*old_range, padding=0)
         else:
@@ -446,5 +475,94 @@ class PricesPanel(Panel):
         self._rebuild_plots()
         self._on_compare_range()
 
+    # -- overlays: negative funding, gamma levels, the trader's own levels ---------------------
+    @Slot(str)
+    def _on_derived_changed(self, key: str) -> None:
+        if key in (FUNDING_NEGATIVE_KEY, BTC_LEVELS_KEY):
+            self._draw_overlays()
+
+    def _draw_overlays(self) -> None:
+        for plot, item in self._overlay_items:
+            plot.removeItem(item)
+        self._overlay_items = []
+        if not self._plots:
+            return
+        if self.shade_funding:
+            periods = self.ctx.store.derived(FUNDING_NEGATIVE_KEY) or []
+            brush = pg.mkBrush(239, 83, 80, 38)
+            for plot in dict.fromkeys(self._plots.values()):
+                for start_ms, end_ms in periods:  # type: ignore[union-attr]
+                    region = pg.LinearRegionItem((start_ms / 1e3, end_ms / 1e3), movable=False,
+                                                 brush=brush, pen=pg.mkPen(None))
+                    region.setZValue(-10)
+                    region.setToolTip("average funding < 0")
+                    plot.addItem(region, ignoreBounds=True)
+                    self._overlay_items.append((plot, region))
+        btc_plot = self._plots.get("btc")
+        if btc_plot is None or self.mode != "stacked" or not self.show_levels:
+            return
+        derived = list(self.ctx.store.derived(BTC_LEVELS_KEY) or [])  # type: ignore[arg-type]
+        levels = derived + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
+        for level in levels:
+            color = LEVEL_COLORS.get(level.kind, theme.MUTED)
+            user = level.kind == USER
+            line = pg.InfiniteLine(
+                pos=np.log10(level.price) if self.log_scale else level.price, angle=0,
+                movable=user, pen=theme.pen(color, style=Qt.PenStyle.DashLine),
+                hoverPen=theme.pen("#ffffff"),
+                label=level.label, labelOpts={"position": 0.02, "color": color,
+                                              "anchors": [(0, 1), (0, 1)]})
+            line.setZValue(20)
+            if user:
+                line.sigPositionChangeFinished.connect(
+                    lambda ln, old=level.price: self._on_level_moved(old, ln))
+                line.sigClicked.connect(
+                    lambda ln, ev, old=level.price: self._on_level_clicked(old, ev))
+            btc_plot.addItem(line, ignoreBounds=True)
+            self._overlay_items.append((btc_plot, line))
+
+    def _save_levels(self) -> None:
+        self.ctx.settings.setValue("levels/btc", [f"{p:.2f}" for p in self.user_levels])
+
+    def _on_level_moved(self, old: float, line: pg.InfiniteLine) -> None:
+        value = float(line.value())
+        new = 10 ** value if self.log_scale else value
+        self.user_levels = sorted({p for p in self.user_levels if p != old} | {round(new, 2)})
+        self._save_levels()
+        self._draw_overlays()
+
+    def _on_level_clicked(self, price: float, event: object) -> None:
+        if getattr(event, "button", lambda: None)() == Qt.MouseButton.RightButton:
+            self.remove_level(price)
+
+    def add_level(self, price: float) -> None:
+        self.user_levels = sorted(set(self.user_levels) | {round(float(price), 2)})
+        self._save_levels()
+        self._draw_overlays()
+
+    def remove_level(self, price: float) -> None:
+        self.user_levels = [p for p in self.user_levels if p != price]
+        self._save_levels()
+        self._draw_overlays()
+
+    def _on_add_level(self) -> None:
+        prepared = self._prepared.get(self._series_id("btc"))
+        if prepared is None or not len(prepared.close_raw):
+            return
+        last = float(prepared.close_raw[-1])
+        step = 1000.0 if last > 10_000 else 10.0
+        self.add_level(round(last / step) * step)
+
+    def _on_shade_toggled(self, on: bool) -> None:
+        self.shade_funding = on
+        self.ctx.settings.setValue("prices/shade_funding", on)
+        self._draw_overlays()
+
+    def _on_levels_toggled(self, on: bool) -> None:
+        self.show_levels = on
+        self.ctx.settings.setValue("prices/levels", on)
+        self._draw_overlays()
+
     def shutdown(self) -> None:
         self.ctx.store.seriesChanged.disconnect(self._on_series_changed)
+        self.ctx.store.derivedChanged.disconnect(self._on_derived_changed)
