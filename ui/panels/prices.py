@@ -40,6 +40,7 @@ AXIS_WIDTH = 62
 #: store keys other panels publish for this chart to draw
 FUNDING_NEGATIVE_KEY = "overlay.funding_negative"  # list[(start_ms, end_ms)]
 BTC_LEVELS_KEY = "overlay.levels.btc"  # list[Level]
+DECOUPLING_KEY = "overlay.decoupling"  # list[int]: session close times (ms) marked on BTC
 LEVEL_COLORS = {USER: "#b39ddb", GAMMA_FLIP: "#ffca28", CALL_WALL: "#26a69a",
                 PUT_WALL: "#ef5350"}
 
@@ -478,7 +479,7 @@ class PricesPanel(Panel):
     # -- overlays: negative funding, gamma levels, the trader's own levels ---------------------
     @Slot(str)
     def _on_derived_changed(self, key: str) -> None:
-        if key in (FUNDING_NEGATIVE_KEY, BTC_LEVELS_KEY):
+        if key in (FUNDING_NEGATIVE_KEY, BTC_LEVELS_KEY, DECOUPLING_KEY):
             self._draw_overlays()
 
     def _draw_overlays(self) -> None:
@@ -499,7 +500,10 @@ class PricesPanel(Panel):
                     plot.addItem(region, ignoreBounds=True)
                     self._overlay_items.append((plot, region))
         btc_plot = self._plots.get("btc")
-        if btc_plot is None or self.mode != "stacked" or not self.show_levels:
+        if btc_plot is None or self.mode != "stacked":
+            return
+        self._draw_decoupling(btc_plot)
+        if not self.show_levels:
             return
         derived = list(self.ctx.store.derived(BTC_LEVELS_KEY) or [])  # type: ignore[arg-type]
         levels = derived + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
@@ -520,6 +524,25 @@ class PricesPanel(Panel):
                     lambda ln, ev, old=level.price: self._on_level_clicked(old, ev))
             btc_plot.addItem(line, ignoreBounds=True)
             self._overlay_items.append((btc_plot, line))
+
+    def _draw_decoupling(self, plot: pg.PlotItem) -> None:
+        """Triangles at the sessions the rotation panel flagged as decoupling days."""
+        sessions = self.ctx.store.derived(DECOUPLING_KEY) or []
+        prepared = self._prepared.get(self._series_id("btc"))
+        if not sessions or prepared is None or not len(prepared.t_raw):
+            return
+        xs = np.asarray(sessions, dtype=np.float64) / 1e3  # type: ignore[arg-type]
+        idx = np.clip(np.searchsorted(prepared.t_raw, xs, side="right") - 1, 0, None)
+        ys = prepared.close_raw[idx]
+        if self.log_scale:
+            ys = np.log10(ys)
+        marks = pg.ScatterPlotItem(xs, ys, symbol="t1", size=11, brush=theme.WARNING,
+                                   pen=pg.mkPen(None))
+        marks.setToolTip("decoupling day: big BTC move while its correlation with the "
+                         "S&P 500 was low (Rotation panel)")
+        marks.setZValue(30)
+        plot.addItem(marks, ignoreBounds=True)
+        self._overlay_items.append((plot, marks))
 
     def _save_levels(self) -> None:
         self.ctx.settings.setValue("levels/btc", [f"{p:.2f}" for p in self.user_levels])

@@ -1,0 +1,150 @@
+"""The bundled demo dataset: SYNTHETIC prices, funding, open interest, DVOL and option chains.
+
+`--demo` (and the fallback when there is neither a cache nor a network) shows this dataset,
+shaped after the crypto sell-off of early February 2026; `tools/build_demo.py` builds it
+deterministically into `resources/demo/`. Series live in `demo.npz` (`<id>/time` int64 epoch ms,
+`<id>/<column>` float64) and are read with `allow_pickle=False`; snapshots live in
+`snapshots.json.gz` as plain JSON. Nothing here ever unpickles.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.catalog import validate_series_id
+from models.series import SeriesData, Snapshot
+
+if TYPE_CHECKING:
+    from services.cache import Cache
+
+DEMO_LABEL = "Demo data (synthetic)"
+DEMO_NOW_MS = 1_770_422_400_000  # 2026-02-07T00:00Z: the end of 2026-02-06, the dataset's "now"
+SERIES_FILE = "demo.npz"
+SNAPSHOT_FILE = "snapshots.json.gz"
+SNAPSHOT_FORMAT = "rotor-demo-snapshots/1"
+DEMO_META = {"venue": "demo", "synthetic": True}
+
+# Snapshot columns that are not float64 (everything else is; JSON null becomes NaN).
+_INT_COLUMNS = frozenset({"expiry_ms", "next_funding_ms"})
+_STR_COLUMNS = frozenset({"instrument_name", "option_type"})
+
+
+class DemoDataError(Exception):
+    """The bundled files are missing or not what the builder writes."""
+
+
+@dataclass(frozen=True, eq=False)
+class DemoData:
+    series: Mapping[str, SeriesData]
+    snapshots: list[Snapshot] = field(default_factory=list)
+    fingerprint: str = ""  # hash of the files: a rebuilt dataset replaces a cached older one
+
+    def snapshot_ids(self) -> list[str]:
+        return sorted({s.series_id for s in self.snapshots})
+
+
+def demo_path() -> Path:
+    """`resources/demo` of this checkout (the app is installed editable)."""
+    return Path(__file__).resolve().parent.parent / "resources" / "demo"
+
+
+def load_demo(path: Path | str | None = None) -> DemoData:
+    """Read the dataset from a folder (default `demo_path()`) or from its `demo.npz`."""
+    folder = Path(path) if path is not None else demo_path()
+    if folder.suffix == ".npz":
+        folder = folder.parent
+    npz_path, snap_path = folder / SERIES_FILE, folder / SNAPSHOT_FILE
+    try:
+        npz_bytes = npz_path.read_bytes()
+        snap_bytes = snap_path.read_bytes()
+    except OSError as e:
+        raise DemoDataError(f"demo dataset not found in {folder}: {e}") from e
+    digest = hashlib.sha256(npz_bytes)
+    digest.update(snap_bytes)
+    series = _read_series(npz_path)
+    snapshots = _read_snapshots(snap_bytes)
+    return DemoData(series, snapshots, digest.hexdigest()[:16])
+
+
+def _read_series(npz_path: Path) -> dict[str, SeriesData]:
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    # allow_pickle=False: an object array in the file raises instead of running code.
+    with np.load(npz_path, allow_pickle=False) as npz:
+        for key in npz.files:
+            series_id, sep, column = key.rpartition("/")
+            if not sep:
+                raise DemoDataError(f"unexpected array {key!r} in {npz_path.name}")
+            arrays.setdefault(validate_series_id(series_id), {})[column] = npz[key]
+    out = {}
+    for series_id, cols in sorted(arrays.items()):
+        if "time" not in cols:
+            raise DemoDataError(f"{series_id} has no time array")
+        t = cols.pop("time")
+        if t.dtype != np.int64 or any(v.dtype != np.float64 for v in cols.values()):
+            raise DemoDataError(f"{series_id}: time must be int64 and columns float64")
+        out[series_id] = SeriesData(t, cols)
+    return out
+
+
+def _read_snapshots(raw: bytes) -> list[Snapshot]:
+    import pandas as pd
+
+    doc = json.loads(gzip.decompress(raw))
+    if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
+        raise DemoDataError(f"{SNAPSHOT_FILE} is not in the {SNAPSHOT_FORMAT} format")
+    out = []
+    for item in doc["snapshots"]:
+        frame = pd.DataFrame({name: _column(name, values)
+                              for name, values in item["frame"].items()})
+        out.append(Snapshot(validate_series_id(item["series_id"]), int(item["time_ms"]), frame,
+                            dict(item["meta"])))
+    return out
+
+
+def _column(name: str, values: list[Any]) -> np.ndarray | list[str]:
+    if name in _STR_COLUMNS:
+        return [str(v) for v in values]
+    if name in _INT_COLUMNS:
+        return np.asarray(values, dtype=np.int64)
+    return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def populate_cache(cache: Cache, demo: DemoData | None = None) -> int:
+    """Write the dataset into `cache`; returns how many rows and snapshots were written.
+
+    Idempotent: a series already holding this build (same fingerprint in its meta) is skipped, so
+    a second call writes nothing. A series from another build is replaced, not merged, so rows of
+    an older dataset never linger beside the new ones.
+    """
+    demo = demo if demo is not None else load_demo()
+    meta = {**DEMO_META, "demo_build": demo.fingerprint}
+    written = 0
+    for series_id, data in demo.series.items():
+        if _is_current(cache, series_id, demo.fingerprint):
+            continue
+        cache.delete(series_id)
+        written += cache.upsert(series_id, data)
+        cache.update_meta(series_id, **meta)  # last: a crash before it means "redo"
+    by_id: dict[str, list[Snapshot]] = {}
+    for snap in demo.snapshots:
+        by_id.setdefault(snap.series_id, []).append(snap)
+    for series_id, snaps in by_id.items():
+        if _is_current(cache, series_id, demo.fingerprint):
+            continue
+        cache.delete(series_id)
+        written += sum(cache.put_snapshot(s) for s in snaps)
+        cache.update_meta(series_id, **meta)
+    return written
+
+
+def _is_current(cache: Cache, series_id: str, fingerprint: str) -> bool:
+    meta = cache.get_meta(series_id)
+    return bool(fingerprint) and meta.get("demo_build") == fingerprint

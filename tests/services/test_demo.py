@@ -1,0 +1,436 @@
+"""The bundled synthetic demo dataset: reproducible, complete, shaped like the February 2026
+episode, and in exactly the shapes the live clients deliver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import math
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.catalog import (
+    CANDLES,
+    CATALOG,
+    FUNDING,
+    FUNDING_NOW,
+    OPEN_INTEREST,
+    OPTION_CHAIN,
+    VOL_INDEX,
+)
+from models.funding import annualize_funding
+from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from services.cache import Cache
+from services.demo import (
+    DEMO_LABEL,
+    DEMO_NOW_MS,
+    DemoData,
+    DemoDataError,
+    demo_path,
+    load_demo,
+    populate_cache,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+NY = "America/New_York"
+CRYPTO = ("btc", "eth")
+EXCHANGE = ("spx", "ndx", "gold", "silver", "dxy", "vix")
+OPEN_STAMPED = ("spx", "ndx", "vix")  # Yahoo stamps index dailies at the 09:30 open
+FUTURES = ("gold", "silver")
+SERIES_KINDS = (CANDLES, FUNDING, OPEN_INTEREST, VOL_INDEX)
+CHAIN_COLUMNS = ["instrument_name", "expiry_ms", "strike", "option_type", "mark_iv",
+                 "open_interest", "underlying_price", "mark_price", "bid_price", "ask_price"]
+FUNDING_NOW_COLUMNS = ["rate", "interval_hours", "apr_pct", "next_funding_ms", "mark_price",
+                       "index_price", "open_interest", "open_interest_usd"]
+INSTRUMENT_RE = re.compile(r"^(BTC|ETH)-(\d{1,2})([A-Z]{3})(\d{2})-(\d+)-([CP])$")
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def ms(day: str, hour: int = 0) -> int:
+    d = dt.datetime.fromisoformat(day).replace(hour=hour, tzinfo=dt.UTC)
+    return int(d.timestamp() * 1000)
+
+
+def local_dates(time_ms: np.ndarray, tz: str = "UTC") -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(pd.to_datetime(time_ms, unit="ms", utc=True)).tz_convert(tz)
+
+
+def close_on(demo: DemoData, stem: str, day: str) -> float:
+    """The daily close of the UTC day (crypto) or New York session (exchange) `day`."""
+    data = demo.series[f"{stem}.1d"]
+    dates = local_dates(data.time, "UTC" if stem in CRYPTO else NY).strftime("%Y-%m-%d")
+    hit = np.flatnonzero(dates == day)
+    assert len(hit) == 1, f"{stem}: no daily bar on {day}"
+    return float(data["close"][hit[0]])
+
+
+def bs_gamma(fwd, strike, years, vol):
+    """Black-Scholes gamma on the forward, per coin (zero rates, as Deribit quotes)."""
+    sq = vol * np.sqrt(years)
+    d1 = (np.log(fwd / strike) + 0.5 * sq * sq) / sq
+    return np.exp(-0.5 * d1 * d1) / math.sqrt(2 * math.pi) / (fwd * sq)
+
+
+def chains(demo: DemoData, series_id: str):
+    return sorted((s for s in demo.snapshots if s.series_id == series_id),
+                  key=lambda s: s.time_ms)
+
+
+@pytest.fixture(scope="module")
+def demo() -> DemoData:
+    return load_demo()
+
+
+# -- identity and reproducibility ------------------------------------------------------------
+def test_label_now_and_path():
+    assert DEMO_LABEL == "Demo data (synthetic)"
+    assert ms("2026-02-07") == DEMO_NOW_MS  # the end of 2026-02-06 UTC
+    assert demo_path() == ROOT / "resources" / "demo"
+    assert (demo_path() / "README.md").read_text().count("SYNTHETIC") >= 1
+
+
+def test_regenerating_reproduces_the_bundled_files(tmp_path, demo):
+    out = tmp_path / "demo"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "build_demo.py"), "--out", str(out)],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    # Byte for byte, entry by entry (compression bytes may differ with the zlib build).
+    with zipfile.ZipFile(out / "demo.npz") as new, \
+            zipfile.ZipFile(demo_path() / "demo.npz") as old:
+        assert new.namelist() == old.namelist()
+        for name in old.namelist():
+            assert new.read(name) == old.read(name), name
+    assert gzip.decompress((out / "snapshots.json.gz").read_bytes()) == \
+        gzip.decompress((demo_path() / "snapshots.json.gz").read_bytes())
+    fresh = load_demo(out)
+    assert fresh.series.keys() == demo.series.keys()
+    assert len(fresh.snapshots) == len(demo.snapshots)
+
+
+# -- completeness ----------------------------------------------------------------------------
+def test_every_stored_catalog_series_has_data(demo):
+    stored = {sid for sid, spec in CATALOG.items() if spec.kind in SERIES_KINDS}
+    assert set(demo.series) == stored  # every one, and nothing the catalog does not know
+    for sid in stored:
+        data = demo.series[sid]
+        assert len(data) > 0, sid
+        assert set(data.names) == set(CATALOG[sid].columns), sid
+        assert np.all(np.diff(data.time) > 0), sid
+        assert data.last_ms < DEMO_NOW_MS, sid
+
+
+def test_snapshots_exist_for_every_chain_and_venue(demo):
+    ids = set(demo.snapshot_ids())
+    wanted = {sid for sid, spec in CATALOG.items() if spec.kind in (OPTION_CHAIN, FUNDING_NOW)}
+    assert ids == wanted
+    for asset in CRYPTO:  # a week of daily chains, so skew history has points
+        assert len(chains(demo, f"options.{asset}")) >= 5
+    assert all(s.time_ms <= DEMO_NOW_MS for s in demo.snapshots)
+
+
+def test_history_depths_and_steps(demo):
+    for stem in CRYPTO:
+        daily, hourly = demo.series[f"{stem}.1d"], demo.series[f"{stem}.1h"]
+        assert daily.first_ms <= DEMO_NOW_MS - 5 * 365 * MS_PER_DAY
+        assert set(np.diff(daily.time)) == {MS_PER_DAY}
+        assert hourly.first_ms == DEMO_NOW_MS - 120 * MS_PER_DAY
+        assert set(np.diff(hourly.time)) == {MS_PER_HOUR}
+        assert hourly.last_ms == DEMO_NOW_MS - MS_PER_HOUR
+        dvol = demo.series[f"dvol.{stem}"]
+        assert dvol.first_ms <= DEMO_NOW_MS - 364 * MS_PER_DAY
+        assert set(np.diff(dvol.time)) == {MS_PER_HOUR}
+    for stem in EXCHANGE:
+        assert demo.series[f"{stem}.1d"].first_ms < ms("2021-02-10")
+        assert demo.series[f"{stem}.1h"].first_ms < ms("2025-10-12")
+    for sid, spec in CATALOG.items():
+        if spec.kind == FUNDING:
+            data = demo.series[sid]
+            assert data.first_ms <= DEMO_NOW_MS - 89 * MS_PER_DAY, sid
+            assert set(np.diff(data.time)) == {spec.interval_ms}, sid
+            assert set(data["interval_hours"]) == {spec.interval_ms / MS_PER_HOUR}, sid
+        elif spec.kind == OPEN_INTEREST:
+            data = demo.series[sid]
+            assert data.first_ms <= DEMO_NOW_MS - 29 * MS_PER_DAY, sid
+            assert set(np.diff(data.time)) == {MS_PER_HOUR}, sid
+
+
+# -- the episode -----------------------------------------------------------------------------
+def test_btc_falls_17_percent_to_60k_then_jumps_10_percent(demo):
+    before, low, after = (close_on(demo, "btc", d)
+                          for d in ("2026-02-01", "2026-02-05", "2026-02-06"))
+    assert (low / before - 1) == pytest.approx(-0.17, abs=0.02)
+    assert low == pytest.approx(60_000, abs=2_000)
+    assert (after / low - 1) == pytest.approx(0.10, abs=0.015)
+    assert after == pytest.approx(66_800, abs=1_000)
+    hourly = demo.series["btc.1h"].between(ms("2026-02-05"), ms("2026-02-06") - 1)
+    assert hourly["low"].min() == pytest.approx(60_000, abs=1_000)  # the intraday low
+    # ETH follows with a higher beta, both ways.
+    e_before, e_low, e_after = (close_on(demo, "eth", d)
+                                for d in ("2026-02-01", "2026-02-05", "2026-02-06"))
+    assert e_low / e_before < low / before
+    assert e_after / e_low > after / low
+
+
+def test_sp500_gains_047_percent_on_the_rebound_day(demo):
+    move = close_on(demo, "spx", "2026-02-06") / close_on(demo, "spx", "2026-02-05") - 1
+    assert move * 100 == pytest.approx(0.47, abs=0.05)
+
+
+def test_funding_negative_across_venues_at_the_low(demo):
+    for asset in CRYPTO:
+        day, calm = [], []
+        for venue in ("binance", "bybit", "okx", "deribit", "hyperliquid"):
+            data = demo.series[f"funding.{venue}.{asset}"]
+            assert np.allclose(data["apr_pct"],
+                               annualize_funding(data["rate"], data["interval_hours"]),
+                               rtol=1e-12, atol=0)
+            day.append(data.between(ms("2026-02-05"), ms("2026-02-06") - 1)["apr_pct"].mean())
+            calm.append(data.between(ms("2025-12-01"), ms("2026-01-10"))["apr_pct"].mean())
+        assert np.mean(day) < 0, (asset, day)
+        assert sum(v < 0 for v in day) >= 4, (asset, day)  # across venues, not one outlier
+        assert np.mean(calm) > 0, (asset, calm)  # it is the sell-off that turns it
+
+
+def test_open_interest_builds_into_the_drop_then_flushes(demo):
+    for sid in ("oi.binance.btc", "oi.bybit.btc"):
+        data = demo.series[sid]
+        oi = data["open_interest"]
+        peak = int(np.argmax(oi))
+        assert ms("2026-02-03") <= data.time[peak] <= ms("2026-02-05", 23)
+        assert oi[peak] > 1.05 * oi[0]  # built up over the month
+        assert oi[-1] < 0.93 * oi[peak]  # flushed
+        px = data["open_interest_usd"] / oi
+        assert np.all((px > 50_000) & (px < 100_000))
+
+
+def test_dvol_peaks_near_97_in_the_last_week(demo):
+    dvol = demo.series["dvol.btc"]
+    week = dvol.between(DEMO_NOW_MS - 7 * MS_PER_DAY)
+    assert 92 <= week["high"].max() <= 102
+    assert week["high"].max() == dvol["high"].max()  # the year's peak is the sell-off
+    assert np.median(dvol["close"]) < 65
+
+
+def test_btc_chain_puts_the_gamma_level_near_73k(demo):
+    snap = chains(demo, "options.btc")[-1]
+    assert snap.time_ms >= DEMO_NOW_MS - MS_PER_HOUR
+    f = snap.frame
+    calls, puts = f[f.option_type == "C"], f[f.option_type == "P"]
+    assert 70_000 <= calls.groupby("strike").open_interest.sum().idxmax() <= 76_000
+    assert 60_000 <= puts.groupby("strike").open_interest.sum().idxmax() <= 65_000
+    years = (calls.expiry_ms - snap.time_ms) / (365 * MS_PER_DAY)
+    gamma = bs_gamma(calls.underlying_price, calls.strike, years, calls.mark_iv / 100)
+    wall = (gamma * calls.open_interest).groupby(calls.strike).sum().idxmax()
+    assert 70_000 <= wall <= 76_000
+    assert snap.meta["index_price"] == pytest.approx(close_on(demo, "btc", "2026-02-06"))
+
+
+def test_puts_carry_the_skew_steepest_at_the_low(demo):
+    def skew(snap) -> float:
+        f = snap.frame
+        days = (f.expiry_ms - snap.time_ms) / MS_PER_DAY
+        near = f[days == days[(days - 30).abs().idxmin()]]
+        fwd = float(near.underlying_price.iloc[0])
+        otm = near[((near.option_type == "P") & (near.strike < fwd))
+                   | ((near.option_type == "C") & (near.strike > fwd))]
+        iv = np.interp(np.log([0.9, 1.1]), np.log(otm.strike / fwd), otm.mark_iv)
+        return float(iv[0] - iv[1])  # 90 % put minus 110 % call, vol points
+
+    for asset in CRYPTO:
+        history = chains(demo, f"options.{asset}")
+        at_low = next(s for s in history if s.time_ms // MS_PER_DAY == ms("2026-02-05")
+                      // MS_PER_DAY)
+        assert all(skew(s) > 0 for s in history), asset
+        assert skew(at_low) > skew(history[0]) + 2, asset
+
+
+# -- contracts the analytics rely on ---------------------------------------------------------
+def test_option_chain_frames_match_the_deribit_client(demo):
+    for asset in CRYPTO:
+        for snap in chains(demo, f"options.{asset}"):
+            f = snap.frame
+            assert list(f.columns) == CHAIN_COLUMNS
+            assert isinstance(f.index, pd.RangeIndex)
+            assert f.expiry_ms.dtype == np.int64
+            for col in [*CHAIN_COLUMNS[4:], "strike"]:
+                assert f[col].dtype == np.float64, col
+            assert set(snap.meta) == {"index_price", "currency", "venue", "synthetic"}
+            assert (snap.meta["currency"], snap.meta["venue"]) == (asset.upper(), "deribit")
+            assert snap.meta["synthetic"] is True and snap.meta["index_price"] > 0
+            for name, exp_ms, strike, kind in zip(f.instrument_name, f.expiry_ms, f.strike,
+                                                  f.option_type, strict=True):
+                m = INSTRUMENT_RE.match(name)
+                assert m, name
+                day = dt.datetime(2000 + int(m[4]), MONTHS.index(m[3]) + 1, int(m[2]), 8,
+                                  tzinfo=dt.UTC)
+                assert day.weekday() == 4, name  # Fridays, 08:00 UTC
+                assert int(day.timestamp() * 1000) == exp_ms, name
+                assert (m[1], float(m[5]), m[6]) == (asset.upper(), strike, kind), name
+            assert (f.expiry_ms > snap.time_ms).all()
+            assert 5 <= f.expiry_ms.nunique() <= 7
+            per_expiry = f.groupby("expiry_ms").strike.nunique()
+            assert per_expiry.min() >= 20
+            pairs = f.groupby(["expiry_ms", "strike"]).option_type.apply(frozenset)
+            assert set(pairs) == {frozenset("CP")}
+            assert f.mark_iv.between(15, 300).all()
+            assert (f.open_interest >= 0).all() and (f.underlying_price > 0).all()
+            quoted = f.bid_price.notna()
+            assert (f.bid_price[quoted] <= f.mark_price[quoted]).all()
+            assert (f.mark_price <= f.ask_price).all()
+
+
+def test_funding_now_frames(demo):
+    for sid, spec in CATALOG.items():
+        if spec.kind != FUNDING_NOW:
+            continue
+        (snap,) = [s for s in demo.snapshots if s.series_id == sid]
+        f = snap.frame
+        assert list(f.columns) == FUNDING_NOW_COLUMNS and len(f) == 1, sid
+        assert isinstance(f.index, pd.RangeIndex)
+        assert snap.meta == {"venue": sid.split(".")[1], "symbol": spec.symbol,
+                             "synthetic": True}
+        row = f.iloc[0]
+        funding = CATALOG[sid.replace("fundingnow.", "funding.")]
+        assert row.interval_hours == funding.interval_ms / MS_PER_HOUR
+        assert row.apr_pct == pytest.approx(annualize_funding(row.rate, row.interval_hours))
+        assert snap.time_ms < row.next_funding_ms <= snap.time_ms + funding.interval_ms
+        assert row.open_interest_usd == pytest.approx(row.open_interest * row.mark_price,
+                                                      rel=1e-6)
+        assert row.index_price == pytest.approx(row.mark_price, rel=0.01)
+
+
+# -- realism rules ---------------------------------------------------------------------------
+@pytest.mark.parametrize("stem", EXCHANGE)
+def test_exchange_bars_follow_the_nyse_calendar(demo, stem):
+    hourly, daily = demo.series[f"{stem}.1h"], demo.series[f"{stem}.1d"]
+    h_local, d_local = local_dates(hourly.time, NY), local_dates(daily.time, NY)
+    for local in (h_local, d_local):
+        assert (local.day_of_week < 5).all()
+        days = set(local.strftime("%Y-%m-%d"))
+        for holiday in ("2025-11-27", "2025-12-25", "2026-01-01", "2026-01-19"):
+            assert holiday not in days
+        # the holidays are inside the data: the sessions around them are there
+        assert {"2025-12-24", "2025-12-26", "2026-01-16", "2026-01-20"} <= days
+    assert not {"2021-04-02", "2022-06-20", "2024-03-29", "2025-01-09"} & set(
+        d_local.strftime("%Y-%m-%d"))
+    # regular hours, stamped at :30 (09:30 … 15:30), 12:30 the last on an early close
+    assert (h_local.minute == 30).all() and h_local.hour.isin(range(9, 16)).all()
+    per_day = pd.Series(h_local.hour, index=h_local.strftime("%Y-%m-%d")).groupby(level=0)
+    assert per_day.max()["2025-12-24"] == 12
+    assert per_day.size()["2026-02-05"] == 7
+    # the daily stamp is Yahoo's: the 09:30 open for indices, midnight for futures and DXY
+    stamp = (9, 30) if stem in OPEN_STAMPED else (0, 0)
+    assert set(zip(d_local.hour, d_local.minute, strict=True)) == {stamp}
+
+
+@pytest.mark.parametrize("stem", CRYPTO + EXCHANGE)
+def test_daily_bars_aggregate_the_hourly_ones(demo, stem):
+    hourly, daily = demo.series[f"{stem}.1h"], demo.series[f"{stem}.1d"]
+    tz = "UTC" if stem in CRYPTO else NY
+    h = hourly.to_frame()
+    h.index = local_dates(hourly.time, tz).strftime("%Y-%m-%d")
+    agg = h.groupby(level=0).agg({"open": "first", "high": "max", "low": "min",
+                                  "close": "last", "volume": "sum"})
+    d = daily.to_frame()
+    d.index = local_dates(daily.time, tz).strftime("%Y-%m-%d")
+    d = d.loc[agg.index]  # every day with hourly bars has its daily bar
+    assert len(agg) > 70
+    for col in ("open", "high", "low", "close"):
+        assert np.array_equal(agg[col].to_numpy(), d[col].to_numpy()), col
+    if stem in CRYPTO + FUTURES:
+        assert np.allclose(agg["volume"], d["volume"], rtol=1e-9)
+
+
+def test_ohlc_consistent_and_volumes_as_yahoo_sends_them(demo):
+    for sid, spec in CATALOG.items():
+        if spec.kind not in (CANDLES, VOL_INDEX):
+            continue
+        data = demo.series[sid]
+        o, h, lo, c = (data[k] for k in ("open", "high", "low", "close"))
+        assert np.isfinite([o, h, lo, c]).all() and (lo > 0).all(), sid
+        assert (lo <= np.minimum(o, c)).all() and (h >= np.maximum(o, c)).all(), sid
+        if spec.kind != CANDLES:
+            continue
+        stem = sid.split(".")[0]
+        if stem in CRYPTO + FUTURES:
+            assert (data["volume"] > 0).all(), sid
+        else:
+            assert np.isnan(data["volume"]).all(), sid
+
+
+def test_five_years_of_daily_returns_look_like_markets(demo):
+    def log_close(stem: str) -> pd.Series:
+        data = demo.series[f"{stem}.1d"]
+        days = local_dates(data.time, "UTC" if stem in CRYPTO else NY).strftime("%Y-%m-%d")
+        return pd.Series(np.log(data["close"]), index=days)
+
+    # align on the equity sessions, then difference: BTC's weekend sits in Monday's return
+    px = pd.DataFrame({k: log_close(k) for k in ("btc", "spx", "gold")}).dropna()
+    r = px.diff().dropna()
+    vol = r.std() * math.sqrt(252)
+    assert 0.35 < vol.btc < 0.9 and 0.1 < vol.spx < 0.25 and 0.1 < vol.gold < 0.3
+    corr60 = r.btc.rolling(60).corr(r.spx).dropna()
+    assert 0.2 <= corr60.median() <= 0.5
+    assert corr60.quantile(0.1) < 0.2 < 0.45 < corr60.quantile(0.9)  # it changes through time
+    corr20 = r.btc.rolling(20).corr(r.spx)
+    assert corr20.iloc[-10:].min() < corr60.median() - 0.15  # and drops in the episode
+
+
+def test_gold_and_silver_roll_over_after_a_hard_rally(demo):
+    for stem, rally, drop in (("gold", 0.15, 0.08), ("silver", 0.4, 0.2)):
+        data = demo.series[f"{stem}.1d"].between(ms("2025-10-01"))
+        close = data["close"]
+        top = int(np.argmax(close))
+        assert ms("2026-01-20") <= data.time[top] <= ms("2026-01-31"), stem
+        three_months = data.time >= data.time[top] - 90 * MS_PER_DAY
+        assert close[top] / close[three_months][0] - 1 > rally, stem
+        assert 1 - close[top:].min() / close[top] > drop, stem
+
+
+# -- loading and the cache -------------------------------------------------------------------
+def test_populate_cache_round_trip_and_idempotent(tmp_path, demo):
+    cache = Cache(tmp_path / "demo.sqlite")
+    try:
+        rows = sum(len(d) for d in demo.series.values())
+        assert populate_cache(cache, demo) == rows + len(demo.snapshots)
+        for sid, data in demo.series.items():
+            back = cache.read(sid)
+            assert np.array_equal(back.time, data.time), sid
+            for col in data.names:
+                assert np.array_equal(back[col], data[col], equal_nan=True), (sid, col)
+            meta = cache.get_meta(sid)
+            assert meta["venue"] == "demo" and meta["synthetic"] is True, sid
+        for sid in demo.snapshot_ids():
+            mine = chains(demo, sid)
+            assert list(cache.snapshot_times(sid)) == [s.time_ms for s in mine]
+            back = cache.latest_snapshot(sid)
+            assert back.meta == dict(mine[-1].meta)
+            pd.testing.assert_frame_equal(back.frame, mine[-1].frame, check_dtype=False)
+            assert cache.get_meta(sid)["synthetic"] is True
+        assert populate_cache(cache, demo) == 0  # a second run writes nothing
+        assert len(cache.read("btc.1h")) == len(demo.series["btc.1h"])
+        # a cache holding another build is replaced, not merged into
+        cache.upsert("btc.1h", SeriesData.from_rows([0], open=[1], high=[1], low=[1],
+                                                    close=[1], volume=[1]))
+        cache.update_meta("btc.1h", demo_build="older")
+        assert populate_cache(cache, demo) == len(demo.series["btc.1h"])
+        assert cache.read("btc.1h").first_ms == demo.series["btc.1h"].first_ms
+    finally:
+        cache.close()
+
+
+def test_load_never_unpickles(tmp_path):
+    np.savez(tmp_path / "demo.npz", **{"btc.1h/time": np.arange(3),
+                                       "btc.1h/close": np.array([object(), 1, 2])})
+    shutil.copy(demo_path() / "snapshots.json.gz", tmp_path)
+    with pytest.raises(ValueError, match="pickle"):
+        load_demo(tmp_path)
+    with pytest.raises(DemoDataError):
+        load_demo(tmp_path / "missing")
