@@ -85,7 +85,7 @@ def test_refresh_failing_venue_is_a_message_not_a_traceback(httpserver):
     httpserver.expect_request("/api/v3/klines").respond_with_data("<html>down</html>",
                                                                  status=503,
                                                                  content_type="text/html")
-    httpserver.expect_request("/v8/finance/chart/%5EGSPC").respond_with_json(
+    httpserver.expect_request("/v8/finance/chart/^GSPC").respond_with_json(
         {"chart": {"result": None,
                    "error": {"code": "Not Found", "description": "No data found"}}},
         status=404)

@@ -206,8 +206,11 @@ class MainWindow(QMainWindow):
         title = "Rotor — cross-asset rotation"
         if demo:
             title += " · Demo data (synthetic)"
-            self.show_banner("Demo data (synthetic) — a made-up dataset shaped after the February "
-                             "2026 sell-off and rebound. Nothing here is a market price.")
+            reason = "No network and no cached data: " if "No network" in self.banner.text() \
+                else ""
+            self.show_banner(f"{reason}Demo data (synthetic) — a made-up dataset shaped after "
+                             "the February 2026 sell-off and rebound. Nothing here is a market "
+                             "price.")
         self.setWindowTitle(title)
 
     def show_banner(self, text: str) -> None:

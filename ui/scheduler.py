@@ -342,12 +342,16 @@ class Scheduler(QObject):
 
     def _maybe_fall_back_to_demo(self) -> None:
         """No cache and no network: show the demo dataset (clearly labelled) instead of nothing."""
-        if self.demo or self._had_cache or self._any_success:
+        if self.demo or self._had_cache or self._any_success or self._closing:
             return
-        statuses = [self._status.get(i) for i in self._watched]
-        if any(s is None or s.state != ERROR for s in statuses):
+        # Three venues unreachable and nothing ever arrived: waiting for every series to fail
+        # too would keep a trader staring at empty charts for a minute.
+        failed = [s for s in self._status.values() if s.state == ERROR]
+        if any(s.error_kind not in ("network", "timeout") for s in failed):
             return
-        if not all(s.error_kind in ("network", "timeout") for s in statuses if s):
+        venues = {self._watched[s.series_id].source for s in failed if s.series_id in
+                  self._watched}
+        if len(venues) < min(3, len({spec.source for spec in self._watched.values()})):
             return
         log.warning("no cache and no network: switching to the demo dataset")
         self._timer.stop()

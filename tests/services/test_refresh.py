@@ -83,7 +83,7 @@ def test_geo_blocked_venue_falls_back_and_is_remembered(httpserver, cache, btc):
     now = 10 * DAY
     httpserver.expect_request("/api/v3/klines").respond_with_json(
         {"code": 0, "msg": "Service unavailable from a restricted location"}, status=451)
-    candles = [[t // 1000, 99.0, 101.0, 100.0, 100.5, 3.0] for t in range(now, 9 * DAY, -H)]
+    candles = [[t // 1000, 99.0, 101.0, 100.0, 100.5, 3.0] for t in range(now, 9 * DAY - 1, -H)]
     httpserver.expect_request("/products/BTC-USD/candles").respond_with_json(candles)
     sources = _sources(httpserver)
     result = refresh_series(btc, cache, sources, want_start_ms=9 * DAY, now=now)

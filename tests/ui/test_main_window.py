@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 from werkzeug import Response
@@ -130,3 +131,28 @@ def test_settings_file_is_user_only(tmp_path):
     settings.setValue("x", 1)
     settings.sync()
     assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+
+
+def test_demo_data_reaches_the_curves_and_is_labelled(make_window, qtbot):
+    from models.status import DEMO
+
+    window = make_window(demo=True)
+    window.show()
+    prices = window.panels["prices"]
+    qtbot.waitUntil(prices.has_data, timeout=15000)
+    x, y = prices._curves["btc"].getData()
+    assert x is not None and len(x) > 100
+    assert 55_000 < np.nanmin(y) < 62_000  # the synthetic February 2026 low
+    assert window.store.status("btc.1h").state == DEMO
+    assert "Demo data (synthetic)" in window.windowTitle()
+    assert "synthetic" in window.banner.text()
+    assert prices.demo_label.isVisible()
+
+
+def test_no_cache_and_no_network_falls_back_to_demo(make_window, qtbot):
+    # tests/conftest.py points every venue at a closed loopback port: "connection refused".
+    window = make_window()
+    window.show()
+    qtbot.waitUntil(lambda: window.store.demo, timeout=30000)
+    qtbot.waitUntil(window.panels["prices"].has_data, timeout=15000)
+    assert "No network and no cached data" in window.banner.text()
