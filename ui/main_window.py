@@ -10,13 +10,15 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QToolBar
 
 from models.status import SourceStatus
 from services.app import AppServices
 from ui import theme
 from ui.panels.base import Panel, UiContext
+from ui.panels.funding import FundingPanel
+from ui.panels.open_interest import OpenInterestPanel
 from ui.panels.prices import PricesPanel
 from ui.panels.sources import SourcesPanel
 from ui.scheduler import Scheduler
@@ -33,16 +35,19 @@ class PanelType:
     cls: type[Panel]
     area: Qt.DockWidgetArea
     tab_with: str | None = None  # key of the dock this one is tabbed behind by default
+    below: str | None = None  # key of the dock this one is split under by default
     visible: bool = True
 
 
 def panel_types() -> list[PanelType]:
     """Every dock the window offers, in their default arrangement."""
     left = Qt.DockWidgetArea.LeftDockWidgetArea
-    bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+    right = Qt.DockWidgetArea.RightDockWidgetArea
     return [
         PanelType(PricesPanel, left),
-        PanelType(SourcesPanel, bottom),
+        PanelType(FundingPanel, right),
+        PanelType(SourcesPanel, right, below="funding"),  # split before tabbing: Qt tabs it
+        PanelType(OpenInterestPanel, right, tab_with="funding"),
     ]
 
 
@@ -88,12 +93,13 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.scheduler.progressChanged.connect(self.status.set_progress)
 
+        self._sized_once = False
         self.panels: dict[str, Panel] = {}
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
         self._build_menus()
         self._default_state = self.saveState(SETTINGS_VERSION)
-        self._restore_layout()
+        self._layout_restored = self._restore_layout()
         if demo:
             self._on_mode("demo")
         if start:
@@ -112,6 +118,8 @@ class MainWindow(QMainWindow):
             self.addDockWidget(ptype.area, dock)
             if ptype.tab_with and ptype.tab_with in self.docks:
                 self.tabifyDockWidget(self.docks[ptype.tab_with], dock)
+            elif ptype.below and ptype.below in self.docks:
+                self.splitDockWidget(self.docks[ptype.below], dock, Qt.Orientation.Vertical)
             dock.setVisible(ptype.visible)
             self.panels[ptype.cls.key] = panel
             self.docks[ptype.cls.key] = dock
@@ -119,14 +127,18 @@ class MainWindow(QMainWindow):
 
     def _arrange_default(self) -> None:
         """Prices large on the left; analytics on the right; sources at the bottom."""
-        left = [d for k, d in self.docks.items() if k == "prices"]
-        bottom = [d for k, d in self.docks.items() if k == "sources"]
-        if left and bottom:
-            self.resizeDocks(bottom, [160], Qt.Orientation.Vertical)
-        for key, dock in self.docks.items():
-            tabbed = self.tabifiedDockWidgets(dock)
-            if tabbed and key == "sources":
-                dock.raise_()
+        docks = self.docks
+        if "prices" in docks and "funding" in docks:
+            self.resizeDocks([docks["prices"], docks["funding"]], [860, 740],
+                             Qt.Orientation.Horizontal)
+        lower = next((p.cls.key for p in panel_types() if p.below), None)
+        if lower and "funding" in docks:
+            self.resizeDocks([docks["funding"], docks[lower]], [560, 330],
+                             Qt.Orientation.Vertical)
+        # The first dock of each tab group is the one in front.
+        for ptype in panel_types():
+            if ptype.tab_with is None and ptype.cls.key in docks:
+                docks[ptype.cls.key].raise_()
 
     def watched_series(self) -> list[str]:
         ids: list[str] = []
@@ -169,13 +181,25 @@ class MainWindow(QMainWindow):
             "Demo mode shows a synthetic dataset shaped after February 2026."))
 
     # -- layout persistence -------------------------------------------------------------------
-    def _restore_layout(self) -> None:
+    def _restore_layout(self) -> bool:
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and not self.restoreState(state, SETTINGS_VERSION):
+        if isinstance(state, QByteArray):
+            if self.restoreState(state, SETTINGS_VERSION):
+                return True
             log.warning("saved layout could not be restored; using the default")
+        return False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized_once:
+            self._sized_once = True
+            # Dock sizes only apply once the window has its real size.
+            if not self._layout_restored:
+                self._arrange_default()
+                self._default_state = self.saveState(SETTINGS_VERSION)
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -189,6 +213,7 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state, SETTINGS_VERSION)
         for dock in self.docks.values():
             dock.setVisible(True)
+        self._arrange_default()
 
     # -- services, status, notices ------------------------------------------------------------
     @Slot(str, object)

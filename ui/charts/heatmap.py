@@ -1,0 +1,38 @@
+"""A row × time heatmap with a diverging colour map centred on zero (red below, green above)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QTransform
+
+
+def diverging_colormap() -> pg.ColorMap:
+    # Red for negative (shorts paying), near-black at zero, green for positive (longs paying).
+    return pg.ColorMap(pos=[0.0, 0.5, 1.0],
+                       color=[(239, 83, 80), (30, 34, 45), (38, 166, 154)])
+
+
+class HeatmapItem(pg.ImageItem):
+    """Rows are categories (venues), columns are time buckets of equal width."""
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+        self.setLookupTable(diverging_colormap().getLookupTable(nPts=256))
+        self.limit = 1.0
+
+    def set_grid(self, x0_s: float, step_s: float, matrix: np.ndarray) -> None:
+        """matrix[row, col]: value of row `row` in the bucket starting at x0 + col × step."""
+        if matrix.size == 0:
+            self.clear()
+            return
+        finite = matrix[np.isfinite(matrix)]
+        self.limit = float(np.max(np.abs(finite))) if finite.size else 1.0
+        self.limit = max(self.limit, 1e-9)
+        # NaN (no data) shows as the zero colour rather than a false extreme.
+        shown = np.where(np.isfinite(matrix), matrix, 0.0)
+        self.setImage(shown, levels=(-self.limit, self.limit), autoLevels=False)
+        transform = QTransform()
+        transform.translate(x0_s, 0.0)
+        transform.scale(step_s, 1.0)
+        self.setTransform(transform)
