@@ -41,6 +41,11 @@ class _Loaded:
     snapshots: dict[str, Snapshot]
 
 
+# Error kinds that only a venue that answered can produce.
+_VENUE_ANSWERED = frozenset({"rate limited", "venue down", "bad data", "unknown symbol",
+                             "bad request", "region blocked"})
+
+
 def _job_open(demo: bool, series_ids: tuple[str, ...]) -> _Loaded:
     services = open_demo() if demo else open_live()
     return _Loaded(services, *_read_cached(services, series_ids))
@@ -347,10 +352,10 @@ class Scheduler(QObject):
         # Three venues unreachable and nothing ever arrived: waiting for every series to fail
         # too would keep a trader staring at empty charts for a minute.
         failed = [s for s in self._status.values() if s.state == ERROR]
-        if any(s.error_kind not in ("network", "timeout") for s in failed):
-            return
-        venues = {self._watched[s.series_id].source for s in failed if s.series_id in
-                  self._watched}
+        if any(s.error_kind in _VENUE_ANSWERED for s in failed):
+            return  # some venue answered: the network is up
+        venues = {self._watched[s.series_id].source for s in failed
+                  if s.series_id in self._watched and s.error_kind in ("network", "timeout")}
         if len(venues) < min(3, len({spec.source for spec in self._watched.values()})):
             return
         log.warning("no cache and no network: switching to the demo dataset")
