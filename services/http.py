@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -160,6 +161,8 @@ class HttpClient:
         except requests.exceptions.SSLError as e:
             raise NetworkError(f"TLS verification failed: {e}", venue=self.venue, url=url) from e
         except requests.ConnectionError as e:
+            if _is_read_timeout(e):  # urllib3 wraps a read timeout once retries are used up
+                raise NetworkTimeout("timed out (read)", venue=self.venue, url=url) from e
             raise NetworkError(_connection_message(e), venue=self.venue, url=url) from e
         except requests.RequestException as e:
             raise NetworkError(f"request failed: {e}", venue=self.venue, url=url) from e
@@ -216,6 +219,11 @@ class HttpClient:
 
 def _timeout_kind(e: requests.Timeout) -> str:
     return "connect" if isinstance(e, requests.ConnectTimeout) else "read"
+
+
+def _is_read_timeout(e: requests.ConnectionError) -> bool:
+    reason = getattr(e.args[0], "reason", None) if e.args else None
+    return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
 
 
 def _connection_message(e: requests.ConnectionError) -> str:

@@ -46,6 +46,8 @@ def parse_chart(payload: Any, venue: str = "yahoo") -> tuple[pd.DataFrame, dict]
     columns = {}
     for name in CANDLE_COLUMNS:
         values = quotes.get(name)
+        # A missing price field is a changed format; volume is often absent for indices.
+        require(values is not None or name == "volume", f"chart: no {name} field", venue)
         if values is None:
             values = [None] * len(stamps)
         require(isinstance(values, list) and len(values) == len(stamps),
