@@ -9,8 +9,10 @@ the tests checked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from services import errors as E
 from services.config import DEFAULT_URLS, Endpoints
 from services.refresh import refresh_series
 from services.sources import CLIENTS, Sources
+from tests.conftest import DEAD_URL
 
 H = 3_600_000
 NOW = 1_770_000_000_000 - 1_770_000_000_000 % H  # a fixed hour so cases are reproducible
@@ -50,6 +53,9 @@ class Venue:
     missing_field: Any
     nulls: Callable[[list[int]], Any]  # rows with null/NaN values next to good ones
     method: str = "GET"
+    # (status, body) the venue sends to a blocked region, and the fallback venue's good answer
+    geo_block: tuple[int, Any] | None = None
+    fallback: tuple[str, Callable[[list[int]], Any]] | None = None
 
 
 def _kline(t: int, close: float = 100.0) -> list:
@@ -74,7 +80,12 @@ VENUES = [
           body_error_status=200, body_error_class=E.RateLimited,
           unknown_symbol={"code": -1121, "msg": "Invalid symbol."}, unknown_status=400,
           missing_field=[[NOW, "99", "101"]],
-          nulls=lambda ts: [_kline(ts[0]), [ts[1], None, "1", "1", "NaN", "1"]]),
+          nulls=lambda ts: [_kline(ts[0]), [ts[1], None, "1", "1", "NaN", "1"]],
+          geo_block=(451, {"code": 0, "msg": "Service unavailable from a restricted location "
+                                             "according to 'b. Eligibility' in "
+                                             "https://www.binance.com/en/terms."}),
+          fallback=("/products/BTC-USD/candles",
+                    lambda ts: [[t // 1000, 98.0, 101.0, 99.0, 100.0, 5.0] for t in ts])),
     Venue("yahoo", "spx.1h", "/v8/finance/chart/^GSPC",
           rows=lambda ts: _yahoo(ts),
           body_error={"chart": {"result": None, "error": {
@@ -96,6 +107,7 @@ class Fault:
     respond: Callable[[Venue, list[int]], Callable[[Request], Response]]
     expect: type[E.ServiceError] | None  # None: the refresh succeeds
     rows_added: int | None = None  # for successful cases: valid rows the cache must gain
+    endpoint: str = "server"  # "server", "refused" (nothing listens) or "blackhole" (no SYN-ACK)
 
 
 def _json(payload: Any, status: int = 200, headers: dict | None = None):
@@ -115,7 +127,13 @@ def _stall(_venue: Venue, _ts: list[int]):
     return handler
 
 
+def _unused(_venue: Venue, _ts: list[int]):
+    return lambda _req: Response("not reached", status=500)
+
+
 FAULTS = [
+    Fault("connection refused", _unused, E.NetworkError, endpoint="refused"),
+    Fault("connect timeout", _unused, E.NetworkTimeout, endpoint="blackhole"),
     Fault("read timeout", _stall, E.NetworkTimeout),
     Fault("429 with Retry-After seconds",
           lambda v, ts: _json({"msg": "slow down"}, 429, {"Retry-After": "7"}), E.RateLimited),
@@ -169,9 +187,28 @@ def _publish_matrix():
     DOC.write_text("\n".join(lines) + "\n")
 
 
-def _sources(httpserver) -> Sources:
+@pytest.fixture(scope="module")
+def blackhole_url():
+    """A loopback port whose accept queue is full: the kernel drops new SYNs (connect timeout)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield f"http://127.0.0.1:{port}"
+    for sock in (*fillers, server):
+        sock.close()
+
+
+def _sources(httpserver, overrides: dict[str, str] | None = None) -> Sources:
     base = httpserver.url_for("/").rstrip("/")
-    endpoints = Endpoints({name: base for name in DEFAULT_URLS})
+    endpoints = Endpoints({name: base for name in DEFAULT_URLS} | (overrides or {}))
     clients = {}
     for venue in ("binance", "yahoo", "coinbase", "kraken"):
         module, cls_name, _key = CLIENTS[venue]
@@ -182,7 +219,7 @@ def _sources(httpserver) -> Sources:
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
 @pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.name)
-def test_fault(venue: Venue, fault: Fault, httpserver, cache):
+def test_fault(venue: Venue, fault: Fault, httpserver, cache, blackhole_url):
     spec = get_spec(venue.series_id)
     good_t = NOW - 5 * H
     cache.upsert(spec.id, SeriesData.from_rows([good_t], open=[1.0], high=[2.0], low=[0.5],
@@ -196,8 +233,9 @@ def test_fault(venue: Venue, fault: Fault, httpserver, cache):
 
     _RELEASE_STALL.clear()
     try:
-        result = refresh_series(spec, cache, _sources(httpserver), want_start_ms=NOW - 3 * H,
-                                now=NOW)
+        endpoint = {"refused": DEAD_URL, "blackhole": blackhole_url}.get(fault.endpoint)
+        sources = _sources(httpserver, {venue.name: endpoint} if endpoint else None)
+        result = refresh_series(spec, cache, sources, want_start_ms=NOW - 3 * H, now=NOW)
     finally:
         _RELEASE_STALL.set()
 
@@ -221,3 +259,23 @@ def test_fault(venue: Venue, fault: Fault, httpserver, cache):
     message = message.replace("|", "/")[:110]
     RESULTS.append((venue.name, fault.name, outcome, message,
                     f"kept, gained {len(data) - 1}"))
+
+
+@pytest.mark.parametrize("venue", [v for v in VENUES if v.geo_block], ids=lambda v: v.name)
+def test_geo_block_says_so_and_switches_to_the_fallback_venue(venue: Venue, httpserver, cache):
+    spec = get_spec(venue.series_id)
+    status, body = venue.geo_block
+    httpserver.expect_request(venue.path).respond_with_json(body, status=status)
+    path, rows = venue.fallback
+    times = [NOW - 2 * H, NOW - H]
+    httpserver.expect_request(path).respond_with_json(rows(times))
+
+    result = refresh_series(spec, cache, _sources(httpserver), want_start_ms=NOW - 3 * H,
+                            now=NOW)
+
+    assert result.ok, result.error
+    assert result.venue != venue.name and result.rows_added == 2
+    blocked = [e for e in result.fallback_errors if isinstance(e, E.GeoBlocked)]
+    assert blocked and "not available from your region" in str(blocked[0])
+    RESULTS.append((venue.name, f"geo-block (HTTP {status})", f"ok via {result.venue}",
+                    f"{blocked[0]}; switched to {result.venue}", "gained 2"))

@@ -1,0 +1,345 @@
+"""Rotation analytics: is BTC moving with stocks and metals, or on its own?
+
+Everything is measured on *sessions*: the trading days of the exchange-traded assets, each stamped
+at its close instant, 16:00 America/New_York as a tz-aware UTC timestamp (21:00 UTC in winter,
+20:00 UTC in summer). BTC trades around the clock, so it is sampled at those instants:
+
+* `crypto_at_session_close`: from hourly bars, the last hourly close at or before 16:00 New York
+  (an hourly bar stamped t closes at t + 1h), only when such a close lies within a tolerance
+  (2 h) of the session close. A gap in the hourly data leaves the session out; nothing is
+  forward-filled.
+* `session_closes` on BTC's daily bars (the fallback for sessions older than the hourly history):
+  the bar of UTC date D (00:00 → 00:00 next day) stands for the session of D, weekdays only. Its
+  close comes 3–4 h *after* the equity close; the alternative, the previous bar's close at
+  00:00 UTC of D, is 20 h stale and its return would overlap the equity session's return by only
+  4 h of 24 instead of 20, biasing correlations towards zero. A few hours of look-ahead is harmless
+  for historical co-movement; it is not a trading signal. The same rule is exact for equities.
+
+Returns are log returns between consecutive sessions common to every input
+(`aligned_log_returns`): a weekend is never a row (Saturday's BTC move lands in Monday's
+return), a US holiday is simply absent (BTC's return across it spans two sessions), and no zero
+return is ever invented.
+
+`movers` works on each asset's own daily bars (no session alignment): a table of last price,
+1D/1W/1M change, 30-day realised vol, z-score of the last move and drawdown from the 52-week high.
+
+No Qt, no I/O: inputs are `SeriesData` (the cache's shape), outputs pandas objects.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from models.catalog import DataLoader, DerivedSpec
+from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+SESSION_TZ = "America/New_York"
+SESSION_CLOSE_HOUR = 16  # NYSE close, local time
+SESSION_TOLERANCE_MS = 2 * MS_PER_HOUR
+CORR_WINDOWS = (20, 60, 120)
+BETA_WINDOW = 60
+DECOUPLING_VOL_WINDOW = 60
+PEERS = ("spx", "ndx", "gold", "silver", "dxy")
+CRYPTO_STEMS = frozenset({"btc", "eth"})
+MOVER_COLUMNS = ("last", "chg_1d_pct", "chg_1w_pct", "chg_1m_pct", "rv30_pct", "z_1d",
+                 "drawdown_52w_pct")
+Z_LOOKBACK = 60  # previous daily returns behind the z-score of the last one
+RV_DAYS = 30
+DRAWDOWN_DAYS = 365
+
+
+# -- sessions ---------------------------------------------------------------------------------
+def _empty_series(name: str) -> pd.Series:
+    index = pd.DatetimeIndex(pd.to_datetime(np.empty(0, np.int64), unit="ms", utc=True),
+                             name="time")
+    return pd.Series(np.empty(0), index=index, name=name, dtype=np.float64)
+
+
+def _valid_closes(data: SeriesData, column: str = "close") -> tuple[np.ndarray, np.ndarray]:
+    """(time_ms, close) of the rows with a usable price: finite and > 0 (logs follow)."""
+    if column not in data.columns or not len(data):
+        return np.empty(0, np.int64), np.empty(0)
+    values = data[column]
+    ok = np.isfinite(values) & (values > 0)
+    return data.time[ok], values[ok]
+
+
+def session_close_instants(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """16:00 New York on each (naive, midnight) date, as UTC: DST aware, never ambiguous."""
+    local = pd.DatetimeIndex(dates).normalize() + pd.Timedelta(hours=SESSION_CLOSE_HOUR)
+    return local.tz_localize(SESSION_TZ).tz_convert("UTC").rename("time")
+
+
+def session_closes(data: SeriesData, column: str = "close") -> pd.Series:
+    """Daily bars → close per weekday session, indexed by the session's close instant (UTC).
+
+    A bar belongs to the UTC calendar date of its time stamp: Yahoo stamps a session at 00:00 or
+    at the exchange open, both on the session date in UTC; a 24/7 daily bar (00:00 UTC) stands
+    for the session of its own date (see the module note). Weekend bars are dropped, the BTC
+    weekend moves then land in Monday's return. Missing or non-positive closes are dropped.
+    """
+    t, v = _valid_closes(data, column)
+    if not len(t):
+        return _empty_series(column)
+    dates = pd.to_datetime(t, unit="ms").normalize()  # naive UTC date of each bar
+    weekday = np.asarray(dates.day_of_week) < 5
+    series = pd.Series(v[weekday], index=session_close_instants(dates[weekday]), name=column)
+    # Two bars on one date (e.g. a provisional and a final stamp): the later one wins.
+    return series[~series.index.duplicated(keep="last")].sort_index()
+
+
+def crypto_at_session_close(hourly: SeriesData, sessions: pd.Index, *,
+                            bar_ms: int = MS_PER_HOUR,
+                            tolerance_ms: int = SESSION_TOLERANCE_MS,
+                            column: str = "close") -> pd.Series:
+    """The last bar close at or before each session close, if it is at most `tolerance_ms` old.
+
+    A bar stamped t closes at t + `bar_ms`. Sessions whose nearest earlier close is older than
+    the tolerance (a gap in the data, or a session still in the future) are left out.
+    """
+    t, v = _valid_closes(hourly, column)
+    index = pd.DatetimeIndex(sessions).sort_values().unique()
+    if not len(t) or not len(index):
+        return _empty_series(column)
+    if index.tz is None:
+        index = index.tz_localize("UTC")
+    session_ms = index.as_unit("ms").asi8
+    close_ms = t + bar_ms
+    pos = np.searchsorted(close_ms, session_ms, side="right") - 1
+    found = pos >= 0
+    age = np.where(found, session_ms - close_ms[np.maximum(pos, 0)], np.iinfo(np.int64).max)
+    keep = found & (age <= tolerance_ms)
+    return pd.Series(v[pos[keep]], index=index[keep].rename("time"), name=column,
+                     dtype=np.float64)
+
+
+def btc_session_closes(hourly: SeriesData | None, daily: SeriesData | None,
+                       sessions: pd.Index) -> pd.Series:
+    """BTC at each session close: from hourly bars where they exist, older sessions from daily."""
+    sampled = (crypto_at_session_close(hourly, sessions) if hourly is not None and len(hourly)
+               else _empty_series("close"))
+    if daily is None or not len(daily):
+        return sampled
+    older = session_closes(daily)
+    if not len(sampled):
+        return older
+    return sampled.combine_first(older)
+
+
+# -- returns and co-movement ------------------------------------------------------------------
+def aligned_log_returns(closes: Mapping[str, pd.Series]) -> pd.DataFrame:
+    """Log returns between consecutive sessions common to all inputs (inner join, no fill).
+
+    The first common session has no return and is not a row; non-positive or missing closes
+    are treated as missing sessions (never a zero or infinite return).
+    """
+    names = list(closes)
+    if not names:
+        return pd.DataFrame()
+    cleaned = []
+    for name in names:
+        s = pd.Series(closes[name], dtype=np.float64)
+        s = s[np.isfinite(s.to_numpy()) & (s.to_numpy() > 0)]
+        cleaned.append(s[~s.index.duplicated(keep="last")].rename(name))
+    frame = pd.concat(cleaned, axis=1, join="inner").sort_index()
+    frame.index.name = "time"
+    if len(frame) < 2:
+        return pd.DataFrame({n: np.empty(0) for n in names}, index=frame.index[:0])
+    return np.log(frame).diff().iloc[1:]
+
+
+def rolling_correlation(returns: pd.DataFrame, a: str, b: str, window: int) -> pd.Series:
+    """Pearson correlation of columns a and b over the last `window` rows (NaN until full,
+    NaN where either side is constant)."""
+    x, y = returns[a].astype(np.float64), returns[b].astype(np.float64)
+    roll_x = x.rolling(window, min_periods=window)
+    cov = roll_x.cov(y)
+    var_x = roll_x.var()
+    var_y = y.rolling(window, min_periods=window).var()
+    denom = (var_x * var_y).clip(lower=0.0) ** 0.5
+    # A constant window has zero variance: its correlation is undefined, not ±inf.
+    corr = cov.where(denom > 0) / denom.where(denom > 0)
+    return corr.clip(-1.0, 1.0).rename("corr")
+
+
+def rolling_beta(returns: pd.DataFrame, a: str, b: str, window: int) -> pd.Series:
+    """Beta of a on b over the last `window` rows: cov(a, b) / var(b)."""
+    x, y = returns[a].astype(np.float64), returns[b].astype(np.float64)
+    cov = x.rolling(window, min_periods=window).cov(y)
+    var_y = y.rolling(window, min_periods=window).var()
+    return (cov / var_y.where(var_y > 0)).rename("beta")
+
+
+def ratio_series(num: pd.Series, den: pd.Series) -> pd.Series:
+    """num / den on the sessions both have, where den > 0."""
+    frame = pd.concat([pd.Series(num, dtype=np.float64).rename("num"),
+                       pd.Series(den, dtype=np.float64).rename("den")],
+                      axis=1, join="inner").sort_index()
+    frame = frame[np.isfinite(frame["num"]) & np.isfinite(frame["den"]) & (frame["den"] > 0)]
+    out = (frame["num"] / frame["den"]).rename("ratio")
+    out.index.name = "time"
+    return out
+
+
+def correlation_matrix(returns: pd.DataFrame) -> pd.DataFrame:
+    """Pairwise Pearson correlation of the columns (pairwise-complete rows)."""
+    return returns.astype(np.float64).corr(min_periods=3)
+
+
+def decoupling_days(pair_returns: pd.DataFrame, corr: pd.Series, *, k: float,
+                    corr_threshold: float, btc: str = "btc",
+                    vol_window: int = DECOUPLING_VOL_WINDOW) -> pd.DataFrame:
+    """Sessions where BTC moved more than k σ while its correlation with the peer was low.
+
+    σ is the std of BTC's previous `vol_window` returns (the day itself excluded, so a shock
+    does not dilute its own yardstick). Returns one row per flagged session, indexed by the
+    session close (UTC, named "time"), with columns session (the same instant, for plotting),
+    btc_ret, peer_ret (the other column's return), z and corr.
+    """
+    peers = [c for c in pair_returns.columns if c != btc]
+    btc_ret = pair_returns[btc].astype(np.float64)
+    prior_std = btc_ret.shift(1).rolling(vol_window, min_periods=vol_window).std()
+    z = btc_ret / prior_std.where(prior_std > 0)
+    aligned_corr = pd.Series(corr, dtype=np.float64).reindex(pair_returns.index)
+    flagged = (z.abs() > k) & (aligned_corr < corr_threshold)  # NaN compares False
+    index = pair_returns.index[flagged.to_numpy()]
+    out = pd.DataFrame({
+        "session": index,
+        "btc_ret": btc_ret[flagged].to_numpy(),
+        "peer_ret": (pair_returns.loc[flagged, peers[0]].to_numpy(np.float64) if peers
+                     else np.full(len(index), np.nan)),
+        "z": z[flagged].to_numpy(),
+        "corr": aligned_corr[flagged].to_numpy(),
+    }, index=pd.DatetimeIndex(index, name="time"))
+    return out
+
+
+# -- movers -----------------------------------------------------------------------------------
+def _close_at_or_before(t: np.ndarray, v: np.ndarray, when_ms: int) -> float:
+    pos = int(np.searchsorted(t, when_ms, side="right")) - 1
+    return float(v[pos]) if pos >= 0 else np.nan
+
+
+def _pct_change(last: float, ref: float) -> float:
+    return (last / ref - 1.0) * 100.0 if np.isfinite(ref) and ref > 0 else np.nan
+
+
+def _sample_std(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1)) if len(values) >= 2 else np.nan
+
+
+def _mover_row(stem: str, data: SeriesData, now_ms: int) -> dict[str, float]:
+    t, v = _valid_closes(data.between(None, now_ms))
+    row = dict.fromkeys(MOVER_COLUMNS, np.nan)
+    if not len(t):
+        return row
+    last = float(v[-1])
+    row["last"] = last
+    log_ret = np.diff(np.log(v))  # log_ret[i] is the return into bar i + 1
+    if len(v) >= 2:
+        row["chg_1d_pct"] = _pct_change(last, float(v[-2]))
+    row["chg_1w_pct"] = _pct_change(last, _close_at_or_before(t, v, now_ms - 7 * MS_PER_DAY))
+    row["chg_1m_pct"] = _pct_change(last, _close_at_or_before(t, v, now_ms - 30 * MS_PER_DAY))
+    # RV: returns into bars stamped in the last 30 calendar days (30 for crypto, ~21 sessions
+    # for exchange-traded assets), annualised by the asset's trading days per year.
+    recent = log_ret[t[1:] > now_ms - RV_DAYS * MS_PER_DAY]
+    days_per_year = 365 if stem in CRYPTO_STEMS else 252
+    row["rv30_pct"] = _sample_std(recent) * np.sqrt(days_per_year) * 100.0
+    if len(log_ret) >= Z_LOOKBACK + 1:
+        yardstick = _sample_std(log_ret[-Z_LOOKBACK - 1:-1])
+        row["z_1d"] = float(log_ret[-1]) / yardstick if yardstick > 0 else np.nan
+    year_high = float(np.max(v[t > now_ms - DRAWDOWN_DAYS * MS_PER_DAY]))
+    row["drawdown_52w_pct"] = (last / year_high - 1.0) * 100.0
+    return row
+
+
+def movers(daily: Mapping[str, SeriesData], now_ms: int) -> pd.DataFrame:
+    """One row per asset stem (the index) with the MOVER_COLUMNS, from daily bars up to now.
+
+    1W / 1M compare the last close with the last bar stamped at or before now − 7 / 30 calendar
+    days. rv30_pct: std of the last 30 days' daily log returns, annualised √365 for crypto and
+    √252 otherwise, in %. z_1d: the last log return over the std of the 60 before it (NaN with
+    fewer). drawdown_52w_pct: last / highest close of the last 365 days − 1, in % (≤ 0).
+    """
+    rows = {stem: _mover_row(stem, data, int(now_ms)) for stem, data in daily.items()}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(MOVER_COLUMNS),
+                                   dtype=np.float64)
+    frame.index.name = "asset"
+    return frame
+
+
+# -- derived series ---------------------------------------------------------------------------
+def _pair_closes(loader: DataLoader, peer: str) -> tuple[pd.Series, pd.Series]:
+    """(BTC, peer) closes on the peer's sessions, read through the loader."""
+    peer_closes = session_closes(loader.read(f"{peer}.1d"))
+    btc = btc_session_closes(loader.read("btc.1h"), loader.read("btc.1d"), peer_closes.index)
+    return btc, peer_closes
+
+
+def _as_export(series: pd.Series, column: str) -> pd.DataFrame:
+    frame = series.astype(np.float64).dropna().to_frame(column)
+    frame.index = pd.DatetimeIndex(frame.index, name="time")
+    return frame
+
+
+def _corr_compute(peer: str, window: int) -> Callable[[DataLoader], pd.DataFrame]:
+    def compute(loader: DataLoader) -> pd.DataFrame:
+        btc, other = _pair_closes(loader, peer)
+        returns = aligned_log_returns({"btc": btc, peer: other})
+        return _as_export(rolling_correlation(returns, "btc", peer, window), "corr")
+    return compute
+
+
+def _beta_compute(peer: str, window: int) -> Callable[[DataLoader], pd.DataFrame]:
+    def compute(loader: DataLoader) -> pd.DataFrame:
+        btc, other = _pair_closes(loader, peer)
+        returns = aligned_log_returns({"btc": btc, peer: other})
+        return _as_export(rolling_beta(returns, "btc", peer, window), "beta")
+    return compute
+
+
+def _ratio_compute(peer: str) -> Callable[[DataLoader], pd.DataFrame]:
+    def compute(loader: DataLoader) -> pd.DataFrame:
+        btc, other = _pair_closes(loader, peer)
+        return _as_export(ratio_series(btc, other), "ratio")
+    return compute
+
+
+_PEER_LABEL = {"spx": "S&P 500", "ndx": "Nasdaq 100", "gold": "gold", "silver": "silver",
+               "dxy": "DXY"}
+
+
+def _inputs(peer: str) -> tuple[str, ...]:
+    return ("btc.1h", "btc.1d", f"{peer}.1d")
+
+
+def _declare() -> list[DerivedSpec]:
+    specs: list[DerivedSpec] = []
+    for peer in PEERS:
+        for window in CORR_WINDOWS:
+            specs.append(DerivedSpec(
+                id=f"corr.btc_{peer}.{window}",
+                label=f"BTC vs {_PEER_LABEL[peer]} rolling correlation, {window} sessions",
+                inputs=_inputs(peer), compute=_corr_compute(peer, window),
+                unit="correlation (daily log returns at the 16:00 New York close)",
+                interval="1d", symbol="BTC"))
+    specs.append(DerivedSpec(
+        id=f"beta.btc_spx.{BETA_WINDOW}",
+        label=f"BTC beta to the S&P 500, {BETA_WINDOW} sessions",
+        inputs=_inputs("spx"), compute=_beta_compute("spx", BETA_WINDOW),
+        unit="beta (daily log returns)", interval="1d", symbol="BTC"))
+    for peer, unit in (("gold", "oz of gold per BTC"), ("spx", "S&P 500 units per BTC")):
+        specs.append(DerivedSpec(
+            id=f"ratio.btc_{peer}", label=f"BTC / {_PEER_LABEL[peer]} at the session close",
+            inputs=_inputs(peer), compute=_ratio_compute(peer), unit=unit, interval="1d",
+            symbol="BTC"))
+    return specs
+
+
+DERIVED: list[DerivedSpec] = _declare()
