@@ -18,9 +18,13 @@ from services.app import AppServices
 from ui import theme
 from ui.panels.base import Panel, UiContext
 from ui.panels.funding import FundingPanel
+from ui.panels.movers import MoversPanel
 from ui.panels.open_interest import OpenInterestPanel
+from ui.panels.options import OptionsPanel
 from ui.panels.prices import PricesPanel
+from ui.panels.rotation import RotationPanel
 from ui.panels.sources import SourcesPanel
+from ui.panels.volatility import VolatilityPanel
 from ui.scheduler import Scheduler
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
@@ -46,8 +50,12 @@ def panel_types() -> list[PanelType]:
     return [
         PanelType(PricesPanel, left),
         PanelType(FundingPanel, right),
-        PanelType(SourcesPanel, right, below="funding"),  # split before tabbing: Qt tabs it
+        PanelType(MoversPanel, right, below="funding"),  # split before tabbing: Qt tabs it
         PanelType(OpenInterestPanel, right, tab_with="funding"),
+        PanelType(VolatilityPanel, right, tab_with="funding"),
+        PanelType(OptionsPanel, right, tab_with="funding"),
+        PanelType(RotationPanel, right, tab_with="funding"),
+        PanelType(SourcesPanel, right, tab_with="movers"),
     ]
 
 

@@ -91,7 +91,7 @@ def test_negative_funding_periods_are_shaded(panel):
     regions = [i for _p, i in panel._overlay_items if isinstance(i, pg.LinearRegionItem)]
     assert len(regions) == len(set(panel._plots.values()))
     assert regions[0].getRegion() == (hours[3] / 1e3, hours[9] / 1e3)
-    panel.shade_box.setChecked(False)
+    panel.shade_action.setChecked(False)
     assert not [i for _p, i in panel._overlay_items if isinstance(i, pg.LinearRegionItem)]
 
 

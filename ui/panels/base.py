@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from ui.scheduler import Scheduler
 from ui.store import DataStore
@@ -51,3 +51,10 @@ class Panel(QWidget):
 
     def shutdown(self) -> None:
         """Disconnect from the store before the window goes away."""
+
+
+def elastic(label: QLabel) -> QLabel:
+    """A status label that never widens its dock: long text is cut, not the layout."""
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(0)
+    return label

@@ -33,7 +33,7 @@ from models.funding import per_8h
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from ui import theme
 from ui.charts.heatmap import HeatmapItem
-from ui.panels.base import Panel, UiContext
+from ui.panels.base import Panel, UiContext, elastic
 from ui.panels.prices import FUNDING_NEGATIVE_KEY
 
 ASSETS = ("btc", "eth")
@@ -141,7 +141,7 @@ class FundingPanel(Panel):
             button.clicked.connect(lambda _=False, k=key: self._on_window(k))
             self._window_group.addButton(button)
             bar.addWidget(button)
-        self.note = QLabel("")
+        self.note = elastic(QLabel(""))
         self.note.setStyleSheet(f"color: {theme.MUTED};")
         bar.addSpacing(10)
         bar.addWidget(self.note, 1)

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 from models.catalog import OI_VENUES, venue_label
 from models.series import SeriesData
 from ui import theme
-from ui.panels.base import Panel, UiContext
+from ui.panels.base import Panel, UiContext, elastic
 
 ASSETS = ("btc", "eth")
 
@@ -40,7 +40,7 @@ class OpenInterestPanel(Panel):
             group.addButton(button)
             bar.addWidget(button)
         self._group = group
-        self.summary = QLabel("")
+        self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(pg.QtCore.Qt.TextFormat.RichText)
         bar.addSpacing(10)
         bar.addWidget(self.summary, 1)

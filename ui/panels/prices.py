@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -30,7 +31,7 @@ from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, USER, Level, parse_us
 from models.series import MS_PER_DAY, SeriesData, break_gaps
 from ui import theme
 from ui.charts.crosshair import Crosshair, format_price
-from ui.panels.base import Panel, UiContext
+from ui.panels.base import Panel, UiContext, elastic
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
 DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
@@ -104,7 +105,7 @@ class PricesPanel(Panel):
         self.chart = _PlotLayout()
         self.chart.ci.setSpacing(0)
         self.chart.painted.connect(self._note_painted)
-        self.readout = QLabel(" ")
+        self.readout = elastic(QLabel(" "))
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setStyleSheet(f"color: {theme.FOREGROUND}; padding: 2px 6px;")
         layout = QVBoxLayout(self)
@@ -160,30 +161,30 @@ class PricesPanel(Panel):
         self.log_box.setChecked(self.log_scale)
         self.log_box.toggled.connect(self._on_log)
         bar.addWidget(self.log_box)
-        self.shade_box = QCheckBox("Funding < 0")
-        self.shade_box.setToolTip("Shade the periods when the average perpetual funding rate "
-                                  "across venues was negative (shorts paying longs)")
-        self.shade_box.setChecked(self.shade_funding)
-        self.shade_box.toggled.connect(self._on_shade_toggled)
-        bar.addWidget(self.shade_box)
-        self.levels_box = QCheckBox("Levels")
-        self.levels_box.setToolTip("Gamma flip, call and put walls, and your own levels on the "
-                                   "BTC chart (stacked view). Drag a level of yours to move it, "
-                                   "right-click it to remove it.")
-        self.levels_box.setChecked(self.show_levels)
-        self.levels_box.toggled.connect(self._on_levels_toggled)
-        bar.addWidget(self.levels_box)
-        add_level = QToolButton(text="+ Level")
-        add_level.setToolTip("Add a BTC level at the last price (then drag it where you want)")
-        add_level.clicked.connect(self._on_add_level)
-        bar.addWidget(add_level)
+        # Overlays live in a menu so the tool row stays narrow enough for a half-width dock.
+        overlays = QMenu(self)
+        self.shade_action = overlays.addAction("Shade negative funding")
+        self.shade_action.setToolTip("Shade the periods when the average perpetual funding rate "
+                                     "across venues was negative (shorts paying longs)")
+        self.shade_action.setCheckable(True)
+        self.shade_action.setChecked(self.shade_funding)
+        self.shade_action.toggled.connect(self._on_shade_toggled)
+        self.levels_action = overlays.addAction("Gamma and user levels on BTC")
+        self.levels_action.setToolTip("Gamma flip, call and put walls, and your own levels on "
+                                      "the BTC chart (stacked view). Drag a level of yours to "
+                                      "move it, right-click it to remove it.")
+        self.levels_action.setCheckable(True)
+        self.levels_action.setChecked(self.show_levels)
+        self.levels_action.toggled.connect(self._on_levels_toggled)
+        overlays.addSeparator()
+        add_level = overlays.addAction("Add a BTC level at the last price")
+        add_level.triggered.connect(self._on_add_level)
+        overlays.setToolTipsVisible(True)
+        overlay_button = QToolButton(text="Overlays")
+        overlay_button.setMenu(overlays)
+        overlay_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        bar.addWidget(overlay_button)
         bar.addStretch(1)
-        self.demo_label = QLabel("Demo data (synthetic)")
-        self.demo_label.setStyleSheet(f"color: {theme.WARNING}; font-weight: bold;")
-        self.demo_label.setVisible(self.ctx.demo)
-        self.ctx.store.statusChanged.connect(
-            lambda _id: self.demo_label.setVisible(self.ctx.demo))
-        bar.addWidget(self.demo_label)
         self._controls = bar
 
         legend = QHBoxLayout()
@@ -199,6 +200,12 @@ class PricesPanel(Panel):
             legend.addWidget(box)
             self.asset_boxes[stem] = box
         legend.addStretch(1)
+        self.demo_label = QLabel("Demo data (synthetic)")
+        self.demo_label.setStyleSheet(f"color: {theme.WARNING}; font-weight: bold;")
+        self.demo_label.setVisible(self.ctx.demo)
+        self.ctx.store.statusChanged.connect(
+            lambda _id: self.demo_label.setVisible(self.ctx.demo))
+        legend.addWidget(self.demo_label)
         self._legend = legend
 
     # -- plots --------------------------------------------------------------------------------

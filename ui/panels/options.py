@@ -1,0 +1,300 @@
+"""The option chain: dealer gamma (GEX) by strike and across spot, the zero-gamma level and the
+walls, the ATM term structure, the smile, and 25-delta risk reversal / butterfly.
+
+Everything is valued at the snapshot's own timestamp, so a cached or demo chain stays right. The
+dealer-positioning convention is stated on screen and can be flipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
+from models.series import Snapshot
+from ui import theme
+from ui.panels.base import Panel, UiContext, elastic
+from ui.panels.prices import BTC_LEVELS_KEY
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+ASSETS = ("btc", "eth")
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """Everything the panel draws for one snapshot and convention (computed on a worker)."""
+
+    asset: str
+    flipped: bool
+    time_ms: int
+    spot: float
+    gex: pd.DataFrame
+    spots: np.ndarray
+    profile: np.ndarray
+    flip: float | None
+    call_wall: float | None
+    put_wall: float | None
+    term: pd.DataFrame
+    skew: pd.DataFrame
+    smiles: dict[int, pd.DataFrame]
+
+
+def analyse_chain(asset: str, snap: Snapshot, flipped: bool) -> ChainView:
+    from models import options as opt  # pandas-heavy: imported on the worker, off start-up
+
+    chain = snap.frame
+    spot = float(snap.meta.get("index_price") or np.nanmedian(chain["underlying_price"]))
+    at = snap.time_ms
+    dealer = opt.DealerConvention(flipped=flipped)
+    gex = opt.gex_by_strike(chain, spot, at, dealer)
+    spots = np.linspace(spot * 0.7, spot * 1.3, 121)
+    profile = opt.gex_profile(chain, spots, at, dealer)
+    flip = opt.zero_gamma_level(chain, spot, at, dealer)
+    term = opt.atm_term_structure(chain, spot, at)
+    skew = opt.risk_reversal_butterfly(chain, at)
+    expiries = sorted(int(e) for e in chain["expiry_ms"].dropna().unique() if e > at)
+    smiles = {e: opt.smile(chain, e, at) for e in expiries}
+    return ChainView(asset, flipped, at, spot, gex, spots, profile, flip,
+                     opt.call_wall(gex) if len(gex) else None,
+                     opt.put_wall(gex) if len(gex) else None, term, skew, smiles)
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _expiry_label(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%d %b %y").upper()
+
+
+class OptionsPanel(Panel):
+    key = "options"
+    title = "Options and dealer gamma"
+    series_ids = ("options.btc", "options.eth")
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        theme.configure_pyqtgraph()
+        self.asset = str(ctx.settings.value("options/asset", "btc"))
+        self.asset = self.asset if self.asset in ASSETS else "btc"
+        self.flipped = ctx.settings.value("options/flipped", False, type=bool)
+        self.view: ChainView | None = None
+
+        bar = QHBoxLayout()
+        group = QButtonGroup(self)
+        for asset in ASSETS:
+            button = QToolButton(text=asset.upper(), checkable=True)
+            button.setChecked(asset == self.asset)
+            button.clicked.connect(lambda _=False, a=asset: self._on_asset(a))
+            group.addButton(button)
+            bar.addWidget(button)
+        self._group = group
+        self.flip_box = QCheckBox("Flip dealer convention")
+        self.flip_box.setChecked(self.flipped)
+        self.flip_box.toggled.connect(self._on_flip)
+        bar.addWidget(self.flip_box)
+        self.expiry_box = QComboBox()
+        self.expiry_box.setToolTip("Expiry shown in the smile")
+        self.expiry_box.currentIndexChanged.connect(lambda _i: self._draw_smile())
+        bar.addWidget(QLabel("smile:"))
+        bar.addWidget(self.expiry_box)
+        self.convention = elastic(QLabel(""))
+        self.convention.setStyleSheet(f"color: {theme.MUTED};")
+        bar.addWidget(self.convention, 1)
+
+        self.headline = elastic(QLabel(""))
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.chart = pg.GraphicsLayoutWidget()
+        self.gex_plot = self.chart.addPlot(row=0, col=0, title="GEX by strike")
+        self.profile_plot = self.chart.addPlot(row=0, col=1, title="Total GEX vs spot")
+        self.term_plot = self.chart.addPlot(row=1, col=0, title="ATM implied vol by expiry")
+        self.smile_plot = self.chart.addPlot(row=1, col=1, title="Smile")
+        self.skew_plot = self.chart.addPlot(row=2, col=0, colspan=2,
+                                            title="25Δ risk reversal and butterfly by expiry")
+        for plot in (self.gex_plot, self.profile_plot, self.term_plot, self.smile_plot,
+                     self.skew_plot):
+            plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+            plot.setMenuEnabled(False)
+        self.gex_plot.setLabel("bottom", "strike")
+        self.gex_plot.setLabel("left", "USD per 1% move")
+        self.profile_plot.setLabel("bottom", "spot")
+        self.profile_plot.setLabel("left", "USD per 1% move")
+        self.term_plot.setLabel("bottom", "days to expiry")
+        self.term_plot.setLabel("left", "ATM IV %")
+        self.smile_plot.setLabel("bottom", "strike")
+        self.smile_plot.setLabel("left", "mark IV %")
+        self.skew_plot.setLabel("bottom", "days to expiry")
+        self.skew_plot.setLabel("left", "vol pts")
+        self.skew_plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.chart, 1)
+        ctx.store.snapshotChanged.connect(self._on_snapshot)
+        self._recompute()
+
+    # -- data ---------------------------------------------------------------------------------
+    @Slot(str)
+    def _on_snapshot(self, series_id: str) -> None:
+        if series_id in ("options.btc", f"options.{self.asset}"):
+            self._recompute(series_id)
+
+    def _recompute(self, series_id: str | None = None) -> None:
+        # BTC levels go on the price chart whatever asset this panel shows.
+        for asset in dict.fromkeys((self.asset, "btc")):
+            if series_id is not None and series_id != f"options.{asset}":
+                continue
+            snap = self.ctx.store.snapshot(f"options.{asset}")
+            if snap is None or snap.frame.empty:
+                continue
+            self.ctx.scheduler.run(f"options:{asset}", analyse_chain, asset, snap, self.flipped,
+                                   on_result=self._on_view)
+
+    def _on_view(self, view: ChainView) -> None:
+        if view.flipped != self.flipped:
+            return
+        if view.asset == "btc":
+            levels = []
+            if view.flip is not None:
+                levels.append(Level(view.flip, f"gamma flip {view.flip:,.0f}", GAMMA_FLIP))
+            if view.call_wall is not None:
+                levels.append(Level(view.call_wall, f"call wall {view.call_wall:,.0f}",
+                                    CALL_WALL))
+            if view.put_wall is not None:
+                levels.append(Level(view.put_wall, f"put wall {view.put_wall:,.0f}", PUT_WALL))
+            self.ctx.store.set_derived(BTC_LEVELS_KEY, levels)
+        if view.asset != self.asset:
+            return
+        self.view = view
+        self._draw()
+        self._note_painted()
+
+    # -- drawing ------------------------------------------------------------------------------
+    def _draw(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        positioning = ("dealers short calls, long puts" if view.flipped
+                       else "dealers long calls, short puts")
+        self.convention.setText(f"GEX = OI × Γ × S² × 1% (USD per 1% move); {positioning}; "
+                                f"valued at the snapshot, {_utc(view.time_ms)}")
+        demo = (f" &nbsp; <span style='color:{theme.WARNING}'>Demo data (synthetic)</span>"
+                if self.ctx.demo else "")
+        flip = f"{view.flip:,.0f}" if view.flip is not None else "none in ±50%"
+        walls = (f"call wall {view.call_wall:,.0f} · put wall {view.put_wall:,.0f}"
+                 if view.call_wall is not None and view.put_wall is not None else "")
+        atm = f" · front ATM IV {view.term['atm_iv'].iloc[0]:.1f}%" if len(view.term) else ""
+        self.headline.setText(f"<b>{view.asset.upper()}</b> spot {view.spot:,.0f} · "
+                              f"<span style='color:#ffca28'>gamma flip {flip}</span> · {walls}"
+                              f"{atm}{demo}")
+        self._draw_gex(view)
+        self._draw_term_and_skew(view)
+        current = self.expiry_box.currentData()
+        self.expiry_box.blockSignals(True)
+        self.expiry_box.clear()
+        for expiry in view.smiles:
+            self.expiry_box.addItem(_expiry_label(expiry), expiry)
+        index = self.expiry_box.findData(current)
+        self.expiry_box.setCurrentIndex(index if index >= 0 else min(1, len(view.smiles) - 1))
+        self.expiry_box.blockSignals(False)
+        self._draw_smile()
+
+    def _vline(self, plot: pg.PlotItem, x: float | None, color: str, label: str) -> None:
+        if x is None or not np.isfinite(x):
+            return
+        plot.addItem(pg.InfiniteLine(pos=x, angle=90, pen=theme.pen(color,
+                                     style=Qt.PenStyle.DashLine), label=label,
+                                     labelOpts={"position": 0.92, "color": color}))
+
+    def _draw_gex(self, view: ChainView) -> None:
+        self.gex_plot.clear()
+        gex = view.gex
+        if len(gex):
+            strikes = gex["strike"].to_numpy(float)
+            width = float(np.median(np.diff(strikes))) * 0.4 if len(strikes) > 1 else 1.0
+            self.gex_plot.addItem(pg.BarGraphItem(x=strikes - width / 2, height=gex["call_gex"],
+                                                  width=width, brush=theme.UP, pen=None))
+            self.gex_plot.addItem(pg.BarGraphItem(x=strikes + width / 2, height=gex["put_gex"],
+                                                  width=width, brush=theme.DOWN, pen=None))
+            self.gex_plot.plot(strikes, gex["net_gex"].to_numpy(float),
+                               pen=theme.pen("#ffffff"))
+        self.gex_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
+        self._vline(self.gex_plot, view.spot, theme.FOREGROUND, "spot")
+        self._vline(self.gex_plot, view.flip, "#ffca28", "flip")
+        self._vline(self.gex_plot, view.call_wall, theme.UP, "call wall")
+        self._vline(self.gex_plot, view.put_wall, theme.DOWN, "put wall")
+        self.gex_plot.setXRange(view.spot * 0.7, view.spot * 1.3, padding=0)
+
+        self.profile_plot.clear()
+        self.profile_plot.plot(view.spots, view.profile, pen=theme.pen("#ffffff"),
+                               fillLevel=0.0, brush=pg.mkBrush(41, 182, 246, 40))
+        self.profile_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
+        self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot")
+        self._vline(self.profile_plot, view.flip, "#ffca28", "flip")
+
+    def _draw_term_and_skew(self, view: ChainView) -> None:
+        self.term_plot.clear()
+        if len(view.term):
+            self.term_plot.plot(view.term["days"].to_numpy(float),
+                                view.term["atm_iv"].to_numpy(float), pen=theme.pen("#29b6f6"),
+                                symbol="o", symbolSize=5, symbolBrush="#29b6f6")
+        self.skew_plot.clear()
+        if len(view.skew):
+            days = view.skew["days"].to_numpy(float)
+            self.skew_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
+            self.skew_plot.plot(days, view.skew["rr25"].to_numpy(float), name="25Δ RR (C − P)",
+                                pen=theme.pen(theme.DOWN), symbol="o", symbolSize=5,
+                                symbolBrush=theme.DOWN)
+            self.skew_plot.plot(days, view.skew["bf25"].to_numpy(float), name="25Δ BF",
+                                pen=theme.pen("#b39ddb"), symbol="s", symbolSize=5,
+                                symbolBrush="#b39ddb")
+
+    def _draw_smile(self) -> None:
+        self.smile_plot.clear()
+        view = self.view
+        expiry = self.expiry_box.currentData()
+        if view is None or expiry is None or expiry not in view.smiles:
+            return
+        smile = view.smiles[expiry]
+        for kind, color in (("C", theme.UP), ("P", theme.DOWN)):
+            part = smile[smile["option_type"] == kind].sort_values("strike")
+            self.smile_plot.plot(part["strike"].to_numpy(float), part["mark_iv"].to_numpy(float),
+                                 pen=theme.pen(color), symbol="o", symbolSize=4,
+                                 symbolBrush=color)
+        self._vline(self.smile_plot, view.spot, theme.FOREGROUND, "spot")
+        self.smile_plot.setTitle(f"Smile {_expiry_label(expiry)} (calls green, puts red)")
+
+    def has_data(self) -> bool:
+        return self.view is not None
+
+    # -- user actions -------------------------------------------------------------------------
+    def _on_asset(self, asset: str) -> None:
+        self.asset = asset
+        self.ctx.settings.setValue("options/asset", asset)
+        self._recompute()
+
+    def _on_flip(self, on: bool) -> None:
+        self.flipped = on
+        self.ctx.settings.setValue("options/flipped", on)
+        self._recompute()
+
+    def shutdown(self) -> None:
+        self.ctx.store.snapshotChanged.disconnect(self._on_snapshot)
