@@ -1,0 +1,188 @@
+"""OKX v5 perpetual swaps: funding history, current funding, current open interest.
+
+Envelope `{"code": "0", "msg": "", "data": [...]}`; `code` != "0" is an error (`check_payload`):
+- 50011 (and 50061) too many requests -> RateLimited
+- 51001 instrument doesn't exist -> UnknownSymbol
+- 50001 / 50004 / 50013 / 50026 service unavailable, timeout, busy -> VenueUnavailable
+- anything else -> BadRequest (an unknown path gives HTTP 404 with a NUMERIC code; the generic
+  HTTP handling reports it)
+
+Lists are NEWEST FIRST, numbers are strings.
+- FUNDING: `/api/v5/public/funding-rate-history` (limit 100: the documented maximum in one source,
+  400 in another). Paged back in time with `after` = the oldest fundingTime of the previous page
+  (`after` returns strictly older rows). OKX keeps ~3 months. The stored rate is `realizedRate`
+  (what was actually charged; `fundingRate` is documented as the predicted one), falling back to
+  `fundingRate` when it is absent. Interval: spacing to the previous settlement when plausible,
+  else today's from the current funding's fundingTime -> nextFundingTime, else the catalog's 8h.
+- FUNDING_NOW: `/api/v5/public/funding-rate` (fundingRate for the period settling at fundingTime;
+  nextFundingRate may be ""), plus `/api/v5/public/open-interest` (oiCcy coin, oiUsd) as a best
+  effort. Mark and index prices are not in these answers (NaN).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pandas as pd
+import requests
+
+from models.catalog import FUNDING, FUNDING_NOW, SeriesSpec
+from models.series import MS_PER_HOUR, Snapshot
+from services.binance_futures import (
+    MAX_PAGES,
+    between,
+    check_symbol,
+    funding_frame,
+    funding_now_frame,
+    now_ms,
+    spec_interval_hours,
+)
+from services.config import Endpoints
+from services.errors import (
+    BadPayload,
+    BadRequest,
+    RateLimited,
+    ServiceError,
+    UnknownSymbol,
+    VenueUnavailable,
+)
+from services.http import HttpClient
+from services.parsing import require, to_float, to_int
+
+log = logging.getLogger(__name__)
+
+FUNDING_LIMIT = 100
+RATE_LIMIT_CODES = frozenset({"50011", "50061"})
+UNAVAILABLE_CODES = frozenset({"50001", "50004", "50013", "50026"})
+UNKNOWN_INSTRUMENT = "51001"
+RATE_LIMIT_WAIT_S = 2.0  # the funding-history limit is 10 requests / 2 s
+
+
+def parse_funding_history(data: Any, default_hours: float = 8.0,
+                          venue: str = "okx") -> tuple[pd.DataFrame, int | None]:
+    """One `data` page -> (FUNDING frame, oldest raw fundingTime or None)."""
+    require(isinstance(data, list), "funding history: `data` is not a list", venue)
+    times: list[int] = []
+    rates: list[float] = []
+    for row in data:
+        require(isinstance(row, Mapping) and "fundingTime" in row
+                and ("realizedRate" in row or "fundingRate" in row),
+                f"funding row without fundingTime/rate: {str(row)[:80]}", venue)
+        times.append(to_int(row["fundingTime"], "fundingTime", venue))
+        rate = to_float(row.get("realizedRate"))
+        if not math.isfinite(rate):
+            rate = to_float(row.get("fundingRate"))
+        rates.append(rate)
+    oldest = min(times) if times else None
+    return funding_frame(times, rates, default_hours=default_hours), oldest
+
+
+def current_interval_hours(row: Mapping[str, Any], default: float) -> float:
+    """fundingTime -> nextFundingTime of the current funding answer, if it is a sane interval."""
+    this, following = to_float(row.get("fundingTime")), to_float(row.get("nextFundingTime"))
+    if math.isfinite(this) and math.isfinite(following):
+        hours = (following - this) / MS_PER_HOUR
+        if 0 < hours <= 24:
+            return hours
+    return default
+
+
+class OkxClient(HttpClient):
+    venue = "okx"
+
+    def __init__(self, endpoints: Endpoints, **kwargs: Any) -> None:
+        super().__init__(endpoints["okx"], **kwargs)
+
+    def check_payload(self, status: int, payload: Any, resp: requests.Response) -> None:
+        if not isinstance(payload, Mapping) or "code" not in payload:
+            return
+        code = str(payload.get("code"))
+        if code == "0":
+            return
+        msg = str(payload.get("msg", ""))
+        detail = f"error {code}: {msg}"
+        if code in RATE_LIMIT_CODES:
+            raise RateLimited(f"rate limited ({detail})", venue=self.venue,
+                              retry_after=RATE_LIMIT_WAIT_S)
+        if code == UNKNOWN_INSTRUMENT:
+            raise UnknownSymbol(f"unknown instrument ({detail})", venue=self.venue)
+        if code in UNAVAILABLE_CODES:
+            raise VenueUnavailable(detail, venue=self.venue)
+        if status >= 400:
+            return  # e.g. the numeric-code 404 body: the HTTP status says it
+        raise BadRequest(detail, venue=self.venue)
+
+    def call(self, path: str, params: Mapping[str, Any]) -> list:
+        payload = self.get_json(path, params)
+        if not isinstance(payload, Mapping) or not isinstance(payload.get("data"), list):
+            raise BadPayload(f"{path}: no `data` list in {str(payload)[:80]}", venue=self.venue)
+        return payload["data"]
+
+    def _current(self, inst_id: str) -> Mapping[str, Any]:
+        data = self.call("/api/v5/public/funding-rate", {"instId": inst_id})
+        row = next((r for r in data if isinstance(r, Mapping) and r.get("instId") == inst_id),
+                   None)
+        if row is None:
+            raise UnknownSymbol(f"no current funding for {inst_id}", venue=self.venue)
+        return row
+
+    # -- history -------------------------------------------------------------------------------
+    def iter_pages(self, spec: SeriesSpec, symbol: str, start_ms: int,
+                   end_ms: int) -> Iterator[pd.DataFrame]:
+        symbol = check_symbol(symbol, self.venue)
+        if spec.kind != FUNDING:
+            raise BadRequest(f"{spec.kind} has no history on OKX", venue=self.venue)
+        default = current_interval_hours(self._current(symbol), spec_interval_hours(spec))
+        after = end_ms + 1  # `after` is exclusive: rows strictly older than it
+        for _ in range(MAX_PAGES):
+            data = self.call("/api/v5/public/funding-rate-history", {
+                "instId": symbol, "after": after, "limit": FUNDING_LIMIT})
+            frame, oldest = parse_funding_history(data, default, self.venue)
+            frame = between(frame, start_ms, end_ms)
+            if len(frame):
+                yield frame
+            # A cursor that does not move back (OKX answers a future `after` with the newest
+            # page) ends the walk instead of looping.
+            if oldest is None or len(data) < FUNDING_LIMIT or oldest <= start_ms \
+                    or oldest >= after:
+                return
+            after = oldest
+
+    # -- snapshot ------------------------------------------------------------------------------
+    def fetch_snapshot(self, spec: SeriesSpec, symbol: str) -> Snapshot:
+        symbol = check_symbol(symbol, self.venue)
+        if spec.kind != FUNDING_NOW:
+            raise BadRequest(f"{spec.kind} is not an OKX snapshot", venue=self.venue)
+        row = self._current(symbol)
+        if "fundingRate" not in row:
+            raise BadPayload(f"funding-rate without fundingRate: {str(row)[:80]}",
+                             venue=self.venue)
+        oi, oi_usd = self._open_interest(symbol)
+        frame = funding_now_frame(
+            rate=to_float(row["fundingRate"]),
+            interval_hours=current_interval_hours(row, spec_interval_hours(spec)),
+            next_funding_ms=to_float(row.get("fundingTime")),  # the settlement now running
+            open_interest=oi, open_interest_usd=oi_usd, venue=self.venue)
+        stamp = to_float(row.get("ts"))
+        time_ms = int(stamp) if math.isfinite(stamp) else now_ms()  # older answers had no ts
+        meta: dict[str, object] = {"venue": self.venue, "symbol": symbol}
+        predicted = to_float(row.get("nextFundingRate"))
+        if math.isfinite(predicted):
+            meta["next_rate"] = predicted
+        return Snapshot(spec.id, time_ms, frame, meta)
+
+    def _open_interest(self, inst_id: str) -> tuple[float, float]:
+        """Current open interest (coin, USD); NaN when it cannot be had."""
+        try:
+            data = self.call("/api/v5/public/open-interest",
+                             {"instType": "SWAP", "instId": inst_id})
+        except ServiceError as e:
+            log.info("open interest for %s unavailable: %s", inst_id, e)
+            return math.nan, math.nan
+        row = next((r for r in data if isinstance(r, Mapping)), None)
+        if row is None:
+            return math.nan, math.nan
+        return to_float(row.get("oiCcy")), to_float(row.get("oiUsd"))
