@@ -28,7 +28,7 @@ ASSET_COLORS = {
 
 VENUE_COLORS = {
     "binance": "#f0b90b",
-    "bybit": "#ff9d2e",
+    "bybit": "#e86bd0",  # not orange: it would read as Binance or as BTC
     "okx": "#e0e0e0",
     "deribit": "#29b6f6",
     "hyperliquid": "#7ee0c4",

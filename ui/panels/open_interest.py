@@ -61,7 +61,8 @@ class OpenInterestPanel(Panel):
         self.plot.scene().addItem(self.price_view)
         self.plot.getAxis("right").linkToView(self.price_view)
         self.price_view.setXLink(self.plot)
-        self.price_curve = pg.PlotCurveItem(pen=theme.pen(theme.ASSET_COLORS["btc"],
+        # Neutral grey: the venues' colours stay the ones that stand out.
+        self.price_curve = pg.PlotCurveItem(pen=theme.pen(theme.MUTED,
                                                           style=pg.QtCore.Qt.PenStyle.DotLine))
         self.price_view.addItem(self.price_curve)
         self.plot.vb.sigResized.connect(self._sync_views)

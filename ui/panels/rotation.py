@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDoubleSpinBox,
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 WINDOWS = (20, 60, 120)
 PEERS = ("spx", "ndx", "gold", "silver", "dxy")
+TICKERS = {"btc": "BTC", "spx": "SPX", "ndx": "NDX", "gold": "XAU", "silver": "XAG",
+           "dxy": "DXY", "eth": "ETH", "vix": "VIX"}
 NAMES = {"btc": "BTC", "spx": "S&P 500", "ndx": "Nasdaq 100", "gold": "Gold",
          "silver": "Silver", "dxy": "DXY", "eth": "ETH", "vix": "VIX"}
 
@@ -139,6 +142,8 @@ class RotationPanel(Panel):
         self.matrix_plot.vb.setMouseEnabled(x=False, y=False)
         self.matrix_plot.invertY(True)
         self.matrix = HeatmapItem()
+        self._cell_font = QFont()
+        self._cell_font.setPointSizeF(7.5)
         self.matrix_plot.addItem(self.matrix)
         self.beta_plot = self._date_plot(1, 0, "rolling beta of BTC to the S&P 500")
         self.beta_plot.setXLink(self.corr_plot)
@@ -261,7 +266,7 @@ class RotationPanel(Panel):
             return
         visible = view.returns[mask]
         matrix = correlation_matrix(visible)
-        names = [NAMES.get(c, c) for c in matrix.columns]
+        names = [TICKERS.get(c, c) for c in matrix.columns]
         values = matrix.to_numpy(float)
         self.matrix.set_grid(0.0, 1.0, values)
         self.matrix.limit = 1.0
@@ -270,8 +275,10 @@ class RotationPanel(Panel):
         self.matrix_plot.addItem(self.matrix)
         for i in range(len(names)):
             for j in range(len(names)):
-                text = pg.TextItem(f"{values[i, j]:+.2f}", color=theme.FOREGROUND,
-                                   anchor=(0.5, 0.5))
+                # "+.27": cells are ~30 px wide in a half-width dock
+                label = f"{values[i, j]:+.2f}".replace("0.", ".")
+                text = pg.TextItem(label, color=theme.FOREGROUND, anchor=(0.5, 0.5))
+                text.setFont(self._cell_font)
                 text.setPos(j + 0.5, i + 0.5)
                 self.matrix_plot.addItem(text)
         ticks = [(i + 0.5, n) for i, n in enumerate(names)]

@@ -1,0 +1,254 @@
+"""LodCurveItem and CandlestickItem in a real PlotWidget, shown offscreen, grabbed to a QImage."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6 import QtGui
+
+import ui  # noqa: F401  (pins the Qt binding; tests/conftest.py does too)
+from models.lod import MinMaxPyramid, OhlcPyramid
+from ui.charts.candles import CandlestickItem
+from ui.charts.lod_item import LodCurveItem
+
+PEN = (255, 0, 255)  # magenta: no theme or axis colour comes near it
+UP = (0, 200, 0)
+DOWN = (230, 0, 0)
+
+
+@pytest.fixture
+def plot(qtbot):
+    w = pg.PlotWidget(background="k")
+    w.resize(480, 320)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def _settle(qtbot, w: pg.PlotWidget) -> None:
+    w.getViewBox().prepareForPaint()
+    w.viewport().repaint()
+    qtbot.wait(1)
+
+
+def _rgb(w: pg.PlotWidget) -> np.ndarray:
+    img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)
+    return a[:, :img.width(), 2::-1].astype(np.int32)  # BGRA in memory -> RGB
+
+
+def _count(rgb: np.ndarray, colour: tuple[int, int, int], tol: int = 30) -> int:
+    return int((np.abs(rgb - np.array(colour)).sum(axis=2) <= tol).sum())
+
+
+def _walk(n: int, seed: int = 0, start: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = 1.7e9 + 60.0 * np.arange(n)
+    return x, np.cumsum(rng.standard_normal(n)) + start
+
+
+def _line(plot: pg.PlotWidget, n: int = 200_000, **kw) -> tuple[LodCurveItem, np.ndarray,
+                                                                  np.ndarray]:
+    x, y = _walk(n)
+    item = LodCurveItem(MinMaxPyramid.build(x, y), pen=pg.mkPen(PEN), **kw)
+    item.opts["antialias"] = False
+    plot.addItem(item)
+    return item, x, y
+
+
+def test_line_paints_its_pen_colour(qtbot, plot) -> None:
+    item, _x, _ = _line(plot)
+    _settle(qtbot, plot)
+    rgb = _rgb(plot)
+    assert _count(rgb, PEN, tol=0) > 300
+    xs, _ys = item.getData()
+    n_px = plot.getViewBox().width()
+    assert 10 < len(xs) <= 2 * n_px + 4  # O(pixels), not 200k rows
+    assert item.pixelPadding() > 0
+
+
+def test_pan_changes_drawn_vertices_and_builds_once_per_range(qtbot, plot, monkeypatch) -> None:
+    item, x, y = _line(plot)
+    _settle(qtbot, plot)
+    builds = []
+    real = item._build
+    monkeypatch.setattr(item, "_build", lambda *a: (builds.append(a), real(*a)))
+    vb = plot.getViewBox()
+    vb.setXRange(x[1000], x[5000], padding=0)
+    _settle(qtbot, plot)
+    plot.viewport().repaint()  # a second paint of the same range reuses the path
+    xs1, _ = item.getData()
+    assert len(builds) == 1
+    inside = xs1[(xs1 >= x[1000]) & (xs1 <= x[5000])]
+    assert len(inside) > 0 and np.all(np.diff(xs1) >= 0)
+    vb.setXRange(x[100_000], x[104_000], padding=0)
+    _settle(qtbot, plot)
+    xs2, _ys2 = item.getData()
+    assert len(builds) == 2
+    assert xs2.min() >= x[100_000] - 60 * 8 and xs2.max() <= x[104_000] + 60 * 8
+    assert not np.array_equal(xs1, xs2)
+    # visible-range y bounds come from the pyramid, exact for the rows in view
+    lo, hi = item.dataBounds(1, orthoRange=(x[100_000], x[104_000]))
+    assert (lo, hi) == (y[100_000:104_001].min(), y[100_000:104_001].max())
+    assert item.dataBounds(0) == (x[0], x[-1])
+
+
+def test_log_mode(qtbot, plot) -> None:
+    x = np.arange(1000, dtype=np.float64)
+    y = 10.0 ** np.linspace(0, 6, 1000)
+    y[:10] = -1.0  # non-positive: not drawn in log mode
+    item = LodCurveItem(pen=pg.mkPen(PEN))
+    item.setData(x, y)
+    plot.addItem(item)
+    plot.setLogMode(y=True)
+    assert item.logMode() == (False, True)
+    lo, hi = item.dataBounds(1)
+    assert hi == pytest.approx(6.0)
+    assert lo == pytest.approx(math.log10(y[10]))
+    plot.getViewBox().autoRange()
+    _settle(qtbot, plot)
+    xs, ys = item.getData()
+    finite = np.isfinite(ys)
+    assert finite.sum() > 100 and np.nanmax(ys) <= 6.0 + 1e-9
+    assert np.isnan(ys[xs < 10]).all()
+    assert _count(_rgb(plot), PEN, tol=0) > 100
+    plot.setLogMode(y=False)
+    assert item.dataBounds(1) == (-1.0, y[-1])
+    item.setData(x + 1.0, y)  # x from 1: log x is finite everywhere
+    plot.setLogMode(x=True, y=False)
+    assert item.dataBounds(0) == (0.0, pytest.approx(3.0))
+    plot.getViewBox().autoRange()
+    _settle(qtbot, plot)
+    xs, _ = item.getData()
+    assert len(xs) > 100 and np.nanmin(xs) >= -0.1 and np.nanmax(xs) <= 3.1
+    assert _count(_rgb(plot), PEN, tol=0) > 100
+
+
+def test_legend_entry(qtbot, plot) -> None:
+    legend = plot.addLegend()
+    item, _, _ = _line(plot, n=1000, name="BTC perp")
+    assert item.name() == "BTC perp"
+    labels = [label.text for _, label in legend.items]
+    assert labels == ["BTC perp"]
+    _settle(qtbot, plot)
+    assert _count(_rgb(plot), PEN, tol=0) > 0
+
+
+def test_append_and_replace_last_update_without_rebuild(qtbot, plot) -> None:
+    item, x, y = _line(plot, n=50_000)
+    _settle(qtbot, plot)
+    p = item.pyramid()
+    v = p.version
+    item.appendData(x[-1] + 60, y[-1] + 500.0)  # a spike the autorange must pick up
+    assert item.pyramid() is p and p.version == v + 1
+    assert len(p) == len(x) + 1
+    _settle(qtbot, plot)
+    _xs, ys = item.getData()
+    assert np.nanmax(ys) == y[-1] + 500.0  # drawn (at its pixel column's centre)
+    (_, x1), (_, y1) = plot.getViewBox().viewRange()
+    assert x1 >= x[-1] + 60 and y1 >= y[-1] + 500.0  # auto-range saw the new bounds
+    item.replaceLast(y[-1] - 1.0)
+    assert item.pyramid() is p and p.version == v + 2
+    _settle(qtbot, plot)
+    assert np.nanmax(item.getData()[1]) < y[-1] + 500.0
+
+
+def test_xy_at_for_the_crosshair(plot) -> None:
+    item, x, y = _line(plot, n=1000)
+    assert item.xy_at(x[10] + 20) == (x[10], y[10])
+    assert item.xy_at(x[10] + 40) == (x[11], y[11])
+    assert item.xy_at(x[10] + 40, side="before") == (x[10], y[10])
+    assert item.xy_at(x[0] - 1e6) == (x[0], y[0])
+    assert item.xy_at(x[0] - 1, side="before") is None
+    assert item.xy_at(x[-1] + 1e9) == (x[-1], y[-1])
+    assert LodCurveItem().xy_at(0.0) is None
+
+
+def test_set_pyramid_swaps_in_place(qtbot, plot) -> None:
+    item, _x, _ = _line(plot, n=10_000)
+    _settle(qtbot, plot)
+    x2, y2 = _walk(20_000, seed=5, start=500.0)
+    q = MinMaxPyramid.build(x2, y2)
+    item.setPyramid(q)
+    assert item.pyramid() is q
+    assert item.dataBounds(0) == (x2[0], x2[-1])
+    plot.getViewBox().autoRange()
+    _settle(qtbot, plot)
+    assert np.nanmin(item.getData()[1]) >= y2.min()
+
+
+@pytest.mark.parametrize("pyramid", [MinMaxPyramid(),
+                                     MinMaxPyramid.build(np.arange(5000.0),
+                                                         np.full(5000, np.nan))],
+                         ids=["empty", "all-nan"])
+def test_empty_and_all_nan_paint(qtbot, plot, pyramid) -> None:
+    item = LodCurveItem(pyramid, pen=pg.mkPen(PEN))
+    plot.addItem(item)
+    _settle(qtbot, plot)
+    assert _count(_rgb(plot), PEN, tol=0) == 0
+    assert item.dataBounds(0) == (None, None) and item.dataBounds(1) == (None, None)
+    candles = CandlestickItem(OhlcPyramid())
+    plot.addItem(candles)
+    plot.getViewBox().setXRange(0, 100)
+    _settle(qtbot, plot)
+    assert not np.isfinite(item.getData()[1]).any() and len(candles.getData()[0]) == 0
+
+
+def _ohlc(n: int, seed: int = 1) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    x = 1.7e9 + 60.0 * np.arange(n)
+    c = np.cumsum(rng.standard_normal(n)) + 1000.0
+    o = np.r_[c[0], c[:-1]]
+    return x, o, np.maximum(o, c) + rng.random(n), np.minimum(o, c) - rng.random(n), c
+
+
+def test_candles_up_and_down_colours(qtbot, plot) -> None:
+    x, o, h, low, c = _ohlc(100_000)
+    item = CandlestickItem(OhlcPyramid.build(x, o, h, low, c), up=UP, down=DOWN, name="BTC")
+    item.opts["antialias"] = False
+    plot.addItem(item)
+    vb = plot.getViewBox()
+    vb.setAutoVisible(y=True)
+    # zoomed in: bodies
+    vb.setXRange(x[1000], x[1060], padding=0)
+    _settle(qtbot, plot)
+    rgb = _rgb(plot)
+    assert _count(rgb, UP, 0) > 200 and _count(rgb, DOWN, 0) > 200
+    cd = item.candles()
+    assert cd.size == 1 and 55 <= len(cd.x) <= 64
+    assert {colour for colour, _, bodies in item._paths if bodies is not None} == {0, 1}
+    # zoomed out: high-low lines from the pyramid, a bounded number of candles
+    vb.setXRange(x[0], x[-1], padding=0)
+    _settle(qtbot, plot)
+    rgb = _rgb(plot)
+    assert _count(rgb, UP, 0) > 50 and _count(rgb, DOWN, 0) > 50
+    cd = item.candles()
+    assert cd.size >= 64 and len(cd.x) <= plot.getViewBox().width() * 1.5
+    assert all(bodies is None for _, _, bodies in item._paths)
+    lo, hi = item.dataBounds(1, orthoRange=(x[10], x[20]))
+    assert lo == low[10:21].min() and hi == h[10:21].max()
+
+
+def test_candles_append_replace_and_log(qtbot, plot) -> None:
+    x, o, h, low, c = _ohlc(5_000)
+    item = CandlestickItem(up=UP, down=DOWN)
+    item.setData(x, o, h, low, c)
+    plot.addItem(item)
+    p = item.pyramid()
+    item.appendBar(x[-1] + 60, 1000.0, 1100.0, 990.0, 1090.0)
+    assert item.pyramid() is p and len(p) == 5001
+    item.replaceLast(1000.0, 1200.0, 990.0, 1150.0)
+    assert item.bar_at(x[-1] + 65) == (x[-1] + 60, 1000.0, 1200.0, 990.0, 1150.0)
+    plot.getViewBox().autoRange()
+    _settle(qtbot, plot)
+    assert item.dataBounds(1)[1] == 1200.0
+    plot.setLogMode(y=True)
+    assert item.dataBounds(1)[1] == pytest.approx(math.log10(1200.0))
+    plot.getViewBox().autoRange()
+    _settle(qtbot, plot)
+    rgb = _rgb(plot)
+    assert _count(rgb, UP, 0) + _count(rgb, DOWN, 0) > 50
