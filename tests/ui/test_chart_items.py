@@ -252,3 +252,16 @@ def test_candles_append_replace_and_log(qtbot, plot) -> None:
     _settle(qtbot, plot)
     rgb = _rgb(plot)
     assert _count(rgb, UP, 0) + _count(rgb, DOWN, 0) > 50
+
+
+def test_items_in_a_plot_not_yet_on_screen_do_not_raise(qtbot):
+    # Outside a scene shown by a view, pyqtgraph reports a pixel size of (None, None); found in
+    # the app's start-up, where plots get their items before the layout holds them.
+    plot = pg.PlotItem()
+    for item in (LodCurveItem(), CandlestickItem()):
+        plot.addItem(item)
+        item.setPyramid(MinMaxPyramid.build(np.arange(5.0), np.arange(5.0))
+                        if isinstance(item, LodCurveItem) else
+                        OhlcPyramid.build(*(np.arange(5.0),) * 5))
+        item.viewTransformChanged()
+        item.prepareForPaint()

@@ -8,6 +8,8 @@ import pytest
 
 from models.levels import GAMMA_FLIP, Level
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from ui.charts.candles import CandlestickItem
+from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import UiContext
 from ui.panels.prices import BTC_LEVELS_KEY, FUNDING_NEGATIVE_KEY, PricesPanel
 from ui.scheduler import Scheduler
@@ -59,12 +61,21 @@ def test_compare_mode_rebases_every_asset_to_100_at_the_left_edge(panel, qtbot):
     plot = panel._plots["btc"]
     plot.setXRange(hours[10] / 1e3, hours[40] / 1e3, padding=0)
     panel._on_compare_range()
+    def drawn(stem):  # the curve's vertices as the view shows them (rebasing is a y scale)
+        curve = panel._curves[stem]
+        x, y = curve.getData()
+        return x, y * curve.transform().m22()
+
     for stem in ("btc", "spx"):
-        x, y = panel._curves[stem].getData()
+        x, y = drawn(stem)
         i = int(np.searchsorted(x, hours[10] / 1e3))
         assert y[i] == pytest.approx(100.0)
-    _x, y_btc = panel._curves["btc"].getData()
-    assert y_btc[-1] == pytest.approx(66000 / np.linspace(60000, 66000, 48)[10] * 100)
+    x_btc, y_btc = drawn("btc")
+    closes = np.linspace(60000, 66000, 48)
+    # the line runs to the view's right edge (interpolated there between rows 40 and 41)
+    assert x_btc[-1] >= hours[40] / 1e3
+    expected = np.interp(x_btc[-1], hours / 1e3, closes) / closes[10] * 100
+    assert y_btc[-1] == pytest.approx(expected)
 
 
 def test_levels_are_drawn_persisted_and_removable(panel, settings, qtbot):
@@ -102,3 +113,19 @@ def test_crosshair_readout_names_the_utc_time_and_values(panel):
     text = panel.readout.text()
     assert "2026-02-02 02:00 UTC" in text
     assert "120" in text and "+9.09%" in text
+
+
+def test_candles_style_draws_the_bars_ohlc_and_survives_a_restart(panel, settings):
+    hours = MON_2026_02_02 + np.arange(30) * MS_PER_HOUR
+    close = np.linspace(60000, 63000, 30)
+    data = SeriesData(hours, {"open": close - 50, "high": close + 200, "low": close - 300,
+                              "close": close, "volume": np.ones(30)})
+    feed(panel, "btc.1h", data)
+    panel.style_box.setCurrentText("candles")
+    item = panel._curves["btc"]
+    assert isinstance(item, CandlestickItem)
+    assert item.bar_at(hours[5] / 1e3 + 60) == pytest.approx(
+        (hours[5] / 1e3, close[5] - 50, close[5] + 200, close[5] - 300, close[5]))
+    assert settings.value("prices/style") == "candles"
+    panel._on_mode("compare")  # rebased candles of eight assets would overlap: lines there
+    assert isinstance(panel._curves["btc"], LodCurveItem)

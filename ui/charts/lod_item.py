@@ -143,7 +143,7 @@ class ViewCachedItem(pg.GraphicsObject):
         # Grow the padding of the bounding rect when a pixel became larger than a quarter of it
         # (zooming out); panning and zooming in never change the geometry.
         px = self.pixelSize()
-        if px is None:
+        if px is None or px[0] is None or px[1] is None:  # no view yet, or a singular one
             return
         pw, ph = abs(px[0]), abs(px[1])
         if not (math.isfinite(pw) and math.isfinite(ph)):

@@ -33,6 +33,7 @@ from models.funding import per_8h
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from ui import theme
 from ui.charts.heatmap import HeatmapItem
+from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import Panel, UiContext, elastic
 from ui.panels.prices import FUNDING_NEGATIVE_KEY
 
@@ -123,7 +124,7 @@ class FundingPanel(Panel):
         if self.window_key not in WINDOWS_DAYS:
             self.window_key = "30D"
         self.computed: _Computed | None = None
-        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._curves: dict[str, LodCurveItem] = {}
 
         bar = QHBoxLayout()
         self._asset_group = QButtonGroup(self)
@@ -159,14 +160,14 @@ class FundingPanel(Panel):
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
         for venue in FUNDING_VENUES:
-            curve = pg.PlotDataItem(name=venue_label(venue),
-                                    pen=theme.pen(theme.VENUE_COLORS[venue]))
+            curve = LodCurveItem(name=venue_label(venue),
+                                 pen=theme.pen(theme.VENUE_COLORS[venue]))
             self.plot.addItem(curve)
             self._curves[venue] = curve
         self.negative_fill = pg.PlotDataItem(pen=None, fillLevel=0.0,
                                              brush=pg.mkBrush(239, 83, 80, 70))
         self.plot.addItem(self.negative_fill)
-        self.average_curve = pg.PlotDataItem(name="average", pen=theme.pen("#ffffff", 1.0))
+        self.average_curve = LodCurveItem(name="average", pen=theme.pen("#ffffff", 1.0))
         self.plot.addItem(self.average_curve)
 
         heat_axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
@@ -262,7 +263,7 @@ class FundingPanel(Panel):
         for venue, curve in self._curves.items():
             data = series.get(venue)
             if data is None:
-                curve.setData([], [])
+                curve.clear()
                 continue
             curve.setData(data.time / 1e3, data["apr_pct"])
         avg = computed.average

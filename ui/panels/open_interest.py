@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 from models.catalog import OI_VENUES, venue_label
 from models.series import SeriesData
 from ui import theme
+from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import Panel, UiContext, elastic
 
 ASSETS = ("btc", "eth")
@@ -52,9 +53,11 @@ class OpenInterestPanel(Panel):
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         self.plot.setLabel("bottom", "time (UTC)")
         self.plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
-        self._curves = {v: self.plot.plot(name=f"{venue_label(v)} OI",
-                                          pen=theme.pen(theme.VENUE_COLORS[v]))
+        self._curves = {v: LodCurveItem(name=f"{venue_label(v)} OI",
+                                        pen=theme.pen(theme.VENUE_COLORS[v]))
                         for v in OI_VENUES}
+        for curve in self._curves.values():
+            self.plot.addItem(curve)
         # Price on a right-hand axis: a second ViewBox sharing x (pyqtgraph MultiplePlotAxes).
         self.price_view = pg.ViewBox()
         self.plot.showAxis("right")
@@ -62,8 +65,8 @@ class OpenInterestPanel(Panel):
         self.plot.getAxis("right").linkToView(self.price_view)
         self.price_view.setXLink(self.plot)
         # Neutral grey: the venues' colours stay the ones that stand out.
-        self.price_curve = pg.PlotCurveItem(pen=theme.pen(theme.MUTED,
-                                                          style=pg.QtCore.Qt.PenStyle.DotLine))
+        self.price_curve = LodCurveItem(pen=theme.pen(theme.MUTED,
+                                                      style=pg.QtCore.Qt.PenStyle.DotLine))
         self.price_view.addItem(self.price_curve)
         self.plot.vb.sigResized.connect(self._sync_views)
         layout = QVBoxLayout(self)
@@ -99,7 +102,7 @@ class OpenInterestPanel(Panel):
         for venue, curve in self._curves.items():
             data = series.get(venue)
             if data is None:
-                curve.setData([], [])
+                curve.clear()
                 continue
             curve.setData(data.time / 1e3, data["open_interest"])
             first = data.first_ms if first is None else min(first, data.first_ms)

@@ -8,11 +8,13 @@ Market-closed gaps (nights, weekends, holidays) break the lines instead of drawi
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -28,9 +30,12 @@ from superqt.utils import qdebounced
 
 from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, price_series_id
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, USER, Level, parse_user_levels
+from models.lod import MinMaxPyramid, OhlcPyramid
 from models.series import MS_PER_DAY, SeriesData, break_gaps
 from ui import theme
+from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
+from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import Panel, UiContext, elastic
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
@@ -41,6 +46,7 @@ AXIS_WIDTH = 62
 #: store keys other panels publish for this chart to draw
 FUNDING_NEGATIVE_KEY = "overlay.funding_negative"  # list[(start_ms, end_ms)]
 BTC_LEVELS_KEY = "overlay.levels.btc"  # list[Level]
+STYLES = ("line", "candles")
 DECOUPLING_KEY = "overlay.decoupling"  # list[int]: session close times (ms) marked on BTC
 LEVEL_COLORS = {USER: "#b39ddb", GAMMA_FLIP: "#ffca28", CALL_WALL: "#26a69a",
                 PUT_WALL: "#ef5350"}
@@ -48,19 +54,28 @@ LEVEL_COLORS = {USER: "#b39ddb", GAMMA_FLIP: "#ffca28", CALL_WALL: "#26a69a",
 
 @dataclass(frozen=True)
 class _Prepared:
-    """Chart-ready arrays for one series: x in epoch seconds, close with NaN at closed gaps."""
+    """Chart-ready pyramids for one series (x in epoch seconds) and its raw closes."""
 
     source: SeriesData
-    x: np.ndarray
-    y: np.ndarray
+    line: MinMaxPyramid  # close, with NaN rows at market-closed gaps so the line breaks
+    ohlc: OhlcPyramid
     t_raw: np.ndarray  # seconds of real bars (no gap rows), for crosshair look-ups
     close_raw: np.ndarray
 
 
 def prepare(data: SeriesData, interval_ms: int) -> _Prepared:
+    """Numpy only, so it can run on a worker for long histories (see `_PREPARE_ON_WORKER`)."""
     close = data["close"]
     t, y = break_gaps(data.time, close, int(interval_ms * 1.5))
-    return _Prepared(data, t / 1e3, y, data.time / 1e3, close)
+    seconds = data.time / 1e3
+    line = MinMaxPyramid.build(t / 1e3, y)
+    ohlc = OhlcPyramid.build(seconds, data["open"], data["high"], data["low"], close,
+                             bar_width=interval_ms / 1e3 if interval_ms else None)
+    return _Prepared(data, line, ohlc, seconds, close)
+
+
+# Longer series are prepared on a worker: building two pyramids over 1e5+ rows takes milliseconds.
+_PREPARE_ON_WORKER = 100_000
 
 
 class _PlotLayout(pg.GraphicsLayoutWidget):
@@ -87,12 +102,15 @@ class PricesPanel(Panel):
         if self.range_key not in RANGES_DAYS:
             self.range_key = "1M"
         self.mode = str(settings.value("prices/mode", "stacked"))
+        self.style = str(settings.value("prices/style", "line"))
+        if self.style not in STYLES:
+            self.style = "line"
         self.log_scale = settings.value("prices/log", False, type=bool)
         saved = settings.value("prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in (saved or [])] or list(DEFAULT_ASSETS)
         self._prepared: dict[str, _Prepared] = {}
         self._plots: dict[str, pg.PlotItem] = {}
-        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
         self._labels: dict[str, pg.LabelItem] = {}
         self._range_applied = False
         self._rebase_factors: dict[str, float] = {}
@@ -136,6 +154,13 @@ class PricesPanel(Panel):
         self.interval_box.setToolTip("Bar interval")
         self.interval_box.currentTextChanged.connect(self._on_interval)
         bar.addWidget(self.interval_box)
+        self.style_box = QComboBox()
+        self.style_box.addItems(list(STYLES))
+        self.style_box.setCurrentText(self.style)
+        self.style_box.setToolTip("Candles (OHLC) or a close line. Compare view always draws "
+                                  "lines: rebased candles of eight assets would overlap.")
+        self.style_box.currentTextChanged.connect(self._on_style)
+        bar.addWidget(self.style_box)
         self.range_group = QButtonGroup(self)
         self.range_buttons: dict[str, QToolButton] = {}
         for key in RANGES_DAYS:
@@ -229,12 +254,10 @@ class PricesPanel(Panel):
         plot.setAutoVisible(y=True)
         return plot
 
-    def _new_curve(self, stem: str) -> pg.PlotDataItem:
-        curve = pg.PlotDataItem(name=SHORT_NAMES[stem], pen=theme.pen(theme.ASSET_COLORS[stem]),
-                                connect="finite")
-        curve.setClipToView(True)
-        curve.setDownsampling(auto=True, method="peak")
-        return curve
+    def _new_curve(self, stem: str) -> LodCurveItem | CandlestickItem:
+        if self.style == "candles" and self.mode == "stacked":
+            return CandlestickItem(name=SHORT_NAMES[stem])
+        return LodCurveItem(name=SHORT_NAMES[stem], pen=theme.pen(theme.ASSET_COLORS[stem]))
 
     def _rebuild_plots(self) -> None:
         """Lay out the charts for the current mode and visible assets (cheap: no data copies)."""
@@ -302,14 +325,25 @@ class PricesPanel(Panel):
         spec = CATALOG.get(series_id)
         if spec is None or spec.kind != "candles" or spec.interval != self.interval:
             return
-        stem = series_id.split(".")[0]
         data = self.ctx.store.series(series_id)
         if data is None or not len(data):
             return
         prepared = self._prepared.get(series_id)
-        if prepared is None or prepared.source is not data:
-            self._prepared[series_id] = prepare(data, spec.interval_ms or MS_PER_DAY)
-        if stem in self._curves:
+        if prepared is not None and prepared.source is data:
+            return
+        interval_ms = spec.interval_ms or MS_PER_DAY
+        if len(data) >= _PREPARE_ON_WORKER:
+            self.ctx.scheduler.run(f"prepare:{series_id}", prepare, data, interval_ms,
+                                   on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
+        else:
+            self._on_prepared(series_id, prepare(data, interval_ms))
+
+    def _on_prepared(self, series_id: str, prepared: _Prepared) -> None:
+        if self.ctx.store.series(series_id) is not prepared.source:
+            return  # newer data arrived meanwhile: its own preparation follows
+        self._prepared[series_id] = prepared
+        stem = series_id.split(".")[0]
+        if stem in self._curves and series_id == self._series_id(stem):
             self._apply_data(stem)
             if not self._range_applied:
                 self._apply_range()
@@ -321,12 +355,24 @@ class PricesPanel(Panel):
         if curve is None:
             return
         if prepared is None:
-            curve.setData([], [])
+            curve.clear()
             return
-        y = prepared.y
-        if self.mode == "compare":
-            y = y * self._rebase_factors.get(stem, 1.0)
-        curve.setData(prepared.x, y)
+        if isinstance(curve, CandlestickItem):
+            curve.setPyramid(prepared.ohlc)
+        else:
+            curve.setPyramid(prepared.line)
+        self._apply_rebase(stem)
+
+    def _apply_rebase(self, stem: str) -> None:
+        """Compare view: scale the curve (a shift in log scale); its pyramid stays as it is."""
+        curve = self._curves.get(stem)
+        if curve is None:
+            return
+        factor = self._rebase_factors.get(stem, 1.0) if self.mode == "compare" else 1.0
+        if self.log_scale:
+            curve.setTransform(QTransform.fromTranslate(0.0, math.log10(factor)))
+        else:
+            curve.setTransform(QTransform.fromScale(1.0, factor))
 
     def has_data(self) -> bool:
         return any(self._series_id(s) in self._prepared for s in self.visible)
@@ -367,7 +413,7 @@ class PricesPanel(Panel):
                 changed = True
         if changed:
             for stem in self._curves:
-                self._apply_data(stem)
+                self._apply_rebase(stem)
 
     # -- history on scroll-back ---------------------------------------------------------------
     @qdebounced(timeout=250)
@@ -443,10 +489,7 @@ class PricesPanel(Panel):
         self.interval = interval
         self.ctx.settings.setValue("prices/interval", interval)
         for stem in PRICE_STEMS:
-            series_id = self._series_id(stem)
-            data = self.ctx.store.series(series_id)
-            if data is not None and series_id not in self._prepared:
-                self._prepared[series_id] = prepare(data, CATALOG[series_id].interval_ms or 0)
+            self._on_series_changed(self._series_id(stem))
         for stem in self._curves:
             self._apply_data(stem)
         self._on_compare_range()
@@ -467,6 +510,11 @@ class PricesPanel(Panel):
         self._rebase_factors.clear()
         self._rebuild_plots()
         self._on_compare_range()
+
+    def _on_style(self, style: str) -> None:
+        self.style = style
+        self.ctx.settings.setValue("prices/style", style)
+        self._rebuild_plots()
 
     def _on_log(self, on: bool) -> None:
         self.log_scale = on

@@ -30,6 +30,7 @@ from superqt.utils import qdebounced
 from models.series import SeriesData
 from ui import theme
 from ui.charts.heatmap import HeatmapItem
+from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import Panel, UiContext, elastic
 from ui.panels.prices import DECOUPLING_KEY
 
@@ -90,6 +91,13 @@ def _x_seconds(index: Any) -> np.ndarray:
     if idx.tz is None:
         idx = idx.tz_localize("UTC")
     return idx.as_unit("s").asi8.astype(np.float64)
+
+
+def _add_line(target: pg.PlotItem | pg.ViewBox, series: Any, **kwargs: Any) -> LodCurveItem:
+    curve = LodCurveItem(**kwargs)
+    curve.setData(_x_seconds(series.index), series.to_numpy(float))
+    target.addItem(curve)
+    return curve
 
 
 class RotationPanel(Panel):
@@ -206,8 +214,8 @@ class RotationPanel(Panel):
         self.corr_plot.clear()
         self.corr_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         for stem, series in view.corr.items():
-            self.corr_plot.plot(_x_seconds(series.index), series.to_numpy(float),
-                                name=NAMES[stem], pen=theme.pen(theme.ASSET_COLORS[stem]))
+            _add_line(self.corr_plot, series, name=NAMES[stem],
+                      pen=theme.pen(theme.ASSET_COLORS[stem]))
         dec = view.decoupling
         sessions = _x_seconds(dec.index) if len(dec) else np.empty(0)
         if len(dec):
@@ -217,19 +225,16 @@ class RotationPanel(Panel):
         self.ctx.store.set_derived(DECOUPLING_KEY, [int(s * 1000) for s in sessions])
         self.beta_plot.clear()
         self.beta_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        self.beta_plot.plot(_x_seconds(view.beta.index), view.beta.to_numpy(float),
-                            pen=theme.pen(theme.ASSET_COLORS["spx"]))
+        _add_line(self.beta_plot, view.beta, pen=theme.pen(theme.ASSET_COLORS["spx"]))
         self.ratio_plot.clear()
         self.ratio_right.clear()
         if "gold" in view.ratios:
             r = view.ratios["gold"]
-            self.ratio_plot.plot(_x_seconds(r.index), r.to_numpy(float),
-                                 pen=theme.pen(theme.ASSET_COLORS["gold"]))
+            _add_line(self.ratio_plot, r, pen=theme.pen(theme.ASSET_COLORS["gold"]))
             self.ratio_plot.setLabel("left", "BTC / gold (oz)")
         if "spx" in view.ratios:
             r = view.ratios["spx"]
-            self.ratio_right.addItem(pg.PlotCurveItem(_x_seconds(r.index), r.to_numpy(float),
-                                                      pen=theme.pen(theme.ASSET_COLORS["spx"])))
+            _add_line(self.ratio_right, r, pen=theme.pen(theme.ASSET_COLORS["spx"]))
             self.ratio_plot.getAxis("right").setLabel("BTC / S&P 500")
         self._sync_ratio_views()
         if first_draw and len(view.returns):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 
 from models.series import SeriesData
 from ui import theme
+from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import Panel, UiContext, elastic
 
 ASSETS = ("btc", "eth")
@@ -25,7 +26,8 @@ def first_column(data: SeriesData) -> np.ndarray:
     return data[data.names[0]] if data.names else np.empty(0)
 
 
-def set_line(curve: pg.PlotDataItem, data: SeriesData, values: np.ndarray | None) -> None:
+def set_line(curve: LodCurveItem | pg.PlotDataItem, data: SeriesData,
+             values: np.ndarray | None) -> None:
     if values is None or not len(data):
         curve.setData([], [])
     else:
@@ -88,9 +90,10 @@ class VolatilityPanel(Panel):
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         self.plot.setMenuEnabled(False)
         self.plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
-        self.dvol_curve = self.plot.plot(name="DVOL (Deribit implied)",
-                                         pen=theme.pen("#29b6f6"))
-        self.rv_curve = self.plot.plot(name="realised", pen=theme.pen("#ffca28"))
+        self.dvol_curve = LodCurveItem(name="DVOL (Deribit implied)", pen=theme.pen("#29b6f6"))
+        self.rv_curve = LodCurveItem(name="realised", pen=theme.pen("#ffca28"))
+        self.plot.addItem(self.dvol_curve)
+        self.plot.addItem(self.rv_curve)
         self.spread_plot = self.chart.addPlot(row=1, col=0, axisItems={
             "bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
         self.spread_plot.setXLink(self.plot)
