@@ -33,16 +33,7 @@ import requests
 
 from models.catalog import FUNDING, FUNDING_NOW, OPEN_INTEREST, SeriesSpec
 from models.series import Snapshot
-from services.binance_futures import (
-    MAX_PAGES,
-    between,
-    check_symbol,
-    funding_frame,
-    funding_now_frame,
-    now_ms,
-    oi_frame,
-    spec_interval_hours,
-)
+from services.binance_futures import now_ms, spec_interval_hours
 from services.config import Endpoints
 from services.errors import (
     BadPayload,
@@ -53,7 +44,17 @@ from services.errors import (
     VenueUnavailable,
 )
 from services.http import HttpClient, body_excerpt
-from services.parsing import require, to_float, to_int
+from services.parsing import (
+    MAX_PAGES,
+    between,
+    check_symbol,
+    funding_frame,
+    funding_now_frame,
+    oi_frame,
+    require,
+    to_float,
+    to_int,
+)
 
 CATEGORY = "linear"
 FUNDING_LIMIT = 200

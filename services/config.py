@@ -27,6 +27,8 @@ DEFAULT_URLS: dict[str, str] = {
     "yahoo": "https://query1.finance.yahoo.com",
     "coinbase": "https://api.exchange.coinbase.com",
     "kraken": "https://api.kraken.com",
+    # undocumented but key-less: best effort (see services/volmex.py)
+    "volmex": "https://rest-v1.volmex.finance",
 }
 
 ENV_VARS: dict[str, str] = {
@@ -39,6 +41,7 @@ ENV_VARS: dict[str, str] = {
     "yahoo": "ROTOR_YAHOO_URL",
     "coinbase": "ROTOR_COINBASE_URL",
     "kraken": "ROTOR_KRAKEN_URL",
+    "volmex": "ROTOR_VOLMEX_URL",
 }
 
 

@@ -52,14 +52,22 @@ from services.errors import (
     VenueUnavailable,
 )
 from services.http import HttpClient
-from services.parsing import make_frame, require, to_float, to_int, valid_candles
+from services.parsing import (  # FUNDING_NOW_COLUMNS: re-exported, the "now" table's columns
+    FUNDING_NOW_COLUMNS,
+    MAX_PAGES,
+    between,
+    make_frame,
+    require,
+    to_float,
+    to_int,
+    valid_candles,
+)
 
 API_PREFIX = "/api/v2/public"
 DVOL_RESOLUTION = {"1m": "60", "1h": "3600", "12h": "43200", "1d": "1D"}
 FUNDING_WINDOW_MS = 14 * MS_PER_DAY  # ≤ 337 hourly rows per answer
 FUNDING_INTERVAL_HOURS = 1.0  # interest_1h
 CURRENT_FUNDING_INTERVAL_HOURS = 8.0  # Deribit quotes funding as an 8-hour rate
-MAX_PAGES = 10_000  # a venue that never ends its continuation chain cannot spin forever
 # The credit pool refills in well under a second (10k credits/s); a few seconds is plenty.
 RATE_LIMIT_WAIT_S = 5.0
 
@@ -71,8 +79,6 @@ SYMBOL_PARAMS = frozenset({"currency", "instrument_name", "index_name"})
 
 CHAIN_COLUMNS = ("instrument_name", "expiry_ms", "strike", "option_type", "mark_iv",
                  "open_interest", "underlying_price", "mark_price", "bid_price", "ask_price")
-FUNDING_NOW_COLUMNS = ("rate", "interval_hours", "apr_pct", "next_funding_ms", "mark_price",
-                       "index_price", "open_interest", "open_interest_usd")
 
 
 def classify_error(error: Mapping[str, Any], status: int, venue: str = "deribit") -> ServiceError:
@@ -122,8 +128,9 @@ def parse_funding_history(result: Any, venue: str = "deribit") -> pd.DataFrame:
     times: list[int] = []
     rates: list[float] = []
     for row in result:
-        require(isinstance(row, Mapping) and "timestamp" in row,
-                f"funding row without timestamp: {str(row)[:60]}", venue)
+        # A null rate is an unusable row (dropped below); no rate field at all is a changed shape.
+        require(isinstance(row, Mapping) and "timestamp" in row and "interest_1h" in row,
+                f"funding row without timestamp/interest_1h: {str(row)[:60]}", venue)
         times.append(to_int(row["timestamp"], "timestamp", venue))
         rates.append(to_float(row.get("interest_1h")))
     rate = np.asarray(rates, dtype=np.float64)
@@ -243,7 +250,7 @@ class DeribitClient(HttpClient):
             frame = parse_dvol(result, self.venue)
             # `end_timestamp` is inclusive, so the row stamped at the continuation can come back
             # on both pages: each page yields only rows older than everything yielded before.
-            frame = _between(frame, start_ms, end_ms if oldest is None else oldest - 1)
+            frame = between(frame, start_ms, end_ms if oldest is None else oldest - 1)
             if len(frame):
                 oldest = int(frame.index.as_unit("ms").asi8[0])
                 yield frame
@@ -263,7 +270,7 @@ class DeribitClient(HttpClient):
             window_end = min(cursor + FUNDING_WINDOW_MS, end_ms)
             result, _env = self.call("get_funding_rate_history", instrument_name=instrument,
                                      start_timestamp=cursor - 1, end_timestamp=window_end)
-            frame = _between(parse_funding_history(result, self.venue), cursor, window_end)
+            frame = between(parse_funding_history(result, self.venue), cursor, window_end)
             if len(frame):
                 yield frame
             last = int(frame.index[-1].value // 1_000_000) if len(frame) else None
@@ -306,10 +313,3 @@ class DeribitClient(HttpClient):
         if time_ms is None:
             raise BadPayload("ticker without a timestamp", venue=self.venue)
         return Snapshot(spec.id, time_ms, frame, {"venue": self.venue, "symbol": instrument})
-
-
-def _between(frame: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    ms = frame.index.as_unit("ms").asi8
-    return frame[(ms >= start_ms) & (ms <= end_ms)]

@@ -25,19 +25,21 @@ import requests
 
 from models.catalog import FUNDING, FUNDING_NOW, SeriesSpec
 from models.series import MS_PER_HOUR, Snapshot
-from services.binance_futures import (
+from services.binance_futures import now_ms
+from services.config import Endpoints
+from services.errors import BadPayload, BadRequest, UnknownSymbol
+from services.http import HttpClient
+from services.parsing import (
     MAX_PAGES,
     between,
     check_symbol,
     floor_hour,
     funding_frame,
     funding_now_frame,
-    now_ms,
+    require,
+    to_float,
+    to_int,
 )
-from services.config import Endpoints
-from services.errors import BadPayload, BadRequest, UnknownSymbol
-from services.http import HttpClient
-from services.parsing import require, to_float, to_int
 
 PAGE_ROWS = 500  # the cap on a time-ranged answer
 INTERVAL_HOURS = 1.0

@@ -31,15 +31,7 @@ import requests
 
 from models.catalog import FUNDING, FUNDING_NOW, SeriesSpec
 from models.series import MS_PER_HOUR, Snapshot
-from services.binance_futures import (
-    MAX_PAGES,
-    between,
-    check_symbol,
-    funding_frame,
-    funding_now_frame,
-    now_ms,
-    spec_interval_hours,
-)
+from services.binance_futures import now_ms, spec_interval_hours
 from services.config import Endpoints
 from services.errors import (
     BadPayload,
@@ -50,7 +42,16 @@ from services.errors import (
     VenueUnavailable,
 )
 from services.http import HttpClient
-from services.parsing import require, to_float, to_int
+from services.parsing import (
+    MAX_PAGES,
+    between,
+    check_symbol,
+    funding_frame,
+    funding_now_frame,
+    require,
+    to_float,
+    to_int,
+)
 
 log = logging.getLogger(__name__)
 

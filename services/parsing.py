@@ -15,9 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.errors import BadPayload
+from models.catalog import validate_symbol
+from models.funding import annualize_funding
+from models.series import MS_PER_HOUR
+from services.errors import BadPayload, BadRequest
 
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
+FUNDING_NOW_COLUMNS = ("rate", "interval_hours", "apr_pct", "next_funding_ms", "mark_price",
+                       "index_price", "open_interest", "open_interest_usd")
+DEFAULT_INTERVAL_HOURS = 8.0
+# Settlement intervals venues actually use; any other spacing is a gap in the history.
+PLAUSIBLE_INTERVALS = frozenset({1.0, 2.0, 4.0, 6.0, 8.0})
+MAX_PAGES = 10_000  # a venue whose cursor never ends cannot spin forever
 
 
 def require(condition: object, message: str, venue: str = "") -> None:
@@ -89,3 +98,95 @@ def finite_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
         return frame
     ok = np.isfinite(frame[list(columns)].to_numpy()).all(axis=1)
     return frame[ok]
+
+
+# -- helpers shared by the perpetual venues ---------------------------------------------------
+def floor_hour(t_ms: int) -> int:
+    return t_ms - t_ms % MS_PER_HOUR
+
+
+def check_symbol(symbol: str, venue: str) -> str:
+    """The symbol, or BadRequest before it can reach a URL or a body."""
+    try:
+        return validate_symbol(symbol)
+    except (ValueError, TypeError) as e:
+        raise BadRequest(str(e), venue=venue) from None
+
+
+def row_intervals(times_ms: np.ndarray, default_hours: float) -> np.ndarray:
+    """Interval per row (ascending times): the spacing to the previous row if plausible."""
+    out = np.full(len(times_ms), float(default_hours))
+    if len(times_ms) > 1:
+        gaps = np.diff(times_ms) / MS_PER_HOUR
+        plausible = np.isin(gaps, list(PLAUSIBLE_INTERVALS))
+        out[1:] = np.where(plausible, gaps, default_hours)
+    return out
+
+
+def funding_frame(times_ms: Sequence[int], rates: Sequence[float],
+                  interval_hours: float | Sequence[float] | None = None, *,
+                  default_hours: float = DEFAULT_INTERVAL_HOURS) -> pd.DataFrame:
+    """The FUNDING page frame; NaN rates dropped, times floored to the hour, duplicates dropped.
+
+    `interval_hours` None: inferred per row from the spacing (`row_intervals`).
+    """
+    t = np.asarray([floor_hour(int(x)) for x in times_ms], dtype=np.int64)
+    rate = np.asarray(rates, dtype=np.float64)
+    given = None
+    if interval_hours is not None:
+        given = np.broadcast_to(np.asarray(interval_hours, dtype=np.float64), rate.shape)
+    keep = np.isfinite(rate)
+    if given is not None:
+        keep &= np.isfinite(given) & (given > 0)
+    t, rate = t[keep], rate[keep]
+    # Sorted, one row per time (the last one sent wins), before spacing is measured.
+    _, first_in_reversed = np.unique(t[::-1], return_index=True)
+    idx = len(t) - 1 - first_in_reversed
+    t, rate = t[idx], rate[idx]
+    if given is None:
+        interval = row_intervals(t, default_hours)
+    else:
+        interval = given[keep][idx]
+    return make_frame(t, {"rate": rate, "interval_hours": interval,
+                          "apr_pct": annualize_funding(rate, interval)})
+
+
+def funding_now_frame(*, rate: float, interval_hours: float, next_funding_ms: float = math.nan,
+                      mark_price: float = math.nan, index_price: float = math.nan,
+                      open_interest: float = math.nan,
+                      open_interest_usd: float = math.nan, venue: str = "") -> pd.DataFrame:
+    """The one-row FUNDING_NOW frame, the same columns as Deribit's (the panel's "now" table)."""
+    require(math.isfinite(rate), "current funding rate is missing or not a number", venue)
+    require(math.isfinite(interval_hours) and interval_hours > 0,
+            f"funding interval {interval_hours!r} is not a positive number", venue)
+    if not math.isfinite(open_interest_usd) and math.isfinite(open_interest) \
+            and math.isfinite(mark_price):
+        open_interest_usd = open_interest * mark_price
+    row = {
+        "rate": rate,
+        "interval_hours": interval_hours,
+        "apr_pct": float(annualize_funding(rate, interval_hours)),
+        "next_funding_ms": next_funding_ms,
+        "mark_price": mark_price,
+        "index_price": index_price,
+        "open_interest": open_interest,
+        "open_interest_usd": open_interest_usd,
+    }
+    return pd.DataFrame({k: [float(row[k])] for k in FUNDING_NOW_COLUMNS})
+
+
+def oi_frame(times_ms: Sequence[int], oi: Sequence[float],
+             oi_usd: Sequence[float]) -> pd.DataFrame:
+    """The OPEN_INTEREST page frame; rows without a finite coin amount are dropped."""
+    frame = make_frame(np.asarray(times_ms, dtype=np.int64),
+                       {"open_interest": oi, "open_interest_usd": oi_usd})
+    if frame.empty:
+        return frame
+    return frame[np.isfinite(frame["open_interest"].to_numpy())]
+
+
+def between(frame: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    ms = frame.index.as_unit("ms").asi8
+    return frame[(ms >= start_ms) & (ms <= end_ms)]

@@ -44,6 +44,7 @@ CLIENTS: dict[str, tuple[str, str, str]] = {
     "okx": ("services.okx", "OkxClient", "okx"),
     "deribit": ("services.deribit", "DeribitClient", "deribit"),
     "hyperliquid": ("services.hyperliquid", "HyperliquidClient", "hyperliquid"),
+    "volmex": ("services.volmex", "VolmexClient", "volmex"),
 }
 
 

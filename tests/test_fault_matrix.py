@@ -10,24 +10,26 @@ the tests checked.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
-import math
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from werkzeug import Request, Response
 
-from models.catalog import get_spec
+from models.catalog import SeriesSpec, get_spec
 from models.series import SeriesData
 from services import errors as E
 from services.config import DEFAULT_URLS, Endpoints
+from services.http import default_retry
 from services.refresh import refresh_series
 from services.sources import CLIENTS, Sources
 from tests.conftest import DEAD_URL
@@ -40,9 +42,25 @@ RESULTS: list[tuple[str, str, str, str, str]] = []
 
 # -- one "good" payload builder and one in-body error per venue --------------------------------
 @dataclass(frozen=True)
+class Aux:
+    """A request the client makes besides the one under test (current interval, universe …).
+
+    It always gets a good answer, so the fault under test is the one on the main endpoint.
+    """
+
+    path: str
+    answer: Any
+    method: str = "GET"
+    # Same path as the main request (Hyperliquid's POST /info): which requests are this one.
+    match: Callable[[Request], bool] | None = None
+    # The answer in the "unknown symbol" case when the venue finds out here (None: `answer`).
+    unknown_answer: Any = None
+
+
+@dataclass(frozen=True)
 class Venue:
     name: str
-    series_id: str
+    spec: SeriesSpec
     path: str
     rows: Callable[[list[int]], Any]  # good payload for these bar times (ms)
     body_error: Any  # an error the venue reports inside the body
@@ -53,9 +71,21 @@ class Venue:
     missing_field: Any
     nulls: Callable[[list[int]], Any]  # rows with null/NaN values next to good ones
     method: str = "GET"
-    # (status, body) the venue sends to a blocked region, and the fallback venue's good answer
+    # The cache's last good row (column -> value) and the column that must stay finite.
+    seed: dict[str, float] = field(default_factory=lambda: dict(CANDLE_SEED))
+    value: str = "close"
+    aux: tuple[Aux, ...] = ()
+    # Paths of the spec's fallback venues: they are down too, so the primary's fault shows.
+    fallbacks_down: tuple[str, ...] = ()
+    # (status, body) the venue sends to a blocked region (a str body is HTML), and the fallback
+    # venue's good answer (None: the spec has no fallback, the block is the error shown)
     geo_block: tuple[int, Any] | None = None
     fallback: tuple[str, Callable[[list[int]], Any]] | None = None
+
+
+CANDLE_SEED = {"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 1.0}
+FUNDING_SEED = {"rate": 0.0001, "interval_hours": 8.0, "apr_pct": 10.95}
+BTC_DOWN = ("/products/BTC-USD/candles", "/0/public/OHLC")  # btc.1h's fallbacks
 
 
 def _kline(t: int, close: float = 100.0) -> list:
@@ -73,20 +103,87 @@ def _yahoo(times: list[int], closes: list[Any] | None = None) -> dict:
     return {"chart": {"result": [result], "error": None}}
 
 
+def _coinbase(t: int, close: Any = 100.0) -> list:
+    return [t // 1000, 98.0, 101.0, 99.0, close, 5.0]  # low before high
+
+
+def _kraken(rows: list[list]) -> dict:
+    return {"error": [], "result": {"XXBTZUSD": rows, "last": NOW // 1000}}
+
+
+def _kraken_row(t: int, close: Any = "100.0") -> list:
+    return [t // 1000, "99.0", "101.0", "98.0", close, "99.5", "5.0", 42]
+
+
+def _bybit(rows: list, code: int = 0, msg: str = "OK") -> dict:
+    return {"retCode": code, "retMsg": msg,
+            "result": {"category": "linear", "list": rows}, "retExtInfo": {}, "time": NOW}
+
+
+def _bybit_funding(t: int, rate: Any = "0.0001") -> dict:
+    return {"symbol": "BTCUSDT", "fundingRate": rate, "fundingRateTimestamp": str(t)}
+
+
+def _okx(rows: list, code: str = "0", msg: str = "") -> dict:
+    return {"code": code, "msg": msg, "data": rows}
+
+
+def _okx_funding(t: int, realized: Any = "0.0001", predicted: Any = "0.00011") -> dict:
+    return {"instType": "SWAP", "instId": "BTC-USDT-SWAP", "formulaType": "withRate",
+            "fundingRate": predicted, "realizedRate": realized, "fundingTime": str(t),
+            "method": "current_period"}
+
+
+def _deribit(result: Any = None, error: dict | None = None) -> dict:
+    body: dict[str, Any] = {"jsonrpc": "2.0", "usIn": NOW * 1000, "usOut": NOW * 1000 + 90,
+                            "usDiff": 90, "testnet": False}
+    if error is not None:
+        body["error"] = error
+    else:
+        body["result"] = result
+    return body
+
+
+def _deribit_funding(t: int, interest: Any = 0.0000125) -> dict:
+    return {"timestamp": t, "index_price": 100_000.0, "prev_index_price": 99_990.0,
+            "interest_8h": 0.0001, "interest_1h": interest}
+
+
+def _hl_funding(t: int, rate: Any = "0.0000125") -> dict:
+    return {"coin": "BTC", "fundingRate": rate, "premium": "0.0001", "time": t + 37}
+
+
+def _hl_universe(*coins: str) -> list:
+    return [{"universe": [{"name": c, "szDecimals": 5, "maxLeverage": 40} for c in coins]},
+            [{"funding": "0.0000125", "openInterest": "100.0", "markPx": "100000.0",
+              "oraclePx": "100010.0"} for _ in coins]]
+
+
+def _is_meta(req: Request) -> bool:
+    body = req.get_json(silent=True)
+    return isinstance(body, dict) and body.get("type") == "metaAndAssetCtxs"
+
+
+_BTC_1H = get_spec("btc.1h")
+# Coinbase and Kraken are only ever btc.1h's fallbacks: the same series with them as primary.
+_COINBASE_BTC = replace(_BTC_1H, source="coinbase", symbol="BTC-USD", fallbacks=())
+_KRAKEN_BTC = replace(_BTC_1H, source="kraken", symbol="XBTUSD", fallbacks=())
+_BINANCE_ERROR = {"code": -1003, "msg": "Too much request weight used"}
+_BINANCE_UNKNOWN = {"code": -1121, "msg": "Invalid symbol."}
+_BINANCE_BLOCK = {"code": 0, "msg": "Service unavailable from a restricted location according to "
+                                    "'b. Eligibility' in https://www.binance.com/en/terms."}
+
 VENUES = [
-    Venue("binance", "btc.1h", "/api/v3/klines",
+    Venue("binance", _BTC_1H, "/api/v3/klines",
           rows=lambda ts: [_kline(t) for t in ts],
-          body_error={"code": -1003, "msg": "Too much request weight used"},
-          body_error_status=200, body_error_class=E.RateLimited,
-          unknown_symbol={"code": -1121, "msg": "Invalid symbol."}, unknown_status=400,
+          body_error=_BINANCE_ERROR, body_error_status=200, body_error_class=E.RateLimited,
+          unknown_symbol=_BINANCE_UNKNOWN, unknown_status=400,
           missing_field=[[NOW, "99", "101"]],
           nulls=lambda ts: [_kline(ts[0]), [ts[1], None, "1", "1", "NaN", "1"]],
-          geo_block=(451, {"code": 0, "msg": "Service unavailable from a restricted location "
-                                             "according to 'b. Eligibility' in "
-                                             "https://www.binance.com/en/terms."}),
-          fallback=("/products/BTC-USD/candles",
-                    lambda ts: [[t // 1000, 98.0, 101.0, 99.0, 100.0, 5.0] for t in ts])),
-    Venue("yahoo", "spx.1h", "/v8/finance/chart/^GSPC",
+          fallbacks_down=BTC_DOWN,
+          geo_block=(451, _BINANCE_BLOCK),
+          fallback=("/products/BTC-USD/candles", lambda ts: [_coinbase(t) for t in ts])),
+    Venue("yahoo", get_spec("spx.1h"), "/v8/finance/chart/^GSPC",
           rows=lambda ts: _yahoo(ts),
           body_error={"chart": {"result": None, "error": {
               "code": "Bad Request", "description": "Invalid input - interval=60m"}}},
@@ -97,6 +194,96 @@ VENUES = [
           missing_field={"chart": {"result": [{"timestamp": [NOW // 1000], "indicators": {
               "quote": [{"open": [1.0], "high": [1.0], "low": [1.0]}]}}], "error": None}},
           nulls=lambda ts: _yahoo(ts, [100.0, None])),
+    Venue("coinbase", _COINBASE_BTC, "/products/BTC-USD/candles",
+          rows=lambda ts: [_coinbase(t) for t in ts],
+          # Coinbase's only in-body error besides NotFound is its rate limit (with HTTP 429).
+          body_error={"message": "Public rate limit exceeded"}, body_error_status=429,
+          body_error_class=E.RateLimited,
+          unknown_symbol={"message": "NotFound"}, unknown_status=404,
+          missing_field=[[NOW // 1000, 98.0, 101.0]],
+          nulls=lambda ts: [_coinbase(ts[0]), _coinbase(ts[1], None),
+                            [ts[1] // 1000, 98.0, 101.0, float("nan"), 100.0, 5.0]]),
+    Venue("kraken", _KRAKEN_BTC, "/0/public/OHLC",
+          rows=lambda ts: _kraken([_kraken_row(t) for t in ts]),
+          body_error={"error": ["EGeneral:Too many requests"]}, body_error_status=200,
+          body_error_class=E.RateLimited,
+          unknown_symbol={"error": ["EQuery:Unknown asset pair"]}, unknown_status=200,
+          missing_field=_kraken([[NOW // 1000, "99.0", "101.0"]]),
+          nulls=lambda ts: _kraken([_kraken_row(ts[0]), _kraken_row(ts[1], None),
+                                    _kraken_row(ts[1], "NaN")])),
+    Venue("binance_futures", get_spec("funding.binance.btc"), "/fapi/v1/fundingRate",
+          rows=lambda ts: [{"symbol": "BTCUSDT", "fundingTime": t + 3, "fundingRate": "0.0001",
+                            "markPrice": "100000.0"} for t in ts],
+          body_error=_BINANCE_ERROR, body_error_status=200, body_error_class=E.RateLimited,
+          unknown_symbol=_BINANCE_UNKNOWN, unknown_status=400,
+          missing_field=[{"symbol": "BTCUSDT", "fundingTime": NOW}],
+          nulls=lambda ts: [{"fundingTime": ts[0], "fundingRate": "0.0001"},
+                            {"fundingTime": ts[1], "fundingRate": None},
+                            {"fundingTime": ts[1], "fundingRate": "NaN"}],
+          seed=FUNDING_SEED, value="apr_pct",
+          aux=(Aux("/fapi/v1/fundingInfo",
+                   [{"symbol": "BTCUSDT", "fundingIntervalHours": 8}]),),
+          # fapi.binance.com refuses restricted regions like spot; no fallback for funding.
+          geo_block=(451, _BINANCE_BLOCK)),
+    Venue("bybit", get_spec("funding.bybit.btc"), "/v5/market/funding/history",
+          rows=lambda ts: _bybit([_bybit_funding(t) for t in reversed(ts)]),  # newest first
+          # Bybit errors come in HTTP 200 with retCode != 0.
+          body_error=_bybit([], 10006, "Too many visits!"), body_error_status=200,
+          body_error_class=E.RateLimited,
+          unknown_symbol=_bybit([], 10001, "params error: Symbol Is Invalid"),
+          unknown_status=200,
+          missing_field=_bybit([{"symbol": "BTCUSDT", "fundingRateTimestamp": str(NOW)}]),
+          nulls=lambda ts: _bybit([_bybit_funding(ts[1], None), _bybit_funding(ts[1], "NaN"),
+                                   _bybit_funding(ts[0])]),
+          seed=FUNDING_SEED, value="apr_pct",
+          aux=(Aux("/v5/market/tickers", _bybit([{
+              "symbol": "BTCUSDT", "fundingRate": "0.0001", "fundingIntervalHour": "8",
+              "nextFundingTime": str(NOW + 8 * H), "markPrice": "100000.0"}])),),
+          # US and mainland-China addresses get CloudFront's 403 page on every path; the
+          # series has no fallback venue, so the block is what the trader sees.
+          geo_block=(403, "<html><head><title>403 ERROR</title></head><body>The request could "
+                          "not be satisfied. Request blocked.</body></html>")),
+    Venue("okx", get_spec("funding.okx.btc"), "/api/v5/public/funding-rate-history",
+          rows=lambda ts: _okx([_okx_funding(t) for t in reversed(ts)]),  # newest first
+          body_error=_okx([], "50011", "Too Many Requests"), body_error_status=200,
+          body_error_class=E.RateLimited,
+          unknown_symbol=_okx([], "51001", "Instrument ID does not exist"),
+          unknown_status=200,
+          missing_field=_okx([{"instId": "BTC-USDT-SWAP", "fundingTime": str(NOW)}]),
+          nulls=lambda ts: _okx([_okx_funding(ts[1], "", None), _okx_funding(ts[1], "NaN", ""),
+                                 _okx_funding(ts[0])]),
+          seed=FUNDING_SEED, value="apr_pct",
+          aux=(Aux("/api/v5/public/funding-rate", _okx([{
+              "instType": "SWAP", "instId": "BTC-USDT-SWAP", "fundingRate": "0.0001",
+              "fundingTime": str(NOW + 4 * H), "nextFundingTime": str(NOW + 12 * H),
+              "nextFundingRate": "", "ts": str(NOW)}])),)),
+    Venue("deribit", get_spec("funding.deribit.btc"),
+          "/api/v2/public/get_funding_rate_history",
+          rows=lambda ts: _deribit([_deribit_funding(t) for t in ts]),
+          # JSON-RPC error object (HTTP 400 in the captures seen).
+          body_error=_deribit(error={"code": 10028, "message": "too_many_requests"}),
+          body_error_status=400, body_error_class=E.RateLimited,
+          unknown_symbol=_deribit(error={"code": -32602, "message": "Invalid params", "data": {
+              "reason": "instrument not found", "param": "instrument_name"}}),
+          unknown_status=400,
+          # A row without its rate is a changed shape, not a null value: BadPayload, not "0 rows".
+          missing_field=_deribit([{"timestamp": NOW, "index_price": 100_000.0,
+                                   "interest_8h": 0.0001}]),
+          nulls=lambda ts: _deribit([_deribit_funding(ts[0]), _deribit_funding(ts[1], None),
+                                     _deribit_funding(ts[1], float("nan"))]),
+          seed=FUNDING_SEED, value="apr_pct"),
+    Venue("hyperliquid", get_spec("funding.hyperliquid.btc"), "/info", method="POST",
+          rows=lambda ts: [_hl_funding(t) for t in ts],
+          body_error={"error": "Invalid request: unknown type"}, body_error_status=200,
+          body_error_class=E.BadRequest,
+          # An unknown coin's history is empty; the universe then says it is not listed.
+          unknown_symbol=[], unknown_status=200,
+          missing_field=[{"coin": "BTC", "time": NOW}],
+          nulls=lambda ts: [_hl_funding(ts[0]), _hl_funding(ts[1], None),
+                            _hl_funding(ts[1], "NaN")],
+          seed=FUNDING_SEED, value="apr_pct",
+          aux=(Aux("/info", _hl_universe("BTC", "ETH"), method="POST", match=_is_meta,
+                   unknown_answer=_hl_universe("ETH", "SOL")),)),
 ]
 
 
@@ -209,27 +396,57 @@ def blackhole_url():
 def _sources(httpserver, overrides: dict[str, str] | None = None) -> Sources:
     base = httpserver.url_for("/").rstrip("/")
     endpoints = Endpoints({name: base for name in DEFAULT_URLS} | (overrides or {}))
+    # The production retry policy (same attempts), without its backoff sleeps: they only slow
+    # the module down.
+    retry = default_retry().new(backoff_factor=0, backoff_jitter=0)
     clients = {}
-    for venue in ("binance", "yahoo", "coinbase", "kraken"):
-        module, cls_name, _key = CLIENTS[venue]
-        mod = __import__(module, fromlist=[cls_name])
-        clients[venue] = getattr(mod, cls_name)(endpoints, timeout=(0.5, 0.5))
+    for venue, (module, cls_name, _key) in CLIENTS.items():
+        cls = getattr(importlib.import_module(module), cls_name)
+        clients[venue] = cls(endpoints, timeout=(0.25, 0.5), retry=retry)
     return Sources(endpoints, overrides=clients)
+
+
+def _respond(body: Any, status: int = 200) -> Response:
+    if isinstance(body, str):
+        return Response(body, status=status, content_type="text/html")
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _serve(httpserver, venue: Venue, handler: Callable[[Request], Response],
+           unknown: bool = False) -> None:
+    """The main endpoint answers with `handler`, the auxiliary requests with good answers."""
+    shared = [a for a in venue.aux if a.path == venue.path and a.match is not None]
+
+    def main(req: Request) -> Response:
+        for aux in shared:
+            if aux.match(req):
+                answer = aux.unknown_answer if unknown and aux.unknown_answer else aux.answer
+                return _respond(answer)
+        return handler(req)
+
+    httpserver.expect_request(venue.path, method=venue.method).respond_with_handler(main)
+    for aux in venue.aux:
+        if aux not in shared:
+            answer = aux.unknown_answer if unknown and aux.unknown_answer else aux.answer
+            httpserver.expect_request(aux.path, method=aux.method).respond_with_json(answer)
+    # The fallback venues are down too, so the primary venue's fault is what the user sees.
+    for other in venue.fallbacks_down:
+        httpserver.expect_request(other).respond_with_data("", status=503)
+
+
+def _seed(venue: Venue, cache, t: int) -> None:
+    cache.upsert(venue.spec.id, SeriesData.from_rows(
+        [t], **{k: [v] for k, v in venue.seed.items()}))
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.name)
 @pytest.mark.parametrize("venue", VENUES, ids=lambda v: v.name)
 def test_fault(venue: Venue, fault: Fault, httpserver, cache, blackhole_url):
-    spec = get_spec(venue.series_id)
+    spec = venue.spec
     good_t = NOW - 5 * H
-    cache.upsert(spec.id, SeriesData.from_rows([good_t], open=[1.0], high=[2.0], low=[0.5],
-                                               close=[1.5], volume=[1.0]))
+    _seed(venue, cache, good_t)
     times = [NOW - 2 * H, NOW - H]
-    handler = fault.respond(venue, times)
-    httpserver.expect_request(venue.path, method=venue.method).respond_with_handler(handler)
-    # The fallback venues are down too, so the primary venue's fault is what the user sees.
-    for other in ("/products/BTC-USD/candles", "/0/public/OHLC"):
-        httpserver.expect_request(other).respond_with_data("", status=503)
+    _serve(httpserver, venue, fault.respond(venue, times), unknown=fault.name == "unknown symbol")
 
     _RELEASE_STALL.clear()
     try:
@@ -242,16 +459,22 @@ def test_fault(venue: Venue, fault: Fault, httpserver, cache, blackhole_url):
     data = cache.read(spec.id)
     kept = good_t in data.time.tolist()
     assert kept, "the last good row must survive any fault"
-    assert all(math.isfinite(c) for c in data["close"]), "only valid rows reach the cache"
+    for name in spec.columns:
+        if name in venue.seed:  # a null volume is allowed (indices have none)
+            assert name == "volume" or np.isfinite(data[name]).all(), \
+                f"only valid rows reach the cache ({name})"
+    assert np.isfinite(data[venue.value]).all()
     expect = venue.body_error_class if fault.name == "error inside the body" else fault.expect
     if expect is None:
         assert result.ok, result.error
         assert result.rows_added == fault.rows_added
+        assert result.venue == venue.name
         outcome, message = "ok", f"{result.rows_added} valid rows stored"
     else:
         assert not result.ok
         assert isinstance(result.error, expect), repr(result.error)
         assert str(result.error).startswith(f"{venue.name}: ")
+        assert len(data) == 1, "a failed refresh stores nothing"
         outcome, message = expect.__name__, str(result.error)
         if expect is E.RateLimited:
             assert result.error.retry_after is not None and 0 < result.error.retry_after <= 130
@@ -262,20 +485,38 @@ def test_fault(venue: Venue, fault: Fault, httpserver, cache, blackhole_url):
 
 
 @pytest.mark.parametrize("venue", [v for v in VENUES if v.geo_block], ids=lambda v: v.name)
-def test_geo_block_says_so_and_switches_to_the_fallback_venue(venue: Venue, httpserver, cache):
-    spec = get_spec(venue.series_id)
+def test_geo_block_says_so_and_switches_to_a_fallback_venue(venue: Venue, httpserver, cache):
+    spec = venue.spec
+    good_t = NOW - 5 * H
+    _seed(venue, cache, good_t)
     status, body = venue.geo_block
-    httpserver.expect_request(venue.path).respond_with_json(body, status=status)
-    path, rows = venue.fallback
+    # A region block refuses every path of the venue, the auxiliary ones too.
+    for path in {venue.path, *(a.path for a in venue.aux)}:
+        httpserver.expect_request(path).respond_with_response(_respond(body, status))
     times = [NOW - 2 * H, NOW - H]
-    httpserver.expect_request(path).respond_with_json(rows(times))
+    if venue.fallback is not None:
+        path, rows = venue.fallback
+        httpserver.expect_request(path).respond_with_json(rows(times))
 
     result = refresh_series(spec, cache, _sources(httpserver), want_start_ms=NOW - 3 * H,
                             now=NOW)
 
-    assert result.ok, result.error
-    assert result.venue != venue.name and result.rows_added == 2
-    blocked = [e for e in result.fallback_errors if isinstance(e, E.GeoBlocked)]
+    errors = (result.error, *result.fallback_errors)
+    blocked = [e for e in errors if isinstance(e, E.GeoBlocked)]
     assert blocked and "not available from your region" in str(blocked[0])
-    RESULTS.append((venue.name, f"geo-block (HTTP {status})", f"ok via {result.venue}",
-                    f"{blocked[0]}; switched to {result.venue}", "gained 2"))
+    assert str(blocked[0]).startswith(f"{venue.name}: ")
+    assert cache.get_meta(spec.id).get("blocked_venue") == venue.name
+    data = cache.read(spec.id)
+    assert good_t in data.time.tolist()
+    if venue.fallback is None:  # nowhere to switch to: the block is the error shown
+        assert not result.ok and result.error is blocked[0]
+        assert len(data) == 1
+        outcome, cache_note = "GeoBlocked", "kept, gained 0"
+        message = str(blocked[0])
+    else:
+        assert result.ok, result.error
+        assert result.venue != venue.name and result.rows_added == 2
+        outcome, cache_note = f"ok via {result.venue}", "kept, gained 2"
+        message = f"{blocked[0]}; switched to {result.venue}"
+    RESULTS.append((venue.name, f"geo-block (HTTP {status})", outcome,
+                    message.replace("|", "/")[:110], cache_note))
