@@ -160,7 +160,7 @@ _FUNDING_INTERVAL = {"binance": "8h", "bybit": "8h", "okx": "8h", "deribit": "1h
 _VENUE_LABEL = {"binance": "Binance", "binance_futures": "Binance", "bybit": "Bybit", "okx": "OKX",
                 "deribit": "Deribit",
                 "hyperliquid": "Hyperliquid", "coinbase": "Coinbase", "kraken": "Kraken",
-                "yahoo": "Yahoo Finance"}
+                "yahoo": "Yahoo Finance", "volmex": "Volmex"}
 OI_VENUES = ("binance", "bybit")
 
 
@@ -215,6 +215,12 @@ def _vol_specs() -> list[SeriesSpec]:
             id=f"dvol.{asset.lower()}", kind=VOL_INDEX, source="deribit", symbol=asset,
             interval="1h", label=f"{asset} DVOL (Deribit)", asset=asset, unit="vol pts",
             history_days=365, poll_seconds=300,
+        ))
+        specs.append(SeriesSpec(
+            id=f"{asset[0].lower()}viv.{asset.lower()}", kind=VOL_INDEX, source="volmex",
+            symbol=f"{asset[0]}VIV", interval="1h",
+            label=f"{asset} implied vol (Volmex {asset[0]}VIV, undocumented API)", asset=asset,
+            unit="vol pts", history_days=365, poll_seconds=600,
         ))
         specs.append(SeriesSpec(
             id=f"options.{asset.lower()}", kind=OPTION_CHAIN, source="deribit", symbol=asset,

@@ -41,20 +41,29 @@ class _Vol:
     dvol: SeriesData
     rv: SeriesData
     spread: SeriesData
+    volmex: SeriesData  # BVIV / EVIV when Volmex's undocumented endpoint answers
 
 
-def _compute(asset: str, window: int, dvol: SeriesData, closes: SeriesData) -> _Vol:
+def _compute(asset: str, window: int, dvol: SeriesData, closes: SeriesData,
+             volmex: SeriesData) -> _Vol:
     from models.volatility import iv_rv_spread, realized_vol  # on the worker, off start-up
 
     rv = realized_vol(closes, window)
     spread = iv_rv_spread(dvol, rv) if len(dvol) and len(rv) else SeriesData.empty()
-    return _Vol(asset, window, dvol, rv, spread)
+    return _Vol(asset, window, dvol, rv, spread, volmex)
+
+
+def volmex_id(asset: str) -> str:
+    return f"{asset[0]}viv.{asset}"
+
+
+VOLMEX_COLOR = "#ce93d8"
 
 
 class VolatilityPanel(Panel):
     key = "volatility"
     title = "Implied vs realised volatility"
-    series_ids = ("dvol.btc", "dvol.eth", "btc.1d", "eth.1d")
+    series_ids = ("dvol.btc", "dvol.eth", "btc.1d", "eth.1d", "bviv.btc", "eviv.eth")
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -92,8 +101,10 @@ class VolatilityPanel(Panel):
         self.plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
         self.dvol_curve = LodCurveItem(name="DVOL (Deribit implied)", pen=theme.pen("#29b6f6"))
         self.rv_curve = LodCurveItem(name="realised", pen=theme.pen("#ffca28"))
+        self.volmex_curve = LodCurveItem(name="Volmex implied", pen=theme.pen(VOLMEX_COLOR))
         self.plot.addItem(self.dvol_curve)
         self.plot.addItem(self.rv_curve)
+        self.plot.addItem(self.volmex_curve)
         self.spread_plot = self.chart.addPlot(row=1, col=0, axisItems={
             "bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
         self.spread_plot.setXLink(self.plot)
@@ -116,16 +127,17 @@ class VolatilityPanel(Panel):
 
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
-        if series_id in (f"dvol.{self.asset}", f"{self.asset}.1d"):
+        if series_id in (f"dvol.{self.asset}", f"{self.asset}.1d", volmex_id(self.asset)):
             self._recompute()
 
     def _recompute(self) -> None:
         dvol = self.ctx.store.series(f"dvol.{self.asset}") or SeriesData.empty()
         closes = self.ctx.store.series(f"{self.asset}.1d") or SeriesData.empty()
+        volmex = self.ctx.store.series(volmex_id(self.asset)) or SeriesData.empty()
         if not len(dvol) and not len(closes):
             return
         self.ctx.scheduler.run(f"vol:{self.key}", _compute, self.asset, self.window, dvol,
-                               closes, on_result=self._on_result)
+                               closes, volmex, on_result=self._on_result)
 
     def _on_result(self, result: _Vol) -> None:
         if result.asset != self.asset or result.window != self.window:
@@ -135,6 +147,8 @@ class VolatilityPanel(Panel):
         set_line(self.dvol_curve, dvol, dvol["close"] if len(dvol) else None)
         set_line(self.rv_curve, rv, first_column(rv))
         set_line(self.spread_curve, spread, first_column(spread))
+        volmex = result.volmex
+        set_line(self.volmex_curve, volmex, volmex["close"] if len(volmex) else None)
         parts = []
         if len(dvol):
             parts.append(f"<span style='color:#29b6f6'>DVOL {dvol['close'][-1]:.1f}</span>")
@@ -144,6 +158,10 @@ class VolatilityPanel(Panel):
         if len(spread):
             value = first_column(spread)[-1]
             parts.append(f"IV−RV {value:+.1f} vol pts")
+        if len(volmex):
+            name = volmex_id(result.asset).split(".")[0].upper()
+            parts.append(f"<span style='color:{VOLMEX_COLOR}'>{name} "
+                         f"{volmex['close'][-1]:.1f}</span>")
         if self.ctx.demo:
             parts.append(f"<span style='color:{theme.WARNING}'>Demo data (synthetic)</span>")
         self.summary.setText(" &nbsp; ".join(parts))
