@@ -84,8 +84,12 @@ class RefreshResult:
 def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
                    want_start_ms: int | None = None, end_ms: int | None = None,
                    now: int | None = None, progress: Progress | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> RefreshResult:
-    """Fetch what the cache lacks for one series. Never raises a `ServiceError`."""
+                   should_stop: Callable[[], bool] | None = None,
+                   force: bool = False) -> RefreshResult:
+    """Fetch what the cache lacks for one series. Never raises a `ServiceError`.
+
+    `force` asks for the newest bar even when it was fetched moments ago (the user's refresh).
+    """
     from services import http
 
     now = now_ms() if now is None else now
@@ -98,7 +102,8 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
 
     plan = plan_refresh(spec, cache.bounds(spec.id), want_start_ms=start, now=now,
                         history_start_ms=meta.get("history_start_ms"),
-                        last_fetch_ms=meta.get("last_fetch_ms"), end_ms=end_ms)
+                        last_fetch_ms=None if force else meta.get("last_fetch_ms"),
+                        end_ms=end_ms)
     added = 0
     errors: list[ServiceError] = []
     served_by = ""

@@ -77,10 +77,10 @@ class _Refreshed:
 
 def _job_refresh(services: AppServices, spec: SeriesSpec, want_start_ms: int | None,
                  stop: threading.Event,
-                 progress: Callable[[str, float], None]) -> _Refreshed:
+                 progress: Callable[[str, float], None], force: bool = False) -> _Refreshed:
     assert services.sources is not None
     result = refresh_series(spec, services.cache, services.sources, want_start_ms=want_start_ms,
-                            progress=progress, should_stop=stop.is_set)
+                            progress=progress, should_stop=stop.is_set, force=force)
     if spec.is_snapshot:
         return _Refreshed(result, None, services.cache.latest_snapshot(spec.id))
     # Re-read after any fetch: the forming bar changes values without adding rows.
@@ -119,6 +119,7 @@ class Scheduler(QObject):
         self._latest: dict[str, int] = {}
         self._inflight: set[str] = set()
         self._history_pending: set[str] = set()  # asked for older rows while a job was running
+        self._forced: set[str] = set()  # the user asked for a refresh: ignore freshness
         self._progress: dict[str, float] = {}
         self._next_request = 0
         self._stop = threading.Event()
@@ -154,9 +155,11 @@ class Scheduler(QObject):
         return list(self._status.values())
 
     def refresh_now(self, series_ids: Iterable[str] | None = None) -> None:
+        """The user asked: fetch the newest bars now, even those fetched moments ago."""
         now = self.now_ms()
         for series_id in series_ids or list(self._watched):
             self._due_ms[series_id] = now
+            self._forced.add(series_id)
         self._on_tick()
 
     def request_history(self, series_id: str, start_ms: int) -> None:
@@ -273,11 +276,13 @@ class Scheduler(QObject):
         assert self.services is not None
         self._inflight.add(spec.id)
         self._history_pending.discard(spec.id)
+        force = spec.id in self._forced
+        self._forced.discard(spec.id)
         status = self._status.get(spec.id) or SourceStatus(spec.id)
         self._set_status(status.evolve(state=UPDATING, next_retry_ms=None))
         self._run(f"refresh:{spec.id}", _job_refresh, self.services, spec,
                   self._want_start.get(spec.id), self._stop,
-                  self._relay.progress.emit,
+                  self._relay.progress.emit, force,
                   on_result=self._on_refreshed,
                   on_error=lambda exc, sid=spec.id: self._on_refresh_crashed(sid, exc))
 

@@ -77,6 +77,11 @@ def test_second_refresh_with_nothing_new_makes_one_request(httpserver, cache, bt
     assert second.ok and second.rows_added == 0
     assert http.request_count() - before == second.requests == 1
     assert json.loads(httpserver.log[-1][0].args["startTime"]) == 1000 * H
+    # moments later nothing is asked; the user's "refresh now" (force) asks anyway
+    soon = now + 10 * 60_000 + 1000
+    assert refresh_series(btc, cache, sources, want_start_ms=900 * H, now=soon).requests == 0
+    forced = refresh_series(btc, cache, sources, want_start_ms=900 * H, now=soon, force=True)
+    assert forced.ok and forced.requests == 1
 
 
 def test_geo_blocked_venue_falls_back_and_is_remembered(httpserver, cache, btc):

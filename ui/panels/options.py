@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -76,6 +76,12 @@ def analyse_chain(asset: str, snap: Snapshot, flipped: bool) -> ChainView:
                      opt.put_wall(gex) if len(gex) else None, term, skew, smiles)
 
 
+def _skew_history(cache: Any, asset: str) -> tuple[str, pd.DataFrame]:
+    from models.volatility import skew_history
+
+    return asset, skew_history(cache, f"options.{asset}")
+
+
 def _utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -126,10 +132,15 @@ class OptionsPanel(Panel):
         self.profile_plot = self.chart.addPlot(row=0, col=1, title="Total GEX vs spot")
         self.term_plot = self.chart.addPlot(row=1, col=0, title="ATM implied vol by expiry")
         self.smile_plot = self.chart.addPlot(row=1, col=1, title="Smile")
-        self.skew_plot = self.chart.addPlot(row=2, col=0, colspan=2,
+        self.skew_plot = self.chart.addPlot(row=2, col=0,
                                             title="25Δ risk reversal and butterfly by expiry")
+        self.history_plot = self.chart.addPlot(
+            row=2, col=1, title="30-day RR and BF, one point per cached chain",
+            axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+        self.history_plot.setLabel("bottom", "snapshot (UTC)")
+        self.history_plot.setLabel("left", "vol pts")
         for plot in (self.gex_plot, self.profile_plot, self.term_plot, self.smile_plot,
-                     self.skew_plot):
+                     self.skew_plot, self.history_plot):
             plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
             plot.setMenuEnabled(False)
         self.gex_plot.setLabel("bottom", "strike")
@@ -167,6 +178,23 @@ class OptionsPanel(Panel):
                 continue
             self.ctx.scheduler.run(f"options:{asset}", analyse_chain, asset, snap, self.flipped,
                                    on_result=self._on_view)
+        services = self.ctx.scheduler.services
+        if services is not None:  # the history reads every cached chain: a worker's job
+            self.ctx.scheduler.run(f"options-history:{self.key}", _skew_history, services.cache,
+                                   self.asset, on_result=self._on_history)
+
+    def _on_history(self, result: tuple[str, pd.DataFrame]) -> None:
+        asset, history = result
+        if asset != self.asset:
+            return
+        self.history_plot.clear()
+        if not len(history):
+            return
+        x = history.index.as_unit("s").asi8.astype(float)
+        self.history_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
+        for column, color, symbol in (("rr25", theme.DOWN, "o"), ("bf25", "#b39ddb", "s")):
+            self.history_plot.plot(x, history[column].to_numpy(float), pen=theme.pen(color),
+                                   symbol=symbol, symbolSize=5, symbolBrush=color)
 
     def _on_view(self, view: ChainView) -> None:
         if view.flipped != self.flipped:

@@ -1,0 +1,1 @@
+"""Benchmarks and long runs; each prints one JSON document."""

@@ -1,0 +1,282 @@
+"""The case list, ratios and targets for `python -m bench` (one JSON document)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+Spawn = Callable[[list[str], float], dict[str, Any]]
+E4, E5, E6, E7 = 10_000, 100_000, 1_000_000, 10_000_000
+FRAME_BUDGET_MS = 16.7
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or None
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    qt = None
+    try:
+        from PySide6 import QtCore
+
+        qt = QtCore.qVersion()
+    except ImportError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "qt": qt, "pyside6": _version("PySide6-Essentials") or _version("PySide6"),
+            "pyqtgraph": _version("pyqtgraph"), "numpy": _version("numpy"),
+            "pandas": _version("pandas"), "finplot": _version("finplot"),
+            "pyqt6_installed": _version("PyQt6") is not None,
+            "qpa": "offscreen", "size": [1600, 900], "size_4k": [3840, 2160],
+            "switch_interval_s": sys.getswitchinterval()}
+
+
+def plan(quick: bool) -> list[tuple[str, list[str], float]]:
+    """(key, argv, timeout_s) per case, in run order."""
+    cases: list[tuple[str, list[str], float]] = []
+    fr = "10" if quick else "30"
+    tmo = 120.0 if quick else 600.0
+
+    def line(contender: str, n: int, view: str, size: str = "1600x900",
+             frames: str = fr) -> None:
+        key = f"line/{contender}/{n:.0e}/{view}" + ("/4k" if size != "1600x900" else "")
+        cases.append((key, ["--case", "line", "--contender", contender, "--n", str(n),
+                            "--view", view, "--frames", frames, "--size", size], tmo))
+
+    def candles(contender: str, n: int, view: str, frames: str = fr) -> None:
+        cases.append((f"candles/{contender}/{n:.0e}/{view}",
+                      ["--case", "candles", "--contender", contender, "--n", str(n),
+                       "--view", view, "--frames", frames], tmo))
+
+    if quick:
+        for c in ("empty", "defaults", "clippeak", "rotor"):
+            line(c, E4, "out")
+        for c in ("clippeak", "rotor"):
+            line(c, E7, "out")
+            line(c, E7, "in1")
+        line("empty", E4, "out", "3840x2160")
+        line("rotor", E7, "out", "3840x2160")
+        for c in ("rotor", "finplot"):
+            candles(c, E6, "out")
+            candles(c, E6, "in1")
+        candles("naive", E5, "out", "5")
+    else:
+        for n in (E4, E5, E6, E7):
+            for view in ("out", "in1"):
+                for c in ("empty", "defaults", "clippeak", "rotor"):
+                    if c == "empty" and n != E4:
+                        continue  # the empty chart holds no rows: one size is enough
+                    line(c, n, view)
+        for view in ("out", "in1"):
+            line("empty", E4, view, "3840x2160")
+            line("rotor", E7, view, "3840x2160")
+            line("clippeak", E7, view, "3840x2160")
+        for n in (E6, E7):
+            for view in ("out", "in1"):
+                candles("rotor", n, view)
+                candles("finplot", n, view, fr if n == E6 else "10")
+        candles("naive", E5, "out", "10")
+        candles("naive", E6, "out", "5")
+    rows = str(200_000 if quick else E6)
+    cases.append(("stall/backfill", ["--case", "stall", "--task", "backfill", "--n", rows], tmo))
+    cases.append(("stall/json_loads", ["--case", "stall", "--task", "json_loads", "--n", rows],
+                  tmo))
+    cases.append(("cache_read", ["--case", "cache_read", "--n", str(E6), "--reps",
+                                 "3" if quick else "7"], tmo))
+    cases.append(("append", ["--case", "append", "--n", str(E7), "--reps",
+                             "20" if quick else "100"], tmo))
+    cases.append(("append_pg", ["--case", "append_pg", "--n", str(E7), "--reps",
+                                "1" if quick else "3"], tmo))
+    cases.append(("swap", ["--case", "swap", "--n", str(E7), "--reps", "3" if quick else "7"],
+                  tmo))
+    cases.append(("import_baseline", ["--case", "import_baseline", "--reps",
+                                      "2" if quick else "5"], tmo))
+    cases.append(("cold_start", ["--case", "coldstart", "--reps", "1" if quick else "5",
+                                 "--wait-all-s", "3" if quick else "8"], tmo))
+    return cases
+
+
+def _ok(r: dict[str, Any] | None) -> bool:
+    return bool(r) and r.get("status") == "ok"
+
+
+def _get(r: dict[str, Any] | None, *path: str) -> float | None:
+    cur: Any = r
+    if not _ok(r):
+        return None
+    for p in path:
+        if not isinstance(cur, dict) or p not in cur:
+            return None
+        cur = cur[p]
+    return cur if isinstance(cur, int | float) else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return round(a / b, 3)
+
+
+def ratios(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    med = {k: _get(v, "median_ms") for k, v in res.items()}
+    out: dict[str, Any] = {}
+    for n in (E4, E5, E6, E7):
+        for view in ("out", "in1"):
+            rotor = med.get(f"line/rotor/{n:.0e}/{view}")
+            for peer, name in (("clippeak", "vs_clippeak"), ("defaults", "vs_defaults")):
+                r = _ratio(med.get(f"line/{peer}/{n:.0e}/{view}"), rotor)
+                if r is not None:
+                    out[f"line_{n:.0e}_{view}_{name}"] = r
+            r = _ratio(rotor, med.get(f"line/empty/{E4:.0e}/{view}"))
+            if r is not None:
+                out[f"line_{n:.0e}_{view}_floor_ratio"] = r
+    for view in ("out", "in1"):
+        r = _ratio(med.get(f"line/rotor/{E7:.0e}/{view}"), med.get(f"line/rotor/{E4:.0e}/{view}"))
+        if r is not None:
+            out[f"line_n_scaling_{view}"] = r
+        r = _ratio(med.get(f"line/clippeak/{E7:.0e}/{view}"),
+                   med.get(f"line/clippeak/{E4:.0e}/{view}"))
+        if r is not None:
+            out[f"line_n_scaling_{view}_clippeak"] = r
+        r = _ratio(med.get(f"line/rotor/{E7:.0e}/{view}/4k"),
+                   med.get(f"line/empty/{E4:.0e}/{view}/4k"))
+        if r is not None:
+            out[f"line_4k_1e+07_{view}_floor_ratio"] = r
+        r = _ratio(med.get(f"line/clippeak/{E7:.0e}/{view}/4k"),
+                   med.get(f"line/rotor/{E7:.0e}/{view}/4k"))
+        if r is not None:
+            out[f"line_4k_1e+07_{view}_vs_clippeak"] = r
+        for n in (E6, E7):
+            rotor = med.get(f"candles/rotor/{n:.0e}/{view}")
+            for peer in ("finplot", "naive"):
+                r = _ratio(med.get(f"candles/{peer}/{n:.0e}/{view}"), rotor)
+                if r is not None:
+                    out[f"candles_{n:.0e}_{view}_vs_{peer}"] = r
+    # The issue's headline names.
+    out["vs_clippeak"] = out.get("line_1e+07_out_vs_clippeak")
+    out["vs_finplot"] = out.get("candles_1e+06_out_vs_finplot")
+    out["floor_ratio"] = out.get("line_1e+07_out_floor_ratio")
+    out["n_scaling"] = out.get("line_n_scaling_out")
+    stall_max = _get(res.get("stall/backfill"), "lateness_max_ms")
+    out["stall_max_over_frame_budget"] = _ratio(stall_max, FRAME_BUDGET_MS)
+    return out
+
+
+def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[str, Any]]:
+    def t(name: str, value: float | None, op: str, limit: float, what: str) -> dict[str, Any]:
+        if value is None:
+            verdict: str = "missing"
+        elif op == "<=":
+            verdict = "pass" if value <= limit else "fail"
+        else:
+            verdict = "pass" if value >= limit else "fail"
+        return {"target": name, "value": value, "op": op, "limit": limit, "result": verdict,
+                "measure": what}
+
+    line7 = res.get("line/rotor/1e+07/out")
+    k4 = res.get("line/rotor/1e+07/out/4k")
+    c6 = res.get("candles/rotor/1e+06/out")
+    c6in = res.get("candles/rotor/1e+06/in1")
+    c7 = res.get("candles/rotor/1e+07/out")
+    st = res.get("stall/backfill")
+    cs = res.get("cold_start")
+    ap = res.get("append")
+    sw = res.get("swap")
+    cr = res.get("cache_read")
+    out = [
+        t("G1 10M line out median", _get(line7, "median_ms"), "<=", 4.0, "ms, settled"),
+        t("G1 10M line out p95", _get(line7, "p95_ms"), "<=", 6.0, "ms, settled"),
+        t("G1 vs clipToView+peak", rat.get("vs_clippeak"), ">=", 4.0, "clippeak/rotor median"),
+        t("G2 n_scaling", rat.get("n_scaling"), "<=", 1.25, "rotor 1e7/1e4 out median"),
+        t("G3 floor_ratio", rat.get("floor_ratio"), "<=", 2.0, "rotor 1e7 out / empty chart"),
+        t("G4 4K 10M out median", _get(k4, "median_ms"), "<=", 12.0, "ms, 3840x2160"),
+        t("G4 4K 10M out p95", _get(k4, "p95_ms"), "<=", 16.7, "ms, 3840x2160"),
+        t("G5 1M candles out p95", _get(c6, "p95_ms"), "<=", 6.0, "ms, settled"),
+        t("G5 vs finplot", rat.get("vs_finplot"), ">=", 15.0, "finplot/rotor candles 1M median"),
+        t("G6 1M candles in1 max", _get(c6in, "max_ms"), "<=", 8.0, "ms, zoomed to 1 %"),
+        t("G7 stall p99", _get(st, "lateness_p99_ms"), "<=", 5.0, "ms timer lateness, backfill"),
+        t("G7 stall max", _get(st, "lateness_max_ms"), "<=", 16.7, "ms timer lateness, backfill"),
+        t("G8 cold start first chart", _get(cs, "first_chart_painted_ms"), "<=", 600.0,
+          "ms, median, warm cache"),
+        t("G8 cold start all docks", _get(cs, "all_docks_painted_ms"), "<=", 1000.0,
+          "ms, median, warm cache"),
+        t("G9 append (LodCurveItem.appendData call)",
+          _get(ap, "rotor_item", "append_call_ms", "median"), "<=", 1.0, "ms, GUI thread"),
+        t("G9 append (MinMaxPyramid.append)", _get(ap, "pyramid_append_ms", "median"), "<=", 1.0,
+          "ms"),
+        t("G10 swap (setPyramid call)", _get(sw, "setpyramid_call_ms", "median"), "<=", 2.0,
+          "ms, GUI thread"),
+        t("G11 cache read 1M", _get(cr, "cache_read_ms", "median"), "<=", 50.0, "ms, median"),
+    ]
+    if c7 is not None:
+        out.insert(8, t("G5 10M candles out p95", _get(c7, "p95_ms"), "<=", 6.0, "ms, settled"))
+    return out
+
+
+def run_suite(quick: bool, spawn: Spawn) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    results: dict[str, dict[str, Any]] = {}
+    cases = plan(quick)
+    for i, (key, argv, timeout) in enumerate(cases, 1):
+        t = time.perf_counter()
+        sys.stderr.write(f"[{i}/{len(cases)}] {key} ...")
+        sys.stderr.flush()
+        results[key] = spawn(argv, timeout)
+        sys.stderr.write(f" {results[key].get('status')} "
+                         f"{results[key].get('median_ms', '')} ({time.perf_counter() - t:.1f} s)\n")
+    rat = ratios(results)
+    tg = targets(results, rat)
+
+    def group(prefix: str) -> list[dict[str, Any]]:
+        return [{"case": k, **v} for k, v in results.items() if k.startswith(prefix)]
+
+    skipped = []
+    if quick:
+        skipped = [
+            "line defaults at 1e7 (~0.5 s per settled frame plus ~2 s setup: over the quick "
+            "budget; run the full suite)",
+            "line 1e5/1e6 and all in1 except 1e7 (quick subset)",
+            "naive QPicture candles at 1e6 (7 s build, 2.5 s per frame): 1e5 only",
+            "candles 1e7; 4K in1 and 4K clip+peak",
+            "stall tasks use 200k rows instead of 1M (a 1M-row backfill takes 15-25 s here)",
+        ]
+    return {
+        "mode": "quick" if quick else "full",
+        "machine": machine(),
+        "method": ("settled frame: setXRange(padding=0) -> processEvents until two rounds bring "
+                   "no paint; time to the end of the last paintEvent; warm-up frame discarded; "
+                   "each case in its own process (performance.md §1, §8.1)"),
+        "line": group("line/"),
+        "candles": group("candles/"),
+        "stall": group("stall/"),
+        "cold_start": results.get("cold_start"),
+        "import_baseline": results.get("import_baseline"),
+        "cache_read": results.get("cache_read"),
+        "append": results.get("append"),
+        "append_pyqtgraph_setdata": results.get("append_pg"),
+        "swap": results.get("swap"),
+        "ratios": rat,
+        "targets": tg,
+        "targets_summary": {v: sum(1 for x in tg if x["result"] == v)
+                            for v in ("pass", "fail", "missing")},
+        "skipped": skipped,
+        "peak_rss_mb": {k: v.get("peak_rss_mb") for k, v in results.items()},
+        "wall_s": round(time.perf_counter() - t_start, 1),
+    }

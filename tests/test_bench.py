@@ -1,0 +1,41 @@
+"""The benchmark's subprocess machinery on one tiny case: keys and finite numbers, no timings."""
+
+from __future__ import annotations
+
+import math
+
+from bench.__main__ import spawn
+
+FRAME_KEYS = ("median_ms", "p95_ms", "max_ms", "first_paint_ms", "paints_per_pan", "frames")
+
+
+def test_tiny_line_case_runs_in_a_subprocess_and_reports_json() -> None:
+    res = spawn(["--case", "line", "--contender", "defaults", "--n", "10000", "--frames", "5"],
+                60.0)
+    assert res["status"] == "ok", res
+    assert res["contender"] == "defaults"
+    assert res["n"] == 10000
+    assert res["view"] == "out"
+    assert res["frames"] == 5
+    for key in (*FRAME_KEYS, "setup_to_first_paint_ms", "peak_rss_mb", "wall_s"):
+        value = res[key]
+        assert isinstance(value, int | float), (key, value)
+        assert math.isfinite(value), (key, value)
+        assert value >= 0, (key, value)
+    assert res["paints_per_pan"] >= 1
+
+
+def test_ratios_and_targets_handle_missing_cases() -> None:
+    from bench.suite import ratios, targets
+
+    fake = {"line/rotor/1e+07/out": {"status": "ok", "median_ms": 2.0, "p95_ms": 3.0},
+            "line/clippeak/1e+07/out": {"status": "ok", "median_ms": 10.0},
+            "line/empty/1e+04/out": {"status": "ok", "median_ms": 1.0},
+            "candles/rotor/1e+06/out": {"status": "missing"}}
+    rat = ratios(fake)
+    assert rat["vs_clippeak"] == 5.0
+    assert rat["floor_ratio"] == 2.0
+    assert rat["vs_finplot"] is None
+    by_name = {t["target"]: t["result"] for t in targets(fake, rat)}
+    assert by_name["G1 vs clipToView+peak"] == "pass"
+    assert by_name["G5 1M candles out p95"] == "missing"
