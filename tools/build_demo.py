@@ -721,6 +721,15 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
                               (h_low, peaks[stem]), leverage=1.6, sd=0.06)
         dvol_close[stem] = (t, cols["close"])
         put(f"dvol.{stem}", t, cols)
+        # Volmex BVIV/EVIV: another 30-day implied-vol index over more venues; it tracks DVOL
+        # within a couple of vol points, with its own slow drift (AR(1) on the ratio).
+        rng = stream("volmex", CRYPTO.index(stem))
+        drift = np.zeros(len(t))
+        shocks = rng.normal(0.0, 0.002, len(t))
+        for i in range(1, len(t)):
+            drift[i] = 0.995 * drift[i - 1] + shocks[i]
+        ratio_v = 1.0 + drift
+        put(f"{stem[0]}viv.{stem}", t, {k: np.round(v * ratio_v, 2) for k, v in cols.items()})
 
     # funding (90 days) and open interest (30 days)
     snapshots = []

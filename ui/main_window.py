@@ -111,7 +111,9 @@ class MainWindow(QMainWindow):
         if demo:
             self._on_mode("demo")
         if start:
-            self.scheduler.start(self.watched_series(), demo=demo)
+            prices = self.panels.get("prices")
+            first = prices.shown_series() if isinstance(prices, PricesPanel) else ()
+            self.scheduler.start(self.watched_series(), demo=demo, first=first)
 
     # -- docks --------------------------------------------------------------------------------
     def _build_docks(self) -> None:

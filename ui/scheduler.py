@@ -24,7 +24,7 @@ from superqt.utils import create_worker
 from models.catalog import CATALOG, SeriesSpec
 from models.series import MS_PER_DAY, SeriesData, Snapshot
 from models.status import DEMO, ERROR, OK, STALE, UPDATING, SourceStatus, backoff_seconds
-from services.app import AppServices, open_demo, open_live
+from services.app import AppServices, has_cached_data, open_demo, open_live
 from services.errors import RateLimited, ServiceError
 from services.refresh import RefreshResult, refresh_series
 
@@ -39,6 +39,7 @@ class _Loaded:
     services: AppServices
     series: dict[str, SeriesData]
     snapshots: dict[str, Snapshot]
+    had_cache: bool = False
 
 
 # Error kinds that only a venue that answered can produce.
@@ -48,7 +49,8 @@ _VENUE_ANSWERED = frozenset({"rate limited", "venue down", "bad data", "unknown 
 
 def _job_open(demo: bool, series_ids: tuple[str, ...]) -> _Loaded:
     services = open_demo() if demo else open_live()
-    return _Loaded(services, *_read_cached(services, series_ids))
+    return _Loaded(services, *_read_cached(services, series_ids),
+                   had_cache=has_cached_data(services))
 
 
 def _read_cached(services: AppServices, series_ids: Iterable[str]
@@ -139,14 +141,20 @@ class Scheduler(QObject):
             return self.services.now_ms_override
         return int(self._clock() * 1000)
 
-    def start(self, series_ids: Iterable[str], *, demo: bool = False) -> None:
-        """Open the services on a worker, publish what the cache has, then keep it fresh."""
+    def start(self, series_ids: Iterable[str], *, demo: bool = False,
+              first: Iterable[str] = ()) -> None:
+        """Open the services on a worker, publish what the cache has, then keep it fresh.
+
+        The `first` series (the chart in front) are read and published before the rest, so
+        the first chart paints without waiting for every other dock's data.
+        """
         self.demo = demo
         self._watched = {i: CATALOG[i] for i in series_ids}
         for series_id in self._watched:
             self._set_status(SourceStatus(series_id, UPDATING,
                                           venue=self._watched[series_id].source))
-        self._run("open", _job_open, demo, tuple(self._watched), on_result=self._on_opened)
+        first_ids = tuple(i for i in first if i in self._watched)
+        self._run("open", _job_open, demo, first_ids, on_result=self._on_opened)
 
     def status(self, series_id: str) -> SourceStatus | None:
         return self._status.get(series_id)
@@ -226,19 +234,40 @@ class Scheduler(QObject):
     def _on_opened(self, loaded: _Loaded) -> None:
         self.services = loaded.services
         self.demo = loaded.services.demo
-        self._had_cache = bool(loaded.series or loaded.snapshots)
+        self._had_cache = loaded.had_cache
         self.servicesReady.emit(loaded.services)
         self.modeChanged.emit("demo" if self.demo else "live")
         for notice in loaded.services.notices:
             self.noticeRaised.emit(notice)
+        self._publish_cached(loaded.series, loaded.snapshots, set(loaded.series))
+        rest = tuple(i for i in self._watched if i not in loaded.series)
+        self._run("open-rest", _read_cached, loaded.services, rest,
+                  on_result=lambda read, ids=set(rest): self._on_rest_read(read, ids))
+
+    def _on_rest_read(self, read: tuple[dict[str, SeriesData], dict[str, Snapshot]],
+                      ids: set[str]) -> None:
+        series, snapshots = read
+        self._publish_cached(series, snapshots, ids)
+        # Refreshing starts once every panel has its cached data: no cache read can then
+        # arrive after, and overwrite, fresher data.
+        if not self.demo:
+            self._timer.start()
+            self._on_tick()
+        self._emit_progress()
+
+    def _publish_cached(self, series: dict[str, SeriesData], snapshots: dict[str, Snapshot],
+                        ids: set[str]) -> None:
+        """Hand cached data to the panels and set each series' status and first refresh."""
         now = self.now_ms()
-        for series_id, data in loaded.series.items():
+        for series_id, data in series.items():
             self.seriesChanged.emit(series_id, data)
-        for series_id, snap in loaded.snapshots.items():
+        for series_id, snap in snapshots.items():
             self.snapshotChanged.emit(series_id, snap)
         for series_id, spec in self._watched.items():
-            data = loaded.series.get(series_id)
-            snap = loaded.snapshots.get(series_id)
+            if series_id not in ids:
+                continue
+            data = series.get(series_id)
+            snap = snapshots.get(series_id)
             last = data.last_ms if data is not None else (snap.time_ms if snap else None)
             if self.demo:
                 self._set_status(SourceStatus(series_id, DEMO, venue="demo", data_last_ms=last,
@@ -248,10 +277,6 @@ class Scheduler(QObject):
             self._set_status(SourceStatus(series_id, state, venue=spec.source,
                                           data_last_ms=last))
             self._due_ms[series_id] = now
-        if not self.demo:
-            self._timer.start()
-            self._on_tick()
-        self._emit_progress()
 
     # -- the tick -----------------------------------------------------------------------------
     @Slot()

@@ -426,6 +426,24 @@ def test_populate_cache_round_trip_and_idempotent(tmp_path, demo):
         cache.close()
 
 
+def test_start_up_skips_parsing_when_the_cache_holds_this_build(tmp_path, monkeypatch):
+    cache = Cache(tmp_path / "demo.sqlite")
+    try:
+        assert populate_cache(cache) > 0  # the bundled files, parsed once
+        import services.demo as demo_module
+
+        def must_not_parse(*_a, **_k):
+            raise AssertionError("parsed the bundled files although the cache holds them")
+
+        monkeypatch.setattr(demo_module, "load_demo", must_not_parse)
+        assert populate_cache(cache) == 0
+        cache.update_meta("demo.build", demo_build="an older build")
+        with pytest.raises(AssertionError, match="parsed"):
+            populate_cache(cache)
+    finally:
+        cache.close()
+
+
 def test_load_never_unpickles(tmp_path):
     np.savez(tmp_path / "demo.npz", **{"btc.1h/time": np.arange(3),
                                        "btc.1h/close": np.array([object(), 1, 2])})

@@ -44,6 +44,10 @@ class Panel(QWidget):
     def has_data(self) -> bool:
         raise NotImplementedError
 
+    @property
+    def first_paint_done(self) -> bool:
+        return self._first_paint_done
+
     def _note_painted(self) -> None:
         if not self._first_paint_done and self.has_data():
             self._first_paint_done = True

@@ -377,6 +377,10 @@ class PricesPanel(Panel):
     def has_data(self) -> bool:
         return any(self._series_id(s) in self._prepared for s in self.visible)
 
+    def shown_series(self) -> list[str]:
+        """The series on screen now (read from the cache before any other at start-up)."""
+        return [self._series_id(s) for s in self.visible]
+
     def _data_end_s(self) -> float:
         ends = [p.t_raw[-1] for sid, p in self._prepared.items()
                 if len(p.t_raw) and sid.endswith(f".{self.interval}")]
