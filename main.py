@@ -82,6 +82,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     import ui  # noqa: F401  (pins the Qt binding before pyqtgraph/superqt load)
+    from services.app import freeze_startup_heap
     from services.config import data_dir
     from services.errors import ServiceError
     from services.logs import install_excepthooks, setup_logging
@@ -99,6 +100,7 @@ def run_gui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
     install_excepthooks(window.scheduler.noticeRaised.emit)  # queued to the GUI thread
+    freeze_startup_heap()
     mark("window_built")
     window.scheduler.servicesReady.connect(lambda _s: mark("cache_read"))
 

@@ -75,6 +75,9 @@ def stall(task: str, rows: int) -> dict[str, Any]:
     from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 
     fr.app()
+    from services.app import freeze_startup_heap
+
+    freeze_startup_heap()  # as main.py does once its window is built
     out: dict[str, Any] = {"task": task, "rows": rows,
                            "switch_interval_s": sys.getswitchinterval()}
     server = None

@@ -112,11 +112,15 @@ class HttpClient:
         self.timeout = timeout
         self.retry = retry if retry is not None else default_retry()
         self.user_agent = user_agent
-        self._local = threading.local()
+        # One session per OS thread (see Cache._conn for why not threading.local).
+        self._sessions: dict[int, requests.Session] = {}
+        self._sessions_lock = threading.Lock()
 
     # -- sessions: one per thread (requests.Session is not thread-safe) ------------------------
     def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
+        ident = threading.get_ident()
+        with self._sessions_lock:
+            session = self._sessions.get(ident)
         if session is None:
             session = requests.Session()
             adapter = HTTPAdapter(max_retries=self.retry, pool_connections=2, pool_maxsize=4)
@@ -126,14 +130,15 @@ class HttpClient:
                                     "Accept": "application/json",
                                     "Accept-Encoding": "gzip, deflate"})
             session.trust_env = True  # honour proxy settings; TLS verification stays on
-            self._local.session = session
+            with self._sessions_lock:
+                self._sessions[ident] = session
         return session
 
     def close(self) -> None:
-        session = getattr(self._local, "session", None)
-        if session is not None:
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
             session.close()
-            self._local.session = None
 
     # -- requests ------------------------------------------------------------------------------
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -178,7 +183,7 @@ class HttpClient:
             decode_error = f"HTML page where JSON was expected: “{body_excerpt(content)}”"
         else:
             try:
-                payload = json.loads(content)
+                payload = self.decode_json(content)
             except (ValueError, UnicodeDecodeError) as e:
                 what = "empty body" if not content.strip() else "truncated or invalid JSON"
                 decode_error = f"{what} ({e.__class__.__name__}: {str(e)[:60]})"
@@ -209,6 +214,10 @@ class HttpClient:
         if decode_error is not None:
             raise BadPayload(decode_error, venue=self.venue, url=url)
         return payload
+
+    def decode_json(self, content: bytes) -> Any:
+        """The body as JSON; a venue may override this with a leaner parser for a known shape."""
+        return json.loads(content)
 
     def check_payload(self, status: int, payload: Any, resp: requests.Response) -> None:
         """Raise a typed error for a venue error carried in the body (override per venue)."""

@@ -84,12 +84,33 @@ def valid_candles(frame: pd.DataFrame) -> pd.DataFrame:
     """
     if frame.empty:
         return frame
-    ohlc = frame[["open", "high", "low", "close"]].to_numpy()
+    return frame[candles_ok(frame[["open", "high", "low", "close"]].to_numpy())]
+
+
+def candles_ok(ohlc: np.ndarray) -> np.ndarray:
+    """Row mask of `valid_candles` for an (n, 4) open/high/low/close array."""
     ok = np.isfinite(ohlc).all(axis=1) & (ohlc > 0).all(axis=1)
     with np.errstate(invalid="ignore"):
         ok &= (ohlc[:, 2] <= ohlc[:, [0, 3]].min(axis=1) + 1e-9 * ohlc[:, 2])
         ok &= (ohlc[:, 1] >= ohlc[:, [0, 3]].max(axis=1) - 1e-9 * ohlc[:, 1])
-    return frame[ok]
+    return ok
+
+
+def candles_frame(time_ms: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """`valid_candles(make_frame(...))` for int64 times and an (n, 5) OHLCV float array.
+
+    The usual page (strictly ascending times) is filtered in numpy and becomes one DataFrame,
+    instead of the three pandas frames and index passes the general path builds.
+    """
+    t = np.asarray(time_ms, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    if len(t) < 2 or not np.all(t[1:] > t[:-1]):
+        return valid_candles(make_frame(t, dict(zip(CANDLE_COLUMNS, v.T, strict=True))))
+    ok = candles_ok(v[:, :4])
+    t, v = t[ok], v[ok]
+    index = pd.DatetimeIndex(pd.to_datetime(t, unit="ms", utc=True), name="time")
+    return pd.DataFrame({k: np.ascontiguousarray(v[:, i]) for i, k in enumerate(CANDLE_COLUMNS)},
+                        index=index)
 
 
 def finite_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

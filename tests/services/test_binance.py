@@ -8,7 +8,7 @@ import pytest
 from werkzeug import Response
 
 from models.catalog import get_spec
-from services.binance import BinanceClient, parse_klines
+from services.binance import BinanceClient, klines_columns, parse_klines
 from services.errors import BadPayload, GeoBlocked, UnknownSymbol
 from tests.conftest import shared_fixture
 
@@ -71,3 +71,18 @@ def test_unknown_symbol_and_geo_block(httpserver, endpoints_for):
         Response(json.dumps(body), status=451, content_type="application/json"))
     with pytest.raises(GeoBlocked, match="region"):
         list(client.iter_pages(spec, "BTCUSDT", 0, H))
+
+
+def test_compact_body_parses_as_columns_like_the_row_path():
+    rows = [kline(i * H, 100.0 + i) for i in range(50)]
+    rows[3][2] = "0.5"  # high below low: dropped either way
+    body = json.dumps(rows, separators=(",", ":")).encode()
+    cols = klines_columns(body)
+    assert cols is not None and len(cols) == 50
+    fast, slow = parse_klines(cols), parse_klines(json.loads(body))
+    assert fast.equals(slow) and len(fast) == 49
+    assert (fast.index == slow.index).all() and fast.index.name == "time"
+    # Anything off the documented shape takes the plain JSON path.
+    for bad in ([*rows[:10], rows[10][:11]], [[*r[:1], None, *r[2:]] for r in rows[:3]],
+                [[r[0], 1.0, *r[2:]] for r in rows[:3]], []):
+        assert klines_columns(json.dumps(bad, separators=(",", ":")).encode()) is None
