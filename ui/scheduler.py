@@ -128,7 +128,7 @@ class Scheduler(QObject):
         self._closing = False
         self._had_cache = False
         self._any_success = False
-        self._workers: set[Any] = set()
+        self._workers: dict[int, Any] = {}  # request id -> running worker
         self._relay = _ProgressRelay(self)
         self._relay.progress.connect(self._on_progress)
         self._timer = QTimer(self)
@@ -193,7 +193,7 @@ class Scheduler(QObject):
         self._closing = True
         self._timer.stop()
         self._stop.set()
-        for worker in list(self._workers):
+        for worker in list(self._workers.values()):
             worker.quit()
         done = QThreadPool.globalInstance().waitForDone(msecs)
         if done and self.services is not None:
@@ -224,8 +224,10 @@ class Scheduler(QObject):
 
         worker = create_worker(fn, *args, _start_thread=False,
                                _connect={"returned": returned, "errored": errored})
-        self._workers.add(worker)
-        worker.finished.connect(lambda w=worker: self._workers.discard(w))
+        self._workers[request_id] = worker
+        # Capture the id, not the worker: a slot holding its own worker is a cycle through Qt
+        # that Python's collector cannot see, and every finished worker would stay alive.
+        worker.finished.connect(lambda rid=request_id: self._workers.pop(rid, None))
         worker.start()
         return request_id
 
