@@ -36,11 +36,16 @@ def _rotor_line_item(pyramid: Any) -> Any:
     return LodCurveItem(pyramid)
 
 
-def _widget(size: tuple[int, int]) -> tuple[Any, Any, Any]:
+def _widget(size: tuple[int, int], rotor: bool = False) -> tuple[Any, Any, Any]:
     import pyqtgraph as pg
 
     qapp = fr.app()
-    w = pg.PlotWidget()
+    if rotor:  # Rotor's charts apply a new range before the paint (ui/charts/viewbox.py)
+        from ui.charts.viewbox import PromptViewBox
+
+        w = pg.PlotWidget(viewBox=PromptViewBox())
+    else:
+        w = pg.PlotWidget()
     w.resize(*size)
     w.show()
     return qapp, w, w.getPlotItem()
@@ -59,7 +64,7 @@ def line(contender: str, n: int, view: str, frames: int, size: tuple[int, int]) 
     out: dict[str, Any] = {"contender": contender, "n": n, "view": view, "size": list(size)}
     x, y = fr.line_data(n)
     t0 = time.perf_counter()
-    qapp, w, plot = _widget(size)
+    qapp, w, plot = _widget(size, rotor=contender == "rotor")
     if contender == "empty":
         pass
     elif contender == "defaults":
@@ -127,7 +132,7 @@ def candles(contender: str, n: int, view: str, frames: int, size: tuple[int, int
     out: dict[str, Any] = {"contender": contender, "n": n, "view": view, "size": list(size)}
     x, o, h, low, c = fr.ohlc_data(n)
     t0 = time.perf_counter()
-    qapp, w, plot = _widget(size)
+    qapp, w, plot = _widget(size, rotor=contender == "rotor")
     if contender == "naive":
         tb = time.perf_counter()
         item = _naive_candle_item(x, o, h, low, c)

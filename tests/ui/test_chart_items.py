@@ -265,3 +265,39 @@ def test_items_in_a_plot_not_yet_on_screen_do_not_raise(qtbot):
                         OhlcPyramid.build(*(np.arange(5.0),) * 5))
         item.viewTransformChanged()
         item.prepareForPaint()
+
+
+class _CountingPlot(pg.PlotWidget):
+    paints = 0
+
+    def paintEvent(self, event):
+        super().paintEvent(event)
+        self.paints += 1
+
+
+def _paints_per_pan(qtbot, view_box) -> list[int]:
+    from PySide6.QtWidgets import QApplication
+
+    w = _CountingPlot(viewBox=view_box)
+    w.resize(480, 320)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    x = np.arange(100_000.0)
+    w.addItem(LodCurveItem(MinMaxPyramid.build(x, np.sin(x / 500.0))))
+    counts = []
+    for step in range(5):
+        w.setXRange(10_000 + step * 1000, 60_000 + step * 1000, padding=0)
+        before = w.paints
+        for _ in range(6):  # settle: several event-loop rounds
+            QApplication.processEvents()
+            qtbot.wait(5)
+        counts.append(w.paints - before)
+    return counts[1:]
+
+
+def test_prompt_view_box_pans_with_one_paint_where_pyqtgraph_needs_two(qtbot):
+    from ui.charts.viewbox import PromptViewBox
+
+    assert set(_paints_per_pan(qtbot, PromptViewBox())) == {1}
+    assert max(_paints_per_pan(qtbot, pg.ViewBox())) == 2  # shared/performance.md, S1

@@ -34,6 +34,7 @@ from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from ui import theme
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
+from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, elastic
 from ui.panels.prices import FUNDING_NEGATIVE_KEY
 
@@ -153,7 +154,8 @@ class FundingPanel(Panel):
 
         self.chart = pg.GraphicsLayoutWidget()
         axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
-        self.plot = self.chart.addPlot(row=0, col=0, axisItems={"bottom": axis})
+        self.plot = self.chart.addPlot(row=0, col=0, axisItems={"bottom": axis},
+                                       viewBox=PromptViewBox())
         self.plot.setLabel("left", "funding, APR %")
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         self.plot.setMenuEnabled(False)
@@ -171,7 +173,8 @@ class FundingPanel(Panel):
         self.plot.addItem(self.average_curve)
 
         heat_axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
-        self.heat_plot = self.chart.addPlot(row=1, col=0, axisItems={"bottom": heat_axis})
+        self.heat_plot = self.chart.addPlot(row=1, col=0, axisItems={"bottom": heat_axis},
+                                            viewBox=PromptViewBox())
         self.heat_plot.setMenuEnabled(False)
         self.heat_plot.setLabel("bottom", "time (UTC)")
         self.heat_plot.setXLink(self.plot)

@@ -16,6 +16,7 @@ from models.catalog import OI_VENUES, venue_label
 from models.series import SeriesData
 from ui import theme
 from ui.charts.lod_item import LodCurveItem
+from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, elastic
 
 ASSETS = ("btc", "eth")
@@ -48,7 +49,7 @@ class OpenInterestPanel(Panel):
 
         self.chart = pg.GraphicsLayoutWidget()
         axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
-        self.plot = self.chart.addPlot(axisItems={"bottom": axis})
+        self.plot = self.chart.addPlot(axisItems={"bottom": axis}, viewBox=PromptViewBox())
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         self.plot.setLabel("bottom", "time (UTC)")

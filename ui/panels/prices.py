@@ -36,6 +36,7 @@ from ui import theme
 from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
+from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, elastic
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
@@ -236,7 +237,7 @@ class PricesPanel(Panel):
     # -- plots --------------------------------------------------------------------------------
     def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
         axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
-        plot = pg.PlotItem(axisItems={"bottom": axis})
+        plot = pg.PlotItem(axisItems={"bottom": axis}, viewBox=PromptViewBox())
         plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.showAxis("right")

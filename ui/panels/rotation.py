@@ -31,6 +31,7 @@ from models.series import SeriesData
 from ui import theme
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
+from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, elastic
 from ui.panels.prices import DECOUPLING_KEY
 
@@ -175,8 +176,9 @@ class RotationPanel(Panel):
         self._recompute()
 
     def _date_plot(self, row: int, col: int, title: str) -> pg.PlotItem:
-        plot = self.chart.addPlot(row=row, col=col, title=title, axisItems={
-            "bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+        plot = self.chart.addPlot(row=row, col=col, title=title, viewBox=PromptViewBox(),
+                                  axisItems={"bottom": pg.DateAxisItem(orientation="bottom",
+                                                                       utcOffset=0)})
         plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         plot.setMenuEnabled(False)
         plot.setLabel("bottom", "session (UTC)")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 from models.series import SeriesData
 from ui import theme
 from ui.charts.lod_item import LodCurveItem
+from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, elastic
 
 ASSETS = ("btc", "eth")
@@ -93,7 +94,7 @@ class VolatilityPanel(Panel):
         bar.addWidget(self.summary, 1)
 
         self.chart = pg.GraphicsLayoutWidget()
-        self.plot = self.chart.addPlot(row=0, col=0, axisItems={
+        self.plot = self.chart.addPlot(row=0, col=0, viewBox=PromptViewBox(), axisItems={
             "bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
         self.plot.setLabel("left", "volatility, % annualised")
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
@@ -105,7 +106,7 @@ class VolatilityPanel(Panel):
         self.plot.addItem(self.dvol_curve)
         self.plot.addItem(self.rv_curve)
         self.plot.addItem(self.volmex_curve)
-        self.spread_plot = self.chart.addPlot(row=1, col=0, axisItems={
+        self.spread_plot = self.chart.addPlot(row=1, col=0, viewBox=PromptViewBox(), axisItems={
             "bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
         self.spread_plot.setXLink(self.plot)
         self.spread_plot.setMenuEnabled(False)
