@@ -47,12 +47,14 @@ def iso_utc(ms: int | None) -> str:
 
 
 def cmd_list(out: TextIO = sys.stdout) -> int:
-    """One series per line: id, source, symbol, kind, interval (tab-separated)."""
+    """One series per line: id, source, symbol, kind, interval, unit (tab-separated)."""
     for spec in CATALOG.values():
-        out.write(f"{spec.id}\t{spec.source}\t{spec.symbol}\t{spec.kind}\t{spec.interval}\n")
+        out.write(f"{spec.id}\t{spec.source}\t{spec.symbol}\t{spec.kind}\t{spec.interval}"
+                  f"\t{spec.unit or '-'}\n")
     for spec in derived_specs().values():
         inputs = ",".join(spec.inputs)
-        out.write(f"{spec.id}\tderived\t{inputs}\t{spec.kind}\t{spec.interval or '-'}\n")
+        out.write(f"{spec.id}\tderived\t{inputs}\t{spec.kind}\t{spec.interval or '-'}"
+                  f"\t{spec.unit or '-'}\n")
     return 0
 
 
@@ -115,8 +117,13 @@ def cmd_export(services: AppServices, series_id: str, out_path: str, start: str 
             for i, t in enumerate(data.time):
                 writer.writerow([iso_utc(int(t)), *(_fmt(c[i]) for c in cols)])
     elif series_id in derived:
-        frame = derived[series_id].compute(services.cache)
+        spec_d = derived[series_id]
+        frame = spec_d.compute(services.cache)
+        if spec_d.unit:  # a derived number names its unit in the file itself
+            frame = frame.assign(unit=spec_d.unit)
         rows = _write_frame(frame, out_path, start_ms, end_ms)
+        out.write(f"{series_id} ({spec_d.unit or 'no unit'}): {rows} rows -> {out_path}\n")
+        return 0
     else:
         raise CommandError(f"unknown series: {series_id} (see `main.py list`)")
     out.write(f"{series_id}: {rows} rows -> {out_path}\n")

@@ -43,9 +43,28 @@ def test_list_prints_every_series_with_source_symbol_kind_interval():
     out = run_main("list")
     assert out.returncode == 0, out.stderr
     lines = {line.split("\t")[0]: line.split("\t") for line in out.stdout.splitlines()}
-    assert lines["btc.1h"] == ["btc.1h", "binance", "BTCUSDT", "candles", "1h"]
-    assert lines["spx.1d"] == ["spx.1d", "yahoo", "^GSPC", "candles", "1d"]
+    assert lines["btc.1h"] == ["btc.1h", "binance", "BTCUSDT", "candles", "1h", "USD"]
+    assert lines["spx.1d"] == ["spx.1d", "yahoo", "^GSPC", "candles", "1d", "USD"]
     assert "funding.okx.btc" in lines and "dvol.btc" in lines
+    assert lines["gex.btc"][1] == "derived" and lines["gex.btc"][-1] == "USD per 1% move"
+    for derived in ("corr.btc_spx.60", "beta.btc_spx.60", "ratio.btc_gold", "rv.btc.30",
+                    "skew30.btc"):
+        assert lines[derived][1] == "derived", derived
+
+
+def test_demo_exports_funding_open_interest_and_gex_with_their_columns(tmp_path):
+    def export(series_id):
+        target = tmp_path / f"{series_id}.csv"
+        out = run_main("--demo", "export", series_id, "--out", str(target))
+        assert out.returncode == 0, out.stderr
+        return target.read_text().splitlines()
+
+    assert export("funding.okx.btc")[0] == "time,rate,interval_hours,apr_pct"
+    assert export("oi.binance.btc")[0] == "time,open_interest,open_interest_usd"
+    gex = export("gex.btc")
+    assert gex[0] == "strike,call_gex,put_gex,net_gex,unit"
+    _strike, call, put, net, unit = gex[1].split(",")
+    assert unit == "USD per 1% move" and float(net) == pytest.approx(float(call) + float(put))
 
 
 def test_bad_arguments_get_one_line_and_status_2():
