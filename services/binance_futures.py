@@ -34,7 +34,7 @@ from models.funding import annualize_funding
 from models.series import MS_PER_HOUR, Snapshot
 from services.binance import BinanceClient
 from services.config import Endpoints
-from services.errors import BadPayload, BadRequest, ServiceError, UnknownSymbol
+from services.errors import BadPayload, BadRequest, ServiceError, TransientError, UnknownSymbol
 from services.http import HttpClient
 from services.parsing import (
     DEFAULT_INTERVAL_HOURS,
@@ -146,7 +146,11 @@ class BinanceFuturesClient(HttpClient):
             raise BadRequest(f"{spec.kind} has no history on Binance futures", venue=self.venue)
 
     def _funding_pages(self, symbol: str, start_ms: int, end_ms: int) -> Iterator[pd.DataFrame]:
-        default = self.interval_hours(symbol)
+        try:
+            default = self.interval_hours(symbol)
+        except TransientError as e:  # only a default: the rows' own spacing still decides
+            log.warning("fundingInfo unavailable (%s); assuming %sh", e, DEFAULT_INTERVAL_HOURS)
+            default = DEFAULT_INTERVAL_HOURS
         cursor = start_ms
         prev_tail: pd.DataFrame | None = None
         for _ in range(MAX_PAGES):

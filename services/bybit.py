@@ -24,6 +24,7 @@ Lists are NEWEST FIRST and numbers are strings.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -40,6 +41,7 @@ from services.errors import (
     BadRequest,
     GeoBlocked,
     RateLimited,
+    TransientError,
     UnknownSymbol,
     VenueUnavailable,
 )
@@ -62,6 +64,8 @@ OI_LIMIT = 200
 RATE_LIMIT_CODES = frozenset({10006, 10018})
 RATE_LIMIT_WAIT_S = 5.0
 IP_BAN_WAIT_S = 600.0  # "access too frequent": stop for at least 10 minutes
+
+log = logging.getLogger(__name__)
 
 
 def _list(result: Any, what: str, venue: str) -> list:
@@ -171,8 +175,12 @@ class BybitClient(HttpClient):
                    end_ms: int) -> Iterator[pd.DataFrame]:
         symbol = check_symbol(symbol, self.venue)
         if spec.kind == FUNDING:
-            ticker, _env = self._ticker(symbol)
-            default = ticker_interval_hours(ticker, spec_interval_hours(spec))
+            default = spec_interval_hours(spec)
+            try:
+                ticker, _env = self._ticker(symbol)
+                default = ticker_interval_hours(ticker, default)
+            except TransientError as e:  # only a default: the rows' own spacing still decides
+                log.warning("ticker unavailable (%s); assuming %sh", e, default)
             yield from self._funding_pages(symbol, start_ms, end_ms, default)
         elif spec.kind == OPEN_INTEREST:
             yield from self._oi_pages(symbol, start_ms, end_ms)

@@ -38,6 +38,7 @@ from services.errors import (
     BadRequest,
     RateLimited,
     ServiceError,
+    TransientError,
     UnknownSymbol,
     VenueUnavailable,
 )
@@ -136,7 +137,11 @@ class OkxClient(HttpClient):
         symbol = check_symbol(symbol, self.venue)
         if spec.kind != FUNDING:
             raise BadRequest(f"{spec.kind} has no history on OKX", venue=self.venue)
-        default = current_interval_hours(self._current(symbol), spec_interval_hours(spec))
+        default = spec_interval_hours(spec)
+        try:
+            default = current_interval_hours(self._current(symbol), default)
+        except TransientError as e:  # only a default: the rows' own spacing still decides
+            log.warning("current funding unavailable (%s); assuming %sh", e, default)
         after = end_ms + 1  # `after` is exclusive: rows strictly older than it
         for _ in range(MAX_PAGES):
             data = self.call("/api/v5/public/funding-rate-history", {

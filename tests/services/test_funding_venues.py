@@ -13,6 +13,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from werkzeug import Request, Response
 
@@ -268,6 +269,26 @@ def test_bybit_funding_pages_backwards_without_duplicates(httpserver, endpoints_
     ends = [int(r.args["endTime"]) for r, _ in httpserver.log if r.path.endswith("history")]
     assert ends == [times[-1], times[150] - 1]
     assert all(r.args["category"] == "linear" for r, _ in httpserver.log)
+
+
+@pytest.mark.parametrize(("client_cls", "series_id", "symbol", "aux", "history", "handler"), [
+    (BybitClient, "funding.bybit.btc", "BTCUSDT", "/v5/market/tickers",
+     "/v5/market/funding/history", bybit_funding_handler),
+    (BinanceFuturesClient, "funding.binance.btc", "BTCUSDT", "/fapi/v1/fundingInfo",
+     "/fapi/v1/fundingRate", binance_funding_handler),
+])
+def test_interval_lookup_down_does_not_stop_the_history(httpserver, endpoints_for, client_cls,
+                                                        series_id, symbol, aux, history,
+                                                        handler):
+    # The current-interval call only supplies a default; its outage must not hide the history.
+    times = [T0 + i * 8 * H for i in range(20)]
+    httpserver.expect_request(aux).respond_with_data("<html>502 Bad Gateway</html>",
+                                                     status=502, content_type="text/html")
+    httpserver.expect_request(history).respond_with_handler(handler(times))
+    pages = list(client_cls(endpoints_for).iter_pages(get_spec(series_id), symbol, T0,
+                                                      times[-1] + 10))
+    rows = pd.concat(pages)
+    assert len(rows) == 20 and set(rows["interval_hours"]) == {8.0}
 
 
 def test_bybit_errors_in_http_200_and_region_403(httpserver, endpoints_for):

@@ -1,0 +1,42 @@
+"""The funding dock with one venue failing while another keeps updating (real window, loopback)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from models.status import ERROR, OK
+from tests.services.test_funding_venues import bybit_funding_handler, bybit_ticker
+
+H = 3_600_000
+
+
+def test_a_failing_venue_is_reported_while_the_others_keep_updating(
+        make_window, venue_server, qtbot):
+    now = int(time.time() * 1000)
+    times = [now - now % (8 * H) - k * 8 * H for k in range(30)]
+    venue_server.expect_request("/v5/market/funding/history").respond_with_handler(
+        bybit_funding_handler(times, rate=-0.0002))
+    venue_server.expect_request("/v5/market/tickers").respond_with_json(bybit_ticker())
+    venue_server.expect_request("/fapi/v1/fundingRate").respond_with_data(
+        "<html><title>502 Bad Gateway</title></html>", status=502, content_type="text/html")
+    window = make_window()
+    window.show()
+
+    def state(series_id):
+        status = window.store.status(series_id)
+        return status.state if status else None
+
+    qtbot.waitUntil(lambda: state("funding.bybit.btc") == OK
+                    and state("funding.binance.btc") == ERROR, timeout=20000)
+    panel = window.panels["funding"]
+    qtbot.waitUntil(lambda: panel._curves["bybit"].pyramid() is not None, timeout=10000)
+    bybit = panel._curves["bybit"].pyramid()
+    assert len(bybit) == 30
+    assert bybit.y[-1] == pytest.approx(-0.0002 * 3 * 365 * 100)  # APR %, 8h settlements
+    binance = panel._curves["binance"].pyramid()
+    assert binance is None or len(binance) == 0
+    status = window.store.status("funding.binance.btc")
+    assert "502" in status.last_error and status.next_retry_ms > status.error_at_ms
+    assert "retry" in window.status.chip_text("Binance")
