@@ -11,7 +11,7 @@ from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from ui.charts.candles import CandlestickItem
 from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import UiContext
-from ui.panels.prices import BTC_LEVELS_KEY, FUNDING_NEGATIVE_KEY, PricesPanel
+from ui.panels.prices import BTC_LEVELS_KEY, FUNDING_NEGATIVE_KEY, PricesPanel, prepare
 from ui.scheduler import Scheduler
 from ui.store import DataStore
 
@@ -129,3 +129,28 @@ def test_candles_style_draws_the_bars_ohlc_and_survives_a_restart(panel, setting
     assert settings.value("prices/style") == "candles"
     panel._on_mode("compare")  # rebased candles of eight assets would overlap: lines there
     assert isinstance(panel._curves["btc"], LodCurveItem)
+
+
+def test_live_bars_are_appended_to_the_pyramids_not_rebuilt(panel):
+    hours = MON_2026_02_02 + np.arange(50) * MS_PER_HOUR
+    close = np.linspace(60000, 65000, 50)
+    feed(panel, "btc.1h", candles(hours[:40], close[:40]))
+    before = panel._prepared["btc.1h"]
+    line, ohlc = before.line, before.ohlc
+    # the forming bar moved, and ten new bars (with a gap of two hours) arrived
+    moved = close.copy()
+    moved[39] += 123.0
+    later = np.concatenate([hours[:40], hours[40:45], hours[47:]])
+    values = np.concatenate([moved[:40], moved[40:45], moved[47:]])
+    feed(panel, "btc.1h", candles(later, values))
+    after = panel._prepared["btc.1h"]
+    assert after.line is line and after.ohlc is ohlc  # updated in place
+    rebuilt = prepare(panel.ctx.store.series("btc.1h"), MS_PER_HOUR)
+    assert np.array_equal(line.x, rebuilt.line.x)
+    assert np.array_equal(line.y, rebuilt.line.y, equal_nan=True)  # the gap breaks the line
+    assert np.array_equal(ohlc.column("c"), rebuilt.ohlc.column("c"))
+    assert panel._curves["btc"].pyramid() is line
+    # history scrolled back in (an earlier first bar): not an extension, so a rebuild
+    feed(panel, "btc.1h", candles(np.concatenate([[hours[0] - MS_PER_HOUR], later]),
+                                  np.concatenate([[59000.0], values])))
+    assert panel._prepared["btc.1h"].line is not line

@@ -72,11 +72,42 @@ def prepare(data: SeriesData, interval_ms: int) -> _Prepared:
     line = MinMaxPyramid.build(t / 1e3, y)
     ohlc = OhlcPyramid.build(seconds, data["open"], data["high"], data["low"], close,
                              bar_width=interval_ms / 1e3 if interval_ms else None)
+    # Own the buffers now (on the worker): the first live append then copies nothing.
+    line.reserve(_APPEND_ROOM)
+    ohlc.reserve(_APPEND_ROOM)
     return _Prepared(data, line, ohlc, seconds, close)
+
+
+def extend_prepared(prev: _Prepared, data: SeriesData, interval_ms: int) -> _Prepared | None:
+    """`data` is `prev.source` plus newer bars (and a changed forming bar): update the pyramids
+    in place, O(new rows + levels). None when it is not such an extension (rebuild instead)."""
+    old = prev.source
+    k = len(old)
+    if not (k and len(data) >= k and data.time[0] == old.time[0]
+            and data.time[k - 1] == old.time[k - 1]):
+        return None
+    last_s = old.time[k - 1] / 1e3
+    line, ohlc = prev.line, prev.ohlc
+    if not (len(line) and line.x[-1] == last_s and len(ohlc) and ohlc.column("x")[-1] == last_s):
+        return None  # the last bar was a gap or invalid: keep it simple, rebuild
+    o, h, lo, c = (data[name] for name in ("open", "high", "low", "close"))
+    i = k - 1
+    if not all(np.isfinite(v[i]) for v in (o, h, lo, c)):
+        return None
+    line.replace_last(c[i])
+    ohlc.replace_last(o[i], h[i], lo[i], c[i])
+    if len(data) > k:
+        t, y = break_gaps(data.time[i:], c[i:], int(interval_ms * 1.5))
+        line.append(t[1:] / 1e3, y[1:])  # the first row is the one already there
+        new = slice(k, len(data))
+        ok = np.isfinite(o[new]) & np.isfinite(h[new]) & np.isfinite(lo[new]) & np.isfinite(c[new])
+        ohlc.append(data.time[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
+    return _Prepared(data, line, ohlc, data.time / 1e3, c)
 
 
 # Longer series are prepared on a worker: building two pyramids over 1e5+ rows takes milliseconds.
 _PREPARE_ON_WORKER = 100_000
+_APPEND_ROOM = 4096  # live bars a pyramid takes before it grows its buffers
 
 
 class _PlotLayout(pg.GraphicsLayoutWidget):
@@ -333,7 +364,10 @@ class PricesPanel(Panel):
         if prepared is not None and prepared.source is data:
             return
         interval_ms = spec.interval_ms or MS_PER_DAY
-        if len(data) >= _PREPARE_ON_WORKER:
+        extended = extend_prepared(prepared, data, interval_ms) if prepared else None
+        if extended is not None:  # a live update: new bars appended, no rebuild
+            self._on_prepared(series_id, extended)
+        elif len(data) >= _PREPARE_ON_WORKER:
             self.ctx.scheduler.run(f"prepare:{series_id}", prepare, data, interval_ms,
                                    on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
         else:
