@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from ui.scheduler import Scheduler
 from ui.store import DataStore
@@ -62,3 +64,19 @@ def elastic(label: QLabel) -> QLabel:
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     label.setMinimumWidth(0)
     return label
+
+
+def choice_buttons(owner: QWidget, bar: QHBoxLayout, values: Iterable[Any], current: Any,
+                   on_choose: Callable[[Any], None], label: Callable[[Any], str] = str,
+                   tooltip: Callable[[Any], str] | None = None) -> QButtonGroup:
+    """A row of exclusive tool buttons (asset, window, range …) added to `bar`."""
+    group = QButtonGroup(owner)
+    for value in values:
+        button = QToolButton(text=label(value), checkable=True)
+        button.setChecked(value == current)
+        if tooltip is not None:
+            button.setToolTip(tooltip(value))
+        button.clicked.connect(lambda _=False, v=value: on_choose(v))
+        group.addButton(button)
+        bar.addWidget(button)
+    return group

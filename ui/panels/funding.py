@@ -16,14 +16,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -35,7 +33,7 @@ from ui import theme
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.panels.prices import FUNDING_NEGATIVE_KEY
 
 ASSETS = ("btc", "eth")
@@ -128,21 +126,11 @@ class FundingPanel(Panel):
         self._curves: dict[str, LodCurveItem] = {}
 
         bar = QHBoxLayout()
-        self._asset_group = QButtonGroup(self)
-        for asset in ASSETS:
-            button = QToolButton(text=asset.upper(), checkable=True)
-            button.setChecked(asset == self.asset)
-            button.clicked.connect(lambda _=False, a=asset: self._on_asset(a))
-            self._asset_group.addButton(button)
-            bar.addWidget(button)
+        self._asset_group = choice_buttons(self, bar, ASSETS, self.asset, self._on_asset,
+                                           str.upper)
         bar.addSpacing(10)
-        self._window_group = QButtonGroup(self)
-        for key in WINDOWS_DAYS:
-            button = QToolButton(text=key, checkable=True)
-            button.setChecked(key == self.window_key)
-            button.clicked.connect(lambda _=False, k=key: self._on_window(k))
-            self._window_group.addButton(button)
-            bar.addWidget(button)
+        self._window_group = choice_buttons(self, bar, WINDOWS_DAYS, self.window_key,
+                                            self._on_window)
         self.note = elastic(QLabel(""))
         self.note.setStyleSheet(f"color: {theme.MUTED};")
         bar.addSpacing(10)

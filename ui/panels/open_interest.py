@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.catalog import OI_VENUES, venue_label
 from models.series import SeriesData
 from ui import theme
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 
 ASSETS = ("btc", "eth")
 
@@ -34,14 +34,7 @@ class OpenInterestPanel(Panel):
         if self.asset not in ASSETS:
             self.asset = "btc"
         bar = QHBoxLayout()
-        group = QButtonGroup(self)
-        for asset in ASSETS:
-            button = QToolButton(text=asset.upper(), checkable=True)
-            button.setChecked(asset == self.asset)
-            button.clicked.connect(lambda _=False, a=asset: self._on_asset(a))
-            group.addButton(button)
-            bar.addWidget(button)
-        self._group = group
+        self._group = choice_buttons(self, bar, ASSETS, self.asset, self._on_asset, str.upper)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(pg.QtCore.Qt.TextFormat.RichText)
         bar.addSpacing(10)

@@ -15,12 +15,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +26,7 @@ from PySide6.QtWidgets import (
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
 from models.series import Snapshot
 from ui import theme
-from ui.panels.base import Panel, UiContext, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.panels.prices import BTC_LEVELS_KEY
 
 if TYPE_CHECKING:
@@ -104,14 +102,7 @@ class OptionsPanel(Panel):
         self.view: ChainView | None = None
 
         bar = QHBoxLayout()
-        group = QButtonGroup(self)
-        for asset in ASSETS:
-            button = QToolButton(text=asset.upper(), checkable=True)
-            button.setChecked(asset == self.asset)
-            button.clicked.connect(lambda _=False, a=asset: self._on_asset(a))
-            group.addButton(button)
-            bar.addWidget(button)
-        self._group = group
+        self._group = choice_buttons(self, bar, ASSETS, self.asset, self._on_asset, str.upper)
         self.flip_box = QCheckBox("Flip dealer convention")
         self.flip_box.setChecked(self.flipped)
         self.flip_box.toggled.connect(self._on_flip)

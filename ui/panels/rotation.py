@@ -17,11 +17,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,7 +30,7 @@ from ui import theme
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.panels.prices import DECOUPLING_KEY
 
 if TYPE_CHECKING:
@@ -114,15 +112,9 @@ class RotationPanel(Panel):
         self.view: RotationView | None = None
 
         bar = QHBoxLayout()
-        group = QButtonGroup(self)
-        for w in WINDOWS:
-            button = QToolButton(text=f"{w}d", checkable=True)
-            button.setToolTip(f"Rolling window: {w} equity sessions")
-            button.setChecked(w == self.window)
-            button.clicked.connect(lambda _=False, v=w: self._on_window(v))
-            group.addButton(button)
-            bar.addWidget(button)
-        self._group = group
+        self._group = choice_buttons(self, bar, WINDOWS, self.window, self._on_window,
+                                     lambda w: f"{w}d",
+                                     lambda w: f"Rolling window: {w} equity sessions")
         bar.addSpacing(12)
         bar.addWidget(QLabel("flag |BTC move| >"))
         self.k_box = QDoubleSpinBox(decimals=1, minimum=0.5, maximum=6.0, singleStep=0.5)

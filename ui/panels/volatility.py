@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.series import SeriesData
 from ui import theme
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 
 ASSETS = ("btc", "eth")
 RV_WINDOWS = (7, 30, 90)
@@ -80,15 +80,8 @@ class VolatilityPanel(Panel):
         for values, current, handler, fmt in (
                 (ASSETS, self.asset, self._on_asset, str.upper),
                 (RV_WINDOWS, self.window, self._on_window, lambda w: f"RV {w}d")):
-            group = QButtonGroup(self)
-            for value in values:
-                button = QToolButton(text=fmt(value), checkable=True)
-                button.setChecked(value == current)
-                button.clicked.connect(lambda _=False, v=value, h=handler: h(v))
-                group.addButton(button)
-                bar.addWidget(button)
+            self._groups.append(choice_buttons(self, bar, values, current, handler, fmt))
             bar.addSpacing(10)
-            self._groups.append(group)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         bar.addWidget(self.summary, 1)
