@@ -288,19 +288,13 @@ def _as_export(series: pd.Series, column: str) -> pd.DataFrame:
     return frame
 
 
-def _corr_compute(peer: str, window: int) -> Callable[[DataLoader], pd.DataFrame]:
+def _rolling_compute(stat: Callable[[pd.DataFrame, str, str, int], pd.Series], column: str,
+                     peer: str, window: int) -> Callable[[DataLoader], pd.DataFrame]:
+    """A derived series: `stat` (rolling correlation or beta) of BTC against `peer`."""
     def compute(loader: DataLoader) -> pd.DataFrame:
         btc, other = _pair_closes(loader, peer)
         returns = aligned_log_returns({"btc": btc, peer: other})
-        return _as_export(rolling_correlation(returns, "btc", peer, window), "corr")
-    return compute
-
-
-def _beta_compute(peer: str, window: int) -> Callable[[DataLoader], pd.DataFrame]:
-    def compute(loader: DataLoader) -> pd.DataFrame:
-        btc, other = _pair_closes(loader, peer)
-        returns = aligned_log_returns({"btc": btc, peer: other})
-        return _as_export(rolling_beta(returns, "btc", peer, window), "beta")
+        return _as_export(stat(returns, "btc", peer, window), column)
     return compute
 
 
@@ -326,13 +320,15 @@ def _declare() -> list[DerivedSpec]:
             specs.append(DerivedSpec(
                 id=f"corr.btc_{peer}.{window}",
                 label=f"BTC vs {_PEER_LABEL[peer]} rolling correlation, {window} sessions",
-                inputs=_inputs(peer), compute=_corr_compute(peer, window),
+                inputs=_inputs(peer),
+                compute=_rolling_compute(rolling_correlation, "corr", peer, window),
                 unit="correlation (daily log returns at the 16:00 New York close)",
                 interval="1d", symbol="BTC"))
     specs.append(DerivedSpec(
         id=f"beta.btc_spx.{BETA_WINDOW}",
         label=f"BTC beta to the S&P 500, {BETA_WINDOW} sessions",
-        inputs=_inputs("spx"), compute=_beta_compute("spx", BETA_WINDOW),
+        inputs=_inputs("spx"),
+        compute=_rolling_compute(rolling_beta, "beta", "spx", BETA_WINDOW),
         unit="beta (daily log returns)", interval="1d", symbol="BTC"))
     for peer, unit in (("gold", "oz of gold per BTC"), ("spx", "S&P 500 units per BTC")):
         specs.append(DerivedSpec(

@@ -396,10 +396,11 @@ def test_derived_compute_through_the_real_cache(cache, tmp_path):
     out_path = tmp_path / "corr.csv"
     assert cmd_export(services, "corr.btc_spx.60", str(out_path), None, None, io.StringIO()) == 0
     lines = out_path.read_text().splitlines()
-    assert lines[0] == "time,corr"
+    assert lines[0] == "time,corr,unit"
     assert len(lines) == len(spec_frame := rot.DERIVED[1].compute(cache)) + 1
     assert rot.DERIVED[1].id == "corr.btc_spx.60"
-    first_time, first_corr = lines[1].split(",")
+    first_time, first_corr, unit = lines[1].split(",")
+    assert unit.startswith("correlation")
     assert first_time == spec_frame.index[0].strftime("%Y-%m-%dT%H:%M:%SZ")
     assert float(first_corr) == pytest.approx(1.0, abs=1e-9)
 
