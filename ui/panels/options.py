@@ -121,12 +121,12 @@ class OptionsPanel(Panel):
         self.chart = pg.GraphicsLayoutWidget()
         self.gex_plot = self.chart.addPlot(row=0, col=0, title="GEX by strike")
         self.profile_plot = self.chart.addPlot(row=0, col=1, title="Total GEX vs spot")
-        self.term_plot = self.chart.addPlot(row=1, col=0, title="ATM implied vol by expiry")
+        self.term_plot = self.chart.addPlot(row=1, col=0, title="ATM IV by expiry")
         self.smile_plot = self.chart.addPlot(row=1, col=1, title="Smile")
         self.skew_plot = self.chart.addPlot(row=2, col=0,
-                                            title="25Δ risk reversal and butterfly by expiry")
+                                            title="25Δ RR and BF by expiry")
         self.history_plot = self.chart.addPlot(
-            row=2, col=1, title="30-day RR and BF, one point per cached chain",
+            row=2, col=1, title="30-day RR and BF history",
             axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
         self.history_plot.setLabel("bottom", "snapshot (UTC)")
         self.history_plot.setLabel("left", "vol pts")
@@ -236,12 +236,13 @@ class OptionsPanel(Panel):
         self.expiry_box.blockSignals(False)
         self._draw_smile()
 
-    def _vline(self, plot: pg.PlotItem, x: float | None, color: str, label: str) -> None:
+    def _vline(self, plot: pg.PlotItem, x: float | None, color: str, label: str,
+               height: float = 0.92) -> None:
         if x is None or not np.isfinite(x):
             return
         plot.addItem(pg.InfiniteLine(pos=x, angle=90, pen=theme.pen(color,
                                      style=Qt.PenStyle.DashLine), label=label,
-                                     labelOpts={"position": 0.92, "color": color}))
+                                     labelOpts={"position": height, "color": color}))
 
     def _draw_gex(self, view: ChainView) -> None:
         self.gex_plot.clear()
@@ -256,10 +257,11 @@ class OptionsPanel(Panel):
             self.gex_plot.plot(strikes, gex["net_gex"].to_numpy(float),
                                pen=theme.pen("#ffffff"))
         self.gex_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        self._vline(self.gex_plot, view.spot, theme.FOREGROUND, "spot")
-        self._vline(self.gex_plot, view.flip, "#ffca28", "flip")
-        self._vline(self.gex_plot, view.call_wall, theme.UP, "call wall")
-        self._vline(self.gex_plot, view.put_wall, theme.DOWN, "put wall")
+        # Staggered label heights: the four levels often sit within a few strikes.
+        self._vline(self.gex_plot, view.spot, theme.FOREGROUND, "spot", 0.95)
+        self._vline(self.gex_plot, view.flip, "#ffca28", "flip", 0.8)
+        self._vline(self.gex_plot, view.call_wall, theme.UP, "call wall", 0.65)
+        self._vline(self.gex_plot, view.put_wall, theme.DOWN, "put wall", 0.5)
         self.gex_plot.setXRange(view.spot * 0.7, view.spot * 1.3, padding=0)
 
         self.profile_plot.clear()
@@ -299,7 +301,7 @@ class OptionsPanel(Panel):
                                  pen=theme.pen(color), symbol="o", symbolSize=4,
                                  symbolBrush=color)
         self._vline(self.smile_plot, view.spot, theme.FOREGROUND, "spot")
-        self.smile_plot.setTitle(f"Smile {_expiry_label(expiry)} (calls green, puts red)")
+        self.smile_plot.setTitle(f"Smile {_expiry_label(expiry)} (C green, P red)")
 
     def has_data(self) -> bool:
         return self.view is not None

@@ -139,7 +139,7 @@ class RotationPanel(Panel):
         self.corr_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self.matrix_plot = self.chart.addPlot(row=0, col=1, title="correlation matrix")
         self.matrix_plot.setMenuEnabled(False)
-        self.matrix_plot.setAspectLocked(True)
+        # Not square: the cells widen to fit their numbers in a short dock.
         self.matrix_plot.vb.setMouseEnabled(x=False, y=False)
         self.matrix_plot.invertY(True)
         self.matrix = HeatmapItem()
@@ -156,8 +156,8 @@ class RotationPanel(Panel):
         self.ratio_plot.getAxis("right").linkToView(self.ratio_right)
         self.ratio_right.setXLink(self.ratio_plot)
         self.ratio_plot.vb.sigResized.connect(self._sync_ratio_views)
-        self.chart.ci.layout.setColumnStretchFactor(0, 3)
-        self.chart.ci.layout.setColumnStretchFactor(1, 2)
+        self.chart.ci.layout.setColumnStretchFactor(0, 1)
+        self.chart.ci.layout.setColumnStretchFactor(1, 1)
         self.corr_plot.vb.sigXRangeChanged.connect(self._on_range_changed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -283,7 +283,7 @@ class RotationPanel(Panel):
         ticks = [(i + 0.5, n) for i, n in enumerate(names)]
         self.matrix_plot.getAxis("bottom").setTicks([ticks])
         self.matrix_plot.getAxis("left").setTicks([ticks])
-        self.matrix_plot.setTitle(f"correlation matrix, {int(mask.sum())} sessions in view")
+        self.matrix_plot.setTitle(f"correlation, {int(mask.sum())} sessions in view")
 
     def has_data(self) -> bool:
         return self.view is not None
