@@ -104,7 +104,7 @@ def test_closing_with_requests_in_flight_waits_and_leaves_no_worker(
     qtbot.waitUntil(lambda: bool(window.scheduler._inflight), timeout=5000)
     started = time.monotonic()
     window.close()
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 2.0  # the issue: exits within 2 s
     assert not window.workers_left
     assert QThreadPool.globalInstance().activeThreadCount() == 0
 
