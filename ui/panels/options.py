@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -119,14 +120,15 @@ class OptionsPanel(Panel):
         self.headline = elastic(QLabel(""))
         self.headline.setTextFormat(Qt.TextFormat.RichText)
         self.chart = pg.GraphicsLayoutWidget()
-        self.gex_plot = self.chart.addPlot(row=0, col=0, title="GEX by strike")
-        self.profile_plot = self.chart.addPlot(row=0, col=1, title="Total GEX vs spot")
-        self.term_plot = self.chart.addPlot(row=1, col=0, title="ATM IV by expiry")
-        self.smile_plot = self.chart.addPlot(row=1, col=1, title="Smile")
-        self.skew_plot = self.chart.addPlot(row=2, col=0,
+        plot = partial(self.chart.addPlot, enableMenu=False)  # no pyqtgraph context menus
+        self.gex_plot = plot(row=0, col=0, title="GEX by strike")
+        self.profile_plot = plot(row=0, col=1, title="Total GEX vs spot")
+        self.term_plot = plot(row=1, col=0, title="ATM IV by expiry")
+        self.smile_plot = plot(row=1, col=1, title="Smile")
+        self.skew_plot = self.chart.addPlot(row=2, col=0, enableMenu=False,
                                             title="25Δ RR and BF by expiry")
         self.history_plot = self.chart.addPlot(
-            row=2, col=1, title="30-day RR and BF history",
+            row=2, col=1, enableMenu=False, title="30-day RR and BF history",
             axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
         self.history_plot.setLabel("bottom", "snapshot (UTC)")
         self.history_plot.setLabel("left", "vol pts")

@@ -137,7 +137,8 @@ class RotationPanel(Panel):
         self.corr_plot.setYRange(-1, 1)
         self.corr_plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
         self.corr_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        self.matrix_plot = self.chart.addPlot(row=0, col=1, title="correlation matrix")
+        self.matrix_plot = self.chart.addPlot(row=0, col=1, title="correlation matrix",
+                                              enableMenu=False)
         self.matrix_plot.setMenuEnabled(False)
         # Not square: the cells widen to fit their numbers in a short dock.
         self.matrix_plot.vb.setMouseEnabled(x=False, y=False)
