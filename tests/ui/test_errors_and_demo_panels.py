@@ -59,3 +59,19 @@ def test_every_dock_shows_the_demo_dataset(make_window, qtbot):
     options = window.panels["options"]
     assert "gamma flip" in options.headline.text()
     assert window.panels["movers"].rows == 8
+
+
+def test_hand_edited_or_stale_settings_fall_back_to_defaults(make_window, settings, qtbot):
+    for key, junk in (("vol/window", "thirty"), ("rotation/window", "7"), ("rotation/k", "x"),
+                      ("prices/mode", "sideways"), ("prices/interval", "3m"),
+                      ("funding/asset", "doge"), ("options/asset", "")):
+        settings.setValue(key, junk)
+    window = make_window(demo=True)
+    window.show()
+    assert window.panels["volatility"].window == 30
+    assert window.panels["rotation"].window == 60
+    assert window.panels["rotation"].k_box.value() == 2.0
+    prices = window.panels["prices"]
+    assert (prices.mode, prices.interval) == ("stacked", "1h")
+    assert window.panels["funding"].asset == "btc" and window.panels["options"].asset == "btc"
+    qtbot.waitUntil(prices.has_data, timeout=15000)

@@ -80,3 +80,15 @@ def choice_buttons(owner: QWidget, bar: QHBoxLayout, values: Iterable[Any], curr
         group.addButton(button)
         bar.addWidget(button)
     return group
+
+
+def stored_choice(settings: QSettings, key: str, allowed: Iterable[Any] | None,
+                  default: Any) -> Any:
+    """A persisted setting read back safely: a value edited by hand or left by an older
+    version (not of `default`'s type, or not one of `allowed`) falls back to `default`."""
+    raw = settings.value(key, default)
+    try:
+        value = type(default)(raw)
+    except (TypeError, ValueError):
+        return default
+    return value if allowed is None or value in allowed else default

@@ -33,7 +33,7 @@ from ui import theme
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
 from ui.panels.prices import FUNDING_NEGATIVE_KEY
 
 ASSETS = ("btc", "eth")
@@ -116,12 +116,8 @@ class FundingPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = str(ctx.settings.value("funding/asset", "btc"))
-        if self.asset not in ASSETS:
-            self.asset = "btc"
-        self.window_key = str(ctx.settings.value("funding/window", "30D"))
-        if self.window_key not in WINDOWS_DAYS:
-            self.window_key = "30D"
+        self.asset = stored_choice(ctx.settings, "funding/asset", ASSETS, "btc")
+        self.window_key = stored_choice(ctx.settings, "funding/window", WINDOWS_DAYS, "30D")
         self.computed: _Computed | None = None
         self._curves: dict[str, LodCurveItem] = {}
 

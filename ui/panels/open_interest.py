@@ -17,7 +17,7 @@ from models.series import SeriesData
 from ui import theme
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
 
 ASSETS = ("btc", "eth")
 
@@ -30,9 +30,7 @@ class OpenInterestPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = str(ctx.settings.value("oi/asset", "btc"))
-        if self.asset not in ASSETS:
-            self.asset = "btc"
+        self.asset = stored_choice(ctx.settings, "oi/asset", ASSETS, "btc")
         bar = QHBoxLayout()
         self._group = choice_buttons(self, bar, ASSETS, self.asset, self._on_asset, str.upper)
         self.summary = elastic(QLabel(""))

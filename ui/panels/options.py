@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
 from models.series import Snapshot
 from ui import theme
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
 from ui.panels.prices import BTC_LEVELS_KEY
 
 if TYPE_CHECKING:
@@ -97,8 +97,7 @@ class OptionsPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = str(ctx.settings.value("options/asset", "btc"))
-        self.asset = self.asset if self.asset in ASSETS else "btc"
+        self.asset = stored_choice(ctx.settings, "options/asset", ASSETS, "btc")
         self.flipped = ctx.settings.value("options/flipped", False, type=bool)
         self.view: ChainView | None = None
 

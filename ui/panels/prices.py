@@ -37,7 +37,7 @@ from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, elastic
+from ui.panels.base import Panel, UiContext, elastic, stored_choice
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
 DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
@@ -48,6 +48,7 @@ AXIS_WIDTH = 62
 FUNDING_NEGATIVE_KEY = "overlay.funding_negative"  # list[(start_ms, end_ms)]
 BTC_LEVELS_KEY = "overlay.levels.btc"  # list[Level]
 STYLES = ("line", "candles")
+MODES = ("stacked", "compare")
 DECOUPLING_KEY = "overlay.decoupling"  # list[int]: session close times (ms) marked on BTC
 LEVEL_COLORS = {USER: "#b39ddb", GAMMA_FLIP: "#ffca28", CALL_WALL: "#26a69a",
                 PUT_WALL: "#ef5350"}
@@ -127,16 +128,10 @@ class PricesPanel(Panel):
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
         settings = ctx.settings
-        self.interval = str(settings.value("prices/interval", "1h"))
-        if self.interval not in PRICE_INTERVALS:
-            self.interval = "1h"
-        self.range_key = str(settings.value("prices/range", "1M"))
-        if self.range_key not in RANGES_DAYS:
-            self.range_key = "1M"
-        self.mode = str(settings.value("prices/mode", "stacked"))
-        self.style = str(settings.value("prices/style", "line"))
-        if self.style not in STYLES:
-            self.style = "line"
+        self.interval = stored_choice(settings, "prices/interval", PRICE_INTERVALS, "1h")
+        self.range_key = stored_choice(settings, "prices/range", RANGES_DAYS, "1M")
+        self.mode = stored_choice(settings, "prices/mode", MODES, "stacked")
+        self.style = stored_choice(settings, "prices/style", STYLES, "line")
         self.log_scale = settings.value("prices/log", False, type=bool)
         saved = settings.value("prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in (saved or [])] or list(DEFAULT_ASSETS)

@@ -30,7 +30,7 @@ from ui import theme
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
 from ui.panels.prices import DECOUPLING_KEY
 
 if TYPE_CHECKING:
@@ -107,8 +107,7 @@ class RotationPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.window = int(ctx.settings.value("rotation/window", 60))
-        self.window = self.window if self.window in WINDOWS else 60
+        self.window = stored_choice(ctx.settings, "rotation/window", WINDOWS, 60)
         self.view: RotationView | None = None
 
         bar = QHBoxLayout()
@@ -118,13 +117,13 @@ class RotationPanel(Panel):
         bar.addSpacing(12)
         bar.addWidget(QLabel("flag |BTC move| >"))
         self.k_box = QDoubleSpinBox(decimals=1, minimum=0.5, maximum=6.0, singleStep=0.5)
-        self.k_box.setValue(float(ctx.settings.value("rotation/k", 2.0)))
+        self.k_box.setValue(stored_choice(ctx.settings, "rotation/k", None, 2.0))
         self.k_box.setSuffix(" σ")
         bar.addWidget(self.k_box)
         bar.addWidget(QLabel("and corr(S&P) <"))
         self.threshold_box = QDoubleSpinBox(decimals=2, minimum=-1.0, maximum=1.0,
                                             singleStep=0.05)
-        self.threshold_box.setValue(float(ctx.settings.value("rotation/threshold", 0.2)))
+        self.threshold_box.setValue(stored_choice(ctx.settings, "rotation/threshold", None, 0.2))
         bar.addWidget(self.threshold_box)
         self.k_box.valueChanged.connect(self._on_params)
         self.threshold_box.valueChanged.connect(self._on_params)

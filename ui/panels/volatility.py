@@ -17,7 +17,7 @@ from models.series import SeriesData
 from ui import theme
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
 
 ASSETS = ("btc", "eth")
 RV_WINDOWS = (7, 30, 90)
@@ -69,10 +69,8 @@ class VolatilityPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = str(ctx.settings.value("vol/asset", "btc"))
-        self.asset = self.asset if self.asset in ASSETS else "btc"
-        self.window = int(ctx.settings.value("vol/window", 30))
-        self.window = self.window if self.window in RV_WINDOWS else 30
+        self.asset = stored_choice(ctx.settings, "vol/asset", ASSETS, "btc")
+        self.window = stored_choice(ctx.settings, "vol/window", RV_WINDOWS, 30)
         self.result: _Vol | None = None
 
         bar = QHBoxLayout()
