@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.series import MS_PER_DAY
+from models.series import MS_PER_DAY, Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,6 +85,19 @@ def parse_instrument(name: str) -> OptionId:
     if not k > 0:
         raise ValueError(f"non-positive strike in {name!r}")
     return OptionId(currency, int(expiry.timestamp()) * 1000, k, kind)
+
+
+def snapshot_spot(snap: Snapshot) -> float:
+    """The chain snapshot's index price (meta), else the median underlying of its rows."""
+    try:
+        spot = float(snap.meta.get("index_price"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        spot = math.nan
+    frame = snap.frame
+    if not spot > 0 and "underlying_price" in frame.columns:
+        under = frame["underlying_price"].to_numpy(dtype=np.float64, na_value=np.nan)
+        spot = float(np.nanmedian(under)) if np.isfinite(under).any() else math.nan
+    return spot
 
 
 def year_fraction(expiry_ms: float | np.ndarray, at_ms: float | np.ndarray) -> float | np.ndarray:

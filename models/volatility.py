@@ -122,21 +122,6 @@ def iv_rv_spread(dvol: SeriesData, rv: SeriesData, *, iv_column: str = "close",
 
 
 # -- option-chain derived series --------------------------------------------------------------
-def _spot_of(snap: object) -> float:
-    """The snapshot's index price (meta), else the median forward of its rows."""
-    meta = getattr(snap, "meta", {}) or {}
-    frame = snap.frame  # type: ignore[attr-defined]
-    spot = meta.get("index_price")
-    try:
-        spot = float(spot)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        spot = math.nan
-    if not spot > 0 and "underlying_price" in frame.columns:
-        under = frame["underlying_price"].to_numpy(dtype=np.float64, na_value=np.nan)
-        spot = float(np.nanmedian(under)) if np.isfinite(under).any() else math.nan
-    return spot
-
-
 def gex_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
     """GEX by strike (USD per 1 % move, default dealer convention) of the newest chain."""
     import pandas as pd
@@ -147,7 +132,7 @@ def gex_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
     if snap is None:
         return pd.DataFrame({c: np.empty(0) for c in ("strike", "call_gex", "put_gex",
                                                       "net_gex")})
-    return opt.gex_by_strike(snap.frame, _spot_of(snap), snap.time_ms)
+    return opt.gex_by_strike(snap.frame, opt.snapshot_spot(snap), snap.time_ms)
 
 
 def skew_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:

@@ -57,16 +57,6 @@ OI_LIMIT = 500
 FUNDING_INFO_TTL_S = 6 * 3600
 
 
-# -- helpers shared by the perpetual venues ---------------------------------------------------
-def spec_interval_hours(spec: SeriesSpec, fallback: float = DEFAULT_INTERVAL_HOURS) -> float:
-    ms = spec.interval_ms
-    return ms / MS_PER_HOUR if ms else fallback
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 # -- parsers -----------------------------------------------------------------------------------
 def parse_funding_rates(rows: Any, default_hours: float = DEFAULT_INTERVAL_HOURS,
                         venue: str = "binance_futures") -> tuple[pd.DataFrame, int | None]:

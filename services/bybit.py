@@ -34,7 +34,6 @@ import requests
 
 from models.catalog import FUNDING, FUNDING_NOW, OPEN_INTEREST, SeriesSpec
 from models.series import Snapshot
-from services.binance_futures import now_ms, spec_interval_hours
 from services.config import Endpoints
 from services.errors import (
     BadPayload,
@@ -52,8 +51,10 @@ from services.parsing import (
     check_symbol,
     funding_frame,
     funding_now_frame,
+    now_ms,
     oi_frame,
     require,
+    spec_interval_hours,
     to_float,
     to_int,
 )

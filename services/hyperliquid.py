@@ -25,7 +25,6 @@ import requests
 
 from models.catalog import FUNDING, FUNDING_NOW, SeriesSpec
 from models.series import MS_PER_HOUR, Snapshot
-from services.binance_futures import now_ms
 from services.config import Endpoints
 from services.errors import BadPayload, BadRequest, UnknownSymbol
 from services.http import HttpClient
@@ -36,6 +35,7 @@ from services.parsing import (
     floor_hour,
     funding_frame,
     funding_now_frame,
+    now_ms,
     require,
     to_float,
     to_int,

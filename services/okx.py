@@ -31,7 +31,6 @@ import requests
 
 from models.catalog import FUNDING, FUNDING_NOW, SeriesSpec
 from models.series import MS_PER_HOUR, Snapshot
-from services.binance_futures import now_ms, spec_interval_hours
 from services.config import Endpoints
 from services.errors import (
     BadPayload,
@@ -49,7 +48,9 @@ from services.parsing import (
     check_symbol,
     funding_frame,
     funding_now_frame,
+    now_ms,
     require,
+    spec_interval_hours,
     to_float,
     to_int,
 )

@@ -9,13 +9,14 @@ so the cache only ever gains valid rows.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from models.catalog import validate_symbol
+from models.catalog import SeriesSpec, validate_symbol
 from models.funding import annualize_funding
 from models.series import MS_PER_HOUR
 from services.errors import BadPayload, BadRequest
@@ -122,6 +123,16 @@ def finite_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 # -- helpers shared by the perpetual venues ---------------------------------------------------
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def spec_interval_hours(spec: SeriesSpec, fallback: float = DEFAULT_INTERVAL_HOURS) -> float:
+    """The catalog's settlement interval of a funding series, in hours."""
+    ms = spec.interval_ms
+    return ms / MS_PER_HOUR if ms else fallback
+
+
 def floor_hour(t_ms: int) -> int:
     return t_ms - t_ms % MS_PER_HOUR
 

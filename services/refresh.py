@@ -8,7 +8,6 @@ it got, and it returns a result instead of raising, so one failing series never 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,16 +15,13 @@ from models.catalog import SeriesSpec, validate_symbol
 from models.series import MS_PER_DAY, SeriesData
 from services.cache import Cache
 from services.errors import GeoBlocked, PermanentError, ServiceError, UnknownSymbol
+from services.parsing import now_ms
 from services.sources import Sources
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]  # (series_id, fraction 0..1)
 HISTORY_GAP_MS = 7 * MS_PER_DAY
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from models.series import MS_PER_DAY, Snapshot
 from services.config import Endpoints
 from services.errors import BadPayload, BadRequest, UnknownSymbol
 from services.http import HttpClient
-from services.parsing import make_frame, require, to_float, to_int
+from services.parsing import between, make_frame, require, to_float, to_int
 
 RESOLUTION = {"1h": "60", "1d": "D"}
 WINDOW_MS = {"1h": 60 * MS_PER_DAY, "1d": 1500 * MS_PER_DAY}  # ≤ 1,500 rows per answer
@@ -78,8 +78,7 @@ class VolmexClient(HttpClient):
             frame = parse_udf(self.get_json("/public/iv/history", {
                 "symbol": symbol, "resolution": RESOLUTION[spec.interval],
                 "from": cursor // 1000, "to": upper // 1000}), self.venue)
-            ms = frame.index.as_unit("ms").asi8
-            yield frame[(ms >= start_ms) & (ms <= end_ms)]
+            yield between(frame, start_ms, end_ms)
             cursor = upper + 1
 
     def fetch_snapshot(self, spec: SeriesSpec, symbol: str) -> Snapshot:

@@ -59,7 +59,7 @@ def analyse_chain(asset: str, snap: Snapshot, flipped: bool) -> ChainView:
     from models import options as opt  # pandas-heavy: imported on the worker, off start-up
 
     chain = snap.frame
-    spot = float(snap.meta.get("index_price") or np.nanmedian(chain["underlying_price"]))
+    spot = opt.snapshot_spot(snap)
     at = snap.time_ms
     dealer = opt.DealerConvention(flipped=flipped)
     gex = opt.gex_by_strike(chain, spot, at, dealer)
