@@ -275,7 +275,7 @@ class _CountingPlot(pg.PlotWidget):
         self.paints += 1
 
 
-def _paints_per_pan(qtbot, view_box) -> list[int]:
+def _paints_per_pan(qtbot, view_box, auto_visible_y: bool = False) -> list[int]:
     from PySide6.QtWidgets import QApplication
 
     w = _CountingPlot(viewBox=view_box)
@@ -283,8 +283,9 @@ def _paints_per_pan(qtbot, view_box) -> list[int]:
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
+    w.getPlotItem().setAutoVisible(y=auto_visible_y)
     x = np.arange(100_000.0)
-    w.addItem(LodCurveItem(MinMaxPyramid.build(x, np.sin(x / 500.0))))
+    w.addItem(LodCurveItem(MinMaxPyramid.build(x, np.sin(x / 500.0) * x)))
     counts = []
     for step in range(5):
         w.setXRange(10_000 + step * 1000, 60_000 + step * 1000, padding=0)
@@ -301,3 +302,5 @@ def test_prompt_view_box_pans_with_one_paint_where_pyqtgraph_needs_two(qtbot):
 
     assert set(_paints_per_pan(qtbot, PromptViewBox())) == {1}
     assert max(_paints_per_pan(qtbot, pg.ViewBox())) == 2  # shared/performance.md, S1
+    # as the price charts run: y auto-ranged to the visible rows, re-ranged by every pan
+    assert set(_paints_per_pan(qtbot, PromptViewBox(), auto_visible_y=True)) == {1}

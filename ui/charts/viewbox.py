@@ -1,9 +1,10 @@
 """A ViewBox that applies a new range when it is set, not inside the next paint.
 
 pyqtgraph applies a range lazily in `prepareForPaint()`, which runs inside the paint event; the
-items' and the auto-range's reactions to the new transform then schedule a second full paint
-(shared/performance.md, slow path S1). Applying it at once, before the paint event, makes one
-pan cost one paint.
+new transform then makes the items report changed bounds, which queues an auto-range and a second
+full paint (shared/performance.md, slow path S1). Settling range, auto-range and transform at
+once, before the paint event, makes one pan cost one paint, also with y auto-ranged to the
+visible data (`setAutoVisible(y=True)`, as the price charts do).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
+
+_SETTLE_ROUNDS = 3  # range -> transform -> item bounds -> auto range -> transform: 2 suffice
 
 
 class PromptViewBox(pg.ViewBox):
@@ -20,10 +23,7 @@ class PromptViewBox(pg.ViewBox):
 
     def setRange(self, *args: Any, **kwargs: Any) -> None:
         super().setRange(*args, **kwargs)
-        self.prepareForPaint()
-
-    def updateAutoRange(self) -> None:
-        super().updateAutoRange()
-        # The auto range may have moved the view again: apply that now too.
-        if self._matrixNeedsUpdate:
-            self.updateMatrix()
+        for _ in range(_SETTLE_ROUNDS):
+            self.prepareForPaint()
+            if not (self._autoRangeNeedsUpdate or self._matrixNeedsUpdate):
+                break
