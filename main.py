@@ -104,24 +104,23 @@ def run_gui(args: argparse.Namespace) -> int:
     mark("window_built")
     window.scheduler.servicesReady.connect(lambda _s: mark("cache_read"))
 
-    painted: set[str] = set()
+    all_painted = False
 
     def on_painted(key: str) -> None:
-        if key == "prices" and "prices" not in painted:
+        nonlocal all_painted
+        if key == "prices":
             mark("first_chart_painted")
-        painted.add(key)
         # Docks on screen now: one behind another dock's tab paints when it is brought forward.
-        on_screen = {k for k, p in window.panels.items() if p.isVisible()}
-        if "all" not in painted and painted >= on_screen:
-            painted.add("all")
-            mark("all_docks_painted")
-            if os.environ.get("ROTOR_EXIT_AFTER_PAINT") == "1":
-                QTimer.singleShot(0, window.close)
+        if all_painted or any(p.isVisible() and not p.first_paint_done
+                              for p in window.panels.values()):
+            return
+        all_painted = True
+        mark("all_docks_painted")
+        if os.environ.get("ROTOR_EXIT_AFTER_PAINT") == "1":
+            QTimer.singleShot(0, window.close)
 
     for key, panel in window.panels.items():
         panel.firstDataPaint.connect(lambda k=key: on_painted(k))
-        if panel.first_paint_done:  # painted while the window was being built
-            painted.add(key)
 
     if args.screenshot:
         _schedule_screenshot(window, args.screenshot)
