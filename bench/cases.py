@@ -57,6 +57,17 @@ def _xr(vb: Any) -> Any:
     return set_range
 
 
+def _sweep(out: dict, qapp: Any, w: Any, plot: Any, t0: float, ranges: list) -> dict:
+    """Settle on the first range, then time every pan of the sweep (fr.run_sweep)."""
+    set_range = _xr(plot.getViewBox())
+    set_range(*ranges[0])
+    fr.settle(qapp)
+    out["setup_to_first_paint_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
+    out.update(fr.run_sweep(qapp, set_range, ranges))
+    w.close()
+    return out
+
+
 # -- lines ------------------------------------------------------------------------------------
 def line(contender: str, n: int, view: str, frames: int, size: tuple[int, int]) -> dict:
     if contender == "rotor" and not rotor_available("line"):
@@ -83,14 +94,7 @@ def line(contender: str, n: int, view: str, frames: int, size: tuple[int, int]) 
         plot.addItem(_rotor_line_item(pyr))
     else:
         raise ValueError(f"unknown contender {contender!r}")
-    ranges = fr.sweep(view, n, frames, "line")
-    set_range = _xr(plot.getViewBox())
-    set_range(*ranges[0])
-    fr.settle(qapp)
-    out["setup_to_first_paint_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
-    out.update(fr.run_sweep(qapp, set_range, ranges))
-    w.close()
-    return out
+    return _sweep(out, qapp, w, plot, t0, fr.sweep(view, n, frames, "line"))
 
 
 # -- candles ----------------------------------------------------------------------------------
@@ -148,14 +152,7 @@ def candles(contender: str, n: int, view: str, frames: int, size: tuple[int, int
     else:
         raise ValueError(f"unknown contender {contender!r}")
     plot.addItem(item)
-    ranges = fr.sweep(view, n, frames, "candles")
-    set_range = _xr(plot.getViewBox())
-    set_range(*ranges[0])
-    fr.settle(qapp)
-    out["setup_to_first_paint_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
-    out.update(fr.run_sweep(qapp, set_range, ranges))
-    w.close()
-    return out
+    return _sweep(out, qapp, w, plot, t0, fr.sweep(view, n, frames, "candles"))
 
 
 def _finplot(n: int, view: str, frames: int, size: tuple[int, int]) -> dict:
