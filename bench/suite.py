@@ -137,38 +137,32 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def ratios(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     med = {k: _get(v, "median_ms") for k, v in res.items()}
     out: dict[str, Any] = {}
+
+    def put(name: str, slower: str, faster: str) -> None:
+        """out[name] = median(slower case) / median(faster case), when both ran."""
+        r = _ratio(med.get(slower), med.get(faster))
+        if r is not None:
+            out[name] = r
+
     for n in (E4, E5, E6, E7):
         for view in ("out", "in1"):
-            rotor = med.get(f"line/rotor/{n:.0e}/{view}")
+            rotor = f"line/rotor/{n:.0e}/{view}"
             for peer, name in (("clippeak", "vs_clippeak"), ("defaults", "vs_defaults")):
-                r = _ratio(med.get(f"line/{peer}/{n:.0e}/{view}"), rotor)
-                if r is not None:
-                    out[f"line_{n:.0e}_{view}_{name}"] = r
-            r = _ratio(rotor, med.get(f"line/empty/{E4:.0e}/{view}"))
-            if r is not None:
-                out[f"line_{n:.0e}_{view}_floor_ratio"] = r
+                put(f"line_{n:.0e}_{view}_{name}", f"line/{peer}/{n:.0e}/{view}", rotor)
+            put(f"line_{n:.0e}_{view}_floor_ratio", rotor, f"line/empty/{E4:.0e}/{view}")
     for view in ("out", "in1"):
-        r = _ratio(med.get(f"line/rotor/{E7:.0e}/{view}"), med.get(f"line/rotor/{E4:.0e}/{view}"))
-        if r is not None:
-            out[f"line_n_scaling_{view}"] = r
-        r = _ratio(med.get(f"line/clippeak/{E7:.0e}/{view}"),
-                   med.get(f"line/clippeak/{E4:.0e}/{view}"))
-        if r is not None:
-            out[f"line_n_scaling_{view}_clippeak"] = r
-        r = _ratio(med.get(f"line/rotor/{E7:.0e}/{view}/4k"),
-                   med.get(f"line/empty/{E4:.0e}/{view}/4k"))
-        if r is not None:
-            out[f"line_4k_1e+07_{view}_floor_ratio"] = r
-        r = _ratio(med.get(f"line/clippeak/{E7:.0e}/{view}/4k"),
-                   med.get(f"line/rotor/{E7:.0e}/{view}/4k"))
-        if r is not None:
-            out[f"line_4k_1e+07_{view}_vs_clippeak"] = r
+        put(f"line_n_scaling_{view}", f"line/rotor/{E7:.0e}/{view}",
+            f"line/rotor/{E4:.0e}/{view}")
+        put(f"line_n_scaling_{view}_clippeak", f"line/clippeak/{E7:.0e}/{view}",
+            f"line/clippeak/{E4:.0e}/{view}")
+        put(f"line_4k_1e+07_{view}_floor_ratio", f"line/rotor/{E7:.0e}/{view}/4k",
+            f"line/empty/{E4:.0e}/{view}/4k")
+        put(f"line_4k_1e+07_{view}_vs_clippeak", f"line/clippeak/{E7:.0e}/{view}/4k",
+            f"line/rotor/{E7:.0e}/{view}/4k")
         for n in (E6, E7):
-            rotor = med.get(f"candles/rotor/{n:.0e}/{view}")
             for peer in ("finplot", "naive"):
-                r = _ratio(med.get(f"candles/{peer}/{n:.0e}/{view}"), rotor)
-                if r is not None:
-                    out[f"candles_{n:.0e}_{view}_vs_{peer}"] = r
+                put(f"candles_{n:.0e}_{view}_vs_{peer}", f"candles/{peer}/{n:.0e}/{view}",
+                    f"candles/rotor/{n:.0e}/{view}")
     # The issue's headline names.
     out["vs_clippeak"] = out.get("line_1e+07_out_vs_clippeak")
     out["vs_finplot"] = out.get("candles_1e+06_out_vs_finplot")
