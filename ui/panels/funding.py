@@ -100,7 +100,7 @@ def countdown(next_ms: float, now_ms: int) -> str:
     if not np.isfinite(next_ms):
         return "–"
     left = int((next_ms - now_ms) / 1000)
-    if left < 0:
+    if left <= 0:
         return "settling"
     h, rem = divmod(left, 3600)
     m, s = divmod(rem, 60)
@@ -260,8 +260,12 @@ class FundingPanel(Panel):
             self.average_curve.setData(x, y)
             self.negative_fill.setData(x, np.minimum(y, 0.0))
         missing = [venue_label(v) for v in FUNDING_VENUES if v not in series]
-        self.note.setText(f"white: {computed.note or 'average'} · zero line; red: average < 0"
+        weighting = computed.note or "average"
+        self.note.setText(f"red: {weighting} average < 0"
                           + (f" · no data: {', '.join(missing)}" if missing else ""))
+        # The legend says how the average is weighted (equal weights when OI is missing).
+        self.legend.removeItem(self.average_curve)
+        self.legend.addItem(self.average_curve, f"average ({weighting})")
         self._draw_heatmap(computed)
         start, end = self._window_ms()
         self.plot.setXRange(start / 1e3, end / 1e3, padding=0.01)
