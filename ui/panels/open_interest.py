@@ -110,8 +110,6 @@ class OpenInterestPanel(Panel):
         if price is not None and len(price):
             view = price.between(first) if first is not None else price
             self.price_curve.setData(view.time / 1e3, view["close"])
-            self.price_curve.setPen(theme.pen(theme.ASSET_COLORS[self.asset],
-                                              style=pg.QtCore.Qt.PenStyle.DotLine))
             self.plot.getAxis("right").setLabel(f"{self.asset.upper()} price (dotted)")
         self.summary.setText(" &nbsp; ".join(parts) or "no open interest data yet")
         self._sync_views()
