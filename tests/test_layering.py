@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pkgutil
 import subprocess
 import sys
@@ -30,3 +31,16 @@ def test_models_and_services_import_no_qt():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "", f"Qt or ui imported by models/services: {out.stdout}"
+
+
+def test_the_window_imports_without_pandas():
+    """pandas costs ~0.25 s of import (and of GIL on a worker): the first chart must not wait
+    for it, so nothing on the window's import path may import it at module level."""
+    code = (
+        "import sys\n"
+        "import ui, ui.main_window, models.movers\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.stdout.strip() == "False"
