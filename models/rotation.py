@@ -20,8 +20,7 @@ Returns are log returns between consecutive sessions common to every input
 return), a US holiday is simply absent (BTC's return across it spans two sessions), and no zero
 return is ever invented.
 
-`movers` works on each asset's own daily bars (no session alignment): a table of last price,
-1D/1W/1M change, 30-day realised vol, z-score of the last move and drawdown from the 52-week high.
+`movers` (computed in `models.movers`, numpy only) works on each asset's own daily bars.
 
 No Qt, no I/O: inputs are `SeriesData` (the cache's shape), outputs pandas objects.
 """
@@ -34,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from models.catalog import DataLoader, DerivedSpec
-from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from models.movers import MOVER_COLUMNS, mover_rows, valid_closes
+from models.series import MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -46,12 +46,6 @@ CORR_WINDOWS = (20, 60, 120)
 BETA_WINDOW = 60
 DECOUPLING_VOL_WINDOW = 60
 PEERS = ("spx", "ndx", "gold", "silver", "dxy")
-CRYPTO_STEMS = frozenset({"btc", "eth"})
-MOVER_COLUMNS = ("last", "chg_1d_pct", "chg_1w_pct", "chg_1m_pct", "rv30_pct", "z_1d",
-                 "drawdown_52w_pct")
-Z_LOOKBACK = 60  # previous daily returns behind the z-score of the last one
-RV_DAYS = 30
-DRAWDOWN_DAYS = 365
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -59,15 +53,6 @@ def _empty_series(name: str) -> pd.Series:
     index = pd.DatetimeIndex(pd.to_datetime(np.empty(0, np.int64), unit="ms", utc=True),
                              name="time")
     return pd.Series(np.empty(0), index=index, name=name, dtype=np.float64)
-
-
-def _valid_closes(data: SeriesData, column: str = "close") -> tuple[np.ndarray, np.ndarray]:
-    """(time_ms, close) of the rows with a usable price: finite and > 0 (logs follow)."""
-    if column not in data.columns or not len(data):
-        return np.empty(0, np.int64), np.empty(0)
-    values = data[column]
-    ok = np.isfinite(values) & (values > 0)
-    return data.time[ok], values[ok]
 
 
 def session_close_instants(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -84,7 +69,7 @@ def session_closes(data: SeriesData, column: str = "close") -> pd.Series:
     for the session of its own date (see the module note). Weekend bars are dropped, the BTC
     weekend moves then land in Monday's return. Missing or non-positive closes are dropped.
     """
-    t, v = _valid_closes(data, column)
+    t, v = valid_closes(data, column)
     if not len(t):
         return _empty_series(column)
     dates = pd.to_datetime(t, unit="ms").normalize()  # naive UTC date of each bar
@@ -103,7 +88,7 @@ def crypto_at_session_close(hourly: SeriesData, sessions: pd.Index, *,
     A bar stamped t closes at t + `bar_ms`. Sessions whose nearest earlier close is older than
     the tolerance (a gap in the data, or a session still in the future) are left out.
     """
-    t, v = _valid_closes(hourly, column)
+    t, v = valid_closes(hourly, column)
     index = pd.DatetimeIndex(sessions).sort_values().unique()
     if not len(t) or not len(index):
         return _empty_series(column)
@@ -220,56 +205,11 @@ def decoupling_days(pair_returns: pd.DataFrame, corr: pd.Series, *, k: float,
     return out
 
 
-# -- movers -----------------------------------------------------------------------------------
-def _close_at_or_before(t: np.ndarray, v: np.ndarray, when_ms: int) -> float:
-    pos = int(np.searchsorted(t, when_ms, side="right")) - 1
-    return float(v[pos]) if pos >= 0 else np.nan
-
-
-def _pct_change(last: float, ref: float) -> float:
-    return (last / ref - 1.0) * 100.0 if np.isfinite(ref) and ref > 0 else np.nan
-
-
-def _sample_std(values: np.ndarray) -> float:
-    return float(np.std(values, ddof=1)) if len(values) >= 2 else np.nan
-
-
-def _mover_row(stem: str, data: SeriesData, now_ms: int) -> dict[str, float]:
-    t, v = _valid_closes(data.between(None, now_ms))
-    row = dict.fromkeys(MOVER_COLUMNS, np.nan)
-    if not len(t):
-        return row
-    last = float(v[-1])
-    row["last"] = last
-    log_ret = np.diff(np.log(v))  # log_ret[i] is the return into bar i + 1
-    if len(v) >= 2:
-        row["chg_1d_pct"] = _pct_change(last, float(v[-2]))
-    row["chg_1w_pct"] = _pct_change(last, _close_at_or_before(t, v, now_ms - 7 * MS_PER_DAY))
-    row["chg_1m_pct"] = _pct_change(last, _close_at_or_before(t, v, now_ms - 30 * MS_PER_DAY))
-    # RV: returns into bars stamped in the last 30 calendar days (30 for crypto, ~21 sessions
-    # for exchange-traded assets), annualised by the asset's trading days per year.
-    recent = log_ret[t[1:] > now_ms - RV_DAYS * MS_PER_DAY]
-    days_per_year = 365 if stem in CRYPTO_STEMS else 252
-    row["rv30_pct"] = _sample_std(recent) * np.sqrt(days_per_year) * 100.0
-    if len(log_ret) >= Z_LOOKBACK + 1:
-        yardstick = _sample_std(log_ret[-Z_LOOKBACK - 1:-1])
-        row["z_1d"] = float(log_ret[-1]) / yardstick if yardstick > 0 else np.nan
-    year_high = float(np.max(v[t > now_ms - DRAWDOWN_DAYS * MS_PER_DAY]))
-    row["drawdown_52w_pct"] = (last / year_high - 1.0) * 100.0
-    return row
-
-
+# -- movers ---------------------------------------------------------------------------------
 def movers(daily: Mapping[str, SeriesData], now_ms: int) -> pd.DataFrame:
-    """One row per asset stem (the index) with the MOVER_COLUMNS, from daily bars up to now.
-
-    1W / 1M compare the last close with the last bar stamped at or before now − 7 / 30 calendar
-    days. rv30_pct: std of the last 30 days' daily log returns, annualised √365 for crypto and
-    √252 otherwise, in %. z_1d: the last log return over the std of the 60 before it (NaN with
-    fewer). drawdown_52w_pct: last / highest close of the last 365 days − 1, in % (≤ 0).
-    """
-    rows = {stem: _mover_row(stem, data, int(now_ms)) for stem, data in daily.items()}
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(MOVER_COLUMNS),
-                                   dtype=np.float64)
+    """`models.movers.mover_rows` as a frame: one row per asset stem (the index)."""
+    frame = pd.DataFrame.from_dict(mover_rows(daily, now_ms), orient="index",
+                                   columns=list(MOVER_COLUMNS), dtype=np.float64)
     frame.index.name = "asset"
     return frame
 

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from models.catalog import PRICE_STEMS
-from models.series import SeriesData
+from models.movers import mover_rows
 from ui import theme
 from ui.panels.base import Panel, UiContext
 from ui.panels.rotation import NAMES
@@ -20,10 +20,6 @@ COLUMNS = (("Asset", None), ("Last", "last"), ("1D %", "chg_1d_pct"), ("1W %", "
            ("From 52w high %", "drawdown_52w_pct"))
 
 
-def compute_movers(daily: dict[str, SeriesData], now_ms: int):
-    from models.rotation import movers  # pandas: on the worker
-
-    return movers(daily, now_ms)
 
 
 class _NumberItem(QTableWidgetItem):
@@ -61,7 +57,7 @@ class MoversPanel(Panel):
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
         if series_id in self.series_ids:
-            self._recompute()
+            self._recompute_soon()
 
     def _recompute(self) -> None:
         daily = {}
@@ -72,13 +68,13 @@ class MoversPanel(Panel):
         if not daily:
             return
         now = max(d.last_ms for d in daily.values()) if self.ctx.demo else self.ctx.now_ms()
-        self.ctx.scheduler.run(f"movers:{self.key}", compute_movers, daily, now,
+        self.ctx.scheduler.run(f"movers:{self.key}", mover_rows, daily, now,
                                on_result=self._on_movers)
 
-    def _on_movers(self, frame) -> None:
+    def _on_movers(self, rows: dict[str, dict[str, float]]) -> None:
         self.table.setSortingEnabled(False)
-        self.table.setRowCount(len(frame))
-        for row, (stem, values) in enumerate(frame.iterrows()):
+        self.table.setRowCount(len(rows))
+        for row, (stem, values) in enumerate(rows.items()):
             for col, (_title, field) in enumerate(COLUMNS):
                 if field is None:
                     item = QTableWidgetItem(NAMES.get(str(stem), str(stem)))
@@ -93,7 +89,7 @@ class MoversPanel(Panel):
                     item.setForeground(QColor(self._color(field, value)))
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
-        self.rows = len(frame)
+        self.rows = len(rows)
         self._note_painted()
 
     @staticmethod
