@@ -11,6 +11,7 @@ from PySide6 import QtGui
 
 import ui  # noqa: F401  (pins the Qt binding; tests/conftest.py does too)
 from models.lod import MinMaxPyramid, OhlcPyramid
+from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.lod_item import LodCurveItem
 
@@ -304,3 +305,39 @@ def test_prompt_view_box_pans_with_one_paint_where_pyqtgraph_needs_two(qtbot):
     assert max(_paints_per_pan(qtbot, pg.ViewBox())) == 2  # shared/performance.md, S1
     # as the price charts run: y auto-ranged to the visible rows, re-ranged by every pan
     assert set(_paints_per_pan(qtbot, PromptViewBox(), auto_visible_y=True)) == {1}
+
+
+def test_bands_fill_only_their_intervals_over_the_full_height(qtbot, plot) -> None:
+    plot.setXRange(0, 100, padding=0)
+    plot.setYRange(-5, 5, padding=0)
+    plot.hideAxis("left")
+    plot.hideAxis("bottom")
+    bands = BandsItem(PEN)
+    # Unsorted and overlapping on purpose; (120, 130) is out of view.
+    bands.setBands([(60, 70), (10, 20), (15, 30), (120, 130)])
+    plot.addItem(bands, ignoreBounds=True)
+    _settle(qtbot, plot)
+    vb = plot.getViewBox()
+    assert [(r.left(), r.right()) for r in bands.visibleRects()] == [(10, 20), (15, 30), (60, 70)]
+
+    rgb = _rgb(plot)
+    offset = vb.mapToView(vb.rect().topLeft())  # view box origin inside the widget
+    origin = vb.mapToScene(vb.rect().topLeft())
+    assert offset.x() == pytest.approx(0, abs=1)
+
+    def column(x: float) -> np.ndarray:
+        px = int(vb.mapViewToScene(pg.Point(x, 0)).x())
+        top = int(origin.y()) + 2
+        bottom = int(origin.y() + vb.height()) - 2
+        return rgb[top:bottom, px]
+
+    for inside in (12, 25, 65):
+        assert (np.abs(column(inside) - PEN).sum(axis=1) == 0).all(), inside
+    for outside in (5, 40, 90):
+        assert _count(column(outside)[None], PEN, tol=0) == 0, outside
+
+    vb.setXRange(100, 200, padding=0)  # pan: the far band comes into view, the others leave
+    _settle(qtbot, plot)
+    assert [(r.left(), r.right()) for r in bands.visibleRects()] == [(120, 130)]
+    bands.setBands([])
+    assert bands.boundingRect().isEmpty() and bands.bandCount() == 0

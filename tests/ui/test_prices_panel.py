@@ -8,6 +8,7 @@ import pytest
 
 from models.levels import GAMMA_FLIP, Level
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.lod_item import LodCurveItem
 from ui.panels.base import UiContext
@@ -99,11 +100,12 @@ def test_negative_funding_periods_are_shaded(panel):
     hours = MON_2026_02_02 + np.arange(48) * MS_PER_HOUR
     feed(panel, "btc.1h", candles(hours, np.full(48, 60000.0)))
     panel.ctx.store.set_derived(FUNDING_NEGATIVE_KEY, [(int(hours[3]), int(hours[9]))])
-    regions = [i for _p, i in panel._overlay_items if isinstance(i, pg.LinearRegionItem)]
-    assert len(regions) == len(set(panel._plots.values()))
-    assert regions[0].getRegion() == (hours[3] / 1e3, hours[9] / 1e3)
+    shadings = [i for _p, i in panel._overlay_items if isinstance(i, BandsItem)]
+    assert len(shadings) == len(set(panel._plots.values()))  # one item per plot, not per period
+    rects = shadings[0].visibleRects()
+    assert [(r.left(), r.right()) for r in rects] == [(hours[3] / 1e3, hours[9] / 1e3)]
     panel.shade_action.setChecked(False)
-    assert not [i for _p, i in panel._overlay_items if isinstance(i, pg.LinearRegionItem)]
+    assert not [i for _p, i in panel._overlay_items if isinstance(i, BandsItem)]
 
 
 def test_crosshair_readout_names_the_utc_time_and_values(panel):

@@ -33,6 +33,7 @@ from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, USER, Level, parse_us
 from models.lod import MinMaxPyramid, OhlcPyramid
 from models.series import MS_PER_DAY, SeriesData, break_gaps
 from ui import theme
+from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
@@ -149,7 +150,7 @@ class PricesPanel(Panel):
         self._build_controls()
         self.chart = _PlotLayout()
         self.chart.ci.setSpacing(0)
-        self.chart.painted.connect(self._note_painted)
+        self.chart.painted.connect(self._mark_painted)
         self.readout = elastic(QLabel(" "))
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setStyleSheet(f"color: {theme.FOREGROUND}; padding: 2px 6px;")
@@ -579,15 +580,15 @@ class PricesPanel(Panel):
             return
         if self.shade_funding:
             periods = self.ctx.store.derived(FUNDING_NEGATIVE_KEY) or []
-            brush = pg.mkBrush(239, 83, 80, 38)
+            bands = [(a / 1e3, b / 1e3) for a, b in periods]  # type: ignore[union-attr]
             for plot in dict.fromkeys(self._plots.values()):
-                for start_ms, end_ms in periods:  # type: ignore[union-attr]
-                    region = pg.LinearRegionItem((start_ms / 1e3, end_ms / 1e3), movable=False,
-                                                 brush=brush, pen=pg.mkPen(None))
-                    region.setZValue(-10)
-                    region.setToolTip("average funding < 0")
-                    plot.addItem(region, ignoreBounds=True)
-                    self._overlay_items.append((plot, region))
+                if not bands:
+                    break
+                shading = BandsItem((239, 83, 80, 38), tooltip="average funding < 0")
+                shading.setBands(bands)
+                shading.setZValue(-10)
+                plot.addItem(shading, ignoreBounds=True)
+                self._overlay_items.append((plot, shading))
         btc_plot = self._plots.get("btc")
         if btc_plot is None or self.mode != "stacked":
             return
