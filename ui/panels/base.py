@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from superqt.utils import qdebounced
 
 from ui.scheduler import Scheduler
 from ui.store import DataStore
@@ -42,18 +43,50 @@ class Panel(QWidget):
         self.ctx = ctx
         self.setObjectName(f"{self.key}Panel")
         self._first_paint_done = False
+        self._awaiting_paint = False
 
     def has_data(self) -> bool:
         raise NotImplementedError
+
+    def _recompute(self) -> None:
+        """Recompute what the panel shows from the store (subclasses that follow data)."""
+
+    @qdebounced(timeout=0)
+    def _recompute_soon(self) -> None:
+        """One recompute for a burst of changes: start-up publishes dozens of series in one
+        pass, and a job per series would queue work that the next one supersedes."""
+        self._recompute()
+
+    def on_screen(self) -> bool:
+        """Shown and not hidden behind another dock's tab (Qt keeps those "visible", off-screen)."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
 
     @property
     def first_paint_done(self) -> bool:
         return self._first_paint_done
 
     def _note_painted(self) -> None:
+        """Data is drawn into the panel's items: `firstDataPaint` follows its next real paint
+        (a dock behind another's tab paints when it is brought forward)."""
+        if self._first_paint_done or self._awaiting_paint or not self.has_data():
+            return
+        self._awaiting_paint = True
+        self.installEventFilter(self)
+        self.update()
+
+    def _mark_painted(self) -> None:
+        """Called right after a paint of the panel's chart: emit now if it showed data."""
         if not self._first_paint_done and self.has_data():
             self._first_paint_done = True
             self.firstDataPaint.emit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self and self._awaiting_paint and event.type() == QEvent.Type.Paint:
+            self._awaiting_paint = False
+            self.removeEventFilter(self)
+            # Children paint after their parent in the same pass: emit once that pass is done.
+            QTimer.singleShot(0, self._mark_painted)
+        return super().eventFilter(watched, event)
 
     def shutdown(self) -> None:
         """Disconnect from the store before the window goes away."""

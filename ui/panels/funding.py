@@ -223,7 +223,7 @@ class FundingPanel(Panel):
     @Slot(str)
     def _on_data_changed(self, series_id: str) -> None:
         if series_id.startswith(("funding.", "fundingnow.")):
-            self._recompute()
+            self._recompute_soon()
             if series_id.startswith("fundingnow."):
                 self._fill_now_table()
 

@@ -66,7 +66,7 @@ class OpenInterestPanel(Panel):
         layout.addLayout(bar)
         layout.addWidget(self.chart, 1)
         ctx.store.seriesChanged.connect(self._on_series_changed)
-        self._redraw()
+        self._recompute()
 
     def _sync_views(self) -> None:
         self.price_view.setGeometry(self.plot.vb.sceneBoundingRect())
@@ -75,7 +75,7 @@ class OpenInterestPanel(Panel):
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
         if series_id.startswith("oi.") or series_id == f"{self.asset}.1h":
-            self._redraw()
+            self._recompute_soon()
 
     def _oi(self) -> dict[str, SeriesData]:
         out = {}
@@ -85,7 +85,7 @@ class OpenInterestPanel(Panel):
                 out[venue] = data
         return out
 
-    def _redraw(self) -> None:
+    def _recompute(self) -> None:
         from models.funding import oi_change_pct
 
         series = self._oi()
@@ -122,7 +122,7 @@ class OpenInterestPanel(Panel):
     def _on_asset(self, asset: str) -> None:
         self.asset = asset
         self.ctx.settings.setValue("oi/asset", asset)
-        self._redraw()
+        self._recompute()
 
     def shutdown(self) -> None:
         self.ctx.store.seriesChanged.disconnect(self._on_series_changed)

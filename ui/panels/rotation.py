@@ -184,7 +184,7 @@ class RotationPanel(Panel):
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
         if series_id in self.series_ids:
-            self._recompute()
+            self._recompute_soon()
 
     def _inputs(self) -> dict[str, SeriesData]:
         out = {}

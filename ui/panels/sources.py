@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
@@ -47,15 +47,34 @@ class SourcesPanel(Panel):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
         self._rows: dict[str, int] = {}
+        # A start-up publishes ~100 statuses in a burst; with resize-to-contents every cell
+        # edit re-measured the whole table (0.2 s of GUI time), so edits are applied in batches.
+        self._pending: dict[str, None] = dict.fromkeys(ctx.store.statuses())
+        self._flush_timer = QTimer(self, singleShot=True, interval=0)
+        self._flush_timer.timeout.connect(self.flush)
         ctx.store.statusChanged.connect(self._on_status)
-        for series_id in ctx.store.statuses():
-            self._on_status(series_id)
+        self.flush()
 
     def has_data(self) -> bool:
         return bool(self._rows)
 
     @Slot(str)
     def _on_status(self, series_id: str) -> None:
+        self._pending[series_id] = None
+        self._flush_timer.start()
+
+    def flush(self) -> None:
+        """Apply the status changes received since the last flush, in one table update."""
+        pending, self._pending = self._pending, {}
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for series_id in pending:
+            self._update_row(series_id)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self._note_painted()
+
+    def _update_row(self, series_id: str) -> None:
         status = self.ctx.store.status(series_id)
         if status is None:
             return
@@ -81,7 +100,8 @@ class SourcesPanel(Panel):
             if item is None:
                 item = QTableWidgetItem()
                 self.table.setItem(row, col, item)
-            item.setText(value)
+            if item.text() != value:
+                item.setText(value)
             if col == 0:
                 item.setToolTip(series_id)
                 item.setData(Qt.ItemDataRole.UserRole, series_id)
@@ -89,7 +109,6 @@ class SourcesPanel(Panel):
                 item.setForeground(QColor(_STATE_COLORS.get(status.state, theme.FOREGROUND)))
             if col == 6:
                 item.setToolTip(status.last_error)
-        self._note_painted()
 
     def shutdown(self) -> None:
         self.ctx.store.statusChanged.disconnect(self._on_status)

@@ -120,7 +120,7 @@ class VolatilityPanel(Panel):
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
         if series_id in (f"dvol.{self.asset}", f"{self.asset}.1d", volmex_id(self.asset)):
-            self._recompute()
+            self._recompute_soon()
 
     def _recompute(self) -> None:
         dvol = self.ctx.store.series(f"dvol.{self.asset}") or SeriesData.empty()
