@@ -156,6 +156,10 @@ class Scheduler(QObject):
         first_ids = tuple(i for i in first if i in self._watched)
         self._run("open", _job_open, demo, first_ids, on_result=self._on_opened)
 
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
     def status(self, series_id: str) -> SourceStatus | None:
         return self._status.get(series_id)
 
@@ -242,14 +246,26 @@ class Scheduler(QObject):
         for notice in loaded.services.notices:
             self.noticeRaised.emit(notice)
         self._publish_cached(loaded.series, loaded.snapshots, set(loaded.series))
-        rest = tuple(i for i in self._watched if i not in loaded.series)
-        self._run("open-rest", _read_cached, loaded.services, rest,
-                  on_result=lambda read, ids=set(rest): self._on_rest_read(read, ids))
+        rest = [i for i in self._watched if i not in loaded.series]
+        # Series before snapshots: a snapshot is a pandas frame, and importing pandas (~0.25 s
+        # of GIL) should not hold back the docks that need only columns.
+        phases = [tuple(i for i in rest if not self._watched[i].is_snapshot),
+                  tuple(i for i in rest if self._watched[i].is_snapshot)]
+        self._read_next_phase(loaded.services, phases)
+
+    def _read_next_phase(self, services: AppServices, phases: list[tuple[str, ...]]) -> None:
+        ids = phases.pop(0)
+        self._run("open-rest", _read_cached, services, ids,
+                  on_result=lambda read: self._on_rest_read(read, set(ids), services, phases))
 
     def _on_rest_read(self, read: tuple[dict[str, SeriesData], dict[str, Snapshot]],
-                      ids: set[str]) -> None:
+                      ids: set[str], services: AppServices,
+                      phases: list[tuple[str, ...]]) -> None:
         series, snapshots = read
         self._publish_cached(series, snapshots, ids)
+        if phases:
+            self._read_next_phase(services, phases)
+            return
         # Refreshing starts once every panel has its cached data: no cache read can then
         # arrive after, and overwrite, fresher data.
         if not self.demo:
