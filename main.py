@@ -104,23 +104,14 @@ def run_gui(args: argparse.Namespace) -> int:
     mark("window_built")
     window.scheduler.servicesReady.connect(lambda _s: mark("cache_read"))
 
-    all_painted = False
+    window.panels["prices"].firstDataPaint.connect(lambda: mark("first_chart_painted"))
 
-    def on_painted(key: str) -> None:
-        nonlocal all_painted
-        if key == "prices":
-            mark("first_chart_painted")
-        # Docks on screen now: one behind another dock's tab paints when it is brought forward.
-        if all_painted or any(p.isVisible() and not p.first_paint_done
-                              for p in window.panels.values()):
-            return
-        all_painted = True
+    def on_all_painted() -> None:
         mark("all_docks_painted")
         if os.environ.get("ROTOR_EXIT_AFTER_PAINT") == "1":
             QTimer.singleShot(0, window.close)
 
-    for key, panel in window.panels.items():
-        panel.firstDataPaint.connect(lambda k=key: on_painted(k))
+    window.allDocksPainted.connect(on_all_painted)
 
     if args.screenshot:
         _schedule_screenshot(window, args.screenshot)

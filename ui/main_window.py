@@ -9,9 +9,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QToolBar
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QWidget,
+)
 
 from models.status import SourceStatus
 from services.app import AppServices
@@ -32,6 +39,9 @@ from ui.store import DataStore
 log = logging.getLogger(__name__)
 
 SETTINGS_VERSION = 1
+# The docks behind another dock's tab are built once the docks on screen have painted, or after
+# this long (no data yet, e.g. a first start with no network): a start-up should not pay for them.
+IDLE_BUILD_FALLBACK_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,10 @@ def panel_types() -> list[PanelType]:
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    #: a dock's panel was built (key): on show, or when the window was idle
+    panelBuilt = Signal(str)
+    #: once, when every panel on screen has painted its first data (start-up timing)
+    allDocksPainted = Signal()
 
     def __init__(self, settings: QSettings, *, demo: bool = False,
                  scheduler: Scheduler | None = None, start: bool = True,
@@ -102,8 +116,12 @@ class MainWindow(QMainWindow):
         self.scheduler.progressChanged.connect(self.status.set_progress)
 
         self._sized_once = False
+        #: the built panels; a dock behind another's tab gets its panel when first shown
         self.panels: dict[str, Panel] = {}
         self.docks: dict[str, QDockWidget] = {}
+        self._panel_types = {p.cls.key: p for p in panel_types()}
+        self._idle_build = False
+        self._all_painted = False
         self._build_docks()
         self._build_menus()
         self._default_state = self.saveState(SETTINGS_VERSION)
@@ -118,22 +136,57 @@ class MainWindow(QMainWindow):
     # -- docks --------------------------------------------------------------------------------
     def _build_docks(self) -> None:
         for ptype in panel_types():
-            panel = ptype.cls(self.ctx)
             dock = QDockWidget(ptype.cls.title, self)
             dock.setObjectName(f"dock_{ptype.cls.key}")
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
                              QDockWidget.DockWidgetFeature.DockWidgetFloatable |
                              QDockWidget.DockWidgetFeature.DockWidgetClosable)
-            dock.setWidget(panel)
+            dock.setWidget(QWidget())  # the panel comes when the dock is first on screen
+            dock.visibilityChanged.connect(
+                lambda on, key=ptype.cls.key: self.build_panel(key) if on else None)
             self.addDockWidget(ptype.area, dock)
             if ptype.tab_with and ptype.tab_with in self.docks:
                 self.tabifyDockWidget(self.docks[ptype.tab_with], dock)
             elif ptype.below and ptype.below in self.docks:
                 self.splitDockWidget(self.docks[ptype.below], dock, Qt.Orientation.Vertical)
             dock.setVisible(ptype.visible)
-            self.panels[ptype.cls.key] = panel
             self.docks[ptype.cls.key] = dock
+        # The price chart is always built: its shown series are the first the cache reads.
+        self.build_panel("prices")
         self._arrange_default()
+
+    def build_panel(self, key: str) -> Panel:
+        """The dock's panel, built now if it was not yet (idempotent)."""
+        panel = self.panels.get(key)
+        if panel is not None:
+            return panel
+        panel = self._panel_types[key].cls(self.ctx)
+        self.panels[key] = panel
+        self.docks[key].setWidget(panel)
+        panel.firstDataPaint.connect(self._on_panel_painted)
+        self.panelBuilt.emit(key)
+        return panel
+
+    @Slot()
+    def _on_panel_painted(self) -> None:
+        if self._all_painted or any(p.on_screen() and not p.first_paint_done
+                                    for p in self.panels.values()):
+            return
+        self._all_painted = True
+        self.allDocksPainted.emit()
+        self._start_idle_build()
+
+    def _start_idle_build(self) -> None:
+        if not self._idle_build:
+            self._idle_build = True
+            QTimer.singleShot(0, self._build_next_pending)
+
+    def _build_next_pending(self) -> None:
+        """One panel per event-loop turn, so input and paints run in between."""
+        pending = [key for key in self.docks if key not in self.panels]
+        if pending and not self.scheduler.closing:
+            self.build_panel(pending[0])
+            QTimer.singleShot(0, self._build_next_pending)
 
     def _arrange_default(self) -> None:
         """Prices large on the left; analytics on the right; sources at the bottom."""
@@ -152,8 +205,8 @@ class MainWindow(QMainWindow):
 
     def watched_series(self) -> list[str]:
         ids: list[str] = []
-        for panel in self.panels.values():
-            ids.extend(i for i in panel.series_ids if i not in ids)
+        for ptype in self._panel_types.values():
+            ids.extend(i for i in ptype.cls.series_ids if i not in ids)
         return ids
 
     # -- menus --------------------------------------------------------------------------------
@@ -206,6 +259,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._sized_once:
             self._sized_once = True
+            QTimer.singleShot(IDLE_BUILD_FALLBACK_MS, self._start_idle_build)
             # Dock sizes only apply once the window has its real size.
             if not self._layout_restored:
                 self._arrange_default()
@@ -261,7 +315,8 @@ class MainWindow(QMainWindow):
             self.show_banner(text)
 
     def panels_have_data(self) -> bool:
-        return all(p.has_data() for k, p in self.panels.items() if self.docks[k].isVisible())
+        """Every panel on screen shows data (the screenshot waits for this)."""
+        return all(p.has_data() for p in self.panels.values() if p.on_screen())
 
     # -- shutdown -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

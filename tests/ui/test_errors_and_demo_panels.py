@@ -53,9 +53,10 @@ def test_uncaught_exceptions_on_any_thread_are_logged_and_shown(restore_hooks, c
 def test_every_dock_shows_the_demo_dataset(make_window, qtbot):
     window = make_window(demo=True)
     window.show()
-    for key, panel in window.panels.items():
-        window.docks[key].raise_()  # tabbed docks compute when shown
-        qtbot.waitUntil(panel.has_data, timeout=20000)
+    for key, dock in window.docks.items():
+        dock.raise_()  # a dock behind another's tab gets its panel when brought forward
+        assert key in window.panels
+        qtbot.waitUntil(window.panels[key].has_data, timeout=20000)
     options = window.panels["options"]
     assert "gamma flip" in options.headline.text()
     assert window.panels["movers"].rows == 8
@@ -68,6 +69,8 @@ def test_hand_edited_or_stale_settings_fall_back_to_defaults(make_window, settin
         settings.setValue(key, junk)
     window = make_window(demo=True)
     window.show()
+    for key in window.docks:
+        window.build_panel(key)
     assert window.panels["volatility"].window == 30
     assert window.panels["rotation"].window == 60
     assert window.panels["rotation"].k_box.value() == 2.0

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDockWidget
 from werkzeug import Response
 
 from models.status import ERROR, OK
+from ui.panels.prices import BTC_LEVELS_KEY
 
 H = 3_600_000
 
@@ -84,9 +85,10 @@ def test_a_failing_source_shows_in_the_status_bar_and_keeps_running(
     assert status.next_retry_ms is not None and status.next_retry_ms > status.error_at_ms
     assert "Binance" in window.status.chip_text("Binance")
     assert "retry" in window.status.chip_text("Binance")
-    table = window.panels["sources"].table
-    row = window.panels["sources"]._rows["btc.1h"]
-    assert table.item(row, 2).text() == "error"
+    sources = window.build_panel("sources")  # behind the movers tab: built on demand
+    row = sources._rows["btc.1h"]
+    qtbot.waitUntil(lambda: sources.table.item(row, 2).text() == "error", timeout=2000)
+    table = sources.table
     assert table.item(row, 6).text()  # the last error is spelled out
 
 
@@ -156,3 +158,34 @@ def test_no_cache_and_no_network_falls_back_to_demo(make_window, qtbot):
     qtbot.waitUntil(lambda: window.store.demo, timeout=30000)
     qtbot.waitUntil(window.panels["prices"].has_data, timeout=15000)
     assert "No network and no cached data" in window.banner.text()
+
+
+def test_docks_behind_a_tab_are_built_after_the_docks_on_screen_have_painted(make_window,
+                                                                             qtbot):
+    window = make_window(demo=True)
+    painted = []
+    window.allDocksPainted.connect(lambda: painted.append(set(window.panels)))
+    window.show()
+    on_screen = {"prices", "funding", "movers"}  # the default layout's docks in front
+    assert set(window.panels) == on_screen
+    qtbot.waitUntil(lambda: bool(painted), timeout=20000)
+    assert painted[0] == on_screen
+    assert all(window.panels[k].first_paint_done for k in on_screen)
+    # Then the rest, one per event-loop turn; hidden, they have data but have not painted.
+    qtbot.waitUntil(lambda: set(window.panels) == set(window.docks), timeout=10000)
+    rotation = window.panels["rotation"]
+    qtbot.waitUntil(rotation.has_data, timeout=20000)
+    assert not rotation.on_screen() and not rotation.first_paint_done
+    # Gamma levels reach the price chart though the options dock was never brought forward.
+    qtbot.waitUntil(lambda: bool(window.store.derived(BTC_LEVELS_KEY)), timeout=20000)
+    window.docks["rotation"].raise_()
+    qtbot.waitUntil(lambda: rotation.first_paint_done, timeout=5000)
+    assert painted == [on_screen]  # emitted once
+
+
+def test_a_dock_brought_forward_before_the_idle_build_gets_its_panel_at_once(make_window, qtbot):
+    window = make_window(start=False)
+    window.show()
+    assert "options" not in window.panels
+    window.docks["options"].raise_()
+    assert "options" in window.panels and window.panels["options"].isVisible()
