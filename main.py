@@ -100,7 +100,7 @@ def run_gui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
     install_excepthooks(window.scheduler.noticeRaised.emit)  # queued to the GUI thread
-    freeze_startup_heap()
+    window.allPanelsBuilt.connect(freeze_startup_heap)
     mark("window_built")
     window.scheduler.servicesReady.connect(lambda _s: mark("cache_read"))
 

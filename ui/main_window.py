@@ -75,6 +75,8 @@ class MainWindow(QMainWindow):
     panelBuilt = Signal(str)
     #: once, when every panel on screen has painted its first data (start-up timing)
     allDocksPainted = Signal()
+    #: once, when every dock has its panel (start-up is over)
+    allPanelsBuilt = Signal()
 
     def __init__(self, settings: QSettings, *, demo: bool = False,
                  scheduler: Scheduler | None = None, start: bool = True,
@@ -131,7 +133,8 @@ class MainWindow(QMainWindow):
         if start:
             prices = self.panels.get("prices")
             first = prices.shown_series() if isinstance(prices, PricesPanel) else ()
-            self.scheduler.start(self.watched_series(), demo=demo, first=first)
+            self.scheduler.start(self.watched_series(), demo=demo, first=first,
+                                 hold_snapshots=True)
 
     # -- docks --------------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -177,6 +180,7 @@ class MainWindow(QMainWindow):
         self._start_idle_build()
 
     def _start_idle_build(self) -> None:
+        self.scheduler.release_snapshots()  # the docks on screen are done: pandas may load
         if not self._idle_build:
             self._idle_build = True
             QTimer.singleShot(0, self._build_next_pending)
@@ -184,9 +188,13 @@ class MainWindow(QMainWindow):
     def _build_next_pending(self) -> None:
         """One panel per event-loop turn, so input and paints run in between."""
         pending = [key for key in self.docks if key not in self.panels]
-        if pending and not self.scheduler.closing:
+        if self.scheduler.closing:
+            return
+        if pending:
             self.build_panel(pending[0])
             QTimer.singleShot(0, self._build_next_pending)
+        else:
+            self.allPanelsBuilt.emit()
 
     def _arrange_default(self) -> None:
         """Prices large on the left; analytics on the right; sources at the bottom."""

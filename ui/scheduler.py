@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ class _Loaded:
     series: dict[str, SeriesData]
     snapshots: dict[str, Snapshot]
     had_cache: bool = False
+    ids: frozenset[str] = frozenset()  # the series read (with or without cached data)
 
 
 # Error kinds that only a venue that answered can produce.
@@ -47,10 +48,34 @@ _VENUE_ANSWERED = frozenset({"rate limited", "venue down", "bad data", "unknown 
                              "bad request", "region blocked"})
 
 
-def _job_open(demo: bool, series_ids: tuple[str, ...]) -> _Loaded:
+@dataclass(frozen=True)
+class _CachedPhase:
+    series: dict[str, SeriesData]
+    snapshots: dict[str, Snapshot]
+    ids: frozenset[str]
+
+
+def _job_open(demo: bool, first_ids: tuple[str, ...], rest_ids: tuple[str, ...],
+              snapshots_go: threading.Event, stop: threading.Event
+              ) -> Iterator[_Loaded | _CachedPhase]:
+    """Open the services, then read the cache in phases, each handed over as soon as it is read:
+    the chart in front, the other series, then (once `snapshots_go` is set) the snapshots.
+
+    One worker for all phases: a phase queued as a new job would wait for the GUI thread to
+    finish painting the previous one before it could even start.
+    """
     services = open_demo() if demo else open_live()
-    return _Loaded(services, *_read_cached(services, series_ids),
-                   had_cache=has_cached_data(services))
+    yield _Loaded(services, *_read_cached(services, first_ids),
+                  had_cache=has_cached_data(services), ids=frozenset(first_ids))
+    series_ids = tuple(i for i in rest_ids if not CATALOG[i].is_snapshot)
+    yield _CachedPhase(*_read_cached(services, series_ids), frozenset(series_ids))
+    # A snapshot is a pandas frame: its first read imports pandas, ~0.25 s that holds the GIL
+    # in long stretches and would stall the docks painting their first data.
+    while not snapshots_go.wait(0.05):
+        if stop.is_set():
+            return
+    snapshot_ids = tuple(i for i in rest_ids if CATALOG[i].is_snapshot)
+    yield _CachedPhase(*_read_cached(services, snapshot_ids), frozenset(snapshot_ids))
 
 
 def _read_cached(services: AppServices, series_ids: Iterable[str]
@@ -125,6 +150,7 @@ class Scheduler(QObject):
         self._progress: dict[str, float] = {}
         self._next_request = 0
         self._stop = threading.Event()
+        self._snapshots_go = threading.Event()
         self._closing = False
         self._had_cache = False
         self._any_success = False
@@ -142,11 +168,12 @@ class Scheduler(QObject):
         return int(self._clock() * 1000)
 
     def start(self, series_ids: Iterable[str], *, demo: bool = False,
-              first: Iterable[str] = ()) -> None:
+              first: Iterable[str] = (), hold_snapshots: bool = False) -> None:
         """Open the services on a worker, publish what the cache has, then keep it fresh.
 
         The `first` series (the chart in front) are read and published before the rest, so
-        the first chart paints without waiting for every other dock's data.
+        the first chart paints without waiting for every other dock's data. With
+        `hold_snapshots`, cached snapshots are read only after `release_snapshots()`.
         """
         self.demo = demo
         self._watched = {i: CATALOG[i] for i in series_ids}
@@ -154,7 +181,15 @@ class Scheduler(QObject):
             self._set_status(SourceStatus(series_id, UPDATING,
                                           venue=self._watched[series_id].source))
         first_ids = tuple(i for i in first if i in self._watched)
-        self._run("open", _job_open, demo, first_ids, on_result=self._on_opened)
+        rest_ids = tuple(i for i in self._watched if i not in first_ids)
+        if not hold_snapshots:
+            self._snapshots_go.set()
+        self._run("open", _job_open, demo, first_ids, rest_ids, self._snapshots_go, self._stop,
+                  on_result=lambda _none: None, on_yield=self._on_open_progress)
+
+    def release_snapshots(self) -> None:
+        """Let the start-up read the cached snapshots (the docks on screen have painted)."""
+        self._snapshots_go.set()
 
     @property
     def closing(self) -> bool:
@@ -207,7 +242,8 @@ class Scheduler(QObject):
     # -- workers ------------------------------------------------------------------------------
     def _run(self, key: str, fn: Callable[..., Any], *args: Any,
              on_result: Callable[[Any], None],
-             on_error: Callable[[Exception], None] | None = None) -> int:
+             on_error: Callable[[Exception], None] | None = None,
+             on_yield: Callable[[Any], None] | None = None) -> int:
         self._next_request += 1
         request_id = self._next_request
         self._latest[key] = request_id
@@ -226,8 +262,14 @@ class Scheduler(QObject):
             else:
                 self.noticeRaised.emit(f"{key}: {exc.__class__.__name__}: {exc}")
 
-        worker = create_worker(fn, *args, _start_thread=False,
-                               _connect={"returned": returned, "errored": errored})
+        connect = {"returned": returned, "errored": errored}
+        if on_yield is not None:  # a generator: each yielded value as it comes
+            def yielded(value: Any) -> None:
+                if not self._closing and self._latest.get(key) == request_id:
+                    on_yield(value)
+
+            connect["yielded"] = yielded
+        worker = create_worker(fn, *args, _start_thread=False, _connect=connect)
         self._workers[request_id] = worker
         # Capture the id, not the worker: a slot holding its own worker is a cycle through Qt
         # that Python's collector cannot see, and every finished worker would stay alive.
@@ -245,31 +287,21 @@ class Scheduler(QObject):
         self.modeChanged.emit("demo" if self.demo else "live")
         for notice in loaded.services.notices:
             self.noticeRaised.emit(notice)
-        self._publish_cached(loaded.series, loaded.snapshots, set(loaded.series))
-        rest = [i for i in self._watched if i not in loaded.series]
-        # Series before snapshots: a snapshot is a pandas frame, and importing pandas (~0.25 s
-        # of GIL) should not hold back the docks that need only columns.
-        phases = [tuple(i for i in rest if not self._watched[i].is_snapshot),
-                  tuple(i for i in rest if self._watched[i].is_snapshot)]
-        self._read_next_phase(loaded.services, phases)
+        self._publish_cached(loaded.series, loaded.snapshots, set(loaded.ids))
+        if not loaded.had_cache:
+            self._snapshots_go.set()  # nothing cached to hold back: fetch them at once
 
-    def _read_next_phase(self, services: AppServices, phases: list[tuple[str, ...]]) -> None:
-        ids = phases.pop(0)
-        self._run("open-rest", _read_cached, services, ids,
-                  on_result=lambda read: self._on_rest_read(read, set(ids), services, phases))
-
-    def _on_rest_read(self, read: tuple[dict[str, SeriesData], dict[str, Snapshot]],
-                      ids: set[str], services: AppServices,
-                      phases: list[tuple[str, ...]]) -> None:
-        series, snapshots = read
-        self._publish_cached(series, snapshots, ids)
-        if phases:
-            self._read_next_phase(services, phases)
+    def _on_open_progress(self, item: _Loaded | _CachedPhase) -> None:
+        if isinstance(item, _Loaded):
+            self._on_opened(item)
             return
-        # Refreshing starts once every panel has its cached data: no cache read can then
-        # arrive after, and overwrite, fresher data.
+        # A series is refreshed only once its cached data is published (that sets it due): no
+        # cache read can then arrive after, and overwrite, fresher data. So refreshing starts
+        # with the series phase; the held snapshots join when their phase is read.
+        self._publish_cached(item.series, item.snapshots, set(item.ids))
         if not self.demo:
-            self._timer.start()
+            if not self._timer.isActive():
+                self._timer.start()
             self._on_tick()
         self._emit_progress()
 
@@ -410,7 +442,9 @@ class Scheduler(QObject):
         self._timer.stop()
         self.noticeRaised.emit("No network and no cached data: showing Demo data (synthetic). "
                                "Restart Rotor when you are online to load live data.")
-        self._run("open", _job_open, True, tuple(self._watched), on_result=self._on_opened)
+        self._snapshots_go.set()
+        self._run("open", _job_open, True, tuple(self._watched), (), self._snapshots_go,
+                  self._stop, on_result=lambda _none: None, on_yield=self._on_open_progress)
 
     # -- status and progress ------------------------------------------------------------------
     def _set_status(self, status: SourceStatus) -> None:

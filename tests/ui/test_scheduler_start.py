@@ -37,3 +37,20 @@ def test_series_are_published_without_waiting_for_snapshot_reads(qtbot, monkeypa
     finally:
         release.set()
         scheduler.shutdown(2000)
+
+
+def test_held_snapshots_are_read_only_when_released(qtbot):
+    scheduler = Scheduler()
+    order: list[str] = []
+    scheduler.seriesChanged.connect(lambda sid, _data: order.append(sid))
+    scheduler.snapshotChanged.connect(lambda sid, _snap: order.append(sid))
+    watched = ["btc.1h", "funding.okx.btc", "options.btc", "fundingnow.bybit.btc"]
+    try:
+        scheduler.start(watched, demo=True, first=["btc.1h"], hold_snapshots=True)
+        qtbot.waitUntil(lambda: set(order) == {"btc.1h", "funding.okx.btc"}, timeout=20000)
+        qtbot.wait(300)
+        assert set(order) == {"btc.1h", "funding.okx.btc"}  # the window has not said go
+        scheduler.release_snapshots()
+        qtbot.waitUntil(lambda: set(order) == set(watched), timeout=20000)
+    finally:
+        scheduler.shutdown(2000)
