@@ -107,8 +107,8 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
     cases.append(("swap", ["--case", "swap", "--n", str(E7), "--reps", "3" if quick else "7"],
                   tmo))
     cases.append(("import_baseline", ["--case", "import_baseline", "--reps",
-                                      "2" if quick else "5"], tmo))
-    cases.append(("cold_start", ["--case", "coldstart", "--reps", "1" if quick else "5",
+                                      "3" if quick else "5"], tmo))
+    cases.append(("cold_start", ["--case", "coldstart", "--reps", "3" if quick else "5",
                                  "--wait-all-s", "3" if quick else "8"], tmo))
     return cases
 
@@ -170,6 +170,14 @@ def ratios(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out["n_scaling"] = out.get("line_n_scaling_out")
     stall_max = _get(res.get("stall/backfill"), "lateness_max_ms")
     out["stall_max_over_frame_budget"] = _ratio(stall_max, FRAME_BUDGET_MS)
+    # Cold start against the bare `import PySide6.QtWidgets, pyqtgraph` of the same run: what
+    # Rotor adds on top of the floor no Qt + pyqtgraph program can go below on this machine.
+    imports = _get(res.get("import_baseline"), "median_ms")
+    for mark in ("first_chart_painted", "all_docks_painted"):
+        value = _get(res.get("cold_start"), f"{mark}_ms")
+        if value is not None and imports is not None:
+            out[f"cold_start_{mark}_beyond_imports_ms"] = round(value - imports, 1)
+            out[f"cold_start_{mark}_over_imports"] = _ratio(value, imports)
     return out
 
 
