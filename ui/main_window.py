@@ -323,8 +323,11 @@ class MainWindow(QMainWindow):
             self.show_banner(text)
 
     def panels_have_data(self) -> bool:
-        """Every panel on screen shows data (the screenshot waits for this)."""
-        return all(p.has_data() for p in self.panels.values() if p.on_screen())
+        """Start-up is over and every panel on screen shows data (a screenshot waits for this):
+        each dock has its panel, and all the cache held has reached them, including the
+        snapshots behind the gamma levels and the funding table."""
+        return (len(self.panels) == len(self.docks) and self.scheduler.cache_read_done
+                and all(p.has_data() for p in self.panels.values() if p.on_screen()))
 
     # -- shutdown -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -151,6 +151,7 @@ class Scheduler(QObject):
         self._next_request = 0
         self._stop = threading.Event()
         self._snapshots_go = threading.Event()
+        self._cache_phases_left = 3  # the open job's phases: front chart, series, snapshots
         self._closing = False
         self._had_cache = False
         self._any_success = False
@@ -186,6 +187,11 @@ class Scheduler(QObject):
             self._snapshots_go.set()
         self._run("open", _job_open, demo, first_ids, rest_ids, self._snapshots_go, self._stop,
                   on_result=lambda _none: None, on_yield=self._on_open_progress)
+
+    @property
+    def cache_read_done(self) -> bool:
+        """Everything the cache held at start-up has been handed to the panels."""
+        return self._cache_phases_left == 0
 
     def release_snapshots(self) -> None:
         """Let the start-up read the cached snapshots (the docks on screen have painted)."""
@@ -292,6 +298,7 @@ class Scheduler(QObject):
             self._snapshots_go.set()  # nothing cached to hold back: fetch them at once
 
     def _on_open_progress(self, item: _Loaded | _CachedPhase) -> None:
+        self._cache_phases_left = max(0, self._cache_phases_left - 1)
         if isinstance(item, _Loaded):
             self._on_opened(item)
             return
@@ -443,6 +450,7 @@ class Scheduler(QObject):
         self.noticeRaised.emit("No network and no cached data: showing Demo data (synthetic). "
                                "Restart Rotor when you are online to load live data.")
         self._snapshots_go.set()
+        self._cache_phases_left = 3
         self._run("open", _job_open, True, tuple(self._watched), (), self._snapshots_go,
                   self._stop, on_result=lambda _none: None, on_yield=self._on_open_progress)
 

@@ -72,3 +72,10 @@ QLabel#banner {{ background: #5c4a00; color: #ffe082; padding: 4px 10px; font-we
 QMenu {{ background: {PANEL}; color: {FOREGROUND}; }}
 QMenu::item:selected {{ background: #2962ff; }}
 """
+
+
+def legend(plot: pg.PlotItem, columns: int = 3) -> pg.LegendItem:
+    """A compact legend in the plot's top-left corner: entries in `columns`, on a translucent
+    panel, so it covers a strip of the chart rather than a tall block of its lines."""
+    return plot.addLegend(offset=(4, 2), labelTextColor=FOREGROUND, colCount=columns,
+                          brush=pg.mkBrush(19, 23, 34, 190), verSpacing=-6, horSpacing=10)

@@ -40,3 +40,28 @@ def test_a_failing_venue_is_reported_while_the_others_keep_updating(
     status = window.store.status("funding.binance.btc")
     assert "502" in status.last_error and status.next_retry_ms > status.error_at_ms
     assert "retry" in window.status.chip_text("Binance")
+
+
+def test_the_heatmap_names_every_venue_in_a_half_height_dock(make_window, qtbot):
+    from PySide6.QtGui import QImage, QPainter
+
+    from models.catalog import FUNDING_VENUES, venue_label
+
+    window = make_window(demo=True)
+    window.resize(1600, 900)
+    window.show()
+    panel = window.panels["funding"]
+    qtbot.waitUntil(panel.has_data, timeout=20000)
+    qtbot.waitUntil(lambda: panel.computed is not None and len(panel.computed.venues) == 5,
+                    timeout=20000)
+    qtbot.wait(50)
+    axis = panel.heat_plot.getAxis("left")
+    assert axis.height() < 120  # short: the case where pyqtgraph used to drop labels
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _axis, _ticks, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    assert sorted(text for _rect, _flags, text in texts) == sorted(
+        venue_label(v) for v in FUNDING_VENUES)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
@@ -144,7 +144,6 @@ class FundingPanel(Panel):
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         self.plot.setMenuEnabled(False)
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
         for venue in FUNDING_VENUES:
             curve = LodCurveItem(name=venue_label(venue),
                                  pen=theme.pen(theme.VENUE_COLORS[venue]))
@@ -162,7 +161,18 @@ class FundingPanel(Panel):
         self.heat_plot.setMenuEnabled(False)
         self.heat_plot.setLabel("bottom", "time (UTC)")
         self.heat_plot.setXLink(self.plot)
-        self.heat_plot.getAxis("left").setWidth(self.plot.getAxis("left").width())
+        # One label per venue row, each whole: pyqtgraph drops a label that fills over 80 % of
+        # a short axis or does not fit its width (a half-height dock named 3 of 5 venues).
+        venue_font = QFont()
+        venue_font.setPointSizeF(7.5)
+        venue_axis = self.heat_plot.getAxis("left")
+        venue_axis.setStyle(tickFont=venue_font, textFillLimits=[(0, 1.0)],
+                            hideOverlappingLabels=False)
+        widest = max(QFontMetrics(venue_font).horizontalAdvance(venue_label(v))
+                     for v in FUNDING_VENUES)
+        width = max(self.plot.getAxis("left").width(), widest + 12)
+        for axis in (self.plot.getAxis("left"), venue_axis):  # x-aligned plots
+            axis.setWidth(width)
         self.heatmap = HeatmapItem()
         self.heat_plot.addItem(self.heatmap)
         self.heat_plot.vb.setMouseEnabled(x=True, y=False)
@@ -185,6 +195,11 @@ class FundingPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
+        # The key sits above the chart: a legend inside a plot this short would cover its lines.
+        self.key = elastic(QLabel(""))
+        self.key.setTextFormat(Qt.TextFormat.RichText)
+        self._set_key("")
+        layout.addWidget(self.key)
         layout.addWidget(splitter, 1)
 
         self._tick = QTimer(self)
@@ -263,15 +278,20 @@ class FundingPanel(Panel):
         weighting = computed.note or "average"
         self.note.setText(f"red: {weighting} average < 0"
                           + (f" · no data: {', '.join(missing)}" if missing else ""))
-        # The legend says how the average is weighted (equal weights when OI is missing).
-        self.legend.removeItem(self.average_curve)
-        self.legend.addItem(self.average_curve, f"average ({weighting})")
+        self._set_key(computed.note)
         self._draw_heatmap(computed)
         start, end = self._window_ms()
         self.plot.setXRange(start / 1e3, end / 1e3, padding=0.01)
         self.ctx.store.set_derived(FUNDING_NEGATIVE_KEY, computed.btc_negative)
         self._fill_now_table()
         self._note_painted()
+
+    def _set_key(self, weighting: str) -> None:
+        """Venue colours, and how the average is weighted (equal weights when OI is missing)."""
+        entries = [(theme.VENUE_COLORS[v], venue_label(v)) for v in FUNDING_VENUES]
+        entries.append(("#ffffff", f"average ({weighting})" if weighting else "average"))
+        self.key.setText(" &nbsp; ".join(f"<span style='color:{color}'>━</span> {name}"
+                                         for color, name in entries))
 
     def _draw_heatmap(self, computed: _Computed) -> None:
         if not computed.venues:

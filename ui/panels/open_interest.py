@@ -44,7 +44,7 @@ class OpenInterestPanel(Panel):
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         self.plot.setLabel("bottom", "time (UTC)")
-        self.plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
+        theme.legend(self.plot)
         self._curves = {v: LodCurveItem(name=f"{venue_label(v)} OI",
                                         pen=theme.pen(theme.VENUE_COLORS[v]))
                         for v in OI_VENUES}

@@ -145,7 +145,7 @@ class OptionsPanel(Panel):
         self.smile_plot.setLabel("left", "mark IV %")
         self.skew_plot.setLabel("bottom", "days to expiry")
         self.skew_plot.setLabel("left", "vol pts")
-        self.skew_plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
+        theme.legend(self.skew_plot, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)

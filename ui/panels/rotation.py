@@ -134,7 +134,7 @@ class RotationPanel(Panel):
         self.chart = pg.GraphicsLayoutWidget()
         self.corr_plot = self._date_plot(0, 0, "rolling correlation with BTC (log returns)")
         self.corr_plot.setYRange(-1, 1)
-        self.corr_plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
+        theme.legend(self.corr_plot)
         self.corr_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self.matrix_plot = self.chart.addPlot(row=0, col=1, title="correlation matrix",
                                               enableMenu=False)

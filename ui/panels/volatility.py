@@ -90,7 +90,7 @@ class VolatilityPanel(Panel):
         self.plot.setLabel("left", "volatility, % annualised")
         self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
         self.plot.setMenuEnabled(False)
-        self.plot.addLegend(offset=(8, 8), labelTextColor=theme.FOREGROUND)
+        theme.legend(self.plot)
         self.dvol_curve = LodCurveItem(name="DVOL (Deribit implied)", pen=theme.pen("#29b6f6"))
         self.rv_curve = LodCurveItem(name="realised", pen=theme.pen("#ffca28"))
         self.volmex_curve = LodCurveItem(name="Volmex implied", pen=theme.pen(VOLMEX_COLOR))
