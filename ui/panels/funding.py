@@ -196,10 +196,10 @@ class FundingPanel(Panel):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         # The key sits above the chart: a legend inside a plot this short would cover its lines.
-        self.key = elastic(QLabel(""))
-        self.key.setTextFormat(Qt.TextFormat.RichText)
+        self.key_label = elastic(QLabel(""))
+        self.key_label.setTextFormat(Qt.TextFormat.RichText)
         self._set_key("")
-        layout.addWidget(self.key)
+        layout.addWidget(self.key_label)
         layout.addWidget(splitter, 1)
 
         self._tick = QTimer(self)
@@ -290,7 +290,7 @@ class FundingPanel(Panel):
         """Venue colours, and how the average is weighted (equal weights when OI is missing)."""
         entries = [(theme.VENUE_COLORS[v], venue_label(v)) for v in FUNDING_VENUES]
         entries.append(("#ffffff", f"average ({weighting})" if weighting else "average"))
-        self.key.setText(" &nbsp; ".join(f"<span style='color:{color}'>━</span> {name}"
+        self.key_label.setText(" &nbsp; ".join(f"<span style='color:{color}'>━</span> {name}"
                                          for color, name in entries))
 
     def _draw_heatmap(self, computed: _Computed) -> None:
