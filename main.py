@@ -81,7 +81,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    import ui  # noqa: F401  (pins the Qt binding before pyqtgraph/superqt load)
+    import ui  # noqa: F401  (pins the Qt binding before pyqtgraph loads)
     from services.app import freeze_startup_heap
     from services.config import data_dir
     from services.errors import ServiceError

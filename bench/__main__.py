@@ -59,6 +59,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "import_baseline":
         from bench.startup import import_baseline
         res = import_baseline(a.reps)
+    elif a.case == "minimal_chart":
+        from bench.startup import minimal_chart_baseline
+        res = minimal_chart_baseline(a.reps)
     else:
         raise SystemExit(f"unknown case {a.case!r}")
     res.setdefault("status", "ok")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN = ("PySide6", "pyqtgraph", "superqt", "shiboken6", "ui")
+FORBIDDEN = ("PySide6", "pyqtgraph", "shiboken6", "ui")
 
 
 def _modules(package: str) -> list[str]:

@@ -1,7 +1,7 @@
 """Qt only: the main window, dock panels, chart pieces and the worker scheduler.
 
-PySide6 is the one Qt binding: pin it for pyqtgraph and superqt (qtpy) before either is imported,
-so another binding installed on the machine can never be picked up by accident.
+PySide6 is the one Qt binding: pin it for pyqtgraph (and anything using qtpy) before either is
+imported, so another binding installed on the machine can never be picked up by accident.
 """
 
 import os

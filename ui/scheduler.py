@@ -1,5 +1,5 @@
 """The one road from the GUI to the services: every fetch, cache read and analytics job runs on a
-worker of one bounded QThreadPool (superqt workers), and results come back by signal.
+worker of one bounded QThreadPool, and results come back by signal.
 
 - Start-up: open the cache and read what it has (worker) → panels paint at once → refresh.
 - A 1 s tick decides which series are due (poll interval, backoff after failures, a venue's
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
-from superqt.utils import create_worker
 
 from models.catalog import CATALOG, SeriesSpec
 from models.series import MS_PER_DAY, SeriesData, Snapshot
@@ -115,10 +114,14 @@ def _job_refresh(services: AppServices, spec: SeriesSpec, want_start_ms: int | N
     return _Refreshed(result, data, None)
 
 
-class _ProgressRelay(QObject):
+class _Relay(QObject):
     """Lives on the GUI thread; emitting from a worker queues the call to the GUI thread."""
 
     progress = Signal(str, float)
+    done = Signal(int, object)  # request id, the job's result
+    failed = Signal(int, object)  # request id, the exception it raised
+    opened = Signal(int, object)  # start-up generation, _Loaded | _CachedPhase
+    openFailed = Signal(int, object)  # start-up generation, the exception
 
 
 class Scheduler(QObject):
@@ -155,9 +158,16 @@ class Scheduler(QObject):
         self._closing = False
         self._had_cache = False
         self._any_success = False
-        self._workers: dict[int, Any] = {}  # request id -> running worker
-        self._relay = _ProgressRelay(self)
+        # request id -> (key, on_result, on_error) of a job not yet delivered
+        self._jobs: dict[int, tuple[str, Callable[[Any], None],
+                                    Callable[[Exception], None] | None]] = {}
+        self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
+        self._relay.done.connect(self._on_job_done)
+        self._relay.failed.connect(self._on_job_failed)
+        self._relay.opened.connect(self._on_open_item)
+        self._relay.openFailed.connect(self._on_open_failed)
+        self._open_generation = 0
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self._on_tick)
@@ -185,8 +195,7 @@ class Scheduler(QObject):
         rest_ids = tuple(i for i in self._watched if i not in first_ids)
         if not hold_snapshots:
             self._snapshots_go.set()
-        self._run("open", _job_open, demo, first_ids, rest_ids, self._snapshots_go, self._stop,
-                  on_result=lambda _none: None, on_yield=self._on_open_progress)
+        self._open(demo, first_ids, rest_ids)
 
     @property
     def cache_read_done(self) -> bool:
@@ -237,9 +246,7 @@ class Scheduler(QObject):
         """Stop timers, ask jobs to stop, wait at most `msecs`; True when no worker is left."""
         self._closing = True
         self._timer.stop()
-        self._stop.set()
-        for worker in list(self._workers.values()):
-            worker.quit()
+        self._stop.set()  # refresh jobs stop between pages
         done = QThreadPool.globalInstance().waitForDone(msecs)
         if done and self.services is not None:
             self.services.close()
@@ -248,42 +255,81 @@ class Scheduler(QObject):
     # -- workers ------------------------------------------------------------------------------
     def _run(self, key: str, fn: Callable[..., Any], *args: Any,
              on_result: Callable[[Any], None],
-             on_error: Callable[[Exception], None] | None = None,
-             on_yield: Callable[[Any], None] | None = None) -> int:
+             on_error: Callable[[Exception], None] | None = None) -> int:
+        """`fn(*args)` on the pool; its result or exception comes back through the relay.
+
+        A plain pool callable and two queued signals, rather than superqt's workers: importing
+        superqt loads all of its widgets (~70 ms here, 10 % of the cold-start budget), and a
+        worker emitting itself leaked references to None in the 10-minute soak run.
+        """
         self._next_request += 1
         request_id = self._next_request
         self._latest[key] = request_id
+        self._jobs[request_id] = (key, on_result, on_error)
+        relay = self._relay
 
-        def returned(value: Any) -> None:
-            if self._closing or self._latest.get(key) != request_id:
-                return  # a newer request for the same key superseded this one
-            on_result(value)
-
-        def errored(exc: Exception) -> None:
-            if self._closing:
-                return
-            log.error("job %s failed", key, exc_info=exc)
-            if on_error is not None and self._latest.get(key) == request_id:
-                on_error(exc)
+        def job() -> None:
+            try:
+                value = fn(*args)
+            except Exception as exc:  # noqa: BLE001  (delivered on the GUI thread)
+                relay.failed.emit(request_id, exc)
             else:
-                self.noticeRaised.emit(f"{key}: {exc.__class__.__name__}: {exc}")
+                relay.done.emit(request_id, value)
 
-        connect = {"returned": returned, "errored": errored}
-        if on_yield is not None:  # a generator: each yielded value as it comes
-            def yielded(value: Any) -> None:
-                if not self._closing and self._latest.get(key) == request_id:
-                    on_yield(value)
-
-            connect["yielded"] = yielded
-        worker = create_worker(fn, *args, _start_thread=False, _connect=connect)
-        self._workers[request_id] = worker
-        # Capture the id, not the worker: a slot holding its own worker is a cycle through Qt
-        # that Python's collector cannot see, and every finished worker would stay alive.
-        worker.finished.connect(lambda rid=request_id: self._workers.pop(rid, None))
-        worker.start()
+        QThreadPool.globalInstance().start(job)
         return request_id
 
+    @Slot(int, object)
+    def _on_job_done(self, request_id: int, value: Any) -> None:
+        key, on_result, _on_error = self._jobs.pop(request_id)
+        if self._closing or self._latest.get(key) != request_id:
+            return  # a newer request for the same key superseded this one
+        on_result(value)
+
+    @Slot(int, object)
+    def _on_job_failed(self, request_id: int, exc: Exception) -> None:
+        key, _on_result, on_error = self._jobs.pop(request_id)
+        if self._closing:
+            return
+        log.error("job %s failed", key, exc_info=exc)
+        if on_error is not None and self._latest.get(key) == request_id:
+            on_error(exc)
+        else:
+            self.noticeRaised.emit(f"{key}: {exc.__class__.__name__}: {exc}")
+
     # -- start-up -----------------------------------------------------------------------------
+    def _open(self, demo: bool, first_ids: tuple[str, ...], rest_ids: tuple[str, ...]) -> None:
+        """Run the start-up reader (`_job_open`) on the pool, handing each phase over by signal.
+
+        One job that hands over several results, in order; a newer start (the demo fall-back)
+        supersedes an older one.
+        """
+        self._open_generation += 1
+        self._cache_phases_left = 3
+        generation, relay = self._open_generation, self._relay
+        go, stop = self._snapshots_go, self._stop
+
+        def read() -> None:
+            try:
+                for item in _job_open(demo, first_ids, rest_ids, go, stop):
+                    relay.opened.emit(generation, item)
+            except Exception as exc:  # noqa: BLE001  (shown on the GUI thread, like a worker error)
+                relay.openFailed.emit(generation, exc)
+
+        QThreadPool.globalInstance().start(read)
+
+    @Slot(int, object)
+    def _on_open_item(self, generation: int, item: _Loaded | _CachedPhase) -> None:
+        if not self._closing and generation == self._open_generation:
+            self._on_open_progress(item)
+
+    @Slot(int, object)
+    def _on_open_failed(self, generation: int, exc: Exception) -> None:
+        if self._closing or generation != self._open_generation:
+            return
+        log.error("start-up cache read failed", exc_info=exc)
+        self.noticeRaised.emit(f"open: {exc.__class__.__name__}: {exc}")
+
     @Slot(object)
     def _on_opened(self, loaded: _Loaded) -> None:
         self.services = loaded.services
@@ -450,9 +496,7 @@ class Scheduler(QObject):
         self.noticeRaised.emit("No network and no cached data: showing Demo data (synthetic). "
                                "Restart Rotor when you are online to load live data.")
         self._snapshots_go.set()
-        self._cache_phases_left = 3
-        self._run("open", _job_open, True, tuple(self._watched), (), self._snapshots_go,
-                  self._stop, on_result=lambda _none: None, on_yield=self._on_open_progress)
+        self._open(True, tuple(self._watched), ())
 
     # -- status and progress ------------------------------------------------------------------
     def _set_status(self, status: SourceStatus) -> None:
@@ -470,7 +514,7 @@ class Scheduler(QObject):
         self.progressChanged.emit(1.0 if not loading else sum(loading) / len(loading))
 
     def is_idle(self) -> bool:
-        return not self._inflight and not self._workers
+        return not self._inflight and not self._jobs
 
 
 def history_start_for(range_days: int, now_ms: int) -> int:

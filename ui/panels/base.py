@@ -8,7 +8,6 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
-from superqt.utils import qdebounced
 
 from ui.scheduler import Scheduler
 from ui.store import DataStore
@@ -44,18 +43,15 @@ class Panel(QWidget):
         self.setObjectName(f"{self.key}Panel")
         self._first_paint_done = False
         self._awaiting_paint = False
+        # One recompute for a burst of changes: start-up publishes dozens of series in one
+        # pass, and a job per series would queue work that the next one supersedes.
+        self._recompute_soon = debounced(self, 0, self._recompute)
 
     def has_data(self) -> bool:
         raise NotImplementedError
 
     def _recompute(self) -> None:
         """Recompute what the panel shows from the store (subclasses that follow data)."""
-
-    @qdebounced(timeout=0)
-    def _recompute_soon(self) -> None:
-        """One recompute for a burst of changes: start-up publishes dozens of series in one
-        pass, and a job per series would queue work that the next one supersedes."""
-        self._recompute()
 
     def on_screen(self) -> bool:
         """Shown and not hidden behind another dock's tab (Qt keeps those "visible", off-screen)."""
@@ -90,6 +86,17 @@ class Panel(QWidget):
 
     def shutdown(self) -> None:
         """Disconnect from the store before the window goes away."""
+
+
+def debounced(owner: QObject, msec: int, slot: Callable[[], object]) -> Callable[..., None]:
+    """A callable that runs `slot` once, `msec` after the last call of a burst (on the GUI
+    thread). superqt's `qdebounced` does this too, but importing superqt loads all of its
+    widgets (~70 ms here), which the first chart should not wait for."""
+    timer = QTimer(owner)
+    timer.setSingleShot(True)
+    timer.setInterval(msec)
+    timer.timeout.connect(slot)
+    return lambda *_args: timer.start()
 
 
 def elastic(label: QLabel) -> QLabel:

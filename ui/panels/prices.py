@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import qdebounced
 
 from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, price_series_id
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, USER, Level, parse_user_levels
@@ -38,7 +37,7 @@ from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, elastic, stored_choice
+from ui.panels.base import Panel, UiContext, debounced, elastic, stored_choice
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
 DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
@@ -149,6 +148,7 @@ class PricesPanel(Panel):
 
         self._build_controls()
         self.chart = _PlotLayout()
+        self._on_x_range_changed = debounced(self, 250, self._on_view_settled)
         self.chart.ci.setSpacing(0)
         self.chart.painted.connect(self._mark_painted)
         self.readout = elastic(QLabel(" "))
@@ -451,8 +451,8 @@ class PricesPanel(Panel):
                 self._apply_rebase(stem)
 
     # -- history on scroll-back ---------------------------------------------------------------
-    @qdebounced(timeout=250)
-    def _on_x_range_changed(self, *_args: object) -> None:
+    def _on_view_settled(self) -> None:
+        """250 ms after the user stopped panning or zooming."""
         self._request_history_for_view()
         self._show_last_values()
 

@@ -23,14 +23,20 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import qdebounced
 
 from models.series import SeriesData
 from ui import theme
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
+from ui.panels.base import (
+    Panel,
+    UiContext,
+    choice_buttons,
+    debounced,
+    elastic,
+    stored_choice,
+)
 from ui.panels.prices import DECOUPLING_KEY
 
 if TYPE_CHECKING:
@@ -158,7 +164,7 @@ class RotationPanel(Panel):
         self.ratio_plot.vb.sigResized.connect(self._sync_ratio_views)
         self.chart.ci.layout.setColumnStretchFactor(0, 1)
         self.chart.ci.layout.setColumnStretchFactor(1, 1)
-        self.corr_plot.vb.sigXRangeChanged.connect(self._on_range_changed)
+        self.corr_plot.vb.sigXRangeChanged.connect(debounced(self, 200, self._update_matrix))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -247,9 +253,6 @@ class RotationPanel(Panel):
         self.summary.setText(f"{view.window}-session corr now: " + " · ".join(parts))
         self._note_painted()
 
-    @qdebounced(timeout=200)
-    def _on_range_changed(self, *_args: object) -> None:
-        self._update_matrix()
 
     def _update_matrix(self) -> None:
         """The correlation matrix of the sessions in the visible window."""
