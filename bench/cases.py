@@ -97,6 +97,44 @@ def line(contender: str, n: int, view: str, frames: int, size: tuple[int, int]) 
     return _sweep(out, qapp, w, plot, t0, fr.sweep(view, n, frames, "line"))
 
 
+# -- the price dock's layout: stacked, x-linked plots with date axes and grids -----------------
+def stacked(grid: str, n: int, frames: int, size: tuple[int, int]) -> dict:
+    """Four x-linked plots of n rows each (Rotor's line item, date axes), panned together: what
+    the price dock draws. `grid`: "pyqtgraph" (PlotItem.showGrid, drawn by the axes), "rotor"
+    (ui/charts/grid.py) or "none" (the floor)."""
+    import pyqtgraph as pg
+
+    from models.lod import MinMaxPyramid
+    from ui.charts.axes import UtcDateAxisItem
+    from ui.charts.grid import GridLinesItem
+    from ui.charts.viewbox import PromptViewBox
+
+    out: dict[str, Any] = {"grid": grid, "n": n, "plots": 4, "size": list(size)}
+    x, y = fr.line_data(n)
+    t0 = time.perf_counter()
+    qapp = fr.app()
+    w = pg.GraphicsLayoutWidget()
+    w.resize(*size)
+    first = None
+    for row in range(4):
+        plot = w.addPlot(row=row, col=0, viewBox=PromptViewBox(),
+                         axisItems={"bottom": UtcDateAxisItem()})
+        if grid == "pyqtgraph":
+            plot.showGrid(x=True, y=True, alpha=0.12)
+        elif grid == "rotor":
+            GridLinesItem(plot, "#d1d4dc", 0.12)
+        plot.addItem(_rotor_line_item(MinMaxPyramid.build(x, y + 10.0 * row)))
+        plot.enableAutoRange(y=True)
+        plot.setAutoVisible(y=True)
+        if first is None:
+            first = plot
+        else:
+            plot.setXLink(first)
+    w.show()
+    assert first is not None
+    return _sweep(out, qapp, w, first, t0, fr.sweep("out", n, frames, "line"))
+
+
 # -- candles ----------------------------------------------------------------------------------
 def _naive_candle_item(x: np.ndarray, o: np.ndarray, h: np.ndarray, low: np.ndarray,
                        c: np.ndarray) -> Any:

@@ -94,6 +94,10 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
                 candles("finplot", n, view, fr if n == E6 else "10")
         candles("naive", E5, "out", "10")
         candles("naive", E6, "out", "5")
+    # The price dock's own layout: four stacked, x-linked plots with grids.
+    for grid in ("none", "pyqtgraph", "rotor"):
+        cases.append((f"stacked/{grid}", ["--case", "stacked", "--contender", grid, "--n",
+                                          str(E5 if quick else E6), "--frames", fr], tmo))
     rows = str(200_000 if quick else E6)
     cases.append(("stall/backfill", ["--case", "stall", "--task", "backfill", "--n", rows], tmo))
     cases.append(("stall/json_loads", ["--case", "stall", "--task", "json_loads", "--n", rows],
@@ -170,6 +174,8 @@ def ratios(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out["vs_finplot"] = out.get("candles_1e+06_out_vs_finplot")
     out["floor_ratio"] = out.get("line_1e+07_out_floor_ratio")
     out["n_scaling"] = out.get("line_n_scaling_out")
+    put("stacked_vs_pyqtgraph_grid", "stacked/pyqtgraph", "stacked/rotor")
+    put("stacked_floor_ratio", "stacked/rotor", "stacked/none")
     stall_max = _get(res.get("stall/backfill"), "lateness_max_ms")
     out["stall_max_over_frame_budget"] = _ratio(stall_max, FRAME_BUDGET_MS)
     # Cold start against two same-run baselines: the bare `import PySide6.QtWidgets, pyqtgraph`

@@ -25,6 +25,18 @@ def test_tiny_line_case_runs_in_a_subprocess_and_reports_json() -> None:
     assert res["paints_per_pan"] >= 1
 
 
+def test_stacked_grid_case_and_the_startup_baselines_report_json() -> None:
+    res = spawn(["--case", "stacked", "--contender", "rotor", "--n", "10000", "--frames", "3"],
+                60.0)
+    assert res["status"] == "ok", res
+    assert (res["grid"], res["plots"], res["frames"]) == ("rotor", 4, 3)
+    assert all(math.isfinite(res[k]) and res[k] >= 0 for k in FRAME_KEYS)
+    chart = spawn(["--case", "minimal_chart", "--reps", "1"], 60.0)
+    imports = spawn(["--case", "import_baseline", "--reps", "1"], 60.0)
+    assert chart["status"] == imports["status"] == "ok"
+    assert chart["median_ms"] > 0 and imports["median_ms"] > 0  # timed in the child, no exit
+
+
 def test_ratios_and_targets_handle_missing_cases() -> None:
     from bench.suite import ratios, targets
 

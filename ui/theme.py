@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 
+from ui.charts.grid import GridLinesItem
+
 BACKGROUND = "#131722"
 PANEL = "#1b2030"
 FOREGROUND = "#d1d4dc"
@@ -79,3 +81,8 @@ def legend(plot: pg.PlotItem, columns: int = 3) -> pg.LegendItem:
     panel, so it covers a strip of the chart rather than a tall block of its lines."""
     return plot.addLegend(offset=(4, 2), labelTextColor=FOREGROUND, colCount=columns,
                           brush=pg.mkBrush(19, 23, 34, 190), verSpacing=-6, horSpacing=10)
+
+
+def grid(plot: pg.PlotItem) -> None:
+    """The faint grid every chart has (see ui/charts/grid.py for why not `showGrid`)."""
+    GridLinesItem(plot, FOREGROUND, GRID_ALPHA)

@@ -341,3 +341,33 @@ def test_bands_fill_only_their_intervals_over_the_full_height(qtbot, plot) -> No
     assert [(r.left(), r.right()) for r in bands.visibleRects()] == [(120, 130)]
     bands.setBands([])
     assert bands.boundingRect().isEmpty() and bands.bandCount() == 0
+
+
+def test_grid_lines_sit_on_the_axis_ticks_and_survive_clear(qtbot) -> None:
+    from ui.charts.axes import UtcDateAxisItem
+    from ui.charts.grid import GridLinesItem
+
+    w = pg.PlotWidget(axisItems={"bottom": UtcDateAxisItem()})
+    w.resize(800, 400)
+    qtbot.addWidget(w)
+    plot = w.getPlotItem()
+    grid = GridLinesItem(plot, "#ffffff", 0.5)
+    w.setXRange(1.7e9, 1.7e9 + 30 * 86400, padding=0)
+    w.setYRange(0, 100, padding=0)
+    # Asked before the date axis ever painted (a hidden axis never does): no exception.
+    w.show()
+    qtbot.waitExposed(w)
+    w.getViewBox().prepareForPaint()
+    levels = grid.line_levels()
+    assert levels
+    vertical = sorted(ln.x1() for _a, lines in levels for ln in lines if ln.x1() == ln.x2())
+    horizontal = sorted(ln.y1() for _a, lines in levels for ln in lines if ln.y1() == ln.y2())
+    ticks_x = {v for _s, vs in plot.getAxis("bottom").tickValues(1.7e9, 1.7e9 + 30 * 86400, 800)
+               for v in vs if 1.7e9 <= v <= 1.7e9 + 30 * 86400}
+    assert set(vertical) == ticks_x
+    assert {0.0, 20.0, 40.0, 60.0, 80.0, 100.0} <= set(horizontal)
+    alphas = [a for a, _lines in levels]
+    assert max(alphas) <= 0.5 and min(alphas) > 0
+    plot.plot([1.7e9, 1.7e9 + 86400], [10, 20])
+    plot.clear()  # what panels call to redraw their series
+    assert grid.scene() is w.scene()

@@ -30,6 +30,7 @@ from models.catalog import FUNDING_VENUES, venue_label
 from models.funding import per_8h
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from ui import theme
+from ui.charts.axes import UtcDateAxisItem
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
@@ -137,11 +138,11 @@ class FundingPanel(Panel):
         bar.addWidget(self.demo_label)
 
         self.chart = pg.GraphicsLayoutWidget()
-        axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
+        axis = UtcDateAxisItem()
         self.plot = self.chart.addPlot(row=0, col=0, axisItems={"bottom": axis},
                                        viewBox=PromptViewBox())
         self.plot.setLabel("left", "funding, APR %")
-        self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+        theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         for venue in FUNDING_VENUES:
@@ -155,7 +156,7 @@ class FundingPanel(Panel):
         self.average_curve = LodCurveItem(name="average", pen=theme.pen("#ffffff", 1.0))
         self.plot.addItem(self.average_curve)
 
-        heat_axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
+        heat_axis = UtcDateAxisItem()
         self.heat_plot = self.chart.addPlot(row=1, col=0, axisItems={"bottom": heat_axis},
                                             viewBox=PromptViewBox())
         self.heat_plot.setMenuEnabled(False)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from models.catalog import OI_VENUES, venue_label
 from models.series import SeriesData
 from ui import theme
+from ui.charts.axes import UtcDateAxisItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
@@ -39,10 +40,10 @@ class OpenInterestPanel(Panel):
         bar.addWidget(self.summary, 1)
 
         self.chart = pg.GraphicsLayoutWidget()
-        axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
+        axis = UtcDateAxisItem()
         self.plot = self.chart.addPlot(axisItems={"bottom": axis}, viewBox=PromptViewBox())
         self.plot.setMenuEnabled(False)
-        self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+        theme.grid(self.plot)
         self.plot.setLabel("bottom", "time (UTC)")
         theme.legend(self.plot)
         self._curves = {v: LodCurveItem(name=f"{venue_label(v)} OI",

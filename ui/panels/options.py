@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
 from models.series import Snapshot
 from ui import theme
+from ui.charts.axes import UtcDateAxisItem
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
 from ui.panels.prices import BTC_LEVELS_KEY
 
@@ -128,12 +129,12 @@ class OptionsPanel(Panel):
                                             title="25Δ RR and BF by expiry")
         self.history_plot = self.chart.addPlot(
             row=2, col=1, enableMenu=False, title="30-day RR and BF history",
-            axisItems={"bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+            axisItems={"bottom": UtcDateAxisItem()})
         self.history_plot.setLabel("bottom", "snapshot (UTC)")
         self.history_plot.setLabel("left", "vol pts")
         for plot in (self.gex_plot, self.profile_plot, self.term_plot, self.smile_plot,
                      self.skew_plot, self.history_plot):
-            plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+            theme.grid(plot)
             plot.setMenuEnabled(False)
         self.gex_plot.setLabel("bottom", "strike")
         self.gex_plot.setLabel("left", "USD per 1% move")

@@ -32,6 +32,7 @@ from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, USER, Level, parse_us
 from models.lod import MinMaxPyramid, OhlcPyramid
 from models.series import MS_PER_DAY, SeriesData, break_gaps
 from ui import theme
+from ui.charts.axes import UtcDateAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
@@ -263,9 +264,9 @@ class PricesPanel(Panel):
 
     # -- plots --------------------------------------------------------------------------------
     def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
-        axis = pg.DateAxisItem(orientation="bottom", utcOffset=0)
+        axis = UtcDateAxisItem()
         plot = pg.PlotItem(axisItems={"bottom": axis}, viewBox=PromptViewBox())
-        plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+        theme.grid(plot)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.showAxis("right")
         plot.getAxis("right").setStyle(showValues=False)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from models.series import SeriesData
 from ui import theme
+from ui.charts.axes import UtcDateAxisItem
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
@@ -175,9 +176,8 @@ class RotationPanel(Panel):
 
     def _date_plot(self, row: int, col: int, title: str) -> pg.PlotItem:
         plot = self.chart.addPlot(row=row, col=col, title=title, viewBox=PromptViewBox(),
-                                  axisItems={"bottom": pg.DateAxisItem(orientation="bottom",
-                                                                       utcOffset=0)})
-        plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+                                  axisItems={"bottom": UtcDateAxisItem()})
+        theme.grid(plot)
         plot.setMenuEnabled(False)
         plot.setLabel("bottom", "session (UTC)")
         return plot

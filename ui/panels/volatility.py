@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.series import SeriesData
 from ui import theme
+from ui.charts.axes import UtcDateAxisItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
@@ -86,9 +87,9 @@ class VolatilityPanel(Panel):
 
         self.chart = pg.GraphicsLayoutWidget()
         self.plot = self.chart.addPlot(row=0, col=0, viewBox=PromptViewBox(), axisItems={
-            "bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+            "bottom": UtcDateAxisItem()})
         self.plot.setLabel("left", "volatility, % annualised")
-        self.plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+        theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
         theme.legend(self.plot)
         self.dvol_curve = LodCurveItem(name="DVOL (Deribit implied)", pen=theme.pen("#29b6f6"))
@@ -98,12 +99,12 @@ class VolatilityPanel(Panel):
         self.plot.addItem(self.rv_curve)
         self.plot.addItem(self.volmex_curve)
         self.spread_plot = self.chart.addPlot(row=1, col=0, viewBox=PromptViewBox(), axisItems={
-            "bottom": pg.DateAxisItem(orientation="bottom", utcOffset=0)})
+            "bottom": UtcDateAxisItem()})
         self.spread_plot.setXLink(self.plot)
         self.spread_plot.setMenuEnabled(False)
         self.spread_plot.setLabel("left", "IV − RV, vol pts")
         self.spread_plot.setLabel("bottom", "time (UTC)")
-        self.spread_plot.showGrid(x=True, y=True, alpha=theme.GRID_ALPHA)
+        theme.grid(self.spread_plot)
         self.spread_plot.getAxis("left").setWidth(self.plot.getAxis("left").width())
         self.spread_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self.spread_curve = self.spread_plot.plot(pen=theme.pen(theme.FOREGROUND), fillLevel=0.0,
