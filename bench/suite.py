@@ -103,7 +103,7 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
     cases.append(("stall/json_loads", ["--case", "stall", "--task", "json_loads", "--n", rows],
                   tmo))
     cases.append(("cache_read", ["--case", "cache_read", "--n", str(E6), "--reps",
-                                 "3" if quick else "7"], tmo))
+                                 "5" if quick else "9"], tmo))
     cases.append(("append", ["--case", "append", "--n", str(E7), "--reps",
                              "20" if quick else "100"], tmo))
     cases.append(("append_pg", ["--case", "append_pg", "--n", str(E7), "--reps",
@@ -278,6 +278,7 @@ def run_suite(quick: bool, spawn: Spawn) -> dict[str, Any]:
         "line": group("line/"),
         "candles": group("candles/"),
         "stall": group("stall/"),
+        "stacked": group("stacked/"),
         "cold_start": results.get("cold_start"),
         "import_baseline": results.get("import_baseline"),
         "minimal_chart": results.get("minimal_chart"),
