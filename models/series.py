@@ -8,6 +8,7 @@ pandas is imported lazily so the cold-start path (cache -> chart) never pays for
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 MS_PER_SECOND = 1_000
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 86_400_000
+
+
+def now_ms() -> int:
+    """The wall clock as epoch milliseconds, the unit of every `SeriesData.time`."""
+    return int(_time.time() * 1000)
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,7 +9,6 @@ so the cache only ever gains valid rows.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,7 +17,7 @@ import pandas as pd
 
 from models.catalog import SeriesSpec, validate_symbol
 from models.funding import annualize_funding
-from models.series import MS_PER_HOUR
+from models.series import MS_PER_HOUR, now_ms  # noqa: F401  (now_ms: for the venue clients)
 from services.errors import BadPayload, BadRequest
 
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -123,10 +122,6 @@ def finite_rows(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 
 # -- helpers shared by the perpetual venues ---------------------------------------------------
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def spec_interval_hours(spec: SeriesSpec, fallback: float = DEFAULT_INTERVAL_HOURS) -> float:
     """The catalog's settlement interval of a funding series, in hours."""
     ms = spec.interval_ms

@@ -8,12 +8,11 @@ it got, and it returns a result instead of raising, so one failing series never 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from models.catalog import SeriesSpec, validate_symbol
-from models.series import MS_PER_DAY, SeriesData
+from models.series import MS_PER_DAY, SeriesData, now_ms
 from services.cache import Cache
 from services.errors import GeoBlocked, PermanentError, ServiceError, UnknownSymbol
 from services.sources import Sources
@@ -88,7 +87,7 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
     """
     from services import http
 
-    now = int(time.time() * 1000) if now is None else now
+    now = now_ms() if now is None else now
     start = want_start_ms if want_start_ms is not None else now - spec.history_days * MS_PER_DAY
     meta = cache.get_meta(spec.id)
     requests_before = http.request_count()
@@ -195,7 +194,7 @@ def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources, meta: di
                 break
             continue
         added = 1 if cache.put_snapshot(snap) else 0
-        cache.update_meta(spec.id, last_fetch_ms=int(time.time() * 1000), venue=venue)
+        cache.update_meta(spec.id, last_fetch_ms=now_ms(), venue=venue)
         return RefreshResult(spec.id, added, snap.time_ms, venue, None,
                              http.request_count() - requests_before, tuple(errors))
     return RefreshResult(spec.id, 0, None, "", errors[0] if errors else None,

@@ -71,8 +71,6 @@ def panel_types() -> list[PanelType]:
 
 class MainWindow(QMainWindow):
     closed = Signal()
-    #: a dock's panel was built (key): on show, or when the window was idle
-    panelBuilt = Signal(str)
     #: once, when every panel on screen has painted its first data (start-up timing)
     allDocksPainted = Signal()
     #: once, when every dock has its panel (start-up is over)
@@ -167,7 +165,6 @@ class MainWindow(QMainWindow):
         self.panels[key] = panel
         self.docks[key].setWidget(panel)
         panel.firstDataPaint.connect(self._on_panel_painted)
-        self.panelBuilt.emit(key)
         return panel
 
     @Slot()
@@ -187,9 +184,9 @@ class MainWindow(QMainWindow):
 
     def _build_next_pending(self) -> None:
         """One panel per event-loop turn, so input and paints run in between."""
-        pending = [key for key in self.docks if key not in self.panels]
         if self.scheduler.closing:
             return
+        pending = [key for key in self.docks if key not in self.panels]
         if pending:
             self.build_panel(pending[0])
             QTimer.singleShot(0, self._build_next_pending)

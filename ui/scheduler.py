@@ -118,10 +118,17 @@ class _Relay(QObject):
     """Lives on the GUI thread; emitting from a worker queues the call to the GUI thread."""
 
     progress = Signal(str, float)
+    item = Signal(int, object)  # request id, a value a generator job handed over
     done = Signal(int, object)  # request id, the job's result
     failed = Signal(int, object)  # request id, the exception it raised
-    opened = Signal(int, object)  # start-up generation, _Loaded | _CachedPhase
-    openFailed = Signal(int, object)  # start-up generation, the exception
+
+
+@dataclass(frozen=True)
+class _Job:
+    key: str
+    on_result: Callable[[Any], None]
+    on_error: Callable[[Exception], None] | None
+    on_item: Callable[[Any], None] | None
 
 
 class Scheduler(QObject):
@@ -158,16 +165,12 @@ class Scheduler(QObject):
         self._closing = False
         self._had_cache = False
         self._any_success = False
-        # request id -> (key, on_result, on_error) of a job not yet delivered
-        self._jobs: dict[int, tuple[str, Callable[[Any], None],
-                                    Callable[[Exception], None] | None]] = {}
+        self._jobs: dict[int, _Job] = {}  # by request id, until its result is delivered
         self._relay = _Relay(self)
         self._relay.progress.connect(self._on_progress)
+        self._relay.item.connect(self._on_job_item)
         self._relay.done.connect(self._on_job_done)
         self._relay.failed.connect(self._on_job_failed)
-        self._relay.opened.connect(self._on_open_item)
-        self._relay.openFailed.connect(self._on_open_failed)
-        self._open_generation = 0
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self._on_tick)
@@ -255,8 +258,10 @@ class Scheduler(QObject):
     # -- workers ------------------------------------------------------------------------------
     def _run(self, key: str, fn: Callable[..., Any], *args: Any,
              on_result: Callable[[Any], None],
-             on_error: Callable[[Exception], None] | None = None) -> int:
+             on_error: Callable[[Exception], None] | None = None,
+             on_item: Callable[[Any], None] | None = None) -> int:
         """`fn(*args)` on the pool; its result or exception comes back through the relay.
+        With `on_item`, `fn` is a generator whose values are handed over as they come.
 
         A plain pool callable and two queued signals, rather than superqt's workers: importing
         superqt loads all of its widgets (~70 ms here, 10 % of the cold-start budget), and a
@@ -265,12 +270,17 @@ class Scheduler(QObject):
         self._next_request += 1
         request_id = self._next_request
         self._latest[key] = request_id
-        self._jobs[request_id] = (key, on_result, on_error)
+        self._jobs[request_id] = _Job(key, on_result, on_error, on_item)
         relay = self._relay
 
         def job() -> None:
             try:
-                value = fn(*args)
+                if on_item is None:
+                    value = fn(*args)
+                else:
+                    for value in fn(*args):
+                        relay.item.emit(request_id, value)
+                    value = None
             except Exception as exc:  # noqa: BLE001  (delivered on the GUI thread)
                 relay.failed.emit(request_id, exc)
             else:
@@ -279,58 +289,41 @@ class Scheduler(QObject):
         QThreadPool.globalInstance().start(job)
         return request_id
 
+    def _is_latest(self, request_id: int, job: _Job) -> bool:
+        """False once closing, or when a newer request for the same key superseded this one."""
+        return not self._closing and self._latest.get(job.key) == request_id
+
+    @Slot(int, object)
+    def _on_job_item(self, request_id: int, value: Any) -> None:
+        job = self._jobs[request_id]
+        if job.on_item is not None and self._is_latest(request_id, job):
+            job.on_item(value)
+
     @Slot(int, object)
     def _on_job_done(self, request_id: int, value: Any) -> None:
-        key, on_result, _on_error = self._jobs.pop(request_id)
-        if self._closing or self._latest.get(key) != request_id:
-            return  # a newer request for the same key superseded this one
-        on_result(value)
+        job = self._jobs.pop(request_id)
+        if self._is_latest(request_id, job):
+            job.on_result(value)
 
     @Slot(int, object)
     def _on_job_failed(self, request_id: int, exc: Exception) -> None:
-        key, _on_result, on_error = self._jobs.pop(request_id)
+        job = self._jobs.pop(request_id)
         if self._closing:
             return
-        log.error("job %s failed", key, exc_info=exc)
-        if on_error is not None and self._latest.get(key) == request_id:
-            on_error(exc)
+        log.error("job %s failed", job.key, exc_info=exc)
+        if job.on_error is not None and self._is_latest(request_id, job):
+            job.on_error(exc)
         else:
-            self.noticeRaised.emit(f"{key}: {exc.__class__.__name__}: {exc}")
+            self.noticeRaised.emit(f"{job.key}: {exc.__class__.__name__}: {exc}")
 
     # -- start-up -----------------------------------------------------------------------------
     def _open(self, demo: bool, first_ids: tuple[str, ...], rest_ids: tuple[str, ...]) -> None:
-        """Run the start-up reader (`_job_open`) on the pool, handing each phase over by signal.
-
-        One job that hands over several results, in order; a newer start (the demo fall-back)
-        supersedes an older one.
-        """
-        self._open_generation += 1
+        """The start-up reader (`_job_open`): one job handing each phase over as it is read; a
+        newer start (the demo fall-back) supersedes an older one."""
         self._cache_phases_left = 3
-        generation, relay = self._open_generation, self._relay
-        go, stop = self._snapshots_go, self._stop
+        self._run("open", _job_open, demo, first_ids, rest_ids, self._snapshots_go, self._stop,
+                  on_result=lambda _none: None, on_item=self._on_open_progress)
 
-        def read() -> None:
-            try:
-                for item in _job_open(demo, first_ids, rest_ids, go, stop):
-                    relay.opened.emit(generation, item)
-            except Exception as exc:  # noqa: BLE001  (shown on the GUI thread, like a worker error)
-                relay.openFailed.emit(generation, exc)
-
-        QThreadPool.globalInstance().start(read)
-
-    @Slot(int, object)
-    def _on_open_item(self, generation: int, item: _Loaded | _CachedPhase) -> None:
-        if not self._closing and generation == self._open_generation:
-            self._on_open_progress(item)
-
-    @Slot(int, object)
-    def _on_open_failed(self, generation: int, exc: Exception) -> None:
-        if self._closing or generation != self._open_generation:
-            return
-        log.error("start-up cache read failed", exc_info=exc)
-        self.noticeRaised.emit(f"open: {exc.__class__.__name__}: {exc}")
-
-    @Slot(object)
     def _on_opened(self, loaded: _Loaded) -> None:
         self.services = loaded.services
         self.demo = loaded.services.demo

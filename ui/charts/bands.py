@@ -13,8 +13,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from ui.charts.view_span import ViewSpanItem
 
-class BandsItem(pg.GraphicsObject):
+
+class BandsItem(ViewSpanItem):
     """Filled x-intervals [start, end] spanning the view's height. Not part of auto-range."""
 
     def __init__(self, brush: QtGui.QBrush | str | tuple, tooltip: str = "") -> None:
@@ -56,13 +58,7 @@ class BandsItem(pg.GraphicsObject):
                 rects.append(QtCore.QRectF(x0, top, x1 - x0, height))
         return rects
 
-    def viewTransformChanged(self) -> None:
-        """pyqtgraph: the view's range or size changed (a pan, a zoom, a resize)."""
-        super().viewTransformChanged()  # drops the cached viewRect()
-        self.prepareGeometryChange()
-        self.update()
-
-    def boundingRect(self) -> QtCore.QRectF:
+    def boundingRect(self) -> QtCore.QRectF:  # only the stretch that holds bands
         view = self.viewRect()
         if view is None or not len(self._starts):
             return QtCore.QRectF()

@@ -1,9 +1,9 @@
 """A plot's grid at its axes' tick values, drawn as one batch of cosmetic lines.
 
-pyqtgraph's own grid (`PlotItem.showGrid`) is drawn by the axes, across the whole plot: on the
-price dock's four stacked plots it cost ~75 ms of a ~90 ms pan frame here (14 ms without it),
-and half of the window's first paint. This item asks the axes for the same tick values and
-strokes every line with one `drawLines` call.
+pyqtgraph's own grid (`PlotItem.showGrid`) is drawn by the axes, across the whole plot: on four
+stacked plots a pan cost ~55 ms with it and ~11 ms without (`python -m bench --case stacked`),
+and it was most of the window's first paint. This item asks the axes for the same tick values
+and strokes each tick level with one `drawLines` call.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import weakref
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+from ui.charts.view_span import ViewSpanItem
 
-class GridLinesItem(pg.GraphicsObject):
+
+class GridLinesItem(ViewSpanItem):
     """Vertical lines at the bottom axis' ticks and horizontal ones at the left axis' ticks.
 
     Like pyqtgraph's grid, a finer tick level is fainter, and a level whose lines would crowd
@@ -23,26 +25,13 @@ class GridLinesItem(pg.GraphicsObject):
 
     def __init__(self, plot: pg.PlotItem, color: str, alpha: float) -> None:
         super().__init__()
-        # Weak: the plot owns this item (through its view box); a Python cycle between the two
-        # would leave the collector to decide when a wrapper Qt still paints goes away.
-        self._plot = weakref.ref(plot)
+        self._plot = weakref.ref(plot)  # the plot owns this item: no reference back
         self._color = QtGui.QColor(color)
         self._alpha = alpha
-        self.setZValue(-100)  # under every series, band and level
         # Added to the view box itself: PlotItem.clear(), which panels call to redraw their
         # series, leaves it in place.
         plot.vb.addItem(self, ignoreBounds=True)
-        self.setZValue(-100)
-
-    def viewTransformChanged(self) -> None:
-        """pyqtgraph: the view's range or size changed (a pan, a zoom, a resize)."""
-        super().viewTransformChanged()  # drops the cached viewRect()
-        self.prepareGeometryChange()
-        self.update()
-
-    def boundingRect(self) -> QtCore.QRectF:
-        view = self.viewRect()
-        return QtCore.QRectF() if view is None else QtCore.QRectF(view).normalized()
+        self.setZValue(-100)  # under every series, band and level (after addItem, which sets it)
 
     def line_levels(self) -> list[tuple[float, list[QtCore.QLineF]]]:
         """(opacity, lines) per tick level in view, coarsest first, in view coordinates."""

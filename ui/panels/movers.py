@@ -20,8 +20,6 @@ COLUMNS = (("Asset", None), ("Last", "last"), ("1D %", "chg_1d_pct"), ("1W %", "
            ("From 52w high %", "drawdown_52w_pct"))
 
 
-
-
 class _NumberItem(QTableWidgetItem):
     def __lt__(self, other: QTableWidgetItem) -> bool:
         a = self.data(Qt.ItemDataRole.UserRole)

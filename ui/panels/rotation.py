@@ -253,7 +253,6 @@ class RotationPanel(Panel):
         self.summary.setText(f"{view.window}-session corr now: " + " · ".join(parts))
         self._note_painted()
 
-
     def _update_matrix(self) -> None:
         """The correlation matrix of the sessions in the visible window."""
         view = self.view

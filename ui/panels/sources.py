@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from models.catalog import CATALOG, venue_label
 from models.status import DEMO, ERROR, OK, STALE
 from ui import theme
-from ui.panels.base import Panel, UiContext
+from ui.panels.base import Panel, UiContext, debounced
 
 COLUMNS = ("Series", "Venue", "State", "Last row (UTC)", "Updated (UTC)", "Next retry (UTC)",
            "Last error")
@@ -50,8 +50,7 @@ class SourcesPanel(Panel):
         # A start-up publishes ~100 statuses in a burst; with resize-to-contents every cell
         # edit re-measured the whole table (0.2 s of GUI time), so edits are applied in batches.
         self._pending: dict[str, None] = dict.fromkeys(ctx.store.statuses())
-        self._flush_timer = QTimer(self, singleShot=True, interval=0)
-        self._flush_timer.timeout.connect(self.flush)
+        self._flush_soon = debounced(self, 0, self.flush)
         ctx.store.statusChanged.connect(self._on_status)
         self.flush()
 
@@ -61,7 +60,7 @@ class SourcesPanel(Panel):
     @Slot(str)
     def _on_status(self, series_id: str) -> None:
         self._pending[series_id] = None
-        self._flush_timer.start()
+        self._flush_soon()
 
     def flush(self) -> None:
         """Apply the status changes received since the last flush, in one table update."""
