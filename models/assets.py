@@ -1,0 +1,78 @@
+"""The one table of assets: what a trader calls each one, its ticker, colour, class and order.
+
+Every view, export and analytic that names an asset reads it from here, so a new asset is one row.
+Colours are plain hex strings (no Qt here); `ui.theme` turns them into pens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class AssetClass(StrEnum):
+    """Decides how returns are measured: crypto trades 24/7 (rolling windows from the last
+    trade), the others trade in exchange sessions (session closes, counted in sessions)."""
+
+    CRYPTO = "crypto"
+    EQUITY_INDEX = "equity index"
+    METAL = "metal"
+    FX = "fx"
+    VOLATILITY = "volatility"
+
+    @property
+    def trades_24_7(self) -> bool:
+        return self is AssetClass.CRYPTO
+
+
+@dataclass(frozen=True)
+class Asset:
+    stem: str  # the id stem: "btc" in btc.1h, funding.binance.btc
+    name: str  # "S&P 500"
+    short: str  # for tight labels: "S&P 500", "DXY"
+    ticker: str  # for matrix headers: "SPX", "XAU"
+    color: str  # hex
+    asset_class: AssetClass
+
+
+_DEFAULT_COLOR = "#b0bec5"
+
+# In display order.
+ASSETS: dict[str, Asset] = {a.stem: a for a in (
+    Asset("btc", "Bitcoin", "BTC", "BTC", "#f7931a", AssetClass.CRYPTO),
+    Asset("eth", "Ether", "ETH", "ETH", "#8c8cff", AssetClass.CRYPTO),
+    Asset("spx", "S&P 500", "S&P 500", "SPX", "#4fc3f7", AssetClass.EQUITY_INDEX),
+    Asset("ndx", "Nasdaq 100", "Nasdaq 100", "NDX", "#00bfa5", AssetClass.EQUITY_INDEX),
+    Asset("gold", "Gold", "Gold", "XAU", "#ffd54f", AssetClass.METAL),
+    Asset("silver", "Silver", "Silver", "XAG", "#cfd8dc", AssetClass.METAL),
+    Asset("dxy", "US Dollar Index", "DXY", "DXY", "#bcaaa4", AssetClass.FX),
+    Asset("vix", "VIX", "VIX", "VIX", "#ff7043", AssetClass.VOLATILITY),
+)}
+
+#: assets with perpetual swaps, options and DVOL
+CRYPTO_STEMS: tuple[str, ...] = tuple(s for s, a in ASSETS.items() if a.asset_class.trades_24_7)
+#: what BTC is compared with in the rotation analysis
+ROTATION_PEERS: tuple[str, ...] = ("spx", "ndx", "gold", "silver", "dxy")
+
+
+def asset(stem: str) -> Asset:
+    try:
+        return ASSETS[stem]
+    except KeyError:
+        raise KeyError(f"unknown asset {stem!r}") from None
+
+
+def short_name(stem: str) -> str:
+    found = ASSETS.get(stem)
+    return found.short if found else stem.upper()
+
+
+def ticker(stem: str) -> str:
+    found = ASSETS.get(stem)
+    return found.ticker if found else stem.upper()
+
+
+def asset_color(stem: str) -> str:
+    """The asset's colour, or a neutral default for one the table does not know."""
+    found = ASSETS.get(stem)
+    return found.color if found else _DEFAULT_COLOR
