@@ -17,6 +17,8 @@ from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData, Snapshot
 if TYPE_CHECKING:
     import pandas as pd
 
+    from models import derived
+
 # Series kinds and their stored columns.
 CANDLES = "candles"
 FUNDING = "funding"
@@ -248,21 +250,11 @@ def get_spec(series_id: str) -> SeriesSpec:
         raise KeyError(f"unknown series {series_id!r} (see `main.py list`)") from None
 
 
-def derived_specs() -> dict[str, DerivedSpec]:
-    """Derived series declared by the analytics modules (imported lazily: they need pandas)."""
-    import importlib
+def derived_specs() -> dict[str, derived.DerivedSpec]:
+    """Every derived quantity by id (`models/derived.py`; imported lazily: it needs pandas)."""
+    from models.derived import DERIVED
 
-    found: dict[str, DerivedSpec] = {}
-    for module in ("models.volatility", "models.rotation", "models.funding"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
-            continue
-        for spec in getattr(mod, "DERIVED", ()):
-            found[spec.id] = spec
-    return found
+    return DERIVED
 
 
 def validate_symbol(symbol: str) -> str:

@@ -77,6 +77,20 @@ def average_funding(series: Mapping[str, SeriesData], oi: Mapping[str, float] | 
     return SeriesData(hours[keep], {"apr_pct": avg[keep]}), note
 
 
+def funding_grid(series: Mapping[str, SeriesData], start_ms: int, end_ms: int
+                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """APR % of each venue on an hourly grid (the heatmap): (hour starts in ms, matrix[venue,
+    hour], venues in registry order)."""
+    from models.catalog import FUNDING_VENUES
+
+    hours = np.arange(start_ms - start_ms % MS_PER_HOUR, end_ms + 1, MS_PER_HOUR, dtype=np.int64)
+    venues = [v for v in FUNDING_VENUES if v in series and len(series[v])]
+    grid = np.full((len(venues), len(hours)), np.nan)
+    for row, venue in enumerate(venues):
+        grid[row] = _hourly_apr(series[venue], hours)
+    return hours, grid, venues
+
+
 def negative_periods(avg: SeriesData, column: str = "apr_pct") -> list[tuple[int, int]]:
     """(start_ms, end_ms) of each run of consecutive hours with a negative average."""
     if not len(avg):

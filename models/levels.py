@@ -17,6 +17,10 @@ class Level:
     kind: str = USER
 
 
+#: the demo's story: the $70k support the February 2026 sell-off broke (synthetic data)
+DEMO_LEVELS = (Level(70_000.0, "support 70,000 (demo story)", USER),)
+
+
 def parse_user_levels(raw: object) -> list[float]:
     """Levels as QSettings hands them back (a list, one string, or nothing): finite and > 0."""
     if raw is None:

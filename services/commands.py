@@ -7,6 +7,7 @@ failing venue is one line of output, never a traceback.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -53,7 +54,7 @@ def cmd_list(out: TextIO = sys.stdout) -> int:
                   f"\t{spec.unit or '-'}\n")
     for spec in derived_specs().values():
         inputs = ",".join(spec.inputs)
-        out.write(f"{spec.id}\tderived\t{inputs}\t{spec.kind}\t{spec.interval or '-'}"
+        out.write(f"{spec.id}\tderived\t{inputs}\tderived\t{spec.interval or '-'}"
                   f"\t{spec.unit or '-'}\n")
     return 0
 
@@ -116,13 +117,18 @@ def cmd_export(services: AppServices, series_id: str, out_path: str, start: str 
             cols = [data[c] for c in spec.columns]
             for i, t in enumerate(data.time):
                 writer.writerow([iso_utc(int(t)), *(_fmt(c[i]) for c in cols)])
+        _write_sidecar(out_path, _stored_provenance(spec, data.last_ms))
     elif series_id in derived:
         spec_d = derived[series_id]
-        frame = spec_d.compute(services.cache)
+        result = spec_d.run(services.cache)
+        frame = spec_d.extract(result)
         if spec_d.unit:  # a derived number names its unit in the file itself
             frame = frame.assign(unit=spec_d.unit)
         rows = _write_frame(frame, out_path, start_ms, end_ms)
-        out.write(f"{series_id} ({spec_d.unit or 'no unit'}): {rows} rows -> {out_path}\n")
+        provenance = spec_d.provenance(result, _inputs_as_of(services, spec_d.inputs))
+        sidecar = _write_sidecar(out_path, provenance.as_dict())
+        out.write(f"{series_id} ({spec_d.unit or 'no unit'}): {rows} rows -> {out_path} "
+                  f"(provenance: {sidecar})\n")
         return 0
     else:
         raise CommandError(f"unknown series: {series_id} (see `main.py list`)")
@@ -138,8 +144,50 @@ def _export_snapshot(services: AppServices, series_id: str, out_path: str, out: 
     frame = snap.frame.copy()
     frame.insert(0, "time", iso_utc(snap.time_ms))
     frame.to_csv(out_path, index=False)
+    _write_sidecar(out_path, _stored_provenance(CATALOG[series_id], snap.time_ms))
     out.write(f"{series_id}: {len(frame)} rows at {iso_utc(snap.time_ms)} -> {out_path}\n")
     return 0
+
+
+def sidecar_path(out_path: str) -> Path:
+    """`prices.csv` -> `prices.provenance.json`, beside it."""
+    path = Path(out_path)
+    return path.with_name(path.stem + ".provenance.json")
+
+
+def _write_sidecar(out_path: str, provenance: dict) -> Path:
+    path = sidecar_path(out_path)
+    provenance = {**provenance, "exported_at": iso_utc(int(datetime.now(UTC).timestamp() * 1000)),
+                  "file": Path(out_path).name}
+    path.write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def _stored_provenance(spec, as_of_ms: int | None) -> dict:
+    """A stored series is what its venue served: say which venue, symbol and interval."""
+    return {"id": spec.id, "label": spec.label, "unit": spec.unit,
+            "formula": "as served by the venue (no transformation)",
+            "convention": f"bars stamped at their open, UTC; interval {spec.interval}",
+            "inputs": [f"{venue}:{symbol}" for venue, symbol in spec.venues],
+            "params": {}, "details": {}, "as_of": iso_utc(as_of_ms) if as_of_ms else None}
+
+
+def _inputs_as_of(services: AppServices, inputs: Sequence[str]) -> int | None:
+    """The newest row (or snapshot) among a derived quantity's inputs."""
+    newest = []
+    for series_id in inputs:
+        spec = CATALOG.get(series_id)
+        if spec is None:
+            continue
+        if spec.is_snapshot:
+            snap = services.cache.latest_snapshot(series_id)
+            if snap is not None:
+                newest.append(snap.time_ms)
+        else:
+            bounds = services.cache.bounds(series_id)
+            if bounds is not None:
+                newest.append(bounds[1])
+    return max(newest, default=None)
 
 
 def _write_frame(frame, out_path: str, start_ms: int | None, end_ms: int | None) -> int:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from models.status import SourceStatus
 from services.app import AppServices
 from ui import theme
+from ui.derived_feeds import DerivedFeeds
 from ui.panels.base import Panel, UiContext
 from ui.panels.funding import FundingPanel
 from ui.panels.movers import MoversPanel
@@ -100,7 +101,8 @@ class MainWindow(QMainWindow):
         self.scheduler.servicesReady.connect(self._on_services_ready)
         self.scheduler.noticeRaised.connect(self.show_notice)
         self.scheduler.modeChanged.connect(self._on_mode)
-        self.ctx = UiContext(self.store, self.scheduler, settings)
+        self.feeds = DerivedFeeds(self.store, self.scheduler, settings, self)
+        self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds)
 
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
@@ -177,7 +179,9 @@ class MainWindow(QMainWindow):
         self._start_idle_build()
 
     def _start_idle_build(self) -> None:
-        self.scheduler.release_snapshots()  # the docks on screen are done: pandas may load
+        # The docks on screen are done: pandas may load (snapshots, the pandas analyses).
+        self.scheduler.release_snapshots()
+        self.feeds.release()
         if not self._idle_build:
             self._idle_build = True
             QTimer.singleShot(0, self._build_next_pending)

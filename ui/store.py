@@ -16,16 +16,12 @@ class DataStore(QObject):
     seriesChanged = Signal(str)
     snapshotChanged = Signal(str)
     statusChanged = Signal(str)
-    #: analytics one panel computes and another shows (e.g. negative-funding periods shaded on
-    #: the price chart, gamma levels drawn on it)
-    derivedChanged = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._series: dict[str, SeriesData] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._status: dict[str, SourceStatus] = {}
-        self._derived: dict[str, object] = {}
         self.demo = False
 
     def series(self, series_id: str) -> SeriesData | None:
@@ -57,13 +53,6 @@ class DataStore(QObject):
     def set_status(self, series_id: str, status: SourceStatus) -> None:
         self._status[series_id] = status
         self.statusChanged.emit(series_id)
-
-    def derived(self, key: str) -> object | None:
-        return self._derived.get(key)
-
-    def set_derived(self, key: str, value: object) -> None:
-        self._derived[key] = value
-        self.derivedChanged.emit(key)
 
     def clear(self) -> None:
         self._series.clear()

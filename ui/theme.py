@@ -36,6 +36,20 @@ VENUE_COLORS = {
     "hyperliquid": "#7ee0c4",
 }
 
+DEFAULT_SERIES_COLOR = "#b0bec5"
+
+
+def venue_color(venue: str) -> str:
+    """A venue's colour; a venue without one gets a neutral default instead of a KeyError."""
+    return VENUE_COLORS.get(venue, DEFAULT_SERIES_COLOR)
+
+
+def asset_color(stem: str) -> str:
+    from models.assets import asset_color as table_color
+
+    return table_color(stem)
+
+
 _configured = False
 
 

@@ -6,12 +6,12 @@ import json
 import time
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 from werkzeug import Response
 
 from models.status import ERROR, OK
-from ui.panels.prices import BTC_LEVELS_KEY
 
 H = 3_600_000
 
@@ -148,7 +148,7 @@ def test_demo_data_reaches_the_curves_and_is_labelled(make_window, qtbot):
     assert window.store.status("btc.1h").state == DEMO
     assert "Demo data (synthetic)" in window.windowTitle()
     assert "synthetic" in window.banner.text()
-    assert prices.demo_label.isVisible()
+    assert prices.demo_badge.isVisible()
 
 
 def test_no_cache_and_no_network_falls_back_to_demo(make_window, qtbot):
@@ -177,10 +177,20 @@ def test_docks_behind_a_tab_are_built_after_the_docks_on_screen_have_painted(mak
     qtbot.waitUntil(rotation.has_data, timeout=20000)
     assert not rotation.on_screen() and not rotation.first_paint_done
     # Gamma levels reach the price chart though the options dock was never brought forward.
-    qtbot.waitUntil(lambda: bool(window.store.derived(BTC_LEVELS_KEY)), timeout=20000)
+    def flip_drawn():
+        chain = window.feeds.current("chain", asset="btc")
+        lines = {round(i.value(), 2) for _p, i in prices_overlays(window)
+                 if isinstance(i, pg.InfiniteLine)}
+        return chain is not None and chain.flip is not None and round(chain.flip, 2) in lines
+
+    qtbot.waitUntil(flip_drawn, timeout=20000)
     window.docks["rotation"].raise_()
     qtbot.waitUntil(lambda: rotation.first_paint_done, timeout=5000)
     assert painted == [on_screen]  # emitted once
+
+
+def prices_overlays(window):
+    return window.panels["prices"]._overlay_items
 
 
 def test_a_dock_brought_forward_before_the_idle_build_gets_its_panel_at_once(make_window, qtbot):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
@@ -11,8 +13,11 @@ from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.lod_item import LodCurveItem
+from models.ids import funding_id
+from models.price_view import prepare_prices
+from ui.derived_feeds import DerivedFeeds
 from ui.panels.base import UiContext
-from ui.panels.prices import BTC_LEVELS_KEY, FUNDING_NEGATIVE_KEY, PricesPanel, prepare
+from ui.panels.prices import PricesPanel
 from ui.scheduler import Scheduler
 from ui.store import DataStore
 
@@ -30,7 +35,8 @@ def candles(times, close):
 def panel(qtbot, settings):
     store = DataStore()
     scheduler = Scheduler()
-    ctx = UiContext(store, scheduler, settings)
+    ctx = UiContext(store, scheduler, settings, DerivedFeeds(store, scheduler, settings,
+                                                             held=False))
     p = PricesPanel(ctx)
     qtbot.addWidget(p)
     p.resize(1200, 800)
@@ -45,7 +51,7 @@ def feed(panel, series_id, data):
 
 def test_weekend_gap_breaks_the_daily_line(panel):
     days = [MON_2026_02_02 + d * MS_PER_DAY for d in (0, 1, 2, 3, 4, 7, 8)]  # Mon..Fri, Mon, Tue
-    panel._on_interval("1d")
+    panel.choose("interval", "1d")
     feed(panel, "spx.1d", candles(days, [100, 101, 102, 103, 104, 105, 106]))
     x, y = panel._curves["spx"].getData()
     assert np.isnan(y).sum() == 1
@@ -58,7 +64,7 @@ def test_compare_mode_rebases_every_asset_to_100_at_the_left_edge(panel, qtbot):
     hours = MON_2026_02_02 + np.arange(48) * MS_PER_HOUR
     feed(panel, "btc.1h", candles(hours, np.linspace(60000, 66000, 48)))
     feed(panel, "spx.1h", candles(hours, np.linspace(6000, 6030, 48)))
-    panel._on_mode("compare")
+    panel.choose("mode", "compare")
     plot = panel._plots["btc"]
     plot.setXRange(hours[10] / 1e3, hours[40] / 1e3, padding=0)
     panel._on_compare_range()
@@ -82,7 +88,8 @@ def test_compare_mode_rebases_every_asset_to_100_at_the_left_edge(panel, qtbot):
 def test_levels_are_drawn_persisted_and_removable(panel, settings, qtbot):
     hours = MON_2026_02_02 + np.arange(24) * MS_PER_HOUR
     feed(panel, "btc.1h", candles(hours, np.full(24, 66800.0)))
-    panel.ctx.store.set_derived(BTC_LEVELS_KEY, [Level(73000.0, "gamma flip 73,000", GAMMA_FLIP)])
+    chain = SimpleNamespace(levels=lambda: [Level(73000.0, "gamma flip 73,000", GAMMA_FLIP)])
+    panel.ctx.feeds.publish("chain", chain, asset="btc")
     panel._on_add_level()  # at the last price, rounded to 1,000
     assert panel.user_levels == [67000.0]
     lines = [i for _p, i in panel._overlay_items if isinstance(i, pg.InfiniteLine)]
@@ -96,10 +103,18 @@ def test_levels_are_drawn_persisted_and_removable(panel, settings, qtbot):
     again.shutdown()
 
 
-def test_negative_funding_periods_are_shaded(panel):
+def test_negative_funding_periods_are_shaded_from_the_funding_feed(panel, qtbot):
+    """The shading comes from the funding analysis the window keeps for BTC, not from the
+    funding dock (which this test never builds)."""
     hours = MON_2026_02_02 + np.arange(48) * MS_PER_HOUR
     feed(panel, "btc.1h", candles(hours, np.full(48, 60000.0)))
-    panel.ctx.store.set_derived(FUNDING_NEGATIVE_KEY, [(int(hours[3]), int(hours[9]))])
+    # An hourly venue paying -10.95 % APR for the six hours [03:00, 09:00), +10.95 % otherwise.
+    rate = np.where((np.arange(48) >= 3) & (np.arange(48) < 9), -0.0000125, 0.0000125)
+    settle = hours + MS_PER_HOUR  # a settlement at t pays for the hour before it
+    feed(panel, funding_id("hyperliquid", "btc"), SeriesData(settle, {
+        "rate": rate, "interval_hours": np.ones(48), "apr_pct": rate * 24 * 365 * 100}))
+    qtbot.waitUntil(lambda: any(isinstance(i, BandsItem) for _p, i in panel._overlay_items),
+                    timeout=5000)
     shadings = [i for _p, i in panel._overlay_items if isinstance(i, BandsItem)]
     assert len(shadings) == len(set(panel._plots.values()))  # one item per plot, not per period
     rects = shadings[0].visibleRects()
@@ -129,7 +144,7 @@ def test_candles_style_draws_the_bars_ohlc_and_survives_a_restart(panel, setting
     assert item.bar_at(hours[5] / 1e3 + 60) == pytest.approx(
         (hours[5] / 1e3, close[5] - 50, close[5] + 200, close[5] - 300, close[5]))
     assert settings.value("prices/style") == "candles"
-    panel._on_mode("compare")  # rebased candles of eight assets would overlap: lines there
+    panel.choose("mode", "compare")  # rebased candles of eight assets would overlap: lines there
     assert isinstance(panel._curves["btc"], LodCurveItem)
 
 
@@ -147,7 +162,7 @@ def test_live_bars_are_appended_to_the_pyramids_not_rebuilt(panel):
     feed(panel, "btc.1h", candles(later, values))
     after = panel._prepared["btc.1h"]
     assert after.line is line and after.ohlc is ohlc  # updated in place
-    rebuilt = prepare(panel.ctx.store.series("btc.1h"), MS_PER_HOUR)
+    rebuilt = prepare_prices(panel.ctx.store.series("btc.1h"), MS_PER_HOUR)
     assert np.array_equal(line.x, rebuilt.line.x)
     assert np.array_equal(line.y, rebuilt.line.y, equal_nan=True)  # the gap breaks the line
     assert np.array_equal(ohlc.column("c"), rebuilt.ohlc.column("c"))

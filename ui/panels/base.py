@@ -1,14 +1,27 @@
-"""What every dock panel shares: the context it reads from, and how it tells it has data."""
+"""What every dock panel shares: the context it reads from, persisted choices, subscriptions that
+disconnect themselves, one demo badge, a freshness line, and how it tells it has data."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal, SignalInstance
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QWidget,
+)
 
+from models.status import ERROR, STALE, SourceStatus
+from ui import theme
+from ui.derived_feeds import DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
 from ui.store import DataStore
 
@@ -18,6 +31,7 @@ class UiContext:
     store: DataStore
     scheduler: Scheduler
     settings: QSettings
+    feeds: DerivedFeeds
 
     @property
     def demo(self) -> bool:
@@ -28,10 +42,17 @@ class UiContext:
 
 
 class Panel(QWidget):
-    """A dock's content. Subclasses set `key`, `title`, `series_ids`, and implement `has_data`."""
+    """A dock's content. Subclasses set `key`, `title`, `series_ids`, and implement `has_data`.
+
+    Panels draw what they are handed: analyses come from `ctx.feeds` (`self.follow`), stored
+    series from `ctx.store`. Connections made with `self.listen` / `self.follow` end with the
+    panel (`shutdown`).
+    """
 
     key = "panel"
     title = "Panel"
+    #: prefix of the panel's persisted choices (older versions' keys are kept readable)
+    settings_prefix = ""
     #: the stored series this panel needs kept fresh
     series_ids: tuple[str, ...] = ()
     #: emitted once, after the first paint that shows data (start-up timing, screenshots)
@@ -46,6 +67,88 @@ class Panel(QWidget):
         # One recompute for a burst of changes: start-up publishes dozens of series in one
         # pass, and a job per series would queue work that the next one supersedes.
         self._recompute_soon = debounced(self, 0, self._recompute)
+        self._connections: list[tuple[SignalInstance, Callable[..., Any]]] = []
+        self._subscriptions: list[Subscription] = []
+        self._allowed: dict[str, list[Any] | None] = {}
+        # Parented at once: a panel that never lays them out must still own them (a parentless
+        # widget with a live timer would be freed by whichever thread runs the collector).
+        self.demo_badge = QLabel("Demo data (synthetic)", self)
+        self.demo_badge.setStyleSheet(f"color: {theme.WARNING}; font-weight: bold;")
+        self.demo_badge.setToolTip("A made-up dataset shaped after February 2026: nothing in "
+                                   "this panel is a market price.")
+        self.demo_badge.setVisible(ctx.demo)
+        self.freshness = FreshnessLine(ctx, self.freshness_ids, self)
+        self.listen(ctx.store.statusChanged, self._on_status_changed)
+
+    # -- persisted choices --------------------------------------------------------------------
+    def persisted(self, name: str, allowed: Iterable[Any] | None, default: Any) -> Any:
+        """A choice saved under `<prefix>/<name>`, read back safely (see `stored_choice`)."""
+        allowed = None if allowed is None else list(allowed)
+        self._allowed[name] = allowed
+        value = stored_choice(self.ctx.settings, self._setting(name), allowed, default)
+        setattr(self, name, value)
+        return value
+
+    def choose(self, name: str, value: Any) -> None:
+        """The user picked `value` for a persisted choice: set it, save it, react."""
+        allowed = self._allowed.get(name)
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"{self.key}: {name} cannot be {value!r}")
+        setattr(self, name, value)
+        self.ctx.settings.setValue(self._setting(name), value)
+        self._on_choice(name)
+
+    def _setting(self, name: str) -> str:
+        return f"{self.settings_prefix or self.key}/{name}"
+
+    def _on_choice(self, name: str) -> None:
+        """A persisted choice changed (default: recompute what the panel shows)."""
+        self._recompute()
+
+    # -- connections that end with the panel ---------------------------------------------------
+    def listen(self, signal: SignalInstance, slot: Callable[..., Any]) -> None:
+        signal.connect(slot)
+        self._connections.append((signal, slot))
+
+    def follow(self, analysis: str, slot: Callable[[Any], None], **params: Any) -> Subscription:
+        """Receive the results of a derived feed (now, if it has one, and on every change)."""
+        sub = self.ctx.feeds.subscribe(analysis, slot, **params)
+        self._subscriptions.append(sub)
+        return sub
+
+    def shutdown(self) -> None:
+        """Disconnect from the store and the feeds before the window goes away."""
+        for sub in self._subscriptions:
+            sub.close()
+        self._subscriptions.clear()
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):  # the sender is already gone
+                pass
+        self._connections.clear()
+        self.freshness.stop()
+
+    # -- freshness ----------------------------------------------------------------------------
+    def freshness_ids(self) -> tuple[str, ...]:
+        """The series whose state the freshness line reports (default: all of the panel's)."""
+        return self.series_ids
+
+    def _on_status_changed(self, series_id: str) -> None:
+        self.demo_badge.setVisible(self.ctx.demo)
+        if series_id in self.freshness_ids():
+            self.freshness.refresh_soon()
+
+    def footer(self) -> QHBoxLayout:
+        """The freshness line and the demo badge, for the bottom of the panel's layout."""
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(self.freshness, 1)
+        row.addWidget(self.demo_badge)
+        return row
+
+    def add_footer(self, layout: QBoxLayout) -> None:
+        layout.addLayout(self.footer())
 
     def has_data(self) -> bool:
         raise NotImplementedError
@@ -84,8 +187,84 @@ class Panel(QWidget):
             QTimer.singleShot(0, self._mark_painted)
         return super().eventFilter(watched, event)
 
-    def shutdown(self) -> None:
-        """Disconnect from the store before the window goes away."""
+
+
+def _hhmm(ms: int | None) -> str:
+    if ms is None:
+        return "–"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
+
+
+def _age(ms: int | None, now_ms: int) -> str:
+    if ms is None:
+        return ""
+    minutes = max(0, (now_ms - ms) // 60_000)
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes} min ago"
+    return f"{minutes // 60} h ago" if minutes < 2880 else f"{minutes // 1440} d ago"
+
+
+def describe_freshness(statuses: list[SourceStatus], now_ms: int, demo: bool) -> tuple[str, str]:
+    """(text, tone) for a panel's series: last good data and its age, the newest row, the
+    last error and the next retry."""
+    if not statuses:
+        return "waiting for data", "muted"
+    good = [s.last_good_ms for s in statuses if s.last_good_ms]
+    rows = [s.data_last_ms for s in statuses if s.data_last_ms]
+    parts = []
+    if rows:
+        parts.append(f"data to {_hhmm(max(rows))} UTC")
+    if good and not demo:
+        last = max(good)
+        parts.append(f"updated {_hhmm(last)} UTC ({_age(last, now_ms)})")
+    failing = [s for s in statuses if s.state == ERROR]
+    stale = [s for s in statuses if s.state == STALE]
+    tone = "muted"
+    if failing:
+        newest = max(failing, key=lambda s: s.error_at_ms or 0)
+        retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
+        parts.append(f"{len(failing)} of {len(statuses)} failing · last error "
+                     f"{_hhmm(newest.error_at_ms)} UTC: {newest.error_kind or 'error'} "
+                     f"({newest.series_id}) · retry {_hhmm(retry)} UTC")
+        tone = "error"
+    elif stale:
+        parts.append(f"{len(stale)} stale")
+        tone = "warning"
+    return " · ".join(parts) or "waiting for data", tone
+
+
+_TONES = {"muted": theme.MUTED, "warning": theme.WARNING, "error": theme.ERROR}
+
+
+class FreshnessLine(QLabel):
+    """One line under a panel: last good data, its age, last error, next retry."""
+
+    def __init__(self, ctx: UiContext, ids: Callable[[], Iterable[str]],
+                 parent: QWidget | None = None) -> None:
+        super().__init__("", parent)
+        self.ctx = ctx
+        self._ids = ids
+        self.setObjectName("freshness")
+        elastic(self)
+        self.refresh_soon = debounced(self, 100, self.refresh)
+        self._ages = QTimer(self)  # ages ("3 min ago") move on without any status change
+        self._ages.setInterval(30_000)
+        self._ages.timeout.connect(self.refresh)
+        self._ages.start()
+        self.refresh_soon()  # after the panel's own __init__: its ids may depend on it
+
+    def refresh(self) -> None:
+        statuses = [s for i in self._ids() if (s := self.ctx.store.status(i)) is not None]
+        text, tone = describe_freshness(statuses, self.ctx.now_ms(), self.ctx.demo)
+        self.setText(text)
+        self.setStyleSheet(f"color: {_TONES[tone]}; font-size: 8pt;")
+        errors = [f"{s.series_id}: {s.last_error}" for s in statuses if s.last_error]
+        self.setToolTip("\n".join(errors[:10]) or text)
+
+    def stop(self) -> None:
+        self._ages.stop()
 
 
 def debounced(owner: QObject, msec: int, slot: Callable[[], object]) -> Callable[..., None]:

@@ -9,8 +9,6 @@ Every venue's raw rate and settlement interval are kept; APR = rate × periods p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -26,64 +24,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.analyses import FundingAnalysis
 from models.catalog import FUNDING_VENUES, venue_label
-from models.funding import per_8h
-from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from models.derived import DERIVED
+from models.ids import funding_id, funding_now_id
+from models.series import MS_PER_DAY
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
-from ui.panels.prices import FUNDING_NEGATIVE_KEY
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 
 ASSETS = ("btc", "eth")
 WINDOWS_DAYS = {"7D": 7, "30D": 30, "90D": 90}
 NOW_COLUMNS = ("Venue", "Rate", "Every", "Per 8h", "APR", "Next funding", "Mark", "OI (USD)")
-
-
-def venue_grid(series: dict[str, SeriesData], start_ms: int, end_ms: int
-               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """APR % of each venue on an hourly grid; a rate holds for its own interval, then NaN.
-
-    Returns (hour starts in ms, matrix[venue, hour], venues).
-    """
-    hours = np.arange(start_ms - start_ms % MS_PER_HOUR, end_ms + 1, MS_PER_HOUR, dtype=np.int64)
-    venues = [v for v in FUNDING_VENUES if v in series and len(series[v])]
-    grid = np.full((len(venues), len(hours)), np.nan)
-    for row, venue in enumerate(venues):
-        data = series[venue]
-        idx = np.searchsorted(data.time, hours, side="right") - 1
-        valid = idx >= 0
-        held = np.zeros(len(hours), dtype=bool)
-        interval_ms = data["interval_hours"][np.clip(idx, 0, None)] * MS_PER_HOUR
-        held[valid] = hours[valid] - data.time[idx[valid]] < interval_ms[valid]
-        grid[row, held] = data["apr_pct"][idx[held]]
-    return hours, grid, venues
-
-
-@dataclass(frozen=True)
-class _Computed:
-    asset: str
-    average: SeriesData
-    note: str
-    hours: np.ndarray
-    grid: np.ndarray
-    venues: list[str]
-    btc_negative: list[tuple[int, int]]
-
-
-def _compute(asset: str, series: dict[str, SeriesData], oi: dict[str, float], start_ms: int,
-             end_ms: int, btc_series: dict[str, SeriesData], btc_oi: dict[str, float]
-             ) -> _Computed:
-    from models.funding import average_funding, negative_periods  # on the worker
-
-    average, note = average_funding(series, oi or None) if series else (SeriesData.empty(), "")
-    hours, grid, venues = venue_grid(series, start_ms, end_ms)
-    btc_avg = average if asset == "btc" else (
-        average_funding(btc_series, btc_oi or None)[0] if btc_series else SeriesData.empty())
-    return _Computed(asset, average, note, hours, grid, venues,
-                     negative_periods(btc_avg) if len(btc_avg) else [])
 
 
 class _SortItem(QTableWidgetItem):
@@ -94,7 +49,8 @@ class _SortItem(QTableWidgetItem):
         b = other.data(Qt.ItemDataRole.UserRole)
         if isinstance(a, int | float) and isinstance(b, int | float):
             return a < b
-        return super().__lt__(other)
+        # Not the base class's operator<: PySide dispatches it back to this override.
+        return self.text() < other.text()
 
 
 def countdown(next_ms: float, now_ms: int) -> str:
@@ -111,31 +67,27 @@ def countdown(next_ms: float, now_ms: int) -> str:
 class FundingPanel(Panel):
     key = "funding"
     title = "Funding rates"
-    series_ids = tuple(f"funding.{v}.{a}" for a in ASSETS for v in FUNDING_VENUES) + tuple(
-        f"fundingnow.{v}.{a}" for a in ASSETS for v in FUNDING_VENUES)
+    series_ids = tuple(funding_id(v, a) for a in ASSETS for v in FUNDING_VENUES) + tuple(
+        funding_now_id(v, a) for a in ASSETS for v in FUNDING_VENUES)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = stored_choice(ctx.settings, "funding/asset", ASSETS, "btc")
-        self.window_key = stored_choice(ctx.settings, "funding/window", WINDOWS_DAYS, "30D")
-        self.computed: _Computed | None = None
+        self.asset = self.persisted("asset", ASSETS, "btc")
+        self.window = self.persisted("window", WINDOWS_DAYS, "30D")
+        self.result: FundingAnalysis | None = None
         self._curves: dict[str, LodCurveItem] = {}
 
         bar = QHBoxLayout()
-        self._asset_group = choice_buttons(self, bar, ASSETS, self.asset, self._on_asset,
-                                           str.upper)
+        self._asset_group = choice_buttons(self, bar, ASSETS, self.asset,
+                                           lambda a: self.choose("asset", a), str.upper)
         bar.addSpacing(10)
-        self._window_group = choice_buttons(self, bar, WINDOWS_DAYS, self.window_key,
-                                            self._on_window)
+        self._window_group = choice_buttons(self, bar, WINDOWS_DAYS, self.window,
+                                            lambda w: self.choose("window", w))
         self.note = elastic(QLabel(""))
         self.note.setStyleSheet(f"color: {theme.MUTED};")
         bar.addSpacing(10)
         bar.addWidget(self.note, 1)
-        self.demo_label = QLabel("Demo data (synthetic)")
-        self.demo_label.setStyleSheet(f"color: {theme.WARNING}; font-weight: bold;")
-        self.demo_label.setVisible(ctx.demo)
-        bar.addWidget(self.demo_label)
 
         self.chart = pg.GraphicsLayoutWidget()
         axis = UtcDateAxisItem()
@@ -146,8 +98,7 @@ class FundingPanel(Panel):
         self.plot.setMenuEnabled(False)
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         for venue in FUNDING_VENUES:
-            curve = LodCurveItem(name=venue_label(venue),
-                                 pen=theme.pen(theme.VENUE_COLORS[venue]))
+            curve = LodCurveItem(name=venue_label(venue), pen=theme.pen(theme.venue_color(venue)))
             self.plot.addItem(curve)
             self._curves[venue] = curve
         self.negative_fill = pg.PlotDataItem(pen=None, fillLevel=0.0,
@@ -202,129 +153,91 @@ class FundingPanel(Panel):
         self._set_key("")
         layout.addWidget(self.key_label)
         layout.addWidget(splitter, 1)
+        self.add_footer(layout)
 
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._update_countdowns)
         self._tick.start()
-        ctx.store.seriesChanged.connect(self._on_data_changed)
-        ctx.store.snapshotChanged.connect(self._on_data_changed)
-        self._recompute()
+        self._feed = self.follow("funding", self._on_result, asset=self.asset)
 
     # -- data ---------------------------------------------------------------------------------
-    def _series_for(self, asset: str) -> dict[str, SeriesData]:
-        out = {}
-        for venue in FUNDING_VENUES:
-            data = self.ctx.store.series(f"funding.{venue}.{asset}")
-            if data is not None and len(data):
-                out[venue] = data
-        return out
-
-    def _oi_for(self, asset: str) -> dict[str, float]:
-        """Open interest in USD by venue, from the current snapshots (for the weights)."""
-        out: dict[str, float] = {}
-        for venue in FUNDING_VENUES:
-            snap = self.ctx.store.snapshot(f"fundingnow.{venue}.{asset}")
-            if snap is None or snap.frame.empty:
-                continue
-            row = snap.frame.iloc[0]
-            usd = float(row.get("open_interest_usd", np.nan))
-            if not np.isfinite(usd):
-                usd = float(row.get("open_interest", np.nan)) * float(row.get("mark_price",
-                                                                              np.nan))
-            if np.isfinite(usd) and usd > 0:
-                out[venue] = usd
-        return out
-
-    @Slot(str)
-    def _on_data_changed(self, series_id: str) -> None:
-        if series_id.startswith(("funding.", "fundingnow.")):
-            self._recompute_soon()
-            if series_id.startswith("fundingnow."):
-                self._fill_now_table()
+    def freshness_ids(self) -> tuple[str, ...]:
+        return (*(funding_id(v, self.asset) for v in FUNDING_VENUES),
+                *(funding_now_id(v, self.asset) for v in FUNDING_VENUES))
 
     def _window_ms(self) -> tuple[int, int]:
-        series = self._series_for(self.asset)
-        end = max((d.last_ms for d in series.values()), default=self.ctx.now_ms())
-        return end - WINDOWS_DAYS[self.window_key] * MS_PER_DAY, end
+        end = (self.result.as_of_ms if self.result is not None else None) or self.ctx.now_ms()
+        return end - WINDOWS_DAYS[self.window] * MS_PER_DAY, end
 
-    def _recompute(self) -> None:
-        series = self._series_for(self.asset)
-        self.demo_label.setVisible(self.ctx.demo)
-        if not series:
+    def _on_result(self, result: FundingAnalysis) -> None:
+        if result.asset != self.asset:
             return
-        start, end = self._window_ms()
-        self.ctx.scheduler.run(f"funding:{self.key}", _compute, self.asset, series,
-                               self._oi_for(self.asset), start, end, self._series_for("btc"),
-                               self._oi_for("btc"), on_result=self._on_computed)
-
-    def _on_computed(self, computed: _Computed) -> None:
-        if computed.asset != self.asset:
-            return
-        self.computed = computed
-        series = self._series_for(self.asset)
+        self.result = result
         for venue, curve in self._curves.items():
-            data = series.get(venue)
+            data = result.venues.get(venue)
             if data is None:
                 curve.clear()
-                continue
-            curve.setData(data.time / 1e3, data["apr_pct"])
-        avg = computed.average
+            else:
+                curve.setData(data.time / 1e3, data["apr_pct"])
+        avg = result.average
         if len(avg):
             x = avg.time / 1e3
             y = avg["apr_pct"]
             self.average_curve.setData(x, y)
             self.negative_fill.setData(x, np.minimum(y, 0.0))
-        missing = [venue_label(v) for v in FUNDING_VENUES if v not in series]
-        weighting = computed.note or "average"
-        self.note.setText(f"red: {weighting} average < 0"
+        else:
+            self.average_curve.clear()
+            self.negative_fill.setData([], [])
+        missing = [venue_label(v) for v in FUNDING_VENUES if v not in result.venues]
+        self.note.setText(f"red: {result.weighting or 'average'} average < 0"
                           + (f" · no data: {', '.join(missing)}" if missing else ""))
-        self._set_key(computed.note)
-        self._draw_heatmap(computed)
+        self._set_key(result.weighting)
+        self._set_provenance(result)
+        self._draw_heatmap(result)
         start, end = self._window_ms()
         self.plot.setXRange(start / 1e3, end / 1e3, padding=0.01)
-        self.ctx.store.set_derived(FUNDING_NEGATIVE_KEY, computed.btc_negative)
         self._fill_now_table()
         self._note_painted()
 
+    def _set_provenance(self, result: FundingAnalysis) -> None:
+        """Hover texts: what the average and the heatmap are, from what, as of when."""
+        average = DERIVED[f"fundingavg.{result.asset}"].provenance(result, result.as_of_ms)
+        grid = DERIVED[f"fundinggrid.{result.asset}"].provenance(result, result.as_of_ms)
+        self.key_label.setToolTip(average.tooltip())
+        self.plot.getAxis("left").setToolTip(average.tooltip())
+        self.heat_plot.setToolTip(f"{grid.tooltip()}\ncolour scale ±{self.heatmap.limit:.1f}")
+
     def _set_key(self, weighting: str) -> None:
         """Venue colours, and how the average is weighted (equal weights when OI is missing)."""
-        entries = [(theme.VENUE_COLORS[v], venue_label(v)) for v in FUNDING_VENUES]
+        entries = [(theme.venue_color(v), venue_label(v)) for v in FUNDING_VENUES]
         entries.append(("#ffffff", f"average ({weighting})" if weighting else "average"))
         self.key_label.setText(" &nbsp; ".join(f"<span style='color:{color}'>━</span> {name}"
                                          for color, name in entries))
 
-    def _draw_heatmap(self, computed: _Computed) -> None:
-        if not computed.venues:
+    def _draw_heatmap(self, result: FundingAnalysis) -> None:
+        if not result.grid_venues:
             return
-        self.heatmap.set_grid(computed.hours[0] / 1e3, 3600.0, computed.grid)
+        self.heatmap.set_grid(result.hours[0] / 1e3, 3600.0, result.grid)
         axis = self.heat_plot.getAxis("left")
-        axis.setTicks([[(i + 0.5, venue_label(v)) for i, v in enumerate(computed.venues)]])
-        self.heat_plot.setYRange(0, len(computed.venues), padding=0)
-        self.heat_plot.setToolTip(f"APR %, colour scale ±{self.heatmap.limit:.1f}")
+        axis.setTicks([[(i + 0.5, venue_label(v)) for i, v in enumerate(result.grid_venues)]])
+        self.heat_plot.setYRange(0, len(result.grid_venues), padding=0)
 
     def _fill_now_table(self) -> None:
-        rows = []
-        for venue in FUNDING_VENUES:
-            snap = self.ctx.store.snapshot(f"fundingnow.{venue}.{self.asset}")
-            if snap is None or snap.frame.empty:
-                continue
-            r = snap.frame.iloc[0]
-            rows.append((venue, float(r.get("rate", np.nan)),
-                         float(r.get("interval_hours", np.nan)), float(r.get("apr_pct", np.nan)),
-                         float(r.get("next_funding_ms", np.nan)),
-                         float(r.get("mark_price", np.nan)),
-                         float(r.get("open_interest_usd", np.nan))))
+        now = self.result.now if self.result is not None else {}
+        rows = [(venue, r["rate"], r["interval_hours"], r["rate_8h"], r["apr_pct"],
+                 r["next_funding_ms"], r["mark_price"], r["open_interest_usd"])
+                for venue, r in now.items()]
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
-        for i, (venue, rate, hours, apr, next_ms, mark, oi_usd) in enumerate(rows):
+        for i, (venue, rate, hours, rate_8h, apr, next_ms, mark, oi_usd) in enumerate(rows):
             tone = QColor(theme.DOWN if apr < 0 else theme.UP)
             cells = [
                 (venue_label(venue), venue),
                 (f"{rate * 100:+.4f}%", rate),
                 (f"{hours:g}h" if np.isfinite(hours) else "–", hours),
-                (f"{per_8h(rate, hours) * 100:+.4f}%" if np.isfinite(hours) else "–",
-                 per_8h(rate, hours) if np.isfinite(hours) else 0.0),
+                (f"{rate_8h * 100:+.4f}%" if np.isfinite(rate_8h) else "–",
+                 rate_8h if np.isfinite(rate_8h) else 0.0),
                 (f"{apr:+.2f}%", apr),
                 (countdown(next_ms, self.ctx.now_ms()), next_ms if np.isfinite(next_ms) else 0),
                 (f"{mark:,.1f}" if np.isfinite(mark) else "–", mark),
@@ -351,23 +264,18 @@ class FundingPanel(Panel):
                     item.setText(countdown(float(value), now))
 
     def has_data(self) -> bool:
-        return self.computed is not None and len(self.computed.average) > 0
+        return self.result is not None and len(self.result.average) > 0
 
     # -- user actions -------------------------------------------------------------------------
-    def _on_asset(self, asset: str) -> None:
-        self.asset = asset
-        self.ctx.settings.setValue("funding/asset", asset)
-        self.computed = None
-        self._recompute()
-        self._fill_now_table()
-
-    def _on_window(self, key: str) -> None:
-        self.window_key = key
-        self.ctx.settings.setValue("funding/window", key)
-        self._recompute()
+    def _on_choice(self, name: str) -> None:
+        if name == "asset":
+            self.result = None
+            self._feed.update(asset=self.asset)
+            self.freshness.refresh()
+        elif self.result is not None:
+            start, end = self._window_ms()
+            self.plot.setXRange(start / 1e3, end / 1e3, padding=0.01)
 
     def shutdown(self) -> None:
         self._tick.stop()
-        self.ctx.store.seriesChanged.disconnect(self._on_data_changed)
-        self.ctx.store.snapshotChanged.disconnect(self._on_data_changed)
-
+        super().shutdown()

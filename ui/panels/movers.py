@@ -5,15 +5,15 @@ z-score of today's move against its own recent volatility, and the drawdown from
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from models.catalog import PRICE_STEMS
-from models.movers import mover_rows
+from models.analyses import movers_inputs
+from models.assets import asset_color, short_name
+from models.derived import DERIVED
 from ui import theme
 from ui.panels.base import Panel, UiContext
-from ui.panels.rotation import NAMES
 
 COLUMNS = (("Asset", None), ("Last", "last"), ("1D %", "chg_1d_pct"), ("1W %", "chg_1w_pct"),
            ("1M %", "chg_1m_pct"), ("RV 30d %", "rv30_pct"), ("z (1D)", "z_1d"),
@@ -26,13 +26,14 @@ class _NumberItem(QTableWidgetItem):
         b = other.data(Qt.ItemDataRole.UserRole)
         if isinstance(a, float) and isinstance(b, float):
             return (a if np.isfinite(a) else -np.inf) < (b if np.isfinite(b) else -np.inf)
-        return super().__lt__(other)
+        # Not the base class's operator<: PySide dispatches it back to this override.
+        return self.text() < other.text()
 
 
 class MoversPanel(Panel):
     key = "movers"
     title = "Movers"
-    series_ids = tuple(f"{s}.1d" for s in PRICE_STEMS)
+    series_ids = movers_inputs()
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
@@ -48,26 +49,9 @@ class MoversPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.table)
+        self.add_footer(layout)
         self.rows = 0
-        ctx.store.seriesChanged.connect(self._on_series_changed)
-        self._recompute()
-
-    @Slot(str)
-    def _on_series_changed(self, series_id: str) -> None:
-        if series_id in self.series_ids:
-            self._recompute_soon()
-
-    def _recompute(self) -> None:
-        daily = {}
-        for stem in PRICE_STEMS:
-            data = self.ctx.store.series(f"{stem}.1d")
-            if data is not None and len(data):
-                daily[stem] = data
-        if not daily:
-            return
-        now = max(d.last_ms for d in daily.values()) if self.ctx.demo else self.ctx.now_ms()
-        self.ctx.scheduler.run(f"movers:{self.key}", mover_rows, daily, now,
-                               on_result=self._on_movers)
+        self.follow("movers", self._on_movers)
 
     def _on_movers(self, rows: dict[str, dict[str, float]]) -> None:
         self.table.setSortingEnabled(False)
@@ -75,9 +59,9 @@ class MoversPanel(Panel):
         for row, (stem, values) in enumerate(rows.items()):
             for col, (_title, field) in enumerate(COLUMNS):
                 if field is None:
-                    item = QTableWidgetItem(NAMES.get(str(stem), str(stem)))
-                    item.setForeground(QColor(theme.ASSET_COLORS.get(str(stem),
-                                                                     theme.FOREGROUND)))
+                    item = QTableWidgetItem(short_name(str(stem)))
+                    item.setForeground(QColor(asset_color(str(stem))))
+                    item.setToolTip(DERIVED["movers"].provenance().tooltip())
                 else:
                     value = float(values.get(field, np.nan))
                     item = _NumberItem(self._format(field, value))
@@ -112,6 +96,3 @@ class MoversPanel(Panel):
 
     def has_data(self) -> bool:
         return self.rows > 0
-
-    def shutdown(self) -> None:
-        self.ctx.store.seriesChanged.disconnect(self._on_series_changed)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from models.analyses import OpenInterestAnalysis
 from models.catalog import OI_VENUES, venue_label
-from models.series import SeriesData
+from models.derived import DERIVED
+from models.ids import oi_id, price_id
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 
 ASSETS = ("btc", "eth")
 
@@ -26,14 +27,17 @@ ASSETS = ("btc", "eth")
 class OpenInterestPanel(Panel):
     key = "open_interest"
     title = "Open interest"
-    series_ids = tuple(f"oi.{v}.{a}" for a in ASSETS for v in OI_VENUES)
+    settings_prefix = "oi"
+    series_ids = tuple(oi_id(v, a) for a in ASSETS for v in OI_VENUES)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = stored_choice(ctx.settings, "oi/asset", ASSETS, "btc")
+        self.asset = self.persisted("asset", ASSETS, "btc")
+        self.result: OpenInterestAnalysis | None = None
         bar = QHBoxLayout()
-        self._group = choice_buttons(self, bar, ASSETS, self.asset, self._on_asset, str.upper)
+        self._group = choice_buttons(self, bar, ASSETS, self.asset,
+                                     lambda a: self.choose("asset", a), str.upper)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(pg.QtCore.Qt.TextFormat.RichText)
         bar.addSpacing(10)
@@ -47,7 +51,7 @@ class OpenInterestPanel(Panel):
         self.plot.setLabel("bottom", "time (UTC)")
         theme.legend(self.plot)
         self._curves = {v: LodCurveItem(name=f"{venue_label(v)} OI",
-                                        pen=theme.pen(theme.VENUE_COLORS[v]))
+                                        pen=theme.pen(theme.venue_color(v)))
                         for v in OI_VENUES}
         for curve in self._curves.values():
             self.plot.addItem(curve)
@@ -66,64 +70,50 @@ class OpenInterestPanel(Panel):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.chart, 1)
-        ctx.store.seriesChanged.connect(self._on_series_changed)
-        self._recompute()
+        self.add_footer(layout)
+        self._feed = self.follow("open_interest", self._on_result, asset=self.asset)
 
     def _sync_views(self) -> None:
         self.price_view.setGeometry(self.plot.vb.sceneBoundingRect())
         self.price_view.linkedViewChanged(self.plot.vb, self.price_view.XAxis)
 
-    @Slot(str)
-    def _on_series_changed(self, series_id: str) -> None:
-        if series_id.startswith("oi.") or series_id == f"{self.asset}.1h":
-            self._recompute_soon()
+    def freshness_ids(self) -> tuple[str, ...]:
+        return (*(oi_id(v, self.asset) for v in OI_VENUES), price_id(self.asset, "1h"))
 
-    def _oi(self) -> dict[str, SeriesData]:
-        out = {}
-        for venue in OI_VENUES:
-            data = self.ctx.store.series(f"oi.{venue}.{self.asset}")
-            if data is not None and len(data):
-                out[venue] = data
-        return out
-
-    def _recompute(self) -> None:
-        from models.funding import oi_change_pct
-
-        series = self._oi()
+    def _on_result(self, result: OpenInterestAnalysis) -> None:
+        if result.asset != self.asset:
+            return
+        self.result = result
         parts = []
-        first = None
         for venue, curve in self._curves.items():
-            data = series.get(venue)
+            data = result.venues.get(venue)
             if data is None:
                 curve.clear()
                 continue
             curve.setData(data.time / 1e3, data["open_interest"])
-            first = data.first_ms if first is None else min(first, data.first_ms)
-            change = oi_change_pct(data, 24)
+            change = result.change_24h_pct[venue]
             tone = theme.UP if change >= 0 else theme.DOWN
             last = data["open_interest"][-1]
-            parts.append(f"<span style='color:{theme.VENUE_COLORS[venue]}'>"
+            parts.append(f"<span style='color:{theme.venue_color(venue)}'>"
                          f"{venue_label(venue)}</span> {last:,.0f} {self.asset.upper()} "
                          f"<span style='color:{tone}'>{change:+.1f}% 24h</span>"
                          if np.isfinite(change) else f"{venue_label(venue)} {last:,.0f}")
         self.plot.setLabel("left", f"open interest ({self.asset.upper()})")
-        price = self.ctx.store.series(f"{self.asset}.1h")
-        if price is not None and len(price):
-            view = price.between(first) if first is not None else price
-            self.price_curve.setData(view.time / 1e3, view["close"])
+        if len(result.price):
+            self.price_curve.setData(result.price.time / 1e3, result.price["close"])
             self.plot.getAxis("right").setLabel(f"{self.asset.upper()} price (dotted)")
+        else:
+            self.price_curve.clear()
         self.summary.setText(" &nbsp; ".join(parts) or "no open interest data yet")
+        self.summary.setToolTip(DERIVED[f"oichange.{self.asset}"].provenance().tooltip())
         self._sync_views()
-        if series:
+        if result.venues:
             self._note_painted()
 
     def has_data(self) -> bool:
-        return bool(self._oi())
+        return self.result is not None and bool(self.result.venues)
 
-    def _on_asset(self, asset: str) -> None:
-        self.asset = asset
-        self.ctx.settings.setValue("oi/asset", asset)
-        self._recompute()
-
-    def shutdown(self) -> None:
-        self.ctx.store.seriesChanged.disconnect(self._on_series_changed)
+    def _on_choice(self, name: str) -> None:
+        self.result = None
+        self._feed.update(asset=self.asset)
+        self.freshness.refresh()

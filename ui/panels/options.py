@@ -7,14 +7,13 @@ dealer-positioning convention is stated on screen and can be flipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,62 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
-from models.series import Snapshot
+from models.analyses import ChainAnalysis
+from models.derived import DERIVED
+from models.ids import options_id
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
-from ui.panels.prices import BTC_LEVELS_KEY
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 
 if TYPE_CHECKING:
     import pandas as pd
 
 ASSETS = ("btc", "eth")
-
-
-@dataclass(frozen=True)
-class ChainView:
-    """Everything the panel draws for one snapshot and convention (computed on a worker)."""
-
-    asset: str
-    flipped: bool
-    time_ms: int
-    spot: float
-    gex: pd.DataFrame
-    spots: np.ndarray
-    profile: np.ndarray
-    flip: float | None
-    call_wall: float | None
-    put_wall: float | None
-    term: pd.DataFrame
-    skew: pd.DataFrame
-    smiles: dict[int, pd.DataFrame]
-
-
-def analyse_chain(asset: str, snap: Snapshot, flipped: bool) -> ChainView:
-    from models import options as opt  # pandas-heavy: imported on the worker, off start-up
-
-    chain = snap.frame
-    spot = opt.snapshot_spot(snap)
-    at = snap.time_ms
-    dealer = opt.DealerConvention(flipped=flipped)
-    gex = opt.gex_by_strike(chain, spot, at, dealer)
-    spots = np.linspace(spot * 0.7, spot * 1.3, 121)
-    profile = opt.gex_profile(chain, spots, at, dealer)
-    flip = opt.zero_gamma_level(chain, spot, at, dealer)
-    term = opt.atm_term_structure(chain, spot, at)
-    skew = opt.risk_reversal_butterfly(chain, at)
-    expiries = sorted(int(e) for e in chain["expiry_ms"].dropna().unique() if e > at)
-    smiles = {e: opt.smile(chain, e, at) for e in expiries}
-    return ChainView(asset, flipped, at, spot, gex, spots, profile, flip,
-                     opt.call_wall(gex) if len(gex) else None,
-                     opt.put_wall(gex) if len(gex) else None, term, skew, smiles)
-
-
-def _skew_history(cache: Any, asset: str) -> tuple[str, pd.DataFrame]:
-    from models.volatility import skew_history
-
-    return asset, skew_history(cache, f"options.{asset}")
 
 
 def _utc(ms: int) -> str:
@@ -93,19 +47,20 @@ def _expiry_label(ms: int) -> str:
 class OptionsPanel(Panel):
     key = "options"
     title = "Options and dealer gamma"
-    series_ids = ("options.btc", "options.eth")
+    series_ids = tuple(options_id(a) for a in ASSETS)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = stored_choice(ctx.settings, "options/asset", ASSETS, "btc")
-        self.flipped = ctx.settings.value("options/flipped", False, type=bool)
-        self.view: ChainView | None = None
+        self.asset = self.persisted("asset", ASSETS, "btc")
+        self.view: ChainAnalysis | None = None
 
         bar = QHBoxLayout()
-        self._group = choice_buttons(self, bar, ASSETS, self.asset, self._on_asset, str.upper)
+        self._group = choice_buttons(self, bar, ASSETS, self.asset,
+                                     lambda a: self.choose("asset", a), str.upper)
         self.flip_box = QCheckBox("Flip dealer convention")
-        self.flip_box.setChecked(self.flipped)
+        self.flip_box.setToolTip("Shared with the gamma levels on the price chart")
+        self.flip_box.setChecked(ctx.feeds.shared_params("chain")["flipped"])
         self.flip_box.toggled.connect(self._on_flip)
         bar.addWidget(self.flip_box)
         self.expiry_box = QComboBox()
@@ -152,34 +107,15 @@ class OptionsPanel(Panel):
         layout.addLayout(bar)
         layout.addWidget(self.headline)
         layout.addWidget(self.chart, 1)
-        ctx.store.snapshotChanged.connect(self._on_snapshot)
-        self._recompute()
+        self.add_footer(layout)
+        self._chain = self.follow("chain", self._on_view, asset=self.asset)
+        self._history = self.follow("skew_history", self._on_history, asset=self.asset)
 
     # -- data ---------------------------------------------------------------------------------
-    @Slot(str)
-    def _on_snapshot(self, series_id: str) -> None:
-        if series_id in ("options.btc", f"options.{self.asset}"):
-            self._recompute(series_id)
+    def freshness_ids(self) -> tuple[str, ...]:
+        return (options_id(self.asset),)
 
-    def _recompute(self, series_id: str | None = None) -> None:
-        # BTC levels go on the price chart whatever asset this panel shows.
-        for asset in dict.fromkeys((self.asset, "btc")):
-            if series_id is not None and series_id != f"options.{asset}":
-                continue
-            snap = self.ctx.store.snapshot(f"options.{asset}")
-            if snap is None or snap.frame.empty:
-                continue
-            self.ctx.scheduler.run(f"options:{asset}", analyse_chain, asset, snap, self.flipped,
-                                   on_result=self._on_view)
-        services = self.ctx.scheduler.services
-        if services is not None:  # the history reads every cached chain: a worker's job
-            self.ctx.scheduler.run(f"options-history:{self.key}", _skew_history, services.cache,
-                                   self.asset, on_result=self._on_history)
-
-    def _on_history(self, result: tuple[str, pd.DataFrame]) -> None:
-        asset, history = result
-        if asset != self.asset:
-            return
+    def _on_history(self, history: pd.DataFrame) -> None:
         self.history_plot.clear()
         if not len(history):
             return
@@ -188,21 +124,10 @@ class OptionsPanel(Panel):
         for column, color, symbol in (("rr25", theme.DOWN, "o"), ("bf25", "#b39ddb", "s")):
             self.history_plot.plot(x, history[column].to_numpy(float), pen=theme.pen(color),
                                    symbol=symbol, symbolSize=5, symbolBrush=color)
+        self.history_plot.setToolTip(DERIVED[f"skew30.{self.asset}"].provenance().tooltip())
 
-    def _on_view(self, view: ChainView) -> None:
-        if view.flipped != self.flipped:
-            return
-        if view.asset == "btc":
-            levels = []
-            if view.flip is not None:
-                levels.append(Level(view.flip, f"gamma flip {view.flip:,.0f}", GAMMA_FLIP))
-            if view.call_wall is not None:
-                levels.append(Level(view.call_wall, f"call wall {view.call_wall:,.0f}",
-                                    CALL_WALL))
-            if view.put_wall is not None:
-                levels.append(Level(view.put_wall, f"put wall {view.put_wall:,.0f}", PUT_WALL))
-            self.ctx.store.set_derived(BTC_LEVELS_KEY, levels)
-        if view.asset != self.asset:
+    def _on_view(self, view: ChainAnalysis | None) -> None:
+        if view is None or view.asset != self.asset:
             return
         self.view = view
         self._draw()
@@ -213,19 +138,23 @@ class OptionsPanel(Panel):
         view = self.view
         if view is None:
             return
-        positioning = ("dealers short calls, long puts" if view.flipped
-                       else "dealers long calls, short puts")
-        self.convention.setText(f"GEX = OI × Γ × S² × 1% (USD per 1% move); {positioning}; "
+        self.convention.setText(f"GEX = OI × Γ × S² × 1% (USD per 1% move); {view.convention}; "
                                 f"valued at the snapshot, {_utc(view.time_ms)}")
-        demo = (f" &nbsp; <span style='color:{theme.WARNING}'>Demo data (synthetic)</span>"
-                if self.ctx.demo else "")
+        for prefix, plot in (("gex", self.gex_plot), ("gexprofile", self.profile_plot),
+                             ("term", self.term_plot), ("smile", self.smile_plot),
+                             ("skew", self.skew_plot)):
+            tip = DERIVED[f"{prefix}.{view.asset}"].provenance(view, view.time_ms).tooltip()
+            plot.setToolTip(tip)
+        self.convention.setToolTip(self.gex_plot.toolTip())
+        self.headline.setToolTip(
+            DERIVED[f"gammalevels.{view.asset}"].provenance(view, view.time_ms).tooltip())
         flip = f"{view.flip:,.0f}" if view.flip is not None else "none in ±50%"
         walls = (f"call wall {view.call_wall:,.0f} · put wall {view.put_wall:,.0f}"
                  if view.call_wall is not None and view.put_wall is not None else "")
         atm = f" · front ATM IV {view.term['atm_iv'].iloc[0]:.1f}%" if len(view.term) else ""
         self.headline.setText(f"<b>{view.asset.upper()}</b> spot {view.spot:,.0f} · "
                               f"<span style='color:#ffca28'>gamma flip {flip}</span> · {walls}"
-                              f"{atm}{demo}")
+                              f"{atm}")
         self._draw_gex(view)
         self._draw_term_and_skew(view)
         current = self.expiry_box.currentData()
@@ -246,7 +175,7 @@ class OptionsPanel(Panel):
                                      style=Qt.PenStyle.DashLine), label=label,
                                      labelOpts={"position": height, "color": color}))
 
-    def _draw_gex(self, view: ChainView) -> None:
+    def _draw_gex(self, view: ChainAnalysis) -> None:
         self.gex_plot.clear()
         gex = view.gex
         if len(gex):
@@ -273,7 +202,7 @@ class OptionsPanel(Panel):
         self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot")
         self._vline(self.profile_plot, view.flip, "#ffca28", "flip")
 
-    def _draw_term_and_skew(self, view: ChainView) -> None:
+    def _draw_term_and_skew(self, view: ChainAnalysis) -> None:
         self.term_plot.clear()
         if len(view.term):
             self.term_plot.plot(view.term["days"].to_numpy(float),
@@ -298,7 +227,7 @@ class OptionsPanel(Panel):
             return
         smile = view.smiles[expiry]
         for kind, color in (("C", theme.UP), ("P", theme.DOWN)):
-            part = smile[smile["option_type"] == kind].sort_values("strike")
+            part = smile[smile["option_type"] == kind]
             self.smile_plot.plot(part["strike"].to_numpy(float), part["mark_iv"].to_numpy(float),
                                  pen=theme.pen(color), symbol="o", symbolSize=4,
                                  symbolBrush=color)
@@ -309,15 +238,12 @@ class OptionsPanel(Panel):
         return self.view is not None
 
     # -- user actions -------------------------------------------------------------------------
-    def _on_asset(self, asset: str) -> None:
-        self.asset = asset
-        self.ctx.settings.setValue("options/asset", asset)
-        self._recompute()
+    def _on_choice(self, name: str) -> None:
+        self.view = None
+        self._chain.update(asset=self.asset)
+        self._history.update(asset=self.asset)
+        self.freshness.refresh()
 
     def _on_flip(self, on: bool) -> None:
-        self.flipped = on
-        self.ctx.settings.setValue("options/flipped", on)
-        self._recompute()
-
-    def shutdown(self) -> None:
-        self.ctx.store.snapshotChanged.disconnect(self._on_snapshot)
+        # Shared: the gamma levels on the price chart follow the same convention.
+        self.ctx.feeds.set_shared_params("chain", flipped=on)

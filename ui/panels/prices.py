@@ -9,7 +9,7 @@ Market-closed gaps (nights, weekends, holidays) break the lines instead of drawi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,10 +27,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, price_series_id
-from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, USER, Level, parse_user_levels
-from models.lod import MinMaxPyramid, OhlcPyramid
-from models.series import MS_PER_DAY, SeriesData, break_gaps
+from models.analyses import ChainAnalysis, FundingAnalysis, RotationAnalysis
+from models.assets import asset_color, short_name
+from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS
+from models.derived import DERIVED
+from models.ids import parse_series_id, price_id
+from models.levels import (
+    CALL_WALL,
+    DEMO_LEVELS,
+    GAMMA_FLIP,
+    PUT_WALL,
+    USER,
+    Level,
+    parse_user_levels,
+)
+from models.price_view import (
+    PREPARE_ON_WORKER,
+    PreparedPrices,
+    change_at,
+    extend_prepared,
+    index_at_or_before,
+    prepare_prices,
+    rebase_factor,
+)
+from models.series import MS_PER_DAY
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.bands import BandsItem
@@ -38,78 +58,15 @@ from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, debounced, elastic, stored_choice
+from ui.panels.base import Panel, UiContext, debounced, elastic
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
 DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
-SHORT_NAMES = {"btc": "BTC", "eth": "ETH", "spx": "S&P 500", "ndx": "Nasdaq 100", "gold": "Gold",
-               "silver": "Silver", "dxy": "DXY", "vix": "VIX"}
 AXIS_WIDTH = 62
-#: store keys other panels publish for this chart to draw
-FUNDING_NEGATIVE_KEY = "overlay.funding_negative"  # list[(start_ms, end_ms)]
-BTC_LEVELS_KEY = "overlay.levels.btc"  # list[Level]
 STYLES = ("line", "candles")
 MODES = ("stacked", "compare")
-DECOUPLING_KEY = "overlay.decoupling"  # list[int]: session close times (ms) marked on BTC
 LEVEL_COLORS = {USER: "#b39ddb", GAMMA_FLIP: "#ffca28", CALL_WALL: "#26a69a",
                 PUT_WALL: "#ef5350"}
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """Chart-ready pyramids for one series (x in epoch seconds) and its raw closes."""
-
-    source: SeriesData
-    line: MinMaxPyramid  # close, with NaN rows at market-closed gaps so the line breaks
-    ohlc: OhlcPyramid
-    t_raw: np.ndarray  # seconds of real bars (no gap rows), for crosshair look-ups
-    close_raw: np.ndarray
-
-
-def prepare(data: SeriesData, interval_ms: int) -> _Prepared:
-    """Numpy only, so it can run on a worker for long histories (see `_PREPARE_ON_WORKER`)."""
-    close = data["close"]
-    t, y = break_gaps(data.time, close, int(interval_ms * 1.5))
-    seconds = data.time / 1e3
-    line = MinMaxPyramid.build(t / 1e3, y)
-    ohlc = OhlcPyramid.build(seconds, data["open"], data["high"], data["low"], close,
-                             bar_width=interval_ms / 1e3 if interval_ms else None)
-    # Own the buffers now (on the worker): the first live append then copies nothing.
-    line.reserve(_APPEND_ROOM)
-    ohlc.reserve(_APPEND_ROOM)
-    return _Prepared(data, line, ohlc, seconds, close)
-
-
-def extend_prepared(prev: _Prepared, data: SeriesData, interval_ms: int) -> _Prepared | None:
-    """`data` is `prev.source` plus newer bars (and a changed forming bar): update the pyramids
-    in place, O(new rows + levels). None when it is not such an extension (rebuild instead)."""
-    old = prev.source
-    k = len(old)
-    if not (k and len(data) >= k and data.time[0] == old.time[0]
-            and data.time[k - 1] == old.time[k - 1]):
-        return None
-    last_s = old.time[k - 1] / 1e3
-    line, ohlc = prev.line, prev.ohlc
-    if not (len(line) and line.x[-1] == last_s and len(ohlc) and ohlc.column("x")[-1] == last_s):
-        return None  # the last bar was a gap or invalid: keep it simple, rebuild
-    o, h, lo, c = (data[name] for name in ("open", "high", "low", "close"))
-    i = k - 1
-    if not all(np.isfinite(v[i]) for v in (o, h, lo, c)):
-        return None
-    line.replace_last(c[i])
-    ohlc.replace_last(o[i], h[i], lo[i], c[i])
-    if len(data) > k:
-        t, y = break_gaps(data.time[i:], c[i:], int(interval_ms * 1.5))
-        line.append(t[1:] / 1e3, y[1:])  # the first row is the one already there
-        new = slice(k, len(data))
-        ok = np.isfinite(o[new]) & np.isfinite(h[new]) & np.isfinite(lo[new]) & np.isfinite(c[new])
-        ohlc.append(data.time[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
-    return _Prepared(data, line, ohlc, data.time / 1e3, c)
-
-
-# Longer series are prepared on a worker: building two pyramids over 1e5+ rows takes milliseconds.
-_PREPARE_ON_WORKER = 100_000
-_APPEND_ROOM = 4096  # live bars a pyramid takes before it grows its buffers
 
 
 class _PlotLayout(pg.GraphicsLayoutWidget):
@@ -123,20 +80,20 @@ class _PlotLayout(pg.GraphicsLayoutWidget):
 class PricesPanel(Panel):
     key = "prices"
     title = "Cross-asset prices"
-    series_ids = tuple(price_series_id(s, i) for i in PRICE_INTERVALS for s in PRICE_STEMS)
+    series_ids = tuple(price_id(s, i) for i in PRICE_INTERVALS for s in PRICE_STEMS)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
         settings = ctx.settings
-        self.interval = stored_choice(settings, "prices/interval", PRICE_INTERVALS, "1h")
-        self.range_key = stored_choice(settings, "prices/range", RANGES_DAYS, "1M")
-        self.mode = stored_choice(settings, "prices/mode", MODES, "stacked")
-        self.style = stored_choice(settings, "prices/style", STYLES, "line")
+        self.interval = self.persisted("interval", PRICE_INTERVALS, "1h")
+        self.range_key = self.persisted("range_key", RANGES_DAYS, "1M")
+        self.mode = self.persisted("mode", MODES, "stacked")
+        self.style = self.persisted("style", STYLES, "line")
         self.log_scale = settings.value("prices/log", False, type=bool)
         saved = settings.value("prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in (saved or [])] or list(DEFAULT_ASSETS)
-        self._prepared: dict[str, _Prepared] = {}
+        self._prepared: dict[str, PreparedPrices] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
         self._labels: dict[str, pg.LabelItem] = {}
@@ -146,6 +103,10 @@ class PricesPanel(Panel):
         self.show_levels = settings.value("prices/levels", True, type=bool)
         self.user_levels = parse_user_levels(settings.value("levels/btc"))
         self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        # What the overlays show, handed over by the derived feeds (no other panel involved).
+        self._funding: FundingAnalysis | None = None
+        self._chain: ChainAnalysis | None = None
+        self._rotation: RotationAnalysis | None = None
 
         self._build_controls()
         self.chart = _PlotLayout()
@@ -166,12 +127,14 @@ class PricesPanel(Panel):
         self.crosshair.moved.connect(self._on_crosshair)
         self.crosshair.left.connect(self._show_last_values)
         self._rebuild_plots()
-        ctx.store.seriesChanged.connect(self._on_series_changed)
-        ctx.store.derivedChanged.connect(self._on_derived_changed)
+        self.listen(ctx.store.seriesChanged, self._on_series_changed)
         for stem in PRICE_STEMS:
-            data = ctx.store.series(price_series_id(stem, self.interval))
+            data = ctx.store.series(price_id(stem, self.interval))
             if data is not None:
-                self._on_series_changed(price_series_id(stem, self.interval))
+                self._on_series_changed(price_id(stem, self.interval))
+        self.follow("funding", self._on_overlay("_funding"), asset="btc")
+        self.follow("chain", self._on_overlay("_chain"), asset="btc")
+        self.follow("rotation", self._on_overlay("_rotation"))
 
     # -- controls -----------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -181,21 +144,21 @@ class PricesPanel(Panel):
         self.interval_box.addItems(list(PRICE_INTERVALS))
         self.interval_box.setCurrentText(self.interval)
         self.interval_box.setToolTip("Bar interval")
-        self.interval_box.currentTextChanged.connect(self._on_interval)
+        self.interval_box.currentTextChanged.connect(lambda i: self.choose("interval", i))
         bar.addWidget(self.interval_box)
         self.style_box = QComboBox()
         self.style_box.addItems(list(STYLES))
         self.style_box.setCurrentText(self.style)
         self.style_box.setToolTip("Candles (OHLC) or a close line. Compare view always draws "
                                   "lines: rebased candles of eight assets would overlap.")
-        self.style_box.currentTextChanged.connect(self._on_style)
+        self.style_box.currentTextChanged.connect(lambda v: self.choose("style", v))
         bar.addWidget(self.style_box)
         self.range_group = QButtonGroup(self)
         self.range_buttons: dict[str, QToolButton] = {}
         for key in RANGES_DAYS:
             button = QToolButton(text=key, checkable=True)
             button.setChecked(key == self.range_key)
-            button.clicked.connect(lambda _=False, k=key: self._on_range(k))
+            button.clicked.connect(lambda _=False, k=key: self.choose("range_key", k))
             self.range_group.addButton(button)
             self.range_buttons[key] = button
             bar.addWidget(button)
@@ -207,7 +170,7 @@ class PricesPanel(Panel):
             button = QToolButton(text=label, checkable=True)
             button.setToolTip(tip)
             button.setChecked(mode == self.mode)
-            button.clicked.connect(lambda _=False, m=mode: self._on_mode(m))
+            button.clicked.connect(lambda _=False, m=mode: self.choose("mode", m))
             self.mode_group.addButton(button)
             self.mode_buttons[mode] = button
             bar.addWidget(button)
@@ -245,21 +208,16 @@ class PricesPanel(Panel):
         legend.setSpacing(10)
         self.asset_boxes: dict[str, QCheckBox] = {}
         for stem in PRICE_STEMS:
-            box = QCheckBox(SHORT_NAMES[stem])
+            box = QCheckBox(short_name(stem))
             box.setChecked(stem in self.visible)
-            box.setStyleSheet(f"QCheckBox {{ color: {theme.ASSET_COLORS[stem]}; }}")
-            box.setToolTip(f"Show or hide {CATALOG[price_series_id(stem, '1d')].label} "
-                           f"({CATALOG[price_series_id(stem, '1d')].symbol})")
+            box.setStyleSheet(f"QCheckBox {{ color: {asset_color(stem)}; }}")
+            spec = CATALOG[price_id(stem, "1d")]
+            box.setToolTip(f"Show or hide {spec.label} ({spec.symbol})")
             box.toggled.connect(lambda on, s=stem: self._on_asset_toggled(s, on))
             legend.addWidget(box)
             self.asset_boxes[stem] = box
         legend.addStretch(1)
-        self.demo_label = QLabel("Demo data (synthetic)")
-        self.demo_label.setStyleSheet(f"color: {theme.WARNING}; font-weight: bold;")
-        self.demo_label.setVisible(self.ctx.demo)
-        self.ctx.store.statusChanged.connect(
-            lambda _id: self.demo_label.setVisible(self.ctx.demo))
-        legend.addWidget(self.demo_label)
+        legend.addWidget(self.demo_badge)
         self._legend = legend
 
     # -- plots --------------------------------------------------------------------------------
@@ -285,8 +243,8 @@ class PricesPanel(Panel):
 
     def _new_curve(self, stem: str) -> LodCurveItem | CandlestickItem:
         if self.style == "candles" and self.mode == "stacked":
-            return CandlestickItem(name=SHORT_NAMES[stem])
-        return LodCurveItem(name=SHORT_NAMES[stem], pen=theme.pen(theme.ASSET_COLORS[stem]))
+            return CandlestickItem(name=short_name(stem))
+        return LodCurveItem(name=short_name(stem), pen=theme.pen(asset_color(stem)))
 
     def _rebuild_plots(self) -> None:
         """Lay out the charts for the current mode and visible assets (cheap: no data copies)."""
@@ -347,7 +305,10 @@ class PricesPanel(Panel):
 
     # -- data ---------------------------------------------------------------------------------
     def _series_id(self, stem: str) -> str:
-        return price_series_id(stem, self.interval)
+        return price_id(stem, self.interval)
+
+    def freshness_ids(self) -> tuple[str, ...]:
+        return tuple(self.shown_series())
 
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
@@ -364,17 +325,17 @@ class PricesPanel(Panel):
         extended = extend_prepared(prepared, data, interval_ms) if prepared else None
         if extended is not None:  # a live update: new bars appended, no rebuild
             self._on_prepared(series_id, extended)
-        elif len(data) >= _PREPARE_ON_WORKER:
-            self.ctx.scheduler.run(f"prepare:{series_id}", prepare, data, interval_ms,
+        elif len(data) >= PREPARE_ON_WORKER:
+            self.ctx.scheduler.run(f"prepare:{series_id}", prepare_prices, data, interval_ms,
                                    on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
         else:
-            self._on_prepared(series_id, prepare(data, interval_ms))
+            self._on_prepared(series_id, prepare_prices(data, interval_ms))
 
-    def _on_prepared(self, series_id: str, prepared: _Prepared) -> None:
+    def _on_prepared(self, series_id: str, prepared: PreparedPrices) -> None:
         if self.ctx.store.series(series_id) is not prepared.source:
             return  # newer data arrived meanwhile: its own preparation follows
         self._prepared[series_id] = prepared
-        stem = series_id.split(".")[0]
+        stem = parse_series_id(series_id).asset
         if stem in self._curves and series_id == self._series_id(stem):
             self._apply_data(stem)
             if not self._range_applied:
@@ -440,10 +401,7 @@ class PricesPanel(Panel):
             prepared = self._prepared.get(self._series_id(stem))
             if prepared is None or not len(prepared.t_raw):
                 continue
-            i = int(np.searchsorted(prepared.t_raw, x0))
-            i = min(i, len(prepared.close_raw) - 1)
-            base = prepared.close_raw[i]
-            factor = 100.0 / base if np.isfinite(base) and base > 0 else 1.0
+            factor = rebase_factor(prepared, x0)
             if abs(factor - self._rebase_factors.get(stem, 0.0)) > 1e-12:
                 self._rebase_factors[stem] = factor
                 changed = True
@@ -481,22 +439,20 @@ class PricesPanel(Panel):
         when = None
         for stem in [s for s in PRICE_STEMS if s in self.visible]:
             prepared = self._prepared.get(self._series_id(stem))
-            color = theme.ASSET_COLORS[stem]
+            color = asset_color(stem)
+            name = short_name(stem)
             if prepared is None or not len(prepared.t_raw):
-                parts.append(f"<span style='color:{color}'>{SHORT_NAMES[stem]}</span> –")
-                self._set_plot_label(stem, f"{SHORT_NAMES[stem]} · loading…", color)
+                parts.append(f"<span style='color:{color}'>{name}</span> –")
+                self._set_plot_label(stem, f"{name} · loading…", color)
                 continue
-            if x is None:
-                i = len(prepared.t_raw) - 1
-            else:
-                i = int(np.searchsorted(prepared.t_raw, x, side="right")) - 1
+            i = len(prepared.t_raw) - 1 if x is None else index_at_or_before(prepared, x)
             if i < 0:
-                parts.append(f"<span style='color:{color}'>{SHORT_NAMES[stem]}</span> –")
+                parts.append(f"<span style='color:{color}'>{name}</span> –")
                 continue
             value = prepared.close_raw[i]
             change = ""
-            if i > 0 and prepared.close_raw[i - 1] > 0:
-                pct = (value / prepared.close_raw[i - 1] - 1) * 100
+            pct = change_at(prepared, i)
+            if np.isfinite(pct):
                 tone = theme.UP if pct >= 0 else theme.DOWN
                 change = f" <span style='color:{tone}'>{pct:+.2f}%</span>"
             if x is not None:
@@ -505,8 +461,8 @@ class PricesPanel(Panel):
             if self.mode == "compare":
                 rebased = value * self._rebase_factors.get(stem, 1.0)
                 text = f"{rebased:.1f} ({format_price(value)})"
-            parts.append(f"<span style='color:{color}'>{SHORT_NAMES[stem]}</span> {text}")
-            self._set_plot_label(stem, f"{SHORT_NAMES[stem]} {format_price(value)}", color)
+            parts.append(f"<span style='color:{color}'>{name}</span> {text}")
+            self._set_plot_label(stem, f"{name} {format_price(value)}", color)
         stamp = ""
         if when is not None:
             stamp = np.datetime_as_string(np.datetime64(int(when), "s"), unit="m")
@@ -521,36 +477,29 @@ class PricesPanel(Panel):
             label.setText(text, color=color)
 
     # -- user actions -------------------------------------------------------------------------
-    def _on_interval(self, interval: str) -> None:
-        self.interval = interval
-        self.ctx.settings.setValue("prices/interval", interval)
-        for stem in PRICE_STEMS:
-            self._on_series_changed(self._series_id(stem))
-        for stem in self._curves:
-            self._apply_data(stem)
-        self._on_compare_range()
-        self._request_history_for_view()
-        self._show_last_values()
+    def _on_choice(self, name: str) -> None:
+        if name == "interval":
+            for stem in PRICE_STEMS:
+                self._on_series_changed(self._series_id(stem))
+            for stem in self._curves:
+                self._apply_data(stem)
+            self._on_compare_range()
+            self._request_history_for_view()
+            self._show_last_values()
+            self.freshness.refresh()
+        elif name == "range_key":
+            self._range_applied = False
+            self._apply_range()
+        elif name == "mode":
+            self._rebase_factors.clear()
+            self._rebuild_plots()
+            self._on_compare_range()
+        elif name == "style":
+            self._rebuild_plots()
 
-    def _on_range(self, key: str) -> None:
-        self.range_key = key
-        self.ctx.settings.setValue("prices/range", key)
-        self._range_applied = False
-        self._apply_range()
-
-    def _on_mode(self, mode: str) -> None:
-        if mode == self.mode:
-            return
-        self.mode = mode
-        self.ctx.settings.setValue("prices/mode", mode)
-        self._rebase_factors.clear()
-        self._rebuild_plots()
-        self._on_compare_range()
-
-    def _on_style(self, style: str) -> None:
-        self.style = style
-        self.ctx.settings.setValue("prices/style", style)
-        self._rebuild_plots()
+    def _setting(self, name: str) -> str:
+        # "range_key" was saved as "range" by earlier versions
+        return super()._setting("range" if name == "range_key" else name)
 
     def _on_log(self, on: bool) -> None:
         self.log_scale = on
@@ -568,10 +517,11 @@ class PricesPanel(Panel):
         self._on_compare_range()
 
     # -- overlays: negative funding, gamma levels, the trader's own levels ---------------------
-    @Slot(str)
-    def _on_derived_changed(self, key: str) -> None:
-        if key in (FUNDING_NEGATIVE_KEY, BTC_LEVELS_KEY, DECOUPLING_KEY):
+    def _on_overlay(self, attribute: str) -> Any:
+        def receive(result: Any) -> None:
+            setattr(self, attribute, result)
             self._draw_overlays()
+        return receive
 
     def _draw_overlays(self) -> None:
         for plot, item in self._overlay_items:
@@ -580,12 +530,14 @@ class PricesPanel(Panel):
         if not self._plots:
             return
         if self.shade_funding:
-            periods = self.ctx.store.derived(FUNDING_NEGATIVE_KEY) or []
-            bands = [(a / 1e3, b / 1e3) for a, b in periods]  # type: ignore[union-attr]
+            periods = self._funding.negative if self._funding is not None else ()
+            bands = [(a / 1e3, b / 1e3) for a, b in periods]
+            tooltip = "average funding < 0\n\n" + DERIVED["fundingneg.btc"].provenance(
+                self._funding, self._funding.as_of_ms if self._funding else None).tooltip()
             for plot in dict.fromkeys(self._plots.values()):
                 if not bands:
                     break
-                shading = BandsItem((239, 83, 80, 38), tooltip="average funding < 0")
+                shading = BandsItem((239, 83, 80, 38), tooltip=tooltip)
                 shading.setBands(bands)
                 shading.setZValue(-10)
                 plot.addItem(shading, ignoreBounds=True)
@@ -596,11 +548,12 @@ class PricesPanel(Panel):
         self._draw_decoupling(btc_plot)
         if not self.show_levels:
             return
-        derived = list(self.ctx.store.derived(BTC_LEVELS_KEY) or [])  # type: ignore[arg-type]
-        levels = derived + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
+        derived = self._chain.levels() if self._chain is not None else []
+        presets = list(DEMO_LEVELS) if self.ctx.demo else []
+        levels = derived + presets + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
         for level in levels:
             color = LEVEL_COLORS.get(level.kind, theme.MUTED)
-            user = level.kind == USER
+            user = level.kind == USER and level not in presets
             line = pg.InfiniteLine(
                 pos=np.log10(level.price) if self.log_scale else level.price, angle=0,
                 movable=user, pen=theme.pen(color, style=Qt.PenStyle.DashLine),
@@ -617,12 +570,12 @@ class PricesPanel(Panel):
             self._overlay_items.append((btc_plot, line))
 
     def _draw_decoupling(self, plot: pg.PlotItem) -> None:
-        """Triangles at the sessions the rotation panel flagged as decoupling days."""
-        sessions = self.ctx.store.derived(DECOUPLING_KEY) or []
+        """Triangles at the sessions the rotation analysis flags as decoupling days."""
+        sessions = self._rotation.decoupling_ms if self._rotation is not None else ()
         prepared = self._prepared.get(self._series_id("btc"))
         if not sessions or prepared is None or not len(prepared.t_raw):
             return
-        xs = np.asarray(sessions, dtype=np.float64) / 1e3  # type: ignore[arg-type]
+        xs = np.asarray(sessions, dtype=np.float64) / 1e3
         idx = np.clip(np.searchsorted(prepared.t_raw, xs, side="right") - 1, 0, None)
         ys = prepared.close_raw[idx]
         if self.log_scale:
@@ -630,7 +583,9 @@ class PricesPanel(Panel):
         marks = pg.ScatterPlotItem(xs, ys, symbol="t1", size=11, brush=theme.WARNING,
                                    pen=pg.mkPen(None))
         marks.setToolTip("decoupling day: big BTC move while its correlation with the "
-                         "S&P 500 was low (Rotation panel)")
+                         "S&P 500 was low\n\n"
+                         + DERIVED["decoupling.btc_spx"].provenance(
+                             None, None).tooltip())
         marks.setZValue(30)
         plot.addItem(marks, ignoreBounds=True)
         self._overlay_items.append((plot, marks))
@@ -676,7 +631,3 @@ class PricesPanel(Panel):
         self.show_levels = on
         self.ctx.settings.setValue("prices/levels", on)
         self._draw_overlays()
-
-    def shutdown(self) -> None:
-        self.ctx.store.seriesChanged.disconnect(self._on_series_changed)
-        self.ctx.store.derivedChanged.disconnect(self._on_derived_changed)

@@ -6,57 +6,28 @@ IV below RV means options are cheap against realised moves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from models.analyses import VolatilityAnalysis
+from models.derived import DERIVED, RV_WINDOWS
+from models.ids import dvol_id, price_id, volmex_id
 from models.series import SeriesData
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic, stored_choice
+from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 
 ASSETS = ("btc", "eth")
-RV_WINDOWS = (7, 30, 90)
 
 
-def first_column(data: SeriesData) -> np.ndarray:
-    return data[data.names[0]] if data.names else np.empty(0)
-
-
-def set_line(curve: LodCurveItem | pg.PlotDataItem, data: SeriesData,
-             values: np.ndarray | None) -> None:
-    if values is None or not len(data):
+def set_line(curve: LodCurveItem | pg.PlotDataItem, data: SeriesData, column: str) -> None:
+    if not len(data):
         curve.setData([], [])
     else:
-        curve.setData(data.time / 1e3, values)
-
-
-@dataclass(frozen=True)
-class _Vol:
-    asset: str
-    window: int
-    dvol: SeriesData
-    rv: SeriesData
-    spread: SeriesData
-    volmex: SeriesData  # BVIV / EVIV when Volmex's undocumented endpoint answers
-
-
-def _compute(asset: str, window: int, dvol: SeriesData, closes: SeriesData,
-             volmex: SeriesData) -> _Vol:
-    from models.volatility import iv_rv_spread, realized_vol  # on the worker, off start-up
-
-    rv = realized_vol(closes, window)
-    spread = iv_rv_spread(dvol, rv) if len(dvol) and len(rv) else SeriesData.empty()
-    return _Vol(asset, window, dvol, rv, spread, volmex)
-
-
-def volmex_id(asset: str) -> str:
-    return f"{asset[0]}viv.{asset}"
+        curve.setData(data.time / 1e3, data[column])
 
 
 VOLMEX_COLOR = "#ce93d8"
@@ -65,21 +36,22 @@ VOLMEX_COLOR = "#ce93d8"
 class VolatilityPanel(Panel):
     key = "volatility"
     title = "Implied vs realised volatility"
-    series_ids = ("dvol.btc", "dvol.eth", "btc.1d", "eth.1d", "bviv.btc", "eviv.eth")
+    settings_prefix = "vol"
+    series_ids = tuple(i for a in ASSETS for i in (dvol_id(a), price_id(a, "1d"), volmex_id(a)))
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = stored_choice(ctx.settings, "vol/asset", ASSETS, "btc")
-        self.window = stored_choice(ctx.settings, "vol/window", RV_WINDOWS, 30)
-        self.result: _Vol | None = None
+        self.asset = self.persisted("asset", ASSETS, "btc")
+        self.window = self.persisted("window", RV_WINDOWS, 30)
+        self.result: VolatilityAnalysis | None = None
 
         bar = QHBoxLayout()
         self._groups = []
-        for values, current, handler, fmt in (
-                (ASSETS, self.asset, self._on_asset, str.upper),
-                (RV_WINDOWS, self.window, self._on_window, lambda w: f"RV {w}d")):
-            self._groups.append(choice_buttons(self, bar, values, current, handler, fmt))
+        for name, values, fmt in (("asset", ASSETS, str.upper),
+                                  ("window", RV_WINDOWS, lambda w: f"RV {w}d")):
+            self._groups.append(choice_buttons(self, bar, values, getattr(self, name),
+                                               lambda v, n=name: self.choose(n, v), fmt))
             bar.addSpacing(10)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -102,7 +74,7 @@ class VolatilityPanel(Panel):
             "bottom": UtcDateAxisItem()})
         self.spread_plot.setXLink(self.plot)
         self.spread_plot.setMenuEnabled(False)
-        self.spread_plot.setLabel("left", "IV − RV, vol pts")
+        self.spread_plot.setLabel("left", "IV − RV (trailing), vol pts")
         self.spread_plot.setLabel("bottom", "time (UTC)")
         theme.grid(self.spread_plot)
         self.spread_plot.getAxis("left").setWidth(self.plot.getAxis("left").width())
@@ -115,49 +87,41 @@ class VolatilityPanel(Panel):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.chart, 1)
-        ctx.store.seriesChanged.connect(self._on_series_changed)
-        self._recompute()
+        self.add_footer(layout)
+        self._feed = self.follow("volatility", self._on_result, asset=self.asset,
+                                 window=self.window)
 
-    @Slot(str)
-    def _on_series_changed(self, series_id: str) -> None:
-        if series_id in (f"dvol.{self.asset}", f"{self.asset}.1d", volmex_id(self.asset)):
-            self._recompute_soon()
+    def freshness_ids(self) -> tuple[str, ...]:
+        return dvol_id(self.asset), price_id(self.asset, "1d"), volmex_id(self.asset)
 
-    def _recompute(self) -> None:
-        dvol = self.ctx.store.series(f"dvol.{self.asset}") or SeriesData.empty()
-        closes = self.ctx.store.series(f"{self.asset}.1d") or SeriesData.empty()
-        volmex = self.ctx.store.series(volmex_id(self.asset)) or SeriesData.empty()
-        if not len(dvol) and not len(closes):
-            return
-        self.ctx.scheduler.run(f"vol:{self.key}", _compute, self.asset, self.window, dvol,
-                               closes, volmex, on_result=self._on_result)
-
-    def _on_result(self, result: _Vol) -> None:
+    def _on_result(self, result: VolatilityAnalysis) -> None:
         if result.asset != self.asset or result.window != self.window:
             return
         self.result = result
         dvol, rv, spread = result.dvol, result.rv, result.spread
-        set_line(self.dvol_curve, dvol, dvol["close"] if len(dvol) else None)
-        set_line(self.rv_curve, rv, first_column(rv))
-        set_line(self.spread_curve, spread, first_column(spread))
+        set_line(self.dvol_curve, dvol, "close")
+        set_line(self.rv_curve, rv, "rv")
+        set_line(self.spread_curve, spread, "spread")
         volmex = result.volmex
-        set_line(self.volmex_curve, volmex, volmex["close"] if len(volmex) else None)
+        set_line(self.volmex_curve, volmex, "close")
         parts = []
         if len(dvol):
             parts.append(f"<span style='color:#29b6f6'>DVOL {dvol['close'][-1]:.1f}</span>")
         if len(rv):
             parts.append(f"<span style='color:#ffca28'>RV{result.window} "
-                         f"{first_column(rv)[-1]:.1f}</span>")
+                         f"{rv['rv'][-1]:.1f}</span>")
         if len(spread):
-            value = first_column(spread)[-1]
-            parts.append(f"IV−RV {value:+.1f} vol pts")
+            parts.append(f"IV−RV (trailing) {spread['spread'][-1]:+.1f} vol pts")
         if len(volmex):
-            name = volmex_id(result.asset).split(".")[0].upper()
+            name = f"{result.asset[0].upper()}VIV"
             parts.append(f"<span style='color:{VOLMEX_COLOR}'>{name} "
                          f"{volmex['close'][-1]:.1f}</span>")
-        if self.ctx.demo:
-            parts.append(f"<span style='color:{theme.WARNING}'>Demo data (synthetic)</span>")
         self.summary.setText(" &nbsp; ".join(parts))
+        rv_spec = DERIVED[f"rv.{result.asset}.{result.window}"]
+        spread_spec = DERIVED[f"ivrv.{result.asset}.{result.window}"]
+        self.rv_curve.setToolTip(rv_spec.provenance(result, rv.last_ms).tooltip())
+        self.plot.setToolTip(rv_spec.provenance(result, rv.last_ms).tooltip())
+        self.spread_plot.setToolTip(spread_spec.provenance(result, spread.last_ms).tooltip())
         if len(dvol):
             end = dvol.time[-1] / 1e3
             self.plot.setXRange(end - 365 * 86400, end, padding=0.01)
@@ -166,15 +130,6 @@ class VolatilityPanel(Panel):
     def has_data(self) -> bool:
         return self.result is not None and len(self.result.dvol) > 0
 
-    def _on_asset(self, asset: str) -> None:
-        self.asset = asset
-        self.ctx.settings.setValue("vol/asset", asset)
-        self._recompute()
-
-    def _on_window(self, window: int) -> None:
-        self.window = window
-        self.ctx.settings.setValue("vol/window", window)
-        self._recompute()
-
-    def shutdown(self) -> None:
-        self.ctx.store.seriesChanged.disconnect(self._on_series_changed)
+    def _on_choice(self, name: str) -> None:
+        self._feed.update(asset=self.asset, window=self.window)
+        self.freshness.refresh()

@@ -1,0 +1,424 @@
+"""Every analysis a dock shows, as one pure function of the stored data.
+
+The window (through `ui/derived_feeds.py`, on a worker), the CLI (`main.py export`) and later
+alerts and replay call these same functions, so a number shown, exported or alerted on is computed
+in one place. Each takes a `DataLoader` (the cache satisfies it, so does the window's view of
+its in-memory store) and plain parameters, and returns a frozen result the panels only draw.
+
+`ANALYSES` names them for the feeds layer: `Analysis.inputs(**params)` lists the stored series a
+result depends on (a change to any of them recomputes it), `Analysis.run(loader, **params)`
+computes it. See docs/architecture.md for where a new analysis goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from models.assets import ROTATION_PEERS
+from models.catalog import FUNDING_VENUES, OI_VENUES, PRICE_STEMS
+from models.ids import dvol_id, funding_id, funding_now_id, oi_id, options_id, price_id, volmex_id
+from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
+from models.series import MS_PER_DAY, SeriesData, Snapshot
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class DataLoader(Protocol):
+    """What an analysis may read. `services.cache.Cache` satisfies it, and so does the window's
+    `StoreLoader` (its in-memory series, with the cache behind it for snapshot history)."""
+
+    def read(self, series_id: str, start_ms: int | None = None,
+             end_ms: int | None = None) -> SeriesData: ...
+
+    def latest_snapshot(self, series_id: str, at_ms: int | None = None) -> Snapshot | None: ...
+
+    def snapshot_times(self, series_id: str) -> np.ndarray: ...
+
+    def snapshot_at(self, series_id: str, time_ms: int) -> Snapshot | None: ...
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    inputs: Callable[..., tuple[str, ...]]
+    run: Callable[..., Any]
+
+
+def _present(loader: DataLoader, ids: tuple[str, ...]) -> dict[str, SeriesData]:
+    out = {}
+    for series_id in ids:
+        data = loader.read(series_id)
+        if len(data):
+            out[series_id] = data
+    return out
+
+
+# -- funding ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FundingAnalysis:
+    """Perpetual funding of one asset across venues, everything in APR %."""
+
+    asset: str
+    venues: dict[str, SeriesData]  # venue -> its settlements (apr_pct, rate, interval_hours)
+    average: SeriesData  # hourly, column apr_pct
+    weighting: str  # how the average is weighted, for the legend
+    hours: np.ndarray  # grid hour starts (ms)
+    grid: np.ndarray  # [venue, hour] APR %
+    grid_venues: tuple[str, ...]
+    negative: tuple[tuple[int, int], ...]  # (start_ms, end_ms) runs of a negative average
+    now: dict[str, dict[str, float]] = field(default_factory=dict)  # venue -> current row
+
+    @property
+    def as_of_ms(self) -> int | None:
+        return max((d.last_ms for d in self.venues.values() if d.last_ms), default=None)
+
+
+NOW_FIELDS = ("rate", "interval_hours", "apr_pct", "next_funding_ms", "mark_price",
+              "open_interest_usd")
+
+
+def funding_inputs(asset: str) -> tuple[str, ...]:
+    return (*(funding_id(v, asset) for v in FUNDING_VENUES),
+            *(funding_now_id(v, asset) for v in FUNDING_VENUES),
+            *(oi_id(v, asset) for v in OI_VENUES))
+
+
+def _funding_now(loader: DataLoader, asset: str) -> dict[str, dict[str, float]]:
+    """Each venue's current row (rate, interval, APR, next funding, mark, OI in USD), and the
+    rate per 8 hours (rate × 8 / interval_h), the unit most venues quote."""
+    from models.funding import per_8h
+
+    out: dict[str, dict[str, float]] = {}
+    for venue in FUNDING_VENUES:
+        snap = loader.latest_snapshot(funding_now_id(venue, asset))
+        if snap is None or snap.frame.empty:
+            continue
+        row = snap.frame.iloc[0]
+        values = {name: float(row.get(name, np.nan)) for name in NOW_FIELDS}
+        if not np.isfinite(values["open_interest_usd"]):
+            values["open_interest_usd"] = (float(row.get("open_interest", np.nan))
+                                           * values["mark_price"])
+        values["rate_8h"] = float(per_8h(values["rate"], values["interval_hours"]))
+        out[venue] = values
+    return out
+
+
+def _funding_oi(now: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    return {v: r["open_interest_usd"] for v, r in now.items()
+            if np.isfinite(r["open_interest_usd"]) and r["open_interest_usd"] > 0}
+
+
+def analyse_funding(loader: DataLoader, asset: str) -> FundingAnalysis:
+    from models.funding import average_funding, funding_grid, negative_periods
+
+    venues = {v: d for v in FUNDING_VENUES if len(d := loader.read(funding_id(v, asset)))}
+    now = _funding_now(loader, asset)
+    if not venues:
+        return FundingAnalysis(asset, {}, SeriesData.empty(["apr_pct"]), "no data",
+                               np.empty(0, dtype=np.int64), np.empty((0, 0)), (), (), now)
+    average, weighting = average_funding(venues, _funding_oi(now) or None)
+    start = min(d.first_ms for d in venues.values())
+    end = max(d.last_ms for d in venues.values())
+    hours, grid, grid_venues = funding_grid(venues, start, end)
+    return FundingAnalysis(asset, venues, average, weighting, hours, grid, tuple(grid_venues),
+                           tuple(negative_periods(average)), now)
+
+
+# -- open interest ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpenInterestAnalysis:
+    asset: str
+    venues: dict[str, SeriesData]  # open_interest (coins), open_interest_usd
+    change_24h_pct: dict[str, float]
+    price: SeriesData  # the asset's hourly closes over the same span
+
+
+def oi_inputs(asset: str) -> tuple[str, ...]:
+    return (*(oi_id(v, asset) for v in OI_VENUES), price_id(asset, "1h"))
+
+
+def analyse_open_interest(loader: DataLoader, asset: str) -> OpenInterestAnalysis:
+    from models.funding import oi_change_pct
+
+    venues = {v: d for v in OI_VENUES if len(d := loader.read(oi_id(v, asset)))}
+    first = min((d.first_ms for d in venues.values()), default=None)
+    price = loader.read(price_id(asset, "1h"), first) if first is not None else \
+        SeriesData.empty(["close"])
+    return OpenInterestAnalysis(asset, venues, {v: oi_change_pct(d, 24) for v, d in
+                                                venues.items()}, price.select(["close"]))
+
+
+# -- implied and realised volatility ------------------------------------------------------------
+@dataclass(frozen=True)
+class VolatilityAnalysis:
+    asset: str
+    window: int
+    dvol: SeriesData  # open, high, low, close (vol points)
+    rv: SeriesData  # realised vol, vol points
+    spread: SeriesData  # IV − RV: spread, iv, rv
+    volmex: SeriesData
+
+
+def volatility_inputs(asset: str, window: int) -> tuple[str, ...]:
+    return dvol_id(asset), price_id(asset, "1d"), volmex_id(asset)
+
+
+def analyse_volatility(loader: DataLoader, asset: str, window: int) -> VolatilityAnalysis:
+    from models.volatility import iv_rv_spread, realized_vol
+
+    dvol = loader.read(dvol_id(asset))
+    rv = realized_vol(loader.read(price_id(asset, "1d")), window)
+    spread = iv_rv_spread(dvol, rv) if len(dvol) and len(rv) else SeriesData.empty(
+        ["spread", "iv", "rv"])
+    return VolatilityAnalysis(asset, window, dvol, rv, spread, loader.read(volmex_id(asset)))
+
+
+# -- option chain -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChainAnalysis:
+    """Everything drawn for one chain snapshot, valued at its own timestamp."""
+
+    asset: str
+    flipped: bool
+    time_ms: int
+    spot: float
+    gex: pd.DataFrame  # strike, call_gex, put_gex, net_gex
+    spots: np.ndarray  # the GEX profile's x: hypothetical spot
+    profile: np.ndarray  # total GEX at each of `spots`
+    flip: float | None
+    call_wall: float | None
+    put_wall: float | None
+    term: pd.DataFrame
+    skew: pd.DataFrame
+    smiles: dict[int, pd.DataFrame]
+    convention: str
+
+    def levels(self) -> list[Level]:
+        """The gamma flip and walls as price levels (drawn on the price chart)."""
+        out = []
+        for price, name, kind in ((self.flip, "gamma flip", GAMMA_FLIP),
+                                  (self.call_wall, "call wall", CALL_WALL),
+                                  (self.put_wall, "put wall", PUT_WALL)):
+            if price is not None and np.isfinite(price):
+                out.append(Level(float(price), f"{name} {price:,.0f}", kind))
+        return out
+
+
+PROFILE_SPAN = (0.7, 1.3)  # GEX profile across 70 %..130 % of spot
+PROFILE_POINTS = 121
+
+
+def chain_inputs(asset: str, flipped: bool = False) -> tuple[str, ...]:
+    return (options_id(asset),)
+
+
+def chain_analysis(asset: str, snap: Snapshot, flipped: bool = False) -> ChainAnalysis:
+    from models import options as opt
+
+    chain = snap.frame
+    spot = opt.snapshot_spot(snap)
+    at = snap.time_ms
+    dealer = opt.DealerConvention(flipped=flipped)
+    gex = opt.gex_by_strike(chain, spot, at, dealer)
+    spots = np.linspace(spot * PROFILE_SPAN[0], spot * PROFILE_SPAN[1], PROFILE_POINTS)
+    profile = opt.gex_profile(chain, spots, at, dealer)
+    flip = opt.zero_gamma_level(chain, spot, at, dealer)
+    term = opt.atm_term_structure(chain, spot, at)
+    skew = opt.risk_reversal_butterfly(chain, at)
+    expiries = sorted(int(e) for e in chain["expiry_ms"].dropna().unique() if e > at)
+    smiles = {e: opt.smile(chain, e, at).sort_values("strike", kind="stable")
+              for e in expiries}
+    return ChainAnalysis(asset, flipped, at, spot, gex, spots, profile, flip,
+                         opt.call_wall(gex) if len(gex) else None,
+                         opt.put_wall(gex) if len(gex) else None, term, skew, smiles,
+                         dealer.label)
+
+
+def analyse_chain(loader: DataLoader, asset: str, flipped: bool = False) -> ChainAnalysis | None:
+    snap = loader.latest_snapshot(options_id(asset))
+    return None if snap is None else chain_analysis(asset, snap, flipped)
+
+
+def gamma_levels_history(loader: DataLoader, asset: str, flipped: bool = False
+                         ) -> pd.DataFrame:
+    """One row per cached chain snapshot: spot, gamma flip, call wall, put wall (USD)."""
+    import pandas as pd
+
+    from models import options as opt
+
+    rows = []
+    series_id = options_id(asset)
+    dealer = opt.DealerConvention(flipped=flipped)
+    for t in loader.snapshot_times(series_id):
+        snap = loader.snapshot_at(series_id, int(t))
+        if snap is None:
+            continue
+        spot = opt.snapshot_spot(snap)
+        gex = opt.gex_by_strike(snap.frame, spot, snap.time_ms, dealer)
+        flip = opt.zero_gamma_level(snap.frame, spot, snap.time_ms, dealer)
+        rows.append((snap.time_ms, spot, np.nan if flip is None else flip,
+                     _or_nan(opt.call_wall(gex) if len(gex) else None),
+                     _or_nan(opt.put_wall(gex) if len(gex) else None)))
+    frame = pd.DataFrame(rows, columns=["time_ms", "spot", "gamma_flip", "call_wall",
+                                        "put_wall"])
+    frame.index = pd.to_datetime(frame.pop("time_ms"), unit="ms", utc=True).rename("time")
+    return frame
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def skew_history_inputs(asset: str) -> tuple[str, ...]:
+    return (options_id(asset),)
+
+
+def analyse_skew_history(loader: DataLoader, asset: str) -> pd.DataFrame:
+    from models.volatility import skew_history
+
+    return skew_history(loader, options_id(asset))
+
+
+# -- rotation ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RotationAnalysis:
+    window: int
+    k: float
+    threshold: float
+    returns: pd.DataFrame  # aligned daily log returns by stem, at the session close
+    corr: dict[str, pd.Series]  # peer -> rolling correlation with BTC
+    beta: pd.Series  # rolling beta of BTC to the S&P 500
+    ratios: dict[str, pd.Series]  # peer -> BTC / peer at the session close
+    decoupling: pd.DataFrame  # flagged sessions: btc_ret, z, corr
+
+    @property
+    def latest_corr(self) -> dict[str, float]:
+        """Each peer's newest rolling correlation."""
+        return {stem: float(s.dropna().iloc[-1]) for stem, s in self.corr.items()
+                if s.notna().any()}
+
+    @property
+    def latest_beta(self) -> float:
+        beta = self.beta.dropna()
+        return float(beta.iloc[-1]) if len(beta) else float("nan")
+
+    @property
+    def decoupling_ms(self) -> tuple[int, ...]:
+        """The flagged sessions' close instants (ms), for marks on the price chart."""
+        return tuple(int(v) for v in _index_ms(self.decoupling.index))
+
+
+def _index_ms(index: Any) -> np.ndarray:
+    import pandas as pd
+
+    idx = pd.DatetimeIndex(index)
+    if idx.tz is None:
+        idx = idx.tz_localize("UTC")
+    return idx.as_unit("ms").asi8
+
+
+ROTATION_WINDOWS = (20, 60, 120)
+
+
+def rotation_inputs(window: int = 60, k: float = 2.0, threshold: float = 0.2
+                    ) -> tuple[str, ...]:
+    return (price_id("btc", "1h"), price_id("btc", "1d"),
+            *(price_id(s, "1d") for s in ROTATION_PEERS))
+
+
+def analyse_rotation(loader: DataLoader, window: int = 60, k: float = 2.0,
+                     threshold: float = 0.2) -> RotationAnalysis | None:
+    """None until BTC and the S&P 500 are both loaded."""
+    from models import rotation as rot
+
+    daily = _present(loader, tuple(price_id(s, "1d") for s in ROTATION_PEERS))
+    btc_hourly = loader.read(price_id("btc", "1h"))
+    btc_daily = loader.read(price_id("btc", "1d"))
+    if price_id("spx", "1d") not in daily or not (len(btc_hourly) or len(btc_daily)):
+        return None
+    closes: dict[str, Any] = {}
+    sessions = None
+    for series_id, data in daily.items():
+        stem = _stem(series_id)
+        closes[stem] = rot.session_closes(data)
+        sessions = closes[stem].index if sessions is None else sessions.union(closes[stem].index)
+    closes["btc"] = rot.btc_session_closes(btc_hourly if len(btc_hourly) else None,
+                                           btc_daily if len(btc_daily) else None, sessions)
+    peers = [s for s in ROTATION_PEERS if s in closes]
+    corr = {}
+    for stem in peers:
+        pair = rot.aligned_log_returns({"btc": closes["btc"], stem: closes[stem]})
+        corr[stem] = rot.rolling_correlation(pair, "btc", stem, window)
+    returns = rot.aligned_log_returns({s: closes[s] for s in ["btc", *peers]})
+    spx_pair = rot.aligned_log_returns({"btc": closes["btc"], "spx": closes["spx"]})
+    beta = rot.rolling_beta(spx_pair, "btc", "spx", window)
+    ratios = {stem: rot.ratio_series(closes["btc"], closes[stem]) for stem in ("gold", "spx")
+              if stem in closes}
+    decoupling = rot.decoupling_days(spx_pair, corr["spx"], k=k, corr_threshold=threshold)
+    return RotationAnalysis(window, k, threshold, returns, corr, beta, ratios, decoupling)
+
+
+def _stem(series_id: str) -> str:
+    from models.ids import parse_series_id
+
+    return parse_series_id(series_id).asset
+
+
+@dataclass(frozen=True)
+class CorrelationMatrix:
+    tickers: tuple[str, ...]
+    stems: tuple[str, ...]
+    values: np.ndarray
+    sessions: int
+
+
+def correlation_matrix_between(returns: pd.DataFrame, start_ms: float, end_ms: float,
+                               min_sessions: int = 5) -> CorrelationMatrix | None:
+    """The correlation matrix of the sessions whose close falls in [start_ms, end_ms]."""
+    from models.assets import ticker
+    from models.rotation import correlation_matrix
+
+    ms = _index_ms(returns.index)
+    mask = (ms >= start_ms) & (ms <= end_ms)
+    if int(mask.sum()) < min_sessions:
+        return None
+    matrix = correlation_matrix(returns[mask])
+    stems = tuple(str(c) for c in matrix.columns)
+    return CorrelationMatrix(tuple(ticker(s) for s in stems), stems, matrix.to_numpy(float),
+                             int(mask.sum()))
+
+
+# -- movers -----------------------------------------------------------------------------------
+def movers_inputs() -> tuple[str, ...]:
+    return tuple(price_id(s, "1d") for s in PRICE_STEMS)
+
+
+def analyse_movers(loader: DataLoader, now_ms: int | None = None
+                   ) -> dict[str, dict[str, float]]:
+    """One row per asset (see models/movers.py for each column's definition)."""
+    from models.movers import mover_rows
+
+    daily = _present(loader, movers_inputs())
+    if not daily:
+        return {}
+    if now_ms is None:
+        now_ms = max(d.last_ms for d in daily.values()) + MS_PER_DAY
+    return mover_rows({_stem(i): d for i, d in daily.items()}, now_ms)
+
+
+ANALYSES: dict[str, Analysis] = {a.name: a for a in (
+    Analysis("funding", funding_inputs, analyse_funding),
+    Analysis("open_interest", oi_inputs, analyse_open_interest),
+    Analysis("volatility", volatility_inputs, analyse_volatility),
+    Analysis("chain", chain_inputs, analyse_chain),
+    Analysis("gamma_levels", chain_inputs, gamma_levels_history),
+    Analysis("skew_history", skew_history_inputs, analyse_skew_history),
+    Analysis("rotation", rotation_inputs, analyse_rotation),
+    Analysis("movers", lambda **_: movers_inputs(), analyse_movers),
+)}
+

@@ -1,0 +1,362 @@
+"""Every derived quantity a dock shows, by id: what `main.py list` prints and `main.py export`
+writes, with the provenance a trader can check it by.
+
+A `DerivedSpec` is an analysis from `models/analyses.py` with fixed parameters, plus how to lay
+its result out as a table (`extract`) and how to say what it is (`formula`, `convention`). The
+window draws the same analyses' results, so a dock's arrays equal the export of the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.analyses import (
+    ANALYSES,
+    ROTATION_WINDOWS,
+    ChainAnalysis,
+    DataLoader,
+    FundingAnalysis,
+    OpenInterestAnalysis,
+    RotationAnalysis,
+    VolatilityAnalysis,
+)
+from models.assets import CRYPTO_STEMS, ROTATION_PEERS, asset
+from models.catalog import venue_label
+from models.series import SeriesData
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+RV_WINDOWS = (7, 30, 90)
+APR_FORMULA = "APR % = rate × (24 / interval_h) × 365 × 100 (simple, not compounded)"
+RV_FORMULA = ("RV = 100 × √(365 / (n − 1) × Σ (rᵢ − r̄)²), rᵢ = ln(Cᵢ / Cᵢ₋₁), daily closes at "
+              "00:00 UTC, n = window")
+GEX_FORMULA = ("GEX_K = sign × OI_K (coins) × Γ_BS(F, K, σ_mark, T) × S² × 1 %, in USD per 1 % "
+               "move; Γ from Black-76 on the expiry's forward, ACT/365 to the 08:00 UTC expiry, "
+               "r = 0")
+ROTATION_CONVENTION = ("daily log returns at each equity session's close (BTC sampled at the "
+                       "close from hourly bars), common sessions only")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a number is: shown on hover and written next to every export."""
+
+    id: str
+    label: str
+    unit: str
+    formula: str
+    convention: str
+    inputs: tuple[str, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)  # weights, venues … of this run
+    as_of_ms: int | None = None  # the newest input row used
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "label": self.label, "unit": self.unit, "formula": self.formula,
+                "convention": self.convention, "inputs": list(self.inputs),
+                "params": dict(self.params), "details": dict(self.details),
+                "as_of": _iso(self.as_of_ms)}
+
+    def tooltip(self) -> str:
+        """Plain text for a hover: formula, convention, inputs, as-of."""
+        lines = [self.label + (f" ({self.unit})" if self.unit else ""), "",
+                 self.formula, f"Convention: {self.convention}"]
+        lines += [f"{k}: {v}" for k, v in self.details.items()]
+        lines.append("Inputs: " + ", ".join(self.inputs))
+        if self.as_of_ms is not None:
+            lines.append(f"Data as of {_iso(self.as_of_ms)}")
+        return "\n".join(lines)
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class DerivedSpec:
+    id: str
+    label: str
+    unit: str
+    analysis: str  # a key of models.analyses.ANALYSES
+    params: Mapping[str, Any]
+    extract: Callable[[Any], pd.DataFrame]  # the analysis result as an export table
+    formula: str
+    convention: str
+    interval: str = ""  # "1h", "1d", "snapshot" …
+    details: Callable[[Any], Mapping[str, Any]] | None = None
+    source: str = "derived"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return ANALYSES[self.analysis].inputs(**self.params)
+
+    def run(self, loader: DataLoader) -> Any:
+        return ANALYSES[self.analysis].run(loader, **self.params)
+
+    def compute(self, loader: DataLoader) -> pd.DataFrame:
+        return self.extract(self.run(loader))
+
+    def provenance(self, result: Any = None, as_of_ms: int | None = None) -> Provenance:
+        details = self.details(result) if (self.details and result is not None) else {}
+        return Provenance(self.id, self.label, self.unit, self.formula, self.convention,
+                          self.inputs, dict(self.params), details, as_of_ms)
+
+
+# -- extractors: analysis result -> export table ---------------------------------------------
+def _frame(data: SeriesData, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    frame = data.to_frame()
+    return frame if columns is None else frame[list(columns)]
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({c: np.empty(0) for c in columns})
+
+
+def _time_index(ms: np.ndarray) -> pd.DatetimeIndex:
+    import pandas as pd
+
+    return pd.DatetimeIndex(pd.to_datetime(np.asarray(ms, dtype=np.int64), unit="ms", utc=True),
+                            name="time")
+
+
+def funding_average_frame(result: FundingAnalysis) -> pd.DataFrame:
+    return _frame(result.average, ("apr_pct",))
+
+
+def funding_grid_frame(result: FundingAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    if not len(result.grid_venues):
+        return _empty(["apr_pct"])
+    return pd.DataFrame({v: result.grid[i] for i, v in enumerate(result.grid_venues)},
+                        index=_time_index(result.hours))
+
+
+def funding_negative_frame(result: FundingAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    starts = np.array([a for a, _ in result.negative], dtype=np.int64)
+    ends = np.array([b for _, b in result.negative], dtype=np.int64)
+    return pd.DataFrame({"end": _time_index(ends).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "hours": (ends - starts) / 3_600_000.0}, index=_time_index(starts))
+
+
+def funding_details(result: FundingAnalysis) -> dict[str, Any]:
+    intervals = {venue_label(v): f"{d['interval_hours'][-1]:g}h" for v, d in
+                 result.venues.items() if len(d)}
+    return {"Weighting": result.weighting, "Venues and intervals": intervals}
+
+
+def oi_change_frame(result: OpenInterestAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    venues = list(result.venues)
+    return pd.DataFrame({
+        "venue": venues,
+        "last_ms": [int(result.venues[v].last_ms or 0) for v in venues],
+        "open_interest": [float(result.venues[v]["open_interest"][-1]) for v in venues],
+        "change_24h_pct": [result.change_24h_pct[v] for v in venues]})
+
+
+def rv_frame(result: VolatilityAnalysis) -> pd.DataFrame:
+    return _frame(result.rv)
+
+
+def ivrv_frame(result: VolatilityAnalysis) -> pd.DataFrame:
+    return _frame(result.spread, ("spread", "iv", "rv"))
+
+
+def _chain_or_empty(result: ChainAnalysis | None, columns: list[str],
+                    pick: Callable[[ChainAnalysis], pd.DataFrame]) -> pd.DataFrame:
+    return _empty(columns) if result is None else pick(result)
+
+
+def gex_frame(result: ChainAnalysis | None) -> pd.DataFrame:
+    return _chain_or_empty(result, ["strike", "call_gex", "put_gex", "net_gex"],
+                           lambda r: r.gex)
+
+
+def gex_profile_frame(result: ChainAnalysis | None) -> pd.DataFrame:
+    import pandas as pd
+
+    return _chain_or_empty(result, ["spot", "total_gex"],
+                           lambda r: pd.DataFrame({"spot": r.spots, "total_gex": r.profile}))
+
+
+def term_frame(result: ChainAnalysis | None) -> pd.DataFrame:
+    return _chain_or_empty(result, ["expiry_ms", "days", "atm_iv"], lambda r: r.term)
+
+
+def skew_frame(result: ChainAnalysis | None) -> pd.DataFrame:
+    return _chain_or_empty(result, ["expiry_ms", "days", "atm_iv", "rr25", "bf25"],
+                           lambda r: r.skew)
+
+
+def smile_frame(result: ChainAnalysis | None) -> pd.DataFrame:
+    import pandas as pd
+
+    columns = ["expiry_ms", "strike", "log_moneyness", "delta", "mark_iv", "option_type"]
+    if result is None or not result.smiles:
+        return _empty(columns)
+    return pd.concat([s.assign(expiry_ms=e)[columns] for e, s in result.smiles.items()],
+                     ignore_index=True)
+
+
+def chain_details(result: ChainAnalysis | None) -> dict[str, Any]:
+    if result is None:
+        return {}
+    return {"Dealer positioning": result.convention, "Spot (index)": f"{result.spot:,.2f}",
+            "Chain time": _iso(result.time_ms)}
+
+
+def _as_export(series: pd.Series, column: str) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = series.astype(np.float64).dropna().to_frame(column)
+    frame.index = pd.DatetimeIndex(frame.index, name="time")
+    return frame
+
+
+def _rotation_or_empty(result: RotationAnalysis | None, column: str,
+                       pick: Callable[[RotationAnalysis], pd.Series | None]) -> pd.DataFrame:
+    series = None if result is None else pick(result)
+    return _empty([column]) if series is None else _as_export(series, column)
+
+
+def decoupling_frame(result: RotationAnalysis | None) -> pd.DataFrame:
+    if result is None:
+        return _empty(["btc_ret", "peer_ret", "z", "corr"])
+    frame = result.decoupling.copy()
+    frame.index = _time_index(frame.index.as_unit("ms").asi8) if len(frame) else frame.index
+    return frame
+
+
+def movers_frame(result: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    import pandas as pd
+
+    from models.movers import MOVER_COLUMNS
+
+    frame = pd.DataFrame.from_dict({k: dict(v) for k, v in result.items()}, orient="index",
+                                   columns=list(MOVER_COLUMNS), dtype=np.float64)
+    frame.index.name = "asset"
+    return frame.reset_index()
+
+
+# -- the registry ----------------------------------------------------------------------------
+def _declare() -> list[DerivedSpec]:
+    specs: list[DerivedSpec] = []
+    for stem in CRYPTO_STEMS:
+        name = asset(stem).short
+        fp = {"asset": stem}
+        specs += [
+            DerivedSpec(f"fundingavg.{stem}", f"{name} average perpetual funding across venues",
+                        "APR %", "funding", fp, funding_average_frame,
+                        "avg_h = Σᵥ wᵥ,ₕ · APRᵥ,ₕ / Σᵥ wᵥ,ₕ over venues with a rate in hour h; "
+                        + APR_FORMULA,
+                        "weights: each venue's open interest in USD (equal weights when none "
+                        "is known); hourly grid, hour h = [h, h + 1 h)", "1h",
+                        details=funding_details),
+            DerivedSpec(f"fundinggrid.{stem}", f"{name} funding by venue and hour (heatmap)",
+                        "APR %", "funding", fp, funding_grid_frame, APR_FORMULA,
+                        "one column per venue; a settlement's rate fills the hours of its own "
+                        "interval, gaps stay empty", "1h", details=funding_details),
+            DerivedSpec(f"fundingneg.{stem}", f"{name} periods of negative average funding",
+                        "hours", "funding", fp, funding_negative_frame,
+                        "runs of consecutive hours with avg_h < 0 (shorts paying longs)",
+                        "start and end of each run (UTC); the average as in fundingavg",
+                        "", details=funding_details),
+            DerivedSpec(f"oichange.{stem}", f"{name} open interest, last and 24h change",
+                        "% (24h)", "open_interest", fp, oi_change_frame,
+                        "change = (OI_now / OI_(now − 24h) − 1) × 100, OI in coins",
+                        "OI_(now − 24h) is the last row at or before 24 h earlier", ""),
+        ]
+        for window in RV_WINDOWS:
+            vp = {"asset": stem, "window": window}
+            specs += [
+                DerivedSpec(f"rv.{stem}.{window}", f"{name} realised vol {window}d",
+                            "vol pts (annualised √365)", "volatility", vp, rv_frame,
+                            RV_FORMULA, "close-to-close, annualised with 365 days", "1d"),
+                DerivedSpec(f"ivrv.{stem}.{window}",
+                            f"{name} DVOL − realised vol {window}d (trailing)", "vol pts",
+                            "volatility", vp, ivrv_frame,
+                            "IV − RV = DVOL − RV_window; " + RV_FORMULA,
+                            "trailing: RV of the past window against today's implied vol; "
+                            "matched by the instant each value is known", "1d"),
+            ]
+        cp = {"asset": stem, "flipped": False}
+        chain = [
+            ("gex", f"{name} dealer gamma by strike", "USD per 1% move", gex_frame, GEX_FORMULA),
+            ("gexprofile", f"{name} total dealer gamma across spot", "USD per 1% move",
+             gex_profile_frame, "total GEX(S') = Σ_K GEX_K re-valued at spot S', 70–130 % of "
+             "spot; " + GEX_FORMULA),
+            ("term", f"{name} ATM implied vol term structure", "vol pts", term_frame,
+             "ATM IV = mark IV interpolated at each expiry's forward"),
+            ("skew", f"{name} ATM IV, 25Δ risk reversal and butterfly by expiry", "vol pts",
+             skew_frame, "RR25 = IV(25Δ call) − IV(25Δ put); BF25 = (IV(25Δ C) + IV(25Δ P)) / 2 "
+             "− ATM IV"),
+            ("smile", f"{name} implied vol smile per expiry", "vol pts", smile_frame,
+             "mark IV by strike; log-moneyness ln(K / F); Black-76 delta at the option's own IV"),
+        ]
+        for prefix, label, unit, extract, formula in chain:
+            specs.append(DerivedSpec(f"{prefix}.{stem}", label, unit, "chain", cp, extract,
+                                     formula, "the newest chain, valued at its own timestamp",
+                                     "snapshot", details=chain_details))
+        specs.append(DerivedSpec(
+            f"gammalevels.{stem}", f"{name} gamma flip and call/put walls over time", "USD",
+            "gamma_levels", cp, lambda frame: frame,
+            "flip: the spot S' where total GEX(S') changes sign nearest spot; walls: the "
+            "strikes of largest call / put GEX; " + GEX_FORMULA,
+            "one row per cached chain snapshot", "snapshot"))
+        specs.append(DerivedSpec(
+            f"skew30.{stem}", f"{name} 30-day constant-maturity ATM IV, 25Δ RR and BF",
+            "vol pts", "skew_history", {"asset": stem}, lambda frame: frame,
+            "ATM: total variance σ²T interpolated linearly in T at 30 days; RR25, BF25 "
+            "linearly in days", "one cached chain per day", "1d"))
+    for window in ROTATION_WINDOWS:
+        rp = {"window": window, "k": 2.0, "threshold": 0.2}
+        for peer in ROTATION_PEERS:
+            specs.append(DerivedSpec(
+                f"corr.btc_{peer}.{window}",
+                f"BTC vs {asset(peer).name} rolling correlation, {window} sessions",
+                "correlation", "rotation", rp,
+                lambda r, p=peer: _rotation_or_empty(r, "corr", lambda a: a.corr.get(p)),
+                "ρ = Pearson correlation of the last `window` pairs of daily log returns",
+                ROTATION_CONVENTION, "1d"))
+        specs.append(DerivedSpec(
+            f"beta.btc_spx.{window}", f"BTC beta to the S&P 500, {window} sessions", "beta",
+            "rotation", rp, lambda r: _rotation_or_empty(r, "beta", lambda a: a.beta),
+            "β = cov(r_BTC, r_SPX) / var(r_SPX) over the last `window` sessions",
+            ROTATION_CONVENTION, "1d"))
+    rp = {"window": 60, "k": 2.0, "threshold": 0.2}
+    for peer, unit in (("gold", "oz of gold per BTC"), ("spx", "S&P 500 units per BTC")):
+        specs.append(DerivedSpec(
+            f"ratio.btc_{peer}", f"BTC / {asset(peer).name} at the session close", unit,
+            "rotation", rp, lambda r, p=peer: _rotation_or_empty(r, "ratio",
+                                                                lambda a: a.ratios.get(p)),
+            "ratio = BTC close / peer close at the same session close", ROTATION_CONVENTION,
+            "1d"))
+    specs.append(DerivedSpec(
+        "decoupling.btc_spx", "Decoupling days: big BTC moves while BTC/S&P 500 correlation "
+        "was low", "sessions", "rotation", rp, decoupling_frame,
+        "flag when |r_BTC| > k × σ_BTC (rolling, window) and ρ(BTC, SPX) < threshold",
+        ROTATION_CONVENTION + "; k = 2 σ, threshold 0.2, window 60 unless set in the window",
+        "1d"))
+    specs.append(DerivedSpec(
+        "movers", "Movers: last, 1D/1W/1M change, RV30, z-score, drawdown per asset", "%",
+        "movers", {}, movers_frame, "see each column's definition (models/movers.py)",
+        "crypto: rolling windows from the last trade; others: session closes", ""))
+    return specs
+
+
+DERIVED: dict[str, DerivedSpec] = {s.id: s for s in _declare()}
+

@@ -1,0 +1,102 @@
+"""The price chart's data, ready to draw: level-of-detail pyramids of each series, and the look-ups
+the chart makes on them (the value under the crosshair, the compare view's rebase).
+
+Numpy only, so a long history is prepared on a worker and nothing here waits for pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.lod import MinMaxPyramid, OhlcPyramid
+from models.series import SeriesData, break_gaps
+
+# Longer series are prepared on a worker: building two pyramids over 1e5+ rows takes milliseconds.
+PREPARE_ON_WORKER = 100_000
+_APPEND_ROOM = 4096  # live bars a pyramid takes before it grows its buffers
+
+
+@dataclass(frozen=True)
+class PreparedPrices:
+    """Chart-ready pyramids for one series (x in epoch seconds) and its raw closes."""
+
+    source: SeriesData
+    line: MinMaxPyramid  # close, with NaN rows at market-closed gaps so the line breaks
+    ohlc: OhlcPyramid
+    t_raw: np.ndarray  # seconds of real bars (no gap rows), for crosshair look-ups
+    close_raw: np.ndarray
+
+
+def prepare_prices(data: SeriesData, interval_ms: int) -> PreparedPrices:
+    """Pyramids of one series' bars (the price chart prepares past `PREPARE_ON_WORKER` rows on
+    a worker)."""
+    close = data["close"]
+    t, y = break_gaps(data.time, close, int(interval_ms * 1.5))
+    seconds = data.time / 1e3
+    line = MinMaxPyramid.build(t / 1e3, y)
+    ohlc = OhlcPyramid.build(seconds, data["open"], data["high"], data["low"], close,
+                             bar_width=interval_ms / 1e3 if interval_ms else None)
+    # Own the buffers now (on the worker): the first live append then copies nothing.
+    line.reserve(_APPEND_ROOM)
+    ohlc.reserve(_APPEND_ROOM)
+    return PreparedPrices(data, line, ohlc, seconds, close)
+
+
+def extend_prepared(prev: PreparedPrices, data: SeriesData,
+                    interval_ms: int) -> PreparedPrices | None:
+    """`data` is `prev.source` plus newer bars (and a changed forming bar): update the pyramids
+    in place, O(new rows + levels). None when it is not such an extension (rebuild instead)."""
+    old = prev.source
+    k = len(old)
+    if not (k and len(data) >= k and data.time[0] == old.time[0]
+            and data.time[k - 1] == old.time[k - 1]):
+        return None
+    last_s = old.time[k - 1] / 1e3
+    line, ohlc = prev.line, prev.ohlc
+    if not (len(line) and line.x[-1] == last_s and len(ohlc) and ohlc.column("x")[-1] == last_s):
+        return None  # the last bar was a gap or invalid: keep it simple, rebuild
+    o, h, lo, c = (data[name] for name in ("open", "high", "low", "close"))
+    i = k - 1
+    if not all(np.isfinite(v[i]) for v in (o, h, lo, c)):
+        return None
+    line.replace_last(c[i])
+    ohlc.replace_last(o[i], h[i], lo[i], c[i])
+    if len(data) > k:
+        t, y = break_gaps(data.time[i:], c[i:], int(interval_ms * 1.5))
+        line.append(t[1:] / 1e3, y[1:])  # the first row is the one already there
+        new = slice(k, len(data))
+        ok = np.isfinite(o[new]) & np.isfinite(h[new]) & np.isfinite(lo[new]) & np.isfinite(c[new])
+        ohlc.append(data.time[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
+    return PreparedPrices(data, line, ohlc, data.time / 1e3, c)
+
+
+
+
+
+
+def index_at_or_before(prepared: PreparedPrices, x_seconds: float) -> int:
+    """The last real bar at or before `x_seconds` (-1 when the series starts later)."""
+    return int(np.searchsorted(prepared.t_raw, x_seconds, side="right")) - 1
+
+
+def rebase_factor(prepared: PreparedPrices, left_edge_s: float) -> float:
+    """Compare view: the factor that puts the series at 100 at the left edge.
+
+    The base is the series' last close at or before the edge, so assets that do not trade at
+    the edge (the S&P 500 on a Saturday) are based on the same instant as BTC, not on their next
+    bar. A series that starts after the edge is based on its first close.
+    """
+    if not len(prepared.t_raw):
+        return 1.0
+    i = max(index_at_or_before(prepared, left_edge_s), 0)
+    base = prepared.close_raw[i]
+    return 100.0 / base if np.isfinite(base) and base > 0 else 1.0
+
+
+def change_at(prepared: PreparedPrices, i: int) -> float:
+    """% change of bar i's close against the bar before (NaN for the first)."""
+    if i <= 0 or not prepared.close_raw[i - 1] > 0:
+        return float("nan")
+    return float((prepared.close_raw[i] / prepared.close_raw[i - 1] - 1) * 100)

@@ -1,0 +1,311 @@
+"""Derived feeds: the analyses of `models/analyses.py`, kept current for whoever subscribes.
+
+A feed is one analysis with its parameters (`funding(asset=btc)`, `rotation(window=60, k=2 …)`).
+It exists while somebody subscribes to it, recomputes on a worker when one of its input series
+changes (a burst of changes is one recompute), and hands its typed result to every subscriber on
+the GUI thread. A dock and a price-chart overlay that need the same analysis share one feed, so
+the overlays arrive whether or not the dock that shows the same analysis was ever built.
+
+Some parameters are shared by everyone who shows an analysis (the rotation window and the
+decoupling thresholds; the dealer positioning convention): they are persisted here, and setting
+one re-keys every subscription of that analysis.
+
+Analyses that import pandas ("heavy") wait for `release()`: the main window calls it once the
+docks on screen have painted, so their first paint never waits on pandas holding the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
+
+from models.analyses import ANALYSES, ROTATION_WINDOWS
+from models.catalog import CATALOG
+from models.series import SeriesData, Snapshot
+from ui.scheduler import Scheduler
+from ui.store import DataStore
+
+log = logging.getLogger(__name__)
+
+#: analyses whose code imports pandas: held until the docks on screen have painted
+HEAVY = frozenset({"chain", "rotation", "skew_history", "gamma_levels"})
+#: parameters everyone showing the analysis shares, with their defaults
+SHARED_DEFAULTS: dict[str, dict[str, Any]] = {
+    "rotation": {"window": 60, "k": 2.0, "threshold": 0.2},
+    "chain": {"flipped": False},
+}
+#: where they are saved (the keys earlier versions used, so a user's choices survive)
+_SETTINGS_PREFIX = {"rotation": "rotation", "chain": "options"}
+#: what a saved value may be; anything else (a hand edit, an old version) reads as the default
+_VALID: dict[tuple[str, str], Callable[[Any], bool]] = {
+    ("rotation", "window"): lambda v: v in ROTATION_WINDOWS,
+    ("rotation", "k"): lambda v: 0.5 <= v <= 6.0,
+    ("rotation", "threshold"): lambda v: -1.0 <= v <= 1.0,
+}
+
+
+class StoreLoader:
+    """The `DataLoader` an analysis reads in the window: the store's series and newest snapshots
+    (references taken on the GUI thread; SeriesData is immutable), with the cache behind it for
+    older snapshots (read on the worker)."""
+
+    def __init__(self, series: Mapping[str, SeriesData], snapshots: Mapping[str, Snapshot],
+                 cache: Any = None) -> None:
+        self._series = dict(series)
+        self._snapshots = dict(snapshots)
+        self._cache = cache
+
+    def read(self, series_id: str, start_ms: int | None = None,
+             end_ms: int | None = None) -> SeriesData:
+        data = self._series.get(series_id)
+        if data is None:
+            spec = CATALOG.get(series_id)
+            return SeriesData.empty(spec.columns if spec else ())
+        return data.between(start_ms, end_ms) if start_ms or end_ms else data
+
+    def latest_snapshot(self, series_id: str, at_ms: int | None = None) -> Snapshot | None:
+        snap = self._snapshots.get(series_id)
+        if at_ms is None or (snap is not None and snap.time_ms <= at_ms):
+            return snap
+        return self._cache.latest_snapshot(series_id, at_ms) if self._cache else None
+
+    def snapshot_times(self, series_id: str) -> np.ndarray:
+        if self._cache is not None:
+            return self._cache.snapshot_times(series_id)
+        snap = self._snapshots.get(series_id)
+        return np.array([snap.time_ms] if snap else [], dtype=np.int64)
+
+    def snapshot_at(self, series_id: str, time_ms: int) -> Snapshot | None:
+        snap = self._snapshots.get(series_id)
+        if snap is not None and snap.time_ms == time_ms:
+            return snap
+        return self._cache.snapshot_at(series_id, time_ms) if self._cache else None
+
+
+def feed_key(name: str, params: Mapping[str, Any]) -> str:
+    """`rotation(k=2.0, threshold=0.2, window=60)`: stable, readable (job keys, logs)."""
+    inner = ", ".join(f"{k}={params[k]}" for k in sorted(params))
+    return f"{name}({inner})"
+
+
+@dataclass
+class _Feed:
+    key: str
+    name: str
+    params: dict[str, Any]
+    inputs: frozenset[str]
+    subscribers: list[Subscription] = field(default_factory=list)
+    value: Any = None
+    has_value: bool = False
+    computed_at_ms: int | None = None
+
+
+class Subscription:
+    """One subscriber's hold on a feed: it gets every new result until `close()`."""
+
+    def __init__(self, feeds: DerivedFeeds, name: str, own: dict[str, Any],
+                 slot: Callable[[Any], None]) -> None:
+        self._feeds = feeds
+        self.name = name
+        self.own = own
+        self.slot = slot
+        self.key = ""
+        self.closed = False
+
+    @property
+    def value(self) -> Any:
+        return self._feeds.value(self.key)
+
+    @property
+    def computed_at_ms(self) -> int | None:
+        feed = self._feeds._feeds.get(self.key)
+        return feed.computed_at_ms if feed else None
+
+    def update(self, **own: Any) -> None:
+        """Change this subscriber's own parameters (e.g. the asset shown)."""
+        self.own = {**self.own, **own}
+        self._feeds._attach(self)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._feeds._detach(self)
+
+
+class DerivedFeeds(QObject):
+    resultChanged = Signal(str)  # feed key
+
+    def __init__(self, store: DataStore, scheduler: Scheduler,
+                 settings: QSettings | None = None, parent: QObject | None = None,
+                 *, held: bool = True) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.scheduler = scheduler
+        self.settings = settings
+        self._feeds: dict[str, _Feed] = {}
+        self._dirty: set[str] = set()
+        self._released = not held
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)  # coalesce one event-loop turn's worth of changes
+        self._timer.timeout.connect(self._recompute_dirty)
+        store.seriesChanged.connect(self._on_input_changed)
+        store.snapshotChanged.connect(self._on_input_changed)
+
+    # -- subscribing ------------------------------------------------------------------------
+    def subscribe(self, name: str, slot: Callable[[Any], None], **own: Any) -> Subscription:
+        """`slot(result)` now if the feed has a result, and after each recompute."""
+        if name not in ANALYSES:
+            raise KeyError(f"unknown analysis {name!r}")
+        sub = Subscription(self, name, own, slot)
+        self._attach(sub)
+        return sub
+
+    def value(self, key: str) -> Any:
+        feed = self._feeds.get(key)
+        return feed.value if feed is not None else None
+
+    def current(self, name: str, **own: Any) -> Any:
+        """The latest result of `name` with these parameters (and the shared ones), or None."""
+        return self.value(feed_key(name, {**self.shared_params(name), **own}))
+
+    def publish(self, name: str, value: Any, **own: Any) -> None:
+        """Hand subscribers a result computed elsewhere (a replay, a test)."""
+        key = feed_key(name, {**self.shared_params(name), **own})
+        if key in self._feeds:
+            self._on_result(key, value)
+
+    def active_keys(self) -> list[str]:
+        return list(self._feeds)
+
+    def shared_params(self, name: str) -> dict[str, Any]:
+        defaults = SHARED_DEFAULTS.get(name, {})
+        if self.settings is None:
+            return dict(defaults)
+        out = {}
+        for param, default in defaults.items():
+            raw = self.settings.value(self._setting(name, param), default)
+            try:
+                value = (raw in (True, "true", "1", 1) if isinstance(default, bool)
+                         else type(default)(raw))
+            except (TypeError, ValueError):
+                value = default
+            valid = _VALID.get((name, param))
+            out[param] = value if valid is None or valid(value) else default
+        return out
+
+    @staticmethod
+    def _setting(name: str, param: str) -> str:
+        return f"{_SETTINGS_PREFIX.get(name, name)}/{param}"
+
+    def set_shared_params(self, name: str, **values: Any) -> None:
+        """Persist shared parameters and move every subscriber of `name` to the new feed."""
+        for param, value in values.items():
+            if param not in SHARED_DEFAULTS.get(name, {}):
+                raise KeyError(f"{name} has no shared parameter {param!r}")
+            if self.settings is not None:
+                self.settings.setValue(self._setting(name, param), value)
+        for feed in list(self._feeds.values()):
+            if feed.name == name:
+                for sub in list(feed.subscribers):
+                    self._attach(sub)
+
+    def release(self) -> None:
+        """Let the pandas analyses run (the docks on screen have painted)."""
+        if not self._released:
+            self._released = True
+            self._dirty.update(k for k, f in self._feeds.items() if f.name in HEAVY)
+            self._timer.start()
+
+    def recompute(self, name: str | None = None) -> None:
+        """Recompute every feed (of one analysis), e.g. when the clock matters (movers)."""
+        self._dirty.update(k for k, f in self._feeds.items() if name in (None, f.name))
+        self._timer.start()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _params_for(self, sub: Subscription) -> dict[str, Any]:
+        return {**self.shared_params(sub.name), **sub.own}
+
+    def _attach(self, sub: Subscription) -> None:
+        params = self._params_for(sub)
+        key = feed_key(sub.name, params)
+        if sub.key == key:
+            return
+        if sub.key:
+            self._drop(sub)
+        sub.key = key
+        feed = self._feeds.get(key)
+        if feed is None:
+            inputs = frozenset(ANALYSES[sub.name].inputs(**params))
+            feed = _Feed(key, sub.name, params, inputs)
+            self._feeds[key] = feed
+            self._dirty.add(key)
+            self._timer.start()
+        feed.subscribers.append(sub)
+        if feed.has_value:
+            sub.slot(feed.value)
+
+    def _drop(self, sub: Subscription) -> None:
+        feed = self._feeds.get(sub.key)
+        if feed is None:
+            return
+        if sub in feed.subscribers:
+            feed.subscribers.remove(sub)
+        if not feed.subscribers:
+            del self._feeds[sub.key]
+            self._dirty.discard(sub.key)
+
+    def _detach(self, sub: Subscription) -> None:
+        self._drop(sub)
+        sub.key = ""
+
+    @Slot(str)
+    def _on_input_changed(self, series_id: str) -> None:
+        hit = [k for k, f in self._feeds.items() if series_id in f.inputs]
+        if hit:
+            self._dirty.update(hit)
+            self._timer.start()
+
+    @Slot()
+    def _recompute_dirty(self) -> None:
+        if self.scheduler.closing:
+            return
+        for key in list(self._dirty):
+            feed = self._feeds.get(key)
+            if feed is None:
+                self._dirty.discard(key)
+                continue
+            if feed.name in HEAVY and not self._released:
+                continue  # stays dirty until release()
+            self._dirty.discard(key)
+            if not any(self.store.series(i) is not None or self.store.snapshot(i) is not None
+                       for i in feed.inputs):
+                continue  # nothing loaded yet: its first input will mark it again
+            self._submit(feed)
+
+    def _submit(self, feed: _Feed) -> None:
+        services = self.scheduler.services
+        loader = StoreLoader(
+            {i: d for i in feed.inputs if (d := self.store.series(i)) is not None},
+            {i: s for i in feed.inputs if (s := self.store.snapshot(i)) is not None},
+            services.cache if services is not None else None)
+        run = partial(ANALYSES[feed.name].run, loader, **feed.params)
+        self.scheduler.run(f"feed:{feed.key}", run,
+                           on_result=lambda value, key=feed.key: self._on_result(key, value))
+
+    def _on_result(self, key: str, value: Any) -> None:
+        feed = self._feeds.get(key)
+        if feed is None:
+            return  # nobody subscribes any more
+        feed.value = value
+        feed.has_value = True
+        feed.computed_at_ms = self.scheduler.now_ms()
+        for sub in list(feed.subscribers):
+            sub.slot(value)
+        self.resultChanged.emit(key)
