@@ -26,8 +26,9 @@ GEX (gamma exposure)
   assumption, shown on screen.
 - Expired options (T ≤ 0) and options without a usable IV are left out. Strikes are summed over
   expiries.
-- Re-valuing at a hypothetical spot S keeps each expiry's basis: F_i(S) = S × F_i / F_front, where
-  F_front is the forward of the nearest live expiry (≈ the index).
+- Each expiry is valued on its own forward F_i (its rows' `underlying_price`). Re-valuing at a
+  hypothetical underlying S' keeps each expiry's basis to the index: F_i(S') = F_i × S' / index,
+  so at S' = index every expiry sits exactly on its own forward.
 """
 
 from __future__ import annotations
@@ -233,10 +234,15 @@ class _Book:
     t: np.ndarray  # years
     sigma: np.ndarray  # decimal
     oi: np.ndarray  # contracts (coins)
-    basis: np.ndarray  # forward / front forward (1 where unknown)
+    basis: np.ndarray  # F_i / index (1 where the forward is unknown)
 
 
-def _book(chain: pd.DataFrame, at_ms: int) -> _Book:
+def _book(chain: pd.DataFrame, at_ms: int, index: float | None) -> _Book:
+    """The valuable rows and each one's basis b_i = F_i / index.
+
+    Without an index the nearest live expiry's forward stands in for it (F_front ≈ index up to
+    the front basis): callers that know the snapshot's index should pass it.
+    """
     strike = _col(chain, "strike")
     t = year_fraction(_col(chain, "expiry_ms"), np.float64(at_ms))
     sigma = _col(chain, "mark_iv") / 100.0
@@ -251,13 +257,19 @@ def _book(chain: pd.DataFrame, at_ms: int) -> _Book:
         known = np.isfinite(fwd) & (fwd > 0)
     basis = np.ones(len(strike))
     if known.any():
-        front = fwd[known][np.argmin(t[known])]
-        basis[known] = fwd[known] / front
+        if index is not None and index > 0:
+            reference = float(index)
+        else:
+            reference = float(fwd[known][np.argmin(t[known])])
+        basis[known] = fwd[known] / reference
     return _Book(strike, call, t, sigma, oi, basis)
 
 
 def _gex_rows(book: _Book, spot: float | np.ndarray, dealer: DealerConvention) -> np.ndarray:
-    """Signed GEX per option (USD per 1 % move); `spot` may be a column of spots (n, 1)."""
+    """Signed GEX per option (USD per 1 % move); `spot` may be a column of spots (n, 1).
+
+    GEX = sign × OI × Γ(F_i, K, σ, T) × F_i² × 1 %, with F_i = b_i × S' (b_i = F_i / index).
+    """
     f = np.asarray(spot, dtype=np.float64) * book.basis
     gamma = bs_gamma(f, book.strike, book.t, book.sigma)
     sign = np.where(book.is_call, dealer.call_sign, dealer.put_sign)
@@ -265,11 +277,18 @@ def _gex_rows(book: _Book, spot: float | np.ndarray, dealer: DealerConvention) -
 
 
 def gex_by_strike(chain: pd.DataFrame, spot: float, at_ms: int,
-                  dealer: DealerConvention = DEFAULT_DEALER) -> pd.DataFrame:
-    """Columns strike, call_gex, put_gex, net_gex (USD per 1 % move), summed over expiries."""
+                  dealer: DealerConvention = DEFAULT_DEALER, *,
+                  index: float | None = None) -> pd.DataFrame:
+    """Columns strike, call_gex, put_gex, net_gex (USD per 1 % move), summed over expiries.
+
+    GEX_K = Σ_i sign × OI_{i,K} × Γ(F_i, K, σ_{i,K}, T_i) × F_i² × 1 %, summed over the expiries i
+    that list strike K, where F_i = F_i,quoted × spot / index is expiry i's own forward moved with
+    the underlying. `index` defaults to `spot` (the chain valued as quoted, each expiry on its own
+    forward); pass the snapshot's index with another `spot` to value at a hypothetical level.
+    """
     import pandas as pd
 
-    book = _book(chain, at_ms)
+    book = _book(chain, at_ms, float(spot) if index is None else index)
     columns = ["strike", "call_gex", "put_gex", "net_gex"]
     if not len(book.strike):
         return pd.DataFrame({c: np.empty(0) for c in columns})
@@ -282,10 +301,17 @@ def gex_by_strike(chain: pd.DataFrame, spot: float, at_ms: int,
 
 
 def gex_profile(chain: pd.DataFrame, spots: np.ndarray, at_ms: int,
-                dealer: DealerConvention = DEFAULT_DEALER) -> np.ndarray:
-    """Total net GEX (USD per 1 % move) re-computed with the underlying at each of `spots`."""
+                dealer: DealerConvention = DEFAULT_DEALER, *,
+                index: float | None = None) -> np.ndarray:
+    """Total net GEX (USD per 1 % move) re-computed with the underlying at each of `spots`.
+
+    GEX(S') = Σ_options sign × OI × Γ(F_i(S'), K, σ, T) × F_i(S')² × 1 %, with
+    F_i(S') = F_i × S' / index (each expiry keeps its own basis; σ held at the quoted mark IV).
+    Pass the snapshot's `index`: without it the nearest expiry's forward stands in for the index,
+    which shifts every expiry by the front basis.
+    """
     spots = np.asarray(spots, dtype=np.float64)
-    book = _book(chain, at_ms)
+    book = _book(chain, at_ms, index)
     if not len(book.strike):
         return np.zeros(spots.shape)
     out = np.empty(spots.size)
@@ -299,13 +325,14 @@ def gex_profile(chain: pd.DataFrame, spots: np.ndarray, at_ms: int,
 
 def zero_gamma_level(chain: pd.DataFrame, spot: float, at_ms: int,
                      dealer: DealerConvention = DEFAULT_DEALER, lo: float = 0.5,
-                     hi: float = 1.5) -> float | None:
-    """The spot (USD) where net GEX changes sign nearest `spot`, searched in [lo, hi] × spot.
+                     hi: float = 1.5, *, index: float | None = None) -> float | None:
+    """The gamma flip: the underlying S* (USD) where GEX(S*) = 0 nearest `spot`, in [lo, hi] × spot.
 
-    A 241-point scan finds the sign changes; the one nearest spot is refined by bisection on the
-    profile itself. None when the profile does not cross zero in the range.
+    GEX(S') is `gex_profile` (each expiry on F_i × S' / index; `index` defaults to `spot`, the
+    snapshot's index). A 241-point scan finds the sign changes; the one nearest spot is refined by
+    bisection on the profile itself. None when the profile does not cross zero in the range.
     """
-    book = _book(chain, at_ms)
+    book = _book(chain, at_ms, float(spot) if index is None else index)
     if not len(book.strike) or not spot > 0:
         return None
     grid = np.linspace(lo * spot, hi * spot, 241)

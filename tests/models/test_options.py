@@ -259,17 +259,60 @@ def test_zero_gamma_level_of_a_two_strike_book():
     assert opt.zero_gamma_level(chain([]), spot, AT) is None
 
 
-def test_gex_profile_matches_gex_by_strike_at_spot_and_keeps_the_basis():
-    spot = 100_000.0
-    book = chain([(EXP, 95_000.0, "P", 55.0, 300.0, 100_500.0),
-                  (EXP + 60 * DAY, 110_000.0, "C", 50.0, 200.0, 102_000.0)])
-    total = opt.gex_by_strike(book, spot, AT)["net_gex"].sum()
-    assert opt.gex_profile(book, np.array([spot]), AT)[0] == pytest.approx(total, rel=1e-12)
-    # the back expiry is valued on its own forward: S × 102000 / 100500
-    f_back = spot * 102_000.0 / 100_500.0
-    call = opt.gex_by_strike(book, spot, AT)["call_gex"].iloc[-1]
-    assert call == pytest.approx(200 * f_back ** 2 * 0.01
-                                 * hand_gamma(f_back, 110_000.0, 90 / 365, 0.5), rel=1e-9)
+def scipy_gamma(f: float, k: float, t: float, sigma: float) -> float:
+    """Black-76 gamma d²V/dF² with scipy's normal: φ(d1) / (F σ √T)."""
+    vt = sigma * math.sqrt(t)
+    return norm.pdf((math.log(f / k) + vt * vt / 2) / vt) / (f * vt)
+
+
+# Two expiries whose forwards differ from each other and from the index (contango).
+INDEX = 100_000.0
+F_FRONT, F_BACK = 100_500.0, 102_000.0
+T_FRONT, T_BACK = 30 / 365, 90 / 365
+BASIS_BOOK = [(EXP, 95_000.0, "P", 55.0, 300.0, F_FRONT),
+              (EXP + 60 * DAY, 110_000.0, "C", 50.0, 200.0, F_BACK)]
+
+
+def basis_gex_by_hand(s: float) -> tuple[float, float]:
+    """(put GEX, call GEX) with each expiry on its own forward moved with the index to s."""
+    f1, f2 = F_FRONT * s / INDEX, F_BACK * s / INDEX
+    put = -300 * scipy_gamma(f1, 95_000.0, T_FRONT, 0.55) * f1 ** 2 * 0.01
+    call = 200 * scipy_gamma(f2, 110_000.0, T_BACK, 0.50) * f2 ** 2 * 0.01
+    return put, call
+
+
+def test_each_expiry_is_valued_on_its_own_forward():
+    # The old code scaled by the FRONT forward (F_i × S / F_front): at S = index the front sat on
+    # the index (100000, not 100500) and the back on 101492.5 (not 102000), so both legs missed.
+    book = chain(BASIS_BOOK)
+    gex = opt.gex_by_strike(book, INDEX, AT)
+    put, call = basis_gex_by_hand(INDEX)
+    assert gex["put_gex"].iloc[0] == pytest.approx(put, rel=1e-9)
+    assert gex["call_gex"].iloc[-1] == pytest.approx(call, rel=1e-9)
+    # at a hypothetical underlying S' every expiry moves by S' / index; `index` says where from
+    moved = opt.gex_by_strike(book, 93_000.0, AT, index=INDEX)
+    put, call = basis_gex_by_hand(93_000.0)
+    assert moved["put_gex"].iloc[0] == pytest.approx(put, rel=1e-9)
+    assert moved["call_gex"].iloc[-1] == pytest.approx(call, rel=1e-9)
+    # the profile is the same sum at each spot
+    spots = np.array([90_000.0, INDEX, 108_000.0])
+    assert opt.gex_profile(book, spots, AT, index=INDEX) == pytest.approx(
+        [sum(basis_gex_by_hand(x)) for x in spots], rel=1e-9)
+
+
+def test_the_gamma_flip_uses_each_expirys_own_forward():
+    # A put on the front and a call on the back: the flip S* solves put(S*) + call(S*) = 0 with
+    # each expiry on F_i × S*/index; a root-find on the hand formula (scipy's brentq, here near
+    # 115.7k) is the independent route.
+    from scipy.optimize import brentq
+
+    book = chain(BASIS_BOOK)
+    want = brentq(lambda x: sum(basis_gex_by_hand(x)), 105_000.0, 125_000.0, xtol=1e-6)
+    assert opt.zero_gamma_level(book, INDEX, AT) == pytest.approx(want, rel=1e-9)
+    # the front-forward scaling puts it elsewhere by more than a dollar
+    front_scaled = brentq(lambda x: sum(basis_gex_by_hand(x * INDEX / F_FRONT)), 105_000.0,
+                          125_000.0, xtol=1e-6)
+    assert abs(front_scaled - want) > 100.0
 
 
 def test_call_and_put_walls():
