@@ -494,22 +494,53 @@ def risk_reversal_butterfly(chain: pd.DataFrame, at_ms: int) -> pd.DataFrame:
          "bf25": np.float64})
 
 
-def constant_maturity(skew: pd.DataFrame, days: float) -> dict[str, float] | None:
-    """atm_iv, rr25, bf25 at a fixed tenor from a `risk_reversal_butterfly` table.
+def _total_variance_interp(days: np.ndarray, iv: np.ndarray, target_days: float) -> float:
+    """σ(T*) from w = σ² T linear in T between the two points bracketing T*; NaN outside."""
+    ok = np.isfinite(days) & np.isfinite(iv) & (days > 0)
+    d, v = days[ok], iv[ok]
+    order = np.argsort(d, kind="stable")
+    d, v = d[order], v[order]
+    if not len(d) or target_days < d[0] or target_days > d[-1] or not target_days > 0:
+        return math.nan
+    w = np.interp(target_days, d, v * v * d)
+    return float(math.sqrt(w / target_days))
 
-    ATM interpolates total variance (σ²T) linearly in T; rr25 and bf25 interpolate linearly in days.
-    None unless two expiries bracket the tenor (no extrapolation).
+
+def _linear_interp(days: np.ndarray, values: np.ndarray, target_days: float) -> float:
+    ok = np.isfinite(days) & np.isfinite(values)
+    d, v = days[ok], values[ok]
+    order = np.argsort(d, kind="stable")
+    d, v = d[order], v[order]
+    if not len(d) or target_days < d[0] or target_days > d[-1]:
+        return math.nan
+    return float(np.interp(target_days, d, v))
+
+
+def constant_maturity(skew: pd.DataFrame, days: float,
+                      term: pd.DataFrame | None = None) -> dict[str, float] | None:
+    """atm_iv, rr25, bf25 (vol points) at a fixed tenor of `days` days; no extrapolation.
+
+    ATM comes from `term`, an `atm_term_structure` table (every live expiry with an ATM IV). With
+    T1 ≤ T* ≤ T2 the two expiries bracketing T* and w_i = σ_i² T_i their total variances,
+    w(T*) = w1 + (w2 − w1)(T* − T1)/(T2 − T1) and σ(T*) = √(w(T*) / T*) (linear in total variance:
+    flat forward variance between the expiries). rr25 and bf25 come from `skew`
+    (`risk_reversal_butterfly`, only expiries whose 25Δ wings are quoted), linear in days between
+    the wing-quoted expiries bracketing T*.
+
+    None when the ATM cannot be bracketed; rr25/bf25 are NaN when the wing-quoted expiries do not
+    bracket T*. Without `term` the ATM falls back to `skew`'s own atm_iv column, which leaves out
+    wing-limited expiries: pass `term`.
     """
-    if not len(skew):
+    atm_source = term if term is not None else skew
+    if not len(atm_source):
         return None
-    d = skew["days"].to_numpy(dtype=np.float64)
-    order = np.argsort(d)
-    d = d[order]
-    if days < d[0] or days > d[-1]:
+    atm = _total_variance_interp(atm_source["days"].to_numpy(dtype=np.float64),
+                                 atm_source["atm_iv"].to_numpy(dtype=np.float64), days)
+    if not np.isfinite(atm):
         return None
-    atm = skew["atm_iv"].to_numpy(dtype=np.float64)[order]
-    var = atm * atm * d
-    out = {"atm_iv": float(math.sqrt(np.interp(days, d, var) / days))}
+    out = {"atm_iv": atm}
+    skew_days = (skew["days"].to_numpy(dtype=np.float64) if len(skew) else np.empty(0))
     for col in ("rr25", "bf25"):
-        out[col] = float(np.interp(days, d, skew[col].to_numpy(dtype=np.float64)[order]))
+        values = skew[col].to_numpy(dtype=np.float64) if len(skew) else np.empty(0)
+        out[col] = _linear_interp(skew_days, values, days)
     return out

@@ -152,6 +152,10 @@ def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_M
                  max_points: int = 120, step_ms: int = MS_PER_DAY) -> pd.DataFrame:
     """Constant-maturity ATM IV, 25Δ RR and BF (vol points), one cached chain per day at most.
 
+    Per chain, `options.constant_maturity`: ATM linear in total variance σ²T between the two
+    expiries of the ATM term structure bracketing `days`; RR and BF linear in days between the
+    wing-quoted expiries bracketing it (NaN when those do not bracket it).
+
     The loader protocol promises only `latest_snapshot(id, at_ms)`, so this walks back from the
     newest chain, asking for the newest one at least `step_ms` older each time (≤ `max_points`).
     """
@@ -160,7 +164,9 @@ def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_M
     rows: list[tuple[int, float, float, float]] = []
     snap = loader.latest_snapshot(series_id)
     while snap is not None and len(rows) < max_points:
-        point = opt.constant_maturity(opt.risk_reversal_butterfly(snap.frame, snap.time_ms), days)
+        term = opt.atm_term_structure(snap.frame, opt.snapshot_spot(snap), snap.time_ms)
+        point = opt.constant_maturity(opt.risk_reversal_butterfly(snap.frame, snap.time_ms), days,
+                                      term)
         if point is not None:
             rows.append((snap.time_ms, point["atm_iv"], point["rr25"], point["bf25"]))
         snap = loader.latest_snapshot(series_id, snap.time_ms - step_ms)

@@ -398,3 +398,57 @@ def test_atm_term_structure_and_constant_maturity():
     assert opt.constant_maturity(skew, 5.0) is None  # no extrapolation
     assert opt.constant_maturity(skew, 45.0) is None
     assert opt.constant_maturity(skew.iloc[:0], 30.0) is None
+
+
+def wing_limited_chain() -> pd.DataFrame:
+    """10 d (ATM 60), 20 d (ATM 56, put wing stops at 30Δ) and 40 d (ATM 50), forward 100000."""
+    f = 100_000.0
+    wing_limited = [r for r in synthetic_expiry(AT + 20 * DAY, f, 56.0, 4.0, 20.0)
+                    if not (r[2] == "P" and r[1] < strike_for_delta(f, -0.3, 20 / 365, 0.56))]
+    return chain(synthetic_expiry(AT + 10 * DAY, f, 60.0, 4.0, 20.0) + wing_limited
+                 + synthetic_expiry(AT + 40 * DAY, f, 50.0, 2.0, 10.0))
+
+
+def test_constant_maturity_atm_uses_every_expiry_with_an_atm_iv():
+    # 10 d (ATM 60), 20 d (ATM 56, put wing stops short of 25Δ) and 40 d (ATM 50). The 20-day
+    # expiry has an ATM IV but no RR/BF: the 30-day ATM brackets with 20 d and 40 d. By hand,
+    # total variance w = σ²T (vol pts² × days): w20 = 56² × 20 = 62720, w40 = 50² × 40 = 100000,
+    # w30 = 62720 + (100000 − 62720) × 10/20 = 81360, σ30 = √(81360 / 30) = √2712 = 52.0769...
+    # The old code bracketed with 10 d and 40 d: √((36000 + 64000 × 20/30) / 30) = 51.2076...
+    f = 100_000.0
+    e1, e2, e3 = AT + 10 * DAY, AT + 20 * DAY, AT + 40 * DAY
+    book = wing_limited_chain()
+    term = opt.atm_term_structure(book, f, AT)
+    skew = opt.risk_reversal_butterfly(book, AT)
+    assert list(term["expiry_ms"]) == [e1, e2, e3]
+    assert list(skew["expiry_ms"]) == [e1, e3]  # the 20-day wing is not quoted
+    cm = opt.constant_maturity(skew, 30.0, term)
+    assert cm["atm_iv"] == pytest.approx(math.sqrt(2712.0), rel=1e-9)
+    assert math.sqrt(2712.0) == pytest.approx(52.0769, abs=1e-4)
+    # RR/BF come from the wing-quoted expiries only: 10 d and 40 d, linear in days
+    rr1, rr3 = 4 * 0.25 - 20 * 0.25, 2 * 0.25 - 10 * 0.25  # −4 and −2
+    assert cm["rr25"] == pytest.approx(rr1 + (rr3 - rr1) * 20 / 30, abs=1e-9)
+    # at 15 d the ATM brackets (10 d, 20 d): w = 36000 + (62720 − 36000) × 5/10 = 49360
+    assert opt.constant_maturity(skew, 15.0, term)["atm_iv"] == pytest.approx(
+        math.sqrt(49360 / 15), rel=1e-9)
+    # ATM bracketed but the wing-quoted expiries are not: RR and BF unknown, ATM still given
+    only_front_wings = opt.constant_maturity(skew.iloc[:1], 30.0, term)
+    assert only_front_wings["atm_iv"] == pytest.approx(math.sqrt(2712.0), rel=1e-9)
+    assert math.isnan(only_front_wings["rr25"]) and math.isnan(only_front_wings["bf25"])
+    assert opt.constant_maturity(skew, 45.0, term) is None  # no extrapolation
+
+
+def test_skew_history_30d_atm_includes_wing_limited_expiries():
+    # The same chain through the derived series: 52.0769 (20 d and 40 d), not 51.2076 (10 d and
+    # 40 d, the old result when the 20-day expiry was dropped for its missing 25Δ put).
+    from models.series import Snapshot
+    from models.volatility import skew_history
+
+    class OneChain:
+        def latest_snapshot(self, series_id, at_ms=None):
+            if at_ms is not None and at_ms < AT:
+                return None
+            return Snapshot("options.btc", AT, wing_limited_chain(), {"index_price": 100_000.0})
+
+    history = skew_history(OneChain(), "options.btc")
+    assert history["atm_iv"].to_list() == pytest.approx([math.sqrt(2712.0)], rel=1e-9)
