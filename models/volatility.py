@@ -8,9 +8,9 @@ and 1d inputs give the same number; annualising hourly returns with 365 × 24 in
 intraday noise and microstructure and read systematically different from daily RV. Days without a
 close leave a gap (their returns are unknown), so the function is for 24/7 markets.
 
-Time stamps follow the bar convention of the price series (a daily value is stamped at 00:00 UTC of
-its day and is known at that day's close). `iv_rv_spread` matches DVOL to RV by the instant each
-value is known, not by stamp.
+Time stamps: RV follows the bar convention of the price series (a daily value is stamped at 00:00
+UTC of its day and is known at that day's close, 00:00 UTC the next day). `iv_rv_spread` matches
+DVOL to RV by the instant each value is known and is stamped at that instant, when both are known.
 """
 
 from __future__ import annotations
@@ -94,11 +94,16 @@ def realized_vol(closes: SeriesData, window_days: int, *, column: str = "close",
 
 def iv_rv_spread(dvol: SeriesData, rv: SeriesData, *, iv_column: str = "close",
                  max_stale_ms: int = MS_PER_DAY) -> SeriesData:
-    """DVOL minus realised vol (vol points) at each RV point: columns spread, iv, rv.
+    """Trailing IV − RV (vol points): spread = DVOL(t) − RV(t), columns spread, iv, rv.
 
-    Both are matched on the instant they are known: an RV value stamped at day D is known at the
-    close of D (D + 1 day); a DVOL bar stamped t is known at t + its bar length. The DVOL used is
-    the last one known by then, and at most `max_stale_ms` older.
+    Stamped at t, the instant both values are known, and using nothing known after t:
+    - an RV value stamped at day D (00:00 UTC, the bar convention) ends with the close of D, so
+      it is known at t = D + 1 day (00:00 UTC of D + 1);
+    - DVOL(t) is the last DVOL bar known by t (a bar stamped s is known at s + its bar length),
+      at most `max_stale_ms` old; for hourly DVOL that is the close of the 23:00 bar of D, the
+      DVOL level at 00:00 of D + 1.
+    So the spread's row for RV of day D is stamped D + 1 day: on an axis shared with DVOL it never
+    leads DVOL (the RV series itself keeps the price bars' stamp D).
     """
     if not len(dvol) or not len(rv):
         return SeriesData.empty(["spread", "iv", "rv"])
@@ -117,7 +122,7 @@ def iv_rv_spread(dvol: SeriesData, rv: SeriesData, *, iv_column: str = "close",
         have[:] = False
     matched = np.where(have, iv[idx] if len(iv) else np.nan, np.nan)
     keep = np.isfinite(matched) & np.isfinite(rv_values)
-    return SeriesData(rv.time[keep], {"spread": matched[keep] - rv_values[keep],
+    return SeriesData(r_known[keep], {"spread": matched[keep] - rv_values[keep],
                                       "iv": matched[keep], "rv": rv_values[keep]})
 
 

@@ -68,24 +68,43 @@ def test_realized_vol_gaps_short_series_and_bad_bars():
 def test_iv_rv_spread_matches_by_the_instant_each_is_known():
     rv = SeriesData(T0 + np.arange(3) * DAY, {"rv": np.array([40.0, 42.0, 44.0])})
     # hourly DVOL whose close is its own hour number: the bar stamped 23:00 on day D is the last
-    # one known at the close of D (00:00 D+1), the RV's own knowledge time
+    # one known at the close of D (00:00 D+1), the RV's own knowledge time and the row's stamp
     n = 5 * 24
     dvol = SeriesData(T0 + np.arange(n) * H, {"close": np.arange(n, dtype=float)})
     spread = vol.iv_rv_spread(dvol, rv)
     assert list(spread.names) == ["spread", "iv", "rv"]
-    assert np.array_equal(spread.time, rv.time)
+    assert np.array_equal(spread.time, rv.time + DAY)
     assert list(spread["iv"]) == [23.0, 47.0, 71.0]
     assert list(spread["spread"]) == [23.0 - 40.0, 47.0 - 42.0, 71.0 - 44.0]
     # DVOL that stops at 22:00 on day 0 is known at 23:00: up to a day later it still serves
     # (day 0's RV takes it), but it is 25 h old when day 1's RV is known
     short = dvol.between(None, T0 + 22 * H)
     stale = vol.iv_rv_spread(short, rv)
-    assert list(stale.time) == [T0] and list(stale["iv"]) == [22.0]
-    assert list(vol.iv_rv_spread(dvol.between(None, T0 + 23 * H), rv).time) == [T0, T0 + DAY]
+    assert list(stale.time) == [T0 + DAY] and list(stale["iv"]) == [22.0]
+    assert list(vol.iv_rv_spread(dvol.between(None, T0 + 23 * H), rv).time) == [T0 + DAY,
+                                                                                T0 + 2 * DAY]
     # nothing known yet before the first DVOL bar
     late = dvol.between(T0 + 2 * DAY, None)
-    assert list(vol.iv_rv_spread(late, rv).time) == [T0 + 2 * DAY]
+    assert list(vol.iv_rv_spread(late, rv).time) == [T0 + 3 * DAY]
     assert len(vol.iv_rv_spread(SeriesData.empty(["close"]), rv)) == 0
+
+
+def test_iv_rv_spread_never_uses_dvol_from_after_its_stamp():
+    # The old rows were stamped at the RV's bar (00:00 D) but held the DVOL known at 00:00 D+1:
+    # on a shared axis the spread led DVOL by a day. Every row's DVOL must be the newest bar
+    # known at or before the row's stamp (a bar stamped s is known at s + 1 h).
+    n = 10 * 24
+    dvol = SeriesData(T0 + np.arange(n) * H, {"close": 50.0 + np.arange(n) / 100.0})
+    rv = SeriesData(T0 + np.arange(8) * DAY, {"rv": np.full(8, 40.0)})
+    spread = vol.iv_rv_spread(dvol, rv)
+    assert len(spread) == 8
+    for stamp, iv in zip(spread.time, spread["iv"], strict=True):
+        bar = round(float(iv - 50.0) * 100.0)  # the hour whose close this is
+        bar_known = dvol.time[bar] + H
+        assert bar_known <= stamp  # nothing from after the stamp
+        assert bar_known == stamp  # and the newest that was known by then
+        # the RV in that row is known by then too: its day closed at the stamp
+        assert stamp - DAY in set(rv.time.tolist())
 
 
 # -- DERIVED through an in-memory loader -----------------------------------------------------
