@@ -1,12 +1,15 @@
 """Realised against implied volatility, and the derived vol/gamma series the app declares.
 
-Realised vol (`realized_vol`) is close-to-close: the sample standard deviation of daily log returns
-over `window_days`, annualised with √365 (crypto trades every day of the year) and given in vol
-points (percent), the unit of Deribit's DVOL. Bars shorter than a day are first sampled to one close
-per UTC day, the close of the day's last bar (the bar that ends at 00:00 UTC the next day), so 1h
-and 1d inputs give the same number; annualising hourly returns with 365 × 24 instead would mix in
-intraday noise and microstructure and read systematically different from daily RV. Days without a
-close leave a gap (their returns are unknown), so the function is for 24/7 markets.
+Realised vol (`realized_vol`) is close-to-close on daily log returns r over `window_days`,
+annualised with √365 (crypto trades every day of the year) and given in vol points (percent), the
+unit of Deribit's DVOL. Two conventions (`RvMethod`): zero-mean σ = √(365/n · Σ r²), the default and
+the usual choice against implied vol (an option's variance does not subtract the drift), or
+demeaned, the sample standard deviation σ = √(365/(n − 1) · Σ (r − r̄)²). Bars shorter than a day
+are first sampled to one close per UTC day, the close of the day's last bar (the bar that ends at
+00:00 UTC the next day), so 1h and 1d inputs give the same number; annualising hourly returns with
+365 × 24 instead would mix in intraday noise and microstructure and read systematically different
+from daily RV. Days without a close leave a gap (their returns are unknown), so the function is for
+24/7 markets.
 
 Time stamps: RV follows the bar convention of the price series (a daily value is stamped at 00:00
 UTC of its day and is known at that day's close, 00:00 UTC the next day). `iv_rv_spread` matches
@@ -16,6 +19,7 @@ DVOL to RV by the instant each value is known and is stamped at that instant, wh
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +33,38 @@ if TYPE_CHECKING:
 DAYS_PER_YEAR = 365
 RV_WINDOWS = (7, 30, 90)
 CONSTANT_MATURITY_DAYS = 30.0
+
+
+class RvMethod(StrEnum):
+    """How realised vol treats the mean daily return (`description` is the on-screen text)."""
+
+    ZERO_MEAN = "zero_mean"
+    DEMEANED = "demeaned"
+
+    @property
+    def label(self) -> str:
+        return {RvMethod.ZERO_MEAN: "zero-mean", RvMethod.DEMEANED: "demeaned"}[self]
+
+    @property
+    def formula(self) -> str:
+        return {RvMethod.ZERO_MEAN: "σ = √(365/n · Σ r²) × 100",
+                RvMethod.DEMEANED: "σ = √(365/(n − 1) · Σ (r − r̄)²) × 100"}[self]
+
+    @property
+    def description(self) -> str:
+        return {
+            RvMethod.ZERO_MEAN: (
+                "Zero-mean realised vol: the root mean square of the daily log returns r over the "
+                "window, annualised with √365, in vol points: σ = √(365/n · Σ r²) × 100. The usual "
+                "choice against implied vol, which prices variance around zero drift."),
+            RvMethod.DEMEANED: (
+                "Demeaned realised vol: the sample standard deviation of the daily log returns r "
+                "over the window, annualised with √365, in vol points: "
+                "σ = √(365/(n − 1) · Σ (r − r̄)²) × 100. Ignores a steady trend."),
+        }[self]
+
+
+DEFAULT_RV_METHOD = RvMethod.ZERO_MEAN
 
 
 def bar_ms(data: SeriesData, default_ms: int = MS_PER_DAY) -> int:
@@ -60,12 +96,18 @@ def daily_closes(closes: SeriesData, column: str = "close") -> SeriesData:
 
 
 def realized_vol(closes: SeriesData, window_days: int, *, column: str = "close",
-                 min_fraction: float = 0.8) -> SeriesData:
+                 min_fraction: float = 0.8,
+                 method: RvMethod = DEFAULT_RV_METHOD) -> SeriesData:
     """Close-to-close realised vol (vol points, annualised with √365) over `window_days` days.
 
-    Column "rv". A value needs at least `min_fraction` of the window's daily returns; the first
-    value comes `window_days` days after the first close.
+    r_j = ln(C_j / C_{j−1}) on one close per UTC day; over the n known returns of the window:
+    - `RvMethod.ZERO_MEAN` (default): σ = √(365/n · Σ r²) × 100;
+    - `RvMethod.DEMEANED`: σ = √(365/(n − 1) · Σ (r − r̄)²) × 100 (sample standard deviation).
+    Column "rv", stamped at the day whose close ends the window. A value needs at least
+    `min_fraction` of the window's daily returns; the first value comes `window_days` days after
+    the first close.
     """
+    method = RvMethod(method)
     daily = daily_closes(closes, column)
     if len(daily) <= window_days:
         return SeriesData.empty(["rv"])
@@ -84,7 +126,10 @@ def realized_vol(closes: SeriesData, window_days: int, *, column: str = "close",
     sum1 = s1[end] - s1[end - window_days]
     sum2 = s2[end] - s2[end - window_days]
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = (sum2 - sum1 * sum1 / cnt) / (cnt - 1.0)
+        if method is RvMethod.ZERO_MEAN:
+            var = sum2 / cnt
+        else:
+            var = (sum2 - sum1 * sum1 / cnt) / (cnt - 1.0)
     var = np.where(cnt >= need, np.maximum(var, 0.0), np.nan)
     rv = np.sqrt(var) * math.sqrt(DAYS_PER_YEAR) * 100.0
     time = daily.time[end]  # the day whose close ends the window
@@ -203,11 +248,13 @@ def _declare() -> list[DerivedSpec]:
         label = asset.upper()
         for window in RV_WINDOWS:
             specs.append(DerivedSpec(
-                id=f"rv.{asset}.{window}", label=f"{label} realised vol {window}d",
+                id=f"rv.{asset}.{window}",
+                label=f"{label} realised vol {window}d ({DEFAULT_RV_METHOD.label})",
                 inputs=(f"{asset}.1d",), compute=_rv_compute(asset, window),
                 unit="vol pts (annualised √365)", interval="1d", symbol=label))
         specs.append(DerivedSpec(
-            id=f"ivrv.{asset}.30", label=f"{label} DVOL − realised vol 30d",
+            id=f"ivrv.{asset}.30",
+            label=f"{label} DVOL − trailing realised vol 30d ({DEFAULT_RV_METHOD.label})",
             inputs=(f"dvol.{asset}", f"{asset}.1d"), compute=_ivrv_compute(asset, 30),
             unit="vol pts", interval="1d", symbol=label))
         chain = f"options.{asset}"

@@ -32,7 +32,7 @@ def alternating(n_days: int, r: float, *, hourly: bool = False) -> SeriesData:
 
 def test_realized_vol_of_alternating_returns_by_hand():
     r, window = 0.02, 30
-    rv = vol.realized_vol(alternating(100, r), window)
+    rv = vol.realized_vol(alternating(100, r), window, method=vol.RvMethod.DEMEANED)
     # an even window holds 15 × (+r) and 15 × (−r): mean 0, sample variance 30 r² / 29
     even = r * math.sqrt(window / (window - 1)) * math.sqrt(365) * 100
     assert rv["rv"] == pytest.approx(np.full(len(rv), even), rel=1e-9)
@@ -40,9 +40,37 @@ def test_realized_vol_of_alternating_returns_by_hand():
     assert rv.time[0] == T0 + window * DAY and rv.time[-1] == T0 + 99 * DAY
     assert len(rv) == 100 - window
     # an odd window: mean ±r/W, sample variance r² (W + 1) / W
-    rv7 = vol.realized_vol(alternating(50, r), 7)
+    rv7 = vol.realized_vol(alternating(50, r), 7, method="demeaned")
     odd = r * math.sqrt(8 / 7) * math.sqrt(365) * 100
     assert rv7["rv"] == pytest.approx(np.full(len(rv7), odd), rel=1e-9)
+    # zero-mean (the default): every squared return is r², so σ = r √365 for any window
+    for window in (7, 30):
+        zero = vol.realized_vol(alternating(50, r), window)
+        assert zero["rv"] == pytest.approx(np.full(len(zero), r * math.sqrt(365) * 100),
+                                           rel=1e-9)
+
+
+def test_zero_mean_and_demeaned_rv_of_a_trending_window_by_hand():
+    # Closes 100, 103.05..., returns +0.03, −0.01, +0.03 (a drift of +1 %/day), window 3.
+    returns = [0.03, -0.01, 0.03]
+    closes = 100.0 * np.exp(np.cumsum([0.0, *returns]))
+    data = SeriesData(T0 + np.arange(4) * DAY, {"close": closes})
+    # zero-mean: Σr² = 0.0009 + 0.0001 + 0.0009 = 0.0019; σ = √(365/3 × 0.0019) × 100
+    zero = vol.realized_vol(data, 3, method=vol.RvMethod.ZERO_MEAN)
+    assert list(zero.time) == [T0 + 3 * DAY]
+    assert zero["rv"][0] == pytest.approx(math.sqrt(365 / 3 * 0.0019) * 100, rel=1e-9)
+    assert zero["rv"][0] == pytest.approx(48.08, abs=0.01)
+    # demeaned: r̄ = 0.05/3; Σ(r − r̄)² = 2 × (0.04/3)² + (0.08/3)² = 0.0096/9;
+    # σ = √(365/2 × 0.0096/9) × 100
+    demeaned = vol.realized_vol(data, 3, method=vol.RvMethod.DEMEANED)
+    assert demeaned["rv"][0] == pytest.approx(math.sqrt(365 / 2 * 0.0096 / 9) * 100, rel=1e-9)
+    assert demeaned["rv"][0] == pytest.approx(44.12, abs=0.01)
+    # the default is zero-mean, and each convention describes itself with its formula
+    assert vol.DEFAULT_RV_METHOD is vol.RvMethod.ZERO_MEAN
+    assert vol.realized_vol(data, 3)["rv"][0] == zero["rv"][0]
+    assert "Σ r²" in vol.RvMethod.ZERO_MEAN.description
+    assert "(n − 1)" in vol.RvMethod.DEMEANED.description
+    assert "zero-mean" in {s.id: s for s in vol.DERIVED}["ivrv.btc.30"].label
 
 
 def test_hourly_bars_give_the_daily_close_to_close_number():
@@ -171,7 +199,7 @@ def test_rv_and_ivrv_compute_through_the_loader(loader):
     rv = specs()["rv.btc.30"].compute(loader)
     assert list(rv.columns) == ["rv"]
     assert str(rv.index.tz) == "UTC"
-    assert rv["rv"].to_numpy() == pytest.approx(0.02 * math.sqrt(30 / 29 * 365) * 100)
+    assert rv["rv"].to_numpy() == pytest.approx(0.02 * math.sqrt(365) * 100)  # zero-mean
     ivrv = specs()["ivrv.btc.30"].compute(loader)
     assert list(ivrv.columns) == ["spread", "iv", "rv"]
     assert len(ivrv) == len(rv)
