@@ -19,11 +19,12 @@ GEX (gamma exposure)
   underlying**: Γ × (1 % of F) is the change in delta (coins) per contract for a 1 % move, × F turns
   coins into USD, × OI (contracts; one Deribit BTC/ETH option = one coin) sums the book. With the
   forward moving one-for-one in percent with spot (F = b·S), Γ_F·F² equals the textbook Γ_S·S².
-- Sign, `DealerConvention()` default "dealers long calls, short puts": customers overwrite calls
-  and buy puts, so dealers are long call gamma (call GEX > 0: they sell rallies and buy dips, which
-  damps moves) and short put gamma (put GEX < 0: amplifying). `DealerConvention(flipped=True)`
-  negates both, for a market where customers buy the calls. Neither is observed: it is a stated
-  assumption, shown on screen.
+- Sign, `DealerPositioning` (default LONG_CALLS_SHORT_PUTS, "dealers long calls, short puts"):
+  customers overwrite calls and buy puts, so dealers are long call gamma (call GEX > 0: they sell
+  rallies and buy dips, which damps moves) and short put gamma (put GEX < 0: amplifying).
+  SHORT_BOTH (customers net long options) makes both legs negative, LONG_BOTH both positive. None
+  is observed: it is a stated assumption, shown on screen. The legacy
+  `DealerConvention(flipped=True)` (dealers short calls, long puts) is still accepted.
 - Expired options (T ≤ 0) and options without a usable IV are left out. Strikes are summed over
   expiries.
 - Each expiry is valued on its own forward F_i (its rows' `underlying_price`). Re-valuing at a
@@ -37,6 +38,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -181,10 +183,54 @@ def bs_vega(forward: float | np.ndarray, strike: float | np.ndarray, t_years: fl
     return np.where(np.isfinite(v), v, 0.0)
 
 
-# -- dealer convention ------------------------------------------------------------------------
+# -- dealer positioning -----------------------------------------------------------------------
+class DealerPositioning(StrEnum):
+    """Which side of each leg dealers are assumed to hold: the sign of call and put GEX.
+
+    Nobody observes dealer books, so this is a stated assumption (`description` is the on-screen
+    text). GEX per option is multiplied by `call_sign` or `put_sign`: +1 where dealers are long
+    the option (long gamma: they sell rallies and buy dips, damping moves), −1 where short
+    (short gamma: they chase moves, amplifying them).
+    """
+
+    LONG_CALLS_SHORT_PUTS = "long_calls_short_puts"
+    SHORT_BOTH = "short_both"
+    LONG_BOTH = "long_both"
+
+    @property
+    def call_sign(self) -> float:
+        return -1.0 if self is DealerPositioning.SHORT_BOTH else 1.0
+
+    @property
+    def put_sign(self) -> float:
+        return 1.0 if self is DealerPositioning.LONG_BOTH else -1.0
+
+    @property
+    def label(self) -> str:
+        return {DealerPositioning.LONG_CALLS_SHORT_PUTS: "dealers long calls, short puts",
+                DealerPositioning.SHORT_BOTH: "dealers short calls and puts",
+                DealerPositioning.LONG_BOTH: "dealers long calls and puts"}[self]
+
+    @property
+    def description(self) -> str:
+        return {
+            DealerPositioning.LONG_CALLS_SHORT_PUTS: (
+                "Dealers long calls, short puts (call GEX > 0, put GEX < 0): customers sell "
+                "(overwrite) calls and buy puts for protection. The common default."),
+            DealerPositioning.SHORT_BOTH: (
+                "Dealers short calls and puts (call and put GEX < 0): customers are net long "
+                "options on both sides, so dealers are short gamma everywhere."),
+            DealerPositioning.LONG_BOTH: (
+                "Dealers long calls and puts (call and put GEX > 0): customers are net short "
+                "options (selling premium on both sides), so dealers are long gamma everywhere."),
+        }[self]
+
+
 @dataclass(frozen=True)
 class DealerConvention:
-    """Default: dealers long calls, short puts (call GEX > 0, put GEX < 0); flipped negates."""
+    """Legacy two-way toggle: default dealers long calls, short puts; `flipped` negates both legs
+    (dealers short calls, long puts). Prefer `DealerPositioning`, which every GEX function takes.
+    """
 
     flipped: bool = False
 
@@ -202,8 +248,10 @@ class DealerConvention:
                 else "dealers long calls, short puts")
 
 
-DEFAULT_DEALER = DealerConvention()
+Dealer = DealerPositioning | DealerConvention
+DEFAULT_DEALER: Dealer = DealerPositioning.LONG_CALLS_SHORT_PUTS
 GEX_UNIT = "USD per 1% move"
+GEX_FORMULA = "GEX_K = Σ_i sign × OI_{i,K} × Γ(F_i, K, σ, T_i) × F_i² × 1 %"
 
 
 # -- chain access -----------------------------------------------------------------------------
@@ -265,11 +313,14 @@ def _book(chain: pd.DataFrame, at_ms: int, index: float | None) -> _Book:
     return _Book(strike, call, t, sigma, oi, basis)
 
 
-def _gex_rows(book: _Book, spot: float | np.ndarray, dealer: DealerConvention) -> np.ndarray:
+def _gex_rows(book: _Book, spot: float | np.ndarray, dealer: Dealer) -> np.ndarray:
     """Signed GEX per option (USD per 1 % move); `spot` may be a column of spots (n, 1).
 
-    GEX = sign × OI × Γ(F_i, K, σ, T) × F_i² × 1 %, with F_i = b_i × S' (b_i = F_i / index).
+    GEX = sign × OI × Γ(F_i, K, σ, T) × F_i² × 1 %, with F_i = b_i × S' (b_i = F_i / index) and
+    sign = dealer.call_sign or dealer.put_sign (a `DealerPositioning`, or its value as text).
     """
+    if isinstance(dealer, str):
+        dealer = DealerPositioning(dealer)
     f = np.asarray(spot, dtype=np.float64) * book.basis
     gamma = bs_gamma(f, book.strike, book.t, book.sigma)
     sign = np.where(book.is_call, dealer.call_sign, dealer.put_sign)
@@ -277,14 +328,15 @@ def _gex_rows(book: _Book, spot: float | np.ndarray, dealer: DealerConvention) -
 
 
 def gex_by_strike(chain: pd.DataFrame, spot: float, at_ms: int,
-                  dealer: DealerConvention = DEFAULT_DEALER, *,
+                  dealer: Dealer = DEFAULT_DEALER, *,
                   index: float | None = None) -> pd.DataFrame:
     """Columns strike, call_gex, put_gex, net_gex (USD per 1 % move), summed over expiries.
 
     GEX_K = Σ_i sign × OI_{i,K} × Γ(F_i, K, σ_{i,K}, T_i) × F_i² × 1 %, summed over the expiries i
     that list strike K, where F_i = F_i,quoted × spot / index is expiry i's own forward moved with
-    the underlying. `index` defaults to `spot` (the chain valued as quoted, each expiry on its own
-    forward); pass the snapshot's index with another `spot` to value at a hypothetical level.
+    the underlying and sign is the `dealer` positioning's sign for the leg (+1 long, −1 short).
+    `index` defaults to `spot` (the chain valued as quoted, each expiry on its own forward); pass
+    the snapshot's index with another `spot` to value at a hypothetical level.
     """
     import pandas as pd
 
@@ -301,7 +353,7 @@ def gex_by_strike(chain: pd.DataFrame, spot: float, at_ms: int,
 
 
 def gex_profile(chain: pd.DataFrame, spots: np.ndarray, at_ms: int,
-                dealer: DealerConvention = DEFAULT_DEALER, *,
+                dealer: Dealer = DEFAULT_DEALER, *,
                 index: float | None = None) -> np.ndarray:
     """Total net GEX (USD per 1 % move) re-computed with the underlying at each of `spots`.
 
@@ -324,7 +376,7 @@ def gex_profile(chain: pd.DataFrame, spots: np.ndarray, at_ms: int,
 
 
 def zero_gamma_level(chain: pd.DataFrame, spot: float, at_ms: int,
-                     dealer: DealerConvention = DEFAULT_DEALER, lo: float = 0.5,
+                     dealer: Dealer = DEFAULT_DEALER, lo: float = 0.5,
                      hi: float = 1.5, *, index: float | None = None) -> float | None:
     """The gamma flip: the underlying S* (USD) where GEX(S*) = 0 nearest `spot`, in [lo, hi] × spot.
 
@@ -366,12 +418,16 @@ def zero_gamma_level(chain: pd.DataFrame, spot: float, at_ms: int,
 
 
 def call_wall(gex: pd.DataFrame) -> float | None:
-    """Strike (USD) with the largest call GEX (by size, so it holds for either convention)."""
+    """Call wall: the strike K (USD) maximising |call GEX_K| = Σ_i OI × Γ × F_i² × 1 % over calls.
+
+    By size, so the strike is the same under every `DealerPositioning` (the sign only says whether
+    dealers there damp or amplify moves).
+    """
     return _wall(gex, "call_gex")
 
 
 def put_wall(gex: pd.DataFrame) -> float | None:
-    """Strike (USD) with the largest |put GEX|."""
+    """Put wall: the strike K (USD) maximising |put GEX_K| (by size, as `call_wall`)."""
     return _wall(gex, "put_gex")
 
 

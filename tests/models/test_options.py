@@ -452,3 +452,53 @@ def test_skew_history_30d_atm_includes_wing_limited_expiries():
 
     history = skew_history(OneChain(), "options.btc")
     assert history["atm_iv"].to_list() == pytest.approx([math.sqrt(2712.0)], rel=1e-9)
+
+
+@pytest.mark.parametrize(("positioning", "call_sign", "put_sign"), [
+    (opt.DealerPositioning.LONG_CALLS_SHORT_PUTS, 1.0, -1.0),
+    (opt.DealerPositioning.SHORT_BOTH, -1.0, -1.0),
+    (opt.DealerPositioning.LONG_BOTH, 1.0, 1.0)])
+def test_dealer_positioning_signs_each_leg(positioning, call_sign, put_sign):
+    # A put at 90k and a call at 110k (same expiry, IV, OI) plus a smaller call at 120k; the
+    # size of each leg by hand, the sign from the positioning. The old toggle could only negate
+    # both legs: it had no "short both" or "long both".
+    spot, iv, t = 100_000.0, 50.0, 30 / 365
+    book = chain([(EXP, 90_000.0, "P", iv, 500.0, spot), (EXP, 110_000.0, "C", iv, 500.0, spot),
+                  (EXP, 120_000.0, "C", iv, 100.0, spot)])
+
+    def size(k: float, oi: float, s: float = spot) -> float:
+        return oi * scipy_gamma(s, k, t, 0.5) * s * s * 0.01
+
+    assert (positioning.call_sign, positioning.put_sign) == (call_sign, put_sign)
+    gex = opt.gex_by_strike(book, spot, AT, positioning)
+    assert gex["put_gex"].to_list() == pytest.approx([put_sign * size(90_000.0, 500.0), 0, 0])
+    assert gex["call_gex"].to_list() == pytest.approx(
+        [0, call_sign * size(110_000.0, 500.0), call_sign * size(120_000.0, 100.0)])
+    # the plain string value works too (what a settings file stores)
+    pd.testing.assert_frame_equal(opt.gex_by_strike(book, spot, AT, str(positioning.value)), gex)
+    # profile: the same signed sum at each spot
+    spots = np.array([85_000.0, spot, 115_000.0])
+    want = [put_sign * size(90_000.0, 500.0, s) + call_sign * (size(110_000.0, 500.0, s)
+                                                               + size(120_000.0, 100.0, s))
+            for s in spots]
+    assert opt.gex_profile(book, spots, AT, positioning, index=spot) == pytest.approx(want)
+    # flip: only opposite signs on the two legs can cross zero
+    flip = opt.zero_gamma_level(book, spot, AT, positioning)
+    if call_sign == put_sign:
+        assert flip is None
+    else:
+        from scipy.optimize import brentq
+
+        def net(s: float) -> float:
+            return -size(90_000.0, 500.0, s) + size(110_000.0, 500.0, s) + size(120_000.0, 100.0, s)
+
+        assert flip == pytest.approx(brentq(net, 90_000.0, 110_000.0, xtol=1e-6), rel=1e-9)
+    # walls are the biggest legs by size whatever their sign
+    assert opt.call_wall(gex) == 110_000.0 and opt.put_wall(gex) == 90_000.0
+    assert positioning.label.startswith("dealers") and len(positioning.description) > 40
+
+
+def test_the_legacy_flipped_toggle_still_negates_both_legs():
+    legacy = opt.DealerConvention(flipped=True)
+    assert (legacy.call_sign, legacy.put_sign) == (-1.0, 1.0)
+    assert opt.DEFAULT_DEALER is opt.DealerPositioning.LONG_CALLS_SHORT_PUTS
