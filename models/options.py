@@ -154,12 +154,96 @@ def bs_price(forward: float | np.ndarray, strike: float | np.ndarray, t_years: f
     return np.where(np.isfinite(d1), price, intrinsic)
 
 
+class DeltaConvention(StrEnum):
+    """Which delta picks the 25Δ strikes (`description` is the on-screen text).
+
+    FORWARD is the plain Black-76 forward delta, N(d1) for a call and N(d1) − 1 for a put (the
+    `greeks.delta` Deribit quotes). PREMIUM_ADJUSTED is the forward delta less the premium in the
+    underlying's unit, Δ_pa = Δ − V/F: (K/F)·N(d2) for a call and −(K/F)·N(−d2) for a put. It is
+    the hedge of an option whose premium is paid in the coin itself, as on Deribit, where options
+    are coin-margined.
+    """
+
+    FORWARD = "forward"
+    PREMIUM_ADJUSTED = "premium_adjusted"
+
+    @property
+    def label(self) -> str:
+        return {DeltaConvention.FORWARD: "forward delta",
+                DeltaConvention.PREMIUM_ADJUSTED: "premium-adjusted delta"}[self]
+
+    @property
+    def description(self) -> str:
+        return {
+            DeltaConvention.FORWARD: (
+                "25Δ strikes by the plain Black-76 forward delta: call Δ = N(d1), "
+                "put Δ = N(d1) − 1, d1 = (ln(F/K) + σ²T/2) / (σ√T). The delta Deribit quotes."),
+            DeltaConvention.PREMIUM_ADJUSTED: (
+                "25Δ strikes by the premium-adjusted forward delta, for coin-margined options "
+                "(Deribit): the premium is paid in the coin, so the hedge is Δ − V/F: call "
+                "Δ = (K/F)·N(d2), put Δ = −(K/F)·N(−d2), d2 = d1 − σ√T."),
+        }[self]
+
+
 def bs_delta(forward: float | np.ndarray, strike: float | np.ndarray, t_years: float | np.ndarray,
-             sigma: float | np.ndarray, is_call: bool | np.ndarray) -> np.ndarray:
-    """dV/dF: N(d1) for a call, N(d1) − 1 for a put (NaN where the inputs cannot be valued)."""
-    d1, _ = _d1(forward, strike, t_years, sigma)
+             sigma: float | np.ndarray, is_call: bool | np.ndarray,
+             convention: DeltaConvention = DeltaConvention.FORWARD) -> np.ndarray:
+    """Forward delta, coins per coin (NaN where the inputs cannot be valued).
+
+    FORWARD (dV/dF): N(d1) for a call, N(d1) − 1 for a put. PREMIUM_ADJUSTED (dV/dF − V/F):
+    (K/F)·N(d2) for a call, −(K/F)·N(−d2) for a put; d1 = (ln(F/K) + σ²T/2)/(σ√T), d2 = d1 − σ√T.
+    """
+    d1, vol_t = _d1(forward, strike, t_years, sigma)
+    call = np.asarray(is_call, dtype=bool)
+    if DeltaConvention(convention) is DeltaConvention.PREMIUM_ADJUSTED:
+        d2 = d1 - vol_t
+        with np.errstate(invalid="ignore", divide="ignore"):
+            moneyness = np.asarray(strike, dtype=np.float64) / np.asarray(forward,
+                                                                          dtype=np.float64)
+        return np.where(call, moneyness * norm_cdf(d2), -moneyness * norm_cdf(-d2))
     n = norm_cdf(d1)
-    return np.where(np.asarray(is_call, dtype=bool), n, n - 1.0)
+    return np.where(call, n, n - 1.0)
+
+
+def strike_at_delta(forward: float, t_years: float, sigma: float, delta: float,
+                    convention: DeltaConvention = DeltaConvention.FORWARD) -> float:
+    """The strike K (USD) whose delta (`bs_delta` under `convention`) equals `delta` at flat vol σ.
+
+    A call for delta > 0, a put for delta < 0. Solved by bisection in ln(K/F). The premium-adjusted
+    call delta (K/F)·N(d2) rises and then falls with K; the root is taken on its falling (out-of-
+    the-money) branch, above the strike of its maximum, where N(d2)·σ√T = φ(d2). NaN when no
+    strike has that delta.
+    """
+    if not (forward > 0 and t_years > 0 and sigma > 0 and delta != 0 and abs(delta) < 1):
+        return math.nan
+    call = delta > 0
+    vol_t = sigma * math.sqrt(t_years)
+    lo, hi = -(10.0 * vol_t + vol_t * vol_t), 10.0 * vol_t + vol_t * vol_t
+    convention = DeltaConvention(convention)
+    if call and convention is DeltaConvention.PREMIUM_ADJUSTED:
+        # the peak: v·N(d2) − φ(d2) = 0 has one root with d2 > −v (increasing there)
+        a, b = -vol_t, 10.0
+        for _ in range(100):  # a 10-wide bracket halved 100 times: below double precision
+            m = 0.5 * (a + b)
+            if vol_t * float(norm_cdf(m)) - float(norm_pdf(m)) < 0:
+                a = m
+            else:
+                b = m
+        lo = -vol_t * 0.5 * (a + b) - 0.5 * vol_t * vol_t  # ln(K/F) at d2 = peak
+
+    def excess(x: float) -> float:  # decreasing in x on [lo, hi]
+        return float(bs_delta(forward, forward * math.exp(x), t_years, sigma, call,
+                              convention)) - delta
+
+    if not excess(lo) >= 0 >= excess(hi):
+        return math.nan
+    for _ in range(100):
+        m = 0.5 * (lo + hi)
+        if excess(m) > 0:
+            lo = m
+        else:
+            hi = m
+    return forward * math.exp(0.5 * (lo + hi))
 
 
 def bs_gamma(forward: float | np.ndarray, strike: float | np.ndarray, t_years: float | np.ndarray,
@@ -474,7 +558,8 @@ def _expiries(chain: pd.DataFrame, at_ms: int, spot: float | None = None) -> lis
 
 
 def _atm_iv(ex: _Expiry) -> float:
-    """IV (%) at the forward, linear in log-strike between the neighbouring strikes."""
+    """σ_ATM (%) = σ(K = F): IV linear in ln K between the strikes either side of the forward F
+    (a call and a put at one strike averaged); NaN when F is outside the quoted strikes."""
     strikes, inverse = np.unique(ex.strike, return_inverse=True)
     iv = np.bincount(inverse, weights=ex.iv) / np.bincount(inverse)  # C and P at one strike
     x = np.log(strikes)
@@ -485,7 +570,11 @@ def _atm_iv(ex: _Expiry) -> float:
 
 
 def atm_term_structure(chain: pd.DataFrame, spot: float, at_ms: int) -> pd.DataFrame:
-    """Columns expiry_ms, days, atm_iv (%): IV at each live expiry's forward, nearest first."""
+    """Columns expiry_ms, days, atm_iv (%): σ_ATM,i = σ_i(K = F_i) per live expiry, nearest first.
+
+    F_i is expiry i's own forward (its rows' median `underlying_price`, else `spot`); σ_i(K) is
+    linear in ln K between the quoted strikes either side of F_i; days = T_i × 365 (ACT/365).
+    """
     import pandas as pd
 
     rows = []
@@ -497,14 +586,20 @@ def atm_term_structure(chain: pd.DataFrame, spot: float, at_ms: int) -> pd.DataF
         {"expiry_ms": np.int64, "days": np.float64, "atm_iv": np.float64})
 
 
-def smile(chain: pd.DataFrame, expiry_ms: int, at_ms: int) -> pd.DataFrame:
-    """One expiry: strike, log_moneyness ln(K/F), delta (at own IV), mark_iv (%), option_type."""
+def smile(chain: pd.DataFrame, expiry_ms: int, at_ms: int,
+          delta_convention: DeltaConvention = DeltaConvention.FORWARD) -> pd.DataFrame:
+    """One expiry: strike, log_moneyness ln(K/F), delta, mark_iv (%), option_type.
+
+    F is the expiry's own forward; delta is `bs_delta` under `delta_convention` at the option's
+    own mark IV.
+    """
     import pandas as pd
 
     columns = ["strike", "log_moneyness", "delta", "mark_iv", "option_type"]
     for ex in _expiries(chain, at_ms):
         if ex.expiry_ms == int(expiry_ms):
-            delta = bs_delta(ex.forward, ex.strike, ex.t, ex.iv / 100.0, ex.is_call)
+            delta = bs_delta(ex.forward, ex.strike, ex.t, ex.iv / 100.0, ex.is_call,
+                             delta_convention)
             return pd.DataFrame({"strike": ex.strike,
                                  "log_moneyness": np.log(ex.strike / ex.forward),
                                  "delta": delta, "mark_iv": ex.iv,
@@ -514,6 +609,7 @@ def smile(chain: pd.DataFrame, expiry_ms: int, at_ms: int) -> pd.DataFrame:
 
 
 def _iv_at_delta(delta: np.ndarray, iv: np.ndarray, target: float) -> float:
+    """IV (%) at `target` delta, linear in delta between the quotes either side; NaN outside."""
     ok = np.isfinite(delta) & np.isfinite(iv)
     d, v = delta[ok], iv[ok]
     if len(d) < 2:
@@ -525,21 +621,41 @@ def _iv_at_delta(delta: np.ndarray, iv: np.ndarray, target: float) -> float:
     return float(np.interp(target, d, v))
 
 
-def risk_reversal_butterfly(chain: pd.DataFrame, at_ms: int) -> pd.DataFrame:
+def _falling_branch(delta: np.ndarray) -> np.ndarray:
+    """Mask of the quotes from the largest delta on (strike order): where delta falls with K.
+
+    The premium-adjusted call delta (K/F)·N(d2) first rises with K; only its falling branch
+    maps a delta to one strike. The forward call delta falls everywhere, so nothing is dropped.
+    """
+    keep = np.zeros(len(delta), dtype=bool)
+    finite = np.isfinite(delta)
+    if finite.any():
+        keep[int(np.nanargmax(np.where(finite, delta, -np.inf))):] = True
+    return keep & finite
+
+
+def risk_reversal_butterfly(chain: pd.DataFrame, at_ms: int,
+                            delta_convention: DeltaConvention = DeltaConvention.FORWARD
+                            ) -> pd.DataFrame:
     """Per live expiry: expiry_ms, days, atm_iv, rr25, bf25 (all vol points).
 
-    rr25 = IV(25Δ call) − IV(25Δ put); bf25 = (IV(25Δ call) + IV(25Δ put)) / 2 − ATM IV. The 25Δ
-    IVs are interpolated linearly in delta across the out-of-the-money wing (calls with K ≥ F,
-    puts with K ≤ F), each delta taken at the option's own IV. Expiries whose quotes do not span
-    25Δ on both sides are left out.
+    RR25 = σ(25Δ call) − σ(25Δ put); BF25 = (σ(25Δ call) + σ(25Δ put)) / 2 − σ_ATM, with σ_ATM
+    the IV at the expiry's own forward (`atm_term_structure`). The 25Δ IVs are interpolated
+    linearly in delta across the out-of-the-money wing (calls with K ≥ F, puts with K ≤ F), each
+    delta taken at the option's own IV under `delta_convention`: FORWARD, call N(d1) = 0.25 and
+    put N(d1) − 1 = −0.25; PREMIUM_ADJUSTED (coin-margined), call (K/F)·N(d2) = 0.25 and put
+    −(K/F)·N(−d2) = −0.25 (calls on the branch where that delta falls with K). Expiries whose
+    quotes do not span 25Δ on both sides are left out.
     """
     import pandas as pd
 
     rows = []
     for ex in _expiries(chain, at_ms):
         atm = _atm_iv(ex)
-        delta = bs_delta(ex.forward, ex.strike, ex.t, ex.iv / 100.0, ex.is_call)
-        calls = ex.is_call & (ex.strike >= ex.forward)
+        delta = bs_delta(ex.forward, ex.strike, ex.t, ex.iv / 100.0, ex.is_call,
+                         delta_convention)
+        calls = np.flatnonzero(ex.is_call & (ex.strike >= ex.forward))  # in strike order
+        calls = calls[_falling_branch(delta[calls])]
         puts = ~ex.is_call & (ex.strike <= ex.forward)
         c25 = _iv_at_delta(delta[calls], ex.iv[calls], 0.25)
         p25 = _iv_at_delta(delta[puts], ex.iv[puts], -0.25)

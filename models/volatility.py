@@ -172,8 +172,12 @@ def iv_rv_spread(dvol: SeriesData, rv: SeriesData, *, iv_column: str = "close",
 
 
 # -- option-chain derived series --------------------------------------------------------------
-def gex_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
-    """GEX by strike (USD per 1 % move, default dealer convention) of the newest chain."""
+def gex_latest(loader: DataLoader, series_id: str, dealer: str | None = None) -> pd.DataFrame:
+    """GEX by strike (USD per 1 % move) of the newest chain, `options.gex_by_strike` at its index.
+
+    GEX_K = Σ_i sign × OI × Γ(F_i, K, σ, T_i) × F_i² × 1 %; `dealer` a `DealerPositioning` value
+    (default dealers long calls, short puts).
+    """
     import pandas as pd
 
     from models import options as opt
@@ -182,11 +186,17 @@ def gex_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
     if snap is None:
         return pd.DataFrame({c: np.empty(0) for c in ("strike", "call_gex", "put_gex",
                                                       "net_gex")})
-    return opt.gex_by_strike(snap.frame, opt.snapshot_spot(snap), snap.time_ms)
+    positioning = opt.DEFAULT_DEALER if dealer is None else opt.DealerPositioning(dealer)
+    return opt.gex_by_strike(snap.frame, opt.snapshot_spot(snap), snap.time_ms, positioning)
 
 
-def skew_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
-    """ATM IV, 25Δ RR and BF per expiry of the newest chain (vol points)."""
+def skew_latest(loader: DataLoader, series_id: str,
+                delta_convention: str = "forward") -> pd.DataFrame:
+    """ATM IV, 25Δ RR and BF per expiry of the newest chain (vol points).
+
+    `options.risk_reversal_butterfly`: RR25 = σ(25Δ C) − σ(25Δ P), BF25 = (σ(25Δ C) + σ(25Δ P))/2
+    − σ_ATM, 25Δ under `delta_convention` (a `DeltaConvention` value, default the forward delta).
+    """
     import pandas as pd
 
     from models import options as opt
@@ -195,11 +205,13 @@ def skew_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
     if snap is None:
         return pd.DataFrame({c: np.empty(0) for c in ("expiry_ms", "days", "atm_iv", "rr25",
                                                       "bf25")})
-    return opt.risk_reversal_butterfly(snap.frame, snap.time_ms)
+    return opt.risk_reversal_butterfly(snap.frame, snap.time_ms,
+                                       opt.DeltaConvention(delta_convention))
 
 
 def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_MATURITY_DAYS,
-                 max_points: int = 120, step_ms: int = MS_PER_DAY) -> pd.DataFrame:
+                 max_points: int = 120, step_ms: int = MS_PER_DAY,
+                 delta_convention: str = "forward") -> pd.DataFrame:
     """Constant-maturity ATM IV, 25Δ RR and BF (vol points), one cached chain per day at most.
 
     Per chain, `options.constant_maturity`: ATM linear in total variance σ²T between the two
@@ -215,8 +227,9 @@ def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_M
     snap = loader.latest_snapshot(series_id)
     while snap is not None and len(rows) < max_points:
         term = opt.atm_term_structure(snap.frame, opt.snapshot_spot(snap), snap.time_ms)
-        point = opt.constant_maturity(opt.risk_reversal_butterfly(snap.frame, snap.time_ms), days,
-                                      term)
+        skew = opt.risk_reversal_butterfly(snap.frame, snap.time_ms,
+                                           opt.DeltaConvention(delta_convention))
+        point = opt.constant_maturity(skew, days, term)
         if point is not None:
             rows.append((snap.time_ms, point["atm_iv"], point["rr25"], point["bf25"]))
         snap = loader.latest_snapshot(series_id, snap.time_ms - step_ms)

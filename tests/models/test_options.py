@@ -502,3 +502,112 @@ def test_the_legacy_flipped_toggle_still_negates_both_legs():
     legacy = opt.DealerConvention(flipped=True)
     assert (legacy.call_sign, legacy.put_sign) == (-1.0, 1.0)
     assert opt.DEFAULT_DEALER is opt.DealerPositioning.LONG_CALLS_SHORT_PUTS
+
+
+# -- delta conventions for the 25Δ strikes -------------------------------------------------------
+def scipy_delta(f: float, k: float, t: float, sigma: float, call: bool,
+                premium_adjusted: bool) -> float:
+    """Textbook forward delta N(d1) / N(d1) − 1, or premium-adjusted (K/F) N(d2) / −(K/F) N(−d2)."""
+    vt = sigma * math.sqrt(t)
+    d1 = (math.log(f / k) + vt * vt / 2) / vt
+    d2 = d1 - vt
+    if premium_adjusted:
+        return k / f * norm.cdf(d2) if call else -k / f * norm.cdf(-d2)
+    return norm.cdf(d1) if call else norm.cdf(d1) - 1.0
+
+
+@pytest.mark.parametrize(("k", "sigma", "days", "call"), GRID[::3])
+def test_premium_adjusted_delta_is_forward_delta_less_premium_over_forward(k, sigma, days, call):
+    # Δ_pa = Δ − V/F, with V the scipy Black price: a second route to (K/F) N(d2).
+    f, t = 100_000.0, days / 365.0
+    ref = ref_greeks(f, k, t, sigma, call)
+    pa = float(opt.bs_delta(f, k, t, sigma, call, opt.DeltaConvention.PREMIUM_ADJUSTED))
+    assert pa == pytest.approx(ref["delta"] - ref["price"] / f, rel=1e-6, abs=1e-12)
+    assert pa == pytest.approx(scipy_delta(f, k, t, sigma, call, True), rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("ticker", DERIBIT_TICKERS, ids=lambda t: t["instrument_name"])
+def test_premium_adjusted_delta_from_deribits_own_quote(ticker):
+    # Deribit quotes the forward delta and the mark price in coin (= V/F): Δ_pa = Δ − price_coin.
+    oid = opt.parse_instrument(ticker["instrument_name"])
+    f = ticker["underlying_price"]
+    t = float(opt.year_fraction(oid.expiry_ms, ticker["timestamp"]))
+    pa = float(opt.bs_delta(f, oid.strike, t, ticker["mark_iv"] / 100, oid.is_call,
+                            "premium_adjusted"))
+    want = ticker["greeks"]["delta"] - ticker["mark_price"]
+    assert pa == pytest.approx(want, abs=2e-4)  # 5-decimal delta and 4-decimal price prints
+
+
+@pytest.mark.parametrize("convention", list(opt.DeltaConvention))
+@pytest.mark.parametrize(("sigma", "days"), [(0.5, 30.0), (0.9, 7.0), (0.6, 180.0)])
+def test_25_delta_strikes_match_a_scipy_root_find(convention, sigma, days):
+    from scipy.optimize import brentq
+
+    f, t = 100_000.0, days / 365.0
+    pa = convention is opt.DeltaConvention.PREMIUM_ADJUSTED
+    # independent: brentq on the textbook formula, calls above the forward, puts below it
+    k_call = brentq(lambda k: scipy_delta(f, k, t, sigma, True, pa) - 0.25, f, 20 * f,
+                    xtol=1e-8)
+    k_put = brentq(lambda k: scipy_delta(f, k, t, sigma, False, pa) + 0.25, f / 20, f,
+                   xtol=1e-8)
+    assert opt.strike_at_delta(f, t, sigma, 0.25, convention) == pytest.approx(k_call, rel=1e-9)
+    assert opt.strike_at_delta(f, t, sigma, -0.25, convention) == pytest.approx(k_put, rel=1e-9)
+    if not pa:  # the forward call has a closed form: K = F exp(−N⁻¹(0.25) σ√T + σ²T/2)
+        vt = sigma * math.sqrt(t)
+        assert k_call == pytest.approx(f * math.exp(-norm.ppf(0.25) * vt + vt * vt / 2),
+                                       rel=1e-9)
+    else:  # the premium paid in coin moves both 25Δ strikes down (further OTM for the put)
+        assert k_call < opt.strike_at_delta(f, t, sigma, 0.25)
+        assert k_put < opt.strike_at_delta(f, t, sigma, -0.25)
+
+
+def test_premium_adjusted_call_strike_is_on_the_falling_branch():
+    # σ√T = 1.3: (K/F) N(d2) still rises just above K = F (0.2578 there, peak 0.2582 at
+    # ln(K/F) ≈ 0.08) before it falls, so 0.25 has two strikes, one each side of the peak; the
+    # 25Δ call is the out-of-the-money one (brentq beyond the peak found by scipy's minimiser).
+    from scipy.optimize import brentq, minimize_scalar
+
+    f, t, sigma = 100_000.0, 1.69, 1.0
+    peak = minimize_scalar(lambda x: -scipy_delta(f, f * math.exp(x), t, sigma, True, True),
+                           bounds=(-3, 3), method="bounded", options={"xatol": 1e-10}).x
+    assert peak > 0
+    k = brentq(lambda k: scipy_delta(f, k, t, sigma, True, True) - 0.25, f * math.exp(peak),
+               50 * f, xtol=1e-6)
+    inner = brentq(lambda k: scipy_delta(f, k, t, sigma, True, True) - 0.25, f / 50,
+                   f * math.exp(peak), xtol=1e-6)
+    assert inner < f < k  # the other root, which the 25Δ call is not
+    assert opt.strike_at_delta(f, t, sigma, 0.25, "premium_adjusted") == pytest.approx(k,
+                                                                                         rel=1e-9)
+    assert math.isnan(opt.strike_at_delta(f, t, sigma, 0.0))
+    assert math.isnan(opt.strike_at_delta(f, t, sigma, 0.6, "premium_adjusted"))  # above the peak
+
+
+def test_risk_reversal_and_butterfly_under_premium_adjusted_delta():
+    # The smile of `synthetic_expiry`, but with each strike solved (scipy's brentq) so the
+    # option's PREMIUM-ADJUSTED delta at its own IV is exactly 0.1 … 0.4: then the 25Δ IVs are
+    # again 51 (call) and 55 (put), RR −4 and BF +3, under that convention only.
+    from scipy.optimize import brentq
+
+    f, atm, call_slope, put_slope = 100_000.0, 50.0, 4.0, 20.0
+    t = 30 / 365
+    rows = [(EXP, f, "C", atm, 1.0, f), (EXP, f, "P", atm, 1.0, f)]
+    for d in (0.1, 0.2, 0.3, 0.4):
+        iv = atm + call_slope * (0.5 - d)
+        k = brentq(lambda k, iv=iv, d=d: scipy_delta(f, k, t, iv / 100, True, True) - d, f,
+                   10 * f, xtol=1e-7)
+        rows.append((EXP, k, "C", iv, 1.0, f))
+        iv = atm + put_slope * (0.5 - d)
+        k = brentq(lambda k, iv=iv, d=d: scipy_delta(f, k, t, iv / 100, False, True) + d, f / 10,
+                   f, xtol=1e-7)
+        rows.append((EXP, k, "P", iv, 1.0, f))
+    book = chain(rows)
+    pa = opt.risk_reversal_butterfly(book, AT, opt.DeltaConvention.PREMIUM_ADJUSTED).iloc[0]
+    assert pa["atm_iv"] == pytest.approx(atm)
+    assert pa["rr25"] == pytest.approx(51.0 - 55.0, abs=1e-6)
+    assert pa["bf25"] == pytest.approx((51.0 + 55.0) / 2 - atm, abs=1e-6)
+    # the forward delta reads the same quotes at other strikes: a different RR
+    fwd = opt.risk_reversal_butterfly(book, AT).iloc[0]
+    assert abs(fwd["rr25"] - pa["rr25"]) > 0.05
+    smile = opt.smile(book, EXP, AT, opt.DeltaConvention.PREMIUM_ADJUSTED)
+    wing = smile[(smile["option_type"] == "C") & (smile["strike"] > f)]
+    assert sorted(np.round(wing["delta"], 7)) == pytest.approx([0.1, 0.2, 0.3, 0.4])

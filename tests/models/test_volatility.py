@@ -241,3 +241,19 @@ def test_skew_latest_and_history(loader):
     # every chain has the same shape relative to its own time: the same 30-day point
     assert history["atm_iv"].to_numpy() == pytest.approx(np.full(3, history["atm_iv"].iloc[0]))
     assert 50.0 < history["atm_iv"].iloc[0] < 60.0
+
+
+def test_latest_chain_series_pass_the_conventions_through(loader):
+    newest = loader.latest_snapshot("options.btc")
+    short = vol.gex_latest(loader, "options.btc", "short_both")
+    assert (short["call_gex"] < 0).all() and (short["put_gex"] < 0).all()
+    pd.testing.assert_frame_equal(short, opt.gex_by_strike(
+        newest.frame, 60_000.0, newest.time_ms, opt.DealerPositioning.SHORT_BOTH))
+    pa = vol.skew_latest(loader, "options.btc", "premium_adjusted")
+    pd.testing.assert_frame_equal(pa, opt.risk_reversal_butterfly(
+        newest.frame, newest.time_ms, opt.DeltaConvention.PREMIUM_ADJUSTED))
+    forward = vol.skew_latest(loader, "options.btc")
+    assert not np.allclose(pa["rr25"], forward["rr25"])
+    history = vol.skew_history(loader, "options.btc", delta_convention="premium_adjusted")
+    assert history["atm_iv"].to_numpy() == pytest.approx(
+        vol.skew_history(loader, "options.btc")["atm_iv"].to_numpy())  # ATM is ATM-forward
