@@ -13,6 +13,11 @@ Conventions
 - Time: ACT/365 on milliseconds, `year_fraction(expiry_ms, at_ms)`; options expire 08:00 UTC.
 - Greeks: delta is dV/dF (coins per coin); gamma is d²V/dF² (per USD of underlying); vega is the
   price change per 1 vol point (0.01 of sigma), in the forward's unit (USD), as Deribit quotes it.
+- 25Δ: `DeltaConvention` FORWARD (default, N(d1), Deribit's quoted delta) or PREMIUM_ADJUSTED
+  ((K/F)·N(d2) for calls, −(K/F)·N(−d2) for puts: the hedge of a coin-margined option, whose
+  premium is paid in the coin). ATM is always the IV at the expiry's own forward (ATM-forward).
+- Constant maturity: ATM linear in total variance σ²T between the two expiries of the ATM term
+  structure bracketing the tenor; RR/BF linear in days between wing-quoted expiries.
 
 GEX (gamma exposure)
 - Per option: GEX = sign × OI × Γ × F² × 0.01, in **USD of dealer delta change per 1 % move in the
