@@ -1,21 +1,25 @@
 """Realised against implied volatility, and the derived vol/gamma series the app declares.
 
-Realised vol (`realized_vol`) is close-to-close: the sample standard deviation of daily log returns
-over `window_days`, annualised with √365 (crypto trades every day of the year) and given in vol
-points (percent), the unit of Deribit's DVOL. Bars shorter than a day are first sampled to one close
-per UTC day, the close of the day's last bar (the bar that ends at 00:00 UTC the next day), so 1h
-and 1d inputs give the same number; annualising hourly returns with 365 × 24 instead would mix in
-intraday noise and microstructure and read systematically different from daily RV. Days without a
-close leave a gap (their returns are unknown), so the function is for 24/7 markets.
+Realised vol (`realized_vol`) is close-to-close on daily log returns r over `window_days`,
+annualised with √365 (crypto trades every day of the year) and given in vol points (percent), the
+unit of Deribit's DVOL. Two conventions (`RvMethod`): zero-mean σ = √(365/n · Σ r²), the default and
+the usual choice against implied vol (an option's variance does not subtract the drift), or
+demeaned, the sample standard deviation σ = √(365/(n − 1) · Σ (r − r̄)²). Bars shorter than a day
+are first sampled to one close per UTC day, the close of the day's last bar (the bar that ends at
+00:00 UTC the next day), so 1h and 1d inputs give the same number; annualising hourly returns with
+365 × 24 instead would mix in intraday noise and microstructure and read systematically different
+from daily RV. Days without a close leave a gap (their returns are unknown), so the function is for
+24/7 markets.
 
-Time stamps follow the bar convention of the price series (a daily value is stamped at 00:00 UTC of
-its day and is known at that day's close). `iv_rv_spread` matches DVOL to RV by the instant each
-value is known, not by stamp.
+Time stamps: RV follows the bar convention of the price series (a daily value is stamped at 00:00
+UTC of its day and is known at that day's close, 00:00 UTC the next day). `iv_rv_spread` matches
+DVOL to RV by the instant each value is known and is stamped at that instant, when both are known.
 """
 
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +33,38 @@ if TYPE_CHECKING:
 DAYS_PER_YEAR = 365
 RV_WINDOWS = (7, 30, 90)
 CONSTANT_MATURITY_DAYS = 30.0
+
+
+class RvMethod(StrEnum):
+    """How realised vol treats the mean daily return (`description` is the on-screen text)."""
+
+    ZERO_MEAN = "zero_mean"
+    DEMEANED = "demeaned"
+
+    @property
+    def label(self) -> str:
+        return {RvMethod.ZERO_MEAN: "zero-mean", RvMethod.DEMEANED: "demeaned"}[self]
+
+    @property
+    def formula(self) -> str:
+        return {RvMethod.ZERO_MEAN: "σ = √(365/n · Σ r²) × 100",
+                RvMethod.DEMEANED: "σ = √(365/(n − 1) · Σ (r − r̄)²) × 100"}[self]
+
+    @property
+    def description(self) -> str:
+        return {
+            RvMethod.ZERO_MEAN: (
+                "Zero-mean realised vol: the root mean square of the daily log returns r over the "
+                "window, annualised with √365, in vol points: σ = √(365/n · Σ r²) × 100. The usual "
+                "choice against implied vol, which prices variance around zero drift."),
+            RvMethod.DEMEANED: (
+                "Demeaned realised vol: the sample standard deviation of the daily log returns r "
+                "over the window, annualised with √365, in vol points: "
+                "σ = √(365/(n − 1) · Σ (r − r̄)²) × 100. Ignores a steady trend."),
+        }[self]
+
+
+DEFAULT_RV_METHOD = RvMethod.ZERO_MEAN
 
 
 def bar_ms(data: SeriesData, default_ms: int = MS_PER_DAY) -> int:
@@ -60,12 +96,18 @@ def daily_closes(closes: SeriesData, column: str = "close") -> SeriesData:
 
 
 def realized_vol(closes: SeriesData, window_days: int, *, column: str = "close",
-                 min_fraction: float = 0.8) -> SeriesData:
+                 min_fraction: float = 0.8,
+                 method: RvMethod = DEFAULT_RV_METHOD) -> SeriesData:
     """Close-to-close realised vol (vol points, annualised with √365) over `window_days` days.
 
-    Column "rv". A value needs at least `min_fraction` of the window's daily returns; the first
-    value comes `window_days` days after the first close.
+    r_j = ln(C_j / C_{j−1}) on one close per UTC day; over the n known returns of the window:
+    - `RvMethod.ZERO_MEAN` (default): σ = √(365/n · Σ r²) × 100;
+    - `RvMethod.DEMEANED`: σ = √(365/(n − 1) · Σ (r − r̄)²) × 100 (sample standard deviation).
+    Column "rv", stamped at the day whose close ends the window. A value needs at least
+    `min_fraction` of the window's daily returns; the first value comes `window_days` days after
+    the first close.
     """
+    method = RvMethod(method)
     daily = daily_closes(closes, column)
     if len(daily) <= window_days:
         return SeriesData.empty(["rv"])
@@ -84,7 +126,10 @@ def realized_vol(closes: SeriesData, window_days: int, *, column: str = "close",
     sum1 = s1[end] - s1[end - window_days]
     sum2 = s2[end] - s2[end - window_days]
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = (sum2 - sum1 * sum1 / cnt) / (cnt - 1.0)
+        if method is RvMethod.ZERO_MEAN:
+            var = sum2 / cnt
+        else:
+            var = (sum2 - sum1 * sum1 / cnt) / (cnt - 1.0)
     var = np.where(cnt >= need, np.maximum(var, 0.0), np.nan)
     rv = np.sqrt(var) * math.sqrt(DAYS_PER_YEAR) * 100.0
     time = daily.time[end]  # the day whose close ends the window
@@ -94,11 +139,16 @@ def realized_vol(closes: SeriesData, window_days: int, *, column: str = "close",
 
 def iv_rv_spread(dvol: SeriesData, rv: SeriesData, *, iv_column: str = "close",
                  max_stale_ms: int = MS_PER_DAY) -> SeriesData:
-    """DVOL minus realised vol (vol points) at each RV point: columns spread, iv, rv.
+    """Trailing IV − RV (vol points): spread = DVOL(t) − RV(t), columns spread, iv, rv.
 
-    Both are matched on the instant they are known: an RV value stamped at day D is known at the
-    close of D (D + 1 day); a DVOL bar stamped t is known at t + its bar length. The DVOL used is
-    the last one known by then, and at most `max_stale_ms` older.
+    Stamped at t, the instant both values are known, and using nothing known after t:
+    - an RV value stamped at day D (00:00 UTC, the bar convention) ends with the close of D, so
+      it is known at t = D + 1 day (00:00 UTC of D + 1);
+    - DVOL(t) is the last DVOL bar known by t (a bar stamped s is known at s + its bar length),
+      at most `max_stale_ms` old; for hourly DVOL that is the close of the 23:00 bar of D, the
+      DVOL level at 00:00 of D + 1.
+    So the spread's row for RV of day D is stamped D + 1 day: on an axis shared with DVOL it never
+    leads DVOL (the RV series itself keeps the price bars' stamp D).
     """
     if not len(dvol) or not len(rv):
         return SeriesData.empty(["spread", "iv", "rv"])
@@ -117,13 +167,17 @@ def iv_rv_spread(dvol: SeriesData, rv: SeriesData, *, iv_column: str = "close",
         have[:] = False
     matched = np.where(have, iv[idx] if len(iv) else np.nan, np.nan)
     keep = np.isfinite(matched) & np.isfinite(rv_values)
-    return SeriesData(rv.time[keep], {"spread": matched[keep] - rv_values[keep],
+    return SeriesData(r_known[keep], {"spread": matched[keep] - rv_values[keep],
                                       "iv": matched[keep], "rv": rv_values[keep]})
 
 
 # -- option-chain derived series --------------------------------------------------------------
-def gex_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
-    """GEX by strike (USD per 1 % move, default dealer convention) of the newest chain."""
+def gex_latest(loader: DataLoader, series_id: str, dealer: str | None = None) -> pd.DataFrame:
+    """GEX by strike (USD per 1 % move) of the newest chain, `options.gex_by_strike` at its index.
+
+    GEX_K = Σ_i sign × OI × Γ(F_i, K, σ, T_i) × F_i² × 1 %; `dealer` a `DealerPositioning` value
+    (default dealers long calls, short puts).
+    """
     import pandas as pd
 
     from models import options as opt
@@ -132,11 +186,17 @@ def gex_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
     if snap is None:
         return pd.DataFrame({c: np.empty(0) for c in ("strike", "call_gex", "put_gex",
                                                       "net_gex")})
-    return opt.gex_by_strike(snap.frame, opt.snapshot_spot(snap), snap.time_ms)
+    positioning = opt.DEFAULT_DEALER if dealer is None else opt.DealerPositioning(dealer)
+    return opt.gex_by_strike(snap.frame, opt.snapshot_spot(snap), snap.time_ms, positioning)
 
 
-def skew_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
-    """ATM IV, 25Δ RR and BF per expiry of the newest chain (vol points)."""
+def skew_latest(loader: DataLoader, series_id: str,
+                delta_convention: str = "forward") -> pd.DataFrame:
+    """ATM IV, 25Δ RR and BF per expiry of the newest chain (vol points).
+
+    `options.risk_reversal_butterfly`: RR25 = σ(25Δ C) − σ(25Δ P), BF25 = (σ(25Δ C) + σ(25Δ P))/2
+    − σ_ATM, 25Δ under `delta_convention` (a `DeltaConvention` value, default the forward delta).
+    """
     import pandas as pd
 
     from models import options as opt
@@ -145,12 +205,18 @@ def skew_latest(loader: DataLoader, series_id: str) -> pd.DataFrame:
     if snap is None:
         return pd.DataFrame({c: np.empty(0) for c in ("expiry_ms", "days", "atm_iv", "rr25",
                                                       "bf25")})
-    return opt.risk_reversal_butterfly(snap.frame, snap.time_ms)
+    return opt.risk_reversal_butterfly(snap.frame, snap.time_ms,
+                                       opt.DeltaConvention(delta_convention))
 
 
 def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_MATURITY_DAYS,
-                 max_points: int = 120, step_ms: int = MS_PER_DAY) -> pd.DataFrame:
+                 max_points: int = 120, step_ms: int = MS_PER_DAY,
+                 delta_convention: str = "forward") -> pd.DataFrame:
     """Constant-maturity ATM IV, 25Δ RR and BF (vol points), one cached chain per day at most.
+
+    Per chain, `options.constant_maturity`: ATM linear in total variance σ²T between the two
+    expiries of the ATM term structure bracketing `days`; RR and BF linear in days between the
+    wing-quoted expiries bracketing it (NaN when those do not bracket it).
 
     The loader protocol promises only `latest_snapshot(id, at_ms)`, so this walks back from the
     newest chain, asking for the newest one at least `step_ms` older each time (≤ `max_points`).
@@ -160,7 +226,10 @@ def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_M
     rows: list[tuple[int, float, float, float]] = []
     snap = loader.latest_snapshot(series_id)
     while snap is not None and len(rows) < max_points:
-        point = opt.constant_maturity(opt.risk_reversal_butterfly(snap.frame, snap.time_ms), days)
+        term = opt.atm_term_structure(snap.frame, opt.snapshot_spot(snap), snap.time_ms)
+        skew = opt.risk_reversal_butterfly(snap.frame, snap.time_ms,
+                                           opt.DeltaConvention(delta_convention))
+        point = opt.constant_maturity(skew, days, term)
         if point is not None:
             rows.append((snap.time_ms, point["atm_iv"], point["rr25"], point["bf25"]))
         snap = loader.latest_snapshot(series_id, snap.time_ms - step_ms)
@@ -192,11 +261,13 @@ def _declare() -> list[DerivedSpec]:
         label = asset.upper()
         for window in RV_WINDOWS:
             specs.append(DerivedSpec(
-                id=f"rv.{asset}.{window}", label=f"{label} realised vol {window}d",
+                id=f"rv.{asset}.{window}",
+                label=f"{label} realised vol {window}d ({DEFAULT_RV_METHOD.label})",
                 inputs=(f"{asset}.1d",), compute=_rv_compute(asset, window),
                 unit="vol pts (annualised √365)", interval="1d", symbol=label))
         specs.append(DerivedSpec(
-            id=f"ivrv.{asset}.30", label=f"{label} DVOL − realised vol 30d",
+            id=f"ivrv.{asset}.30",
+            label=f"{label} DVOL − trailing realised vol 30d ({DEFAULT_RV_METHOD.label})",
             inputs=(f"dvol.{asset}", f"{asset}.1d"), compute=_ivrv_compute(asset, 30),
             unit="vol pts", interval="1d", symbol=label))
         chain = f"options.{asset}"

@@ -259,17 +259,60 @@ def test_zero_gamma_level_of_a_two_strike_book():
     assert opt.zero_gamma_level(chain([]), spot, AT) is None
 
 
-def test_gex_profile_matches_gex_by_strike_at_spot_and_keeps_the_basis():
-    spot = 100_000.0
-    book = chain([(EXP, 95_000.0, "P", 55.0, 300.0, 100_500.0),
-                  (EXP + 60 * DAY, 110_000.0, "C", 50.0, 200.0, 102_000.0)])
-    total = opt.gex_by_strike(book, spot, AT)["net_gex"].sum()
-    assert opt.gex_profile(book, np.array([spot]), AT)[0] == pytest.approx(total, rel=1e-12)
-    # the back expiry is valued on its own forward: S × 102000 / 100500
-    f_back = spot * 102_000.0 / 100_500.0
-    call = opt.gex_by_strike(book, spot, AT)["call_gex"].iloc[-1]
-    assert call == pytest.approx(200 * f_back ** 2 * 0.01
-                                 * hand_gamma(f_back, 110_000.0, 90 / 365, 0.5), rel=1e-9)
+def scipy_gamma(f: float, k: float, t: float, sigma: float) -> float:
+    """Black-76 gamma d²V/dF² with scipy's normal: φ(d1) / (F σ √T)."""
+    vt = sigma * math.sqrt(t)
+    return norm.pdf((math.log(f / k) + vt * vt / 2) / vt) / (f * vt)
+
+
+# Two expiries whose forwards differ from each other and from the index (contango).
+INDEX = 100_000.0
+F_FRONT, F_BACK = 100_500.0, 102_000.0
+T_FRONT, T_BACK = 30 / 365, 90 / 365
+BASIS_BOOK = [(EXP, 95_000.0, "P", 55.0, 300.0, F_FRONT),
+              (EXP + 60 * DAY, 110_000.0, "C", 50.0, 200.0, F_BACK)]
+
+
+def basis_gex_by_hand(s: float) -> tuple[float, float]:
+    """(put GEX, call GEX) with each expiry on its own forward moved with the index to s."""
+    f1, f2 = F_FRONT * s / INDEX, F_BACK * s / INDEX
+    put = -300 * scipy_gamma(f1, 95_000.0, T_FRONT, 0.55) * f1 ** 2 * 0.01
+    call = 200 * scipy_gamma(f2, 110_000.0, T_BACK, 0.50) * f2 ** 2 * 0.01
+    return put, call
+
+
+def test_each_expiry_is_valued_on_its_own_forward():
+    # The old code scaled by the FRONT forward (F_i × S / F_front): at S = index the front sat on
+    # the index (100000, not 100500) and the back on 101492.5 (not 102000), so both legs missed.
+    book = chain(BASIS_BOOK)
+    gex = opt.gex_by_strike(book, INDEX, AT)
+    put, call = basis_gex_by_hand(INDEX)
+    assert gex["put_gex"].iloc[0] == pytest.approx(put, rel=1e-9)
+    assert gex["call_gex"].iloc[-1] == pytest.approx(call, rel=1e-9)
+    # at a hypothetical underlying S' every expiry moves by S' / index; `index` says where from
+    moved = opt.gex_by_strike(book, 93_000.0, AT, index=INDEX)
+    put, call = basis_gex_by_hand(93_000.0)
+    assert moved["put_gex"].iloc[0] == pytest.approx(put, rel=1e-9)
+    assert moved["call_gex"].iloc[-1] == pytest.approx(call, rel=1e-9)
+    # the profile is the same sum at each spot
+    spots = np.array([90_000.0, INDEX, 108_000.0])
+    assert opt.gex_profile(book, spots, AT, index=INDEX) == pytest.approx(
+        [sum(basis_gex_by_hand(x)) for x in spots], rel=1e-9)
+
+
+def test_the_gamma_flip_uses_each_expirys_own_forward():
+    # A put on the front and a call on the back: the flip S* solves put(S*) + call(S*) = 0 with
+    # each expiry on F_i × S*/index; a root-find on the hand formula (scipy's brentq, here near
+    # 115.7k) is the independent route.
+    from scipy.optimize import brentq
+
+    book = chain(BASIS_BOOK)
+    want = brentq(lambda x: sum(basis_gex_by_hand(x)), 105_000.0, 125_000.0, xtol=1e-6)
+    assert opt.zero_gamma_level(book, INDEX, AT) == pytest.approx(want, rel=1e-9)
+    # the front-forward scaling puts it elsewhere by more than a dollar
+    front_scaled = brentq(lambda x: sum(basis_gex_by_hand(x * INDEX / F_FRONT)), 105_000.0,
+                          125_000.0, xtol=1e-6)
+    assert abs(front_scaled - want) > 100.0
 
 
 def test_call_and_put_walls():
@@ -355,3 +398,216 @@ def test_atm_term_structure_and_constant_maturity():
     assert opt.constant_maturity(skew, 5.0) is None  # no extrapolation
     assert opt.constant_maturity(skew, 45.0) is None
     assert opt.constant_maturity(skew.iloc[:0], 30.0) is None
+
+
+def wing_limited_chain() -> pd.DataFrame:
+    """10 d (ATM 60), 20 d (ATM 56, put wing stops at 30Δ) and 40 d (ATM 50), forward 100000."""
+    f = 100_000.0
+    wing_limited = [r for r in synthetic_expiry(AT + 20 * DAY, f, 56.0, 4.0, 20.0)
+                    if not (r[2] == "P" and r[1] < strike_for_delta(f, -0.3, 20 / 365, 0.56))]
+    return chain(synthetic_expiry(AT + 10 * DAY, f, 60.0, 4.0, 20.0) + wing_limited
+                 + synthetic_expiry(AT + 40 * DAY, f, 50.0, 2.0, 10.0))
+
+
+def test_constant_maturity_atm_uses_every_expiry_with_an_atm_iv():
+    # 10 d (ATM 60), 20 d (ATM 56, put wing stops short of 25Δ) and 40 d (ATM 50). The 20-day
+    # expiry has an ATM IV but no RR/BF: the 30-day ATM brackets with 20 d and 40 d. By hand,
+    # total variance w = σ²T (vol pts² × days): w20 = 56² × 20 = 62720, w40 = 50² × 40 = 100000,
+    # w30 = 62720 + (100000 − 62720) × 10/20 = 81360, σ30 = √(81360 / 30) = √2712 = 52.0769...
+    # The old code bracketed with 10 d and 40 d: √((36000 + 64000 × 20/30) / 30) = 51.2076...
+    f = 100_000.0
+    e1, e2, e3 = AT + 10 * DAY, AT + 20 * DAY, AT + 40 * DAY
+    book = wing_limited_chain()
+    term = opt.atm_term_structure(book, f, AT)
+    skew = opt.risk_reversal_butterfly(book, AT)
+    assert list(term["expiry_ms"]) == [e1, e2, e3]
+    assert list(skew["expiry_ms"]) == [e1, e3]  # the 20-day wing is not quoted
+    cm = opt.constant_maturity(skew, 30.0, term)
+    assert cm["atm_iv"] == pytest.approx(math.sqrt(2712.0), rel=1e-9)
+    assert math.sqrt(2712.0) == pytest.approx(52.0769, abs=1e-4)
+    # RR/BF come from the wing-quoted expiries only: 10 d and 40 d, linear in days
+    rr1, rr3 = 4 * 0.25 - 20 * 0.25, 2 * 0.25 - 10 * 0.25  # −4 and −2
+    assert cm["rr25"] == pytest.approx(rr1 + (rr3 - rr1) * 20 / 30, abs=1e-9)
+    # at 15 d the ATM brackets (10 d, 20 d): w = 36000 + (62720 − 36000) × 5/10 = 49360
+    assert opt.constant_maturity(skew, 15.0, term)["atm_iv"] == pytest.approx(
+        math.sqrt(49360 / 15), rel=1e-9)
+    # ATM bracketed but the wing-quoted expiries are not: RR and BF unknown, ATM still given
+    only_front_wings = opt.constant_maturity(skew.iloc[:1], 30.0, term)
+    assert only_front_wings["atm_iv"] == pytest.approx(math.sqrt(2712.0), rel=1e-9)
+    assert math.isnan(only_front_wings["rr25"]) and math.isnan(only_front_wings["bf25"])
+    assert opt.constant_maturity(skew, 45.0, term) is None  # no extrapolation
+
+
+def test_skew_history_30d_atm_includes_wing_limited_expiries():
+    # The same chain through the derived series: 52.0769 (20 d and 40 d), not 51.2076 (10 d and
+    # 40 d, the old result when the 20-day expiry was dropped for its missing 25Δ put).
+    from models.series import Snapshot
+    from models.volatility import skew_history
+
+    class OneChain:
+        def latest_snapshot(self, series_id, at_ms=None):
+            if at_ms is not None and at_ms < AT:
+                return None
+            return Snapshot("options.btc", AT, wing_limited_chain(), {"index_price": 100_000.0})
+
+    history = skew_history(OneChain(), "options.btc")
+    assert history["atm_iv"].to_list() == pytest.approx([math.sqrt(2712.0)], rel=1e-9)
+
+
+@pytest.mark.parametrize(("positioning", "call_sign", "put_sign"), [
+    (opt.DealerPositioning.LONG_CALLS_SHORT_PUTS, 1.0, -1.0),
+    (opt.DealerPositioning.SHORT_BOTH, -1.0, -1.0),
+    (opt.DealerPositioning.LONG_BOTH, 1.0, 1.0)])
+def test_dealer_positioning_signs_each_leg(positioning, call_sign, put_sign):
+    # A put at 90k and a call at 110k (same expiry, IV, OI) plus a smaller call at 120k; the
+    # size of each leg by hand, the sign from the positioning. The old toggle could only negate
+    # both legs: it had no "short both" or "long both".
+    spot, iv, t = 100_000.0, 50.0, 30 / 365
+    book = chain([(EXP, 90_000.0, "P", iv, 500.0, spot), (EXP, 110_000.0, "C", iv, 500.0, spot),
+                  (EXP, 120_000.0, "C", iv, 100.0, spot)])
+
+    def size(k: float, oi: float, s: float = spot) -> float:
+        return oi * scipy_gamma(s, k, t, 0.5) * s * s * 0.01
+
+    assert (positioning.call_sign, positioning.put_sign) == (call_sign, put_sign)
+    gex = opt.gex_by_strike(book, spot, AT, positioning)
+    assert gex["put_gex"].to_list() == pytest.approx([put_sign * size(90_000.0, 500.0), 0, 0])
+    assert gex["call_gex"].to_list() == pytest.approx(
+        [0, call_sign * size(110_000.0, 500.0), call_sign * size(120_000.0, 100.0)])
+    # the plain string value works too (what a settings file stores)
+    pd.testing.assert_frame_equal(opt.gex_by_strike(book, spot, AT, str(positioning.value)), gex)
+    # profile: the same signed sum at each spot
+    spots = np.array([85_000.0, spot, 115_000.0])
+    want = [put_sign * size(90_000.0, 500.0, s) + call_sign * (size(110_000.0, 500.0, s)
+                                                               + size(120_000.0, 100.0, s))
+            for s in spots]
+    assert opt.gex_profile(book, spots, AT, positioning, index=spot) == pytest.approx(want)
+    # flip: only opposite signs on the two legs can cross zero
+    flip = opt.zero_gamma_level(book, spot, AT, positioning)
+    if call_sign == put_sign:
+        assert flip is None
+    else:
+        from scipy.optimize import brentq
+
+        def net(s: float) -> float:
+            return -size(90_000.0, 500.0, s) + size(110_000.0, 500.0, s) + size(120_000.0, 100.0, s)
+
+        assert flip == pytest.approx(brentq(net, 90_000.0, 110_000.0, xtol=1e-6), rel=1e-9)
+    # walls are the biggest legs by size whatever their sign
+    assert opt.call_wall(gex) == 110_000.0 and opt.put_wall(gex) == 90_000.0
+    assert positioning.label.startswith("dealers") and len(positioning.description) > 40
+
+
+def test_the_legacy_flipped_toggle_still_negates_both_legs():
+    legacy = opt.DealerConvention(flipped=True)
+    assert (legacy.call_sign, legacy.put_sign) == (-1.0, 1.0)
+    assert opt.DEFAULT_DEALER is opt.DealerPositioning.LONG_CALLS_SHORT_PUTS
+
+
+# -- delta conventions for the 25Δ strikes -------------------------------------------------------
+def scipy_delta(f: float, k: float, t: float, sigma: float, call: bool,
+                premium_adjusted: bool) -> float:
+    """Textbook forward delta N(d1) / N(d1) − 1, or premium-adjusted (K/F) N(d2) / −(K/F) N(−d2)."""
+    vt = sigma * math.sqrt(t)
+    d1 = (math.log(f / k) + vt * vt / 2) / vt
+    d2 = d1 - vt
+    if premium_adjusted:
+        return k / f * norm.cdf(d2) if call else -k / f * norm.cdf(-d2)
+    return norm.cdf(d1) if call else norm.cdf(d1) - 1.0
+
+
+@pytest.mark.parametrize(("k", "sigma", "days", "call"), GRID[::3])
+def test_premium_adjusted_delta_is_forward_delta_less_premium_over_forward(k, sigma, days, call):
+    # Δ_pa = Δ − V/F, with V the scipy Black price: a second route to (K/F) N(d2).
+    f, t = 100_000.0, days / 365.0
+    ref = ref_greeks(f, k, t, sigma, call)
+    pa = float(opt.bs_delta(f, k, t, sigma, call, opt.DeltaConvention.PREMIUM_ADJUSTED))
+    assert pa == pytest.approx(ref["delta"] - ref["price"] / f, rel=1e-6, abs=1e-12)
+    assert pa == pytest.approx(scipy_delta(f, k, t, sigma, call, True), rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("ticker", DERIBIT_TICKERS, ids=lambda t: t["instrument_name"])
+def test_premium_adjusted_delta_from_deribits_own_quote(ticker):
+    # Deribit quotes the forward delta and the mark price in coin (= V/F): Δ_pa = Δ − price_coin.
+    oid = opt.parse_instrument(ticker["instrument_name"])
+    f = ticker["underlying_price"]
+    t = float(opt.year_fraction(oid.expiry_ms, ticker["timestamp"]))
+    pa = float(opt.bs_delta(f, oid.strike, t, ticker["mark_iv"] / 100, oid.is_call,
+                            "premium_adjusted"))
+    want = ticker["greeks"]["delta"] - ticker["mark_price"]
+    assert pa == pytest.approx(want, abs=2e-4)  # 5-decimal delta and 4-decimal price prints
+
+
+@pytest.mark.parametrize("convention", list(opt.DeltaConvention))
+@pytest.mark.parametrize(("sigma", "days"), [(0.5, 30.0), (0.9, 7.0), (0.6, 180.0)])
+def test_25_delta_strikes_match_a_scipy_root_find(convention, sigma, days):
+    from scipy.optimize import brentq
+
+    f, t = 100_000.0, days / 365.0
+    pa = convention is opt.DeltaConvention.PREMIUM_ADJUSTED
+    # independent: brentq on the textbook formula, calls above the forward, puts below it
+    k_call = brentq(lambda k: scipy_delta(f, k, t, sigma, True, pa) - 0.25, f, 20 * f,
+                    xtol=1e-8)
+    k_put = brentq(lambda k: scipy_delta(f, k, t, sigma, False, pa) + 0.25, f / 20, f,
+                   xtol=1e-8)
+    assert opt.strike_at_delta(f, t, sigma, 0.25, convention) == pytest.approx(k_call, rel=1e-9)
+    assert opt.strike_at_delta(f, t, sigma, -0.25, convention) == pytest.approx(k_put, rel=1e-9)
+    if not pa:  # the forward call has a closed form: K = F exp(−N⁻¹(0.25) σ√T + σ²T/2)
+        vt = sigma * math.sqrt(t)
+        assert k_call == pytest.approx(f * math.exp(-norm.ppf(0.25) * vt + vt * vt / 2),
+                                       rel=1e-9)
+    else:  # the premium paid in coin moves both 25Δ strikes down (further OTM for the put)
+        assert k_call < opt.strike_at_delta(f, t, sigma, 0.25)
+        assert k_put < opt.strike_at_delta(f, t, sigma, -0.25)
+
+
+def test_premium_adjusted_call_strike_is_on_the_falling_branch():
+    # σ√T = 1.3: (K/F) N(d2) still rises just above K = F (0.2578 there, peak 0.2582 at
+    # ln(K/F) ≈ 0.08) before it falls, so 0.25 has two strikes, one each side of the peak; the
+    # 25Δ call is the out-of-the-money one (brentq beyond the peak found by scipy's minimiser).
+    from scipy.optimize import brentq, minimize_scalar
+
+    f, t, sigma = 100_000.0, 1.69, 1.0
+    peak = minimize_scalar(lambda x: -scipy_delta(f, f * math.exp(x), t, sigma, True, True),
+                           bounds=(-3, 3), method="bounded", options={"xatol": 1e-10}).x
+    assert peak > 0
+    k = brentq(lambda k: scipy_delta(f, k, t, sigma, True, True) - 0.25, f * math.exp(peak),
+               50 * f, xtol=1e-6)
+    inner = brentq(lambda k: scipy_delta(f, k, t, sigma, True, True) - 0.25, f / 50,
+                   f * math.exp(peak), xtol=1e-6)
+    assert inner < f < k  # the other root, which the 25Δ call is not
+    assert opt.strike_at_delta(f, t, sigma, 0.25, "premium_adjusted") == pytest.approx(k,
+                                                                                         rel=1e-9)
+    assert math.isnan(opt.strike_at_delta(f, t, sigma, 0.0))
+    assert math.isnan(opt.strike_at_delta(f, t, sigma, 0.6, "premium_adjusted"))  # above the peak
+
+
+def test_risk_reversal_and_butterfly_under_premium_adjusted_delta():
+    # The smile of `synthetic_expiry`, but with each strike solved (scipy's brentq) so the
+    # option's PREMIUM-ADJUSTED delta at its own IV is exactly 0.1 … 0.4: then the 25Δ IVs are
+    # again 51 (call) and 55 (put), RR −4 and BF +3, under that convention only.
+    from scipy.optimize import brentq
+
+    f, atm, call_slope, put_slope = 100_000.0, 50.0, 4.0, 20.0
+    t = 30 / 365
+    rows = [(EXP, f, "C", atm, 1.0, f), (EXP, f, "P", atm, 1.0, f)]
+    for d in (0.1, 0.2, 0.3, 0.4):
+        iv = atm + call_slope * (0.5 - d)
+        k = brentq(lambda k, iv=iv, d=d: scipy_delta(f, k, t, iv / 100, True, True) - d, f,
+                   10 * f, xtol=1e-7)
+        rows.append((EXP, k, "C", iv, 1.0, f))
+        iv = atm + put_slope * (0.5 - d)
+        k = brentq(lambda k, iv=iv, d=d: scipy_delta(f, k, t, iv / 100, False, True) + d, f / 10,
+                   f, xtol=1e-7)
+        rows.append((EXP, k, "P", iv, 1.0, f))
+    book = chain(rows)
+    pa = opt.risk_reversal_butterfly(book, AT, opt.DeltaConvention.PREMIUM_ADJUSTED).iloc[0]
+    assert pa["atm_iv"] == pytest.approx(atm)
+    assert pa["rr25"] == pytest.approx(51.0 - 55.0, abs=1e-6)
+    assert pa["bf25"] == pytest.approx((51.0 + 55.0) / 2 - atm, abs=1e-6)
+    # the forward delta reads the same quotes at other strikes: a different RR
+    fwd = opt.risk_reversal_butterfly(book, AT).iloc[0]
+    assert abs(fwd["rr25"] - pa["rr25"]) > 0.05
+    smile = opt.smile(book, EXP, AT, opt.DeltaConvention.PREMIUM_ADJUSTED)
+    wing = smile[(smile["option_type"] == "C") & (smile["strike"] > f)]
+    assert sorted(np.round(wing["delta"], 7)) == pytest.approx([0.1, 0.2, 0.3, 0.4])

@@ -32,7 +32,7 @@ def alternating(n_days: int, r: float, *, hourly: bool = False) -> SeriesData:
 
 def test_realized_vol_of_alternating_returns_by_hand():
     r, window = 0.02, 30
-    rv = vol.realized_vol(alternating(100, r), window)
+    rv = vol.realized_vol(alternating(100, r), window, method=vol.RvMethod.DEMEANED)
     # an even window holds 15 × (+r) and 15 × (−r): mean 0, sample variance 30 r² / 29
     even = r * math.sqrt(window / (window - 1)) * math.sqrt(365) * 100
     assert rv["rv"] == pytest.approx(np.full(len(rv), even), rel=1e-9)
@@ -40,9 +40,37 @@ def test_realized_vol_of_alternating_returns_by_hand():
     assert rv.time[0] == T0 + window * DAY and rv.time[-1] == T0 + 99 * DAY
     assert len(rv) == 100 - window
     # an odd window: mean ±r/W, sample variance r² (W + 1) / W
-    rv7 = vol.realized_vol(alternating(50, r), 7)
+    rv7 = vol.realized_vol(alternating(50, r), 7, method="demeaned")
     odd = r * math.sqrt(8 / 7) * math.sqrt(365) * 100
     assert rv7["rv"] == pytest.approx(np.full(len(rv7), odd), rel=1e-9)
+    # zero-mean (the default): every squared return is r², so σ = r √365 for any window
+    for window in (7, 30):
+        zero = vol.realized_vol(alternating(50, r), window)
+        assert zero["rv"] == pytest.approx(np.full(len(zero), r * math.sqrt(365) * 100),
+                                           rel=1e-9)
+
+
+def test_zero_mean_and_demeaned_rv_of_a_trending_window_by_hand():
+    # Closes 100, 103.05..., returns +0.03, −0.01, +0.03 (a drift of +1 %/day), window 3.
+    returns = [0.03, -0.01, 0.03]
+    closes = 100.0 * np.exp(np.cumsum([0.0, *returns]))
+    data = SeriesData(T0 + np.arange(4) * DAY, {"close": closes})
+    # zero-mean: Σr² = 0.0009 + 0.0001 + 0.0009 = 0.0019; σ = √(365/3 × 0.0019) × 100
+    zero = vol.realized_vol(data, 3, method=vol.RvMethod.ZERO_MEAN)
+    assert list(zero.time) == [T0 + 3 * DAY]
+    assert zero["rv"][0] == pytest.approx(math.sqrt(365 / 3 * 0.0019) * 100, rel=1e-9)
+    assert zero["rv"][0] == pytest.approx(48.08, abs=0.01)
+    # demeaned: r̄ = 0.05/3; Σ(r − r̄)² = 2 × (0.04/3)² + (0.08/3)² = 0.0096/9;
+    # σ = √(365/2 × 0.0096/9) × 100
+    demeaned = vol.realized_vol(data, 3, method=vol.RvMethod.DEMEANED)
+    assert demeaned["rv"][0] == pytest.approx(math.sqrt(365 / 2 * 0.0096 / 9) * 100, rel=1e-9)
+    assert demeaned["rv"][0] == pytest.approx(44.12, abs=0.01)
+    # the default is zero-mean, and each convention describes itself with its formula
+    assert vol.DEFAULT_RV_METHOD is vol.RvMethod.ZERO_MEAN
+    assert vol.realized_vol(data, 3)["rv"][0] == zero["rv"][0]
+    assert "Σ r²" in vol.RvMethod.ZERO_MEAN.description
+    assert "(n − 1)" in vol.RvMethod.DEMEANED.description
+    assert "zero-mean" in {s.id: s for s in vol.DERIVED}["ivrv.btc.30"].label
 
 
 def test_hourly_bars_give_the_daily_close_to_close_number():
@@ -68,24 +96,43 @@ def test_realized_vol_gaps_short_series_and_bad_bars():
 def test_iv_rv_spread_matches_by_the_instant_each_is_known():
     rv = SeriesData(T0 + np.arange(3) * DAY, {"rv": np.array([40.0, 42.0, 44.0])})
     # hourly DVOL whose close is its own hour number: the bar stamped 23:00 on day D is the last
-    # one known at the close of D (00:00 D+1), the RV's own knowledge time
+    # one known at the close of D (00:00 D+1), the RV's own knowledge time and the row's stamp
     n = 5 * 24
     dvol = SeriesData(T0 + np.arange(n) * H, {"close": np.arange(n, dtype=float)})
     spread = vol.iv_rv_spread(dvol, rv)
     assert list(spread.names) == ["spread", "iv", "rv"]
-    assert np.array_equal(spread.time, rv.time)
+    assert np.array_equal(spread.time, rv.time + DAY)
     assert list(spread["iv"]) == [23.0, 47.0, 71.0]
     assert list(spread["spread"]) == [23.0 - 40.0, 47.0 - 42.0, 71.0 - 44.0]
     # DVOL that stops at 22:00 on day 0 is known at 23:00: up to a day later it still serves
     # (day 0's RV takes it), but it is 25 h old when day 1's RV is known
     short = dvol.between(None, T0 + 22 * H)
     stale = vol.iv_rv_spread(short, rv)
-    assert list(stale.time) == [T0] and list(stale["iv"]) == [22.0]
-    assert list(vol.iv_rv_spread(dvol.between(None, T0 + 23 * H), rv).time) == [T0, T0 + DAY]
+    assert list(stale.time) == [T0 + DAY] and list(stale["iv"]) == [22.0]
+    assert list(vol.iv_rv_spread(dvol.between(None, T0 + 23 * H), rv).time) == [T0 + DAY,
+                                                                                T0 + 2 * DAY]
     # nothing known yet before the first DVOL bar
     late = dvol.between(T0 + 2 * DAY, None)
-    assert list(vol.iv_rv_spread(late, rv).time) == [T0 + 2 * DAY]
+    assert list(vol.iv_rv_spread(late, rv).time) == [T0 + 3 * DAY]
     assert len(vol.iv_rv_spread(SeriesData.empty(["close"]), rv)) == 0
+
+
+def test_iv_rv_spread_never_uses_dvol_from_after_its_stamp():
+    # The old rows were stamped at the RV's bar (00:00 D) but held the DVOL known at 00:00 D+1:
+    # on a shared axis the spread led DVOL by a day. Every row's DVOL must be the newest bar
+    # known at or before the row's stamp (a bar stamped s is known at s + 1 h).
+    n = 10 * 24
+    dvol = SeriesData(T0 + np.arange(n) * H, {"close": 50.0 + np.arange(n) / 100.0})
+    rv = SeriesData(T0 + np.arange(8) * DAY, {"rv": np.full(8, 40.0)})
+    spread = vol.iv_rv_spread(dvol, rv)
+    assert len(spread) == 8
+    for stamp, iv in zip(spread.time, spread["iv"], strict=True):
+        bar = round(float(iv - 50.0) * 100.0)  # the hour whose close this is
+        bar_known = dvol.time[bar] + H
+        assert bar_known <= stamp  # nothing from after the stamp
+        assert bar_known == stamp  # and the newest that was known by then
+        # the RV in that row is known by then too: its day closed at the stamp
+        assert stamp - DAY in set(rv.time.tolist())
 
 
 # -- DERIVED through an in-memory loader -----------------------------------------------------
@@ -152,7 +199,7 @@ def test_rv_and_ivrv_compute_through_the_loader(loader):
     rv = specs()["rv.btc.30"].compute(loader)
     assert list(rv.columns) == ["rv"]
     assert str(rv.index.tz) == "UTC"
-    assert rv["rv"].to_numpy() == pytest.approx(0.02 * math.sqrt(30 / 29 * 365) * 100)
+    assert rv["rv"].to_numpy() == pytest.approx(0.02 * math.sqrt(365) * 100)  # zero-mean
     ivrv = specs()["ivrv.btc.30"].compute(loader)
     assert list(ivrv.columns) == ["spread", "iv", "rv"]
     assert len(ivrv) == len(rv)
@@ -194,3 +241,19 @@ def test_skew_latest_and_history(loader):
     # every chain has the same shape relative to its own time: the same 30-day point
     assert history["atm_iv"].to_numpy() == pytest.approx(np.full(3, history["atm_iv"].iloc[0]))
     assert 50.0 < history["atm_iv"].iloc[0] < 60.0
+
+
+def test_latest_chain_series_pass_the_conventions_through(loader):
+    newest = loader.latest_snapshot("options.btc")
+    short = vol.gex_latest(loader, "options.btc", "short_both")
+    assert (short["call_gex"] < 0).all() and (short["put_gex"] < 0).all()
+    pd.testing.assert_frame_equal(short, opt.gex_by_strike(
+        newest.frame, 60_000.0, newest.time_ms, opt.DealerPositioning.SHORT_BOTH))
+    pa = vol.skew_latest(loader, "options.btc", "premium_adjusted")
+    pd.testing.assert_frame_equal(pa, opt.risk_reversal_butterfly(
+        newest.frame, newest.time_ms, opt.DeltaConvention.PREMIUM_ADJUSTED))
+    forward = vol.skew_latest(loader, "options.btc")
+    assert not np.allclose(pa["rr25"], forward["rr25"])
+    history = vol.skew_history(loader, "options.btc", delta_convention="premium_adjusted")
+    assert history["atm_iv"].to_numpy() == pytest.approx(
+        vol.skew_history(loader, "options.btc")["atm_iv"].to_numpy())  # ATM is ATM-forward
