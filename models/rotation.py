@@ -20,7 +20,7 @@ Returns are log returns between consecutive sessions common to every input
 return), a US holiday is simply absent (BTC's return across it spans two sessions), and no zero
 return is ever invented.
 
-`movers` (computed in `models.movers`, numpy only) works on each asset's own daily bars.
+`movers` (computed in `models.movers`, numpy only) works on each asset's own bars.
 
 No Qt, no I/O: inputs are `SeriesData` (the cache's shape), outputs pandas objects.
 """
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from models.catalog import DataLoader, DerivedSpec
-from models.movers import MOVER_COLUMNS, mover_rows, valid_closes
+from models.movers import DEFAULT_DRAWDOWN_BASIS, MOVER_COLUMNS, mover_rows, valid_closes
 from models.series import MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
@@ -206,9 +206,14 @@ def decoupling_days(pair_returns: pd.DataFrame, corr: pd.Series, *, k: float,
 
 
 # -- movers ---------------------------------------------------------------------------------
-def movers(daily: Mapping[str, SeriesData], now_ms: int) -> pd.DataFrame:
+def movers(daily: Mapping[str, SeriesData], now_ms: int | None, *,
+           hourly: Mapping[str, SeriesData] | None = None,
+           asset_classes: Mapping[str, str] | None = None,
+           drawdown_basis: str = DEFAULT_DRAWDOWN_BASIS) -> pd.DataFrame:
     """`models.movers.mover_rows` as a frame: one row per asset stem (the index)."""
-    frame = pd.DataFrame.from_dict(mover_rows(daily, now_ms), orient="index",
+    rows = mover_rows(daily, now_ms, hourly=hourly, asset_classes=asset_classes,
+                      drawdown_basis=drawdown_basis)
+    frame = pd.DataFrame.from_dict(rows, orient="index",
                                    columns=list(MOVER_COLUMNS), dtype=np.float64)
     frame.index.name = "asset"
     return frame
