@@ -13,6 +13,7 @@ import pytest
 from models import rotation as rot
 from models.catalog import derived_specs, validate_series_id
 from models.series import MS_PER_HOUR, SeriesData
+from models.sessions import sessions_between
 
 HOURLY_START = datetime(2025, 12, 1, tzinfo=UTC)
 
@@ -57,9 +58,14 @@ def hour_marker(t_ms: int) -> float:
     return (t_ms - _ms(HOURLY_START)) / MS_PER_HOUR + 1.0
 
 
+def nyse_days(start: date, end: date) -> list[date]:
+    """The NYSE sessions from start to end, from the exchange calendar."""
+    return [d.date() for d in sessions_between(start, end)]
+
+
 def returns_frame(**columns: np.ndarray) -> pd.DataFrame:
     n = len(next(iter(columns.values())))
-    index = rot.session_close_instants(pd.bdate_range("2025-01-01", periods=n))
+    index = rot.session_close_instants(sessions_between("2025-01-02", "2026-12-31")[:n])
     return pd.DataFrame(columns, index=index)
 
 
@@ -314,7 +320,7 @@ def _market() -> dict[str, SeriesData]:
     calendar = every_day(date(2025, 6, 1), date(2026, 5, 31))
     btc_daily = daily_bars(calendar, list(50_000 * np.exp(np.cumsum(
         rng.normal(0, 0.02, len(calendar))))))
-    sessions = weekdays(date(2025, 6, 2), date(2026, 5, 29))
+    sessions = nyse_days(date(2025, 6, 2), date(2026, 5, 29))
     session_index = rot.session_closes(daily_bars(sessions, [1.0] * len(sessions))).index
     btc_at_close = rot.btc_session_closes(hourly, btc_daily, session_index)
     assert len(btc_at_close) == len(sessions)
