@@ -22,13 +22,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from models.assets import ASSETS
+from models.assets import CRYPTO_STEMS as _CRYPTO_STEMS
 from models.catalog import CATALOG
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 CRYPTO = "crypto"
 SESSIONS = "sessions"  # any exchange-traded asset: horizons counted in its own sessions
 CRYPTO_SOURCES = frozenset({"binance", "coinbase", "kraken"})
-CRYPTO_STEMS = frozenset({"btc", "eth"})
+CRYPTO_STEMS = frozenset(_CRYPTO_STEMS)  # the old name
 MOVER_COLUMNS = ("last", "chg_1d_pct", "chg_1w_pct", "chg_1m_pct", "rv30_pct", "z_1d",
                  "drawdown_52w_pct")
 CRYPTO_HORIZON_DAYS = {"chg_1d_pct": 1, "chg_1w_pct": 7, "chg_1m_pct": 30}
@@ -65,10 +67,13 @@ COLUMN_DEFINITIONS: dict[str, str] = {
 
 
 def asset_class_of(stem: str) -> str:
-    """CRYPTO for a series whose daily bars come from a crypto exchange, else SESSIONS."""
+    """The asset table's class (`models.assets`, crypto or not); for a stem it lacks, CRYPTO
+    when the catalog's daily bars come from a crypto exchange, else SESSIONS."""
+    if stem in ASSETS:
+        return CRYPTO if ASSETS[stem].asset_class.trades_24_7 else SESSIONS
     spec = CATALOG.get(f"{stem}.1d")
     if spec is None:
-        return CRYPTO if stem in CRYPTO_STEMS else SESSIONS
+        return SESSIONS
     return CRYPTO if spec.source in CRYPTO_SOURCES else SESSIONS
 
 

@@ -186,6 +186,14 @@ def test_asset_class_comes_from_the_catalog_or_the_caller():
     data = daily(DAYS, CLOSES)
     as_sessions = mv.mover_rows({"btc": data}, None, asset_classes={"btc": "equity"})["btc"]
     assert as_sessions["chg_1w_pct"] == pytest.approx(pct(67_000, CLOSES[-6]))
+    # The asset table's classes can be passed as they are.
+    from models.assets import AssetClass
+
+    assert mv.mover_rows({"btc": data}, None, asset_classes={"btc": AssetClass.METAL}) == {
+        "btc": as_sessions}
+    assert mv.mover_rows({"x": data}, None, asset_classes={"x": AssetClass.CRYPTO})["x"][
+        "chg_1w_pct"] == pytest.approx(pct(67_000, 80_000))
+    assert mv.asset_class_of("not-in-any-table") == mv.SESSIONS
 
 
 # -- drawdown ---------------------------------------------------------------------------------
