@@ -126,6 +126,9 @@ PRICE_INTERVALS = ("1h", "1d")
 # Yahoo serves 1h bars only for the last 730 days.
 _YAHOO_MAX_DAYS = {"1h": 729, "1d": None}
 _HISTORY_DAYS = {"1h": 120, "1d": 5 * 365}
+# BTC/ETH hourly bars back to Binance's first (2017-08-17, ~80k rows): the rotation analytics
+# sample BTC at each NYSE close from them, on every session of the peers' daily history.
+_CRYPTO_HISTORY_DAYS = {"1h": 3650, "1d": _HISTORY_DAYS["1d"]}
 
 
 def _price_specs() -> list[SeriesSpec]:
@@ -136,7 +139,7 @@ def _price_specs() -> list[SeriesSpec]:
                 id=f"{stem}.{interval}", kind=CANDLES, source="binance", symbol=binance,
                 interval=interval, label=f"{label}/USD", asset=label,
                 fallbacks=(("coinbase", coinbase), ("kraken", kraken)), unit="USD",
-                history_days=_HISTORY_DAYS[interval], poll_seconds=60,
+                history_days=_CRYPTO_HISTORY_DAYS[interval], poll_seconds=60,
             ))
         for stem, label, symbol, unit in _YAHOO:
             specs.append(SeriesSpec(

@@ -1,26 +1,31 @@
 """Rotation analytics: is BTC moving with stocks and metals, or on its own?
 
-Everything is measured on *sessions*: the trading days of the exchange-traded assets, each stamped
-at its close instant, 16:00 America/New_York as a tz-aware UTC timestamp (21:00 UTC in winter,
-20:00 UTC in summer). BTC trades around the clock, so it is sampled at those instants:
+Everything is measured on *sessions*: the NYSE's trading days, each stamped at its close instant
+as a tz-aware UTC timestamp. Session dates and close times come from the `exchange-calendars`
+package (calendar XNYS, `models.sessions`): holidays are no session, a half day closes at 13:00
+New York, a regular day at 16:00 (20:00 UTC in summer, 21:00 UTC in winter). BTC trades around
+the clock, so it is sampled at those instants:
 
-* `crypto_at_session_close`: from hourly bars, the last hourly close at or before 16:00 New York
-  (an hourly bar stamped t closes at t + 1h), only when such a close lies within a tolerance
-  (2 h) of the session close. A gap in the hourly data leaves the session out; nothing is
-  forward-filled.
-* `session_closes` on BTC's daily bars (the fallback for sessions older than the hourly history):
-  the bar of UTC date D (00:00 → 00:00 next day) stands for the session of D, weekdays only. Its
-  close comes 3–4 h *after* the equity close; the alternative, the previous bar's close at
-  00:00 UTC of D, is 20 h stale and its return would overlap the equity session's return by only
-  4 h of 24 instead of 20, biasing correlations towards zero. A few hours of look-ahead is harmless
-  for historical co-movement; it is not a trading signal. The same rule is exact for equities.
+* `crypto_at_session_close`: from hourly bars, the last hourly close at or before the session
+  close (an hourly bar stamped t closes at t + 1h), only when such a close lies within a
+  tolerance (2 h) of the session close. A gap in the hourly data leaves the session out; nothing
+  is forward-filled.
+* `session_closes` on BTC's daily bars, the fallback only for sessions where no hourly data
+  exists (before the hourly history starts or after it ends): the bar of UTC date D
+  (00:00 → 00:00 next day) stands for the session of D. Its close comes 3–4 h *after* a regular
+  equity close and 7–8 h after a half day's; the alternative, the previous bar's close at 00:00
+  UTC of D, is 20 h stale and its return would overlap the equity session's return by only 4 h
+  of 24 instead of 20, biasing correlations towards zero. A few hours of look-ahead is harmless
+  for historical co-movement; it is not a trading signal. The catalog backfills BTC's hourly
+  bars to 2017 so this fallback should not be needed within the peers' history.
+  The same date rule is exact for equities.
 
 Returns are log returns between consecutive sessions common to every input
 (`aligned_log_returns`): a weekend is never a row (Saturday's BTC move lands in Monday's
 return), a US holiday is simply absent (BTC's return across it spans two sessions), and no zero
 return is ever invented.
 
-`movers` (computed in `models.movers`, numpy only) works on each asset's own daily bars.
+`movers` (computed in `models.movers`, numpy only) works on each asset's own bars.
 
 No Qt, no I/O: inputs are `SeriesData` (the cache's shape), outputs pandas objects.
 """
@@ -33,14 +38,13 @@ import numpy as np
 import pandas as pd
 
 from models.catalog import DataLoader, DerivedSpec
-from models.movers import MOVER_COLUMNS, mover_rows, valid_closes
+from models.movers import DEFAULT_DRAWDOWN_BASIS, MOVER_COLUMNS, mover_rows, valid_closes
 from models.series import MS_PER_HOUR, SeriesData
+from models.sessions import session_close_times
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-SESSION_TZ = "America/New_York"
-SESSION_CLOSE_HOUR = 16  # NYSE close, local time
 SESSION_TOLERANCE_MS = 2 * MS_PER_HOUR
 CORR_WINDOWS = (20, 60, 120)
 BETA_WINDOW = 60
@@ -56,25 +60,33 @@ def _empty_series(name: str) -> pd.Series:
 
 
 def session_close_instants(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """16:00 New York on each (naive, midnight) date, as UTC: DST aware, never ambiguous."""
-    local = pd.DatetimeIndex(dates).normalize() + pd.Timedelta(hours=SESSION_CLOSE_HOUR)
-    return local.tz_localize(SESSION_TZ).tz_convert("UTC").rename("time")
+    """The NYSE close instant (UTC) of each date (XNYS: 13:00 New York on half days, DST aware).
+
+    Raises ValueError for a date that is no session (a weekend or an exchange holiday).
+    """
+    dates = pd.DatetimeIndex(dates)
+    closes = session_close_times(dates)
+    if closes.isna().any():
+        missing = [d.date().isoformat() for d in dates[closes.isna()][:3]]
+        raise ValueError(f"not NYSE sessions: {', '.join(missing)}")
+    return closes.rename("time")
 
 
 def session_closes(data: SeriesData, column: str = "close") -> pd.Series:
-    """Daily bars → close per weekday session, indexed by the session's close instant (UTC).
+    """Daily bars → close per NYSE session, indexed by the session's close instant (UTC).
 
     A bar belongs to the UTC calendar date of its time stamp: Yahoo stamps a session at 00:00 or
     at the exchange open, both on the session date in UTC; a 24/7 daily bar (00:00 UTC) stands
-    for the session of its own date (see the module note). Weekend bars are dropped, the BTC
-    weekend moves then land in Monday's return. Missing or non-positive closes are dropped.
+    for the session of its own date (see the module note). Bars on dates that are no XNYS
+    session (weekends, exchange holidays) are dropped: BTC's weekend moves, or a metal's move on
+    a US holiday, land in the next session's return. Missing or non-positive closes are dropped.
     """
     t, v = valid_closes(data, column)
     if not len(t):
         return _empty_series(column)
-    dates = pd.to_datetime(t, unit="ms").normalize()  # naive UTC date of each bar
-    weekday = np.asarray(dates.day_of_week) < 5
-    series = pd.Series(v[weekday], index=session_close_instants(dates[weekday]), name=column)
+    closes_at = session_close_times(pd.to_datetime(t, unit="ms"))
+    is_session = np.asarray(closes_at.notna())
+    series = pd.Series(v[is_session], index=closes_at[is_session].rename("time"), name=column)
     # Two bars on one date (e.g. a provisional and a final stamp): the later one wins.
     return series[~series.index.duplicated(keep="last")].sort_index()
 
@@ -106,12 +118,27 @@ def crypto_at_session_close(hourly: SeriesData, sessions: pd.Index, *,
 
 def btc_session_closes(hourly: SeriesData | None, daily: SeriesData | None,
                        sessions: pd.Index) -> pd.Series:
-    """BTC at each session close: from hourly bars where they exist, older sessions from daily."""
-    sampled = (crypto_at_session_close(hourly, sessions) if hourly is not None and len(hourly)
+    """BTC at each session close: the last hourly close at or before it.
+
+    Daily bars (see `session_closes`) fill in only the sessions outside the hourly history
+    (before its first bar or after its last); inside it, a gap in the hourly data stays a gap.
+    """
+    t, _ = (valid_closes(hourly) if hourly is not None
+            else (np.empty(0, np.int64), np.empty(0)))
+    sampled = (crypto_at_session_close(hourly, sessions) if len(t)
                else _empty_series("close"))
     if daily is None or not len(daily):
         return sampled
     older = session_closes(daily)
+    if len(t):
+        close_ms = older.index.as_unit("ms").asi8
+        outside = (close_ms < t[0] + MS_PER_HOUR) | (close_ms > t[-1] + MS_PER_HOUR
+                                                     + SESSION_TOLERANCE_MS)
+        older = older[outside]
+    wanted = pd.DatetimeIndex(sessions)
+    if wanted.tz is None:
+        wanted = wanted.tz_localize("UTC")
+    older = older[older.index.isin(wanted)]
     if not len(sampled):
         return older
     return sampled.combine_first(older)
@@ -206,9 +233,14 @@ def decoupling_days(pair_returns: pd.DataFrame, corr: pd.Series, *, k: float,
 
 
 # -- movers ---------------------------------------------------------------------------------
-def movers(daily: Mapping[str, SeriesData], now_ms: int) -> pd.DataFrame:
+def movers(daily: Mapping[str, SeriesData], now_ms: int | None, *,
+           hourly: Mapping[str, SeriesData] | None = None,
+           asset_classes: Mapping[str, str] | None = None,
+           drawdown_basis: str = DEFAULT_DRAWDOWN_BASIS) -> pd.DataFrame:
     """`models.movers.mover_rows` as a frame: one row per asset stem (the index)."""
-    frame = pd.DataFrame.from_dict(mover_rows(daily, now_ms), orient="index",
+    rows = mover_rows(daily, now_ms, hourly=hourly, asset_classes=asset_classes,
+                      drawdown_basis=drawdown_basis)
+    frame = pd.DataFrame.from_dict(rows, orient="index",
                                    columns=list(MOVER_COLUMNS), dtype=np.float64)
     frame.index.name = "asset"
     return frame
@@ -262,7 +294,7 @@ def _declare() -> list[DerivedSpec]:
                 label=f"BTC vs {_PEER_LABEL[peer]} rolling correlation, {window} sessions",
                 inputs=_inputs(peer),
                 compute=_rolling_compute(rolling_correlation, "corr", peer, window),
-                unit="correlation (daily log returns at the 16:00 New York close)",
+                unit="correlation (daily log returns at each XNYS session close)",
                 interval="1d", symbol="BTC"))
     specs.append(DerivedSpec(
         id=f"beta.btc_spx.{BETA_WINDOW}",

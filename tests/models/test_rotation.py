@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import itertools
 import math
-import statistics
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from models import rotation as rot
 from models.catalog import derived_specs, validate_series_id
 from models.series import MS_PER_HOUR, SeriesData
+from models.sessions import sessions_between
 
 HOURLY_START = datetime(2025, 12, 1, tzinfo=UTC)
 
@@ -59,9 +58,14 @@ def hour_marker(t_ms: int) -> float:
     return (t_ms - _ms(HOURLY_START)) / MS_PER_HOUR + 1.0
 
 
+def nyse_days(start: date, end: date) -> list[date]:
+    """The NYSE sessions from start to end, from the exchange calendar."""
+    return [d.date() for d in sessions_between(start, end)]
+
+
 def returns_frame(**columns: np.ndarray) -> pd.DataFrame:
     n = len(next(iter(columns.values())))
-    index = rot.session_close_instants(pd.bdate_range("2025-01-01", periods=n))
+    index = rot.session_close_instants(sessions_between("2025-01-02", "2026-12-31")[:n])
     return pd.DataFrame(columns, index=index)
 
 
@@ -266,39 +270,19 @@ SPX_DAYS = weekdays(date(2026, 1, 5), date(2026, 1, 16))
 SPX_CLOSES = [100.0, 104.0, 102.0, 103.0, 101.0, 99.0, 100.0, 98.0, 97.0, 99.0]
 
 
-def test_movers_by_hand_for_a_two_week_equity_series():
+def test_movers_frame_holds_the_rows_of_models_movers():
+    # The by-hand checks of each column are in tests/models/test_movers.py.
     now = _ms(datetime(2026, 1, 16, 21, tzinfo=UTC))
-    frame = rot.movers({"spx": daily_bars(SPX_DAYS, SPX_CLOSES, hour=14.5)}, now)
+    frame = rot.movers({"spx": daily_bars(SPX_DAYS, SPX_CLOSES, hour=14.5)}, now,
+                       drawdown_basis="close")
     assert list(frame.columns) == list(rot.MOVER_COLUMNS)
     assert list(frame.index) == ["spx"]
     row = frame.loc["spx"]
     assert row["last"] == 99.0
     assert row["chg_1d_pct"] == pytest.approx((99 / 97 - 1) * 100)
-    # now − 7 d is Friday the 9th 21:00 UTC: the last bar at or before is the 9th's (101).
-    assert row["chg_1w_pct"] == pytest.approx((99 / 101 - 1) * 100)
-    assert np.isnan(row["chg_1m_pct"])  # no bar 30 days back
-    logs = [math.log(b / a) for a, b in itertools.pairwise(SPX_CLOSES)]
-    assert row["rv30_pct"] == pytest.approx(statistics.stdev(logs) * math.sqrt(252) * 100)
-    assert np.isnan(row["z_1d"])  # fewer than 60 earlier returns
+    assert row["chg_1w_pct"] == pytest.approx((99 / 101 - 1) * 100)  # 5 sessions back: the 9th
+    assert np.isnan(row["chg_1m_pct"]) and np.isnan(row["rv30_pct"])  # too short a history
     assert row["drawdown_52w_pct"] == pytest.approx((99 / 104 - 1) * 100)
-
-
-def test_movers_crypto_uses_365_days_a_month_back_and_the_z_score():
-    days = every_day(date(2025, 11, 1), date(2026, 1, 10))  # 71 daily bars
-    r = 0.01
-    logs = [r if i % 2 == 0 else -r for i in range(len(days) - 2)] + [0.05]
-    closes = list(100.0 * np.exp(np.concatenate([[0.0], np.cumsum(logs)])))
-    later = daily_bars([date(2026, 1, 11)], [1.0])  # after `now`: not yet seen
-    now = _ms(datetime(2026, 1, 10, tzinfo=UTC))
-    frame = rot.movers({"btc": daily_bars(days, closes).merge(later)}, now)
-    row = frame.loc["btc"]
-    assert row["last"] == pytest.approx(closes[-1])
-    assert row["chg_1m_pct"] == pytest.approx((closes[-1] / closes[-31] - 1) * 100)
-    assert row["chg_1w_pct"] == pytest.approx((closes[-1] / closes[-8] - 1) * 100)
-    assert row["rv30_pct"] == pytest.approx(statistics.stdev(logs[-30:]) * math.sqrt(365) * 100)
-    # 60 alternating ±1 % returns: σ = 0.01 · √(60/59).
-    assert row["z_1d"] == pytest.approx(0.05 / (r * math.sqrt(60 / 59)))
-    assert row["drawdown_52w_pct"] == pytest.approx((closes[-1] / max(closes) - 1) * 100)
 
 
 def test_movers_keeps_an_asset_without_prices_as_a_row_of_nan():
@@ -336,7 +320,7 @@ def _market() -> dict[str, SeriesData]:
     calendar = every_day(date(2025, 6, 1), date(2026, 5, 31))
     btc_daily = daily_bars(calendar, list(50_000 * np.exp(np.cumsum(
         rng.normal(0, 0.02, len(calendar))))))
-    sessions = weekdays(date(2025, 6, 2), date(2026, 5, 29))
+    sessions = nyse_days(date(2025, 6, 2), date(2026, 5, 29))
     session_index = rot.session_closes(daily_bars(sessions, [1.0] * len(sessions))).index
     btc_at_close = rot.btc_session_closes(hourly, btc_daily, session_index)
     assert len(btc_at_close) == len(sessions)

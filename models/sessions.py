@@ -1,0 +1,93 @@
+"""NYSE sessions and their close instants, from the `exchange-calendars` package (calendar XNYS).
+
+The package knows the holidays (2025-07-04 is no session) and the early closes (13:00 New York
+on 2025-07-03, 2025-11-28 and 2025-12-24), and gives every close as a UTC instant, so daylight
+saving time is already in it: a regular close is 20:00 UTC in summer, 21:00 UTC in winter.
+
+Importing `exchange_calendars` pulls in pandas and building XNYS costs ~0.3 s, so the package
+is imported on first use (on a worker thread, never at start-up) and the calendar is built once
+per process and kept. By default it covers DEFAULT_FIRST_DAY to a year ahead; a date outside
+that widens it (one rebuild), so a session is never dropped for lying outside the calendar.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CALENDAR_NAME = "XNYS"
+DEFAULT_FIRST_DAY = "1990-01-02"
+
+_lock = threading.Lock()
+_calendar: Any = None  # exchange_calendars.ExchangeCalendar, built by `nyse_calendar`
+_covered: tuple[Any, Any] | None = None  # the (start, end) it was built for
+
+
+def _day(value: Any) -> pd.Timestamp:
+    """A date as a naive midnight Timestamp (a tz-aware instant: its UTC date)."""
+    import pandas as pd
+
+    day = pd.Timestamp(value)
+    if day.tz is not None:
+        day = day.tz_convert("UTC").tz_localize(None)
+    return day.normalize()
+
+
+def _build(start: pd.Timestamp, end: pd.Timestamp) -> Any:
+    import exchange_calendars
+
+    # exchange-calendars 4.13 reads Series.values of tz-aware columns while it builds, which
+    # pandas 3.1 deprecates; silenced for this one call (under the module's lock).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return exchange_calendars.get_calendar(CALENDAR_NAME, start=start, end=end)
+
+
+def nyse_calendar(first_day: Any = None, last_day: Any = None) -> Any:
+    """The XNYS `ExchangeCalendar`, covering at least [first_day, last_day].
+
+    Built once and reused. It spans DEFAULT_FIRST_DAY (or first_day, if earlier) to a year
+    ahead (or last_day, if later); asked for a date outside what it covers, it is rebuilt wider.
+    """
+    import pandas as pd
+
+    global _calendar, _covered
+    first = _day(first_day if first_day is not None else DEFAULT_FIRST_DAY)
+    last = _day(last_day) if last_day is not None else first
+    with _lock:
+        if _covered is not None and _covered[0] <= first and last <= _covered[1]:
+            return _calendar
+        a_year_ahead = _day(pd.Timestamp.now("UTC")) + pd.DateOffset(years=1)
+        start = min(first, _day(DEFAULT_FIRST_DAY))
+        end = max(last, a_year_ahead)
+        if _covered is not None:
+            start, end = min(start, _covered[0]), max(end, _covered[1])
+        _calendar = _build(start, end)
+        _covered = (start, end)
+        return _calendar
+
+
+def session_close_times(dates: Any) -> pd.DatetimeIndex:
+    """The XNYS close instant (UTC) of each date, NaT where the date is no session (a weekend,
+    a holiday). Dates are calendar dates: naive, or tz-aware (their UTC date counts)."""
+    import pandas as pd
+
+    days = pd.DatetimeIndex(dates)
+    if days.tz is not None:
+        days = days.tz_convert("UTC").tz_localize(None)
+    days = days.normalize()
+    if not len(days):
+        return pd.DatetimeIndex([], dtype="datetime64[ms, UTC]", name="time")
+    closes = nyse_calendar(days.min(), days.max()).closes
+    found = closes.reindex(days.as_unit(closes.index.unit))
+    return pd.DatetimeIndex(found, name="time")
+
+
+def sessions_between(first_day: Any, last_day: Any) -> pd.DatetimeIndex:
+    """The XNYS session dates (naive midnight) from first_day to last_day, both inclusive."""
+    first, last = _day(first_day), _day(last_day)
+    return nyse_calendar(first, last).sessions_in_range(first, last)
