@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from models.catalog import FUNDING_VENUES, venue_label
-from models.funding import per_8h
-from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from models.funding import fill_oi_usd, funding_grid, per_8h
+from models.series import MS_PER_DAY, SeriesData
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.heatmap import HeatmapItem
@@ -42,26 +42,6 @@ WINDOWS_DAYS = {"7D": 7, "30D": 30, "90D": 90}
 NOW_COLUMNS = ("Venue", "Rate", "Every", "Per 8h", "APR", "Next funding", "Mark", "OI (USD)")
 
 
-def venue_grid(series: dict[str, SeriesData], start_ms: int, end_ms: int
-               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """APR % of each venue on an hourly grid; a rate holds for its own interval, then NaN.
-
-    Returns (hour starts in ms, matrix[venue, hour], venues).
-    """
-    hours = np.arange(start_ms - start_ms % MS_PER_HOUR, end_ms + 1, MS_PER_HOUR, dtype=np.int64)
-    venues = [v for v in FUNDING_VENUES if v in series and len(series[v])]
-    grid = np.full((len(venues), len(hours)), np.nan)
-    for row, venue in enumerate(venues):
-        data = series[venue]
-        idx = np.searchsorted(data.time, hours, side="right") - 1
-        valid = idx >= 0
-        held = np.zeros(len(hours), dtype=bool)
-        interval_ms = data["interval_hours"][np.clip(idx, 0, None)] * MS_PER_HOUR
-        held[valid] = hours[valid] - data.time[idx[valid]] < interval_ms[valid]
-        grid[row, held] = data["apr_pct"][idx[held]]
-    return hours, grid, venues
-
-
 @dataclass(frozen=True)
 class _Computed:
     asset: str
@@ -73,13 +53,13 @@ class _Computed:
     btc_negative: list[tuple[int, int]]
 
 
-def _compute(asset: str, series: dict[str, SeriesData], oi: dict[str, float], start_ms: int,
-             end_ms: int, btc_series: dict[str, SeriesData], btc_oi: dict[str, float]
-             ) -> _Computed:
+def _compute(asset: str, series: dict[str, SeriesData], oi: dict[str, SeriesData],
+             start_ms: int, end_ms: int, btc_series: dict[str, SeriesData],
+             btc_oi: dict[str, SeriesData]) -> _Computed:
     from models.funding import average_funding, negative_periods  # on the worker
 
     average, note = average_funding(series, oi or None) if series else (SeriesData.empty(), "")
-    hours, grid, venues = venue_grid(series, start_ms, end_ms)
+    hours, grid, venues = funding_grid(series, start_ms, end_ms)
     btc_avg = average if asset == "btc" else (
         average_funding(btc_series, btc_oi or None)[0] if btc_series else SeriesData.empty())
     return _Computed(asset, average, note, hours, grid, venues,
@@ -220,20 +200,15 @@ class FundingPanel(Panel):
                 out[venue] = data
         return out
 
-    def _oi_for(self, asset: str) -> dict[str, float]:
-        """Open interest in USD by venue, from the current snapshots (for the weights)."""
-        out: dict[str, float] = {}
+    def _oi_for(self, asset: str) -> dict[str, SeriesData]:
+        """Open-interest history in USD by venue, for the per-hour weights (Bybit's history is
+        in coins: valued at the asset's hourly close)."""
+        price = self.ctx.store.series(f"{asset}.1h")
+        out: dict[str, SeriesData] = {}
         for venue in FUNDING_VENUES:
-            snap = self.ctx.store.snapshot(f"fundingnow.{venue}.{asset}")
-            if snap is None or snap.frame.empty:
-                continue
-            row = snap.frame.iloc[0]
-            usd = float(row.get("open_interest_usd", np.nan))
-            if not np.isfinite(usd):
-                usd = float(row.get("open_interest", np.nan)) * float(row.get("mark_price",
-                                                                              np.nan))
-            if np.isfinite(usd) and usd > 0:
-                out[venue] = usd
+            data = self.ctx.store.series(f"oi.{venue}.{asset}")
+            if data is not None and len(data):
+                out[venue] = fill_oi_usd(data, price)
         return out
 
     @Slot(str)
