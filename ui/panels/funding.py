@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from models.catalog import FUNDING_VENUES, venue_label
 from models.funding import fill_oi_usd, funding_grid, per_8h
+from models.ids import oi_id, price_id
 from models.series import MS_PER_DAY, SeriesData
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
@@ -203,10 +204,10 @@ class FundingPanel(Panel):
     def _oi_for(self, asset: str) -> dict[str, SeriesData]:
         """Open-interest history in USD by venue, for the per-hour weights (Bybit's history is
         in coins: valued at the asset's hourly close)."""
-        price = self.ctx.store.series(f"{asset}.1h")
+        price = self.ctx.store.series(price_id(asset, "1h"))
         out: dict[str, SeriesData] = {}
         for venue in FUNDING_VENUES:
-            data = self.ctx.store.series(f"oi.{venue}.{asset}")
+            data = self.ctx.store.series(oi_id(venue, asset))
             if data is not None and len(data):
                 out[venue] = fill_oi_usd(data, price)
         return out
