@@ -12,7 +12,9 @@ Timing convention (every hourly grid in this module):
   therefore line up hour by hour over the same period.
 - The period now running (after a venue's last settlement) has no settled rate: it is left
   empty, not filled with the last settled rate. The current/predicted rate for it is in the
-  `fundingnow.<venue>.<asset>` snapshot.
+  `fundingnow.<venue>.<asset>` snapshot. The average ends where the period now running begins
+  at the slowest venue still settling (`settled_span`), so its last hours are not the hourly
+  venues alone.
 - A gap in a venue's history stays a gap (NaN); no rate is carried across it.
 
 Weights of the average (`funding_weights`): at each hour, each venue's open interest in USD at
@@ -79,13 +81,22 @@ def settled_apr(data: SeriesData, hours: np.ndarray, column: str = "apr_pct") ->
 
 
 def settled_span(series: Mapping[str, SeriesData]) -> tuple[int, int] | None:
-    """[start, end) of the settled periods of all venues: from the earliest period start to the
-    last settlement (the period now running is not settled)."""
-    spans = [(int(d.time[0] - d["interval_hours"][0] * MS_PER_HOUR), int(d.time[-1]))
-             for d in series.values() if len(d)]
-    if not spans:
+    """[start, end) of the hours the average covers: from the earliest period start to where
+    the period now running begins at the slowest venue still settling.
+
+    A venue still settles if its next settlement is not yet due at the newest settlement of any
+    venue (e.g. the 8h venues at 16:00 while the hourly ones are at 23:00): the average stops at
+    16:00 rather than being the hourly venues alone for 7 hours. A venue whose history stopped
+    longer ago does not hold the others back; it is simply absent from the later hours.
+    """
+    venues = [d for d in series.values() if len(d)]
+    if not venues:
         return None
-    return min(s for s, _ in spans), max(e for _, e in spans)
+    start = min(int(d.time[0] - d["interval_hours"][0] * MS_PER_HOUR) for d in venues)
+    newest = max(int(d.time[-1]) for d in venues)
+    end = min(int(d.time[-1]) for d in venues
+              if newest - d.time[-1] < d["interval_hours"][-1] * MS_PER_HOUR)
+    return start, end
 
 
 def _venues(series: Mapping[str, SeriesData]) -> list[str]:

@@ -92,6 +92,21 @@ def test_heatmap_grid_puts_each_rate_on_the_period_it_paid_for():
         assert np.isnan(row[32:]).all()
 
 
+def test_the_average_ends_where_the_slowest_venue_still_settling_has_settled():
+    # 8h venue settled at 16:00, hourly venue at 23:00: 16:00-23:00 is the 8h venue's period
+    # now running, so the average stops at 16:00 instead of being the hourly venue alone.
+    series = {"binance": funding([8, 16], [10.0, 10.0], 8),
+              "hyperliquid": funding(range(1, 24), [-30.0], 1)}
+    avg, _ = average_funding(series)
+    assert hours_of(avg) == list(range(16))
+    np.testing.assert_allclose(avg["apr_pct"], -10.0)
+    # A venue whose history stopped a whole interval ago does not hold the others back.
+    series["okx"] = funding([0], [50.0], 8)
+    avg, _ = average_funding(series)
+    assert hours_of(avg) == list(range(-8, 16))
+    np.testing.assert_allclose(avg["apr_pct"], [50.0] * 8 + [-10.0] * 16)
+
+
 def test_a_stale_rate_is_not_carried_across_a_gap():
     avg, _ = average_funding({"binance": funding([8, 32], [10.0, 10.0], 8)})
     assert hours_of(avg) == list(range(0, 8)) + list(range(24, 32))

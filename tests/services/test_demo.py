@@ -329,9 +329,9 @@ def test_funding_now_agrees_with_the_history_negative_at_the_low(demo):
                     oi[venue]["open_interest_usd"][-1], rel=0.01)
         avg, note = average_funding(series, oi)
         assert note.startswith("OI-weighted (Binance, Bybit); no OI: OKX, Deribit, Hyperliquid")
-        # The last settled hour is 22:00-23:00 (the hourly venues' 23:00 settlement; 23:00-24:00
-        # settles at "now"), and the average there is negative, as the table is.
-        assert avg.last_ms == DEMO_NOW_MS - 2 * MS_PER_HOUR
+        # The average ends at 16:00, the 8h venues' last settlement (16:00-24:00 settles at
+        # "now"), and it is negative there, as the table is.
+        assert avg.last_ms == DEMO_NOW_MS - 9 * MS_PER_HOUR
         assert avg["apr_pct"][-1] < 0
 
 
