@@ -12,17 +12,17 @@ computes it. See docs/architecture.md for where a new analysis goes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from models.assets import ROTATION_PEERS
+from models.assets import CRYPTO_STEMS, ROTATION_PEERS
 from models.catalog import FUNDING_VENUES, OI_VENUES, PRICE_STEMS
 from models.ids import dvol_id, funding_id, funding_now_id, oi_id, options_id, price_id, volmex_id
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
-from models.series import MS_PER_DAY, SeriesData, Snapshot
+from models.series import SeriesData, Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,7 +66,7 @@ class FundingAnalysis:
     asset: str
     venues: dict[str, SeriesData]  # venue -> its settlements (apr_pct, rate, interval_hours)
     average: SeriesData  # hourly, column apr_pct
-    weighting: str  # how the average is weighted, for the legend
+    weighting: str  # how the average is weighted, for the legend (models.funding)
     hours: np.ndarray  # grid hour starts (ms)
     grid: np.ndarray  # [venue, hour] APR %
     grid_venues: tuple[str, ...]
@@ -83,9 +83,10 @@ NOW_FIELDS = ("rate", "interval_hours", "apr_pct", "next_funding_ms", "mark_pric
 
 
 def funding_inputs(asset: str) -> tuple[str, ...]:
+    # The hourly price values Bybit's OI history, which is in coins, for the weights.
     return (*(funding_id(v, asset) for v in FUNDING_VENUES),
             *(funding_now_id(v, asset) for v in FUNDING_VENUES),
-            *(oi_id(v, asset) for v in OI_VENUES))
+            *(oi_id(v, asset) for v in OI_VENUES), price_id(asset, "1h"))
 
 
 def _funding_now(loader: DataLoader, asset: str) -> dict[str, dict[str, float]]:
@@ -108,21 +109,28 @@ def _funding_now(loader: DataLoader, asset: str) -> dict[str, dict[str, float]]:
     return out
 
 
-def _funding_oi(now: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    return {v: r["open_interest_usd"] for v, r in now.items()
-            if np.isfinite(r["open_interest_usd"]) and r["open_interest_usd"] > 0}
+def _funding_oi(loader: DataLoader, asset: str) -> dict[str, SeriesData]:
+    """Each venue's OI history in USD (coins × the hourly close where a venue gives coins)."""
+    from models.funding import fill_oi_usd
+
+    price = loader.read(price_id(asset, "1h"))
+    return {v: fill_oi_usd(d, price) for v in OI_VENUES if len(d := loader.read(oi_id(v, asset)))}
 
 
 def analyse_funding(loader: DataLoader, asset: str) -> FundingAnalysis:
-    from models.funding import average_funding, funding_grid, negative_periods
+    """Settlements per venue, their OI-weighted hourly average (weights by the hour: see
+    models/funding.py for the timing convention), the venue × hour grid, negative runs, and each
+    venue's current row."""
+    from models.funding import MS_PER_HOUR, average_funding, funding_grid, negative_periods
 
     venues = {v: d for v in FUNDING_VENUES if len(d := loader.read(funding_id(v, asset)))}
     now = _funding_now(loader, asset)
     if not venues:
         return FundingAnalysis(asset, {}, SeriesData.empty(["apr_pct"]), "no data",
                                np.empty(0, dtype=np.int64), np.empty((0, 0)), (), (), now)
-    average, weighting = average_funding(venues, _funding_oi(now) or None)
-    start = min(d.first_ms for d in venues.values())
+    average, weighting = average_funding(venues, _funding_oi(loader, asset))
+    # The first settlement pays for the interval before it; the grid's end is exclusive.
+    start = min(int(d.first_ms - d["interval_hours"][0] * MS_PER_HOUR) for d in venues.values())
     end = max(d.last_ms for d in venues.values())
     hours, grid, grid_venues = funding_grid(venues, start, end)
     return FundingAnalysis(asset, venues, average, weighting, hours, grid, tuple(grid_venues),
@@ -158,24 +166,33 @@ def analyse_open_interest(loader: DataLoader, asset: str) -> OpenInterestAnalysi
 class VolatilityAnalysis:
     asset: str
     window: int
+    rv_method: str  # models.volatility.RvMethod
     dvol: SeriesData  # open, high, low, close (vol points)
     rv: SeriesData  # realised vol, vol points
     spread: SeriesData  # IV − RV: spread, iv, rv
     volmex: SeriesData
 
 
-def volatility_inputs(asset: str, window: int) -> tuple[str, ...]:
+DEFAULT_RV_METHOD = "zero_mean"
+
+
+def volatility_inputs(asset: str, window: int, rv_method: str = DEFAULT_RV_METHOD
+                      ) -> tuple[str, ...]:
     return dvol_id(asset), price_id(asset, "1d"), volmex_id(asset)
 
 
-def analyse_volatility(loader: DataLoader, asset: str, window: int) -> VolatilityAnalysis:
-    from models.volatility import iv_rv_spread, realized_vol
+def analyse_volatility(loader: DataLoader, asset: str, window: int,
+                       rv_method: str = DEFAULT_RV_METHOD) -> VolatilityAnalysis:
+    """DVOL, realised vol over `window` days (models.volatility.RvMethod), and the trailing
+    IV − RV spread stamped when both values are known."""
+    from models.volatility import RvMethod, iv_rv_spread, realized_vol
 
     dvol = loader.read(dvol_id(asset))
-    rv = realized_vol(loader.read(price_id(asset, "1d")), window)
+    rv = realized_vol(loader.read(price_id(asset, "1d")), window, method=RvMethod(rv_method))
     spread = iv_rv_spread(dvol, rv) if len(dvol) and len(rv) else SeriesData.empty(
         ["spread", "iv", "rv"])
-    return VolatilityAnalysis(asset, window, dvol, rv, spread, loader.read(volmex_id(asset)))
+    return VolatilityAnalysis(asset, window, rv_method, dvol, rv, spread,
+                              loader.read(volmex_id(asset)))
 
 
 # -- option chain -----------------------------------------------------------------------------
@@ -184,7 +201,8 @@ class ChainAnalysis:
     """Everything drawn for one chain snapshot, valued at its own timestamp."""
 
     asset: str
-    flipped: bool
+    positioning: str  # models.options.DealerPositioning
+    delta: str  # models.options.DeltaConvention, for the 25Δ strikes
     time_ms: int
     spot: float
     gex: pd.DataFrame  # strike, call_gex, put_gex, net_gex
@@ -196,7 +214,13 @@ class ChainAnalysis:
     term: pd.DataFrame
     skew: pd.DataFrame
     smiles: dict[int, pd.DataFrame]
-    convention: str
+
+    @property
+    def convention(self) -> str:
+        from models.options import DealerPositioning, DeltaConvention
+
+        return (f"{DealerPositioning(self.positioning).label}; 25Δ by "
+                f"{DeltaConvention(self.delta).label}")
 
     def levels(self) -> list[Level]:
         """The gamma flip and walls as price levels (drawn on the price chart)."""
@@ -213,39 +237,50 @@ PROFILE_SPAN = (0.7, 1.3)  # GEX profile across 70 %..130 % of spot
 PROFILE_POINTS = 121
 
 
-def chain_inputs(asset: str, flipped: bool = False) -> tuple[str, ...]:
+DEFAULT_POSITIONING = "long_calls_short_puts"
+DEFAULT_DELTA = "forward"
+
+
+def chain_inputs(asset: str, positioning: str = DEFAULT_POSITIONING,
+                 delta: str = DEFAULT_DELTA) -> tuple[str, ...]:
     return (options_id(asset),)
 
 
-def chain_analysis(asset: str, snap: Snapshot, flipped: bool = False) -> ChainAnalysis:
+def chain_analysis(asset: str, snap: Snapshot, positioning: str = DEFAULT_POSITIONING,
+                   delta: str = DEFAULT_DELTA) -> ChainAnalysis:
+    """GEX by strike and across spot, flip and walls, ATM term structure, 25Δ RR/BF and the
+    smiles of one snapshot, valued at its own time on each expiry's own forward (F_i, scaled by
+    S'/index for a hypothetical spot S')."""
     from models import options as opt
 
     chain = snap.frame
-    spot = opt.snapshot_spot(snap)
+    spot = opt.snapshot_spot(snap)  # the index the snapshot was taken at
     at = snap.time_ms
-    dealer = opt.DealerConvention(flipped=flipped)
-    gex = opt.gex_by_strike(chain, spot, at, dealer)
+    dealer = opt.DealerPositioning(positioning)
+    convention = opt.DeltaConvention(delta)
+    gex = opt.gex_by_strike(chain, spot, at, dealer, index=spot)
     spots = np.linspace(spot * PROFILE_SPAN[0], spot * PROFILE_SPAN[1], PROFILE_POINTS)
-    profile = opt.gex_profile(chain, spots, at, dealer)
-    flip = opt.zero_gamma_level(chain, spot, at, dealer)
+    profile = opt.gex_profile(chain, spots, at, dealer, index=spot)
+    flip = opt.zero_gamma_level(chain, spot, at, dealer, index=spot)
     term = opt.atm_term_structure(chain, spot, at)
-    skew = opt.risk_reversal_butterfly(chain, at)
+    skew = opt.risk_reversal_butterfly(chain, at, delta_convention=convention)
     expiries = sorted(int(e) for e in chain["expiry_ms"].dropna().unique() if e > at)
-    smiles = {e: opt.smile(chain, e, at).sort_values("strike", kind="stable")
-              for e in expiries}
-    return ChainAnalysis(asset, flipped, at, spot, gex, spots, profile, flip,
-                         opt.call_wall(gex) if len(gex) else None,
-                         opt.put_wall(gex) if len(gex) else None, term, skew, smiles,
-                         dealer.label)
+    smiles = {e: opt.smile(chain, e, at, delta_convention=convention).sort_values(
+        "strike", kind="stable") for e in expiries}
+    return ChainAnalysis(asset, dealer.value, convention.value, at, spot, gex, spots, profile,
+                         flip, opt.call_wall(gex) if len(gex) else None,
+                         opt.put_wall(gex) if len(gex) else None, term, skew, smiles)
 
 
-def analyse_chain(loader: DataLoader, asset: str, flipped: bool = False) -> ChainAnalysis | None:
+def analyse_chain(loader: DataLoader, asset: str, positioning: str = DEFAULT_POSITIONING,
+                  delta: str = DEFAULT_DELTA) -> ChainAnalysis | None:
     snap = loader.latest_snapshot(options_id(asset))
-    return None if snap is None else chain_analysis(asset, snap, flipped)
+    return None if snap is None else chain_analysis(asset, snap, positioning, delta)
 
 
-def gamma_levels_history(loader: DataLoader, asset: str, flipped: bool = False
-                         ) -> pd.DataFrame:
+def gamma_levels_history(loader: DataLoader, asset: str,
+                         positioning: str = DEFAULT_POSITIONING,
+                         delta: str = DEFAULT_DELTA) -> pd.DataFrame:
     """One row per cached chain snapshot: spot, gamma flip, call wall, put wall (USD)."""
     import pandas as pd
 
@@ -253,14 +288,14 @@ def gamma_levels_history(loader: DataLoader, asset: str, flipped: bool = False
 
     rows = []
     series_id = options_id(asset)
-    dealer = opt.DealerConvention(flipped=flipped)
+    dealer = opt.DealerPositioning(positioning)
     for t in loader.snapshot_times(series_id):
         snap = loader.snapshot_at(series_id, int(t))
         if snap is None:
             continue
         spot = opt.snapshot_spot(snap)
-        gex = opt.gex_by_strike(snap.frame, spot, snap.time_ms, dealer)
-        flip = opt.zero_gamma_level(snap.frame, spot, snap.time_ms, dealer)
+        gex = opt.gex_by_strike(snap.frame, spot, snap.time_ms, dealer, index=spot)
+        flip = opt.zero_gamma_level(snap.frame, spot, snap.time_ms, dealer, index=spot)
         rows.append((snap.time_ms, spot, np.nan if flip is None else flip,
                      _or_nan(opt.call_wall(gex) if len(gex) else None),
                      _or_nan(opt.put_wall(gex) if len(gex) else None)))
@@ -274,14 +309,15 @@ def _or_nan(value: float | None) -> float:
     return np.nan if value is None else float(value)
 
 
-def skew_history_inputs(asset: str) -> tuple[str, ...]:
+def skew_history_inputs(asset: str, delta: str = DEFAULT_DELTA) -> tuple[str, ...]:
     return (options_id(asset),)
 
 
-def analyse_skew_history(loader: DataLoader, asset: str) -> pd.DataFrame:
+def analyse_skew_history(loader: DataLoader, asset: str, delta: str = DEFAULT_DELTA
+                         ) -> pd.DataFrame:
     from models.volatility import skew_history
 
-    return skew_history(loader, options_id(asset))
+    return skew_history(loader, options_id(asset), delta_convention=delta)
 
 
 # -- rotation ---------------------------------------------------------------------------------
@@ -394,21 +430,27 @@ def correlation_matrix_between(returns: pd.DataFrame, start_ms: float, end_ms: f
 
 
 # -- movers -----------------------------------------------------------------------------------
-def movers_inputs() -> tuple[str, ...]:
-    return tuple(price_id(s, "1d") for s in PRICE_STEMS)
+DEFAULT_DRAWDOWN = "close"
 
 
-def analyse_movers(loader: DataLoader, now_ms: int | None = None
+def movers_inputs(drawdown: str = DEFAULT_DRAWDOWN) -> tuple[str, ...]:
+    # Hourly bars for the 24/7 assets: their rolling windows end at the last trade.
+    return (*(price_id(s, "1d") for s in PRICE_STEMS),
+            *(price_id(s, "1h") for s in CRYPTO_STEMS))
+
+
+def analyse_movers(loader: DataLoader, drawdown: str = DEFAULT_DRAWDOWN
                    ) -> dict[str, dict[str, float]]:
-    """One row per asset (see models/movers.py for each column's definition)."""
+    """One row per asset, as of its own data (see models/movers.py COLUMN_DEFINITIONS)."""
     from models.movers import mover_rows
 
-    daily = _present(loader, movers_inputs())
+    daily = {_stem(i): d for i, d in
+             _present(loader, tuple(price_id(s, "1d") for s in PRICE_STEMS)).items()}
     if not daily:
         return {}
-    if now_ms is None:
-        now_ms = max(d.last_ms for d in daily.values()) + MS_PER_DAY
-    return mover_rows({_stem(i): d for i, d in daily.items()}, now_ms)
+    hourly = {_stem(i): d for i, d in
+              _present(loader, tuple(price_id(s, "1h") for s in CRYPTO_STEMS)).items()}
+    return mover_rows(daily, None, hourly=hourly, drawdown_basis=drawdown)
 
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
@@ -419,6 +461,6 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("gamma_levels", chain_inputs, gamma_levels_history),
     Analysis("skew_history", skew_history_inputs, analyse_skew_history),
     Analysis("rotation", rotation_inputs, analyse_rotation),
-    Analysis("movers", lambda **_: movers_inputs(), analyse_movers),
+    Analysis("movers", movers_inputs, analyse_movers),
 )}
 

@@ -17,6 +17,10 @@ import numpy as np
 
 from models.analyses import (
     ANALYSES,
+    DEFAULT_DELTA,
+    DEFAULT_DRAWDOWN,
+    DEFAULT_POSITIONING,
+    DEFAULT_RV_METHOD,
     ROTATION_WINDOWS,
     ChainAnalysis,
     DataLoader,
@@ -34,11 +38,12 @@ if TYPE_CHECKING:
 
 RV_WINDOWS = (7, 30, 90)
 APR_FORMULA = "APR % = rate × (24 / interval_h) × 365 × 100 (simple, not compounded)"
-RV_FORMULA = ("RV = 100 × √(365 / (n − 1) × Σ (rᵢ − r̄)²), rᵢ = ln(Cᵢ / Cᵢ₋₁), daily closes at "
-              "00:00 UTC, n = window")
-GEX_FORMULA = ("GEX_K = sign × OI_K (coins) × Γ_BS(F, K, σ_mark, T) × S² × 1 %, in USD per 1 % "
-               "move; Γ from Black-76 on the expiry's forward, ACT/365 to the 08:00 UTC expiry, "
-               "r = 0")
+RV_FORMULA = ("RV = 100 × √(365 / n × Σ rᵢ²) (zero-mean, the default) or 100 × √(365 / (n − 1) × "
+              "Σ (rᵢ − r̄)²) (demeaned); rᵢ = ln(Cᵢ / Cᵢ₋₁), daily closes at 00:00 UTC, n = "
+              "window")
+GEX_FORMULA = ("GEX_K = Σᵢ sign × OI_i,K (coins) × Γ(F_i, K, σ_mark, T_i) × F_i² × 1 %, in USD "
+               "per 1 % move; Γ from Black-76 on each expiry's own forward F_i (scaled by "
+               "S' / index at a hypothetical spot S'), ACT/365 to the 08:00 UTC expiry, r = 0")
 ROTATION_CONVENTION = ("daily log returns at each equity session's close (BTC sampled at the "
                        "close from hourly bars), common sessions only")
 
@@ -157,6 +162,12 @@ def funding_details(result: FundingAnalysis) -> dict[str, Any]:
     return {"Weighting": result.weighting, "Venues and intervals": intervals}
 
 
+def volatility_details(result: VolatilityAnalysis) -> dict[str, Any]:
+    from models.volatility import RvMethod
+
+    return {"RV": RvMethod(result.rv_method).description}
+
+
 def oi_change_frame(result: OpenInterestAnalysis) -> pd.DataFrame:
     import pandas as pd
 
@@ -263,8 +274,10 @@ def _declare() -> list[DerivedSpec]:
                         "APR %", "funding", fp, funding_average_frame,
                         "avg_h = Σᵥ wᵥ,ₕ · APRᵥ,ₕ / Σᵥ wᵥ,ₕ over venues with a rate in hour h; "
                         + APR_FORMULA,
-                        "weights: each venue's open interest in USD (equal weights when none "
-                        "is known); hourly grid, hour h = [h, h + 1 h)", "1h",
+                        "a settlement at t pays for [t − interval, t); hour h = [h, h + 1 h); "
+                        "weights: each venue's open interest in USD at that hour (a venue "
+                        "without OI then is left out and the rest renormalise; equal weights "
+                        "only where no venue has OI)", "1h",
                         details=funding_details),
             DerivedSpec(f"fundinggrid.{stem}", f"{name} funding by venue and hour (heatmap)",
                         "APR %", "funding", fp, funding_grid_frame, APR_FORMULA,
@@ -281,19 +294,21 @@ def _declare() -> list[DerivedSpec]:
                         "OI_(now − 24h) is the last row at or before 24 h earlier", ""),
         ]
         for window in RV_WINDOWS:
-            vp = {"asset": stem, "window": window}
+            vp = {"asset": stem, "window": window, "rv_method": DEFAULT_RV_METHOD}
             specs += [
                 DerivedSpec(f"rv.{stem}.{window}", f"{name} realised vol {window}d",
                             "vol pts (annualised √365)", "volatility", vp, rv_frame,
-                            RV_FORMULA, "close-to-close, annualised with 365 days", "1d"),
+                            RV_FORMULA, "close-to-close, annualised with 365 days",
+                            "1d", details=volatility_details),
                 DerivedSpec(f"ivrv.{stem}.{window}",
                             f"{name} DVOL − realised vol {window}d (trailing)", "vol pts",
                             "volatility", vp, ivrv_frame,
                             "IV − RV = DVOL − RV_window; " + RV_FORMULA,
                             "trailing: RV of the past window against today's implied vol; "
-                            "matched by the instant each value is known", "1d"),
+                            "stamped when both are known (RV of day D and DVOL of 23:00 D at "
+                            "00:00 D+1)", "1d", details=volatility_details),
             ]
-        cp = {"asset": stem, "flipped": False}
+        cp = {"asset": stem, "positioning": DEFAULT_POSITIONING, "delta": DEFAULT_DELTA}
         chain = [
             ("gex", f"{name} dealer gamma by strike", "USD per 1% move", gex_frame, GEX_FORMULA),
             ("gexprofile", f"{name} total dealer gamma across spot", "USD per 1% move",
@@ -319,9 +334,11 @@ def _declare() -> list[DerivedSpec]:
             "one row per cached chain snapshot", "snapshot"))
         specs.append(DerivedSpec(
             f"skew30.{stem}", f"{name} 30-day constant-maturity ATM IV, 25Δ RR and BF",
-            "vol pts", "skew_history", {"asset": stem}, lambda frame: frame,
-            "ATM: total variance σ²T interpolated linearly in T at 30 days; RR25, BF25 "
-            "linearly in days", "one cached chain per day", "1d"))
+            "vol pts", "skew_history", {"asset": stem, "delta": DEFAULT_DELTA},
+            lambda frame: frame,
+            "ATM: total variance σ²T interpolated linearly in T at 30 days over every expiry "
+            "with an ATM IV; RR25, BF25 linearly in days over expiries with both 25Δ wings",
+            "one cached chain per day", "1d"))
     for window in ROTATION_WINDOWS:
         rp = {"window": window, "k": 2.0, "threshold": 0.2}
         for peer in ROTATION_PEERS:
@@ -353,8 +370,10 @@ def _declare() -> list[DerivedSpec]:
         "1d"))
     specs.append(DerivedSpec(
         "movers", "Movers: last, 1D/1W/1M change, RV30, z-score, drawdown per asset", "%",
-        "movers", {}, movers_frame, "see each column's definition (models/movers.py)",
-        "crypto: rolling windows from the last trade; others: session closes", ""))
+        "movers", {"drawdown": DEFAULT_DRAWDOWN}, movers_frame,
+        "see each column's definition (models/movers.py COLUMN_DEFINITIONS)",
+        "crypto: rolling 24 h / 7 d / 30 d from the last trade; others: the close 1, 5 and 21 "
+        "sessions earlier; drawdown from the 52-week high of closes", ""))
     return specs
 
 

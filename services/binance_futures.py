@@ -6,7 +6,8 @@
 - Interval: most symbols settle every 8h; `GET /fapi/v1/fundingInfo` lists only symbols with an
   adjusted interval (`fundingIntervalHours`), absent ones are 8h. That is today's interval; a row's
   own interval is the spacing to the previous settlement when it is a plausible one (a symbol
-  moved from 8h to 4h keeps its old rows at 8h), else today's.
+  moved from 8h to 4h keeps its old rows at 8h), across pages too and from 8h before the range
+  (so its first row has a previous settlement), else today's.
 - FUNDING_NOW: `GET /fapi/v1/premiumIndex` (lastFundingRate, nextFundingTime, markPrice, time) plus
   the latest 5-minute `openInterestHist` row for the open interest (best effort).
 - OPEN_INTEREST: `GET /futures/data/openInterestHist` period=1h, ≤ 500 rows, only ~30 days kept;
@@ -30,7 +31,6 @@ from typing import Any
 import pandas as pd
 
 from models.catalog import FUNDING, FUNDING_NOW, OPEN_INTEREST, SeriesSpec
-from models.funding import annualize_funding
 from models.series import MS_PER_HOUR, Snapshot
 from services.binance import BinanceClient
 from services.config import Endpoints
@@ -38,8 +38,8 @@ from services.errors import BadPayload, BadRequest, ServiceError, TransientError
 from services.http import HttpClient
 from services.parsing import (
     DEFAULT_INTERVAL_HOURS,
+    INTERVAL_LOOKBACK_MS,
     MAX_PAGES,
-    PLAUSIBLE_INTERVALS,
     between,
     check_symbol,
     funding_frame,
@@ -48,6 +48,7 @@ from services.parsing import (
     require,
     to_float,
     to_int,
+    with_first_interval,
 )
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,10 @@ class BinanceFuturesClient(HttpClient):
         except TransientError as e:  # only a default: the rows' own spacing still decides
             log.warning("fundingInfo unavailable (%s); assuming %sh", e, DEFAULT_INTERVAL_HOURS)
             default = DEFAULT_INTERVAL_HOURS
-        cursor = start_ms
-        prev_tail: pd.DataFrame | None = None
+        # From 8h before the range, so its first row has the previous settlement to measure
+        # its interval against; those earlier rows are not kept.
+        cursor = start_ms - INTERVAL_LOOKBACK_MS
+        previous_ms: int | None = None
         for _ in range(MAX_PAGES):
             if cursor > end_ms:
                 return
@@ -150,18 +153,14 @@ class BinanceFuturesClient(HttpClient):
                 "symbol": symbol, "startTime": cursor, "endTime": end_ms,
                 "limit": FUNDING_LIMIT})
             frame, last = parse_funding_rates(rows, default, self.venue)
-            if prev_tail is not None and len(frame):
+            if previous_ms is not None:
                 # The first row's interval is its spacing to the previous page's last row.
-                gap = (frame.index[0] - prev_tail.index[-1]).total_seconds() / 3600.0
-                if gap in PLAUSIBLE_INTERVALS:
-                    frame = frame.copy()
-                    frame.iloc[0, frame.columns.get_loc("interval_hours")] = gap
-                    frame.iloc[0, frame.columns.get_loc("apr_pct")] = float(
-                        annualize_funding(frame["rate"].iloc[0], gap))
+                frame = with_first_interval(frame, previous_ms)
+            if len(frame):
+                previous_ms = int(frame.index[-1:].as_unit("ms").asi8[0])
             frame = between(frame, start_ms, end_ms)
             if len(frame):
                 yield frame
-                prev_tail = frame
             if last is None or len(rows) < FUNDING_LIMIT or last < cursor:
                 return
             cursor = last + 1

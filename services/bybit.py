@@ -12,8 +12,10 @@ frequent" (the IP limit, a 10-minute cool-off) -> RateLimited.
 Lists are NEWEST FIRST and numbers are strings.
 - FUNDING: `/v5/market/funding/history` (limit 200, both startTime and endTime sent: startTime alone
   is an error), paged backwards with `endTime = oldest fundingRateTimestamp - 1`. A row's interval
-  is its spacing to the previous settlement when plausible, else today's `fundingIntervalHour`
-  from tickers (8h when absent).
+  is its spacing to the previous settlement when plausible, across page seams too (a page's
+  oldest row is measured against the next page's newest; the range is asked from 8h earlier so
+  its first row has its previous settlement), else today's `fundingIntervalHour` from tickers
+  (8h when absent).
 - FUNDING_NOW: `/v5/market/tickers` (fundingRate, nextFundingTime, markPrice, indexPrice,
   openInterest, openInterestValue, fundingIntervalHour when present); stamped with the
   envelope time.
@@ -46,11 +48,13 @@ from services.errors import (
 )
 from services.http import HttpClient, body_excerpt
 from services.parsing import (
+    INTERVAL_LOOKBACK_MS,
     MAX_PAGES,
     between,
     check_symbol,
     funding_frame,
     funding_now_frame,
+    intervals_across_pages,
     now_ms,
     oi_frame,
     require,
@@ -190,6 +194,16 @@ class BybitClient(HttpClient):
 
     def _funding_pages(self, symbol: str, start_ms: int, end_ms: int,
                        default_hours: float) -> Iterator[pd.DataFrame]:
+        pages = self._raw_funding_pages(symbol, start_ms - INTERVAL_LOOKBACK_MS, end_ms,
+                                        default_hours)
+        for frame in intervals_across_pages(pages):
+            frame = between(frame, start_ms, end_ms)
+            if len(frame):
+                yield frame
+
+    def _raw_funding_pages(self, symbol: str, start_ms: int, end_ms: int,
+                           default_hours: float) -> Iterator[pd.DataFrame]:
+        """Every page as sent, newest first (the rows before the range are only spacing)."""
         end = end_ms
         for _ in range(MAX_PAGES):
             if end < start_ms:
@@ -198,9 +212,7 @@ class BybitClient(HttpClient):
                 "category": CATEGORY, "symbol": symbol, "startTime": start_ms, "endTime": end,
                 "limit": FUNDING_LIMIT})
             frame, oldest = parse_funding_history(result, default_hours, self.venue)
-            frame = between(frame, start_ms, end_ms)
-            if len(frame):
-                yield frame
+            yield frame
             n = len(result["list"])
             # Newest first: the next page ends just before this page's oldest row.
             if oldest is None or n < FUNDING_LIMIT or oldest <= start_ms or oldest > end:

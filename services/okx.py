@@ -12,8 +12,10 @@ Lists are NEWEST FIRST, numbers are strings.
   400 in another). Paged back in time with `after` = the oldest fundingTime of the previous page
   (`after` returns strictly older rows). OKX keeps ~3 months. The stored rate is `realizedRate`
   (what was actually charged; `fundingRate` is documented as the predicted one), falling back to
-  `fundingRate` when it is absent. Interval: spacing to the previous settlement when plausible,
-  else today's from the current funding's fundingTime -> nextFundingTime, else the catalog's 8h.
+  `fundingRate` when it is absent. Interval: spacing to the previous settlement when plausible
+  (across page seams too, and paging on until a row older than the range gives its first row
+  one), else today's from the current funding's fundingTime -> nextFundingTime, else the
+  catalog's 8h.
 - FUNDING_NOW: `/api/v5/public/funding-rate` (fundingRate for the period settling at fundingTime;
   nextFundingRate may be ""), plus `/api/v5/public/open-interest` (oiCcy coin, oiUsd) as a best
   effort. Mark and index prices are not in these answers (NaN).
@@ -48,6 +50,7 @@ from services.parsing import (
     check_symbol,
     funding_frame,
     funding_now_frame,
+    intervals_across_pages,
     now_ms,
     require,
     spec_interval_hours,
@@ -143,17 +146,25 @@ class OkxClient(HttpClient):
             default = current_interval_hours(self._current(symbol), default)
         except TransientError as e:  # only a default: the rows' own spacing still decides
             log.warning("current funding unavailable (%s); assuming %sh", e, default)
+        for frame in intervals_across_pages(self._raw_funding_pages(symbol, start_ms, end_ms,
+                                                                     default)):
+            frame = between(frame, start_ms, end_ms)
+            if len(frame):
+                yield frame
+
+    def _raw_funding_pages(self, symbol: str, start_ms: int, end_ms: int,
+                           default_hours: float) -> Iterator[pd.DataFrame]:
+        """Every page as sent, newest first, until one reaches before start_ms: the range's first
+        row then has its previous settlement on the same page."""
         after = end_ms + 1  # `after` is exclusive: rows strictly older than it
         for _ in range(MAX_PAGES):
             data = self.call("/api/v5/public/funding-rate-history", {
                 "instId": symbol, "after": after, "limit": FUNDING_LIMIT})
-            frame, oldest = parse_funding_history(data, default, self.venue)
-            frame = between(frame, start_ms, end_ms)
-            if len(frame):
-                yield frame
+            frame, oldest = parse_funding_history(data, default_hours, self.venue)
+            yield frame
             # A cursor that does not move back (OKX answers a future `after` with the newest
             # page) ends the walk instead of looping.
-            if oldest is None or len(data) < FUNDING_LIMIT or oldest <= start_ms \
+            if oldest is None or len(data) < FUNDING_LIMIT or oldest < start_ms \
                     or oldest >= after:
                 return
             after = oldest

@@ -9,7 +9,7 @@ so the cache only ever gains valid rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,9 @@ DEFAULT_INTERVAL_HOURS = 8.0
 # Settlement intervals venues actually use; any other spacing is a gap in the history.
 PLAUSIBLE_INTERVALS = frozenset({1.0, 2.0, 4.0, 6.0, 8.0})
 MAX_PAGES = 10_000  # a venue whose cursor never ends cannot spin forever
+# History is asked from this much before the range, so the range's first row has the previous
+# settlement to measure its interval against (it is not kept).
+INTERVAL_LOOKBACK_MS = int(max(PLAUSIBLE_INTERVALS) * MS_PER_HOUR)
 
 
 def require(condition: object, message: str, venue: str = "") -> None:
@@ -148,6 +151,38 @@ def row_intervals(times_ms: np.ndarray, default_hours: float) -> np.ndarray:
         plausible = np.isin(gaps, list(PLAUSIBLE_INTERVALS))
         out[1:] = np.where(plausible, gaps, default_hours)
     return out
+
+
+def with_first_interval(frame: pd.DataFrame, previous_ms: int) -> pd.DataFrame:
+    """The page with its first row's interval (and APR) measured from the previous settlement
+    at `previous_ms`, when that spacing is a plausible interval; else unchanged."""
+    if frame.empty:
+        return frame
+    first_ms = int(frame.index[:1].as_unit("ms").asi8[0])
+    gap = (first_ms - previous_ms) / MS_PER_HOUR
+    if gap not in PLAUSIBLE_INTERVALS:
+        return frame
+    frame = frame.copy()
+    rate = float(frame["rate"].iloc[0])
+    frame.iloc[0, frame.columns.get_loc("interval_hours")] = gap
+    frame.iloc[0, frame.columns.get_loc("apr_pct")] = float(annualize_funding(rate, gap))
+    return frame
+
+
+def intervals_across_pages(pages_newest_first: Iterable[pd.DataFrame]
+                           ) -> Iterator[pd.DataFrame]:
+    """FUNDING pages fetched newest first, each with its oldest row's interval taken from the
+    next (older) page's newest row: within a page that row has no previous settlement, so
+    `funding_frame` gave it today's interval. A page is held until the older one arrives."""
+    pending: pd.DataFrame | None = None
+    for page in pages_newest_first:
+        if page.empty:
+            continue
+        if pending is not None:
+            yield with_first_interval(pending, int(page.index[-1:].as_unit("ms").asi8[0]))
+        pending = page
+    if pending is not None:
+        yield pending
 
 
 def funding_frame(times_ms: Sequence[int], rates: Sequence[float],

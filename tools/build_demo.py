@@ -4,7 +4,9 @@
 Every number is made up by a seeded random model, shaped after the crypto sell-off of early
 February 2026: BTC −17 % over the four days to 2026-02-05 (close ≈ 60.7k), +10 % on 2026-02-06
 (close 66.8k) while the S&P 500 gains 0.47 %; gold and silver roll over after a hard rally;
-funding turns negative across venues; open interest builds into the drop, then flushes; DVOL
+funding turns negative across venues and stays negative through the bounce (each venue's
+current-funding table repeats its last settlement); open interest builds into the drop, then
+flushes; DVOL
 peaks near 97; the BTC option chain piles call open interest at 70k–75k and puts at 60k–65k.
 
 Output (byte-identical on every run with the same numpy):
@@ -459,15 +461,15 @@ def dvol_series(rng: np.random.Generator, logp_pts: np.ndarray, anchors: list[tu
 def premium_paths(rng: np.random.Generator, logp_hour: np.ndarray, h0: int, n: int,
                   venues: dict[str, float], beta: float) -> dict[str, np.ndarray]:
     """Perp premium (fraction per 8h) at each hour boundary: rises with momentum, collapses in
-    a sell-off (shorts crowd in, most of all deep below the two-week high), plus common and
-    venue-specific noise."""
+    a sell-off (shorts crowd in, most of all deep below the two-week high, and stay crowded
+    through the first bounce), plus common and venue-specific noise."""
     back = 14 * 24
     lp = logp_hour[h0 - back:h0 + n]
     now = lp[back:]
     r72 = now - lp[back - 72:-72]
     r24 = now - lp[back - 24:-24]
     drawdown = now - np.lib.stride_tricks.sliding_window_view(lp, back + 1).max(axis=1)
-    common = (0.00005 + (0.0025 * r72 + 0.002 * r24 + 0.0006 * drawdown) / beta
+    common = (0.00005 + (0.0015 * r72 + 0.0003 * r24 + 0.0016 * drawdown) / beta
               + ou(rng, n, math.exp(-1 / 24), 0.00012))
     return {v: common * (1.25 if v == "hyperliquid" else 1.0)
             + ou(rng, n, math.exp(-1 / 6), sd) for v, sd in venues.items()}
@@ -487,11 +489,11 @@ def funding_series(rng: np.random.Generator, logp_hour: np.ndarray, beta: float)
     pre = 7  # the first 8h settlement averages the premium of the hours before the window
     n = FUNDING_DAYS * 24 + pre
     h0 = hour_index(NOW_MS) - n  # hour boundaries h0 .. h0+n-1 (the last one < now)
-    noise = {"binance": 0.00004, "bybit": 0.00005, "okx": 0.00006, "deribit": 0.00015,
+    noise = {"binance": 0.00004, "bybit": 0.00005, "okx": 0.00006, "deribit": 0.0001,
              "hyperliquid": 0.00012}
     prem = premium_paths(rng, logp_hour, h0, n, noise, beta)
     t_all = (h0 + np.arange(n, dtype=np.int64)) * MS_H + day_ms(START_DAY)
-    out, now_rate = {}, {}
+    out, premium_now = {}, {}
     for venue, interval in FUNDING_VENUES.items():
         p = prem[venue]
         if interval == 8:
@@ -499,13 +501,12 @@ def funding_series(rng: np.random.Generator, logp_hour: np.ndarray, beta: float)
             settle = np.flatnonzero((t_all % (8 * MS_H) == 0) & (np.arange(n) >= pre))
             avg = np.array([p[i - 7:i + 1].mean() for i in settle])
             t = t_all[settle]
-            cur = p[-(int((NOW_MS - t[-1]) // MS_H) - 1):].mean()
         else:
-            avg, t, cur = p[pre:], t_all[pre:], p[-1]
+            avg, t = p[pre:], t_all[pre:]
         rate = np.round(venue_rate(venue, avg), 8)
         out[venue] = (t, rate, float(interval))
-        now_rate[venue] = (round(float(venue_rate(venue, np.array([cur]))[0]), 8), p[-1])
-    return out, now_rate
+        premium_now[venue] = float(p[-1])
+    return out, premium_now
 
 
 def apr(rate: np.ndarray | float, interval_hours: float) -> np.ndarray | float:
@@ -747,8 +748,8 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
             put(f"oi.{venue}.{stem}", t, {"open_interest": oi,
                                            "open_interest_usd": np.round(oi * px, 2)})
             oi_now[(venue, stem)] = float(oi[-1])
-        funding, now_rate = funding_series(stream("funding", CRYPTO.index(stem)), logp_pts[stem],
-                                           beta=1.0 if stem == "btc" else 1.35)
+        funding, premium_now = funding_series(stream("funding", CRYPTO.index(stem)),
+                                              logp_pts[stem], beta=1.0 if stem == "btc" else 1.35)
         spot = float(close_hour[-1])
         flush = float(oi_path(stream("oi.other", CRYPTO.index(stem)), 1.0)[-1])
         other_oi = {"okx": 30_000.0, "deribit": 11_500.0, "hyperliquid": 24_000.0}
@@ -756,10 +757,11 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
             put(f"funding.{venue}.{stem}", t, {
                 "rate": rate, "interval_hours": np.full(len(t), interval),
                 "apr_pct": apr(rate, interval)})
-            rate_now, prem = now_rate[venue]
-            mark = round(spot * (1 + prem), 2)  # the perp trades at its premium
+            # The "now" table shows the last settled rate, so it tells the history's story.
+            rate_now = float(rate[-1])
+            mark = round(spot * (1 + premium_now[venue]), 2)  # the perp trades at its premium
             if (venue, stem) in oi_now:
-                oi = oi_now[(venue, stem)]
+                oi = oi_now[(venue, stem)]  # the last row of the venue's OI history
             else:
                 oi = round(other_oi[venue] * flush * (26.0 if stem == "eth" else 1.0), 3)
             frame = {"rate": [rate_now], "interval_hours": [interval],

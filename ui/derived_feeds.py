@@ -25,9 +25,19 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
 
-from models.analyses import ANALYSES, ROTATION_WINDOWS
+from models.analyses import (
+    ANALYSES,
+    DEFAULT_DELTA,
+    DEFAULT_DRAWDOWN,
+    DEFAULT_POSITIONING,
+    DEFAULT_RV_METHOD,
+    ROTATION_WINDOWS,
+)
 from models.catalog import CATALOG
+from models.movers import DRAWDOWN_BASES
+from models.options import DealerPositioning, DeltaConvention
 from models.series import SeriesData, Snapshot
+from models.volatility import RvMethod
 from ui.scheduler import Scheduler
 from ui.store import DataStore
 
@@ -38,15 +48,24 @@ HEAVY = frozenset({"chain", "rotation", "skew_history", "gamma_levels"})
 #: parameters everyone showing the analysis shares, with their defaults
 SHARED_DEFAULTS: dict[str, dict[str, Any]] = {
     "rotation": {"window": 60, "k": 2.0, "threshold": 0.2},
-    "chain": {"flipped": False},
+    "chain": {"positioning": DEFAULT_POSITIONING, "delta": DEFAULT_DELTA},
+    "skew_history": {"delta": DEFAULT_DELTA},
+    "volatility": {"rv_method": DEFAULT_RV_METHOD},
+    "movers": {"drawdown": DEFAULT_DRAWDOWN},
 }
 #: where they are saved (the keys earlier versions used, so a user's choices survive)
-_SETTINGS_PREFIX = {"rotation": "rotation", "chain": "options"}
+_SETTINGS_PREFIX = {"rotation": "rotation", "chain": "options", "skew_history": "options",
+                    "volatility": "vol", "movers": "movers"}
 #: what a saved value may be; anything else (a hand edit, an old version) reads as the default
 _VALID: dict[tuple[str, str], Callable[[Any], bool]] = {
     ("rotation", "window"): lambda v: v in ROTATION_WINDOWS,
     ("rotation", "k"): lambda v: 0.5 <= v <= 6.0,
     ("rotation", "threshold"): lambda v: -1.0 <= v <= 1.0,
+    ("chain", "positioning"): lambda v: v in {p.value for p in DealerPositioning},
+    ("chain", "delta"): lambda v: v in {d.value for d in DeltaConvention},
+    ("skew_history", "delta"): lambda v: v in {d.value for d in DeltaConvention},
+    ("volatility", "rv_method"): lambda v: v in {m.value for m in RvMethod},
+    ("movers", "drawdown"): lambda v: v in DRAWDOWN_BASES,
 }
 
 

@@ -26,7 +26,7 @@ from models.catalog import (
     OPTION_CHAIN,
     VOL_INDEX,
 )
-from models.funding import annualize_funding
+from models.funding import annualize_funding, average_funding
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from services.cache import Cache
 from services.demo import (
@@ -304,6 +304,35 @@ def test_funding_now_frames(demo):
         assert row.open_interest_usd == pytest.approx(row.open_interest * row.mark_price,
                                                       rel=1e-6)
         assert row.index_price == pytest.approx(row.mark_price, rel=0.01)
+
+
+def test_funding_now_agrees_with_the_history_negative_at_the_low(demo):
+    # The "now" table repeated +0.0100 % (10.95 % APR) at every 8h venue while the history
+    # chart ended negative: each venue's current rate is its last settlement.
+    for asset in CRYPTO:
+        series, oi = {}, {}
+        for venue in ("binance", "bybit", "okx", "deribit", "hyperliquid"):
+            (snap,) = [s for s in demo.snapshots if s.series_id == f"fundingnow.{venue}.{asset}"]
+            row = snap.frame.iloc[0]
+            history = demo.series[f"funding.{venue}.{asset}"]
+            assert row.rate == history["rate"][-1], (venue, asset)
+            assert row.interval_hours == history["interval_hours"][-1]
+            assert row.apr_pct == pytest.approx(history["apr_pct"][-1], rel=1e-12)
+            assert row.rate < 0 and row.apr_pct < 0, (venue, asset, row.apr_pct)
+            # that settlement is the one just before "now"
+            assert 0 < DEMO_NOW_MS - history.last_ms <= row.interval_hours * MS_PER_HOUR
+            series[venue] = history
+            if f"oi.{venue}.{asset}" in demo.series:  # Binance and Bybit keep OI history
+                oi[venue] = demo.series[f"oi.{venue}.{asset}"]
+                assert row.open_interest == oi[venue]["open_interest"][-1]
+                assert row.open_interest_usd == pytest.approx(
+                    oi[venue]["open_interest_usd"][-1], rel=0.01)
+        avg, note = average_funding(series, oi)
+        assert note.startswith("OI-weighted (Binance, Bybit); no OI: OKX, Deribit, Hyperliquid")
+        # The average ends at 16:00, the 8h venues' last settlement (16:00-24:00 settles at
+        # "now"), and it is negative there, as the table is.
+        assert avg.last_ms == DEMO_NOW_MS - 9 * MS_PER_HOUR
+        assert avg["apr_pct"][-1] < 0
 
 
 # -- realism rules ---------------------------------------------------------------------------

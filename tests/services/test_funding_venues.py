@@ -177,7 +177,8 @@ def test_binance_funding_pages_forward_without_duplicates(httpserver, endpoints_
     assert all(np.allclose(p["apr_pct"], 10.95) for p in pages)
     assert all((p["interval_hours"] == 8.0).all() for p in pages)
     asked = [int(r.args["startTime"]) for r, _ in httpserver.log if r.path.endswith("Rate")]
-    assert asked == [T0, times[999] + 3 + 1]
+    # from one 8h interval before the range: the first row's previous settlement
+    assert asked == [T0 - 8 * H, times[999] + 3 + 1]
     assert client.interval_hours("XYZUSDT") == 4.0 and client.interval_hours("BTCUSDT") == 8.0
 
 
@@ -534,5 +535,111 @@ def test_refresh_funding_series_into_the_cache(venue, httpserver, cache):
         snap = cache.latest_snapshot(now_spec.id)
         assert snap is not None and list(snap.frame.columns) == list(FUNDING_NOW_COLUMNS)
         assert snap.frame.iloc[0].apr_pct == pytest.approx(10.95)
+    finally:
+        sources.close()
+
+
+# -- intervals per row across page seams (issue 12, item 11) ------------------------------------
+def moved_from_8h_to_4h(n_8h: int, n_4h: int) -> list[int]:
+    """Settlement times of a symbol that settled every 8h, then every 4h (today's interval)."""
+    old = [T0 + i * 8 * H for i in range(n_8h)]
+    return old + [old[-1] + (i + 1) * 4 * H for i in range(n_4h)]
+
+
+def assert_each_row_has_its_own_interval(pages, times, n_8h):
+    rows = pd.concat(pages).sort_index()
+    assert ms(rows) == times[1:]  # times[0] is only the previous settlement of times[1]
+    assert rows["interval_hours"].tolist() == [8.0] * (n_8h - 1) + [4.0] * (len(times) - n_8h)
+    # 0.01 % per 8h is 10.95 % APR; per 4h it is 21.90 %.
+    np.testing.assert_allclose(rows["apr_pct"], [10.95] * (n_8h - 1)
+                               + [21.9] * (len(times) - n_8h))
+
+
+def test_bybit_interval_at_page_seams_is_the_spacing_to_the_older_page(httpserver,
+                                                                      endpoints_for):
+    # 101 rows 8h apart then 150 rows 4h apart; the range starts at the second row. Pages of
+    # 200, newest first: page 1 = the 150 4h rows + the newest 50 8h rows; page 2 the rest.
+    times = moved_from_8h_to_4h(101, 150)
+    httpserver.expect_request("/v5/market/tickers").respond_with_json(
+        bybit_ticker(fundingIntervalHour="4"))
+    httpserver.expect_request("/v5/market/funding/history").respond_with_handler(
+        bybit_funding_handler(times))
+    pages = list(BybitClient(endpoints_for).iter_pages(get_spec("funding.bybit.btc"),
+                                                       "BTCUSDT", times[1], times[-1]))
+    assert [len(p) for p in pages] == [200, 50]
+    # The seam row (page 1's oldest, an 8h row) and the range's first row used to take
+    # today's 4h: 21.90 % instead of 10.95 %.
+    assert pages[0]["interval_hours"].iloc[0] == 8.0
+    assert pages[0]["apr_pct"].iloc[0] == pytest.approx(10.95)
+    assert_each_row_has_its_own_interval(pages, times, 101)
+    starts = [int(r.args["startTime"]) for r, _ in httpserver.log if r.path.endswith("history")]
+    assert set(starts) == {times[0]}  # 8h before the range
+
+
+def test_okx_interval_at_page_seams_is_the_spacing_to_the_older_page(httpserver, endpoints_for):
+    # 160 rows 8h apart then 50 rows 4h apart; pages of 100: both seams fall on 8h rows.
+    times = moved_from_8h_to_4h(160, 50)
+    httpserver.expect_request("/api/v5/public/funding-rate").respond_with_json(
+        okx_current(hours=4))
+    httpserver.expect_request("/api/v5/public/funding-rate-history").respond_with_handler(
+        okx_history_handler(times))
+    pages = list(OkxClient(endpoints_for).iter_pages(get_spec("funding.okx.btc"),
+                                                     "BTC-USDT-SWAP", times[1], times[-1]))
+    assert [len(p) for p in pages] == [100, 100, 9]
+    assert_each_row_has_its_own_interval(pages, times, 160)
+
+
+def test_okx_pages_on_when_a_full_page_ends_exactly_at_the_range_start(httpserver,
+                                                                       endpoints_for):
+    times = moved_from_8h_to_4h(101, 100)  # the second page's oldest row is the range start
+    httpserver.expect_request("/api/v5/public/funding-rate").respond_with_json(
+        okx_current(hours=4))
+    httpserver.expect_request("/api/v5/public/funding-rate-history").respond_with_handler(
+        okx_history_handler(times))
+    pages = list(OkxClient(endpoints_for).iter_pages(get_spec("funding.okx.btc"),
+                                                     "BTC-USDT-SWAP", times[1], times[-1]))
+    assert_each_row_has_its_own_interval(pages, times, 101)
+
+
+def test_binance_range_start_measured_against_the_settlement_before_it(httpserver,
+                                                                       endpoints_for):
+    times = moved_from_8h_to_4h(5, 3)
+    httpserver.expect_request("/fapi/v1/fundingInfo").respond_with_json(
+        [{"symbol": "BTCUSDT", "fundingIntervalHours": 4}])
+    httpserver.expect_request("/fapi/v1/fundingRate").respond_with_handler(
+        binance_funding_handler(times))
+    pages = list(BinanceFuturesClient(endpoints_for).iter_pages(
+        get_spec("funding.binance.btc"), "BTCUSDT", times[1], times[-1] + 3))
+    assert_each_row_has_its_own_interval(pages, times, 5)
+
+
+@pytest.mark.parametrize("venue", ["bybit", "okx"])
+def test_refetching_the_last_cached_row_keeps_its_interval(venue, httpserver, cache):
+    # All history is 8h, but the venue has just moved the symbol to 4h. A later refresh
+    # fetches from the last cached row again: that row must keep 8h, not take today's 4h.
+    times = [T0 + i * 8 * H for i in range(30)]
+    if venue == "bybit":
+        httpserver.expect_request("/v5/market/tickers").respond_with_json(
+            bybit_ticker(fundingIntervalHour="4"))
+        httpserver.expect_request("/v5/market/funding/history").respond_with_handler(
+            bybit_funding_handler(times))
+    else:
+        httpserver.expect_request("/api/v5/public/funding-rate").respond_with_json(
+            okx_current(hours=4))
+        httpserver.expect_request("/api/v5/public/funding-rate-history").respond_with_handler(
+            okx_history_handler(times))
+    base = httpserver.url_for("/").rstrip("/")
+    sources = Sources(Endpoints({name: base for name in DEFAULT_URLS}))
+    try:
+        spec = get_spec(f"funding.{venue}.btc")
+        first = refresh_series(spec, cache, sources, want_start_ms=times[1], now=times[-1] + H)
+        assert first.ok, first.error
+        again = refresh_series(spec, cache, sources, want_start_ms=times[1],
+                               now=times[-1] + 2 * H, force=True)
+        assert again.ok, again.error
+        data = cache.read(spec.id)
+        assert data.time.tolist() == times[1:]
+        assert data["interval_hours"].tolist() == [8.0] * 29
+        assert data["apr_pct"] == pytest.approx(np.full(29, 10.95))
     finally:
         sources.close()

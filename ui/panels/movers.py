@@ -7,11 +7,20 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from models.analyses import movers_inputs
 from models.assets import asset_color, short_name
 from models.derived import DERIVED
+from models.movers import COLUMN_DEFINITIONS, DRAWDOWN_BASES
 from ui import theme
 from ui.panels.base import Panel, UiContext
 
@@ -43,11 +52,24 @@ class MoversPanel(Panel):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setSortingEnabled(True)
-        self.table.setToolTip("z (1D): today's log return ÷ the std of the previous 60 daily "
-                              "returns. RV 30d: the daily log returns of the last 30 calendar "
-                              "days, annualised with √365 for crypto, √252 otherwise.")
+        for col, (_title, field) in enumerate(COLUMNS):
+            if field is not None:
+                header = self.table.horizontalHeaderItem(col)
+                header.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
+        self.drawdown_box = QComboBox()
+        for basis, text in DRAWDOWN_BASES.items():
+            self.drawdown_box.addItem(f"drawdown {text}", basis)
+        self.drawdown_box.setCurrentIndex(self.drawdown_box.findData(
+            ctx.feeds.shared_params("movers")["drawdown"]))
+        self.drawdown_box.currentIndexChanged.connect(
+            lambda _i: ctx.feeds.set_shared_params(
+                "movers", drawdown=self.drawdown_box.currentData()))
+        bar = QHBoxLayout()
+        bar.addWidget(self.drawdown_box)
+        bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
         layout.addWidget(self.table)
         self.add_footer(layout)
         self.rows = 0

@@ -15,7 +15,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 from models.analyses import ChainAnalysis
 from models.derived import DERIVED
 from models.ids import options_id
+from models.options import DealerPositioning, DeltaConvention
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
@@ -58,11 +58,28 @@ class OptionsPanel(Panel):
         bar = QHBoxLayout()
         self._group = choice_buttons(self, bar, ASSETS, self.asset,
                                      lambda a: self.choose("asset", a), str.upper)
-        self.flip_box = QCheckBox("Flip dealer convention")
-        self.flip_box.setToolTip("Shared with the gamma levels on the price chart")
-        self.flip_box.setChecked(ctx.feeds.shared_params("chain")["flipped"])
-        self.flip_box.toggled.connect(self._on_flip)
-        bar.addWidget(self.flip_box)
+        shared = ctx.feeds.shared_params("chain")
+        self.positioning_box = QComboBox()
+        for positioning in DealerPositioning:
+            self.positioning_box.addItem(positioning.label, positioning.value)
+            self.positioning_box.setItemData(self.positioning_box.count() - 1,
+                                             positioning.description,
+                                             Qt.ItemDataRole.ToolTipRole)
+        self.positioning_box.setCurrentIndex(self.positioning_box.findData(shared["positioning"]))
+        self.positioning_box.setToolTip("Dealer positioning assumed for GEX (shared with the "
+                                        "gamma levels on the price chart)")
+        self.positioning_box.currentIndexChanged.connect(self._on_positioning)
+        bar.addWidget(self.positioning_box)
+        self.delta_box = QComboBox()
+        for convention in DeltaConvention:
+            self.delta_box.addItem(f"25Δ: {convention.label}", convention.value)
+            self.delta_box.setItemData(self.delta_box.count() - 1, convention.description,
+                                       Qt.ItemDataRole.ToolTipRole)
+        self.delta_box.setCurrentIndex(self.delta_box.findData(shared["delta"]))
+        self.delta_box.setToolTip("Which delta picks the 25Δ strikes of the risk reversal and "
+                                  "butterfly")
+        self.delta_box.currentIndexChanged.connect(self._on_delta)
+        bar.addWidget(self.delta_box)
         self.expiry_box = QComboBox()
         self.expiry_box.setToolTip("Expiry shown in the smile")
         self.expiry_box.currentIndexChanged.connect(lambda _i: self._draw_smile())
@@ -244,6 +261,11 @@ class OptionsPanel(Panel):
         self._history.update(asset=self.asset)
         self.freshness.refresh()
 
-    def _on_flip(self, on: bool) -> None:
+    def _on_positioning(self, _index: int) -> None:
         # Shared: the gamma levels on the price chart follow the same convention.
-        self.ctx.feeds.set_shared_params("chain", flipped=on)
+        self.ctx.feeds.set_shared_params("chain", positioning=self.positioning_box.currentData())
+
+    def _on_delta(self, _index: int) -> None:
+        delta = self.delta_box.currentData()
+        self.ctx.feeds.set_shared_params("chain", delta=delta)
+        self.ctx.feeds.set_shared_params("skew_history", delta=delta)

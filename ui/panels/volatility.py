@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.analyses import VolatilityAnalysis
 from models.derived import DERIVED, RV_WINDOWS
 from models.ids import dvol_id, price_id, volmex_id
 from models.series import SeriesData
+from models.volatility import RvMethod
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.lod_item import LodCurveItem
@@ -53,6 +54,20 @@ class VolatilityPanel(Panel):
             self._groups.append(choice_buttons(self, bar, values, getattr(self, name),
                                                lambda v, n=name: self.choose(n, v), fmt))
             bar.addSpacing(10)
+        self.rv_method_box = QComboBox()
+        for method in RvMethod:
+            self.rv_method_box.addItem(f"RV {method.label}", method.value)
+            self.rv_method_box.setItemData(self.rv_method_box.count() - 1, method.description,
+                                           Qt.ItemDataRole.ToolTipRole)
+        self.rv_method_box.setCurrentIndex(self.rv_method_box.findData(
+            ctx.feeds.shared_params("volatility")["rv_method"]))
+        self.rv_method_box.setToolTip("How realised vol treats the mean return (zero-mean is the "
+                                      "usual choice against implied vol)")
+        self.rv_method_box.currentIndexChanged.connect(
+            lambda _i: ctx.feeds.set_shared_params(
+                "volatility", rv_method=self.rv_method_box.currentData()))
+        bar.addWidget(self.rv_method_box)
+        bar.addSpacing(10)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         bar.addWidget(self.summary, 1)
@@ -109,6 +124,7 @@ class VolatilityPanel(Panel):
             parts.append(f"<span style='color:#29b6f6'>DVOL {dvol['close'][-1]:.1f}</span>")
         if len(rv):
             parts.append(f"<span style='color:#ffca28'>RV{result.window} "
+                         f"({RvMethod(result.rv_method).label}) "
                          f"{rv['rv'][-1]:.1f}</span>")
         if len(spread):
             parts.append(f"IV−RV (trailing) {spread['spread'][-1]:+.1f} vol pts")
