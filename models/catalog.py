@@ -1,21 +1,20 @@
 """The instrument catalog: every series Rotor stores, where it comes from and what it holds.
 
 A series id is stable (it names cache rows, exports and CLI arguments): `<asset>.<interval>` for
-prices, `<kind>.<venue>.<asset>` for venue-specific series. Derived series (correlation, GEX …)
-are computed from stored ones and listed by `derived_specs()`.
+prices, `<kind>.<venue>.<asset>` for venue-specific series. Derived quantities (correlation, GEX …)
+are computed from stored ones and listed by `derived_specs()` (models/derived.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData, Snapshot
+from models.series import MS_PER_DAY, MS_PER_HOUR
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from models import derived
 
@@ -82,30 +81,6 @@ class SeriesSpec:
     @property
     def venues(self) -> tuple[tuple[str, str], ...]:
         return ((self.source, self.symbol), *self.fallbacks)
-
-
-class DataLoader(Protocol):
-    """What a derived computation may read: the cache satisfies it, so does the demo cache."""
-
-    def read(self, series_id: str, start_ms: int | None = None,
-             end_ms: int | None = None) -> SeriesData: ...
-
-    def latest_snapshot(self, series_id: str, at_ms: int | None = None) -> Snapshot | None: ...
-
-
-@dataclass(frozen=True)
-class DerivedSpec:
-    """A series computed from stored ones; `compute` is pure (reads only through the loader)."""
-
-    id: str
-    label: str
-    inputs: tuple[str, ...]
-    compute: Callable[[DataLoader], pd.DataFrame]
-    unit: str = ""
-    kind: str = "derived"
-    interval: str = ""
-    source: str = "derived"
-    symbol: str = ""
 
 
 # -- prices ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from models.analyses import (
 )
 from models.assets import CRYPTO_STEMS, ROTATION_PEERS, asset
 from models.catalog import venue_label
+from models.ids import dvol_id, price_id
 from models.series import SeriesData
 
 if TYPE_CHECKING:
@@ -44,8 +45,9 @@ RV_FORMULA = ("RV = 100 × √(365 / n × Σ rᵢ²) (zero-mean, the default) or
 GEX_FORMULA = ("GEX_K = Σᵢ sign × OI_i,K (coins) × Γ(F_i, K, σ_mark, T_i) × F_i² × 1 %, in USD "
                "per 1 % move; Γ from Black-76 on each expiry's own forward F_i (scaled by "
                "S' / index at a hypothetical spot S'), ACT/365 to the 08:00 UTC expiry, r = 0")
-ROTATION_CONVENTION = ("daily log returns at each equity session's close (BTC sampled at the "
-                       "close from hourly bars), common sessions only")
+ROTATION_CONVENTION = ("daily log returns at each XNYS session close (exchange-calendars: "
+                       "half-days and holidays included; BTC sampled from hourly bars at the "
+                       "close), common sessions only")
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,13 @@ class DerivedSpec:
     interval: str = ""  # "1h", "1d", "snapshot" …
     details: Callable[[Any], Mapping[str, Any]] | None = None
     source: str = "derived"
+    #: the stored series this quantity reads, where fewer than its analysis reads
+    own_inputs: tuple[str, ...] | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
+        if self.own_inputs is not None:
+            return self.own_inputs
         return ANALYSES[self.analysis].inputs(**self.params)
 
     def run(self, loader: DataLoader) -> Any:
@@ -121,10 +127,12 @@ def _frame(data: SeriesData, columns: tuple[str, ...] | None = None) -> pd.DataF
     return frame if columns is None else frame[list(columns)]
 
 
-def _empty(columns: list[str]) -> pd.DataFrame:
+def _empty(columns: list[str], timed: bool = False) -> pd.DataFrame:
+    """No rows; `timed` tables keep their empty UTC time index, as a filled one would have."""
     import pandas as pd
 
-    return pd.DataFrame({c: np.empty(0) for c in columns})
+    index = _time_index(np.empty(0, dtype=np.int64)) if timed else None
+    return pd.DataFrame({c: np.empty(0) for c in columns}, index=index)
 
 
 def _time_index(ms: np.ndarray) -> pd.DatetimeIndex:
@@ -241,12 +249,12 @@ def _as_export(series: pd.Series, column: str) -> pd.DataFrame:
 def _rotation_or_empty(result: RotationAnalysis | None, column: str,
                        pick: Callable[[RotationAnalysis], pd.Series | None]) -> pd.DataFrame:
     series = None if result is None else pick(result)
-    return _empty([column]) if series is None else _as_export(series, column)
+    return _empty([column], timed=True) if series is None else _as_export(series, column)
 
 
 def decoupling_frame(result: RotationAnalysis | None) -> pd.DataFrame:
     if result is None:
-        return _empty(["btc_ret", "peer_ret", "z", "corr"])
+        return _empty(["btc_ret", "peer_ret", "z", "corr"], timed=True)
     frame = result.decoupling.copy()
     frame.index = _time_index(frame.index.as_unit("ms").asi8) if len(frame) else frame.index
     return frame
@@ -261,6 +269,10 @@ def movers_frame(result: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
                                    columns=list(MOVER_COLUMNS), dtype=np.float64)
     frame.index.name = "asset"
     return frame.reset_index()
+
+
+def _pair_inputs(peer: str) -> tuple[str, ...]:
+    return price_id("btc", "1h"), price_id("btc", "1d"), price_id(peer, "1d")
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -296,17 +308,20 @@ def _declare() -> list[DerivedSpec]:
         for window in RV_WINDOWS:
             vp = {"asset": stem, "window": window, "rv_method": DEFAULT_RV_METHOD}
             specs += [
-                DerivedSpec(f"rv.{stem}.{window}", f"{name} realised vol {window}d",
+                DerivedSpec(f"rv.{stem}.{window}", f"{name} realised vol {window}d (zero-mean)",
                             "vol pts (annualised √365)", "volatility", vp, rv_frame,
                             RV_FORMULA, "close-to-close, annualised with 365 days",
-                            "1d", details=volatility_details),
+                            "1d", details=volatility_details,
+                            own_inputs=(price_id(stem, "1d"),)),
                 DerivedSpec(f"ivrv.{stem}.{window}",
-                            f"{name} DVOL − realised vol {window}d (trailing)", "vol pts",
+                            f"{name} DVOL − trailing realised vol {window}d (zero-mean)",
+                            "vol pts",
                             "volatility", vp, ivrv_frame,
                             "IV − RV = DVOL − RV_window; " + RV_FORMULA,
                             "trailing: RV of the past window against today's implied vol; "
                             "stamped when both are known (RV of day D and DVOL of 23:00 D at "
-                            "00:00 D+1)", "1d", details=volatility_details),
+                            "00:00 D+1)", "1d", details=volatility_details,
+                            own_inputs=(dvol_id(stem), price_id(stem, "1d"))),
             ]
         cp = {"asset": stem, "positioning": DEFAULT_POSITIONING, "delta": DEFAULT_DELTA}
         chain = [
@@ -348,12 +363,12 @@ def _declare() -> list[DerivedSpec]:
                 "correlation", "rotation", rp,
                 lambda r, p=peer: _rotation_or_empty(r, "corr", lambda a: a.corr.get(p)),
                 "ρ = Pearson correlation of the last `window` pairs of daily log returns",
-                ROTATION_CONVENTION, "1d"))
+                ROTATION_CONVENTION, "1d", own_inputs=_pair_inputs(peer)))
         specs.append(DerivedSpec(
             f"beta.btc_spx.{window}", f"BTC beta to the S&P 500, {window} sessions", "beta",
             "rotation", rp, lambda r: _rotation_or_empty(r, "beta", lambda a: a.beta),
             "β = cov(r_BTC, r_SPX) / var(r_SPX) over the last `window` sessions",
-            ROTATION_CONVENTION, "1d"))
+            ROTATION_CONVENTION, "1d", own_inputs=_pair_inputs("spx")))
     rp = {"window": 60, "k": 2.0, "threshold": 0.2}
     for peer, unit in (("gold", "oz of gold per BTC"), ("spx", "S&P 500 units per BTC")):
         specs.append(DerivedSpec(
@@ -361,7 +376,7 @@ def _declare() -> list[DerivedSpec]:
             "rotation", rp, lambda r, p=peer: _rotation_or_empty(r, "ratio",
                                                                 lambda a: a.ratios.get(p)),
             "ratio = BTC close / peer close at the same session close", ROTATION_CONVENTION,
-            "1d"))
+            "1d", own_inputs=_pair_inputs(peer)))
     specs.append(DerivedSpec(
         "decoupling.btc_spx", "Decoupling days: big BTC moves while BTC/S&P 500 correlation "
         "was low", "sessions", "rotation", rp, decoupling_frame,

@@ -37,13 +37,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from models.catalog import DataLoader, DerivedSpec
 from models.movers import DEFAULT_DRAWDOWN_BASIS, MOVER_COLUMNS, mover_rows, valid_closes
 from models.series import MS_PER_HOUR, SeriesData
 from models.sessions import session_close_times
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 SESSION_TOLERANCE_MS = 2 * MS_PER_HOUR
 CORR_WINDOWS = (20, 60, 120)
@@ -244,70 +243,3 @@ def movers(daily: Mapping[str, SeriesData], now_ms: int | None, *,
                                    columns=list(MOVER_COLUMNS), dtype=np.float64)
     frame.index.name = "asset"
     return frame
-
-
-# -- derived series ---------------------------------------------------------------------------
-def _pair_closes(loader: DataLoader, peer: str) -> tuple[pd.Series, pd.Series]:
-    """(BTC, peer) closes on the peer's sessions, read through the loader."""
-    peer_closes = session_closes(loader.read(f"{peer}.1d"))
-    btc = btc_session_closes(loader.read("btc.1h"), loader.read("btc.1d"), peer_closes.index)
-    return btc, peer_closes
-
-
-def _as_export(series: pd.Series, column: str) -> pd.DataFrame:
-    frame = series.astype(np.float64).dropna().to_frame(column)
-    frame.index = pd.DatetimeIndex(frame.index, name="time")
-    return frame
-
-
-def _rolling_compute(stat: Callable[[pd.DataFrame, str, str, int], pd.Series], column: str,
-                     peer: str, window: int) -> Callable[[DataLoader], pd.DataFrame]:
-    """A derived series: `stat` (rolling correlation or beta) of BTC against `peer`."""
-    def compute(loader: DataLoader) -> pd.DataFrame:
-        btc, other = _pair_closes(loader, peer)
-        returns = aligned_log_returns({"btc": btc, peer: other})
-        return _as_export(stat(returns, "btc", peer, window), column)
-    return compute
-
-
-def _ratio_compute(peer: str) -> Callable[[DataLoader], pd.DataFrame]:
-    def compute(loader: DataLoader) -> pd.DataFrame:
-        btc, other = _pair_closes(loader, peer)
-        return _as_export(ratio_series(btc, other), "ratio")
-    return compute
-
-
-_PEER_LABEL = {"spx": "S&P 500", "ndx": "Nasdaq 100", "gold": "gold", "silver": "silver",
-               "dxy": "DXY"}
-
-
-def _inputs(peer: str) -> tuple[str, ...]:
-    return ("btc.1h", "btc.1d", f"{peer}.1d")
-
-
-def _declare() -> list[DerivedSpec]:
-    specs: list[DerivedSpec] = []
-    for peer in PEERS:
-        for window in CORR_WINDOWS:
-            specs.append(DerivedSpec(
-                id=f"corr.btc_{peer}.{window}",
-                label=f"BTC vs {_PEER_LABEL[peer]} rolling correlation, {window} sessions",
-                inputs=_inputs(peer),
-                compute=_rolling_compute(rolling_correlation, "corr", peer, window),
-                unit="correlation (daily log returns at each XNYS session close)",
-                interval="1d", symbol="BTC"))
-    specs.append(DerivedSpec(
-        id=f"beta.btc_spx.{BETA_WINDOW}",
-        label=f"BTC beta to the S&P 500, {BETA_WINDOW} sessions",
-        inputs=_inputs("spx"),
-        compute=_rolling_compute(rolling_beta, "beta", "spx", BETA_WINDOW),
-        unit="beta (daily log returns)", interval="1d", symbol="BTC"))
-    for peer, unit in (("gold", "oz of gold per BTC"), ("spx", "S&P 500 units per BTC")):
-        specs.append(DerivedSpec(
-            id=f"ratio.btc_{peer}", label=f"BTC / {_PEER_LABEL[peer]} at the session close",
-            inputs=_inputs(peer), compute=_ratio_compute(peer), unit=unit, interval="1d",
-            symbol="BTC"))
-    return specs
-
-
-DERIVED: list[DerivedSpec] = _declare()

@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from models.catalog import DataLoader, DerivedSpec
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from models.analyses import DataLoader
 
 DAYS_PER_YEAR = 365
 RV_WINDOWS = (7, 30, 90)
@@ -172,43 +173,6 @@ def iv_rv_spread(dvol: SeriesData, rv: SeriesData, *, iv_column: str = "close",
 
 
 # -- option-chain derived series --------------------------------------------------------------
-def gex_latest(loader: DataLoader, series_id: str, dealer: str | None = None) -> pd.DataFrame:
-    """GEX by strike (USD per 1 % move) of the newest chain, `options.gex_by_strike` at its index.
-
-    GEX_K = Σ_i sign × OI × Γ(F_i, K, σ, T_i) × F_i² × 1 %; `dealer` a `DealerPositioning` value
-    (default dealers long calls, short puts).
-    """
-    import pandas as pd
-
-    from models import options as opt
-
-    snap = loader.latest_snapshot(series_id)
-    if snap is None:
-        return pd.DataFrame({c: np.empty(0) for c in ("strike", "call_gex", "put_gex",
-                                                      "net_gex")})
-    positioning = opt.DEFAULT_DEALER if dealer is None else opt.DealerPositioning(dealer)
-    return opt.gex_by_strike(snap.frame, opt.snapshot_spot(snap), snap.time_ms, positioning)
-
-
-def skew_latest(loader: DataLoader, series_id: str,
-                delta_convention: str = "forward") -> pd.DataFrame:
-    """ATM IV, 25Δ RR and BF per expiry of the newest chain (vol points).
-
-    `options.risk_reversal_butterfly`: RR25 = σ(25Δ C) − σ(25Δ P), BF25 = (σ(25Δ C) + σ(25Δ P))/2
-    − σ_ATM, 25Δ under `delta_convention` (a `DeltaConvention` value, default the forward delta).
-    """
-    import pandas as pd
-
-    from models import options as opt
-
-    snap = loader.latest_snapshot(series_id)
-    if snap is None:
-        return pd.DataFrame({c: np.empty(0) for c in ("expiry_ms", "days", "atm_iv", "rr25",
-                                                      "bf25")})
-    return opt.risk_reversal_butterfly(snap.frame, snap.time_ms,
-                                       opt.DeltaConvention(delta_convention))
-
-
 def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_MATURITY_DAYS,
                  max_points: int = 120, step_ms: int = MS_PER_DAY,
                  delta_convention: str = "forward") -> pd.DataFrame:
@@ -239,52 +203,3 @@ def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_M
                           "rr25": np.array([r[2] for r in rows], dtype=np.float64),
                           "bf25": np.array([r[3] for r in rows], dtype=np.float64)})
     return data.to_frame()
-
-
-# -- declarations -----------------------------------------------------------------------------
-def _rv_compute(asset: str, window: int):
-    def compute(loader: DataLoader) -> pd.DataFrame:
-        return realized_vol(loader.read(f"{asset}.1d"), window).to_frame()
-    return compute
-
-
-def _ivrv_compute(asset: str, window: int):
-    def compute(loader: DataLoader) -> pd.DataFrame:
-        rv = realized_vol(loader.read(f"{asset}.1d"), window)
-        return iv_rv_spread(loader.read(f"dvol.{asset}"), rv).to_frame()
-    return compute
-
-
-def _declare() -> list[DerivedSpec]:
-    specs: list[DerivedSpec] = []
-    for asset in ("btc", "eth"):
-        label = asset.upper()
-        for window in RV_WINDOWS:
-            specs.append(DerivedSpec(
-                id=f"rv.{asset}.{window}",
-                label=f"{label} realised vol {window}d ({DEFAULT_RV_METHOD.label})",
-                inputs=(f"{asset}.1d",), compute=_rv_compute(asset, window),
-                unit="vol pts (annualised √365)", interval="1d", symbol=label))
-        specs.append(DerivedSpec(
-            id=f"ivrv.{asset}.30",
-            label=f"{label} DVOL − trailing realised vol 30d ({DEFAULT_RV_METHOD.label})",
-            inputs=(f"dvol.{asset}", f"{asset}.1d"), compute=_ivrv_compute(asset, 30),
-            unit="vol pts", interval="1d", symbol=label))
-        chain = f"options.{asset}"
-        specs.append(DerivedSpec(
-            id=f"gex.{asset}", label=f"{label} dealer gamma by strike (dealers long calls, "
-                                     "short puts)",
-            inputs=(chain,), compute=lambda loader, c=chain: gex_latest(loader, c),
-            unit="USD per 1% move", kind="profile", interval="snapshot", symbol=label))
-        specs.append(DerivedSpec(
-            id=f"skew.{asset}", label=f"{label} ATM IV, 25Δ risk reversal and butterfly by expiry",
-            inputs=(chain,), compute=lambda loader, c=chain: skew_latest(loader, c),
-            unit="vol pts", kind="profile", interval="snapshot", symbol=label))
-        specs.append(DerivedSpec(
-            id=f"skew30.{asset}", label=f"{label} 30-day constant-maturity ATM IV, 25Δ RR and BF",
-            inputs=(chain,), compute=lambda loader, c=chain: skew_history(loader, c),
-            unit="vol pts", interval="1d", symbol=label))
-    return specs
-
-
-DERIVED: list[DerivedSpec] = _declare()

@@ -177,12 +177,15 @@ def test_btc_over_sp500_ratio_is_exact_on_half_days():
 
     class Loader:
         def read(self, series_id, start_ms=None, end_ms=None):
-            return series[series_id].between(start_ms, end_ms)
+            empty = SeriesData.empty(["open", "high", "low", "close"])
+            return series.get(series_id, empty).between(start_ms, end_ms)
 
         def latest_snapshot(self, series_id, at_ms=None):
             return None
 
-    spec = next(s for s in rot.DERIVED if s.id == "ratio.btc_spx")
+    from models.catalog import derived_specs
+
+    spec = derived_specs()["ratio.btc_spx"]
     ratio = spec.compute(Loader())["ratio"]
     assert len(ratio) == len(spx_days)
     assert ratio.to_numpy() == pytest.approx(2.0, rel=1e-12)

@@ -4,6 +4,7 @@ through a tiny in-memory loader."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ def test_zero_mean_and_demeaned_rv_of_a_trending_window_by_hand():
     assert vol.realized_vol(data, 3)["rv"][0] == zero["rv"][0]
     assert "Σ r²" in vol.RvMethod.ZERO_MEAN.description
     assert "(n − 1)" in vol.RvMethod.DEMEANED.description
-    assert "zero-mean" in {s.id: s for s in vol.DERIVED}["ivrv.btc.30"].label
+    assert "zero-mean" in specs()["ivrv.btc.30"].label
 
 
 def test_hourly_bars_give_the_daily_close_to_close_number():
@@ -178,7 +179,9 @@ def loader() -> MemoryLoader:
 
 
 def specs() -> dict:
-    return {s.id: s for s in vol.DERIVED}
+    from models.catalog import derived_specs
+
+    return derived_specs()
 
 
 def test_derived_declarations():
@@ -189,7 +192,7 @@ def test_derived_declarations():
         assert found[f"ivrv.{asset}.30"].inputs == (f"dvol.{asset}", f"{asset}.1d")
         assert found[f"gex.{asset}"].inputs == (f"options.{asset}",)
         assert found[f"gex.{asset}"].unit == opt.GEX_UNIT
-        assert found[f"skew.{asset}"].kind == "profile"
+        assert found[f"skew.{asset}"].interval == "snapshot"
     from models.catalog import derived_specs
     assert {"rv.btc.30", "ivrv.btc.30", "gex.btc", "skew.btc", "skew30.btc"} <= set(
         derived_specs())
@@ -245,14 +248,19 @@ def test_skew_latest_and_history(loader):
 
 def test_latest_chain_series_pass_the_conventions_through(loader):
     newest = loader.latest_snapshot("options.btc")
-    short = vol.gex_latest(loader, "options.btc", "short_both")
+
+    def compute(spec_id, **params):
+        spec = specs()[spec_id]
+        return replace(spec, params={**spec.params, **params}).compute(loader)
+
+    short = compute("gex.btc", positioning="short_both")
     assert (short["call_gex"] < 0).all() and (short["put_gex"] < 0).all()
     pd.testing.assert_frame_equal(short, opt.gex_by_strike(
         newest.frame, 60_000.0, newest.time_ms, opt.DealerPositioning.SHORT_BOTH))
-    pa = vol.skew_latest(loader, "options.btc", "premium_adjusted")
+    pa = compute("skew.btc", delta="premium_adjusted")
     pd.testing.assert_frame_equal(pa, opt.risk_reversal_butterfly(
         newest.frame, newest.time_ms, opt.DeltaConvention.PREMIUM_ADJUSTED))
-    forward = vol.skew_latest(loader, "options.btc")
+    forward = compute("skew.btc")
     assert not np.allclose(pa["rr25"], forward["rr25"])
     history = vol.skew_history(loader, "options.btc", delta_convention="premium_adjusted")
     assert history["atm_iv"].to_numpy() == pytest.approx(
