@@ -20,9 +20,20 @@ class HeatmapItem(pg.ImageItem):
         super().__init__(axisOrder="row-major")
         self.setLookupTable(diverging_colormap().getLookupTable(nPts=256))
         self.limit = 1.0
+        self.matrix = np.empty((0, 0))  # the values as given (NaN: no data)
+        self.x0_s = 0.0
+        self.step_s = 1.0
+
+    def value_at(self, x_s: float, row: int) -> float:
+        """The value of `row` in the bucket under data-x `x_s` (NaN outside the grid)."""
+        col = int(np.floor((x_s - self.x0_s) / self.step_s))
+        if not (0 <= row < self.matrix.shape[0] and 0 <= col < self.matrix.shape[1]):
+            return float("nan")
+        return float(self.matrix[row, col])
 
     def set_grid(self, x0_s: float, step_s: float, matrix: np.ndarray) -> None:
         """matrix[row, col]: value of row `row` in the bucket starting at x0 + col × step."""
+        self.matrix, self.x0_s, self.step_s = matrix, float(x0_s), float(step_s)
         if matrix.size == 0:
             self.clear()
             return

@@ -54,6 +54,9 @@ class OptionsPanel(Panel):
         theme.configure_pyqtgraph()
         self.asset = self.persisted("asset", ASSETS, "btc")
         self.view: ChainAnalysis | None = None
+        self.net_curve: pg.PlotDataItem | None = None
+        self.profile_curve: pg.PlotDataItem | None = None
+        self.term_curve: pg.PlotDataItem | None = None
 
         bar = QHBoxLayout()
         self._group = choice_buttons(self, bar, ASSETS, self.asset,
@@ -202,8 +205,8 @@ class OptionsPanel(Panel):
                                                   width=width, brush=theme.UP, pen=None))
             self.gex_plot.addItem(pg.BarGraphItem(x=strikes + width / 2, height=gex["put_gex"],
                                                   width=width, brush=theme.DOWN, pen=None))
-            self.gex_plot.plot(strikes, gex["net_gex"].to_numpy(float),
-                               pen=theme.pen("#ffffff"))
+            self.net_curve = self.gex_plot.plot(strikes, gex["net_gex"].to_numpy(float),
+                                                pen=theme.pen("#ffffff"))
         self.gex_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         # Staggered label heights: the four levels often sit within a few strikes.
         self._vline(self.gex_plot, view.spot, theme.FOREGROUND, "spot", 0.95)
@@ -213,8 +216,9 @@ class OptionsPanel(Panel):
         self.gex_plot.setXRange(view.spot * 0.7, view.spot * 1.3, padding=0)
 
         self.profile_plot.clear()
-        self.profile_plot.plot(view.spots, view.profile, pen=theme.pen("#ffffff"),
-                               fillLevel=0.0, brush=pg.mkBrush(41, 182, 246, 40))
+        self.profile_curve = self.profile_plot.plot(view.spots, view.profile,
+                                                    pen=theme.pen("#ffffff"), fillLevel=0.0,
+                                                    brush=pg.mkBrush(41, 182, 246, 40))
         self.profile_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot")
         self._vline(self.profile_plot, view.flip, "#ffca28", "flip")
@@ -222,9 +226,9 @@ class OptionsPanel(Panel):
     def _draw_term_and_skew(self, view: ChainAnalysis) -> None:
         self.term_plot.clear()
         if len(view.term):
-            self.term_plot.plot(view.term["days"].to_numpy(float),
-                                view.term["atm_iv"].to_numpy(float), pen=theme.pen("#29b6f6"),
-                                symbol="o", symbolSize=5, symbolBrush="#29b6f6")
+            self.term_curve = self.term_plot.plot(
+                view.term["days"].to_numpy(float), view.term["atm_iv"].to_numpy(float),
+                pen=theme.pen("#29b6f6"), symbol="o", symbolSize=5, symbolBrush="#29b6f6")
         self.skew_plot.clear()
         if len(view.skew):
             days = view.skew["days"].to_numpy(float)

@@ -64,6 +64,8 @@ class RotationPanel(Panel):
         params = ctx.feeds.shared_params("rotation")
         self.window = params["window"]  # as earlier versions (it shadows QWidget.window)
         self.view: RotationAnalysis | None = None
+        self.corr_curves: dict[str, LodCurveItem] = {}
+        self.beta_curve: LodCurveItem | None = None
 
         bar = QHBoxLayout()
         self._group = choice_buttons(self, bar, ROTATION_WINDOWS, params["window"],
@@ -142,12 +144,12 @@ class RotationPanel(Panel):
             return
         self.view = view
         self.window = view.window
-        first_draw = not self.corr_plot.listDataItems()
+        first_draw = not self.corr_curves
         self.corr_plot.clear()
         self.corr_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        for stem, series in view.corr.items():
-            _add_line(self.corr_plot, series, name=short_name(stem),
-                      pen=theme.pen(asset_color(stem)))
+        self.corr_curves = {stem: _add_line(self.corr_plot, series, name=short_name(stem),
+                                            pen=theme.pen(asset_color(stem)))
+                            for stem, series in view.corr.items()}
         dec = view.decoupling
         sessions = _x_seconds(dec.index) if len(dec) else np.empty(0)
         if len(dec):
@@ -156,7 +158,7 @@ class RotationPanel(Panel):
                                 name="decoupling day")
         self.beta_plot.clear()
         self.beta_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        _add_line(self.beta_plot, view.beta, pen=theme.pen(asset_color("spx")))
+        self.beta_curve = _add_line(self.beta_plot, view.beta, pen=theme.pen(asset_color("spx")))
         self.ratio_plot.clear()
         self.ratio_right.clear()
         if "gold" in view.ratios:

@@ -1,0 +1,169 @@
+"""What a dock plots is what `main.py export` writes for the same ids and window: one function
+computes each number (models/analyses.py), the window only draws it.
+
+Each test opens the demo window, waits for the dock, exports the ids through the CLI's own code
+path (`cmd_export`, reading the demo cache) and compares the arrays.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
+
+from models.movers import MOVER_COLUMNS
+from services.commands import cmd_export, sidecar_path
+
+
+@pytest.fixture
+def demo_window(make_window, qtbot):
+    window = make_window(demo=True)
+    window.resize(1600, 950)
+    window.show()
+    for key in window.docks:
+        window.build_panel(key)
+    qtbot.waitUntil(lambda: window.scheduler.cache_read_done, timeout=20000)
+    return window
+
+
+def export(window, series_id, tmp_path, start=None, end=None) -> pd.DataFrame:
+    out = tmp_path / f"{series_id}.csv"
+    status = cmd_export(window.scheduler.services, series_id, str(out), start, end, io.StringIO())
+    assert status == 0
+    provenance = json.loads(sidecar_path(str(out)).read_text())
+    assert provenance["id"] == series_id and provenance["formula"]
+    return pd.read_csv(out)
+
+
+def seconds(frame: pd.DataFrame) -> np.ndarray:
+    times = pd.to_datetime(frame["time"], utc=True)
+    return times.dt.as_unit("s").astype("int64").to_numpy().astype(float)
+
+
+def iso(seconds_: float) -> str:
+    return pd.Timestamp(seconds_, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_funding_dock_draws_the_exported_average_and_grid(demo_window, qtbot, tmp_path):
+    panel = demo_window.panels["funding"]
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.asset == "btc",
+                    timeout=20000)
+    x0, x1 = panel.plot.vb.viewRange()[0]
+    average = export(demo_window, "fundingavg.btc", tmp_path, iso(x0), iso(x1))
+    drawn = panel.average_curve.pyramid()
+    keep = (drawn.x >= np.ceil(x0)) & (drawn.x <= x1)
+    assert len(average) == keep.sum() > 100
+    np.testing.assert_allclose(drawn.x[keep], seconds(average))
+    np.testing.assert_allclose(drawn.y[keep], average["apr_pct"], rtol=1e-9)
+
+    grid = export(demo_window, "fundinggrid.btc", tmp_path, iso(x0), iso(x1))
+    venues = [c for c in grid.columns if c not in ("time", "unit")]
+    assert len(venues) == 5
+    for row, venue in enumerate(venues):
+        shown = [panel.heatmap.value_at(s + 1, row) for s in seconds(grid)]
+        np.testing.assert_allclose(shown, grid[venue], rtol=1e-9, equal_nan=True)
+
+
+def test_price_overlays_are_the_exported_negative_funding_and_decoupling_days(
+        demo_window, qtbot, tmp_path):
+    from ui.charts.bands import BandsItem
+
+    prices = demo_window.panels["prices"]
+    qtbot.waitUntil(lambda: prices._funding is not None and prices._rotation is not None,
+                    timeout=30000)
+    negative = export(demo_window, "fundingneg.btc", tmp_path)
+    bands = next(i for _p, i in prices._overlay_items if isinstance(i, BandsItem))
+    ends = pd.to_datetime(negative["end"], utc=True).map(lambda t: t.timestamp())
+    assert bands.bandCount() == len(negative) > 0
+    np.testing.assert_allclose(bands._starts, seconds(negative))
+    np.testing.assert_allclose(bands._true_ends, ends)
+
+    decoupling = export(demo_window, "decoupling.btc_spx", tmp_path)
+    assert [t / 1e3 for t in prices._rotation.decoupling_ms] == list(seconds(decoupling))
+
+
+def test_volatility_dock_draws_the_exported_rv_and_spread(demo_window, qtbot, tmp_path):
+    panel = demo_window.panels["volatility"]
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=20000)
+    window = panel.window
+    rv = export(demo_window, f"rv.btc.{window}", tmp_path)
+    drawn = panel.rv_curve.pyramid()
+    np.testing.assert_allclose(drawn.x, seconds(rv))
+    np.testing.assert_allclose(drawn.y, rv["rv"], rtol=1e-9)
+    spread = export(demo_window, f"ivrv.btc.{window}", tmp_path)
+    x, y = panel.spread_curve.xData, panel.spread_curve.yData
+    np.testing.assert_allclose(x, seconds(spread))
+    np.testing.assert_allclose(y, spread["spread"], rtol=1e-9)
+
+
+def test_options_dock_draws_the_exported_gex_profile_and_term(demo_window, qtbot, tmp_path):
+    panel = demo_window.panels["options"]
+    qtbot.waitUntil(lambda: panel.view is not None and panel.profile_curve is not None,
+                    timeout=30000)
+    profile = export(demo_window, "gexprofile.btc", tmp_path)
+    # The data as handed over (getData() is clipped to the view of a dock not yet shown).
+    x, y = panel.profile_curve.xData, panel.profile_curve.yData
+    np.testing.assert_allclose(x, profile["spot"], rtol=1e-12)
+    np.testing.assert_allclose(y, profile["total_gex"], rtol=1e-9)
+    gex = export(demo_window, "gex.btc", tmp_path)
+    x, y = panel.net_curve.xData, panel.net_curve.yData
+    np.testing.assert_allclose(x, gex["strike"])
+    np.testing.assert_allclose(y, gex["net_gex"], rtol=1e-9)
+    term = export(demo_window, "term.btc", tmp_path)
+    x, y = panel.term_curve.xData, panel.term_curve.yData
+    np.testing.assert_allclose(y, term["atm_iv"], rtol=1e-9)
+    levels = export(demo_window, "gammalevels.btc", tmp_path)
+    assert levels["gamma_flip"].iloc[-1] == pytest.approx(panel.view.flip, rel=1e-9)
+    assert levels["call_wall"].iloc[-1] == panel.view.call_wall
+
+
+def test_rotation_dock_draws_the_exported_correlation_and_beta(demo_window, qtbot, tmp_path):
+    panel = demo_window.panels["rotation"]
+    qtbot.waitUntil(lambda: panel.view is not None, timeout=30000)
+    window = panel.view.window
+    for stem, curve in panel.corr_curves.items():
+        corr = export(demo_window, f"corr.btc_{stem}.{window}", tmp_path)
+        drawn = curve.pyramid()
+        finite = np.isfinite(drawn.y)
+        np.testing.assert_allclose(drawn.x[finite], seconds(corr))
+        np.testing.assert_allclose(drawn.y[finite], corr["corr"], rtol=1e-9)
+    beta = export(demo_window, f"beta.btc_spx.{window}", tmp_path)
+    drawn = panel.beta_curve.pyramid()
+    finite = np.isfinite(drawn.y)
+    np.testing.assert_allclose(drawn.y[finite], beta["beta"], rtol=1e-9)
+
+
+def test_movers_dock_shows_the_exported_rows(demo_window, qtbot, tmp_path):
+    from models.assets import short_name
+
+    panel = demo_window.panels["movers"]
+    qtbot.waitUntil(lambda: panel.rows == 8, timeout=20000)
+    movers = export(demo_window, "movers", tmp_path).set_index("asset")
+    from ui.panels.movers import COLUMNS
+
+    names = {short_name(stem): stem for stem in movers.index}
+    for row in range(panel.table.rowCount()):
+        stem = names[panel.table.item(row, 0).text()]
+        for col, (_title, field) in enumerate(COLUMNS):
+            if field is None:
+                continue
+            assert field in MOVER_COLUMNS
+            shown = panel.table.item(row, col).data(Qt.ItemDataRole.UserRole)
+            np.testing.assert_allclose(shown, movers.loc[stem, field], rtol=1e-9,
+                                       equal_nan=True)
+
+
+def test_open_interest_dock_shows_the_exported_change(demo_window, qtbot, tmp_path):
+    panel = demo_window.panels["open_interest"]
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=20000)
+    change = export(demo_window, "oichange.btc", tmp_path).set_index("venue")
+    for venue, curve in panel._curves.items():
+        data = panel.result.venues[venue]
+        np.testing.assert_allclose(curve.pyramid().y, data["open_interest"])
+        assert panel.result.change_24h_pct[venue] == pytest.approx(
+            change.loc[venue, "change_24h_pct"], rel=1e-9)
+        assert f"{change.loc[venue, 'change_24h_pct']:+.1f}% 24h" in panel.summary.text()
