@@ -11,6 +11,7 @@ from werkzeug import Response
 
 from models.catalog import get_spec
 from models.series import SeriesData
+from models.status import SourceState
 from services.app import CACHE_FILE
 from services.cache import Cache
 from ui.scheduler import Scheduler
@@ -57,7 +58,7 @@ def test_a_refresh_publishes_the_merged_series_and_its_tail_without_reading_the_
     try:
         scheduler.start(["btc.1h"])
         qtbot.waitUntil(lambda: len(updates) == 2, timeout=10000)
-        qtbot.waitUntil(lambda: store.status("btc.1h").state == "ok", timeout=5000)
+        qtbot.waitUntil(lambda: store.status("btc.1h").state == SourceState.OK, timeout=5000)
     finally:
         scheduler.shutdown(2000)
     cached, tail = updates[0]
