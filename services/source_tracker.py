@@ -72,6 +72,9 @@ class SourceTracker:
     def watched(self) -> dict[str, SeriesSpec]:
         return dict(self._specs)
 
+    def spec(self, series_id: str) -> SeriesSpec | None:
+        return self._specs.get(series_id)
+
     @property
     def inflight(self) -> frozenset[str]:
         return frozenset(self._inflight)

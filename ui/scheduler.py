@@ -51,18 +51,23 @@ def _job_refresh(services: AppServices, spec: SeriesSpec, want_start_ms: int | N
                  stop: threading.Event, progress: Callable[[str, float], None], force: bool,
                  held: SeriesData | None) -> _Refreshed:
     """Fetch what the cache lacks, then merge the stored rows into `held` (the series last
-    published); the cache is read back only when nothing was held."""
+    published). The cache is read back only when nothing was held, or when `held` is no longer
+    what the cache holds (another process, e.g. `main.py refresh` from cron, wrote to it)."""
     assert services.sources is not None
+    in_step = (not spec.is_snapshot and held is not None and len(held) > 0
+               and services.cache.bounds(spec.id) == (held.first_ms, held.last_ms, len(held)))
     result = refresh_series(spec, services.cache, services.sources, want_start_ms=want_start_ms,
                             progress=progress, should_stop=stop.is_set, force=force)
     if spec.is_snapshot:
         snap = services.cache.latest_snapshot(spec.id) if result.rows_added else None
         return _Refreshed(result, None, None, snap)
+    if not in_step:
+        data = services.cache.read(spec.id)
+        return _Refreshed(result, data if len(data) else None, None, None)
     # Rows stored before a failure are merged too: the cache has them.
     if result.rows is None or not len(result.rows):
         return _Refreshed(result, None, None, None)
-    if held is None or not len(held):
-        return _Refreshed(result, services.cache.read(spec.id), None, None)
+    assert held is not None
     merged, tail_from = held.merge_with_tail(result.rows)
     return _Refreshed(result, merged, tail_from, None)
 
@@ -214,7 +219,9 @@ class Scheduler(QObject):
         now = self.now_ms()
         self.tracker.mark_stale(now)
         for series_id in self.tracker.due(now, MAX_REFRESH_JOBS):
-            self._submit_refresh(self.tracker.watched[series_id])
+            spec = self.tracker.spec(series_id)
+            assert spec is not None
+            self._submit_refresh(spec)
 
     def _submit_refresh(self, spec: SeriesSpec) -> None:
         assert self.services is not None
@@ -246,7 +253,7 @@ class Scheduler(QObject):
     def _on_refresh_crashed(self, series_id: str, exc: Exception) -> None:
         """A bug, not a venue fault: keep the data, report, retry later."""
         self._progress.pop(series_id, None)
-        spec = self.tracker.watched.get(series_id)
+        spec = self.tracker.spec(series_id)
         error = InternalError(f"internal error: {exc.__class__.__name__}: {exc}",
                               venue=spec.source if spec else "")
         self.tracker.on_failure(series_id, error, self.now_ms())
