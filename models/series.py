@@ -114,14 +114,17 @@ class SeriesData:
         if len(self) == 0:
             return newer.normalized()
         names = list(dict.fromkeys([*self.columns, *newer.columns]))
-        # Fast path: strictly newer rows appended after our last row.
-        if newer.time[0] > self.time[-1] and np.all(newer.time[1:] > newer.time[:-1]):
-            t = np.concatenate([self.time, newer.time])
-            cols = {n: np.concatenate([self._col_or_nan(n), newer._col_or_nan(n)]) for n in names}
-            return SeriesData(t, cols)
-        t = np.concatenate([self.time, newer.time])
-        cols = {n: np.concatenate([self._col_or_nan(n), newer._col_or_nan(n)]) for n in names}
-        return SeriesData(t, cols).normalized()
+        newer = newer.normalized()
+        # Rows before the first new time stay as they are: only the tail from there is sorted
+        # (a refresh replaces the forming bar and appends: a few rows, not the whole series).
+        keep = int(np.searchsorted(self.time, newer.time[0], "left"))
+        tail_t = np.concatenate([self.time[keep:], newer.time])
+        tail_cols = {n: np.concatenate([self._col_or_nan(n)[keep:], newer._col_or_nan(n)])
+                     for n in names}
+        tail = SeriesData(tail_t, tail_cols).normalized()
+        t = np.concatenate([self.time[:keep], tail.time])
+        cols = {n: np.concatenate([self._col_or_nan(n)[:keep], tail.columns[n]]) for n in names}
+        return SeriesData(t, cols)
 
     def merge_with_tail(self, newer: SeriesData) -> tuple[SeriesData, int | None]:
         """`merge(newer)` and the index from which the result may differ from `self`.

@@ -50,3 +50,33 @@ def test_rows_without_any_value_are_dropped():
     data = SeriesData.from_rows([1, 2, 3], close=[1.0, np.nan, np.nan],
                                 volume=[np.nan, np.nan, 3.0])
     assert data.without_empty_rows().time.tolist() == [1, 3]
+
+
+def _by_dict(held: SeriesData, newer_rows: list[tuple[int, float]]) -> dict[int, float]:
+    """The merge by hand: a row per time, the newer one (the last given) wins."""
+    rows = dict(zip(held.time.tolist(), held["close"].tolist(), strict=True))
+    for t, v in newer_rows:
+        rows[t] = v
+    return dict(sorted(rows.items()))
+
+
+def test_merge_equals_a_row_by_row_merge_for_random_overlaps():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        times = np.unique(rng.integers(0, 60, rng.integers(0, 30)))
+        held = SeriesData(times, {"close": rng.random(len(times))})
+        newer_t = rng.integers(0, 70, rng.integers(1, 10))  # unsorted, maybe repeated
+        newer_v = rng.random(len(newer_t))
+        merged = held.merge(SeriesData.from_rows(newer_t, close=newer_v))
+        expect = _by_dict(held, list(zip(newer_t.tolist(), newer_v.tolist(), strict=True)))
+        assert merged.time.tolist() == list(expect)
+        assert merged["close"].tolist() == list(expect.values())
+        _, tail_from = held.merge_with_tail(SeriesData.from_rows(newer_t, close=newer_v))
+        if tail_from is not None:  # the rows before it are the held ones, unchanged
+            assert merged.time[:tail_from].tolist() == held.time[:tail_from].tolist()
+            assert merged["close"][:tail_from].tolist() == held["close"][:tail_from].tolist()
+
+
+def test_a_column_only_the_newer_rows_have_is_nan_before_them():
+    merged = _held().merge(SeriesData.from_rows([40, 50], close=[4.5, 5.0], volume=[1.0, 2.0]))
+    np.testing.assert_array_equal(merged["volume"], [np.nan, np.nan, np.nan, 1.0, 2.0])
