@@ -90,6 +90,11 @@ class SourceStatus:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def error_words(self) -> str:
+        """The cause of the last failure in words ("error" when it had no finer kind)."""
+        return ERROR_TEXT[self.error_kind] or ERROR_TEXT[ErrorKind.ERROR]
+
+    @property
     def severity(self) -> int:
         return _SEVERITY[self.state]
 

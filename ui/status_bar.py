@@ -9,7 +9,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from models.catalog import CATALOG, venue_label
-from models.status import ERROR_TEXT, ErrorKind, SourceState, SourceStatus
+from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.store import DataStore
 
@@ -32,8 +32,7 @@ def describe(statuses: list[SourceStatus]) -> tuple[SourceState, str]:
     if worst.state == SourceState.ERROR:
         failing = [s for s in statuses if s.state == SourceState.ERROR]
         retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
-        kind = worst.error_kind if worst.error_kind != ErrorKind.NONE else ErrorKind.ERROR
-        return SourceState.ERROR, f"{ERROR_TEXT[kind]} · retry {hhmm(retry)} UTC"
+        return SourceState.ERROR, f"{worst.error_words} · retry {hhmm(retry)} UTC"
     if worst.state == SourceState.STALE:
         since = min((s.last_good_ms for s in statuses if s.last_good_ms), default=None)
         return SourceState.STALE, f"stale since {hhmm(since)} UTC"

@@ -31,3 +31,13 @@ def test_stale_beats_ok_and_says_since_when():
     statuses = [SourceStatus("btc.1h", SourceState.STALE, last_good_ms=T - 3_600_000),
                 SourceStatus("eth.1h", SourceState.OK, last_good_ms=T)]
     assert describe(statuses) == (SourceState.STALE, "stale since 01:40 UTC")
+
+
+def test_a_panel_freshness_line_says_the_error_kind_in_words():
+    from ui.panels.base import describe_freshness
+
+    failing = SourceStatus("btc.1h", SourceState.ERROR, error_kind=ErrorKind.VENUE_DOWN,
+                           error_at_ms=T, next_retry_ms=T + 60_000, last_good_ms=T - 60_000)
+    text, tone = describe_freshness([failing], T, demo=False)
+    assert tone == "error"
+    assert "02:40 UTC: venue down (btc.1h) · retry 02:41 UTC" in text
