@@ -88,10 +88,6 @@ class SeriesData:
     def last_ms(self) -> int | None:
         return int(self.time[-1]) if len(self) else None
 
-    def seconds(self) -> np.ndarray:
-        """Time as float epoch seconds, the x unit of every chart."""
-        return self.time / 1e3
-
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
@@ -118,14 +114,55 @@ class SeriesData:
         if len(self) == 0:
             return newer.normalized()
         names = list(dict.fromkeys([*self.columns, *newer.columns]))
-        # Fast path: strictly newer rows appended after our last row.
-        if newer.time[0] > self.time[-1] and np.all(newer.time[1:] > newer.time[:-1]):
-            t = np.concatenate([self.time, newer.time])
-            cols = {n: np.concatenate([self._col_or_nan(n), newer._col_or_nan(n)]) for n in names}
-            return SeriesData(t, cols)
-        t = np.concatenate([self.time, newer.time])
-        cols = {n: np.concatenate([self._col_or_nan(n), newer._col_or_nan(n)]) for n in names}
-        return SeriesData(t, cols).normalized()
+        newer = newer.normalized()
+        # Rows before the first new time stay as they are: only the tail from there is sorted
+        # (a refresh replaces the forming bar and appends: a few rows, not the whole series).
+        keep = int(np.searchsorted(self.time, newer.time[0], "left"))
+        tail_t = np.concatenate([self.time[keep:], newer.time])
+        tail_cols = {n: np.concatenate([self._col_or_nan(n)[keep:], newer._col_or_nan(n)])
+                     for n in names}
+        tail = SeriesData(tail_t, tail_cols).normalized()
+        t = np.concatenate([self.time[:keep], tail.time])
+        cols = {n: np.concatenate([self._col_or_nan(n)[:keep], tail.columns[n]]) for n in names}
+        return SeriesData(t, cols)
+
+    def merge_with_tail(self, newer: SeriesData) -> tuple[SeriesData, int | None]:
+        """`merge(newer)` and the index from which the result may differ from `self`.
+
+        Rows before that index are `self`'s, unchanged: a view can extend what it drew from
+        there. None when the merge reaches the first row (older history arrived, or `self` was
+        empty): then everything is new.
+        """
+        merged = self.merge(newer)
+        if len(newer) == 0:
+            return merged, len(self)
+        tail_from = int(np.searchsorted(self.time, newer.time.min(), "left"))
+        return merged, tail_from if tail_from > 0 else None
+
+    @classmethod
+    def concat(cls, parts: Iterable[SeriesData]) -> SeriesData:
+        """Union of `parts` by time; for a repeated time the later part wins (like merging
+        them in order, in one copy)."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0].normalized()
+        names = list(dict.fromkeys(n for p in parts for n in p.columns))
+        t = np.concatenate([p.time for p in parts])
+        cols = {n: np.concatenate([p._col_or_nan(n) for p in parts]) for n in names}
+        return cls(t, cols).normalized()
+
+    def without_empty_rows(self) -> SeriesData:
+        """Drop rows with no finite value in any column (nothing worth keeping)."""
+        if not len(self) or not self.columns:
+            return self
+        finite = np.zeros(len(self), dtype=bool)
+        for col in self.columns.values():
+            finite |= np.isfinite(col)
+        if finite.all():
+            return self
+        return SeriesData(self.time[finite], {k: v[finite] for k, v in self.columns.items()})
 
     def between(self, start_ms: int | None = None, end_ms: int | None = None) -> SeriesData:
         """Rows with start_ms <= time <= end_ms (either bound optional)."""

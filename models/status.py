@@ -1,17 +1,74 @@
-"""What each source is doing, as the status bar and the Sources panel show it."""
+"""What each source is doing: typed states and error kinds, and the one table of their words.
+
+Code compares `SourceState` and `ErrorKind` members; only the status bar and the Sources panel
+turn them into text, through `STATE_TEXT` and `ERROR_TEXT`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
-OK = "ok"
-UPDATING = "updating"
-STALE = "stale"
-ERROR = "error"
-IDLE = "idle"
-DEMO = "demo"
 
-_SEVERITY = {OK: 0, DEMO: 0, IDLE: 1, UPDATING: 1, STALE: 2, ERROR: 3}
+class SourceState(StrEnum):
+    OK = "ok"
+    UPDATING = "updating"
+    STALE = "stale"
+    ERROR = "error"
+    IDLE = "idle"
+    DEMO = "demo"
+
+
+class ErrorKind(StrEnum):
+    """Why a refresh failed, one per `services.errors` class."""
+
+    NONE = "none"
+    ERROR = "error"  # a service error of no finer kind
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    VENUE_DOWN = "venue_down"
+    BAD_DATA = "bad_data"
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    BAD_REQUEST = "bad_request"
+    REGION_BLOCKED = "region_blocked"
+    INSECURE_URL = "insecure_url"
+    INTERNAL = "internal"  # a bug in Rotor, not a venue fault
+
+
+STATE_TEXT: dict[SourceState, str] = {
+    SourceState.OK: "ok",
+    SourceState.UPDATING: "updating",
+    SourceState.STALE: "stale",
+    SourceState.ERROR: "error",
+    SourceState.IDLE: "idle",
+    SourceState.DEMO: "demo",
+}
+
+ERROR_TEXT: dict[ErrorKind, str] = {
+    ErrorKind.NONE: "",
+    ErrorKind.ERROR: "error",
+    ErrorKind.NETWORK: "network",
+    ErrorKind.TIMEOUT: "timeout",
+    ErrorKind.RATE_LIMITED: "rate limited",
+    ErrorKind.VENUE_DOWN: "venue down",
+    ErrorKind.BAD_DATA: "bad data",
+    ErrorKind.UNKNOWN_SYMBOL: "unknown symbol",
+    ErrorKind.BAD_REQUEST: "bad request",
+    ErrorKind.REGION_BLOCKED: "region blocked",
+    ErrorKind.INSECURE_URL: "insecure URL",
+    ErrorKind.INTERNAL: "internal error",
+}
+
+#: Kinds only a venue that answered can produce: the network is up.
+VENUE_ANSWERED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.VENUE_DOWN, ErrorKind.BAD_DATA,
+                            ErrorKind.UNKNOWN_SYMBOL, ErrorKind.BAD_REQUEST,
+                            ErrorKind.REGION_BLOCKED})
+#: Kinds that say the venue could not be reached at all.
+UNREACHABLE = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT})
+
+_SEVERITY = {SourceState.OK: 0, SourceState.DEMO: 0, SourceState.IDLE: 1,
+             SourceState.UPDATING: 1, SourceState.STALE: 2, SourceState.ERROR: 3}
 
 
 @dataclass(frozen=True)
@@ -19,12 +76,12 @@ class SourceStatus:
     """The state of one series: the last good data, the last failure, the next attempt."""
 
     series_id: str
-    state: str = IDLE
+    state: SourceState = SourceState.IDLE
     venue: str = ""
     last_good_ms: int | None = None  # when data last arrived (wall clock)
     data_last_ms: int | None = None  # the newest row's time
     last_error: str = ""
-    error_kind: str = ""  # ServiceError.short: "timeout", "rate limited" …
+    error_kind: ErrorKind = ErrorKind.NONE
     error_at_ms: int | None = None
     next_retry_ms: int | None = None
     failures: int = 0
@@ -33,12 +90,13 @@ class SourceStatus:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property
+    def error_words(self) -> str:
+        """The cause of the last failure in words ("error" when it had no finer kind)."""
+        return ERROR_TEXT[self.error_kind] or ERROR_TEXT[ErrorKind.ERROR]
+
+    @property
     def severity(self) -> int:
-        return _SEVERITY.get(self.state, 0)
-
-
-def worst(statuses: list[SourceStatus]) -> SourceStatus | None:
-    return max(statuses, key=lambda s: s.severity, default=None)
+        return _SEVERITY[self.state]
 
 
 def backoff_seconds(failures: int, poll_seconds: float, retry_after: float | None = None,

@@ -191,14 +191,7 @@ class Cache:
     def upsert(self, series_id: str, data: SeriesData) -> int:
         """Merge rows into the cache in one transaction; returns how many times were new."""
         validate_series_id(series_id)
-        data = data.normalized()
-        if len(data):
-            finite = np.zeros(len(data), dtype=bool)
-            for col in data.columns.values():
-                finite |= np.isfinite(col)
-            if not finite.all():  # a row with no value at all is not worth keeping
-                data = SeriesData(data.time[finite],
-                                  {k: v[finite] for k, v in data.columns.items()})
+        data = data.normalized().without_empty_rows()
         if not len(data):
             return 0
         added = 0

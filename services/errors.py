@@ -6,13 +6,15 @@ to wait. Clients re-raise transport errors `from` the original so logs keep the 
 
 from __future__ import annotations
 
+from models.status import ErrorKind
+
 
 class ServiceError(Exception):
     """Base of every failure a service reports."""
 
     transient = False
-    #: what the status bar shows as the cause in a word or two
-    short = "error"
+    #: the cause as the status bar and the scheduler's decisions see it
+    kind = ErrorKind.ERROR
 
     def __init__(self, message: str, *, venue: str = "", url: str = "",
                  retry_after: float | None = None) -> None:
@@ -34,27 +36,27 @@ class TransientError(ServiceError):
 
 
 class NetworkError(TransientError):
-    short = "network"
+    kind = ErrorKind.NETWORK
 
 
 class NetworkTimeout(NetworkError):
-    short = "timeout"
+    kind = ErrorKind.TIMEOUT
 
 
 class RateLimited(TransientError):
-    short = "rate limited"
+    kind = ErrorKind.RATE_LIMITED
 
 
 class VenueUnavailable(TransientError):
     """5xx, maintenance, a Cloudflare page: the venue is down for now."""
 
-    short = "venue down"
+    kind = ErrorKind.VENUE_DOWN
 
 
 class BadPayload(TransientError):
     """HTML where JSON was expected, a truncated body, a missing field, NaN where a number goes."""
 
-    short = "bad data"
+    kind = ErrorKind.BAD_DATA
 
 
 class PermanentError(ServiceError):
@@ -62,18 +64,25 @@ class PermanentError(ServiceError):
 
 
 class UnknownSymbol(PermanentError):
-    short = "unknown symbol"
+    kind = ErrorKind.UNKNOWN_SYMBOL
 
 
 class BadRequest(PermanentError):
-    short = "bad request"
+    kind = ErrorKind.BAD_REQUEST
 
 
 class GeoBlocked(PermanentError):
     """The venue refuses this address's region (Binance 451, Bybit 403): use a fallback venue."""
 
-    short = "region blocked"
+    kind = ErrorKind.REGION_BLOCKED
+
+
+class InternalError(ServiceError):
+    """A bug in Rotor (a job raised something that is not a ServiceError): keep the data, retry
+    later, say so."""
+
+    kind = ErrorKind.INTERNAL
 
 
 class InsecureEndpoint(PermanentError):
-    short = "insecure URL"
+    kind = ErrorKind.INSECURE_URL

@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 import email.utils
-import itertools
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -44,20 +46,37 @@ EXCERPT_CHARS = 160
 
 RequestObserver = Callable[[str, str], None]  # (method, url)
 _observers: list[RequestObserver] = []
-_request_counter = itertools.count()
-_count_lock = threading.Lock()
-_request_total = 0
+
+
+@dataclass
+class RequestCount:
+    """Requests sent inside one `counting_requests()` block (retries inside urllib3 not
+    counted)."""
+
+    sent: int = 0
+
+
+# Context-local, not process-wide: each worker thread runs in its own context, so two refreshes
+# running at once each count only their own requests.
+_current_count: ContextVar[RequestCount | None] = ContextVar("rotor_request_count",
+                                                            default=None)
+
+
+@contextmanager
+def counting_requests() -> Iterator[RequestCount]:
+    """Count the requests this thread sends inside the block."""
+    count = RequestCount()
+    token = _current_count.set(count)
+    try:
+        yield count
+    finally:
+        _current_count.reset(token)
 
 
 def add_request_observer(fn: RequestObserver) -> Callable[[], None]:
     """Call `fn(method, url)` on the requesting thread before every request; returns a remover."""
     _observers.append(fn)
     return lambda: _observers.remove(fn)
-
-
-def request_count() -> int:
-    """Requests sent by this process so far (retries inside urllib3 not counted)."""
-    return _request_total
 
 
 def default_retry() -> Retry:
@@ -148,12 +167,12 @@ class HttpClient:
         return self._request("POST", path, json=body)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        global _request_total
         url = f"{self.base_url}/{path.lstrip('/')}"
         for fn in list(_observers):
             fn(method, url)
-        with _count_lock:
-            _request_total += 1
+        count = _current_count.get()
+        if count is not None:
+            count.sent += 1
         try:
             resp = self._session().request(method, url, timeout=self.timeout, verify=True,
                                            **kwargs)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from models.catalog import SeriesSpec, validate_symbol
 from models.series import MS_PER_DAY, SeriesData, now_ms
 from services.cache import Cache
 from services.errors import GeoBlocked, PermanentError, ServiceError, UnknownSymbol
+from services.http import counting_requests
 from services.sources import Sources
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,11 @@ class RefreshResult:
     last_ms: int | None = None
     venue: str = ""
     error: ServiceError | None = None
-    requests: int = 0
+    requests: int = 0  # sent by this call only
     fallback_errors: tuple[ServiceError, ...] = field(default_factory=tuple)
+    #: the rows this call stored (new and re-fetched ones, e.g. the forming bar): the caller
+    #: merges them into what it holds instead of reading the whole series back
+    rows: SeriesData | None = None
 
     @property
     def ok(self) -> bool:
@@ -85,21 +89,28 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
 
     `force` asks for the newest bar even when it was fetched moments ago (the user's refresh).
     """
-    from services import http
+    with counting_requests() as count:
+        result = _refresh(spec, cache, sources, want_start_ms, end_ms, now, progress,
+                          should_stop, force)
+    return replace(result, requests=count.sent)
 
+
+def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: int | None,
+             end_ms: int | None, now: int | None, progress: Progress | None,
+             should_stop: Callable[[], bool] | None, force: bool) -> RefreshResult:
     now = now_ms() if now is None else now
     start = want_start_ms if want_start_ms is not None else now - spec.history_days * MS_PER_DAY
     meta = cache.get_meta(spec.id)
-    requests_before = http.request_count()
 
     if spec.is_snapshot:
-        return _refresh_snapshot(spec, cache, sources, meta, requests_before)
+        return _refresh_snapshot(spec, cache, sources, meta)
 
     plan = plan_refresh(spec, cache.bounds(spec.id), want_start_ms=start, now=now,
                         history_start_ms=meta.get("history_start_ms"),
                         last_fetch_ms=None if force else meta.get("last_fetch_ms"),
                         end_ms=end_ms)
     added = 0
+    stored: list[SeriesData] = []
     errors: list[ServiceError] = []
     served_by = ""
     first_cached = (cache.bounds(spec.id) or (None,))[0]
@@ -114,7 +125,7 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
 
             try:
                 oldest = _fetch_range(spec, cache, sources.get(venue), symbol, range_start,
-                                      range_end, should_stop, report)
+                                      range_end, should_stop, report, stored)
             except ServiceError as e:
                 errors.append(e)
                 log.warning("refresh %s via %s failed: %s", spec.id, venue, e)
@@ -133,14 +144,16 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
         done_span += range_end - range_start
 
     bounds = cache.bounds(spec.id)
-    n_requests = http.request_count() - requests_before
+    rows = SeriesData.concat(stored) if stored else None
     if plan.ranges and not served_by:
         # Every venue failed: report the primary venue's error, the others as fallbacks.
         return RefreshResult(spec.id, added, bounds[1] if bounds else None, "",
-                             errors[0] if errors else None, n_requests, tuple(errors[1:]))
+                             errors[0] if errors else None,
+                             fallback_errors=tuple(errors[1:]), rows=rows)
     cache.update_meta(spec.id, last_fetch_ms=now, venue=served_by or meta.get("venue", ""))
     return RefreshResult(spec.id, added, bounds[1] if bounds else None,
-                         served_by or meta.get("venue", ""), None, n_requests, tuple(errors))
+                         served_by or meta.get("venue", ""), None,
+                         fallback_errors=tuple(errors), rows=rows)
 
 
 @dataclass(frozen=True)
@@ -151,14 +164,18 @@ class _RangeOutcome:
 
 def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, start: int,
                  end: int, should_stop: Callable[[], bool] | None,
-                 report: Callable[[int], object]) -> _RangeOutcome:
-    """Store each page as it arrives, so an interrupted backfill keeps what it got."""
+                 report: Callable[[int], object], stored: list[SeriesData]) -> _RangeOutcome:
+    """Store each page as it arrives, so an interrupted backfill keeps what it got; each page
+    stored is appended to `stored`, in order (a later page wins a repeated time, as in the
+    cache)."""
     added = 0
     oldest: int | None = None
     newest: int | None = None
     for page in client.iter_pages(spec, symbol, start, end):  # type: ignore[attr-defined]
-        data = SeriesData.from_frame(page).select(spec.columns).between(start, end)
+        data = (SeriesData.from_frame(page).select(spec.columns).between(start, end)
+                .without_empty_rows())
         added += cache.upsert(spec.id, data)
+        stored.append(data)
         if len(data):
             oldest = int(data.time[0]) if oldest is None else min(oldest, int(data.time[0]))
             newest = int(data.time[-1]) if newest is None else max(newest, int(data.time[-1]))
@@ -179,10 +196,8 @@ def _venue_order(spec: SeriesSpec, meta: dict) -> Sequence[tuple[str, str]]:
     return venues
 
 
-def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources, meta: dict,
-                      requests_before: int) -> RefreshResult:
-    from services import http
-
+def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
+                      meta: dict) -> RefreshResult:
     errors: list[ServiceError] = []
     for venue, symbol in _venue_order(spec, meta):
         validate_symbol(symbol)
@@ -196,6 +211,6 @@ def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources, meta: di
         added = 1 if cache.put_snapshot(snap) else 0
         cache.update_meta(spec.id, last_fetch_ms=now_ms(), venue=venue)
         return RefreshResult(spec.id, added, snap.time_ms, venue, None,
-                             http.request_count() - requests_before, tuple(errors))
+                             fallback_errors=tuple(errors))
     return RefreshResult(spec.id, 0, None, "", errors[0] if errors else None,
-                         http.request_count() - requests_before, tuple(errors[1:]))
+                         fallback_errors=tuple(errors[1:]))

@@ -9,13 +9,15 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from models.catalog import CATALOG, venue_label
-from models.status import DEMO, ERROR, OK, STALE, UPDATING, SourceStatus
+from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.store import DataStore
 
-_COLORS = {OK: theme.OK, DEMO: theme.WARNING, UPDATING: theme.FOREGROUND, STALE: theme.WARNING,
-           ERROR: theme.ERROR}
-_ICONS = {OK: "●", DEMO: "◆", UPDATING: "↻", STALE: "◐", ERROR: "✖"}
+_COLORS = {SourceState.OK: theme.OK, SourceState.DEMO: theme.WARNING,
+           SourceState.UPDATING: theme.FOREGROUND, SourceState.STALE: theme.WARNING,
+           SourceState.ERROR: theme.ERROR}
+_ICONS = {SourceState.OK: "●", SourceState.DEMO: "◆", SourceState.UPDATING: "↻",
+          SourceState.STALE: "◐", SourceState.ERROR: "✖"}
 
 
 def hhmm(ms: int | None) -> str:
@@ -24,22 +26,22 @@ def hhmm(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
 
 
-def describe(statuses: list[SourceStatus]) -> tuple[str, str]:
+def describe(statuses: list[SourceStatus]) -> tuple[SourceState, str]:
     """(state, text) summarising one venue's series: the worst state wins."""
     worst = max(statuses, key=lambda s: s.severity)
-    if worst.state == ERROR:
-        failing = [s for s in statuses if s.state == ERROR]
+    if worst.state == SourceState.ERROR:
+        failing = [s for s in statuses if s.state == SourceState.ERROR]
         retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
-        return ERROR, f"{worst.error_kind or 'error'} · retry {hhmm(retry)} UTC"
-    if worst.state == STALE:
+        return SourceState.ERROR, f"{worst.error_words} · retry {hhmm(retry)} UTC"
+    if worst.state == SourceState.STALE:
         since = min((s.last_good_ms for s in statuses if s.last_good_ms), default=None)
-        return STALE, f"stale since {hhmm(since)} UTC"
-    if worst.state == UPDATING:
-        return UPDATING, "updating"
-    if worst.state == DEMO:
-        return DEMO, "demo"
+        return SourceState.STALE, f"stale since {hhmm(since)} UTC"
+    if worst.state == SourceState.UPDATING:
+        return SourceState.UPDATING, "updating"
+    if worst.state == SourceState.DEMO:
+        return SourceState.DEMO, "demo"
     last = max((s.last_good_ms for s in statuses if s.last_good_ms), default=None)
-    return OK, f"ok {hhmm(last)} UTC"
+    return SourceState.OK, f"ok {hhmm(last)} UTC"
 
 
 class SourceStatusBar(QStatusBar):
@@ -76,10 +78,10 @@ class SourceStatusBar(QStatusBar):
         color = _COLORS.get(state, theme.FOREGROUND)
         chip.setText(f"<span style='color:{color}'>{_ICONS.get(state, '')}</span> "
                      f"{venue}: {text}")
-        errors = [s for s in group if s.state == ERROR]
+        errors = [s for s in group if s.state == SourceState.ERROR]
         tip = "\n".join(f"{s.series_id}: {s.last_error}" for s in errors[:8])
         chip.setToolTip(tip or f"{venue}: {text}")
-        chip.setProperty("state", state)
+        chip.setProperty("state", state.value)
 
     @Slot(float)
     def set_progress(self, fraction: float) -> None:

@@ -2,14 +2,28 @@
 
 Panels read from the store and subscribe to its signals, so a panel opened late (a re-opened
 dock) paints at once from what is already loaded. Only the GUI thread writes here.
+
+Statuses are not copied here: the store reads them through from the one place that keeps them,
+the scheduler's `SourceTracker` (`follow`).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from models.series import SeriesData, Snapshot
 from models.status import SourceStatus
+
+if TYPE_CHECKING:
+    from ui.scheduler import Scheduler
+
+
+class StatusSource(Protocol):
+    def status(self, series_id: str) -> SourceStatus | None: ...
+
+    def statuses(self) -> dict[str, SourceStatus]: ...
 
 
 class DataStore(QObject):
@@ -20,8 +34,11 @@ class DataStore(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._series: dict[str, SeriesData] = {}
+        self._tail_from: dict[str, int | None] = {}
         self._snapshots: dict[str, Snapshot] = {}
-        self._status: dict[str, SourceStatus] = {}
+        self._status_source: StatusSource | None = None
+        # Only until the window calls `follow`: statuses handed over one by one.
+        self._status_fallback: dict[str, SourceStatus] = {}
         self.demo = False
 
     def series(self, series_id: str) -> SeriesData | None:
@@ -31,17 +48,37 @@ class DataStore(QObject):
         return self._snapshots.get(series_id)
 
     def status(self, series_id: str) -> SourceStatus | None:
-        return self._status.get(series_id)
+        if self._status_source is not None:
+            return self._status_source.status(series_id)
+        return self._status_fallback.get(series_id)
 
     def statuses(self) -> dict[str, SourceStatus]:
-        return dict(self._status)
+        if self._status_source is not None:
+            return self._status_source.statuses()
+        return dict(self._status_fallback)
+
+    def tail_from(self, series_id: str) -> int | None:
+        """Rows of the series before this index are those stored before its last update (only
+        the tail changed: the forming bar, new bars); None when everything may differ."""
+        return self._tail_from.get(series_id)
+
+    def follow(self, scheduler: Scheduler) -> None:
+        """Take series, snapshots and statuses from `scheduler`: statuses read through to its
+        tracker, series keep the tail index its refreshes report."""
+        self._status_source = scheduler.tracker
+        self._status_fallback.clear()
+        scheduler.seriesUpdated.connect(self.set_series)
+        scheduler.snapshotChanged.connect(self.set_snapshot)
+        scheduler.statusChanged.connect(self._on_status)
 
     def series_ids(self) -> list[str]:
         return list(self._series)
 
     @Slot(str, object)
-    def set_series(self, series_id: str, data: SeriesData) -> None:
+    @Slot(str, object, object)
+    def set_series(self, series_id: str, data: SeriesData, tail_from: int | None = None) -> None:
         self._series[series_id] = data
+        self._tail_from[series_id] = tail_from
         self.seriesChanged.emit(series_id)
 
     @Slot(str, object)
@@ -51,9 +88,17 @@ class DataStore(QObject):
 
     @Slot(str, object)
     def set_status(self, series_id: str, status: SourceStatus) -> None:
-        self._status[series_id] = status
+        """A status changed. Kept for a window that does not `follow` a scheduler yet: then
+        the store keeps the statuses handed over here."""
+        if self._status_source is None:
+            self._status_fallback[series_id] = status
+        self.statusChanged.emit(series_id)
+
+    @Slot(str, object)
+    def _on_status(self, series_id: str, _status: SourceStatus) -> None:
         self.statusChanged.emit(series_id)
 
     def clear(self) -> None:
         self._series.clear()
+        self._tail_from.clear()
         self._snapshots.clear()

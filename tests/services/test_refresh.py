@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 
+import numpy as np
 import pytest
+from werkzeug import Response
 
 from models.catalog import get_spec
+from models.series import SeriesData
 from services import http
 from services.config import DEFAULT_URLS, Endpoints
 from services.refresh import plan_refresh, refresh_series
@@ -72,10 +76,15 @@ def test_second_refresh_with_nothing_new_makes_one_request(httpserver, cache, bt
     sources = _sources(httpserver)
     first = refresh_series(btc, cache, sources, want_start_ms=900 * H, now=now)
     assert first.ok and first.rows_added == 101 and first.venue == "binance"
-    before = http.request_count()
-    second = refresh_series(btc, cache, sources, want_start_ms=900 * H, now=now + 10 * 60_000)
+    sent: list[str] = []
+    remove = http.add_request_observer(lambda _method, url: sent.append(url))
+    try:
+        second = refresh_series(btc, cache, sources, want_start_ms=900 * H,
+                                now=now + 10 * 60_000)
+    finally:
+        remove()
     assert second.ok and second.rows_added == 0
-    assert http.request_count() - before == second.requests == 1
+    assert len(sent) == second.requests == 1
     assert json.loads(httpserver.log[-1][0].args["startTime"]) == 1000 * H
     # moments later nothing is asked; the user's "refresh now" (force) asks anyway
     soon = now + 10 * 60_000 + 1000
@@ -112,3 +121,87 @@ def test_every_venue_failing_keeps_the_cache_and_reports_the_primary_error(https
     assert "502" in str(result.error) and "Bad Gateway" in str(result.error)
     assert len(result.fallback_errors) == 2
     assert len(cache.read("btc.1h")) == 1
+
+
+def _klines_from(rows_by_symbol: dict[str, list[list]]):
+    def handler(request):
+        start = int(request.args["startTime"])
+        end = int(request.args["endTime"])
+        rows = rows_by_symbol[request.args["symbol"]]
+        body = [r for r in rows if start <= r[0] <= end][:1000]
+        return Response(json.dumps(body), content_type="application/json")
+    return handler
+
+
+def test_concurrent_refreshes_each_count_only_their_own_requests(httpserver, cache, btc):
+    # btc.1h needs one page; while it is stopped between pages (in its progress callback),
+    # eth.1h fetches 2,500 bars in three pages on another thread. A process-wide counter read
+    # before and after made btc.1h report 1 + 3 requests.
+    now = 3000 * H
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(_klines_from({
+        "BTCUSDT": [kline(t) for t in range(2990 * H, now + 1, H)],
+        "ETHUSDT": [kline(t) for t in range(500 * H, now + 1, H)],
+    }))
+    sources = _sources(httpserver)
+    eth_done = threading.Event()
+    results: dict[str, object] = {}
+
+    def wait_for_eth(_series_id: str, _fraction: float) -> None:
+        assert eth_done.wait(10)
+
+    def run_btc() -> None:
+        results["btc"] = refresh_series(btc, cache, sources, want_start_ms=2990 * H, now=now,
+                                        progress=wait_for_eth)
+
+    def run_eth() -> None:
+        results["eth"] = refresh_series(get_spec("eth.1h"), cache, sources,
+                                        want_start_ms=500 * H, now=now)
+        eth_done.set()
+
+    btc_thread = threading.Thread(target=run_btc)
+    btc_thread.start()
+    # eth starts once btc has sent its request (the server has logged it)
+    for _ in range(1000):
+        if httpserver.log:
+            break
+        threading.Event().wait(0.01)
+    eth_thread = threading.Thread(target=run_eth)
+    eth_thread.start()
+    eth_thread.join(20)
+    btc_thread.join(20)
+    sent = [req.args["symbol"] for req, _resp in httpserver.log]
+    assert sent.count("BTCUSDT") == 1 and sent.count("ETHUSDT") == 3
+    assert results["btc"].ok and results["btc"].requests == 1
+    assert results["eth"].ok and results["eth"].requests == 3
+
+
+def test_the_rows_a_refresh_hands_back_merge_into_the_cached_series_as_the_cache_does(
+        httpserver, cache, btc):
+    # The cache holds 100 bars; the last one (t = 199 h) was still forming at 100.0. The venue
+    # now has it closed at 105.0, plus two new bars; one of them carries no value at all.
+    cache.upsert("btc.1h", SeriesData.from_rows(
+        range(100 * H, 200 * H, H), **{c: [100.0] * 100 for c in btc.columns}))
+    held = cache.read("btc.1h")
+    venue_rows = [kline(199 * H, 105.0), kline(200 * H, 106.0), kline(201 * H, 107.0)]
+    venue_rows[2] = [201 * H, "NaN", "NaN", "NaN", "NaN", "NaN", 0, "0", 0, "0", "0", "0"]
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(
+        _klines_from({"BTCUSDT": venue_rows}))
+    result = refresh_series(btc, cache, _sources(httpserver), want_start_ms=100 * H,
+                            now=201 * H)
+    assert result.ok and result.rows_added == 1  # 200 h; 201 h had nothing worth keeping
+    assert result.rows.time.tolist() == [199 * H, 200 * H]
+    merged, tail_from = held.merge_with_tail(result.rows)
+    stored = cache.read("btc.1h")
+    assert merged.time.tolist() == stored.time.tolist()
+    for name in stored.names:
+        np.testing.assert_array_equal(merged[name], stored[name])
+    assert merged["close"][-2:].tolist() == [105.0, 106.0]
+    assert tail_from == 99  # the forming bar's index: rows 0..98 are unchanged
+
+
+def test_a_failed_refresh_hands_back_no_rows(httpserver, cache, btc):
+    httpserver.expect_request("/api/v3/klines").respond_with_data("", status=503)
+    httpserver.expect_request("/products/BTC-USD/candles").respond_with_data("", status=503)
+    httpserver.expect_request("/0/public/OHLC").respond_with_data("", status=503)
+    result = refresh_series(btc, cache, _sources(httpserver), want_start_ms=0, now=2 * H)
+    assert not result.ok and result.rows is None

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from models.status import ERROR, OK
+from models.status import SourceState
 from tests.services.test_funding_venues import bybit_funding_handler, bybit_ticker
 
 H = 3_600_000
@@ -28,8 +28,8 @@ def test_a_failing_venue_is_reported_while_the_others_keep_updating(
         status = window.store.status(series_id)
         return status.state if status else None
 
-    qtbot.waitUntil(lambda: state("funding.bybit.btc") == OK
-                    and state("funding.binance.btc") == ERROR, timeout=20000)
+    qtbot.waitUntil(lambda: state("funding.bybit.btc") == SourceState.OK
+                    and state("funding.binance.btc") == SourceState.ERROR, timeout=20000)
     panel = window.panels["funding"]
     qtbot.waitUntil(lambda: panel._curves["bybit"].pyramid() is not None, timeout=10000)
     bybit = panel._curves["bybit"].pyramid()

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget
 from werkzeug import Response
 
-from models.status import ERROR, OK
+from models.status import SourceState
 
 H = 3_600_000
 
@@ -68,7 +68,7 @@ def test_data_reaches_the_chart_and_no_request_runs_on_the_gui_thread(
     qtbot.waitUntil(lambda: btc_points() > 100, timeout=10000)
     _x, y = prices._curves["btc"].getData()
     assert y[-1] == 101.0
-    qtbot.waitUntil(lambda: window.store.status("btc.1h").state == OK, timeout=5000)
+    qtbot.waitUntil(lambda: window.store.status("btc.1h").state == SourceState.OK, timeout=5000)
     assert gui_thread_requests == []
 
 
@@ -79,7 +79,7 @@ def test_a_failing_source_shows_in_the_status_bar_and_keeps_running(
         content_type="text/html")
     window = make_window()
     window.show()
-    qtbot.waitUntil(lambda: (window.store.status("btc.1h") or window).state == ERROR
+    qtbot.waitUntil(lambda: (window.store.status("btc.1h") or window).state == SourceState.ERROR
                     if window.store.status("btc.1h") else False, timeout=15000)
     status = window.store.status("btc.1h")
     assert status.next_retry_ms is not None and status.next_retry_ms > status.error_at_ms
@@ -103,7 +103,7 @@ def test_closing_with_requests_in_flight_waits_and_leaves_no_worker(
     venue_server.expect_request("/api/v3/klines").respond_with_handler(slow)
     window = make_window(shutdown_msecs=2000)
     window.show()
-    qtbot.waitUntil(lambda: bool(window.scheduler._inflight), timeout=5000)
+    qtbot.waitUntil(lambda: bool(window.scheduler.tracker.inflight), timeout=5000)
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 2.0  # the issue: exits within 2 s
@@ -136,8 +136,6 @@ def test_settings_file_is_user_only(tmp_path):
 
 
 def test_demo_data_reaches_the_curves_and_is_labelled(make_window, qtbot):
-    from models.status import DEMO
-
     window = make_window(demo=True)
     window.show()
     prices = window.panels["prices"]
@@ -145,7 +143,7 @@ def test_demo_data_reaches_the_curves_and_is_labelled(make_window, qtbot):
     x, y = prices._curves["btc"].getData()
     assert x is not None and len(x) > 100
     assert 55_000 < np.nanmin(y) < 62_000  # the synthetic February 2026 low
-    assert window.store.status("btc.1h").state == DEMO
+    assert window.store.status("btc.1h").state == SourceState.DEMO
     assert "Demo data (synthetic)" in window.windowTitle()
     assert "synthetic" in window.banner.text()
     assert prices.demo_badge.isVisible()

@@ -37,12 +37,12 @@ def test_delivered_jobs_leave_nothing_behind(qtbot):
     try:
         for i in range(200):  # one key: all but the latest are superseded, yet all must go
             scheduler.run("same", _Result, on_result=lambda _r, n=i: seen.append(n))
-        qtbot.waitUntil(lambda: not scheduler._jobs, timeout=10000)
+        qtbot.waitUntil(lambda: not scheduler.jobs.pending, timeout=10000)
         assert seen == [199]  # the latest request wins
         none_refs = sys.getrefcount(None)
         for i in range(200):
             scheduler.run(f"job{i}", _Result, on_result=lambda _r: None)
-        qtbot.waitUntil(lambda: not scheduler._jobs, timeout=10000)
+        qtbot.waitUntil(lambda: not scheduler.jobs.pending, timeout=10000)
         gc.collect()
         assert not [o for o in gc.get_objects() if isinstance(o, _Result)]
         # superqt workers, which emit themselves through a queued signal, leaked ~2 references

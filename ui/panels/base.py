@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.status import ERROR, STALE, SourceStatus
+from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.derived_feeds import DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
@@ -219,14 +219,14 @@ def describe_freshness(statuses: list[SourceStatus], now_ms: int, demo: bool) ->
     if good and not demo:
         last = max(good)
         parts.append(f"updated {_hhmm(last)} UTC ({_age(last, now_ms)})")
-    failing = [s for s in statuses if s.state == ERROR]
-    stale = [s for s in statuses if s.state == STALE]
+    failing = [s for s in statuses if s.state == SourceState.ERROR]
+    stale = [s for s in statuses if s.state == SourceState.STALE]
     tone = "muted"
     if failing:
         newest = max(failing, key=lambda s: s.error_at_ms or 0)
         retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
         parts.append(f"{len(failing)} of {len(statuses)} failing · last error "
-                     f"{_hhmm(newest.error_at_ms)} UTC: {newest.error_kind or 'error'} "
+                     f"{_hhmm(newest.error_at_ms)} UTC: {newest.error_words} "
                      f"({newest.series_id}) · retry {_hhmm(retry)} UTC")
         tone = "error"
     elif stale:

@@ -13,13 +13,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from models.catalog import CATALOG, venue_label
-from models.status import DEMO, ERROR, OK, STALE
+from models.status import STATE_TEXT, SourceState
 from ui import theme
 from ui.panels.base import Panel, UiContext, debounced
 
 COLUMNS = ("Series", "Venue", "State", "Last row (UTC)", "Updated (UTC)", "Next retry (UTC)",
            "Last error")
-_STATE_COLORS = {OK: theme.OK, DEMO: theme.WARNING, STALE: theme.WARNING, ERROR: theme.ERROR}
+_STATE_COLORS = {SourceState.OK: theme.OK, SourceState.DEMO: theme.WARNING,
+                 SourceState.STALE: theme.WARNING, SourceState.ERROR: theme.ERROR}
 
 
 def _stamp(ms: int | None, with_date: bool = True) -> str:
@@ -87,8 +88,8 @@ class SourcesPanel(Panel):
             spec.source if spec else "")
         values = (
             spec.label if spec else series_id,
-            "demo (synthetic)" if status.state == DEMO else venue_label(venue),
-            status.state,
+            "demo (synthetic)" if status.state == SourceState.DEMO else venue_label(venue),
+            STATE_TEXT[status.state],
             _stamp(status.data_last_ms),
             _stamp(status.last_good_ms, with_date=False),
             _stamp(status.next_retry_ms, with_date=False),

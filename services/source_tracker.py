@@ -1,0 +1,217 @@
+"""When each watched series is refreshed next, and what state its source is in.
+
+A pure state machine, no Qt and no clock of its own: the caller passes `now` (epoch ms) to every
+method, so a test drives it with a fake clock. It holds the one copy of every series'
+`SourceStatus`; the window's scheduler asks it on each 1 s tick which series are `due`, tells it
+when a refresh starts, succeeds or fails, and shows the statuses it reports through `on_change`.
+
+- After a failure: the venue's Retry-After if it gave one, else back-off doubling from a quarter
+  of the poll interval (`models.status.backoff_seconds`); a permanent error (unknown symbol, bad
+  request, region blocked, a bug) is retried hourly. The user's "refresh now" overrides both.
+- A rate limit holds every series of that venue until its Retry-After has passed.
+- A source whose last good data is older than `STALE_AFTER_POLLS` poll intervals is stale.
+- With no cache and no network (three venues unreachable, none answering) the window falls back
+  to the demo dataset rather than leave a trader staring at empty charts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from models.catalog import SeriesSpec
+from models.status import (
+    UNREACHABLE,
+    VENUE_ANSWERED,
+    ErrorKind,
+    SourceState,
+    SourceStatus,
+    backoff_seconds,
+)
+from services.errors import RateLimited, ServiceError
+
+STALE_AFTER_POLLS = 3
+PERMANENT_RETRY_SECONDS = 3600.0
+#: unreachable venues (with nothing cached and nothing ever fetched) that mean "offline"
+OFFLINE_VENUES = 3
+
+
+@dataclass(frozen=True)
+class RefreshRequest:
+    """What a refresh that starts now should ask for."""
+
+    series_id: str
+    want_start_ms: int | None  # older rows the user scrolled back to (None: the default span)
+    force: bool  # the user asked: fetch the newest bar even if it was fetched moments ago
+
+
+class SourceTracker:
+    def __init__(self, on_change: Callable[[SourceStatus], None] | None = None) -> None:
+        self._on_change = on_change
+        self._specs: dict[str, SeriesSpec] = {}
+        self._status: dict[str, SourceStatus] = {}
+        self._due_ms: dict[str, int] = {}
+        self._venue_hold_ms: dict[str, int] = {}
+        self._want_start: dict[str, int] = {}
+        self._inflight: set[str] = set()
+        self._history_pending: set[str] = set()  # older rows asked for while a job was running
+        self._forced: set[str] = set()
+        self._any_success = False
+        #: the cache held data at start-up (then there is something to show: no demo fall-back)
+        self.had_cache = False
+        self.demo = False
+
+    # -- reading ------------------------------------------------------------------------------
+    def status(self, series_id: str) -> SourceStatus | None:
+        return self._status.get(series_id)
+
+    def statuses(self) -> dict[str, SourceStatus]:
+        return dict(self._status)
+
+    @property
+    def watched(self) -> dict[str, SeriesSpec]:
+        return dict(self._specs)
+
+    def spec(self, series_id: str) -> SeriesSpec | None:
+        return self._specs.get(series_id)
+
+    @property
+    def inflight(self) -> frozenset[str]:
+        return frozenset(self._inflight)
+
+    def due_at(self, series_id: str) -> int | None:
+        return self._due_ms.get(series_id)
+
+    # -- start-up -----------------------------------------------------------------------------
+    def watch(self, specs: Iterable[SeriesSpec]) -> None:
+        """Keep these series fresh; each is updating until its cached data is published."""
+        self._specs = {spec.id: spec for spec in specs}
+        for spec in self._specs.values():
+            self._set(SourceStatus(spec.id, SourceState.UPDATING, venue=spec.source))
+
+    def on_cached(self, series_id: str, data_last_ms: int | None, now: int) -> None:
+        """The cache's rows (maybe none) are published: refresh from now on (live), or show
+        them as the demo dataset."""
+        if series_id not in self._specs:
+            return
+        if self.demo:
+            self._set(SourceStatus(series_id, SourceState.DEMO, venue="demo",
+                                   data_last_ms=data_last_ms, last_good_ms=now))
+            return
+        self._set(SourceStatus(series_id, SourceState.UPDATING,
+                               venue=self._specs[series_id].source, data_last_ms=data_last_ms))
+        self._due_ms[series_id] = now
+
+    # -- the tick -----------------------------------------------------------------------------
+    def mark_stale(self, now: int) -> None:
+        for series_id, status in list(self._status.items()):
+            spec = self._specs.get(series_id)
+            if spec is None or status.state != SourceState.OK or status.last_good_ms is None:
+                continue
+            if now - status.last_good_ms > STALE_AFTER_POLLS * spec.poll_seconds * 1000:
+                self._set(status.evolve(state=SourceState.STALE))
+
+    def due(self, now: int, max_running: int) -> list[str]:
+        """The series to refresh now, so that at most `max_running` refreshes run at once."""
+        slots = max_running - len(self._inflight)
+        out: list[str] = []
+        for series_id, spec in self._specs.items():
+            if len(out) >= slots:
+                break
+            if series_id in self._inflight or now < self._due_ms.get(series_id, now + 1):
+                continue
+            hold = self._venue_hold_ms.get(spec.source, 0)
+            if now < hold:
+                self._due_ms[series_id] = hold
+                continue
+            out.append(series_id)
+        return out
+
+    def on_started(self, series_id: str) -> RefreshRequest:
+        self._inflight.add(series_id)
+        self._history_pending.discard(series_id)
+        force = series_id in self._forced
+        self._forced.discard(series_id)
+        status = self._status.get(series_id) or SourceStatus(series_id)
+        self._set(status.evolve(state=SourceState.UPDATING, next_retry_ms=None))
+        return RefreshRequest(series_id, self._want_start.get(series_id), force)
+
+    def on_success(self, series_id: str, now: int, *, venue: str = "",
+                   data_last_ms: int | None = None) -> None:
+        self._inflight.discard(series_id)
+        spec = self._specs.get(series_id)
+        if spec is None:
+            return
+        self._any_success = True
+        status = self._status.get(series_id) or SourceStatus(series_id)
+        self._set(status.evolve(
+            state=SourceState.OK, venue=venue or spec.source, last_good_ms=now,
+            data_last_ms=data_last_ms or status.data_last_ms, last_error="",
+            error_kind=ErrorKind.NONE, failures=0, next_retry_ms=None))
+        self._due_ms[series_id] = now + spec.poll_seconds * 1000
+        if series_id in self._history_pending:
+            self._due_ms[series_id] = now  # the user scrolled back meanwhile
+
+    def on_failure(self, series_id: str, error: ServiceError | None, now: int) -> None:
+        self._inflight.discard(series_id)
+        spec = self._specs.get(series_id)
+        if spec is None:
+            return
+        status = self._status.get(series_id) or SourceStatus(series_id)
+        failures = status.failures + 1
+        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        if error is not None and not error.transient:
+            wait_s = PERMANENT_RETRY_SECONDS  # retrying soon will not help; the user can force it
+        else:
+            wait_s = backoff_seconds(failures, spec.poll_seconds, retry_after)
+        next_ms = now + int(wait_s * 1000)
+        if isinstance(error, RateLimited) and error.venue:
+            # A rate limit applies to the whole venue: hold its other series too.
+            self._venue_hold_ms[spec.source] = next_ms
+        self._due_ms[series_id] = next_ms
+        self._set(status.evolve(
+            state=SourceState.ERROR, last_error=str(error) if error else "unknown error",
+            error_kind=error.kind if error else ErrorKind.ERROR, error_at_ms=now,
+            next_retry_ms=next_ms, failures=failures))
+
+    # -- the user -----------------------------------------------------------------------------
+    def refresh_now(self, series_ids: Iterable[str] | None, now: int) -> None:
+        """Due at once, and fetch the newest bar even if it was fetched moments ago."""
+        for series_id in series_ids or list(self._specs):
+            self._due_ms[series_id] = now
+            self._forced.add(series_id)
+
+    def want_history(self, series_id: str, start_ms: int, now: int) -> bool:
+        """Older rows from `start_ms` on; True when that needs a refresh."""
+        if series_id not in self._specs or self.demo:
+            return False
+        if start_ms >= self._want_start.get(series_id, start_ms + 1):
+            return False
+        self._want_start[series_id] = start_ms
+        self._due_ms[series_id] = now
+        if series_id in self._inflight:
+            self._history_pending.add(series_id)
+        return True
+
+    # -- the demo fall-back -------------------------------------------------------------------
+    def should_fall_back_to_demo(self) -> bool:
+        """No cache and no network: nothing ever arrived and three venues were unreachable.
+
+        Waiting for every series to fail too would keep a trader staring at empty charts for a
+        minute; one venue that answered (even with an error) means the network is up.
+        """
+        if self.demo or self.had_cache or self._any_success:
+            return False
+        failed = [s for s in self._status.values() if s.state == SourceState.ERROR]
+        if any(s.error_kind in VENUE_ANSWERED for s in failed):
+            return False
+        unreachable = {self._specs[s.series_id].source for s in failed
+                       if s.series_id in self._specs and s.error_kind in UNREACHABLE}
+        sources = {spec.source for spec in self._specs.values()}
+        return len(unreachable) >= min(OFFLINE_VENUES, len(sources))
+
+    # -----------------------------------------------------------------------------------------
+    def _set(self, status: SourceStatus) -> None:
+        self._status[status.series_id] = status
+        if self._on_change is not None:
+            self._on_change(status)

@@ -1,0 +1,188 @@
+"""The retry/back-off/staleness/demo-fall-back state machine, driven by a fake clock (no Qt)."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.catalog import get_spec
+from models.status import ERROR_TEXT, ErrorKind, SourceState
+from services import errors as E
+from services.source_tracker import SourceTracker
+
+S = 1000
+T0 = 1_770_000_000_000
+
+
+def _tracker(*series_ids: str, had_cache: bool = False) -> tuple[SourceTracker, list]:
+    changes: list = []
+    tracker = SourceTracker(on_change=changes.append)
+    tracker.watch([get_spec(i) for i in series_ids])
+    tracker.had_cache = had_cache
+    for series_id in series_ids:
+        tracker.on_cached(series_id, None, T0)
+    return tracker, changes
+
+
+def test_cached_series_are_due_at_once_at_most_max_running_at_a_time():
+    tracker, _ = _tracker("btc.1h", "eth.1h", "spx.1h", "funding.okx.btc")
+    assert tracker.due(T0, max_running=3) == ["btc.1h", "eth.1h", "spx.1h"]
+    tracker.on_started("btc.1h")
+    tracker.on_started("eth.1h")
+    assert tracker.due(T0, max_running=3) == ["spx.1h"]  # one slot left; running ones skipped
+    assert tracker.status("btc.1h").state == SourceState.UPDATING
+
+
+def test_success_is_due_again_after_one_poll_interval():
+    tracker, _ = _tracker("btc.1h")  # polled every 60 s
+    tracker.on_started("btc.1h")
+    tracker.on_success("btc.1h", T0, venue="coinbase", data_last_ms=T0 - 3600 * S)
+    status = tracker.status("btc.1h")
+    assert (status.state, status.venue, status.last_good_ms) == (SourceState.OK, "coinbase", T0)
+    assert status.data_last_ms == T0 - 3600 * S
+    assert tracker.due(T0 + 59_999, 3) == []
+    assert tracker.due(T0 + 60_000, 3) == ["btc.1h"]
+
+
+def test_backoff_doubles_from_a_quarter_of_the_poll_interval_up_to_half_an_hour():
+    tracker, _ = _tracker("btc.1h")  # poll 60 s: a quarter is 15 s
+    now = T0
+    waits = []
+    for _ in range(10):
+        tracker.on_started("btc.1h")
+        tracker.on_failure("btc.1h", E.VenueUnavailable("HTTP 503", venue="binance"), now)
+        status = tracker.status("btc.1h")
+        waits.append((status.next_retry_ms - now) // S)
+        assert tracker.due(status.next_retry_ms - 1, 3) == []
+        assert tracker.due(status.next_retry_ms, 3) == ["btc.1h"]
+        now = status.next_retry_ms
+    assert waits == [15, 30, 60, 120, 240, 480, 960, 1800, 1800, 1800]
+    status = tracker.status("btc.1h")
+    assert status.failures == 10 and status.error_kind == ErrorKind.VENUE_DOWN
+    assert status.last_error == "binance: HTTP 503" and status.error_at_ms == now - 1800 * S
+    tracker.on_started("btc.1h")
+    tracker.on_success("btc.1h", now)
+    status = tracker.status("btc.1h")
+    assert (status.failures, status.error_kind, status.last_error, status.next_retry_ms) == (
+        0, ErrorKind.NONE, "", None)
+
+
+def test_retry_after_holds_every_series_of_that_venue_and_no_other():
+    tracker, _ = _tracker("btc.1h", "eth.1h", "spx.1h")
+    tracker.on_started("btc.1h")
+    tracker.on_failure("btc.1h", E.RateLimited("slow down", venue="binance", retry_after=7.0), T0)
+    assert tracker.status("btc.1h").next_retry_ms == T0 + 7 * S  # not the 15 s back-off
+    # eth.1h (Binance too) was due now: held until the Retry-After has passed; Yahoo is not.
+    assert tracker.due(T0 + 1, 3) == ["spx.1h"]
+    assert tracker.due_at("eth.1h") == T0 + 7 * S
+    assert tracker.due(T0 + 7 * S, 3) == ["btc.1h", "eth.1h", "spx.1h"]
+
+
+def test_a_permanent_error_is_retried_hourly_unless_the_user_asks():
+    tracker, _ = _tracker("spx.1h")
+    tracker.on_started("spx.1h")
+    tracker.on_failure("spx.1h", E.UnknownSymbol("not found", venue="yahoo"), T0)
+    assert tracker.status("spx.1h").next_retry_ms == T0 + 3600 * S
+    assert tracker.due(T0 + 3599 * S, 3) == []
+    tracker.refresh_now(None, T0 + 10 * S)
+    assert tracker.due(T0 + 10 * S, 3) == ["spx.1h"]
+    assert tracker.on_started("spx.1h").force
+    assert not tracker.on_started("spx.1h").force  # forced once
+
+
+def test_a_bug_in_a_job_is_an_internal_error_retried_hourly():
+    tracker, _ = _tracker("btc.1h")
+    tracker.on_started("btc.1h")
+    tracker.on_failure("btc.1h", E.InternalError("internal error: KeyError: 'x'",
+                                                 venue="binance"), T0)
+    status = tracker.status("btc.1h")
+    assert status.error_kind == ErrorKind.INTERNAL and ERROR_TEXT[status.error_kind]
+    assert status.next_retry_ms == T0 + 3600 * S
+
+
+def test_stale_after_three_poll_intervals_without_good_data():
+    tracker, _ = _tracker("funding.okx.btc")  # polled every 300 s
+    tracker.on_started("funding.okx.btc")
+    tracker.on_success("funding.okx.btc", T0)
+    tracker.mark_stale(T0 + 900 * S)
+    assert tracker.status("funding.okx.btc").state == SourceState.OK
+    tracker.mark_stale(T0 + 900 * S + 1)
+    assert tracker.status("funding.okx.btc").state == SourceState.STALE
+
+
+def test_scrolling_back_during_a_refresh_asks_again_once_it_is_done():
+    tracker, _ = _tracker("btc.1h")
+    tracker.on_started("btc.1h")
+    assert tracker.want_history("btc.1h", T0 - 400 * 86_400 * S, T0)
+    assert not tracker.want_history("btc.1h", T0 - 300 * 86_400 * S, T0)  # already asked
+    tracker.on_success("btc.1h", T0 + S)
+    assert tracker.due(T0 + S, 3) == ["btc.1h"]  # not a poll interval later
+    assert tracker.on_started("btc.1h").want_start_ms == T0 - 400 * 86_400 * S
+
+
+def test_every_status_change_is_reported():
+    tracker, changes = _tracker("btc.1h")
+    assert [c.state for c in changes] == [SourceState.UPDATING, SourceState.UPDATING]
+    tracker.on_started("btc.1h")
+    tracker.on_failure("btc.1h", E.NetworkTimeout("timed out", venue="binance"), T0)
+    assert changes[-1] is tracker.status("btc.1h")
+    assert changes[-1].state == SourceState.ERROR
+
+
+def test_demo_series_are_labelled_and_never_due():
+    tracker = SourceTracker()
+    tracker.demo = True
+    tracker.watch([get_spec("btc.1h")])
+    tracker.on_cached("btc.1h", T0 - 3600 * S, T0)
+    assert tracker.status("btc.1h").state == SourceState.DEMO
+    assert tracker.due(T0 + 3600 * S, 3) == []
+    assert not tracker.want_history("btc.1h", 0, T0)
+
+
+def _fail(tracker: SourceTracker, series_id: str, error: E.ServiceError) -> None:
+    tracker.on_started(series_id)
+    tracker.on_failure(series_id, error, T0)
+
+
+WATCHED = ("btc.1h", "eth.1h", "spx.1h", "funding.okx.btc", "funding.bybit.btc")
+
+
+def test_three_unreachable_venues_with_nothing_cached_fall_back_to_demo():
+    tracker, _ = _tracker(*WATCHED)
+    _fail(tracker, "btc.1h", E.NetworkError("connection refused", venue="binance"))
+    _fail(tracker, "eth.1h", E.NetworkError("connection refused", venue="binance"))
+    _fail(tracker, "spx.1h", E.NetworkTimeout("timed out", venue="yahoo"))
+    assert not tracker.should_fall_back_to_demo()  # two venues: not yet
+    _fail(tracker, "funding.okx.btc", E.NetworkError("connection refused", venue="okx"))
+    assert tracker.should_fall_back_to_demo()
+
+
+@pytest.mark.parametrize("why", ["a venue answered", "cache", "data arrived"])
+def test_no_demo_fall_back_when_the_network_is_up_or_there_is_data(why):
+    tracker, _ = _tracker(*WATCHED, had_cache=why == "cache")
+    for series_id, venue in [("btc.1h", "binance"), ("spx.1h", "yahoo"),
+                             ("funding.okx.btc", "okx")]:
+        _fail(tracker, series_id, E.NetworkError("connection refused", venue=venue))
+    if why == "a venue answered":
+        _fail(tracker, "funding.bybit.btc", E.GeoBlocked("HTTP 403", venue="bybit"))
+    if why == "data arrived":
+        tracker.on_started("eth.1h")
+        tracker.on_success("eth.1h", T0)
+    assert not tracker.should_fall_back_to_demo()
+
+
+def test_with_fewer_than_three_venues_watched_all_of_them_unreachable_is_enough():
+    tracker, _ = _tracker("btc.1h", "spx.1h")
+    _fail(tracker, "btc.1h", E.NetworkError("connection refused", venue="binance"))
+    assert not tracker.should_fall_back_to_demo()
+    _fail(tracker, "spx.1h", E.NetworkError("connection refused", venue="yahoo"))
+    assert tracker.should_fall_back_to_demo()
+
+
+def test_every_error_class_has_its_own_kind_and_its_words():
+    classes = [E.NetworkError, E.NetworkTimeout, E.RateLimited, E.VenueUnavailable,
+               E.BadPayload, E.UnknownSymbol, E.BadRequest, E.GeoBlocked, E.InsecureEndpoint,
+               E.InternalError]
+    kinds = [cls.kind for cls in classes]
+    assert len(set(kinds)) == len(classes)
+    assert set(ERROR_TEXT) == set(ErrorKind)
+    assert ERROR_TEXT[E.RateLimited.kind] == "rate limited"

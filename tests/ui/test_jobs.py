@@ -1,0 +1,64 @@
+"""The job runner: latest request per key wins, generator jobs hand items over, ids per runner."""
+
+from __future__ import annotations
+
+import threading
+
+from ui.jobs import JobRunner
+
+
+def _count(n: int, gate: threading.Event):
+    for i in range(n):
+        if i == 1:
+            gate.wait(5)
+        yield i
+
+
+def test_request_ids_belong_to_each_runner(qtbot):
+    first, second = JobRunner(), JobRunner()
+    got: list[int] = []
+    try:
+        ids = [first.run("a", int, "1", on_result=got.append),
+               first.run("b", int, "2", on_result=got.append),
+               second.run("a", int, "3", on_result=got.append)]
+        qtbot.waitUntil(lambda: len(got) == 3, timeout=5000)
+        assert ids == [1, 2, 1]  # the second runner's "a" does not supersede the first's
+        assert sorted(got) == [1, 2, 3]
+    finally:
+        first.shutdown(2000)
+        second.shutdown(2000)
+
+
+def test_a_superseded_generator_job_stops_handing_items_over(qtbot):
+    runner = JobRunner()
+    gate = threading.Event()
+    old_items: list[int] = []
+    new_items: list[int] = []
+    done: list[str] = []
+    try:
+        runner.run("k", _count, 3, gate, on_result=lambda _r: done.append("old"),
+                   on_item=old_items.append)
+        qtbot.waitUntil(lambda: old_items == [0], timeout=5000)
+        released = threading.Event()
+        released.set()
+        runner.run("k", _count, 2, released, on_result=lambda _r: done.append("new"),
+                   on_item=new_items.append)
+        gate.set()
+        qtbot.waitUntil(lambda: not runner.pending, timeout=5000)
+        assert new_items == [0, 1]
+        assert old_items == [0]  # items 1 and 2 came after it was superseded: dropped
+        assert done == ["new"]
+    finally:
+        gate.set()
+        runner.shutdown(2000)
+
+
+def test_after_shutdown_nothing_is_delivered(qtbot):
+    runner = JobRunner()
+    gate = threading.Event()
+    got: list[object] = []
+    runner.run("k", gate.wait, 5, on_result=got.append)
+    gate.set()
+    assert runner.shutdown(2000)
+    qtbot.wait(50)
+    assert got == [] and runner.closing
