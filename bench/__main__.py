@@ -5,7 +5,7 @@
     python -m bench --case line --contender rotor --n 10000000 --view out --frames 10 --json
                                     one case in this process (what the runner spawns)
 
-Method and targets: ../shared/performance.md (§1 frame definition, §8 design, §9 goals).
+Method and targets: docs/performance.md.
 Progress goes to stderr; stdout carries only the JSON.
 """
 

@@ -1,4 +1,4 @@
-"""Settled-frame measurement (docs: ../shared/performance.md §1 and §8.1).
+"""Settled-frame measurement (docs/performance.md, Frames).
 
 One frame = from just before the range change until the end of the *last* paintEvent it caused,
 draining the event loop until two `processEvents()` rounds in a row bring no new paint. Paints

@@ -44,14 +44,14 @@ def prepare_prices(data: SeriesData, interval_ms: int) -> PreparedPrices:
     return PreparedPrices(data, line, ohlc, seconds, close)
 
 
-def extend_prepared(prev: PreparedPrices, data: SeriesData,
-                    interval_ms: int) -> PreparedPrices | None:
-    """`data` is `prev.source` plus newer bars (and a changed forming bar): update the pyramids
-    in place, O(new rows + levels). None when it is not such an extension (rebuild instead)."""
+def extend_prepared(prev: PreparedPrices, data: SeriesData, interval_ms: int,
+                    tail_from: int | None) -> PreparedPrices | None:
+    """Update the pyramids in place, O(new rows + levels), when `data` differs from
+    `prev.source` only from row `tail_from` on (the refresh says so: the forming bar changed,
+    newer bars came). None when it is not such an extension (rebuild instead)."""
     old = prev.source
     k = len(old)
-    if not (k and len(data) >= k and data.time[0] == old.time[0]
-            and data.time[k - 1] == old.time[k - 1]):
+    if not k or tail_from is None or tail_from < k - 1 or len(data) < k:
         return None
     last_s = old.time[k - 1] / 1e3
     line, ohlc = prev.line, prev.ohlc

@@ -1,7 +1,7 @@
 """Yahoo Finance chart API v8 (unofficial, key-less): indices, futures and the dollar index.
 
 `GET /v8/finance/chart/{symbol}?period1=&period2=&interval=` (epoch seconds). Quirks handled here
-(shared/data-sources.md §5): nulls inside the arrays (a whole bar or one field), an empty window
+(docs/venues.md): nulls inside the arrays (a whole bar or one field), an empty window
 that drops the `timestamp` key, `chart.error` for an unknown symbol (often with HTTP 404), 1h bars
 only for the last 730 days, and the newest bar possibly repeated. Daily bars are stamped at the
 session open in exchange time; the stamps are kept as Yahoo sends them.

@@ -44,3 +44,22 @@ def test_the_window_imports_without_pandas():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60, check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.stdout.strip() == "False"
+
+
+def test_no_panel_imports_another_panel():
+    """Panels draw what the store and the derived feeds hand them: an analysis or overlay that
+    two docks need lives in models/ and ui/derived_feeds.py, not in one of the docks."""
+    import ast
+
+    panels = ROOT / "ui" / "panels"
+    for path in panels.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if name.startswith("ui.panels.") and name != "ui.panels.base":
+                    raise AssertionError(f"{path.name} imports {name}")

@@ -17,6 +17,7 @@ docks on screen have painted, so their first paint never waits on pandas holding
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -130,7 +131,8 @@ class Subscription:
 
     def __init__(self, feeds: DerivedFeeds, name: str, own: dict[str, Any],
                  slot: Callable[[Any], None]) -> None:
-        self._feeds = feeds
+        # Weak: the feeds hold their subscriptions; a strong link back would make a cycle.
+        self._feeds_ref = weakref.ref(feeds)
         self.name = name
         self.own = own
         self.slot = slot
@@ -139,22 +141,22 @@ class Subscription:
 
     @property
     def value(self) -> Any:
-        return self._feeds.value(self.key)
-
-    @property
-    def computed_at_ms(self) -> int | None:
-        feed = self._feeds._feeds.get(self.key)
-        return feed.computed_at_ms if feed else None
+        feeds = self._feeds_ref()
+        return feeds.value(self.key) if feeds is not None else None
 
     def update(self, **own: Any) -> None:
         """Change this subscriber's own parameters (e.g. the asset shown)."""
         self.own = {**self.own, **own}
-        self._feeds._attach(self)
+        feeds = self._feeds_ref()
+        if feeds is not None and not self.closed:
+            feeds._attach(self)
 
     def close(self) -> None:
+        feeds = self._feeds_ref()
         if not self.closed:
             self.closed = True
-            self._feeds._detach(self)
+            if feeds is not None:
+                feeds._detach(self)
 
 
 class DerivedFeeds(QObject):

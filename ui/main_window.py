@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.status import SourceStatus
 from services.app import AppServices
 from ui import theme
 from ui.derived_feeds import DerivedFeeds
+from ui.gui_collector import collect_on_gui_thread
 from ui.panels.base import Panel, UiContext
 from ui.panels.funding import FundingPanel
 from ui.panels.movers import MoversPanel
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
                  scheduler: Scheduler | None = None, start: bool = True,
                  shutdown_msecs: int = 2000) -> None:
         super().__init__()
+        collect_on_gui_thread()  # Qt objects in garbage cycles must die on this thread
         self.setObjectName("RotorMainWindow")
         self.settings = settings
         self.shutdown_msecs = shutdown_msecs
@@ -95,9 +96,7 @@ class MainWindow(QMainWindow):
 
         self.store = DataStore(self)
         self.scheduler = scheduler or Scheduler(self)
-        self.scheduler.seriesChanged.connect(self.store.set_series)
-        self.scheduler.snapshotChanged.connect(self.store.set_snapshot)
-        self.scheduler.statusChanged.connect(self._on_status)
+        self.store.follow(self.scheduler)
         self.scheduler.servicesReady.connect(self._on_services_ready)
         self.scheduler.noticeRaised.connect(self.show_notice)
         self.scheduler.modeChanged.connect(self._on_mode)
@@ -289,10 +288,6 @@ class MainWindow(QMainWindow):
         self._arrange_default()
 
     # -- services, status, notices ------------------------------------------------------------
-    @Slot(str, object)
-    def _on_status(self, series_id: str, status: SourceStatus) -> None:
-        self.store.set_status(series_id, status)
-
     @Slot(object)
     def _on_services_ready(self, services: AppServices) -> None:
         self.store.demo = services.demo

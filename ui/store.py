@@ -37,8 +37,6 @@ class DataStore(QObject):
         self._tail_from: dict[str, int | None] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._status_source: StatusSource | None = None
-        # Only until the window calls `follow`: statuses handed over one by one.
-        self._status_fallback: dict[str, SourceStatus] = {}
         self.demo = False
 
     def series(self, series_id: str) -> SeriesData | None:
@@ -48,14 +46,13 @@ class DataStore(QObject):
         return self._snapshots.get(series_id)
 
     def status(self, series_id: str) -> SourceStatus | None:
-        if self._status_source is not None:
-            return self._status_source.status(series_id)
-        return self._status_fallback.get(series_id)
+        """The series' state, read from the one place it lives (the scheduler's tracker)."""
+        if self._status_source is None:
+            return None
+        return self._status_source.status(series_id)
 
     def statuses(self) -> dict[str, SourceStatus]:
-        if self._status_source is not None:
-            return self._status_source.statuses()
-        return dict(self._status_fallback)
+        return self._status_source.statuses() if self._status_source is not None else {}
 
     def tail_from(self, series_id: str) -> int | None:
         """Rows of the series before this index are those stored before its last update (only
@@ -66,7 +63,6 @@ class DataStore(QObject):
         """Take series, snapshots and statuses from `scheduler`: statuses read through to its
         tracker, series keep the tail index its refreshes report."""
         self._status_source = scheduler.tracker
-        self._status_fallback.clear()
         scheduler.seriesUpdated.connect(self.set_series)
         scheduler.snapshotChanged.connect(self.set_snapshot)
         scheduler.statusChanged.connect(self._on_status)
@@ -87,13 +83,6 @@ class DataStore(QObject):
         self.snapshotChanged.emit(series_id)
 
     @Slot(str, object)
-    def set_status(self, series_id: str, status: SourceStatus) -> None:
-        """A status changed. Kept for a window that does not `follow` a scheduler yet: then
-        the store keeps the statuses handed over here."""
-        if self._status_source is None:
-            self._status_fallback[series_id] = status
-        self.statusChanged.emit(series_id)
-
     @Slot(str, object)
     def _on_status(self, series_id: str, _status: SourceStatus) -> None:
         self.statusChanged.emit(series_id)

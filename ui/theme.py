@@ -57,7 +57,7 @@ def configure_pyqtgraph() -> None:
     global _configured
     if _configured:
         return
-    # Width-1 cosmetic pens only: width > 1 is ~10x slower to stroke (shared/performance.md).
+    # Width-1 cosmetic pens only: width > 1 is ~10x slower to stroke (docs/performance.md).
     pg.setConfigOptions(background=BACKGROUND, foreground=FOREGROUND, antialias=True,
                         useOpenGL=False)
     _configured = True

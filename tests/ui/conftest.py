@@ -42,6 +42,14 @@ def gui_thread_requests() -> Iterator[list[str]]:
     remove()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _collect_on_the_gui_thread(qapp) -> None:
+    """As the window does: garbage cycles holding Qt objects are freed on the GUI thread."""
+    from ui.gui_collector import collect_on_gui_thread
+
+    collect_on_gui_thread()
+
+
 @pytest.fixture(autouse=True)
 def _no_dangling_workers(qapp) -> Iterator[None]:
     from PySide6.QtCore import QThreadPool

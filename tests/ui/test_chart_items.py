@@ -302,7 +302,7 @@ def test_prompt_view_box_pans_with_one_paint_where_pyqtgraph_needs_two(qtbot):
     from ui.charts.viewbox import PromptViewBox
 
     assert set(_paints_per_pan(qtbot, PromptViewBox())) == {1}
-    assert max(_paints_per_pan(qtbot, pg.ViewBox())) == 2  # shared/performance.md, S1
+    assert max(_paints_per_pan(qtbot, pg.ViewBox())) == 2  # docs/performance.md, S1
     # as the price charts run: y auto-ranged to the visible rows, re-ranged by every pan
     assert set(_paints_per_pan(qtbot, PromptViewBox(), auto_visible_y=True)) == {1}
 

@@ -45,8 +45,8 @@ def panel(qtbot, settings):
     p.shutdown()
 
 
-def feed(panel, series_id, data):
-    panel.ctx.store.set_series(series_id, data)
+def feed(panel, series_id, data, tail_from=None):
+    panel.ctx.store.set_series(series_id, data, tail_from)
 
 
 def test_weekend_gap_breaks_the_daily_line(panel):
@@ -159,7 +159,7 @@ def test_live_bars_are_appended_to_the_pyramids_not_rebuilt(panel):
     moved[39] += 123.0
     later = np.concatenate([hours[:40], hours[40:45], hours[47:]])
     values = np.concatenate([moved[:40], moved[40:45], moved[47:]])
-    feed(panel, "btc.1h", candles(later, values))
+    feed(panel, "btc.1h", candles(later, values), tail_from=39)  # as a refresh reports it
     after = panel._prepared["btc.1h"]
     assert after.line is line and after.ohlc is ohlc  # updated in place
     rebuilt = prepare_prices(panel.ctx.store.series("btc.1h"), MS_PER_HOUR)

@@ -105,7 +105,7 @@ def test_the_store_keeps_the_tail_index_and_reads_statuses_through(qtbot):
     scheduler.tracker.watch([get_spec("btc.1h")])
     assert changed == ["btc.1h"]
     assert store.statuses() == scheduler.tracker.statuses()
-    assert not store._status_fallback  # one copy: the tracker's
+    assert store.status("btc.1h") is scheduler.tracker.status("btc.1h")  # one copy
     data = SeriesData.from_rows([0, H], close=[1.0, 2.0])
     store.set_series("btc.1h", data, 1)
     assert store.tail_from("btc.1h") == 1

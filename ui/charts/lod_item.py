@@ -3,7 +3,7 @@
 `LodCurveItem` draws a `models.lod.MinMaxPyramid`: on a range change it asks the pyramid for at
 most ~2 vertices per pixel column of the visible x range and strokes them as one QPainterPath.
 The path is cached by (view range, pixel width, pyramid version, log mode), so pyqtgraph's second
-paint after every range change (shared/performance.md, slow path S1) costs only the stroke.
+paint after every range change (docs/performance.md, S1) costs only the stroke.
 
 Hand-over from a worker: build the pyramid there (`MinMaxPyramid.build`, numpy only) and call
 `setPyramid` on the GUI thread; it is O(1) (no copy, no scan: bounds come from the pyramid's

@@ -2,7 +2,7 @@
 
 pyqtgraph applies a range lazily in `prepareForPaint()`, which runs inside the paint event; the
 new transform then makes the items report changed bounds, which queues an auto-range and a second
-full paint (shared/performance.md, slow path S1). Settling range, auto-range and transform at
+full paint (docs/performance.md, S1). Settling range, auto-range and transform at
 once, before the paint event, makes one pan cost one paint, also with y auto-ranged to the
 visible data (`setAutoVisible(y=True)`, as the price charts do).
 """

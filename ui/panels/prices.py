@@ -322,7 +322,8 @@ class PricesPanel(Panel):
         if prepared is not None and prepared.source is data:
             return
         interval_ms = spec.interval_ms or MS_PER_DAY
-        extended = extend_prepared(prepared, data, interval_ms) if prepared else None
+        tail_from = self.ctx.store.tail_from(series_id)
+        extended = extend_prepared(prepared, data, interval_ms, tail_from) if prepared else None
         if extended is not None:  # a live update: new bars appended, no rebuild
             self._on_prepared(series_id, extended)
         elif len(data) >= PREPARE_ON_WORKER:
