@@ -1,6 +1,13 @@
 """The price chart's data, ready to draw: level-of-detail pyramids of each series, and the look-ups
 the chart makes on them (the value under the crosshair, the compare view's rebase).
 
+Daily bars are drawn at their trading date. Venues stamp a daily bar at its session's open in
+UTC: BTC at 00:00, gold futures at 05:00, the S&P 500 at 14:30. Drawn as stamped, a crosshair at
+12:00 UTC on 6 Feb would read BTC's 6 Feb bar beside the S&P's 5 Feb bar. On 1d views every bar
+is therefore placed at 00:00 UTC of its trading date. For every asset Rotor shows, that is the
+UTC date of the stamp: crypto days are UTC days, and the US sessions' bars are stamped between
+04:00 UTC (midnight in New York) and their close, all on the same date in UTC as in New York.
+
 Numpy only, so a long history is prepared on a worker and nothing here waits for pandas.
 """
 
@@ -11,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.lod import MinMaxPyramid, OhlcPyramid
-from models.series import SeriesData, break_gaps
+from models.series import MS_PER_DAY, SeriesData, break_gaps
 
 # Longer series are prepared on a worker: building two pyramids over 1e5+ rows takes milliseconds.
 PREPARE_ON_WORKER = 100_000
@@ -27,21 +34,32 @@ class PreparedPrices:
     ohlc: OhlcPyramid
     t_raw: np.ndarray  # seconds of real bars (no gap rows), for crosshair look-ups
     close_raw: np.ndarray
+    by_date: bool = False  # daily bars placed at 00:00 UTC of their trading date
 
 
-def prepare_prices(data: SeriesData, interval_ms: int) -> PreparedPrices:
+def trading_date_stamps(time_ms: np.ndarray) -> np.ndarray:
+    """Each daily bar's stamp moved to 00:00 UTC of its trading date (module note)."""
+    return time_ms - time_ms % MS_PER_DAY
+
+
+def _bar_times(data: SeriesData, by_date: bool) -> np.ndarray:
+    return trading_date_stamps(data.time) if by_date else data.time
+
+
+def prepare_prices(data: SeriesData, interval_ms: int, by_date: bool = False) -> PreparedPrices:
     """Pyramids of one series' bars (the price chart prepares past `PREPARE_ON_WORKER` rows on
-    a worker)."""
+    a worker). With `by_date`, daily bars are placed at their trading date (module note)."""
     close = data["close"]
-    t, y = break_gaps(data.time, close, int(interval_ms * 1.5))
-    seconds = data.time / 1e3
+    times = _bar_times(data, by_date)
+    t, y = break_gaps(times, close, int(interval_ms * 1.5))
+    seconds = times / 1e3
     line = MinMaxPyramid.build(t / 1e3, y)
     ohlc = OhlcPyramid.build(seconds, data["open"], data["high"], data["low"], close,
                              bar_width=interval_ms / 1e3 if interval_ms else None)
     # Own the buffers now (on the worker): the first live append then copies nothing.
     line.reserve(_APPEND_ROOM)
     ohlc.reserve(_APPEND_ROOM)
-    return PreparedPrices(data, line, ohlc, seconds, close)
+    return PreparedPrices(data, line, ohlc, seconds, close, by_date)
 
 
 def extend_prepared(prev: PreparedPrices, data: SeriesData, interval_ms: int,
@@ -53,7 +71,8 @@ def extend_prepared(prev: PreparedPrices, data: SeriesData, interval_ms: int,
     k = len(old)
     if not k or tail_from is None or tail_from < k - 1 or len(data) < k:
         return None
-    last_s = old.time[k - 1] / 1e3
+    times = _bar_times(data, prev.by_date)
+    last_s = times[k - 1] / 1e3
     line, ohlc = prev.line, prev.ohlc
     if not (len(line) and line.x[-1] == last_s and len(ohlc) and ohlc.column("x")[-1] == last_s):
         return None  # the last bar was a gap or invalid: keep it simple, rebuild
@@ -64,15 +83,12 @@ def extend_prepared(prev: PreparedPrices, data: SeriesData, interval_ms: int,
     line.replace_last(c[i])
     ohlc.replace_last(o[i], h[i], lo[i], c[i])
     if len(data) > k:
-        t, y = break_gaps(data.time[i:], c[i:], int(interval_ms * 1.5))
+        t, y = break_gaps(times[i:], c[i:], int(interval_ms * 1.5))
         line.append(t[1:] / 1e3, y[1:])  # the first row is the one already there
         new = slice(k, len(data))
         ok = np.isfinite(o[new]) & np.isfinite(h[new]) & np.isfinite(lo[new]) & np.isfinite(c[new])
-        ohlc.append(data.time[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
-    return PreparedPrices(data, line, ohlc, data.time / 1e3, c)
-
-
-
+        ohlc.append(times[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
+    return PreparedPrices(data, line, ohlc, times / 1e3, c, prev.by_date)
 
 
 

@@ -15,7 +15,6 @@ from models.catalog import SeriesSpec, validate_symbol
 from models.series import MS_PER_DAY, SeriesData, now_ms
 from services.cache import Cache
 from services.errors import GeoBlocked, PermanentError, ServiceError, UnknownSymbol
-from services.http import counting_requests
 from services.sources import Sources
 
 log = logging.getLogger(__name__)
@@ -89,6 +88,9 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
 
     `force` asks for the newest bar even when it was fetched moments ago (the user's refresh).
     """
+    # Imported here: requests costs ~0.1 s of import, and the window imports this module.
+    from services.http import counting_requests
+
     with counting_requests() as count:
         result = _refresh(spec, cache, sources, want_start_ms, end_ms, now, progress,
                           should_stop, force)

@@ -33,17 +33,18 @@ def test_models_and_services_import_no_qt():
     assert out.stdout.strip() == "", f"Qt or ui imported by models/services: {out.stdout}"
 
 
-def test_the_window_imports_without_pandas():
-    """pandas costs ~0.25 s of import (and of GIL on a worker): the first chart must not wait
-    for it, so nothing on the window's import path may import it at module level."""
+def test_the_window_imports_without_pandas_or_requests():
+    """pandas costs ~0.25 s of import (and of GIL on a worker), requests ~0.1 s: the first chart
+    must not wait for them, so nothing on the window's import path may import them at module
+    level (the panels' analyses and the venue clients import them on the workers)."""
     code = (
         "import sys\n"
-        "import ui, ui.main_window, models.movers\n"
-        "print('pandas' in sys.modules)\n"
+        "import ui, ui.main_window, models.movers, models.derived, ui.derived_feeds\n"
+        "print('pandas' in sys.modules, 'requests' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60, check=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
 def test_no_panel_imports_another_panel():

@@ -171,3 +171,42 @@ def test_live_bars_are_appended_to_the_pyramids_not_rebuilt(panel):
     feed(panel, "btc.1h", candles(np.concatenate([[hours[0] - MS_PER_HOUR], later]),
                                   np.concatenate([[59000.0], values])))
     assert panel._prepared["btc.1h"].line is not line
+
+
+def test_compare_rebases_at_the_last_value_at_or_before_a_weekend_edge(panel):
+    """The left edge on a Saturday: BTC is based on Saturday's close, the S&P 500 on Friday's
+    (its last close before the edge), not on Monday's, its first bar after it."""
+    days = MON_2026_02_02 + np.arange(14) * MS_PER_DAY  # Mon 2 Feb .. Sun 15 Feb
+    btc = 60000 + 100 * np.arange(14.0)
+    weekdays = [d for d in range(14) if d % 7 < 5]
+    spx_days = days[weekdays] + 14 * MS_PER_HOUR + 30 * 60_000  # stamped at the 14:30 open
+    spx = 6000 + 10 * np.arange(len(weekdays), dtype=float)
+    panel.choose("interval", "1d")
+    feed(panel, "btc.1d", candles(days, btc))
+    feed(panel, "spx.1d", candles(spx_days, spx))
+    panel.choose("mode", "compare")
+    saturday = days[5] / 1e3 + 6 * 3600
+    panel._plots["btc"].setXRange(saturday, days[12] / 1e3, padding=0)
+    panel._on_compare_range()
+    assert panel._rebase_factors["btc"] == pytest.approx(100 / btc[5])
+    assert panel._rebase_factors["spx"] == pytest.approx(100 / spx[4])  # Friday 6 Feb
+    # By hand: the S&P from Friday's 6040 to Wednesday's 6070 is +0.50 %; based on Monday's
+    # 6050 (the first bar after the edge, the old rule) it read +0.33 %.
+    wednesday = weekdays.index(9)
+    assert spx[wednesday] * panel._rebase_factors["spx"] - 100 == pytest.approx(
+        (6070 / 6040 - 1) * 100)
+
+
+def test_daily_bars_are_read_at_their_trading_date(panel):
+    """At 12:00 UTC on Friday 6 Feb the readout shows BTC's and the S&P 500's 6 Feb bars,
+    though the S&P's was stamped at its 14:30 UTC open (after the crosshair)."""
+    days = MON_2026_02_02 + np.arange(5) * MS_PER_DAY
+    panel.choose("interval", "1d")
+    feed(panel, "btc.1d", candles(days, [60000, 61000, 62000, 63000, 64000]))
+    feed(panel, "spx.1d", candles(days + 14 * MS_PER_HOUR + 30 * 60_000,
+                                  [6000, 6010, 6020, 6030, 6040]))
+    panel._on_crosshair(days[4] / 1e3 + 12 * 3600)
+    text = panel.readout.text()
+    assert "2026-02-06 (trading date)" in text
+    assert "64,000" in text and "6,040" in text
+    assert list(panel._prepared["spx.1d"].t_raw) == list(days / 1e3)  # at 00:00 UTC of the date

@@ -322,15 +322,17 @@ class PricesPanel(Panel):
         if prepared is not None and prepared.source is data:
             return
         interval_ms = spec.interval_ms or MS_PER_DAY
+        by_date = spec.interval == "1d"  # bars at their trading date (models/price_view.py)
         tail_from = self.ctx.store.tail_from(series_id)
         extended = extend_prepared(prepared, data, interval_ms, tail_from) if prepared else None
         if extended is not None:  # a live update: new bars appended, no rebuild
             self._on_prepared(series_id, extended)
         elif len(data) >= PREPARE_ON_WORKER:
             self.ctx.scheduler.run(f"prepare:{series_id}", prepare_prices, data, interval_ms,
+                                   by_date,
                                    on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
         else:
-            self._on_prepared(series_id, prepare_prices(data, interval_ms))
+            self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date))
 
     def _on_prepared(self, series_id: str, prepared: PreparedPrices) -> None:
         if self.ctx.store.series(series_id) is not prepared.source:
@@ -465,7 +467,10 @@ class PricesPanel(Panel):
             parts.append(f"<span style='color:{color}'>{name}</span> {text}")
             self._set_plot_label(stem, f"{name} {format_price(value)}", color)
         stamp = ""
-        if when is not None:
+        if when is not None and self.interval == "1d":  # bars sit at their trading date
+            stamp = np.datetime_as_string(np.datetime64(int(when), "s"), unit="D")
+            stamp += " (trading date) &nbsp; "
+        elif when is not None:
             stamp = np.datetime_as_string(np.datetime64(int(when), "s"), unit="m")
             stamp = stamp.replace("T", " ") + " UTC &nbsp; "
         per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
