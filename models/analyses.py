@@ -72,6 +72,8 @@ class FundingAnalysis:
     grid_venues: tuple[str, ...]
     negative: tuple[tuple[int, int], ...]  # (start_ms, end_ms) runs of a negative average
     now: dict[str, dict[str, float]] = field(default_factory=dict)  # venue -> current row
+    #: venue -> (x_ms, APR %): each rate drawn over the period it paid for
+    steps: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def as_of_ms(self) -> int | None:
@@ -121,7 +123,13 @@ def analyse_funding(loader: DataLoader, asset: str) -> FundingAnalysis:
     """Settlements per venue, their OI-weighted hourly average (weights by the hour: see
     models/funding.py for the timing convention), the venue × hour grid, negative runs, and each
     venue's current row."""
-    from models.funding import MS_PER_HOUR, average_funding, funding_grid, negative_periods
+    from models.funding import (
+        MS_PER_HOUR,
+        average_funding,
+        funding_grid,
+        negative_periods,
+        settlement_steps,
+    )
 
     venues = {v: d for v in FUNDING_VENUES if len(d := loader.read(funding_id(v, asset)))}
     now = _funding_now(loader, asset)
@@ -134,7 +142,8 @@ def analyse_funding(loader: DataLoader, asset: str) -> FundingAnalysis:
     end = max(d.last_ms for d in venues.values())
     hours, grid, grid_venues = funding_grid(venues, start, end)
     return FundingAnalysis(asset, venues, average, weighting, hours, grid, tuple(grid_venues),
-                           tuple(negative_periods(average)), now)
+                           tuple(negative_periods(average)), now,
+                           {v: settlement_steps(d) for v, d in venues.items()})
 
 
 # -- open interest ----------------------------------------------------------------------------

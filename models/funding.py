@@ -254,6 +254,26 @@ def average_funding(series: Mapping[str, SeriesData],
     return SeriesData(w.hours[has], {"apr_pct": avg[has]}), w.note
 
 
+def settlement_steps(data: SeriesData, column: str = "apr_pct") -> tuple[np.ndarray, np.ndarray]:
+    """A venue's settlements as steps over the periods they paid for: (x_ms, y) with each rate
+    held from t − interval to t (the timing convention above), so the venue lines sit on the
+    same hours as the average and the heatmap. Adjacent periods join; a gap stays a gap."""
+    if not len(data):
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    ends = data.time
+    starts = ends - (data["interval_hours"] * MS_PER_HOUR).astype(np.int64)
+    values = data[column]
+    gap = np.r_[False, starts[1:] > ends[:-1]]  # a hole before this period
+    n = len(ends)
+    x = np.empty(3 * n, dtype=np.int64)
+    y = np.empty(3 * n)
+    x[0::3], x[1::3], x[2::3] = starts, ends, ends
+    y[0::3], y[1::3], y[2::3] = values, values, np.nan
+    keep = np.ones(3 * n, dtype=bool)
+    keep[2::3] = np.r_[gap[1:], False]  # the NaN break only where the next period is apart
+    return x[keep], y[keep]
+
+
 def negative_periods(avg: SeriesData, column: str = "apr_pct") -> list[tuple[int, int]]:
     """(start_ms, end_ms) of each run of consecutive hours with a negative average."""
     if not len(avg):

@@ -208,3 +208,16 @@ def test_negative_periods_and_oi_change():
                     {"open_interest": np.linspace(100.0, 148.0, 49)})
     assert oi_change_pct(oi, 24) == pytest.approx((148.0 / 124.0 - 1) * 100)
     assert np.isnan(oi_change_pct(oi.between(40 * H), 24))
+
+
+def test_settlement_steps_hold_each_rate_over_the_period_it_paid_for():
+    from models.funding import settlement_steps
+
+    h = 3_600_000
+    # 8h settlements at 08:00 and 16:00, then one at 08:00 next day (a 8h hole before it)
+    t = np.array([8, 16, 32], dtype=np.int64) * h
+    data = SeriesData(t, {"apr_pct": np.array([1.0, -2.0, 3.0]),
+                          "interval_hours": np.full(3, 8.0), "rate": np.zeros(3)})
+    x, y = settlement_steps(data)
+    assert list(x // h) == [0, 8, 8, 16, 16, 24, 32]
+    assert list(y[:4]) == [1.0, 1.0, -2.0, -2.0] and np.isnan(y[4]) and list(y[5:]) == [3.0, 3.0]

@@ -33,7 +33,7 @@ def test_a_failing_venue_is_reported_while_the_others_keep_updating(
     panel = window.panels["funding"]
     qtbot.waitUntil(lambda: panel._curves["bybit"].pyramid() is not None, timeout=10000)
     bybit = panel._curves["bybit"].pyramid()
-    assert len(bybit) == 30
+    assert len(bybit) == 60  # 30 settlements, each a step over the 8 h it paid for
     assert bybit.y[-1] == pytest.approx(-0.0002 * 3 * 365 * 100)  # APR %, 8h settlements
     binance = panel._curves["binance"].pyramid()
     assert binance is None or len(binance) == 0

@@ -175,11 +175,11 @@ class FundingPanel(Panel):
             return
         self.result = result
         for venue, curve in self._curves.items():
-            data = result.venues.get(venue)
-            if data is None:
+            steps = result.steps.get(venue)
+            if steps is None:
                 curve.clear()
             else:
-                curve.setData(data.time / 1e3, data["apr_pct"])
+                curve.setData(steps[0] / 1e3, steps[1])
         avg = result.average
         if len(avg):
             x = avg.time / 1e3
