@@ -190,9 +190,13 @@ class FundingPanel(Panel):
             self.average_curve.clear()
             self.negative_fill.setData([], [])
         missing = [venue_label(v) for v in FUNDING_VENUES if v not in result.venues]
-        self.note.setText(f"red: {result.weighting or 'average'} average < 0"
+        # The weighting's first clause on screen ("OI-weighted (Binance, Bybit)"); all of it,
+        # with the venues left out and the hours on equal weights, on hover.
+        short = result.weighting.split(";")[0] if result.weighting else "average"
+        self.note.setText(f"red: average < 0 · {short}"
                           + (f" · no data: {', '.join(missing)}" if missing else ""))
-        self._set_key(result.weighting)
+        self.note.setToolTip(result.weighting)
+        self._set_key(short)
         self._set_provenance(result)
         self._draw_heatmap(result)
         start, end = self._window_ms()

@@ -51,6 +51,8 @@ class MoversPanel(Panel):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Biggest 1D move first until the trader sorts otherwise.
+        self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
         self.table.setSortingEnabled(True)
         for col, (_title, field) in enumerate(COLUMNS):
             if field is not None:

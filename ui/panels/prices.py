@@ -557,15 +557,23 @@ class PricesPanel(Panel):
         derived = self._chain.levels() if self._chain is not None else []
         presets = list(DEMO_LEVELS) if self.ctx.demo else []
         levels = derived + presets + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
+        gamma_tip = DERIVED["gammalevels.btc"].provenance(
+            self._chain, self._chain.time_ms if self._chain else None).tooltip()
         for level in levels:
             color = LEVEL_COLORS.get(level.kind, theme.MUTED)
-            user = level.kind == USER and level not in presets
+            own = level.kind == USER
+            user = own and level not in presets
+            # The trader's levels are labelled on the right, the derived ones on the left: the
+            # gamma flip often sits a few hundred dollars from a round-number level.
             line = pg.InfiniteLine(
                 pos=np.log10(level.price) if self.log_scale else level.price, angle=0,
                 movable=user, pen=theme.pen(color, style=Qt.PenStyle.DashLine),
                 hoverPen=theme.pen("#ffffff"),
-                label=level.label, labelOpts={"position": 0.02, "color": color,
-                                              "anchors": [(0, 1), (0, 1)]})
+                label=level.label, labelOpts={"position": 0.85 if own else 0.02, "color": color,
+                                              "anchors": [(1, 1), (1, 1)] if own
+                                              else [(0, 1), (0, 1)]})
+            line.setToolTip("your level: drag to move, right-click to remove" if user else
+                            "a preset of the demo story (synthetic data)" if own else gamma_tip)
             line.setZValue(20)
             if user:
                 line.sigPositionChangeFinished.connect(
