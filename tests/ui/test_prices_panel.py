@@ -88,7 +88,8 @@ def test_compare_mode_rebases_every_asset_to_100_at_the_left_edge(panel, qtbot):
 def test_levels_are_drawn_persisted_and_removable(panel, settings, qtbot):
     hours = MON_2026_02_02 + np.arange(24) * MS_PER_HOUR
     feed(panel, "btc.1h", candles(hours, np.full(24, 66800.0)))
-    chain = SimpleNamespace(levels=lambda: [Level(73000.0, "gamma flip 73,000", GAMMA_FLIP)])
+    chain = SimpleNamespace(levels=lambda: [Level(73000.0, "gamma flip 73,000", GAMMA_FLIP)],
+                            time_ms=int(hours[0]), convention="long calls, short puts")
     panel.ctx.feeds.publish("chain", chain, asset="btc")
     panel._on_add_level()  # at the last price, rounded to 1,000
     assert panel.user_levels == [67000.0]
