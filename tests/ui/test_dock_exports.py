@@ -167,3 +167,30 @@ def test_open_interest_dock_shows_the_exported_change(demo_window, qtbot, tmp_pa
         assert panel.result.change_24h_pct[venue] == pytest.approx(
             change.loc[venue, "change_24h_pct"], rel=1e-9)
         assert f"{change.loc[venue, 'change_24h_pct']:+.1f}% 24h" in panel.summary.text()
+
+
+def test_every_dock_explains_its_numbers_on_hover(demo_window, qtbot):
+    """Legend, axis, table cell, level, heatmap cell: each says its formula and inputs."""
+    from models.derived import APR_FORMULA, GEX_FORMULA
+
+    panels = demo_window.panels
+    funding, options, vol = panels["funding"], panels["options"], panels["volatility"]
+    qtbot.waitUntil(lambda: funding.result is not None and options.view is not None
+                    and vol.result is not None and panels["movers"].rows == 8, timeout=30000)
+    assert APR_FORMULA in funding.key_label.toolTip()
+    assert "OI" in funding.plot.getAxis("left").toolTip()
+    start = funding.result.hours[-1] / 1e3
+    cell = funding.heatmap.describe(start, 0, funding.heatmap.value_at(start + 1, 0))
+    assert "APR" in cell and "funding.binance.btc" in cell
+    assert "rate × (24 / interval_h)" in funding.table.item(0, 4).toolTip()
+    assert GEX_FORMULA in options.gex_plot.toolTip()
+    assert "Dealer positioning" in options.gex_plot.toolTip()
+    assert "trailing" in vol.spread_plot.toolTip()
+    movers = panels["movers"]
+    assert "previous session" in movers.table.horizontalHeaderItem(2).toolTip()
+    prices = panels["prices"]
+    qtbot.waitUntil(lambda: prices._chain is not None, timeout=20000)
+    import pyqtgraph as pg
+
+    tips = [i.toolTip() for _p, i in prices._overlay_items if isinstance(i, pg.InfiniteLine)]
+    assert any("gamma flip" in t and "options.btc" in t for t in tips)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QTransform
@@ -20,6 +22,8 @@ class HeatmapItem(pg.ImageItem):
         super().__init__(axisOrder="row-major")
         self.setLookupTable(diverging_colormap().getLookupTable(nPts=256))
         self.limit = 1.0
+        #: hover text for a cell: describe(bucket start in s, row, value) (None: no hover text)
+        self.describe: Callable[[float, int, float], str] | None = None
         self.matrix = np.empty((0, 0))  # the values as given (NaN: no data)
         self.x0_s = 0.0
         self.step_s = 1.0
@@ -30,6 +34,16 @@ class HeatmapItem(pg.ImageItem):
         if not (0 <= row < self.matrix.shape[0] and 0 <= col < self.matrix.shape[1]):
             return float("nan")
         return float(self.matrix[row, col])
+
+    def hoverEvent(self, event) -> None:
+        """The cell under the mouse, in words (its provenance comes with the describer)."""
+        if self.describe is None or event.isExit():
+            return
+        pos = event.pos()  # item coordinates: column, row
+        col, row = int(np.floor(pos.x())), int(np.floor(pos.y()))
+        if 0 <= row < self.matrix.shape[0] and 0 <= col < self.matrix.shape[1]:
+            start = self.x0_s + col * self.step_s
+            self.setToolTip(self.describe(start, row, float(self.matrix[row, col])))
 
     def set_grid(self, x0_s: float, step_s: float, matrix: np.ndarray) -> None:
         """matrix[row, col]: value of row `row` in the bucket starting at x0 + col × step."""

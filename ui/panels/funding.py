@@ -9,6 +9,8 @@ Every venue's raw rate and settlement interval are kept; APR = rate × periods p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -39,6 +41,15 @@ from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 ASSETS = ("btc", "eth")
 WINDOWS_DAYS = {"7D": 7, "30D": 30, "90D": 90}
 NOW_COLUMNS = ("Venue", "Rate", "Every", "Per 8h", "APR", "Next funding", "Mark", "OI (USD)")
+NOW_TIPS = {
+    1: "The venue's current (predicted) rate for the period now running, per interval",
+    2: "The venue's settlement interval for this perpetual",
+    3: "Rate per 8 h = rate × 8 / interval_h (the unit most venues quote)",
+    4: "APR % = rate × (24 / interval_h) × 365 × 100 (simple, not compounded)",
+    5: "Time to the venue's next settlement",
+    6: "The venue's mark price",
+    7: "Open interest in USD (coins × mark where the venue gives coins)",
+}
 
 
 class _SortItem(QTableWidgetItem):
@@ -126,6 +137,7 @@ class FundingPanel(Panel):
         for axis in (self.plot.getAxis("left"), venue_axis):  # x-aligned plots
             axis.setWidth(width)
         self.heatmap = HeatmapItem()
+        self.heatmap.describe = self._describe_cell
         self.heat_plot.addItem(self.heatmap)
         self.heat_plot.vb.setMouseEnabled(x=True, y=False)
         self.chart.ci.layout.setRowStretchFactor(0, 5)
@@ -219,6 +231,16 @@ class FundingPanel(Panel):
         self.key_label.setText(" &nbsp; ".join(f"<span style='color:{color}'>━</span> {name}"
                                          for color, name in entries))
 
+    def _describe_cell(self, start_s: float, row: int, value: float) -> str:
+        result = self.result
+        if result is None or row >= len(result.grid_venues):
+            return ""
+        venue = venue_label(result.grid_venues[row])
+        when = datetime.fromtimestamp(start_s, UTC).strftime("%Y-%m-%d %H:00")
+        shown = f"{value:+.2f} % APR" if np.isfinite(value) else "no settled rate"
+        provenance = DERIVED[f"fundinggrid.{result.asset}"].provenance(result, result.as_of_ms)
+        return f"{venue}, hour from {when} UTC: {shown}\n\n{provenance.tooltip()}"
+
     def _draw_heatmap(self, result: FundingAnalysis) -> None:
         if not result.grid_venues:
             return
@@ -251,6 +273,7 @@ class FundingPanel(Panel):
             for col, (text, value) in enumerate(cells):
                 item = _SortItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, value)
+                item.setToolTip(NOW_TIPS.get(col, ""))
                 if col in (1, 3, 4):
                     item.setForeground(tone)
                 self.table.setItem(i, col, item)

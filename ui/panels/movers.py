@@ -93,6 +93,7 @@ class MoversPanel(Panel):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight |
                                           Qt.AlignmentFlag.AlignVCenter)
                     item.setForeground(QColor(self._color(field, value)))
+                    item.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
         self.rows = len(rows)
