@@ -37,7 +37,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from models.assets import ROTATION_PEERS, prose_name
 from models.catalog import DataLoader, DerivedSpec
+from models.ids import price_id
 from models.movers import DEFAULT_DRAWDOWN_BASIS, MOVER_COLUMNS, mover_rows, valid_closes
 from models.series import MS_PER_HOUR, SeriesData
 from models.sessions import session_close_times
@@ -49,7 +51,7 @@ SESSION_TOLERANCE_MS = 2 * MS_PER_HOUR
 CORR_WINDOWS = (20, 60, 120)
 BETA_WINDOW = 60
 DECOUPLING_VOL_WINDOW = 60
-PEERS = ("spx", "ndx", "gold", "silver", "dxy")
+PEERS = ROTATION_PEERS
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -249,8 +251,9 @@ def movers(daily: Mapping[str, SeriesData], now_ms: int | None, *,
 # -- derived series ---------------------------------------------------------------------------
 def _pair_closes(loader: DataLoader, peer: str) -> tuple[pd.Series, pd.Series]:
     """(BTC, peer) closes on the peer's sessions, read through the loader."""
-    peer_closes = session_closes(loader.read(f"{peer}.1d"))
-    btc = btc_session_closes(loader.read("btc.1h"), loader.read("btc.1d"), peer_closes.index)
+    peer_closes = session_closes(loader.read(price_id(peer, "1d")))
+    btc = btc_session_closes(loader.read(price_id("btc", "1h")), loader.read(price_id("btc", "1d")),
+                             peer_closes.index)
     return btc, peer_closes
 
 
@@ -277,12 +280,10 @@ def _ratio_compute(peer: str) -> Callable[[DataLoader], pd.DataFrame]:
     return compute
 
 
-_PEER_LABEL = {"spx": "S&P 500", "ndx": "Nasdaq 100", "gold": "gold", "silver": "silver",
-               "dxy": "DXY"}
 
 
 def _inputs(peer: str) -> tuple[str, ...]:
-    return ("btc.1h", "btc.1d", f"{peer}.1d")
+    return (price_id("btc", "1h"), price_id("btc", "1d"), price_id(peer, "1d"))
 
 
 def _declare() -> list[DerivedSpec]:
@@ -291,7 +292,7 @@ def _declare() -> list[DerivedSpec]:
         for window in CORR_WINDOWS:
             specs.append(DerivedSpec(
                 id=f"corr.btc_{peer}.{window}",
-                label=f"BTC vs {_PEER_LABEL[peer]} rolling correlation, {window} sessions",
+                label=f"BTC vs {prose_name(peer)} rolling correlation, {window} sessions",
                 inputs=_inputs(peer),
                 compute=_rolling_compute(rolling_correlation, "corr", peer, window),
                 unit="correlation (daily log returns at each XNYS session close)",
@@ -304,7 +305,7 @@ def _declare() -> list[DerivedSpec]:
         unit="beta (daily log returns)", interval="1d", symbol="BTC"))
     for peer, unit in (("gold", "oz of gold per BTC"), ("spx", "S&P 500 units per BTC")):
         specs.append(DerivedSpec(
-            id=f"ratio.btc_{peer}", label=f"BTC / {_PEER_LABEL[peer]} at the session close",
+            id=f"ratio.btc_{peer}", label=f"BTC / {prose_name(peer)} at the session close",
             inputs=_inputs(peer), compute=_ratio_compute(peer), unit=unit, interval="1d",
             symbol="BTC"))
     return specs

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.assets import CRYPTO_STEMS, ticker
 from models.catalog import DataLoader, DerivedSpec
+from models.ids import dvol_id, options_id, price_id
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
@@ -244,33 +246,33 @@ def skew_history(loader: DataLoader, series_id: str, *, days: float = CONSTANT_M
 # -- declarations -----------------------------------------------------------------------------
 def _rv_compute(asset: str, window: int):
     def compute(loader: DataLoader) -> pd.DataFrame:
-        return realized_vol(loader.read(f"{asset}.1d"), window).to_frame()
+        return realized_vol(loader.read(price_id(asset, "1d")), window).to_frame()
     return compute
 
 
 def _ivrv_compute(asset: str, window: int):
     def compute(loader: DataLoader) -> pd.DataFrame:
-        rv = realized_vol(loader.read(f"{asset}.1d"), window)
-        return iv_rv_spread(loader.read(f"dvol.{asset}"), rv).to_frame()
+        rv = realized_vol(loader.read(price_id(asset, "1d")), window)
+        return iv_rv_spread(loader.read(dvol_id(asset)), rv).to_frame()
     return compute
 
 
 def _declare() -> list[DerivedSpec]:
     specs: list[DerivedSpec] = []
-    for asset in ("btc", "eth"):
-        label = asset.upper()
+    for asset in CRYPTO_STEMS:
+        label = ticker(asset)
         for window in RV_WINDOWS:
             specs.append(DerivedSpec(
                 id=f"rv.{asset}.{window}",
                 label=f"{label} realised vol {window}d ({DEFAULT_RV_METHOD.label})",
-                inputs=(f"{asset}.1d",), compute=_rv_compute(asset, window),
+                inputs=(price_id(asset, "1d"),), compute=_rv_compute(asset, window),
                 unit="vol pts (annualised √365)", interval="1d", symbol=label))
         specs.append(DerivedSpec(
             id=f"ivrv.{asset}.30",
             label=f"{label} DVOL − trailing realised vol 30d ({DEFAULT_RV_METHOD.label})",
-            inputs=(f"dvol.{asset}", f"{asset}.1d"), compute=_ivrv_compute(asset, 30),
+            inputs=(dvol_id(asset), price_id(asset, "1d")), compute=_ivrv_compute(asset, 30),
             unit="vol pts", interval="1d", symbol=label))
-        chain = f"options.{asset}"
+        chain = options_id(asset)
         specs.append(DerivedSpec(
             id=f"gex.{asset}", label=f"{label} dealer gamma by strike (dealers long calls, "
                                      "short puts)",
