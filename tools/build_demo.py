@@ -494,6 +494,7 @@ def funding_series(rng: np.random.Generator, logp_hour: np.ndarray, beta: float)
     """Funding per venue; `beta` scales price moves down to BTC-sized ones (ETH moves more for
     the same crowding)."""
     pre = 7  # the first 8h settlement averages the premium of the hours before the window
+    assert max(FUNDING_VENUES.values()) <= pre + 1, "a longer interval needs a longer lead-in"
     n = FUNDING_DAYS * 24 + pre
     h0 = hour_index(NOW_MS) - n  # hour boundaries h0 .. h0+n-1 (the last one < now)
     tuned = {"binance": 0.00004, "bybit": 0.00005, "okx": 0.00006, "deribit": 0.00015,
@@ -504,10 +505,11 @@ def funding_series(rng: np.random.Generator, logp_hour: np.ndarray, beta: float)
     out, now_rate = {}, {}
     for venue, interval in FUNDING_VENUES.items():
         p = prem[venue]
-        if interval == 8:
-            # settled at 00/08/16 UTC on the premium averaged over the 8 hours before
-            settle = np.flatnonzero((t_all % (8 * MS_H) == 0) & (np.arange(n) >= pre))
-            avg = np.array([p[i - 7:i + 1].mean() for i in settle])
+        if interval > 1:
+            # settled every `interval` hours from 00 UTC (00/08/16 for 8h) on the premium
+            # averaged over the hours before
+            settle = np.flatnonzero((t_all % (interval * MS_H) == 0) & (np.arange(n) >= pre))
+            avg = np.array([p[i - interval + 1:i + 1].mean() for i in settle])
             t = t_all[settle]
             cur = p[-(int((NOW_MS - t[-1]) // MS_H) - 1):].mean()
         else:

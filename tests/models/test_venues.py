@@ -69,15 +69,26 @@ CATALOG_BEFORE_REGISTRY = (
 )
 
 
+# The venues of that catalog; a venue added since brings series of its own.
+VENUES_BEFORE_REGISTRY = ("binance", "binance_futures", "bybit", "okx", "deribit", "hyperliquid",
+                          "coinbase", "kraken", "yahoo", "volmex")
+
+
+def _of_venues_before(ids):
+    return [i for i in ids if all(v in VENUES_BEFORE_REGISTRY for v, _ in CATALOG[i].venues)]
+
+
 def test_catalog_is_unchanged_by_the_registry():
-    now = tuple((s.id, s.source, s.symbol, s.label) for s in CATALOG.values())
-    assert set(CATALOG) == {row[0] for row in CATALOG_BEFORE_REGISTRY}
+    kept = _of_venues_before(CATALOG)
+    assert set(kept) == {row[0] for row in CATALOG_BEFORE_REGISTRY}
+    now = tuple((s.id, s.source, s.symbol, s.label) for s in map(CATALOG.get, kept))
     assert now == CATALOG_BEFORE_REGISTRY  # same order too: `main.py list` prints it
 
 
 def test_derived_tables_keep_their_names_and_values():
-    assert FUNDING_VENUES == ("binance", "bybit", "okx", "deribit", "hyperliquid")
-    assert OI_VENUES == ("binance", "bybit")
+    before = [v for v in FUNDING_VENUES if v in VENUES_BEFORE_REGISTRY]
+    assert before == ["binance", "bybit", "okx", "deribit", "hyperliquid"]
+    assert [v for v in OI_VENUES if v in VENUES_BEFORE_REGISTRY] == ["binance", "bybit"]
     assert DEFAULT_URLS["binance"] == "https://data-api.binance.vision"
     assert DEFAULT_URLS["binance_futures"] == "https://fapi.binance.com"
     assert ENV_VARS["binance"] == "ROTOR_BINANCE_SPOT_URL"
@@ -121,28 +132,28 @@ def test_readme_configuration_table_lists_every_venue_override():
     assert documented == {v.env_var for v in VENUES}
 
 
-_DUMMY_CLIENT = """
+_TEST_VENUE_CLIENT = """
 from services.http import HttpClient
 from services.parsing import funding_frame
 
 
-class DummyClient(HttpClient):
-    venue = "dummyx"
+class TestVenueClient(HttpClient):
+    venue = "testvenue"
 
     def __init__(self, endpoints, **kwargs):
-        super().__init__(endpoints["dummyx"], **kwargs)
+        super().__init__(endpoints["testvenue"], **kwargs)
 
     def iter_pages(self, spec, symbol, start_ms, end_ms):
         rows = self.get_json("/funding", {"symbol": symbol})
         yield funding_frame([r["t"] for r in rows], [r["rate"] for r in rows], 4.0)
 """
 
-_WITH_DUMMY_ROW = """
+_WITH_TEST_VENUE_ROW = """
 import json, sys
 import models.venues as registry
 
-row = registry.Venue("dummyx", "Dummy X", "#123456", "https://api.dummyx.example",
-                     "ROTOR_DUMMYX_URL", "dummy_venue_client:DummyClient",
+row = registry.Venue("testvenue", "Test Venue", "#123456", "https://api.testvenue.example",
+                     "ROTOR_TESTVENUE_URL", "test_venue_client:TestVenueClient",
                      perps={"btc": "BTC-PERP-X"}, funding_interval="4h", open_interest=True)
 registry.VENUES = (*registry.VENUES, row)
 
@@ -154,19 +165,19 @@ from services.sources import Sources
 from ui import theme
 
 sources = Sources(Endpoints.from_env())
-spec = CATALOG["funding.dummyx.btc"]
+spec = CATALOG["funding.testvenue.btc"]
 cache = Cache(sys.argv[1])
 result = refresh_series(spec, cache, sources, want_start_ms=0, now=1_800_000_000_000)
 print(json.dumps({
     "ids": sorted(CATALOG),
     "funding": [spec.source, spec.symbol, spec.interval, spec.label],
     "funding_venues": FUNDING_VENUES, "oi_venues": OI_VENUES,
-    "url": sources.get("dummyx").base_url,
-    "default_url": Endpoints.from_env({})["dummyx"],
-    "client": type(sources.get("dummyx")).__name__,
-    "colour": theme.venue_color("dummyx"), "colours": theme.VENUE_COLORS,
+    "url": sources.get("testvenue").base_url,
+    "default_url": Endpoints.from_env({})["testvenue"],
+    "client": type(sources.get("testvenue")).__name__,
+    "colour": theme.venue_color("testvenue"), "colours": theme.VENUE_COLORS,
     "rows": result.rows_added, "error": str(result.error or ""),
-    "rates": cache.read("funding.dummyx.btc").columns["rate"].tolist(),
+    "rates": cache.read("funding.testvenue.btc").columns["rate"].tolist(),
 }))
 """
 
@@ -176,24 +187,24 @@ def test_a_venue_added_as_one_row_reaches_catalog_endpoints_sources_and_colours(
     """One registry row plus one client module: the catalog lists its series, its variable
     points its endpoint, Sources builds its client, the theme colours it, and a refresh stores
     what its server answers. In a child interpreter: the tables are derived at import."""
-    (tmp_path / "dummy_venue_client.py").write_text(textwrap.dedent(_DUMMY_CLIENT))
+    (tmp_path / "test_venue_client.py").write_text(textwrap.dedent(_TEST_VENUE_CLIENT))
     hour = 3_600_000
     httpserver.expect_request("/funding", query_string="symbol=BTC-PERP-X").respond_with_json(
         [{"t": 1_700_000_000 * 1000 // hour * hour, "rate": 0.0001},
          {"t": (1_700_000_000 * 1000 // hour + 4) * hour, "rate": -0.0002}])
     base = httpserver.url_for("/").rstrip("/")
-    env = {**os.environ, "ROTOR_DUMMYX_URL": base,
+    env = {**os.environ, "ROTOR_TESTVENUE_URL": base,
            "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
-    out = subprocess.run([sys.executable, "-c", _WITH_DUMMY_ROW, str(tmp_path / "c.sqlite")],
+    out = subprocess.run([sys.executable, "-c", _WITH_TEST_VENUE_ROW, str(tmp_path / "c.sqlite")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
-    added = {"funding.dummyx.btc", "fundingnow.dummyx.btc", "oi.dummyx.btc"}
+    added = {"funding.testvenue.btc", "fundingnow.testvenue.btc", "oi.testvenue.btc"}
     assert set(got["ids"]) == set(CATALOG) | added  # btc only: it lists no eth perp
-    assert got["funding"] == ["dummyx", "BTC-PERP-X", "4h", "BTC funding · Dummy X"]
-    assert got["funding_venues"][-1] == "dummyx" and got["oi_venues"][-1] == "dummyx"
-    assert got["url"] == base and got["default_url"] == "https://api.dummyx.example"
-    assert got["client"] == "DummyClient"
-    assert got["colour"] == "#123456" and got["colours"]["dummyx"] == "#123456"
+    assert got["funding"] == ["testvenue", "BTC-PERP-X", "4h", "BTC funding · Test Venue"]
+    assert got["funding_venues"][-1] == "testvenue" and got["oi_venues"][-1] == "testvenue"
+    assert got["url"] == base and got["default_url"] == "https://api.testvenue.example"
+    assert got["client"] == "TestVenueClient"
+    assert got["colour"] == "#123456" and got["colours"]["testvenue"] == "#123456"
     assert got["error"] == "" and got["rows"] == 2
     assert got["rates"] == [0.0001, -0.0002]
