@@ -129,16 +129,14 @@ def _trader_name(stem: str) -> str:
     return found.ticker if found.asset_class.trades_24_7 else found.name
 
 
-def _serving(stem: str, symbols: Callable[[Venue], Mapping[str, str]]) -> list[tuple[Venue, str]]:
-    """(venue, symbol) for every venue serving `stem`, in registry order: primary first."""
-    return [(v, symbols(v)[stem]) for v in VENUES if stem in symbols(v)]
 
 
 def _price_specs() -> list[SeriesSpec]:
     specs = []
     for interval in PRICE_INTERVALS:
         for stem in ASSETS:
-            served = _serving(stem, lambda v: v.spot)
+            # every venue with spot candles of it, in registry order: the primary first
+            served = [(v, v.spot[stem]) for v in VENUES if stem in v.spot]
             if not served:
                 continue
             (primary, symbol), *rest = served

@@ -100,6 +100,21 @@ def test_derived_tables_keep_their_names_and_values():
     assert CATALOG["funding.binance.btc"].source == "binance_futures"
     assert CATALOG["funding.okx.btc"].max_history_days == 90
     assert CATALOG["oi.binance.eth"].max_history_days == 29
+    assert CATALOG["oi.bybit.eth"].max_history_days is None
+    assert CATALOG["eth.1d"].fallbacks == (("coinbase", "ETH-USD"), ("kraken", "ETHUSD"))
+    assert CATALOG["spx.1d"].fallbacks == () and CATALOG["spx.1d"].max_history_days is None
+    polls = {i: CATALOG[i].poll_seconds for i in ("btc.1h", "gold.1h", "bviv.btc", "dvol.eth",
+                                                    "options.btc", "fundingnow.okx.eth")}
+    assert polls == {"btc.1h": 60, "gold.1h": 300, "bviv.btc": 600, "dvol.eth": 300,
+                     "options.btc": 900, "fundingnow.okx.eth": 60}
+    units = {i: CATALOG[i].unit for i in ("eth.1h", "silver.1d", "dxy.1h", "vix.1d",
+                                          "funding.deribit.eth", "oi.bybit.eth", "eviv.eth")}
+    assert units == {"eth.1h": "USD", "silver.1d": "USD/oz", "dxy.1h": "index",
+                     "vix.1d": "vol pts", "funding.deribit.eth": "APR %", "oi.bybit.eth": "ETH",
+                     "eviv.eth": "vol pts"}
+    assert CATALOG["funding.deribit.btc"].interval == "1h"
+    assert CATALOG["funding.bybit.btc"].interval == "8h"
+    assert CATALOG["dxy.1d"].asset == "US Dollar Index" and CATALOG["eth.1h"].asset == "ETH"
 
 
 def test_rows_are_unique_and_their_clients_answer_to_their_key():
