@@ -8,13 +8,13 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
+from models.ids import funding_id
 from models.levels import GAMMA_FLIP, Level
+from models.price_view import prepare_prices
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.lod_item import LodCurveItem
-from models.ids import funding_id
-from models.price_view import prepare_prices
 from ui.derived_feeds import DerivedFeeds
 from ui.panels.base import UiContext
 from ui.panels.prices import PricesPanel
