@@ -72,6 +72,15 @@ def ticker(stem: str) -> str:
     return found.ticker if found else stem.upper()
 
 
+def prose_name(stem: str) -> str:
+    """The name inside a sentence ("BTC vs gold", "BTC vs the S&P 500"): metals are common
+    nouns, so lower case; the rest keep their short name."""
+    found = ASSETS.get(stem)
+    if found is None:
+        return stem.upper()
+    return found.short.lower() if found.asset_class is AssetClass.METAL else found.short
+
+
 def asset_color(stem: str) -> str:
     """The asset's colour, or a neutral default for one the table does not know."""
     found = ASSETS.get(stem)

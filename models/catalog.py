@@ -1,8 +1,8 @@
 """The instrument catalog: every series Rotor stores, where it comes from and what it holds.
 
-A series id is stable (it names cache rows, exports and CLI arguments): `<asset>.<interval>` for
-prices, `<kind>.<venue>.<asset>` for venue-specific series. Derived quantities (correlation, GEX …)
-are computed from stored ones and listed by `derived_specs()` (models/derived.py).
+Stored series are derived from the asset table (`models.assets`) and the venue registry
+(`models.venues`); their ids are spelled by `models.ids`. Derived quantities (correlation,
+GEX …) are computed from stored ones and listed by `derived_specs()` (models/derived.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from models.assets import ASSETS
+from models.ids import funding_id, funding_now_id, oi_id, options_id, price_id
 from models.series import MS_PER_DAY, MS_PER_HOUR
+from models.venues import VENUES, Venue
+from models.venues import venue_label as venue_label  # re-exported: callers import it here
 
 if TYPE_CHECKING:
 
@@ -84,105 +88,87 @@ class SeriesSpec:
 
 
 # -- prices ---------------------------------------------------------------------------------
-_CRYPTO = (
-    # id stem, label, binance, coinbase, kraken
-    ("btc", "BTC", "BTCUSDT", "BTC-USD", "XBTUSD"),
-    ("eth", "ETH", "ETHUSDT", "ETH-USD", "ETHUSD"),
-)
-_YAHOO = (
-    ("spx", "S&P 500", "^GSPC", "USD"),
-    ("ndx", "Nasdaq 100", "^NDX", "USD"),
-    ("gold", "Gold", "GC=F", "USD/oz"),
-    ("silver", "Silver", "SI=F", "USD/oz"),
-    ("dxy", "US Dollar Index", "DX-Y.NYB", "index"),
-    ("vix", "VIX", "^VIX", "vol pts"),
-)
 PRICE_INTERVALS = ("1h", "1d")
-# Yahoo serves 1h bars only for the last 730 days.
-_YAHOO_MAX_DAYS = {"1h": 729, "1d": None}
 _HISTORY_DAYS = {"1h": 120, "1d": 5 * 365}
 # BTC/ETH hourly bars back to Binance's first (2017-08-17, ~80k rows): the rotation analytics
 # sample BTC at each NYSE close from them, on every session of the peers' daily history.
 _CRYPTO_HISTORY_DAYS = {"1h": 3650, "1d": _HISTORY_DAYS["1d"]}
+# What a price series' close is quoted in.
+_PRICE_UNITS = {"btc": "USD", "eth": "USD", "spx": "USD", "ndx": "USD", "gold": "USD/oz",
+                "silver": "USD/oz", "dxy": "index", "vix": "vol pts"}
+
+
+def _trader_name(stem: str) -> str:
+    """Crypto goes by its ticker ("BTC"), the rest by name ("S&P 500", "US Dollar Index")."""
+    found = ASSETS[stem]
+    return found.ticker if found.asset_class.trades_24_7 else found.name
+
+
 
 
 def _price_specs() -> list[SeriesSpec]:
     specs = []
     for interval in PRICE_INTERVALS:
-        for stem, label, binance, coinbase, kraken in _CRYPTO:
+        for stem in ASSETS:
+            # every venue with spot candles of it, in registry order: the primary first
+            served = [(v, v.spot[stem]) for v in VENUES if stem in v.spot]
+            if not served:
+                continue
+            (primary, symbol), *rest = served
+            name = _trader_name(stem)
+            unit = _PRICE_UNITS[stem]
+            crypto = ASSETS[stem].asset_class.trades_24_7
             specs.append(SeriesSpec(
-                id=f"{stem}.{interval}", kind=CANDLES, source="binance", symbol=binance,
-                interval=interval, label=f"{label}/USD", asset=label,
-                fallbacks=(("coinbase", coinbase), ("kraken", kraken)), unit="USD",
-                history_days=_CRYPTO_HISTORY_DAYS[interval], poll_seconds=60,
-            ))
-        for stem, label, symbol, unit in _YAHOO:
-            specs.append(SeriesSpec(
-                id=f"{stem}.{interval}", kind=CANDLES, source="yahoo", symbol=symbol,
-                interval=interval, label=label, asset=label, unit=unit,
-                history_days=_HISTORY_DAYS[interval], poll_seconds=300,
-                max_history_days=_YAHOO_MAX_DAYS[interval],
+                id=price_id(stem, interval), kind=CANDLES, source=primary.key, symbol=symbol,
+                interval=interval, label=f"{name}/{unit}" if crypto else name, asset=name,
+                fallbacks=tuple((v.key, sym) for v, sym in rest), unit=unit,
+                history_days=(_CRYPTO_HISTORY_DAYS if crypto else _HISTORY_DAYS)[interval],
+                poll_seconds=primary.candle_poll_seconds,
+                max_history_days=primary.candle_max_days.get(interval),
             ))
     return specs
 
 
 # -- funding and open interest ---------------------------------------------------------------
-FUNDING_VENUES = ("binance", "bybit", "okx", "deribit", "hyperliquid")
-_PERP_SYMBOLS = {
-    "binance": {"BTC": "BTCUSDT", "ETH": "ETHUSDT"},
-    "bybit": {"BTC": "BTCUSDT", "ETH": "ETHUSDT"},
-    "okx": {"BTC": "BTC-USDT-SWAP", "ETH": "ETH-USDT-SWAP"},
-    "deribit": {"BTC": "BTC-PERPETUAL", "ETH": "ETH-PERPETUAL"},
-    "hyperliquid": {"BTC": "BTC", "ETH": "ETH"},
-}
-_FUNDING_INTERVAL = {"binance": "8h", "bybit": "8h", "okx": "8h", "deribit": "1h",
-                     "hyperliquid": "1h"}
-_VENUE_LABEL = {"binance": "Binance", "binance_futures": "Binance", "bybit": "Bybit", "okx": "OKX",
-                "deribit": "Deribit",
-                "hyperliquid": "Hyperliquid", "coinbase": "Coinbase", "kraken": "Kraken",
-                "yahoo": "Yahoo Finance", "volmex": "Volmex"}
-OI_VENUES = ("binance", "bybit")
+FUNDING_VENUES: tuple[str, ...] = tuple(v.key for v in VENUES if v.has_funding)
+OI_VENUES: tuple[str, ...] = tuple(v.key for v in VENUES if v.open_interest and v.perps)
 
 
-def _perp_source(venue: str) -> str:
-    """Binance perpetuals live on a separate host (USD-M futures) with their own client."""
-    return "binance_futures" if venue == "binance" else venue
-
-
-def venue_label(venue: str) -> str:
-    return _VENUE_LABEL.get(venue, venue)
+def _perp_stems(venue: Venue) -> list[str]:
+    return [s for s in ASSETS if s in venue.perps]
 
 
 def _funding_specs() -> list[SeriesSpec]:
     specs = []
-    for venue in FUNDING_VENUES:
-        for asset in ("BTC", "ETH"):
-            sym = _PERP_SYMBOLS[venue][asset]
-            label = f"{asset} funding · {venue_label(venue)}"
+    for venue in VENUES:
+        if not venue.has_funding:
+            continue
+        for stem in _perp_stems(venue):
+            name = _trader_name(stem)
             specs.append(SeriesSpec(
-                id=f"funding.{venue}.{asset.lower()}", kind=FUNDING, source=_perp_source(venue),
-                symbol=sym,
-                interval=_FUNDING_INTERVAL[venue], label=label, asset=asset, unit="APR %",
-                history_days=90, poll_seconds=300,
-                # OKX keeps only three months of funding history.
-                max_history_days=90 if venue == "okx" else None,
+                id=funding_id(venue.key, stem), kind=FUNDING, source=venue.perp_source,
+                symbol=venue.perps[stem], interval=venue.funding_interval,
+                label=f"{name} funding · {venue.label}", asset=name, unit="APR %",
+                history_days=90, poll_seconds=300, max_history_days=venue.funding_max_days,
             ))
             specs.append(SeriesSpec(
-                id=f"fundingnow.{venue}.{asset.lower()}", kind=FUNDING_NOW,
-                source=_perp_source(venue),
-                symbol=sym, interval="snapshot",
-                label=f"{asset} funding now · {venue_label(venue)}", asset=asset,
+                id=funding_now_id(venue.key, stem), kind=FUNDING_NOW, source=venue.perp_source,
+                symbol=venue.perps[stem], interval="snapshot",
+                label=f"{name} funding now · {venue.label}", asset=name,
                 unit="rate", poll_seconds=60,
             ))
-    for venue in OI_VENUES:
-        for asset in ("BTC", "ETH"):
+    for venue in VENUES:
+        if venue.key not in OI_VENUES:
+            continue
+        for stem in _perp_stems(venue):
+            name = _trader_name(stem)
             specs.append(SeriesSpec(
-                id=f"oi.{venue}.{asset.lower()}", kind=OPEN_INTEREST, source=_perp_source(venue),
-                symbol=_PERP_SYMBOLS[venue][asset], interval="1h",
-                label=f"{asset} open interest · {venue_label(venue)}", asset=asset,
-                unit=asset, history_days=30, poll_seconds=300,
-                # Binance keeps only the last 30 days; the cache keeps what it has seen.
-                max_history_days=29 if venue == "binance" else None,
+                id=oi_id(venue.key, stem), kind=OPEN_INTEREST, source=venue.perp_source,
+                symbol=venue.perps[stem], interval="1h",
+                label=f"{name} open interest · {venue.label}", asset=name,
+                unit=name, history_days=30, poll_seconds=300,
+                # the cache keeps what it has seen beyond what the venue keeps
+                max_history_days=venue.oi_max_days,
             ))
     return specs
 
@@ -190,23 +176,26 @@ def _funding_specs() -> list[SeriesSpec]:
 # -- implied volatility ----------------------------------------------------------------------
 def _vol_specs() -> list[SeriesSpec]:
     specs = []
-    for asset in ("BTC", "ETH"):
-        specs.append(SeriesSpec(
-            id=f"dvol.{asset.lower()}", kind=VOL_INDEX, source="deribit", symbol=asset,
-            interval="1h", label=f"{asset} DVOL (Deribit)", asset=asset, unit="vol pts",
-            history_days=365, poll_seconds=300,
-        ))
-        specs.append(SeriesSpec(
-            id=f"{asset[0].lower()}viv.{asset.lower()}", kind=VOL_INDEX, source="volmex",
-            symbol=f"{asset[0]}VIV", interval="1h",
-            label=f"{asset} implied vol (Volmex {asset[0]}VIV, undocumented API)", asset=asset,
-            unit="vol pts", history_days=365, poll_seconds=600,
-        ))
-        specs.append(SeriesSpec(
-            id=f"options.{asset.lower()}", kind=OPTION_CHAIN, source="deribit", symbol=asset,
-            interval="snapshot", label=f"{asset} option chain (Deribit)", asset=asset,
-            poll_seconds=900,
-        ))
+    for stem in ASSETS:
+        name = _trader_name(stem)
+        for venue in VENUES:
+            index = venue.vol_index
+            if index is None or stem not in index.symbols:
+                continue
+            symbol = index.symbols[stem]
+            specs.append(SeriesSpec(
+                id=index.series_id(stem), kind=VOL_INDEX, source=venue.key, symbol=symbol,
+                interval="1h", label=index.label.format(asset=name, symbol=symbol), asset=name,
+                unit="vol pts", history_days=365, poll_seconds=index.poll_seconds,
+            ))
+        chains = [v for v in VENUES if stem in v.options]
+        if chains:
+            primary, *rest = chains
+            specs.append(SeriesSpec(
+                id=options_id(stem), kind=OPTION_CHAIN, source=primary.key, symbol=name,
+                interval="snapshot", label=f"{name} option chain ({primary.label})",
+                asset=name, fallbacks=tuple((v.key, name) for v in rest), poll_seconds=900,
+            ))
     return specs
 
 
@@ -215,10 +204,10 @@ CATALOG: dict[str, SeriesSpec] = {s.id: s for s in
 
 
 def price_series_id(stem: str, interval: str) -> str:
-    return f"{stem}.{interval}"
+    return price_id(stem, interval)
 
 
-PRICE_STEMS: tuple[str, ...] = tuple(s for s, *_ in _CRYPTO) + tuple(s for s, *_ in _YAHOO)
+PRICE_STEMS: tuple[str, ...] = tuple(s for s in ASSETS if any(s in v.spot for v in VENUES))
 
 
 def get_spec(series_id: str) -> SeriesSpec:

@@ -29,7 +29,7 @@ from models.analyses import (
     RotationAnalysis,
     VolatilityAnalysis,
 )
-from models.assets import CRYPTO_STEMS, ROTATION_PEERS, asset
+from models.assets import CRYPTO_STEMS, ROTATION_PEERS, asset, prose_name
 from models.catalog import venue_label
 from models.ids import dvol_id, price_id
 from models.series import SeriesData
@@ -359,7 +359,7 @@ def _declare() -> list[DerivedSpec]:
         for peer in ROTATION_PEERS:
             specs.append(DerivedSpec(
                 f"corr.btc_{peer}.{window}",
-                f"BTC vs {asset(peer).name} rolling correlation, {window} sessions",
+                f"BTC vs {prose_name(peer)} rolling correlation, {window} sessions",
                 "correlation", "rotation", rp,
                 lambda r, p=peer: _rotation_or_empty(r, "corr", lambda a: a.corr.get(p)),
                 "ρ = Pearson correlation of the last `window` pairs of daily log returns",
@@ -372,7 +372,7 @@ def _declare() -> list[DerivedSpec]:
     rp = {"window": 60, "k": 2.0, "threshold": 0.2}
     for peer, unit in (("gold", "oz of gold per BTC"), ("spx", "S&P 500 units per BTC")):
         specs.append(DerivedSpec(
-            f"ratio.btc_{peer}", f"BTC / {asset(peer).name} at the session close", unit,
+            f"ratio.btc_{peer}", f"BTC / {prose_name(peer)} at the session close", unit,
             "rotation", rp, lambda r, p=peer: _rotation_or_empty(r, "ratio",
                                                                 lambda a: a.ratios.get(p)),
             "ratio = BTC close / peer close at the same session close", ROTATION_CONVENTION,

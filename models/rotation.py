@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from models.assets import ROTATION_PEERS
 from models.movers import DEFAULT_DRAWDOWN_BASIS, MOVER_COLUMNS, mover_rows, valid_closes
 from models.series import MS_PER_HOUR, SeriesData
 from models.sessions import session_close_times
@@ -48,7 +49,7 @@ SESSION_TOLERANCE_MS = 2 * MS_PER_HOUR
 CORR_WINDOWS = (20, 60, 120)
 BETA_WINDOW = 60
 DECOUPLING_VOL_WINDOW = 60
-PEERS = ("spx", "ndx", "gold", "silver", "dxy")
+PEERS = ROTATION_PEERS
 
 
 # -- sessions ---------------------------------------------------------------------------------

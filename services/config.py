@@ -10,39 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from models.venues import VENUES
 from services.errors import InsecureEndpoint
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "Rotor"
 
-DEFAULT_URLS: dict[str, str] = {
-    # data-api.binance.vision is Binance's market-data-only host for spot klines.
-    "binance": "https://data-api.binance.vision",
-    "binance_futures": "https://fapi.binance.com",
-    "bybit": "https://api.bybit.com",
-    "okx": "https://www.okx.com",
-    "deribit": "https://www.deribit.com",
-    "hyperliquid": "https://api.hyperliquid.xyz",
-    "yahoo": "https://query1.finance.yahoo.com",
-    "coinbase": "https://api.exchange.coinbase.com",
-    "kraken": "https://api.kraken.com",
-    # undocumented but key-less: best effort (see services/volmex.py)
-    "volmex": "https://rest-v1.volmex.finance",
-}
-
-ENV_VARS: dict[str, str] = {
-    "binance": "ROTOR_BINANCE_SPOT_URL",
-    "binance_futures": "ROTOR_BINANCE_FUTURES_URL",
-    "bybit": "ROTOR_BYBIT_URL",
-    "okx": "ROTOR_OKX_URL",
-    "deribit": "ROTOR_DERIBIT_URL",
-    "hyperliquid": "ROTOR_HYPERLIQUID_URL",
-    "yahoo": "ROTOR_YAHOO_URL",
-    "coinbase": "ROTOR_COINBASE_URL",
-    "kraken": "ROTOR_KRAKEN_URL",
-    "volmex": "ROTOR_VOLMEX_URL",
-}
+# Derived from the venue registry (models/venues.py): venue key -> default base URL / its
+# environment override.
+DEFAULT_URLS: dict[str, str] = {v.key: v.base_url for v in VENUES}
+ENV_VARS: dict[str, str] = {v.key: v.env_var for v in VENUES}
 
 
 def is_loopback_host(host: str) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from models.catalog import SeriesSpec
 from models.series import Snapshot
+from models.venues import VENUES
 from services.config import Endpoints
 
 if TYPE_CHECKING:
@@ -33,19 +34,9 @@ class SeriesSource(Protocol):
         ...
 
 
-# venue name -> (module, class, endpoint key)
+# venue key -> (module, class, endpoint key), from the venue registry (models/venues.py)
 CLIENTS: dict[str, tuple[str, str, str]] = {
-    "binance": ("services.binance", "BinanceClient", "binance"),
-    "binance_futures": ("services.binance_futures", "BinanceFuturesClient", "binance_futures"),
-    "coinbase": ("services.coinbase", "CoinbaseClient", "coinbase"),
-    "kraken": ("services.kraken", "KrakenClient", "kraken"),
-    "yahoo": ("services.yahoo", "YahooClient", "yahoo"),
-    "bybit": ("services.bybit", "BybitClient", "bybit"),
-    "okx": ("services.okx", "OkxClient", "okx"),
-    "deribit": ("services.deribit", "DeribitClient", "deribit"),
-    "hyperliquid": ("services.hyperliquid", "HyperliquidClient", "hyperliquid"),
-    "volmex": ("services.volmex", "VolmexClient", "volmex"),
-}
+    v.key: (v.client_module, v.client_class, v.key) for v in VENUES}
 
 
 class Sources:

@@ -40,6 +40,16 @@ from pathlib import Path
 
 import numpy as np
 
+if __package__ in (None, ""):  # run as a script: import this checkout's models, not another one
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.catalog import FUNDING_VENUES as FUNDING_VENUE_KEYS
+from models.catalog import INTERVAL_MS, OI_VENUES
+from models.ids import dvol_id, funding_id, funding_now_id, oi_id, options_id, price_id, volmex_id
+from models.venues import VENUES
+
 SEED = 20260206
 MS_H = 3_600_000
 MS_D = 86_400_000
@@ -59,12 +69,11 @@ CRYPTO = ("btc", "eth")
 EXCHANGE = ("spx", "ndx", "gold", "silver", "dxy", "vix")
 SESSION_OPEN_STAMPED = ("spx", "ndx", "vix")  # Yahoo stamps index dailies at the 09:30 open
 DECIMALS = {"btc": 2, "eth": 2, "spx": 2, "ndx": 2, "vix": 2, "dxy": 3, "gold": 1, "silver": 3}
-FUNDING_VENUES = {"binance": 8, "bybit": 8, "okx": 8, "deribit": 1, "hyperliquid": 1}
-PERP_SYMBOLS = {
-    "binance": ("BTCUSDT", "ETHUSDT"), "bybit": ("BTCUSDT", "ETHUSDT"),
-    "okx": ("BTC-USDT-SWAP", "ETH-USDT-SWAP"), "deribit": ("BTC-PERPETUAL", "ETH-PERPETUAL"),
-    "hyperliquid": ("BTC", "ETH"),
-}
+# Every venue of the registry gets demo funding (and OI where it serves it): settlement hours
+# and perp symbols as the registry says; a venue the model below does not tune gets defaults.
+_REGISTRY = {v.key: v for v in VENUES}
+FUNDING_VENUES = {v: INTERVAL_MS[_REGISTRY[v].funding_interval] // MS_H for v in FUNDING_VENUE_KEYS}
+PERP_SYMBOLS = {v: _REGISTRY[v].perps for v in FUNDING_VENUE_KEYS}
 
 # -- the NYSE calendar -----------------------------------------------------------------------
 def _dates(text: str) -> frozenset[dt.date]:
@@ -480,26 +489,29 @@ def venue_rate(venue: str, p: np.ndarray) -> np.ndarray:
     if venue == "deribit":  # a ±0.025 % dead zone, no interest component, paid per hour
         return (np.maximum(0, p - 0.00025) + np.minimum(0, p + 0.00025)) / 8
     rate = p + np.clip(0.0001 - p, -0.0005, 0.0005)  # premium + clamp(interest − premium)
-    return rate / 8 if venue == "hyperliquid" else rate
+    return rate * (FUNDING_VENUES[venue] / 8)  # paid per the venue's interval
 
 
 def funding_series(rng: np.random.Generator, logp_hour: np.ndarray, beta: float):
     """Funding per venue; `beta` scales price moves down to BTC-sized ones (ETH moves more for
     the same crowding)."""
     pre = 7  # the first 8h settlement averages the premium of the hours before the window
+    assert max(FUNDING_VENUES.values()) <= pre + 1, "a longer interval needs a longer lead-in"
     n = FUNDING_DAYS * 24 + pre
     h0 = hour_index(NOW_MS) - n  # hour boundaries h0 .. h0+n-1 (the last one < now)
-    noise = {"binance": 0.00004, "bybit": 0.00005, "okx": 0.00006, "deribit": 0.0001,
+    tuned = {"binance": 0.00004, "bybit": 0.00005, "okx": 0.00006, "deribit": 0.0001,
              "hyperliquid": 0.00012}
+    noise = {v: tuned.get(v, 0.0001) for v in FUNDING_VENUES}
     prem = premium_paths(rng, logp_hour, h0, n, noise, beta)
     t_all = (h0 + np.arange(n, dtype=np.int64)) * MS_H + day_ms(START_DAY)
     out, premium_now = {}, {}
     for venue, interval in FUNDING_VENUES.items():
         p = prem[venue]
-        if interval == 8:
-            # settled at 00/08/16 UTC on the premium averaged over the 8 hours before
-            settle = np.flatnonzero((t_all % (8 * MS_H) == 0) & (np.arange(n) >= pre))
-            avg = np.array([p[i - 7:i + 1].mean() for i in settle])
+        if interval > 1:
+            # settled every `interval` hours from 00 UTC (00/08/16 for 8h) on the premium
+            # averaged over the hours before
+            settle = np.flatnonzero((t_all % (interval * MS_H) == 0) & (np.arange(n) >= pre))
+            avg = np.array([p[i - interval + 1:i + 1].mean() for i in settle])
             t = t_all[settle]
         else:
             avg, t = p[pre:], t_all[pre:]
@@ -687,8 +699,8 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
                                     DECIMALS[stem], base, waypoint)
         logp_pts[stem] = np.concatenate([pts[:1, 0], pts[:, 1:].ravel()])  # N*24+1 points
         daily = aggregate(np.repeat(np.arange(N), 24), cols)
-        put(f"{stem}.1d", np.arange(N, dtype=np.int64) * MS_D + day_ms(START_DAY), daily)
-        put(f"{stem}.1h", *last_days(t, cols, HOURLY_DAYS))
+        put(price_id(stem, "1d"), np.arange(N, dtype=np.int64) * MS_D + day_ms(START_DAY), daily)
+        put(price_id(stem, "1h"), *last_days(t, cols, HOURLY_DAYS))
 
     sessions = np.flatnonzero(trading)
     futures_vol = {"gold": 18_000.0, "silver": 6_000.0}
@@ -699,10 +711,10 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
         daily = aggregate(sess, cols)
         hours = 9.5 if stem in SESSION_OPEN_STAMPED else 0.0
         t_daily = np.array([ny_ms(dates[i], hours) for i in sessions], dtype=np.int64)
-        put(f"{stem}.1d", t_daily, daily)
+        put(price_id(stem, "1d"), t_daily, daily)
         first = day_ms(END_DAY - dt.timedelta(days=HOURLY_DAYS - 1))
         keep = t >= first
-        put(f"{stem}.1h", t[keep], {k: v[keep] for k, v in cols.items()})
+        put(price_id(stem, "1h"), t[keep], {k: v[keep] for k, v in cols.items()})
 
     # DVOL, peaking at the hour of the BTC low
     h_low = hour_index(day_ms(END_DAY - dt.timedelta(days=1)) + low_hour * MS_H)
@@ -721,7 +733,7 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
         t, cols = dvol_series(stream("dvol", CRYPTO.index(stem)), logp_pts[stem], anchors,
                               (h_low, peaks[stem]), leverage=1.6, sd=0.06)
         dvol_close[stem] = (t, cols["close"])
-        put(f"dvol.{stem}", t, cols)
+        put(dvol_id(stem), t, cols)
         # Volmex BVIV/EVIV: another 30-day implied-vol index over more venues; it tracks DVOL
         # within a couple of vol points, with its own slow drift (AR(1) on the ratio).
         rng = stream("volmex", CRYPTO.index(stem))
@@ -730,7 +742,7 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
         for i in range(1, len(t)):
             drift[i] = 0.995 * drift[i - 1] + shocks[i]
         ratio_v = 1.0 + drift
-        put(f"{stem[0]}viv.{stem}", t, {k: np.round(v * ratio_v, 2) for k, v in cols.items()})
+        put(volmex_id(stem), t, {k: np.round(v * ratio_v, 2) for k, v in cols.items()})
 
     # funding (90 days) and open interest (30 days)
     snapshots = []
@@ -740,12 +752,13 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
                ("binance", "eth"): 2_150_000, ("bybit", "eth"): 1_050_000}
     for stem in CRYPTO:
         close_hour = np.exp(logp_pts[stem])  # price at every hour boundary
-        for venue in ("binance", "bybit"):
-            oi = oi_path(stream(f"oi.{venue}", CRYPTO.index(stem)), oi_base[(venue, stem)])
+        for venue in (v for v in OI_VENUES if stem in PERP_SYMBOLS[v]):
+            base = oi_base.get((venue, stem), 40_000 * (25 if stem == "eth" else 1))
+            oi = oi_path(stream(f"oi.{venue}", CRYPTO.index(stem)), base)
             oi = np.round(oi, 3)
             t = NOW_MS - OI_DAYS * MS_D + np.arange(len(oi), dtype=np.int64) * MS_H
             px = close_hour[np.array([hour_index(int(v)) for v in t])]
-            put(f"oi.{venue}.{stem}", t, {"open_interest": oi,
+            put(oi_id(venue, stem), t, {"open_interest": oi,
                                            "open_interest_usd": np.round(oi * px, 2)})
             oi_now[(venue, stem)] = float(oi[-1])
         funding, premium_now = funding_series(stream("funding", CRYPTO.index(stem)),
@@ -754,7 +767,9 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
         flush = float(oi_path(stream("oi.other", CRYPTO.index(stem)), 1.0)[-1])
         other_oi = {"okx": 30_000.0, "deribit": 11_500.0, "hyperliquid": 24_000.0}
         for venue, (t, rate, interval) in funding.items():
-            put(f"funding.{venue}.{stem}", t, {
+            if stem not in PERP_SYMBOLS[venue]:
+                continue
+            put(funding_id(venue, stem), t, {
                 "rate": rate, "interval_hours": np.full(len(t), interval),
                 "apr_pct": apr(rate, interval)})
             # The "now" table shows the last settled rate, so it tells the history's story.
@@ -763,14 +778,15 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
             if (venue, stem) in oi_now:
                 oi = oi_now[(venue, stem)]  # the last row of the venue's OI history
             else:
-                oi = round(other_oi[venue] * flush * (26.0 if stem == "eth" else 1.0), 3)
+                oi = round(other_oi.get(venue, 10_000.0) * flush
+                           * (26.0 if stem == "eth" else 1.0), 3)
             frame = {"rate": [rate_now], "interval_hours": [interval],
                      "apr_pct": [float(apr(rate_now, interval))], "next_funding_ms": [NOW_MS],
                      "mark_price": [mark], "index_price": [round(spot, 2)],
                      "open_interest": [oi], "open_interest_usd": [round(oi * mark, 2)]}
             snapshots.append({
-                "series_id": f"fundingnow.{venue}.{stem}", "time_ms": snap_ms,
-                "meta": {"venue": venue, "symbol": PERP_SYMBOLS[venue][CRYPTO.index(stem)],
+                "series_id": funding_now_id(venue, stem), "time_ms": snap_ms,
+                "meta": {"venue": venue, "symbol": PERP_SYMBOLS[venue][stem],
                          "synthetic": True},
                 "frame": frame})
 
@@ -784,7 +800,7 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
             rows = option_chain(stream(f"options.{stem}", back), stem, t_snap, spot_t, dvol_t,
                                 put_build=1.0 - 0.06 * back)
             snapshots.append({
-                "series_id": f"options.{stem}", "time_ms": t_snap,
+                "series_id": options_id(stem), "time_ms": t_snap,
                 "meta": {"index_price": round(spot_t, 2), "currency": stem.upper(),
                          "venue": "deribit", "synthetic": True},
                 "frame": columns_of(rows)})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 
+from models import assets as _assets
+from models import venues as _venues
 from ui.charts.grid import GridLinesItem
 
 BACKGROUND = "#131722"
@@ -17,38 +19,21 @@ WARNING = "#f5c542"
 ERROR = "#ef5350"
 OK = "#26a69a"
 
-ASSET_COLORS = {
-    "btc": "#f7931a",
-    "eth": "#8c8cff",
-    "spx": "#4fc3f7",
-    "ndx": "#00bfa5",
-    "gold": "#ffd54f",
-    "silver": "#cfd8dc",
-    "dxy": "#bcaaa4",
-    "vix": "#ff7043",
-}
 
-VENUE_COLORS = {
-    "binance": "#f0b90b",
-    "bybit": "#e86bd0",  # not orange: it would read as Binance or as BTC
-    "okx": "#e0e0e0",
-    "deribit": "#29b6f6",
-    "hyperliquid": "#7ee0c4",
-}
-
-DEFAULT_SERIES_COLOR = "#b0bec5"
+def asset_color(stem: str) -> str:
+    """From the asset table; a neutral default for an asset it does not know (no KeyError)."""
+    return _assets.asset_color(stem)
 
 
 def venue_color(venue: str) -> str:
-    """A venue's colour; a venue without one gets a neutral default instead of a KeyError."""
-    return VENUE_COLORS.get(venue, DEFAULT_SERIES_COLOR)
+    """From the venue registry; a neutral default for a venue it does not know (no KeyError)."""
+    return _venues.venue_color(venue)
 
 
-def asset_color(stem: str) -> str:
-    from models.assets import asset_color as table_color
-
-    return table_color(stem)
-
+# Derived dicts, kept while panels still index them; prefer the functions above.
+ASSET_COLORS: dict[str, str] = {stem: a.color for stem, a in _assets.ASSETS.items()}
+VENUE_COLORS: dict[str, str] = {v.key: v.color for v in _venues.VENUES}
+DEFAULT_SERIES_COLOR = _venues.DEFAULT_VENUE_COLOR  # the same neutral grey as the asset table's
 
 _configured = False
 

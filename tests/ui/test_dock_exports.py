@@ -194,3 +194,20 @@ def test_every_dock_explains_its_numbers_on_hover(demo_window, qtbot):
 
     tips = [i.toolTip() for _p, i in prices._overlay_items if isinstance(i, pg.InfiniteLine)]
     assert any("gamma flip" in t and "options.btc" in t for t in tips)
+
+
+def test_a_convention_chosen_in_a_dock_reaches_the_price_chart_and_the_export_names_it(
+        demo_window, qtbot, tmp_path):
+    options, prices = demo_window.panels["options"], demo_window.panels["prices"]
+    qtbot.waitUntil(lambda: options.view is not None and prices._chain is not None,
+                    timeout=30000)
+    long_calls_flip = options.view.flip
+    options.positioning_box.setCurrentIndex(options.positioning_box.findData("long_both"))
+    qtbot.waitUntil(lambda: prices._chain.positioning == "long_both"
+                    and options.view.positioning == "long_both", timeout=20000)
+    assert options.view.flip is None  # dealers long gamma everywhere: no sign change
+    assert "dealers long calls and puts" in options.convention.text()
+    assert demo_window.settings.value("options/positioning") == "long_both"
+    options.positioning_box.setCurrentIndex(
+        options.positioning_box.findData("long_calls_short_puts"))
+    qtbot.waitUntil(lambda: prices._chain.flip == long_calls_flip, timeout=20000)

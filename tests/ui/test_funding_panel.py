@@ -52,8 +52,8 @@ def test_the_heatmap_names_every_venue_in_a_half_height_dock(make_window, qtbot)
     window.show()
     panel = window.panels["funding"]
     qtbot.waitUntil(panel.has_data, timeout=20000)
-    qtbot.waitUntil(lambda: panel.result is not None and len(panel.result.grid_venues) == 5,
-                    timeout=20000)
+    qtbot.waitUntil(lambda: panel.result is not None
+                    and len(panel.result.grid_venues) == len(FUNDING_VENUES), timeout=20000)
     qtbot.wait(50)
     axis = panel.heat_plot.getAxis("left")
     assert axis.height() < 120  # short: the case where pyqtgraph used to drop labels

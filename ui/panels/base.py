@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QTimer, Signal, SignalInstance
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QBoxLayout,
     QButtonGroup,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -299,6 +300,21 @@ def choice_buttons(owner: QWidget, bar: QHBoxLayout, values: Iterable[Any], curr
         group.addButton(button)
         bar.addWidget(button)
     return group
+
+
+def convention_box(bar: QHBoxLayout, options: Iterable[tuple[str, str, str]], current: str,
+                   on_choose: Callable[[str], None], tooltip: str) -> QComboBox:
+    """A drop-down of conventions (value, label, description) added to `bar`: each item's
+    description is its tooltip, so the choice is stated where it is made."""
+    box = QComboBox()
+    for value, label, description in options:
+        box.addItem(label, value)
+        box.setItemData(box.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+    box.setCurrentIndex(max(0, box.findData(current)))
+    box.setToolTip(tooltip)
+    box.currentIndexChanged.connect(lambda _i: on_choose(box.currentData()))
+    bar.addWidget(box)
+    return box
 
 
 def stored_choice(settings: QSettings, key: str, allowed: Iterable[Any] | None,

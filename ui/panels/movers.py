@@ -8,7 +8,6 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QTableWidget,
@@ -22,7 +21,7 @@ from models.assets import asset_color, short_name
 from models.derived import DERIVED
 from models.movers import COLUMN_DEFINITIONS, DRAWDOWN_BASES
 from ui import theme
-from ui.panels.base import Panel, UiContext
+from ui.panels.base import Panel, UiContext, convention_box
 
 COLUMNS = (("Asset", None), ("Last", "last"), ("1D %", "chg_1d_pct"), ("1W %", "chg_1w_pct"),
            ("1M %", "chg_1m_pct"), ("RV 30d %", "rv30_pct"), ("z (1D)", "z_1d"),
@@ -58,16 +57,13 @@ class MoversPanel(Panel):
             if field is not None:
                 header = self.table.horizontalHeaderItem(col)
                 header.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
-        self.drawdown_box = QComboBox()
-        for basis, text in DRAWDOWN_BASES.items():
-            self.drawdown_box.addItem(f"drawdown {text}", basis)
-        self.drawdown_box.setCurrentIndex(self.drawdown_box.findData(
-            ctx.feeds.shared_params("movers")["drawdown"]))
-        self.drawdown_box.currentIndexChanged.connect(
-            lambda _i: ctx.feeds.set_shared_params(
-                "movers", drawdown=self.drawdown_box.currentData()))
         bar = QHBoxLayout()
-        bar.addWidget(self.drawdown_box)
+        self.drawdown_box = convention_box(
+            bar, ((basis, f"drawdown {text}", f"Drawdown {text}") for basis, text in
+                  DRAWDOWN_BASES.items()),
+            ctx.feeds.shared_params("movers")["drawdown"],
+            lambda v: ctx.feeds.set_shared_params("movers", drawdown=v),
+            "The high the drawdown is measured from")
         bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)

@@ -28,7 +28,7 @@ from models.ids import options_id
 from models.options import DealerPositioning, DeltaConvention
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,27 +62,15 @@ class OptionsPanel(Panel):
         self._group = choice_buttons(self, bar, ASSETS, self.asset,
                                      lambda a: self.choose("asset", a), str.upper)
         shared = ctx.feeds.shared_params("chain")
-        self.positioning_box = QComboBox()
-        for positioning in DealerPositioning:
-            self.positioning_box.addItem(positioning.label, positioning.value)
-            self.positioning_box.setItemData(self.positioning_box.count() - 1,
-                                             positioning.description,
-                                             Qt.ItemDataRole.ToolTipRole)
-        self.positioning_box.setCurrentIndex(self.positioning_box.findData(shared["positioning"]))
-        self.positioning_box.setToolTip("Dealer positioning assumed for GEX (shared with the "
-                                        "gamma levels on the price chart)")
-        self.positioning_box.currentIndexChanged.connect(self._on_positioning)
-        bar.addWidget(self.positioning_box)
-        self.delta_box = QComboBox()
-        for convention in DeltaConvention:
-            self.delta_box.addItem(f"25Δ: {convention.label}", convention.value)
-            self.delta_box.setItemData(self.delta_box.count() - 1, convention.description,
-                                       Qt.ItemDataRole.ToolTipRole)
-        self.delta_box.setCurrentIndex(self.delta_box.findData(shared["delta"]))
-        self.delta_box.setToolTip("Which delta picks the 25Δ strikes of the risk reversal and "
-                                  "butterfly")
-        self.delta_box.currentIndexChanged.connect(self._on_delta)
-        bar.addWidget(self.delta_box)
+        self.positioning_box = convention_box(
+            bar, ((p.value, p.label, p.description) for p in DealerPositioning),
+            shared["positioning"],
+            lambda v: ctx.feeds.set_shared_params("chain", positioning=v),
+            "Dealer positioning assumed for GEX (shared with the gamma levels on the price chart)")
+        self.delta_box = convention_box(
+            bar, ((d.value, f"25Δ: {d.label}", d.description) for d in DeltaConvention),
+            shared["delta"], self._on_delta,
+            "Which delta picks the 25Δ strikes of the risk reversal and butterfly")
         self.expiry_box = QComboBox()
         self.expiry_box.setToolTip("Expiry shown in the smile")
         self.expiry_box.currentIndexChanged.connect(lambda _i: self._draw_smile())
@@ -265,11 +253,6 @@ class OptionsPanel(Panel):
         self._history.update(asset=self.asset)
         self.freshness.refresh()
 
-    def _on_positioning(self, _index: int) -> None:
-        # Shared: the gamma levels on the price chart follow the same convention.
-        self.ctx.feeds.set_shared_params("chain", positioning=self.positioning_box.currentData())
-
-    def _on_delta(self, _index: int) -> None:
-        delta = self.delta_box.currentData()
+    def _on_delta(self, delta: str) -> None:
         self.ctx.feeds.set_shared_params("chain", delta=delta)
         self.ctx.feeds.set_shared_params("skew_history", delta=delta)

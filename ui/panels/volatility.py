@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.analyses import VolatilityAnalysis
 from models.derived import DERIVED, RV_WINDOWS
@@ -19,7 +19,7 @@ from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
-from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 
 ASSETS = ("btc", "eth")
 
@@ -54,19 +54,12 @@ class VolatilityPanel(Panel):
             self._groups.append(choice_buttons(self, bar, values, getattr(self, name),
                                                lambda v, n=name: self.choose(n, v), fmt))
             bar.addSpacing(10)
-        self.rv_method_box = QComboBox()
-        for method in RvMethod:
-            self.rv_method_box.addItem(f"RV {method.label}", method.value)
-            self.rv_method_box.setItemData(self.rv_method_box.count() - 1, method.description,
-                                           Qt.ItemDataRole.ToolTipRole)
-        self.rv_method_box.setCurrentIndex(self.rv_method_box.findData(
-            ctx.feeds.shared_params("volatility")["rv_method"]))
-        self.rv_method_box.setToolTip("How realised vol treats the mean return (zero-mean is the "
-                                      "usual choice against implied vol)")
-        self.rv_method_box.currentIndexChanged.connect(
-            lambda _i: ctx.feeds.set_shared_params(
-                "volatility", rv_method=self.rv_method_box.currentData()))
-        bar.addWidget(self.rv_method_box)
+        self.rv_method_box = convention_box(
+            bar, ((m.value, f"RV {m.label}", m.description) for m in RvMethod),
+            ctx.feeds.shared_params("volatility")["rv_method"],
+            lambda v: ctx.feeds.set_shared_params("volatility", rv_method=v),
+            "How realised vol treats the mean return (zero-mean is the usual choice against "
+            "implied vol)")
         bar.addSpacing(10)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(Qt.TextFormat.RichText)

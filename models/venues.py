@@ -1,0 +1,134 @@
+"""The venue registry: one row per venue says everything Rotor knows about it.
+
+The catalog's series, the endpoints (default URL, environment override), the client that serves
+them, the label and the colour all derive from these rows, so adding a venue is one client
+module in `services/` plus one row here (and their tests). Plain data only: no Qt, no I/O;
+`ui.theme` turns the colours into pens, `services.sources` imports the clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from models.ids import dvol_id, volmex_id
+
+DEFAULT_VENUE_COLOR = "#b0bec5"  # for a venue the registry does not know
+
+
+@dataclass(frozen=True)
+class VolIndex:
+    """An implied-vol index the venue publishes per asset."""
+
+    symbols: Mapping[str, str]  # asset stem -> the venue's index name
+    series_id: Callable[[str], str]  # asset stem -> the stored series' id
+    label: str  # formatted with {asset} (BTC) and {symbol}
+    poll_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Venue:
+    key: str  # endpoint and client key; the venue part of funding/OI ids
+    label: str  # what a trader calls it
+    color: str  # hex, for its lines and its key
+    base_url: str  # default; `env_var` overrides it
+    env_var: str
+    client: str  # "module:Class" of its SeriesSource client
+    #: spot candles: asset stem -> symbol. Venues serving the same asset are tried in registry
+    #: order (the first is the primary, the others its fallbacks).
+    spot: Mapping[str, str] = field(default_factory=dict)
+    candle_poll_seconds: int = 60
+    candle_max_days: Mapping[str, int] = field(default_factory=dict)  # interval -> days kept
+    #: perpetuals: asset stem -> symbol, for funding and open interest
+    perps: Mapping[str, str] = field(default_factory=dict)
+    perp_client: str = ""  # the registry key whose client serves the perps ("" = this one)
+    funding_interval: str = ""  # settlement interval of the funding history; "" = none
+    funding_max_days: int | None = None  # funding history the venue keeps (None: all)
+    open_interest: bool = False  # serves open-interest history for its perps
+    oi_max_days: int | None = None
+    options: tuple[str, ...] = ()  # asset stems with option chains
+    vol_index: VolIndex | None = None
+
+    @property
+    def client_module(self) -> str:
+        return self.client.partition(":")[0]
+
+    @property
+    def client_class(self) -> str:
+        return self.client.partition(":")[2]
+
+    @property
+    def perp_source(self) -> str:
+        return self.perp_client or self.key
+
+    @property
+    def has_funding(self) -> bool:
+        return bool(self.funding_interval and self.perps)
+
+
+# In display order: funding lines, OI lines and price fallbacks follow it.
+VENUES: tuple[Venue, ...] = (
+    Venue("binance", "Binance", "#f0b90b",
+          # data-api.binance.vision is Binance's market-data-only host for spot klines.
+          "https://data-api.binance.vision", "ROTOR_BINANCE_SPOT_URL",
+          "services.binance:BinanceClient",
+          spot={"btc": "BTCUSDT", "eth": "ETHUSDT"},
+          # perpetuals live on a separate host (USD-M futures) with their own client
+          perps={"btc": "BTCUSDT", "eth": "ETHUSDT"}, perp_client="binance_futures",
+          funding_interval="8h", open_interest=True,
+          oi_max_days=29),  # Binance keeps only the last 30 days of OI
+    Venue("binance_futures", "Binance", "#f0b90b",
+          "https://fapi.binance.com", "ROTOR_BINANCE_FUTURES_URL",
+          "services.binance_futures:BinanceFuturesClient"),
+    Venue("bybit", "Bybit",
+          "#e86bd0",  # not orange: it would read as Binance or as BTC
+          "https://api.bybit.com", "ROTOR_BYBIT_URL", "services.bybit:BybitClient",
+          perps={"btc": "BTCUSDT", "eth": "ETHUSDT"}, funding_interval="8h",
+          open_interest=True),
+    Venue("okx", "OKX", "#e0e0e0", "https://www.okx.com", "ROTOR_OKX_URL",
+          "services.okx:OkxClient",
+          perps={"btc": "BTC-USDT-SWAP", "eth": "ETH-USDT-SWAP"}, funding_interval="8h",
+          funding_max_days=90),  # OKX keeps only three months of funding history
+    Venue("deribit", "Deribit", "#29b6f6", "https://www.deribit.com", "ROTOR_DERIBIT_URL",
+          "services.deribit:DeribitClient",
+          perps={"btc": "BTC-PERPETUAL", "eth": "ETH-PERPETUAL"}, funding_interval="1h",
+          options=("btc", "eth"),
+          vol_index=VolIndex({"btc": "BTC", "eth": "ETH"}, dvol_id, "{asset} DVOL (Deribit)")),
+    Venue("hyperliquid", "Hyperliquid", "#7ee0c4", "https://api.hyperliquid.xyz",
+          "ROTOR_HYPERLIQUID_URL", "services.hyperliquid:HyperliquidClient",
+          perps={"btc": "BTC", "eth": "ETH"}, funding_interval="1h"),
+    Venue("coinbase", "Coinbase", "#1652f0", "https://api.exchange.coinbase.com",
+          "ROTOR_COINBASE_URL", "services.coinbase:CoinbaseClient",
+          spot={"btc": "BTC-USD", "eth": "ETH-USD"}),
+    Venue("kraken", "Kraken", "#7132f5", "https://api.kraken.com", "ROTOR_KRAKEN_URL",
+          "services.kraken:KrakenClient",
+          spot={"btc": "XBTUSD", "eth": "ETHUSD"}),
+    Venue("yahoo", "Yahoo Finance", "#a77bff", "https://query1.finance.yahoo.com",
+          "ROTOR_YAHOO_URL", "services.yahoo:YahooClient",
+          spot={"spx": "^GSPC", "ndx": "^NDX", "gold": "GC=F", "silver": "SI=F",
+                "dxy": "DX-Y.NYB", "vix": "^VIX"},
+          candle_poll_seconds=300,
+          candle_max_days={"1h": 729}),  # Yahoo serves 1h bars only for the last 730 days
+    # undocumented but key-less: best effort (see services/volmex.py)
+    Venue("volmex", "Volmex", "#9ccc65", "https://rest-v1.volmex.finance", "ROTOR_VOLMEX_URL",
+          "services.volmex:VolmexClient",
+          vol_index=VolIndex({"btc": "BVIV", "eth": "EVIV"}, volmex_id,
+                             "{asset} implied vol (Volmex {symbol}, undocumented API)",
+                             poll_seconds=600)),
+)
+
+
+def find_venue(key: str) -> Venue | None:
+    # read VENUES at call time: a registry extended before the catalog is built is honoured
+    return next((v for v in VENUES if v.key == key), None)
+
+
+def venue_label(key: str) -> str:
+    found = find_venue(key)
+    return found.label if found else key
+
+
+def venue_color(key: str) -> str:
+    """The venue's colour, or a neutral default for one the registry does not know."""
+    found = find_venue(key)
+    return found.color if found else DEFAULT_VENUE_COLOR
