@@ -11,6 +11,7 @@ import pytest
 
 from models import movers as mv
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from tests.models.calendar_days import weekdays
 
 
 def _ms(when: datetime) -> int:
@@ -30,15 +31,6 @@ def daily(days: list[date], closes: list[float], highs: list[float] | None = Non
 
 def every_day(start: date, n: int) -> list[date]:
     return [start + timedelta(days=i) for i in range(n)]
-
-
-def weekdays(start: date, end: date, skip: tuple[date, ...] = ()) -> list[date]:
-    out, d = [], start
-    while d <= end:
-        if d.weekday() < 5 and d not in skip:
-            out.append(d)
-        d += timedelta(days=1)
-    return out
 
 
 def pct(a: float, b: float) -> float:

@@ -14,6 +14,7 @@ from models import rotation as rot
 from models.catalog import derived_specs, validate_series_id
 from models.series import MS_PER_HOUR, SeriesData
 from models.sessions import sessions_between
+from tests.models.calendar_days import weekdays
 
 HOURLY_START = datetime(2025, 12, 1, tzinfo=UTC)
 
@@ -32,15 +33,6 @@ def daily_bars(days: list[date], closes: list[float], hour: float = 0.0) -> Seri
     times = [_ms(datetime(d.year, d.month, d.day, tzinfo=UTC)) + int(hour * MS_PER_HOUR)
              for d in days]
     return SeriesData.from_rows(times, close=closes)
-
-
-def weekdays(start: date, end: date, skip: tuple[date, ...] = ()) -> list[date]:
-    out, d = [], start
-    while d <= end:
-        if d.weekday() < 5 and d not in skip:
-            out.append(d)
-        d += timedelta(days=1)
-    return out
 
 
 def every_day(start: date, end: date) -> list[date]:
