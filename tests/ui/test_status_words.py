@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from models.status import ErrorKind, SourceState, SourceStatus
 from ui.status_bar import describe
 
@@ -41,3 +43,18 @@ def test_a_panel_freshness_line_says_the_error_kind_in_words():
     text, tone = describe_freshness([failing], T, demo=False)
     assert tone == "error"
     assert "02:40 UTC: venue down (btc.1h) · retry 02:41 UTC" in text
+
+
+def test_the_freshness_line_dates_data_that_is_not_from_today():
+    from ui.panels.base import describe_freshness
+
+    day = 86_400_000
+    old = SourceStatus("btc.1h", SourceState.ERROR, data_last_ms=T - 3 * day,
+                       last_good_ms=T - 3 * day, error_at_ms=T, next_retry_ms=T + 60_000,
+                       error_kind=ErrorKind.NETWORK)
+    text, tone = describe_freshness([old], T, demo=False)
+    assert tone == "error"
+    stamp = datetime.fromtimestamp((T - 3 * day) / 1000, UTC).strftime("%d %b %H:%M")
+    assert f"data to {stamp} UTC" in text and "(3 d ago)" in text
+    fresh = SourceStatus("btc.1h", SourceState.OK, data_last_ms=T - 60_000, last_good_ms=T)
+    assert describe_freshness([fresh], T, demo=False)[0].startswith("data to 02:39 UTC")

@@ -190,10 +190,14 @@ class Panel(QWidget):
 
 
 
-def _hhmm(ms: int | None) -> str:
+def _hhmm(ms: int | None, now_ms: int | None = None) -> str:
+    """HH:MM, with the date in front when it is not today's (old data must not look fresh)."""
     if ms is None:
         return "–"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
+    when = datetime.fromtimestamp(ms / 1000, UTC)
+    if now_ms is not None and when.date() != datetime.fromtimestamp(now_ms / 1000, UTC).date():
+        return when.strftime("%d %b %H:%M")
+    return when.strftime("%H:%M")
 
 
 def _age(ms: int | None, now_ms: int) -> str:
@@ -216,10 +220,10 @@ def describe_freshness(statuses: list[SourceStatus], now_ms: int, demo: bool) ->
     rows = [s.data_last_ms for s in statuses if s.data_last_ms]
     parts = []
     if rows:
-        parts.append(f"data to {_hhmm(max(rows))} UTC")
+        parts.append(f"data to {_hhmm(max(rows), now_ms)} UTC")
     if good and not demo:
         last = max(good)
-        parts.append(f"updated {_hhmm(last)} UTC ({_age(last, now_ms)})")
+        parts.append(f"updated {_hhmm(last, now_ms)} UTC ({_age(last, now_ms)})")
     failing = [s for s in statuses if s.state == SourceState.ERROR]
     stale = [s for s in statuses if s.state == SourceState.STALE]
     tone = "muted"
