@@ -60,12 +60,15 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.command == "list":
         return commands.cmd_list()
+    from services.config import data_dir
+
+    # Logging first: what opening the cache logs goes to the file, not to stderr.
+    setup_logging(data_dir(), console=False)
     try:
         services = open_demo() if args.demo else open_live()
-    except ServiceError as e:  # e.g. an insecure base URL override
+    except ServiceError as e:  # an insecure base URL override, a full disk, a symlinked cache
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
-    setup_logging(services.data_dir, console=False)
     try:
         if args.command == "refresh":
             return commands.cmd_refresh(services, args.series, args.start, args.end)

@@ -34,6 +34,10 @@ class ErrorKind(StrEnum):
     REGION_BLOCKED = "region_blocked"
     INSECURE_URL = "insecure_url"
     INTERNAL = "internal"  # a bug in Rotor, not a venue fault
+    DISK = "disk"  # the cache's disk is full or failing: nothing could be stored
+    READ_ONLY = "read_only"  # the data folder cannot be written
+    CACHE_BUSY = "cache_busy"  # another process holds the cache's write lock
+    UNSAFE_FILE = "unsafe_file"  # a symlink where the cache or the log should be
 
 
 STATE_TEXT: dict[SourceState, str] = {
@@ -58,6 +62,10 @@ ERROR_TEXT: dict[ErrorKind, str] = {
     ErrorKind.REGION_BLOCKED: "region blocked",
     ErrorKind.INSECURE_URL: "insecure URL",
     ErrorKind.INTERNAL: "internal error",
+    ErrorKind.DISK: "disk full or failing",
+    ErrorKind.READ_ONLY: "data folder read-only",
+    ErrorKind.CACHE_BUSY: "cache busy",
+    ErrorKind.UNSAFE_FILE: "unsafe file",
 }
 
 #: Kinds only a venue that answered can produce: the network is up.

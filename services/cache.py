@@ -7,13 +7,20 @@ fetches plus `np.frombuffer` (GIL released for the copies), and an upsert rewrit
 it touches. Rows are merged by (series, time): a row is never duplicated; a newer value wins.
 
 Every method may be called from any worker thread: each thread gets its own connection.
-A file SQLite cannot read is moved aside (kept for inspection) and a fresh cache is started;
-`notice` then says what happened so the UI can show it.
+
+Failures (docs/architecture.md, "cache"): a full disk, an I/O error, a read-only folder or another
+process's lock raise a typed, transient `services.errors` error and leave the file alone. Only
+proven corruption (`PRAGMA integrity_check` fails, or "file is not a database") moves the file
+aside (kept for inspection); what a per-series read can still save is copied into the new file
+first, and `notice` says so for the UI. A read-only data folder opens the cache read-only (the
+cached data can still be shown) and says so in `notice`. A symlink where the cache files go is
+refused, never followed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
@@ -29,7 +36,19 @@ from typing import Any
 import numpy as np
 
 from models.catalog import validate_series_id
-from models.series import SeriesData, Snapshot
+from models.series import SeriesData, Snapshot, now_ms
+from services.errors import (
+    DISK_RETRY_SECONDS,
+    LOCK_RETRY_SECONDS,
+    CacheBusy,
+    CacheCorrupt,
+    CacheFull,
+    CacheIOError,
+    CacheReadOnly,
+    ServiceError,
+    TransientError,
+    UnsafeFile,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +80,62 @@ CREATE TABLE IF NOT EXISTS series_meta (
 """
 
 
-class CacheError(Exception):
-    pass
+#: a snapshot stamped later than this past the wall clock is not served (a chain dated 2100
+#: would otherwise hide every later one for good)
+FUTURE_TOLERANCE_MS = 10 * 60_000
+
+# SQLite primary result codes (https://sqlite.org/rescode.html)
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+_FILE_SUFFIXES = ("", "-wal", "-shm")
+
+
+class CacheError(TransientError):
+    """A cache read or write failed for a reason that is neither a disk fault nor corruption."""
+
+
+def _disk_error(exc: BaseException, path: Path) -> ServiceError | None:
+    """The typed error for a fault that leaves the file intact; None when it may be corruption."""
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return CacheFull(f"disk full at {path.parent} ({exc.strerror})",
+                             retry_after=DISK_RETRY_SECONDS)
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return CacheReadOnly(f"data folder {path.parent} is read-only ({exc.strerror})",
+                                 retry_after=DISK_RETRY_SECONDS)
+        if exc.errno == errno.ELOOP:
+            return UnsafeFile(f"{path} is a symlink; refusing to follow it")
+        return CacheIOError(f"cache I/O error at {path} ({exc})", retry_after=DISK_RETRY_SECONDS)
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in text:
+        return CacheBusy(f"cache busy: another process holds it ({text})",
+                         retry_after=LOCK_RETRY_SECONDS)
+    if primary == _SQLITE_FULL or "disk is full" in text:
+        return CacheFull(f"disk full: nothing was stored ({text}); free space at {path.parent}",
+                         retry_after=DISK_RETRY_SECONDS)
+    if primary == _SQLITE_READONLY or "readonly" in text:
+        return CacheReadOnly(f"data folder {path.parent} is read-only ({text})",
+                             retry_after=DISK_RETRY_SECONDS)
+    if primary == _SQLITE_IOERR or "disk I/O error" in text:
+        return CacheIOError(f"cache I/O error ({text})", retry_after=DISK_RETRY_SECONDS)
+    if primary == _SQLITE_CANTOPEN:
+        if not os.access(path.parent, os.W_OK):
+            return CacheReadOnly(f"data folder {path.parent} is read-only ({text})",
+                                 retry_after=DISK_RETRY_SECONDS)
+        return CacheIOError(f"cache could not be opened ({text})", retry_after=DISK_RETRY_SECONDS)
+    return None
+
+
+def _is_corruption(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    return (primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text
+            or "not a database" in text)
 
 
 def _encode(data: SeriesData) -> bytes:
@@ -95,13 +168,26 @@ class Cache:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._generation = 0
+        #: the data folder cannot be written: the cache was opened read-only
+        self.read_only = False
+        self._refuse_symlinks()
         self._open_checked()
+
+    def _refuse_symlinks(self) -> None:
+        for suffix in _FILE_SUFFIXES:
+            candidate = Path(f"{self.path}{suffix}")
+            if candidate.is_symlink():
+                raise UnsafeFile(f"{candidate} is a symlink; Rotor does not follow symlinks for "
+                                 "its cache. Replace it with a plain file or remove it.")
 
     # -- connections --------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)  # user-only from birth
+            # user-only from birth; O_NOFOLLOW: a symlink planted meanwhile is refused (ELOOP)
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
             os.close(fd)
         conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False,
                                isolation_level=None)
@@ -128,6 +214,19 @@ class Cache:
                 old[1].close()
         return conn
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=10.0,
+                                   check_same_thread=False, isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            # WAL needs a -shm file it cannot create in a read-only folder: read the file as it
+            # is (nothing else can write there either).
+            conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False,
+                                   isolation_level=None)
+        return conn
+
     def _open_checked(self) -> None:
         try:
             conn = self._conn()
@@ -136,20 +235,75 @@ class Cache:
             if version == 0:
                 conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             conn.execute("SELECT count(*) FROM chunks WHERE series_id = ''").fetchone()
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.Error, OSError) as e:
+            fault = _disk_error(e, self.path)
+            if isinstance(fault, CacheReadOnly) and self.path.is_file():
+                self._open_read_only(fault)
+                return
+            if fault is not None:
+                self.close()
+                log.error("cache %s: %s", self.path, fault)
+                raise fault from e
+            if not self._proven_corrupt(e):
+                self.close()
+                raise CacheError(f"cache could not be opened: {e}") from e
             self._quarantine(e)
 
+    def _open_read_only(self, cause: ServiceError) -> None:
+        self.close()
+        self.read_only = True
+        self._generation += 1
+        try:
+            self._conn().execute("SELECT count(*) FROM chunks WHERE series_id = ''").fetchone()
+        except sqlite3.Error as e:
+            self.close()
+            raise cause from e
+        self.notice = (f"The data folder {self.path.parent} is read-only: cached data is shown, "
+                       "but nothing new can be saved until it is writable again.")
+        log.error(self.notice)
+
+    def _proven_corrupt(self, cause: BaseException) -> bool:
+        """Run `PRAGMA integrity_check` on a fresh connection: only its verdict, or SQLite
+        refusing the header, proves corruption."""
+        if "not a database" in str(cause):
+            return True
+        try:
+            check = sqlite3.connect(self.path, timeout=10.0)
+            try:
+                rows = check.execute("PRAGMA integrity_check").fetchall()
+            finally:
+                check.close()
+        except sqlite3.Error as e:
+            fault = _disk_error(e, self.path)
+            if fault is not None:
+                raise fault from cause
+            return _is_corruption(e)
+        ok = rows == [("ok",)]
+        if not ok:
+            log.error("cache integrity_check failed: %s", "; ".join(str(r[0]) for r in rows[:5]))
+        return not ok
+
     def _quarantine(self, cause: Exception) -> None:
-        """Move an unreadable file aside and start an empty cache in its place."""
+        """Copy what can be read into a new file, move the damaged one aside, use the new one."""
         self.close()
         stamp = time.strftime("%Y%m%d-%H%M%S")
         moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
+        fresh = self.path.with_name(f"{self.path.name}.recovering-{stamp}")
+        saved, lost = _copy_readable_series(self.path, fresh)
+        for suffix in _FILE_SUFFIXES:
             src = Path(f"{self.path}{suffix}")
             if src.exists():
                 src.replace(Path(f"{moved}{suffix}"))
-        self.notice = (f"The cache could not be read ({cause}); it was moved to {moved.name} "
-                       "and a new one was started. Data will be fetched again.")
+        fresh.replace(self.path)
+        if saved or lost:
+            kept = (f"{len(saved)} of {len(saved) + len(lost)} series were saved into a new "
+                    "cache")
+            if lost:
+                kept += f" (lost: {', '.join(lost[:8])}{' …' if len(lost) > 8 else ''})"
+        else:
+            kept = "nothing could be saved; a new cache was started"
+        self.notice = (f"The cache was damaged ({cause}): {kept}. The damaged file was moved to "
+                       f"{moved.name}. Missing data will be fetched again.")
         log.error(self.notice)
         self._generation += 1
         conn = self._conn()
@@ -160,11 +314,15 @@ class Cache:
     def _guard(self) -> Iterator[None]:
         try:
             yield
-        except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-                raise CacheError(f"cache busy: {e}") from e
+        except (sqlite3.Error, OSError) as e:
+            fault = _disk_error(e, self.path)
+            if fault is not None:
+                log.warning("cache %s: %s", self.path, fault)
+                raise fault from e
+            if not self._proven_corrupt(e):
+                raise CacheError(f"cache error: {e}") from e
             self._quarantine(e)
-            raise CacheError(f"cache was unreadable and has been reset: {e}") from e
+            raise CacheCorrupt(self.notice or f"cache damaged: {e}") from e
 
     def close(self) -> None:
         with self._lock:
@@ -225,7 +383,10 @@ class Cache:
                          json.dumps(list(merged.names)), _encode(merged)))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLITE_FULL and some I/O errors roll back by themselves: a second ROLLBACK
+                # would fail and hide the real cause.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         return added
 
@@ -344,9 +505,14 @@ class Cache:
                 (series_id,)).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def latest_snapshot(self, series_id: str, at_ms: int | None = None) -> Snapshot | None:
-        """The newest snapshot at or before `at_ms` (default: the newest of all)."""
+    def latest_snapshot(self, series_id: str, at_ms: int | None = None,
+                        now: int | None = None) -> Snapshot | None:
+        """The newest snapshot at or before `at_ms` (default: the newest of all). One stamped in
+        the future (past `now` + FUTURE_TOLERANCE_MS, default the wall clock) is never served:
+        it was stored before future rows were refused, and would hide every later snapshot."""
         validate_series_id(series_id)
+        latest_allowed = (now_ms() if now is None else int(now)) + FUTURE_TOLERANCE_MS
+        at_ms = latest_allowed if at_ms is None else min(int(at_ms), latest_allowed)
         sql = "SELECT time_ms, format, meta, data FROM snapshots WHERE series_id=?"
         args: list[Any] = [series_id]
         if at_ms is not None:
@@ -379,3 +545,100 @@ class Cache:
         # JSON null comes back as None: numeric columns get NaN, like the frame that was stored.
         frame = frame.infer_objects()
         return Snapshot(series_id, int(time_ms), frame, json.loads(meta))
+
+
+def _copy_readable_series(damaged: Path, fresh: Path) -> tuple[list[str], list[str]]:
+    """Copy every series whose rows can all still be read (and decoded) from `damaged` into a
+    new cache file at `fresh`. Returns (saved, lost) series ids."""
+    fd = os.open(fresh, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_TRUNC, 0o600)
+    os.close(fd)
+    dst = sqlite3.connect(fresh, isolation_level=None)
+    try:
+        dst.executescript(_SCHEMA)
+        dst.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        try:
+            src = sqlite3.connect(f"{damaged.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return [], []
+        try:
+            tables = {table: _readable_rows(src, table, key, blob)
+                      for table, key, blob in (("chunks", "chunk", "data"),
+                                               ("snapshots", "time_ms", "data"),
+                                               ("series_meta", "''", "meta"))}
+        finally:
+            src.close()
+        lost = set().union(*(bad for _rows, bad in tables.values()))
+        with_rows: set[str] = set()
+        dst.execute("BEGIN")
+        for table, (rows, _bad) in tables.items():
+            keep = [r for r in rows if r[0] not in lost]
+            if keep:
+                marks = ",".join("?" * len(keep[0]))
+                dst.executemany(f"INSERT INTO {table} VALUES ({marks})", keep)
+            if table != "series_meta":
+                with_rows.update(r[0] for r in keep)
+        dst.execute("COMMIT")
+    finally:
+        dst.close()
+    return sorted(with_rows), sorted(lost)
+
+
+def _readable_rows(src: sqlite3.Connection, table: str, key: str,
+                   blob: str) -> tuple[list[tuple[Any, ...]], set[str]]:
+    """Every row of `table` whose payload can be read, and the series with an unreadable one.
+
+    A damaged overflow page fails any read of its row, and any key search that compares with
+    that row, so this only scans: it lists the keys (stored in each row's first bytes), then
+    scans whole rows, skipping the blob of each row that failed before (a temp table), until a
+    scan goes through."""
+    try:
+        keys = [f"{sid}\x1f{k}" for sid, k in src.execute(f"SELECT series_id, {key} FROM {table}")]
+    except sqlite3.Error:
+        return [], set()
+    unreadable: set[str] = set()
+    src.create_function("rotor_unreadable", 2,
+                        lambda sid, k: f"{sid}\x1f{k}" in unreadable, deterministic=False)
+    columns = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
+    select = ", ".join(f"CASE WHEN rotor_unreadable(series_id, {key}) THEN NULL ELSE {c} END"
+                       if c == blob else c for c in columns)
+    bad_series: set[str] = set()
+    rows: list[tuple[Any, ...]] = []
+    for _attempt in range(len(keys) + 1):
+        rows = []
+        # The sqlite3 module steps one row ahead: an error raised by `execute` is the first
+        # row's, one raised while handing out row i is row i + 1's (row i is dropped with it).
+        try:
+            cursor = src.execute(f"SELECT {select} FROM {table}")
+        except sqlite3.Error:
+            failing = 0
+        else:
+            try:
+                for row in cursor:
+                    rows.append(row)
+            except sqlite3.Error:
+                cursor.close()
+                failing = len(rows) + 1
+            else:
+                break
+        if failing >= len(keys):  # the key listing and the scan disagree: keep what was read
+            if len(rows) < len(keys):
+                bad_series.add(keys[len(rows)].split("\x1f", 1)[0])
+            break
+        failed = keys[failing]
+        unreadable.add(failed)
+        bad_series.add(failed.split("\x1f", 1)[0])
+    good = []
+    for row in rows:
+        series_id = row[0]
+        if series_id in bad_series:
+            continue
+        try:
+            if table == "chunks":
+                _decode(row[2], json.loads(row[5]), row[6])
+            elif table == "snapshots":
+                zlib.decompress(row[4])
+        except (CacheError, ValueError, TypeError, zlib.error):
+            bad_series.add(series_id)
+            continue
+        good.append(row)
+    return [r for r in good if r[0] not in bad_series], bad_series

@@ -74,6 +74,9 @@ def cmd_refresh(services: AppServices, ids: Sequence[str], start: str | None, en
     if services.sources is None:
         out.write("demo mode: nothing to fetch (the demo dataset is already in its cache)\n")
         return 0
+    if services.cache.read_only:
+        raise CommandError(f"data folder {services.data_dir} is read-only: nothing can be "
+                           "refreshed (make it writable, or point ROTOR_DATA_DIR elsewhere)")
     failures = 0
     total_requests = 0
     for series_id in series_ids:

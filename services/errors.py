@@ -86,3 +86,50 @@ class InternalError(ServiceError):
 
 class InsecureEndpoint(PermanentError):
     kind = ErrorKind.INSECURE_URL
+
+
+# -- the local cache -----------------------------------------------------------------------------
+# A full disk, an I/O error, a read-only folder or another process's lock says nothing about the
+# data already stored: these are reported and retried, and the cache file is left alone. Only
+# proven corruption moves a cache aside (services/cache.py).
+DISK_RETRY_SECONDS = 300.0
+LOCK_RETRY_SECONDS = 5.0
+
+
+class CacheUnavailable(TransientError):
+    """The cache cannot be used right now; the file itself is intact."""
+
+    kind = ErrorKind.DISK
+
+
+class CacheFull(CacheUnavailable):
+    """SQLITE_FULL / ENOSPC: free some space and the next retry stores the rows."""
+
+    kind = ErrorKind.DISK
+
+
+class CacheIOError(CacheUnavailable):
+    kind = ErrorKind.DISK
+
+
+class CacheReadOnly(CacheUnavailable):
+    kind = ErrorKind.READ_ONLY
+
+
+class CacheBusy(CacheUnavailable):
+    """Another process holds the write lock longer than the busy timeout: retry in seconds."""
+
+    kind = ErrorKind.CACHE_BUSY
+
+
+class CacheCorrupt(TransientError):
+    """The cache was proven damaged (integrity_check failed) and has been replaced; the rows
+    that could be saved were copied to the new file. The next refresh fetches the rest."""
+
+    kind = ErrorKind.DISK
+
+
+class UnsafeFile(PermanentError):
+    """A symlink where the cache or a log file should be: refused, never followed."""
+
+    kind = ErrorKind.UNSAFE_FILE
