@@ -212,3 +212,125 @@ def break_gaps(time_ms: np.ndarray, values: np.ndarray, max_gap_ms: int) -> tupl
     t_out = np.insert(t, gaps + 1, t[gaps] + 1)
     v_out = np.insert(v, gaps + 1, np.nan)
     return t_out, v_out
+
+
+# -- row validation (before anything is stored) ----------------------------------------------------
+#: rows and snapshots stamped later than this past "now" are refused: a row dated 2100 would
+#: otherwise stay the newest for good
+FUTURE_TOLERANCE_MS = 10 * 60_000
+#: how far a bar's stamp may run ahead of "now", in bar intervals (a venue that stamps a forming
+#: bar at its close)
+FUTURE_BARS = 1
+
+# The range each stored column must lie in; NaN is "unknown" and always allowed.
+_POSITIVE = ("open", "high", "low", "close", "interval_hours")
+_NON_NEGATIVE = ("volume", "open_interest", "open_interest_usd")
+_BELOW_ONE_IN_SIZE = ("rate",)  # a funding rate per interval: |r| < 1 (100 %)
+
+
+def _in_range(name: str, col: np.ndarray) -> np.ndarray:
+    """True where the value is NaN or within the column's range (±inf is never in range)."""
+    known = ~np.isnan(col)
+    with np.errstate(invalid="ignore"):
+        if name in _POSITIVE:
+            ok = col > 0
+        elif name in _NON_NEGATIVE:
+            ok = col >= 0
+        elif name in _BELOW_ONE_IN_SIZE:
+            ok = np.abs(col) < 1
+        else:
+            ok = np.ones(len(col), dtype=bool)
+    return ~known | (ok & np.isfinite(col))
+
+
+@dataclass(frozen=True, eq=False)
+class RowCheck:
+    """The rows fit to store, and how many were dropped (or collapsed) for which reason."""
+
+    data: SeriesData
+    reasons: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_dropped(self) -> int:
+        return sum(self.reasons.values())
+
+    def summary(self) -> str:
+        """e.g. "2 dropped: non-finite volume" (empty when nothing was dropped)."""
+        if not self.reasons:
+            return ""
+        parts = ", ".join(f"{n} {r}" if len(self.reasons) > 1 else r
+                          for r, n in sorted(self.reasons.items()))
+        return f"{self.rows_dropped} dropped: {parts}"
+
+
+def check_rows(time_ms: np.ndarray, columns: Mapping[str, np.ndarray], *, now: int,
+               interval_ms: int | None = None) -> RowCheck:
+    """Validate raw rows (any order, repeated times allowed) before they are stored.
+
+    A row is dropped when a value is ±inf ("non-finite <col>") or out of its range
+    ("<col> out of range": prices and intervals > 0, volume and open interest >= 0, a funding
+    rate |r| < 1), or when it is stamped more than FUTURE_TOLERANCE_MS (plus one bar) after
+    `now` ("future time"). Repeated times keep the last row; a repeat with different values is
+    counted ("duplicate time, different values"), an identical one is not. The result is
+    sorted with strictly increasing times.
+    """
+    t = np.asarray(time_ms, dtype=np.int64)
+    cols = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+    reasons: dict[str, int] = {}
+    keep = np.ones(len(t), dtype=bool)
+
+    def drop(bad: np.ndarray, reason: str) -> None:
+        bad = bad & keep
+        count = int(bad.sum())
+        if count:
+            reasons[reason] = reasons.get(reason, 0) + count
+            keep[bad] = False
+
+    limit = now + FUTURE_TOLERANCE_MS + FUTURE_BARS * (interval_ms or 0)
+    drop(t > limit, "future time")
+    for name, col in cols.items():
+        drop(np.isinf(col), f"non-finite {name}")
+        drop(~_in_range(name, col), f"{name} out of range")
+    t, cols = t[keep], {k: v[keep] for k, v in cols.items()}
+    t, cols, conflicts = collapse_repeats(t, cols)
+    if conflicts:
+        reasons[DUPLICATE_REASON] = reasons.get(DUPLICATE_REASON, 0) + conflicts
+    return RowCheck(SeriesData(t, cols), reasons)
+
+
+DUPLICATE_REASON = "duplicate time, different values"
+#: `frame.attrs` key a venue page carries: how many of its rows repeated a time with different
+#: values (services/parsing.make_frame keeps the last); the refresh counts them
+DUPLICATE_CONFLICTS = "duplicate_conflicts"
+
+
+def collapse_repeats(time_ms: np.ndarray, columns: Mapping[str, np.ndarray]
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """Sort by time and keep the last row of each repeated time. Also returns how many dropped
+    repeats differed from the row kept (an identical repeat is harmless; NaN equals NaN)."""
+    t = np.asarray(time_ms, dtype=np.int64)
+    cols = {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()}
+    if len(t) < 2 or np.all(t[1:] > t[:-1]):
+        return t, cols, 0
+    order = np.argsort(t, kind="stable")
+    t, cols = t[order], {k: v[order] for k, v in cols.items()}
+    last_of_run = np.ones(len(t), dtype=bool)
+    last_of_run[:-1] = t[1:] != t[:-1]
+    run_end = np.flatnonzero(last_of_run)
+    kept_index = run_end[np.searchsorted(run_end, np.arange(len(t)))]
+    differs = np.zeros(len(t), dtype=bool)
+    for col in cols.values():
+        kept = col[kept_index]
+        differs |= ~((col == kept) | (np.isnan(col) & np.isnan(kept)))
+    conflicts = int((differs & ~last_of_run).sum())
+    return t[last_of_run], {k: v[last_of_run] for k, v in cols.items()}, conflicts
+
+
+def frame_rows(frame: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A page frame's times and columns as they came (unsorted, repeats kept) for `check_rows`."""
+    index = frame.index
+    if getattr(index, "tz", None) is None:
+        raise ValueError("frame index must be a tz-aware UTC DatetimeIndex")
+    t = index.as_unit("ms").asi8.astype(np.int64, copy=False)
+    cols = {str(c): frame[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in frame.columns}
+    return t, cols

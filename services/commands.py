@@ -93,11 +93,13 @@ def cmd_refresh(services: AppServices, ids: Sequence[str], start: str | None, en
         total_requests += result.requests
         if result.ok:
             via = f" via {result.venue}" if result.venue else ""
-            out.write(f"{series_id}\tok\t+{result.rows_added} rows\tlast {iso_utc(result.last_ms)}"
-                      f"{via}\t{result.requests} requests\n")
+            dropped = f", {result.drop_summary}" if result.rows_dropped else ""
+            out.write(f"{series_id}\tok\t+{result.rows_added} rows{dropped}"
+                      f"\tlast {iso_utc(result.last_ms)}{via}\t{result.requests} requests\n")
         else:
             failures += 1
-            out.write(f"{series_id}\terror\t{result.error}\n")
+            dropped = f" ({result.drop_summary})" if result.rows_dropped else ""
+            out.write(f"{series_id}\terror\t{result.error}{dropped}\n")
     out.write(f"# {len(series_ids) - failures}/{len(series_ids)} series ok, "
               f"{total_requests} requests\n")
     return 1 if failures == len(series_ids) else 0

@@ -17,7 +17,12 @@ import pandas as pd
 
 from models.catalog import SeriesSpec, validate_symbol
 from models.funding import annualize_funding
-from models.series import MS_PER_HOUR, now_ms  # noqa: F401  (now_ms: for the venue clients)
+from models.series import (
+    DUPLICATE_CONFLICTS,
+    MS_PER_HOUR,
+    collapse_repeats,
+    now_ms,  # noqa: F401  (for the venue clients)
+)
 from services.errors import BadPayload, BadRequest
 
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -75,8 +80,20 @@ def make_frame(time_ms: Sequence[int] | np.ndarray, columns: Mapping[str, Any]) 
     index = pd.DatetimeIndex(pd.to_datetime(t, unit="ms", utc=True), name="time")
     frame = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in columns.items()},
                          index=index)
+    conflicts = repeated_time_conflicts(t, columns)
     frame = frame[~frame.index.duplicated(keep="last")]
-    return frame.sort_index()
+    frame = frame.sort_index()
+    if conflicts:
+        frame.attrs[DUPLICATE_CONFLICTS] = conflicts
+    return frame
+
+
+def repeated_time_conflicts(time_ms: np.ndarray, columns: Mapping[str, Any]) -> int:
+    """Rows that repeat a time with values different from the last row for that time."""
+    if len(time_ms) < 2 or np.all(time_ms[1:] > time_ms[:-1]):
+        return 0
+    return collapse_repeats(time_ms, {k: np.asarray(v, dtype=np.float64)
+                                      for k, v in columns.items()})[2]
 
 
 def valid_candles(frame: pd.DataFrame) -> pd.DataFrame:

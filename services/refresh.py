@@ -8,13 +8,31 @@ it got, and it returns a result instead of raising, so one failing series never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from models.catalog import SeriesSpec, validate_symbol
-from models.series import MS_PER_DAY, SeriesData, now_ms
+from models.series import (
+    DUPLICATE_CONFLICTS,
+    DUPLICATE_REASON,
+    FUTURE_TOLERANCE_MS,
+    MS_PER_DAY,
+    RowCheck,
+    SeriesData,
+    check_rows,
+    frame_rows,
+    now_ms,
+)
 from services.cache import Cache
-from services.errors import GeoBlocked, PermanentError, ServiceError, UnknownSymbol
+from services.errors import (
+    BadPayload,
+    CacheCorrupt,
+    CacheUnavailable,
+    GeoBlocked,
+    PermanentError,
+    ServiceError,
+    UnknownSymbol,
+)
 from services.sources import Sources
 
 log = logging.getLogger(__name__)
@@ -73,10 +91,22 @@ class RefreshResult:
     #: the rows this call stored (new and re-fetched ones, e.g. the forming bar): the caller
     #: merges them into what it holds instead of reading the whole series back
     rows: SeriesData | None = None
+    #: rows refused before storing (non-finite, out of range, future, conflicting repeats)
+    rows_dropped: int = 0
+    drop_reasons: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def drop_summary(self) -> str:
+        """e.g. "2 dropped: non-finite volume"; empty when every row was stored."""
+        if not self.rows_dropped:
+            return ""
+        reasons = sorted(self.drop_reasons.items())
+        text = ", ".join(f"{n} {r}" if len(reasons) > 1 else r for r, n in reasons)
+        return f"{self.rows_dropped} dropped: {text}"
 
 
 def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
@@ -92,8 +122,12 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
     from services.http import counting_requests
 
     with counting_requests() as count:
-        result = _refresh(spec, cache, sources, want_start_ms, end_ms, now, progress,
-                          should_stop, force)
+        try:
+            result = _refresh(spec, cache, sources, want_start_ms, end_ms, now, progress,
+                              should_stop, force)
+        except ServiceError as e:  # the cache: a full disk, a lock, a read-only folder
+            log.warning("refresh %s: %s", spec.id, e)
+            result = RefreshResult(spec.id, error=e)
     return replace(result, requests=count.sent)
 
 
@@ -105,13 +139,14 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
     meta = cache.get_meta(spec.id)
 
     if spec.is_snapshot:
-        return _refresh_snapshot(spec, cache, sources, meta)
+        return _refresh_snapshot(spec, cache, sources, meta, now)
 
     plan = plan_refresh(spec, cache.bounds(spec.id), want_start_ms=start, now=now,
                         history_start_ms=meta.get("history_start_ms"),
                         last_fetch_ms=None if force else meta.get("last_fetch_ms"),
                         end_ms=end_ms)
     added = 0
+    dropped: dict[str, int] = {}
     stored: list[SeriesData] = []
     errors: list[ServiceError] = []
     served_by = ""
@@ -127,7 +162,10 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
 
             try:
                 oldest = _fetch_range(spec, cache, sources.get(venue), symbol, range_start,
-                                      range_end, should_stop, report, stored)
+                                      range_end, should_stop, report, stored, now=now,
+                                      dropped=dropped)
+            except (CacheUnavailable, CacheCorrupt):
+                raise  # the disk, not the venue: another venue would fail the same way
             except ServiceError as e:
                 errors.append(e)
                 log.warning("refresh %s via %s failed: %s", spec.id, venue, e)
@@ -151,11 +189,13 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
         # Every venue failed: report the primary venue's error, the others as fallbacks.
         return RefreshResult(spec.id, added, bounds[1] if bounds else None, "",
                              errors[0] if errors else None,
-                             fallback_errors=tuple(errors[1:]), rows=rows)
+                             fallback_errors=tuple(errors[1:]), rows=rows,
+                             rows_dropped=sum(dropped.values()), drop_reasons=dropped)
     cache.update_meta(spec.id, last_fetch_ms=now, venue=served_by or meta.get("venue", ""))
     return RefreshResult(spec.id, added, bounds[1] if bounds else None,
                          served_by or meta.get("venue", ""), None,
-                         fallback_errors=tuple(errors), rows=rows)
+                         fallback_errors=tuple(errors), rows=rows,
+                         rows_dropped=sum(dropped.values()), drop_reasons=dropped)
 
 
 @dataclass(frozen=True)
@@ -166,16 +206,18 @@ class _RangeOutcome:
 
 def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, start: int,
                  end: int, should_stop: Callable[[], bool] | None,
-                 report: Callable[[int], object], stored: list[SeriesData]) -> _RangeOutcome:
+                 report: Callable[[int], object], stored: list[SeriesData], *,
+                 now: int | None = None, dropped: dict[str, int] | None = None) -> _RangeOutcome:
     """Store each page as it arrives, so an interrupted backfill keeps what it got; each page
     stored is appended to `stored`, in order (a later page wins a repeated time, as in the
-    cache)."""
+    cache). Every row is checked first (`check_rows`); what was refused is logged and counted
+    into `dropped` (reason -> rows)."""
     added = 0
     oldest: int | None = None
     newest: int | None = None
     for page in client.iter_pages(spec, symbol, start, end):  # type: ignore[attr-defined]
-        data = (SeriesData.from_frame(page).select(spec.columns).between(start, end)
-                .without_empty_rows())
+        data = _checked_page(spec, page, now_ms() if now is None else now, dropped)
+        data = data.between(start, end).without_empty_rows()
         added += cache.upsert(spec.id, data)
         stored.append(data)
         if len(data):
@@ -189,6 +231,25 @@ def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, st
     return _RangeOutcome(added, oldest)
 
 
+def _checked_page(spec: SeriesSpec, page: object, now: int,
+                  dropped: dict[str, int] | None) -> SeriesData:
+    time_ms, columns = frame_rows(page)  # type: ignore[arg-type]
+    check = check_rows(time_ms, {c: columns[c] for c in spec.columns if c in columns},
+                       now=now, interval_ms=spec.interval_ms)
+    # Repeats the client's parser already collapsed (services/parsing.make_frame) count too.
+    collapsed = int(getattr(page, "attrs", {}).get(DUPLICATE_CONFLICTS, 0))
+    if collapsed:
+        reasons = dict(check.reasons)
+        reasons[DUPLICATE_REASON] = reasons.get(DUPLICATE_REASON, 0) + collapsed
+        check = RowCheck(check.data, reasons)
+    if check.reasons:
+        log.warning("refresh %s: %s", spec.id, check.summary())
+        if dropped is not None:
+            for reason, count in check.reasons.items():
+                dropped[reason] = dropped.get(reason, 0) + count
+    return check.data.select(spec.columns)
+
+
 def _venue_order(spec: SeriesSpec, meta: dict) -> Sequence[tuple[str, str]]:
     """Primary venue first, unless it refused this region before: then it goes last."""
     venues = list(spec.venues)
@@ -199,12 +260,16 @@ def _venue_order(spec: SeriesSpec, meta: dict) -> Sequence[tuple[str, str]]:
 
 
 def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
-                      meta: dict) -> RefreshResult:
+                      meta: dict, now: int) -> RefreshResult:
     errors: list[ServiceError] = []
     for venue, symbol in _venue_order(spec, meta):
         validate_symbol(symbol)
         try:
             snap = sources.get(venue).fetch_snapshot(spec, symbol)
+            if snap.time_ms > now + FUTURE_TOLERANCE_MS:
+                # Stored, it would be the newest snapshot for good and hide every later one.
+                raise BadPayload(f"snapshot stamped {snap.time_ms - now} ms in the future; "
+                                 "refused", venue=venue)
         except ServiceError as e:
             errors.append(e)
             if isinstance(e, PermanentError) and not isinstance(e, GeoBlocked | UnknownSymbol):
@@ -213,6 +278,12 @@ def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
         added = 1 if cache.put_snapshot(snap) else 0
         cache.update_meta(spec.id, last_fetch_ms=now_ms(), venue=venue)
         return RefreshResult(spec.id, added, snap.time_ms, venue, None,
-                             fallback_errors=tuple(errors))
+                             fallback_errors=tuple(errors), **_future_drops(errors))
     return RefreshResult(spec.id, 0, None, "", errors[0] if errors else None,
-                         fallback_errors=tuple(errors[1:]))
+                         fallback_errors=tuple(errors[1:]), **_future_drops(errors))
+
+
+def _future_drops(errors: list[ServiceError]) -> dict:
+    future = sum(isinstance(e, BadPayload) and e.message.endswith("in the future; refused")
+                 for e in errors)
+    return {"rows_dropped": future, "drop_reasons": {"future time": future} if future else {}}
