@@ -62,9 +62,9 @@ def run_command(args: argparse.Namespace) -> int:
         return commands.cmd_list()
     from services.config import data_dir
 
-    # Logging first: what opening the cache logs goes to the file, not to stderr.
-    setup_logging(data_dir(), console=False)
     try:
+        # Logging first: what opening the cache logs goes to the file, not to stderr.
+        setup_logging(data_dir(), console=False)
         services = open_demo() if args.demo else open_live()
     except ServiceError as e:  # an insecure base URL override, a full disk, a symlinked cache
         sys.stderr.write(f"rotor: error: {e}\n")
@@ -94,7 +94,11 @@ def run_gui(args: argparse.Namespace) -> int:
     mark("imports")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Rotor")
-    folder = data_dir()
+    try:
+        folder = data_dir()
+    except ServiceError as e:  # a data folder that cannot be created
+        sys.stderr.write(f"rotor: error: {e}\n")
+        return 2
     setup_logging(folder, console=True)
     settings = open_settings(str(folder / "settings.ini"))
     try:

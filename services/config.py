@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from models.venues import VENUES
-from services.errors import InsecureEndpoint
+from services.errors import CacheReadOnly, InsecureEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,10 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
         from platformdirs import user_data_dir
 
         path = Path(user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:  # one line for the user, not a traceback
+        raise CacheReadOnly(f"cannot create the data folder {path}: {e.strerror or e}") from e
     try:
         path.chmod(0o700)
     except OSError:  # a directory we do not own: leave it, the files inside are still 0600

@@ -222,3 +222,34 @@ def test_symlinked_cache_file_is_refused(tmp_path):
         Cache(link).close()
     assert isinstance(raised.value, errors.UnsafeFile)
     assert "symlink" in str(raised.value)
+
+
+def test_refresh_on_a_full_disk_reports_it_and_tries_no_other_venue(tmp_path, httpserver):
+    import json
+
+    from werkzeug import Response
+
+    from models.catalog import get_spec
+    from services.config import DEFAULT_URLS, Endpoints
+    from services.refresh import refresh_series
+    from services.sources import Sources
+    from tests.services.test_binance import kline
+
+    rows = [kline(t) for t in range(0, 3000 * H, H)]
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(
+        lambda request: Response(json.dumps(
+            [r for r in rows if r[0] >= int(request.args["startTime"])][:1000]),
+            content_type="application/json"))
+    base = httpserver.url_for("/").rstrip("/")
+    sources = Sources(Endpoints({name: base for name in DEFAULT_URLS}))
+    path = tmp_path / "cache.sqlite"
+    cache = Cache(path)
+    cache.upsert("eth.1h", closes(59, 100.0))
+    conn = cache._conn()
+    conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
+    result = refresh_series(get_spec("btc.1h"), cache, sources, want_start_ms=0, now=3000 * H)
+    cache.close()
+    assert isinstance(result.error, errors.CacheFull), result
+    assert result.fallback_errors == ()  # the disk, not the venue: no fallback was tried
+    assert quarantined(tmp_path) == []
+    assert len(Cache(path).read("eth.1h")) == 59
