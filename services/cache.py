@@ -8,13 +8,13 @@ it touches. Rows are merged by (series, time): a row is never duplicated; a newe
 
 Every method may be called from any worker thread: each thread gets its own connection.
 
-Failures (docs/architecture.md, "The cache under faults"): a full disk, an I/O error, a read-only folder or another
-process's lock raise a typed, transient `services.errors` error and leave the file alone. Only
-proven corruption (`PRAGMA integrity_check` fails, or "file is not a database") moves the file
-aside (kept for inspection); what a per-series read can still save is copied into the new file
-first, and `notice` says so for the UI. A read-only data folder opens the cache read-only (the
-cached data can still be shown) and says so in `notice`. A symlink where the cache files go is
-refused, never followed.
+Failures (docs/architecture.md, "The cache under faults"): a full disk, an I/O error, a
+read-only folder or another process's lock raise a typed, transient `services.errors` error and
+leave the file alone. Only proven corruption (`PRAGMA integrity_check` fails, or "file is not a
+database") moves the file aside (kept for inspection); what a per-series read can still save is
+copied into the new file first, and `notice` says so for the UI. A read-only data folder opens
+the cache read-only (the cached data can still be shown) and says so in `notice`. A symlink
+where the cache files go is refused, never followed.
 """
 
 from __future__ import annotations
