@@ -253,3 +253,19 @@ def test_refresh_on_a_full_disk_reports_it_and_tries_no_other_venue(tmp_path, ht
     assert result.fallback_errors == ()  # the disk, not the venue: no fallback was tried
     assert quarantined(tmp_path) == []
     assert len(Cache(path).read("eth.1h")) == 59
+
+
+def test_window_services_on_a_read_only_data_folder_carry_a_notice(tmp_path):
+    from services.app import open_live
+
+    with tmpfs(tmp_path / "mnt") as mnt:
+        cache = Cache(mnt / "cache.sqlite")
+        cache.upsert("btc.1h", closes(59, 100.0))
+        cache.close()
+        _remount_read_only(mnt)
+        services = open_live({"ROTOR_DATA_DIR": str(mnt)})
+        try:
+            assert [n for n in services.notices if "read-only" in n] != []
+            assert len(services.cache.read("btc.1h")) == 59
+        finally:
+            services.close()
