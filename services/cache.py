@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from models.catalog import validate_series_id
-from models.series import SeriesData, Snapshot, now_ms
+from models.series import FUTURE_TOLERANCE_MS, SeriesData, Snapshot, now_ms
 from services.errors import (
     DISK_RETRY_SECONDS,
     LOCK_RETRY_SECONDS,
@@ -79,10 +79,6 @@ CREATE TABLE IF NOT EXISTS series_meta (
 ) WITHOUT ROWID;
 """
 
-
-#: a snapshot stamped later than this past the wall clock is not served (a chain dated 2100
-#: would otherwise hide every later one for good)
-FUTURE_TOLERANCE_MS = 10 * 60_000
 
 # SQLite primary result codes (https://sqlite.org/rescode.html)
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
