@@ -1,8 +1,9 @@
 """The one HTTP recipe every venue client uses.
 
 - base URL, (connect, read) timeouts and a urllib3 `Retry` policy injected through the constructor;
-- quick retries (well under a second each) for connect errors and 5xx inside urllib3; anything
-  longer (429, Retry-After, backoff after a failed refresh) is the scheduler's timer, never a sleep;
+- quick retries (well under a second each) for connect errors inside urllib3, and a 5xx asked
+  again at once, its body unread, by `HttpClient`; anything longer (429, Retry-After, backoff
+  after a failed refresh) is the scheduler's timer, never a sleep;
 - one `requests.Session` per thread, a User-Agent on every request;
 - the body is parsed and checked, not only the status: HTML where JSON was expected, a truncated
   body and venue errors inside HTTP 200 become typed errors (`services.errors`);
@@ -59,6 +60,8 @@ DEFAULT_DEADLINE = 30.0
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+STATUS_RETRIES = 2  # a 5xx is asked again at once, twice at most, within the deadline
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_RATE_LIMIT_WAIT = 60.0
 EXCERPT_CHARS = 160
@@ -100,8 +103,9 @@ def add_request_observer(fn: RequestObserver) -> Callable[[], None]:
 
 def default_retry() -> Retry:
     return Retry(
-        total=2, connect=2, read=0, other=0, status=2,
-        status_forcelist=(500, 502, 503, 504),
+        # No status retries here: urllib3 reads a retried answer's body whole (unbounded) before
+        # asking again. `HttpClient._request` re-asks a 5xx itself without reading it.
+        total=2, connect=2, read=0, other=0, status=0,
         allowed_methods=frozenset({"GET", "POST"}),  # every call here is a read
         backoff_factor=0.25, backoff_jitter=0.1, backoff_max=1.0,
         respect_retry_after_header=False,  # a 429 goes back to the scheduler, not to sleep()
@@ -197,9 +201,14 @@ class HttpClient:
         url = f"{self.base_url}/{path.lstrip('/')}"
         limit = self.max_body_bytes if max_bytes is None else min(max_bytes, self.max_body_bytes)
         deadline = time.monotonic() + self.deadline
-        for _ in range(MAX_REDIRECTS + 1):
-            resp = self._send(method, url, deadline, **kwargs)
+        status_retries, redirects, notify = STATUS_RETRIES, 0, True
+        while True:
+            resp = self._send(method, url, deadline, notify=notify, **kwargs)
+            notify = False  # retries and redirects are part of the same request
             try:
+                if resp.status_code in RETRY_STATUSES and status_retries > 0:
+                    status_retries -= 1
+                    continue  # closed below without reading the body
                 target = self._redirect_target(resp, url)
                 if target is None:
                     # The bounded body becomes `resp.content`, which `_decode`, `check_payload`
@@ -208,18 +217,22 @@ class HttpClient:
                     return self._decode(resp, url)
             finally:
                 resp.close()  # an unread or half-read body: the connection is not reused
+            redirects += 1
+            if redirects > MAX_REDIRECTS:
+                raise self.error(RedirectRefused, f"more than {MAX_REDIRECTS} redirects",
+                                 url=redact_url(url))
             url = target
             kwargs.pop("params", None)  # the Location carries its own query
-        raise self.error(RedirectRefused, f"more than {MAX_REDIRECTS} redirects",
-                         url=redact_url(url))
 
-    def _send(self, method: str, url: str, deadline: float, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, url: str, deadline: float, *, notify: bool = True,
+              **kwargs: Any) -> requests.Response:
         """Send one request and read its headers; the body is left to `_read_body`."""
-        for fn in list(_observers):
-            fn(method, url)
-        count = _current_count.get()
-        if count is not None:
-            count.sent += 1
+        if notify:
+            for fn in list(_observers):
+                fn(method, url)
+            count = _current_count.get()
+            if count is not None:
+                count.sent += 1
         connect, read = self.timeout
         remaining = deadline - time.monotonic()
         if remaining <= 0:

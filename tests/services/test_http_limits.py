@@ -131,6 +131,25 @@ def test_an_endless_body_is_refused_and_memory_stays_small(httpserver):
     assert out["rss_growth_mib"] < 40  # 256 MiB were on offer
 
 
+def test_a_retried_5xx_with_an_endless_body_is_not_read_whole(httpserver):
+    """A 503 is asked again (twice) without its body being read: urllib3's own status retry
+    would read each retried body whole first."""
+    httpserver.expect_request("/data").respond_with_handler(
+        lambda _req: Response(endless_zeros(), status=503, content_type="text/html"))
+    out = fetch_in_child(httpserver.url_for("/"), 4 * MiB)
+    assert len(httpserver.log) == 3
+    assert out["error"] == BadPayload.__name__ and "over the 4 MiB limit" in out["message"]
+    assert out["rss_growth_mib"] < 40  # 3 x 256 MiB were on offer
+
+
+def test_a_5xx_then_an_answer_is_retried_at_once(httpserver):
+    httpserver.expect_ordered_request("/data").respond_with_data("busy", status=502)
+    httpserver.expect_ordered_request("/data").respond_with_json({"ok": 1})
+    t0 = time.monotonic()
+    assert HttpClient(httpserver.url_for("/")).get_json("/data") == {"ok": 1}
+    assert time.monotonic() - t0 < 1.0
+
+
 def test_a_huge_content_length_is_refused_before_reading(httpserver):
     two_gb = 2 * 2**30
 
