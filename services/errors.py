@@ -6,7 +6,18 @@ to wait. Clients re-raise transport errors `from` the original so logs keep the 
 
 from __future__ import annotations
 
+import re
+
 from models.status import ErrorKind
+
+# The user-info part of a URL ("user:password@" after the scheme), wherever it sits in a text.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@")
+
+
+def redact_url(text: str) -> str:
+    """`text` with every URL's "user:password@" replaced by "***@": a base URL may carry
+    credentials (a proxy's), and error texts go to the log and the status bar."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 class ServiceError(Exception):
@@ -18,6 +29,8 @@ class ServiceError(Exception):
 
     def __init__(self, message: str, *, venue: str = "", url: str = "",
                  retry_after: float | None = None) -> None:
+        # Redacted here, once, so no error text can carry a URL's password.
+        message, url = redact_url(message), redact_url(url)
         super().__init__(message)
         self.message = message
         self.venue = venue
@@ -86,6 +99,10 @@ class InternalError(ServiceError):
 
 class InsecureEndpoint(PermanentError):
     kind = ErrorKind.INSECURE_URL
+
+
+class RedirectRefused(InsecureEndpoint):
+    """A redirect away from the base URL's https host (services/http.py follows only those)."""
 
 
 # -- the local cache -----------------------------------------------------------------------------

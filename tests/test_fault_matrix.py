@@ -329,6 +329,15 @@ def _stall(_venue: Venue, _ts: list[int]):
     return handler
 
 
+def _claims_2_gib(payload: Any):
+    def handler(_req: Request) -> Response:
+        # A streamed body: werkzeug keeps the declared length instead of measuring the body.
+        resp = Response(iter([json.dumps(payload).encode()]), content_type="application/json")
+        resp.headers["Content-Length"] = str(2 * 2**30)
+        return resp
+    return handler
+
+
 def _unused(_venue: Venue, _ts: list[int]):
     return lambda _req: Response("not reached", status=500)
 
@@ -364,6 +373,15 @@ FAULTS = [
           lambda v, ts: _json(v.rows([ts[1], ts[0], ts[1]])), None, rows_added=2),
     Fault("unknown symbol", lambda v, ts: _json(v.unknown_symbol, v.unknown_status),
           E.UnknownSymbol),
+    # Issue #18: answers built to exhaust the client rather than to carry data.
+    Fault("deeply nested JSON",
+          lambda v, ts: lambda _r: Response("[" * 100_000 + "]" * 100_000,
+                                            content_type="application/json"), E.BadPayload),
+    Fault("Content-Length of 2 GiB", lambda v, ts: _claims_2_gib(v.rows(ts)), E.BadPayload),
+    Fault("redirect to plain http on another host",
+          lambda v, ts: lambda _r: Response("", status=302,
+                                            headers={"Location": "http://203.0.113.7/rows"}),
+          E.RedirectRefused),
 ]
 
 
