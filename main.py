@@ -86,10 +86,11 @@ def run_gui(args: argparse.Namespace) -> int:
 
     import ui  # noqa: F401  (pins the Qt binding before pyqtgraph loads)
     from services.app import freeze_startup_heap
-    from services.config import data_dir
+    from services.config import Endpoints, data_dir
     from services.errors import ServiceError
     from services.logs import install_excepthooks, setup_logging
-    from ui.main_window import MainWindow, open_settings
+    from ui.main_window import MainWindow
+    from ui.settings_file import SettingsError, open_settings
 
     mark("imports")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -100,7 +101,17 @@ def run_gui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
     setup_logging(folder, console=True)
-    settings = open_settings(str(folder / "settings.ini"))
+    if not args.demo:
+        try:  # as the commands do: an insecure base URL override stops here, not in a worker
+            Endpoints.from_env()
+        except ServiceError as e:
+            sys.stderr.write(f"rotor: error: {e}\n")
+            return 2
+    try:
+        settings = open_settings(str(folder / "settings.ini"))
+    except SettingsError as e:
+        sys.stderr.write(f"rotor: error: {e}\n")
+        return 2
     try:
         window = MainWindow(settings, demo=args.demo)
     except ServiceError as e:
