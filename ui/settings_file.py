@@ -60,28 +60,36 @@ def _screen_settings_file(path: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:  # user-only from birth; Qt keeps the mode when it rewrites
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+        except OSError as e:
+            raise SettingsError(f"cannot create {path}: {e.strerror or e}") from e
         return
     except OSError as e:
         if os.path.islink(path):
             raise SettingsError(f"{path} is a symbolic link; Rotor does not follow it "
                                 "(replace it with a regular file or remove it)") from e
         raise SettingsError(f"cannot read {path}: {e.strerror or e}") from e
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise SettingsError(f"{path} is not a regular file; Rotor does not read it")
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise SettingsError(f"{path} is not a regular file; Rotor does not read it")
-        if info.st_size > MAX_SETTINGS_BYTES:
-            raise SettingsError(f"{path} is {info.st_size:,} bytes, not a Rotor settings file "
-                                f"(at most {MAX_SETTINGS_BYTES:,}); move it away")
         raw = file.read(MAX_SETTINGS_BYTES + 1)
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise SettingsError(f"{path} is over {MAX_SETTINGS_BYTES:,} bytes, not a Rotor settings "
+                            "file; move it away")
     kept, refused = screen_settings_text(raw)
     if not refused:
         return
     for line in refused:
         log.warning("settings.ini: refused %s (not a plain string or number); "
                     "its default is used", line[:160])
-    _replace_file(path, kept)
+    try:
+        _replace_file(path, kept)
+    except OSError as e:  # QSettings must not parse what was refused
+        raise SettingsError(f"cannot remove refused values from {path}: "
+                            f"{e.strerror or e}") from e
 
 
 def screen_settings_text(raw: bytes) -> tuple[bytes, list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,7 @@ def test_a_pickled_variant_in_settings_runs_nothing_and_the_window_starts(
     window.close()  # saves the layout: QSettings writes (and re-parses) the whole file
     assert not marker.exists()
     assert "Variant" not in path.read_text()
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0  # still user-only once rewritten
 
 
 def test_a_malformed_variant_falls_back_to_the_default_with_a_log_line(
@@ -170,6 +172,16 @@ def test_a_symlinked_settings_file_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="symbolic link"):
         open_settings(str(link))
     assert real.read_text() == "[prices]\ninterval=4h\n"
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_settings_path_that_is_not_a_regular_file_is_refused(tmp_path, kind):
+    from ui.settings_file import SettingsError, open_settings
+
+    path = tmp_path / "settings.ini"
+    path.mkdir() if kind == "directory" else os.mkfifo(path)
+    with pytest.raises(SettingsError, match="not a regular file"):
+        open_settings(str(path))  # a FIFO with no writer must not block the start
 
 
 def _run_window(data_dir: Path, *args: str, env: dict[str, str] | None = None):
