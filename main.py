@@ -6,6 +6,9 @@
     python main.py list                 the series Rotor knows
     python main.py refresh [SERIES ...] [--start DATE] [--end DATE]
     python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
+
+Exit status: 0 done, 2 the command cannot run as asked (bad arguments, an unusable --out),
+1 it ran and failed (every series failed; the export's write failed part-way, e.g. a full disk).
 """
 
 from __future__ import annotations
@@ -55,13 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
 def run_command(args: argparse.Namespace) -> int:
     from services import commands
     from services.app import open_demo, open_live
+    from services.config import data_dir
     from services.errors import ServiceError
     from services.logs import setup_logging
 
     if args.command == "list":
         return commands.cmd_list()
-    from services.config import data_dir
-
     try:
         # Logging first: what opening the cache logs goes to the file, not to stderr.
         setup_logging(data_dir(), console=False)
@@ -73,9 +75,9 @@ def run_command(args: argparse.Namespace) -> int:
         if args.command == "refresh":
             return commands.cmd_refresh(services, args.series, args.start, args.end)
         return commands.cmd_export(services, args.series, args.out, args.start, args.end)
-    except commands.CommandError as e:
+    except commands.CommandError as e:  # exit status 2 or 1: see services/commands.py
         sys.stderr.write(f"rotor: error: {e}\n")
-        return 2
+        return e.exit_status
     finally:
         services.close()
 
@@ -86,10 +88,11 @@ def run_gui(args: argparse.Namespace) -> int:
 
     import ui  # noqa: F401  (pins the Qt binding before pyqtgraph loads)
     from services.app import freeze_startup_heap
-    from services.config import data_dir
+    from services.config import Endpoints, data_dir
     from services.errors import ServiceError
     from services.logs import install_excepthooks, setup_logging
-    from ui.main_window import MainWindow, open_settings
+    from ui.main_window import MainWindow
+    from ui.settings_file import SettingsError, open_settings
 
     mark("imports")
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -100,7 +103,17 @@ def run_gui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
     setup_logging(folder, console=True)
-    settings = open_settings(str(folder / "settings.ini"))
+    if not args.demo:
+        try:  # as the commands do: an insecure base URL override stops here, not in a worker
+            Endpoints.from_env()
+        except ServiceError as e:
+            sys.stderr.write(f"rotor: error: {e}\n")
+            return 2
+    try:
+        settings = open_settings(str(folder / "settings.ini"))
+    except SettingsError as e:
+        sys.stderr.write(f"rotor: error: {e}\n")
+        return 2
     try:
         window = MainWindow(settings, demo=args.demo)
     except ServiceError as e:

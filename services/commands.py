@@ -2,6 +2,12 @@
 
 They print plain lines for cron and scripts, and return an exit status instead of raising: a
 failing venue is one line of output, never a traceback.
+
+Exit status: 0 done; 2 the command cannot run as asked (unknown series, a bad date or a start
+after the end, an `--out` that is empty, a directory, in a missing folder or cannot be opened);
+1 it ran and failed (every series failed to refresh; writing the export failed part-way, e.g.
+`--out /dev/full` or a full disk: ENOSPC is the file system's state, not the user's mistake,
+and the same command succeeds once space is freed).
 """
 
 from __future__ import annotations
@@ -9,11 +15,14 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 import numpy as np
 
@@ -25,7 +34,16 @@ log = logging.getLogger(__name__)
 
 
 class CommandError(Exception):
-    """A user mistake (unknown series, bad date): one line on stderr, exit status 2."""
+    """A user mistake (unknown series, bad date, an unusable --out): one line on stderr, exit
+    status 2."""
+
+    exit_status = 2
+
+
+class OutputError(CommandError):
+    """Writing the output failed part-way (a full disk, an I/O error): one line, exit status 1."""
+
+    exit_status = 1
 
 
 def parse_date_ms(text: str | None) -> int | None:
@@ -39,6 +57,14 @@ def parse_date_ms(text: str | None) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1000)
+
+
+def parse_date_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """`--start` and `--end` as epoch ms; a start after the end is an error, not an empty range."""
+    start_ms, end_ms = parse_date_ms(start), parse_date_ms(end)
+    if start_ms is not None and end_ms is not None and start_ms > end_ms:
+        raise CommandError(f"--start {start} is after --end {end}")
+    return start_ms, end_ms
 
 
 def iso_utc(ms: int | None) -> str:
@@ -70,7 +96,7 @@ def cmd_refresh(services: AppServices, ids: Sequence[str], start: str | None, en
                 out: TextIO = sys.stdout) -> int:
     """Fetch into the cache; exit 1 only when every series failed."""
     series_ids = _resolve(ids)
-    start_ms, end_ms = parse_date_ms(start), parse_date_ms(end)
+    start_ms, end_ms = parse_date_range(start, end)
     if services.sources is None:
         out.write("demo mode: nothing to fetch (the demo dataset is already in its cache)\n")
         return 0
@@ -108,7 +134,8 @@ def cmd_refresh(services: AppServices, ids: Sequence[str], start: str | None, en
 def cmd_export(services: AppServices, series_id: str, out_path: str, start: str | None,
                end: str | None, out: TextIO = sys.stdout) -> int:
     """Write `time` (ISO-8601 UTC) then the series' own columns to a CSV file."""
-    start_ms, end_ms = parse_date_ms(start), parse_date_ms(end)
+    start_ms, end_ms = parse_date_range(start, end)
+    check_out_path(out_path)
     derived = derived_specs()
     if series_id in CATALOG:
         spec = CATALOG[series_id]
@@ -116,7 +143,7 @@ def cmd_export(services: AppServices, series_id: str, out_path: str, start: str 
             return _export_snapshot(services, series_id, out_path, out)
         data = services.cache.read(series_id, start_ms, end_ms).select(spec.columns)
         rows = len(data)
-        with Path(out_path).open("w", newline="") as fh:
+        with _writing(out_path) as fh:
             writer = csv.writer(fh)
             writer.writerow(["time", *spec.columns])
             cols = [data[c] for c in spec.columns]
@@ -148,10 +175,50 @@ def _export_snapshot(services: AppServices, series_id: str, out_path: str, out: 
         return 1
     frame = snap.frame.copy()
     frame.insert(0, "time", iso_utc(snap.time_ms))
-    frame.to_csv(out_path, index=False)
+    with _writing(out_path) as fh:
+        frame.to_csv(fh, index=False)
     _write_sidecar(out_path, _stored_provenance(CATALOG[series_id], snap.time_ms))
     out.write(f"{series_id}: {len(frame)} rows at {iso_utc(snap.time_ms)} -> {out_path}\n")
     return 0
+
+
+def check_out_path(out_path: str) -> None:
+    """Refuse, before any work, an `--out` that cannot be the file asked for."""
+    if not out_path.strip():
+        raise CommandError("--out is empty: give the CSV file to write")
+    path = Path(out_path)
+    if path.is_dir():
+        raise CommandError(f"--out {out_path} is a directory: give a file name")
+    if not path.parent.is_dir():
+        raise CommandError(f"--out {out_path}: the folder {path.parent} does not exist")
+    if sidecar_path(out_path).is_dir():
+        raise CommandError(f"{sidecar_path(out_path)} is a directory: the provenance cannot be "
+                           "written beside the export")
+
+
+@contextmanager
+def _writing(out_path: str, what: str = "") -> Iterator[IO[str]]:
+    """The file opened for writing: failing to open it is exit 2 (the path is unusable),
+    failing part-way is exit 1 (a partial regular file is removed, not left looking whole)."""
+    label = f"{what} {out_path}".strip()
+    try:
+        fh = open(out_path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise CommandError(f"cannot write {label}: {e.strerror or e}") from None
+    try:
+        with fh:
+            yield fh
+    except OSError as e:
+        _remove_partial(out_path)
+        raise OutputError(f"writing {label} failed: {e.strerror or e}") from None
+
+
+def _remove_partial(out_path: str) -> None:
+    try:
+        if stat.S_ISREG(os.stat(out_path).st_mode):  # never a device such as /dev/full
+            os.unlink(out_path)
+    except OSError:
+        pass
 
 
 def sidecar_path(out_path: str) -> Path:
@@ -164,7 +231,8 @@ def _write_sidecar(out_path: str, provenance: dict) -> Path:
     path = sidecar_path(out_path)
     provenance = {**provenance, "exported_at": iso_utc(int(datetime.now(UTC).timestamp() * 1000)),
                   "file": Path(out_path).name}
-    path.write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
+    with _writing(str(path), what="its provenance") as fh:
+        fh.write(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -209,7 +277,8 @@ def _write_frame(frame, out_path: str, start_ms: int | None, end_ms: int | None)
         frame = frame[keep]
         frame.insert(0, "time", [iso_utc(int(v)) for v in frame.index.as_unit("ms").asi8])
         frame = frame.reset_index(drop=True)
-    frame.to_csv(out_path, index=False, float_format="%.10g")
+    with _writing(out_path) as fh:
+        frame.to_csv(fh, index=False, float_format="%.10g")
     return len(frame)
 
 

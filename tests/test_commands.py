@@ -119,3 +119,74 @@ def test_insecure_base_url_is_refused(url):
     out = run_main("refresh", "btc.1h", env={"ROTOR_BINANCE_SPOT_URL": url})
     assert out.returncode == 2
     assert "https://" in out.stderr
+
+
+def _one_error_line(out: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rotor: error: "), out.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(("where", "says"), [
+    ("directory", "is a directory"),
+    ("missing parent", "does not exist"),
+    ("empty", "--out is empty"),
+])
+def test_an_unusable_out_is_one_line_and_status_2(tmp_path, where, says):
+    out_arg = {"directory": str(tmp_path), "missing parent": str(tmp_path / "no" / "x.csv"),
+               "empty": ""}[where]
+    out = run_main("--demo", "export", "btc.1h", "--out", out_arg)
+    assert out.returncode == 2
+    assert says in _one_error_line(out)
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("series_id", ["btc.1h", "gex.btc", "options.btc"])
+def test_a_full_disk_while_exporting_is_one_line_and_status_1(series_id):
+    """ENOSPC: the arguments were fine and the file system failed (status 1, documented in
+    services/commands.py); /dev/full stays what it is."""
+    out = run_main("--demo", "export", series_id, "--out", "/dev/full")
+    assert out.returncode == 1
+    assert "No space left on device" in _one_error_line(out)
+    assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")
+    assert not os.path.lexists("/dev/full.provenance.json")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_failing_provenance_write_is_one_line_and_status_1(tmp_path):
+    target = tmp_path / "btc.csv"
+    (tmp_path / "btc.provenance.json").symlink_to("/dev/full")
+    out = run_main("--demo", "export", "btc.1h", "--out", str(target))
+    assert out.returncode == 1
+    line = _one_error_line(out)
+    assert "provenance" in line and "No space left on device" in line
+
+
+def test_a_provenance_path_that_is_a_directory_is_refused_before_writing(tmp_path):
+    target = tmp_path / "btc.csv"
+    (tmp_path / "btc.provenance.json").mkdir()
+    out = run_main("--demo", "export", "btc.1h", "--out", str(target))
+    assert out.returncode == 2
+    assert "provenance" in _one_error_line(out)
+    assert not target.exists()
+
+
+def test_export_start_after_end_is_an_error(tmp_path):
+    target = tmp_path / "btc.csv"
+    out = run_main("--demo", "export", "btc.1h", "--out", str(target),
+                   "--start", "2026-02-10", "--end", "2026-02-01")
+    assert out.returncode == 2
+    assert "--start 2026-02-10 is after --end 2026-02-01" in _one_error_line(out)
+    assert not target.exists()
+
+
+def test_refresh_start_after_end_is_an_error_not_ok_zero_rows(httpserver):
+    httpserver.expect_request("/api/v3/klines").respond_with_handler(klines_handler)
+    out = run_main("refresh", "btc.1h", "--start", "2026-01-03", "--end", "2026-01-01",
+                   env=venue_env(httpserver))
+    assert out.returncode == 2
+    assert "is after --end" in _one_error_line(out)
+    assert "ok" not in out.stdout
+    assert len(httpserver.log) == 0

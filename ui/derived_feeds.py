@@ -40,6 +40,7 @@ from models.options import DealerPositioning, DeltaConvention
 from models.series import SeriesData, Snapshot
 from models.volatility import RvMethod
 from ui.scheduler import Scheduler
+from ui.settings_file import read_setting
 from ui.store import DataStore
 
 log = logging.getLogger(__name__)
@@ -211,12 +212,7 @@ class DerivedFeeds(QObject):
             return dict(defaults)
         out = {}
         for param, default in defaults.items():
-            raw = self.settings.value(self._setting(name, param), default)
-            try:
-                value = (raw in (True, "true", "1", 1) if isinstance(default, bool)
-                         else type(default)(raw))
-            except (TypeError, ValueError):
-                value = default
+            value = read_setting(self.settings, self._setting(name, param), default)
             valid = _VALID.get((name, param))
             out[param] = value if valid is None or valid(value) else default
         return out

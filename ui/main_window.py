@@ -1,15 +1,17 @@
 """Rotor's main window: dock panels around the data store, a View menu, a status bar.
 
-Docks have stable object names so `saveState()`/`restoreState()` (kept in QSettings) bring a
-trader's layout back; "Reset layout" returns to the built-in arrangement.
+Docks have stable object names so `saveState()`/`restoreState()` (kept in QSettings as hex text,
+see ui/settings_file.py) bring a trader's layout back; "Reset layout" returns to the built-in
+arrangement.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -34,6 +36,8 @@ from ui.panels.rotation import RotationPanel
 from ui.panels.sources import SourcesPanel
 from ui.panels.volatility import VolatilityPanel
 from ui.scheduler import Scheduler
+from ui.settings_file import layout_text, read_layout
+from ui.settings_file import open_settings as open_settings  # the window's settings, screened
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
 
@@ -43,6 +47,9 @@ SETTINGS_VERSION = 1
 # The docks behind another dock's tab are built once the docks on screen have painted, or after
 # this long (no data yet, e.g. a first start with no network): a start-up should not pay for them.
 IDLE_BUILD_FALLBACK_MS = 3000
+# Of the shutdown budget, what is kept for after the wait for workers: closing the cache, leaving
+# the event loop, exiting (measured 40-100 ms at the process level on a loaded machine).
+SHUTDOWN_RESERVE_MS = 250
 
 
 @dataclass(frozen=True)
@@ -253,11 +260,11 @@ class MainWindow(QMainWindow):
 
     # -- layout persistence -------------------------------------------------------------------
     def _restore_layout(self) -> bool:
-        geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
-        if isinstance(geometry, QByteArray):
+        geometry = read_layout(self.settings, "window/geometry")
+        state = read_layout(self.settings, "window/state")
+        if geometry is not None:
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
+        if state is not None:
             if self.restoreState(state, SETTINGS_VERSION):
                 return True
             log.warning("saved layout could not be restored; using the default")
@@ -274,8 +281,8 @@ class MainWindow(QMainWindow):
                 self._default_state = self.saveState(SETTINGS_VERSION)
 
     def save_layout(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(SETTINGS_VERSION))
+        self.settings.setValue("window/geometry", layout_text(self.saveGeometry()))
+        self.settings.setValue("window/state", layout_text(self.saveState(SETTINGS_VERSION)))
         self.settings.sync()
 
     def reset_layout(self) -> None:
@@ -327,22 +334,18 @@ class MainWindow(QMainWindow):
 
     # -- shutdown -----------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Everything from here to the process exit fits in `shutdown_msecs`: the wait for
+        workers gets what saving the layout and letting the panels go left, minus a reserve
+        for what follows it (closing the cache, leaving the event loop)."""
+        started = time.monotonic()
         self.save_layout()
         for panel in self.panels.values():
             panel.shutdown()
-        self.workers_left = not self.scheduler.shutdown(self.shutdown_msecs)
+        spent_ms = (time.monotonic() - started) * 1000
+        wait_ms = max(0, int(self.shutdown_msecs - spent_ms - SHUTDOWN_RESERVE_MS))
+        self.workers_left = not self.scheduler.shutdown(wait_ms)
         if self.workers_left:
-            log.warning("workers still running after %d ms at shutdown", self.shutdown_msecs)
+            log.warning("workers still running at shutdown (waited %d ms of %d)", wait_ms,
+                        self.shutdown_msecs)
         self.closed.emit()
         super().closeEvent(event)
-
-
-def open_settings(path: str) -> QSettings:
-    import os
-
-    if not os.path.exists(path):  # user-only from birth; Qt keeps the mode when it rewrites
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    settings = QSettings(path, QSettings.Format.IniFormat)
-    settings.setFallbacksEnabled(False)
-    return settings
-

@@ -24,6 +24,7 @@ from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.derived_feeds import DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
+from ui.settings_file import read_setting
 from ui.store import DataStore
 
 
@@ -323,11 +324,7 @@ def convention_box(bar: QHBoxLayout, options: Iterable[tuple[str, str, str]], cu
 
 def stored_choice(settings: QSettings, key: str, allowed: Iterable[Any] | None,
                   default: Any) -> Any:
-    """A persisted setting read back safely: a value edited by hand or left by an older
-    version (not of `default`'s type, or not one of `allowed`) falls back to `default`."""
-    raw = settings.value(key, default)
-    try:
-        value = type(default)(raw)
-    except (TypeError, ValueError):
-        return default
-    return value if allowed is None or value in allowed else default
+    """A persisted setting read back safely (`ui.settings_file.read_setting`): a value edited by
+    hand or left by an older version (not of `default`'s type, or not one of `allowed`) falls
+    back to `default`."""
+    return read_setting(settings, key, default, allowed)

@@ -59,6 +59,7 @@ from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, debounced, elastic
+from ui.settings_file import read_setting
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
 DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
@@ -90,18 +91,18 @@ class PricesPanel(Panel):
         self.range_key = self.persisted("range_key", RANGES_DAYS, "1M")
         self.mode = self.persisted("mode", MODES, "stacked")
         self.style = self.persisted("style", STYLES, "line")
-        self.log_scale = settings.value("prices/log", False, type=bool)
-        saved = settings.value("prices/assets", list(DEFAULT_ASSETS))
-        self.visible = [s for s in PRICE_STEMS if s in (saved or [])] or list(DEFAULT_ASSETS)
+        self.log_scale = read_setting(settings, "prices/log", False)
+        saved = read_setting(settings, "prices/assets", list(DEFAULT_ASSETS))
+        self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
         self._prepared: dict[str, PreparedPrices] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
         self._labels: dict[str, pg.LabelItem] = {}
         self._range_applied = False
         self._rebase_factors: dict[str, float] = {}
-        self.shade_funding = settings.value("prices/shade_funding", True, type=bool)
-        self.show_levels = settings.value("prices/levels", True, type=bool)
-        self.user_levels = parse_user_levels(settings.value("levels/btc"))
+        self.shade_funding = read_setting(settings, "prices/shade_funding", True)
+        self.show_levels = read_setting(settings, "prices/levels", True)
+        self.user_levels = parse_user_levels(read_setting(settings, "levels/btc", []))
         self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         # What the overlays show, handed over by the derived feeds (no other panel involved).
         self._funding: FundingAnalysis | None = None
