@@ -172,6 +172,7 @@ class DerivedFeeds(QObject):
         self.settings = settings
         self._feeds: dict[str, _Feed] = {}
         self._dirty: set[str] = set()
+        self._running: set[str] = set()  # feed keys with a computation on a worker
         self._released = not held
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -313,10 +314,23 @@ class DerivedFeeds(QObject):
             {i: s for i in feed.inputs if (s := self.store.snapshot(i)) is not None},
             services.cache if services is not None else None)
         run = partial(ANALYSES[feed.name].run, loader, **feed.params)
+        self._running.add(feed.key)
         self.scheduler.run(f"feed:{feed.key}", run,
-                           on_result=lambda value, key=feed.key: self._on_result(key, value))
+                           on_result=lambda value, key=feed.key: self._on_result(key, value),
+                           on_error=lambda exc, key=feed.key: self._on_failed(key, exc))
+
+    def settled(self) -> bool:
+        """Released, nothing waiting to recompute and nothing computing (a screenshot waits for
+        this, so the overlays are in the picture)."""
+        return self._released and not self._dirty and not self._running
+
+    def _on_failed(self, key: str, exc: Exception) -> None:
+        """A bug in an analysis: logged with its traceback; the feed keeps its last result."""
+        self._running.discard(key)
+        log.error("derived feed %s failed", key, exc_info=exc)
 
     def _on_result(self, key: str, value: Any) -> None:
+        self._running.discard(key)
         feed = self._feeds.get(key)
         if feed is None:
             return  # nobody subscribes any more

@@ -328,8 +328,10 @@ class MainWindow(QMainWindow):
     def panels_have_data(self) -> bool:
         """Start-up is over and every panel on screen shows data (a screenshot waits for this):
         each dock has its panel, and all the cache held has reached them, including the
-        snapshots behind the gamma levels and the funding table."""
+        snapshots behind the gamma levels and the funding table, and the derived feeds behind
+        the overlays have settled."""
         return (len(self.panels) == len(self.docks) and self.scheduler.cache_read_done
+                and self.feeds.settled()
                 and all(p.has_data() for p in self.panels.values() if p.on_screen()))
 
     # -- shutdown -----------------------------------------------------------------------------
