@@ -67,7 +67,8 @@ def plan_refresh(spec: SeriesSpec, bounds: tuple[int, int, int] | None, *, want_
         return RefreshPlan(((want_start_ms, end),)) if want_start_ms < end else RefreshPlan(())
     first, last, _ = bounds
     ranges: list[tuple[int, int]] = []
-    fresh = (last_fetch_ms is not None and now - last_fetch_ms < spec.poll_seconds * 500)
+    # A fetch stamped after `now` means the wall clock jumped back since: not fresh.
+    fresh = (last_fetch_ms is not None and 0 <= now - last_fetch_ms < spec.poll_seconds * 500)
     if end >= last and not fresh:
         ranges.append((last, end))
     floor = want_start_ms

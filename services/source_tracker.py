@@ -1,9 +1,13 @@
 """When each watched series is refreshed next, and what state its source is in.
 
-A pure state machine, no Qt and no clock of its own: the caller passes `now` (epoch ms) to every
-method, so a test drives it with a fake clock. It holds the one copy of every series'
-`SourceStatus`; the window's scheduler asks it on each 1 s tick which series are `due`, tells it
-when a refresh starts, succeeds or fails, and shows the statuses it reports through `on_change`.
+A pure state machine, no Qt and no clock of its own: the caller passes `now` (wall clock, epoch
+ms) to every method, and `mono` (a monotonic clock, ms) where time is measured, so a test drives
+it with fake clocks. Due times, venue holds and staleness are measured on `mono`, so a wall-clock
+jump either way (NTP, a user setting the date, a suspend) neither freezes nor floods refreshing;
+`now` only stamps what a status shows (last good, error, next retry). `mono` defaults to `now`.
+It holds the one copy of every series' `SourceStatus`; the window's scheduler asks it on each
+1 s tick which series are `due`, tells it when a refresh starts, succeeds or fails, and shows the
+statuses it reports through `on_change`.
 
 - After a failure: the venue's Retry-After if it gave one, else back-off doubling from a quarter
   of the poll interval (`models.status.backoff_seconds`); a permanent error (unknown symbol, bad
@@ -50,8 +54,9 @@ class SourceTracker:
         self._on_change = on_change
         self._specs: dict[str, SeriesSpec] = {}
         self._status: dict[str, SourceStatus] = {}
-        self._due_ms: dict[str, int] = {}
-        self._venue_hold_ms: dict[str, int] = {}
+        self._due_ms: dict[str, int] = {}  # monotonic ms
+        self._venue_hold_ms: dict[str, int] = {}  # monotonic ms
+        self._last_good_mono: dict[str, int] = {}
         self._want_start: dict[str, int] = {}
         self._inflight: set[str] = set()
         self._history_pending: set[str] = set()  # older rows asked for while a job was running
@@ -80,6 +85,7 @@ class SourceTracker:
         return frozenset(self._inflight)
 
     def due_at(self, series_id: str) -> int | None:
+        """When the series is due, on the monotonic clock."""
         return self._due_ms.get(series_id)
 
     # -- start-up -----------------------------------------------------------------------------
@@ -89,7 +95,8 @@ class SourceTracker:
         for spec in self._specs.values():
             self._set(SourceStatus(spec.id, SourceState.UPDATING, venue=spec.source))
 
-    def on_cached(self, series_id: str, data_last_ms: int | None, now: int) -> None:
+    def on_cached(self, series_id: str, data_last_ms: int | None, now: int, *,
+                  mono: int | None = None) -> None:
         """The cache's rows (maybe none) are published: refresh from now on (live), or show
         them as the demo dataset."""
         if series_id not in self._specs:
@@ -100,19 +107,22 @@ class SourceTracker:
             return
         self._set(SourceStatus(series_id, SourceState.UPDATING,
                                venue=self._specs[series_id].source, data_last_ms=data_last_ms))
-        self._due_ms[series_id] = now
+        self._due_ms[series_id] = now if mono is None else mono
 
     # -- the tick -----------------------------------------------------------------------------
-    def mark_stale(self, now: int) -> None:
+    def mark_stale(self, now: int, *, mono: int | None = None) -> None:
+        mono = now if mono is None else mono
         for series_id, status in list(self._status.items()):
             spec = self._specs.get(series_id)
             if spec is None or status.state != SourceState.OK or status.last_good_ms is None:
                 continue
-            if now - status.last_good_ms > STALE_AFTER_POLLS * spec.poll_seconds * 1000:
+            good = self._last_good_mono.get(series_id)
+            if good is not None and mono - good > STALE_AFTER_POLLS * spec.poll_seconds * 1000:
                 self._set(status.evolve(state=SourceState.STALE))
 
-    def due(self, now: int, max_running: int) -> list[str]:
+    def due(self, now: int, max_running: int, *, mono: int | None = None) -> list[str]:
         """The series to refresh now, so that at most `max_running` refreshes run at once."""
+        now = now if mono is None else mono  # due times and holds are monotonic
         slots = max_running - len(self._inflight)
         out: list[str] = []
         for series_id, spec in self._specs.items():
@@ -137,7 +147,7 @@ class SourceTracker:
         return RefreshRequest(series_id, self._want_start.get(series_id), force)
 
     def on_success(self, series_id: str, now: int, *, venue: str = "",
-                   data_last_ms: int | None = None) -> None:
+                   data_last_ms: int | None = None, mono: int | None = None) -> None:
         self._inflight.discard(series_id)
         spec = self._specs.get(series_id)
         if spec is None:
@@ -148,11 +158,14 @@ class SourceTracker:
             state=SourceState.OK, venue=venue or spec.source, last_good_ms=now,
             data_last_ms=data_last_ms or status.data_last_ms, last_error="",
             error_kind=ErrorKind.NONE, failures=0, next_retry_ms=None))
-        self._due_ms[series_id] = now + spec.poll_seconds * 1000
+        mono = now if mono is None else mono
+        self._last_good_mono[series_id] = mono
+        self._due_ms[series_id] = mono + spec.poll_seconds * 1000
         if series_id in self._history_pending:
-            self._due_ms[series_id] = now  # the user scrolled back meanwhile
+            self._due_ms[series_id] = mono  # the user scrolled back meanwhile
 
-    def on_failure(self, series_id: str, error: ServiceError | None, now: int) -> None:
+    def on_failure(self, series_id: str, error: ServiceError | None, now: int, *,
+                   mono: int | None = None) -> None:
         self._inflight.discard(series_id)
         spec = self._specs.get(series_id)
         if spec is None:
@@ -164,31 +177,34 @@ class SourceTracker:
             wait_s = PERMANENT_RETRY_SECONDS  # retrying soon will not help; the user can force it
         else:
             wait_s = backoff_seconds(failures, spec.poll_seconds, retry_after)
-        next_ms = now + int(wait_s * 1000)
+        next_ms = now + int(wait_s * 1000)  # shown to the user: wall clock
+        next_mono = (now if mono is None else mono) + int(wait_s * 1000)
         if isinstance(error, RateLimited) and error.venue:
             # A rate limit applies to the whole venue: hold its other series too.
-            self._venue_hold_ms[spec.source] = next_ms
-        self._due_ms[series_id] = next_ms
+            self._venue_hold_ms[spec.source] = next_mono
+        self._due_ms[series_id] = next_mono
         self._set(status.evolve(
             state=SourceState.ERROR, last_error=str(error) if error else "unknown error",
             error_kind=error.kind if error else ErrorKind.ERROR, error_at_ms=now,
             next_retry_ms=next_ms, failures=failures))
 
     # -- the user -----------------------------------------------------------------------------
-    def refresh_now(self, series_ids: Iterable[str] | None, now: int) -> None:
+    def refresh_now(self, series_ids: Iterable[str] | None, now: int, *,
+                    mono: int | None = None) -> None:
         """Due at once, and fetch the newest bar even if it was fetched moments ago."""
         for series_id in series_ids or list(self._specs):
-            self._due_ms[series_id] = now
+            self._due_ms[series_id] = now if mono is None else mono
             self._forced.add(series_id)
 
-    def want_history(self, series_id: str, start_ms: int, now: int) -> bool:
+    def want_history(self, series_id: str, start_ms: int, now: int, *,
+                     mono: int | None = None) -> bool:
         """Older rows from `start_ms` on; True when that needs a refresh."""
         if series_id not in self._specs or self.demo:
             return False
         if start_ms >= self._want_start.get(series_id, start_ms + 1):
             return False
         self._want_start[series_id] = start_ms
-        self._due_ms[series_id] = now
+        self._due_ms[series_id] = now if mono is None else mono
         if series_id in self._inflight:
             self._history_pending.add(series_id)
         return True

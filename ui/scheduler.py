@@ -86,9 +86,11 @@ class Scheduler(QObject):
     _workerProgress = Signal(str, float)  # emitted on a worker: queued to the GUI thread
 
     def __init__(self, parent: QObject | None = None, *, tick_ms: int = 1000,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
-        self._clock = clock
+        self._clock = clock  # stamps data and statuses
+        self._monotonic = monotonic  # measures waits: a wall-clock jump does not move them
         self.services: AppServices | None = None
         self.demo = False
         self.jobs = JobRunner(self)
@@ -110,6 +112,9 @@ class Scheduler(QObject):
         if self.services is not None and self.services.now_ms_override is not None:
             return self.services.now_ms_override
         return int(self._clock() * 1000)
+
+    def mono_ms(self) -> int:
+        return int(self._monotonic() * 1000)
 
     def start(self, series_ids: Iterable[str], *, demo: bool = False,
               first: Iterable[str] = (), hold_snapshots: bool = False) -> None:
@@ -140,12 +145,13 @@ class Scheduler(QObject):
 
     def refresh_now(self, series_ids: Iterable[str] | None = None) -> None:
         """The user asked: fetch the newest bars now, even those fetched moments ago."""
-        self.tracker.refresh_now(series_ids, self.now_ms())
+        self.tracker.refresh_now(series_ids, self.now_ms(), mono=self.mono_ms())
         self._on_tick()
 
     def request_history(self, series_id: str, start_ms: int) -> None:
         """Load older rows (the user scrolled back): fetched if the cache lacks them."""
-        if self.tracker.want_history(series_id, start_ms, self.now_ms()):
+        if self.tracker.want_history(series_id, start_ms, self.now_ms(),
+                                     mono=self.mono_ms()):
             self._on_tick()
 
     def run(self, key: str, fn: Callable[..., Any], *args: Any,
@@ -195,7 +201,7 @@ class Scheduler(QObject):
 
     def _publish_cached(self, phase: CachedPhase) -> None:
         """Hand cached data to the panels; each series read becomes due (or demo)."""
-        now = self.now_ms()
+        now, mono = self.now_ms(), self.mono_ms()
         for series_id, data in phase.series.items():
             self._publish_series(series_id, data, None)
         for series_id, snap in phase.snapshots.items():
@@ -204,7 +210,7 @@ class Scheduler(QObject):
             data = phase.series.get(series_id)
             snap = phase.snapshots.get(series_id)
             last = data.last_ms if data is not None else (snap.time_ms if snap else None)
-            self.tracker.on_cached(series_id, last, now)
+            self.tracker.on_cached(series_id, last, now, mono=mono)
 
     def _publish_series(self, series_id: str, data: SeriesData, tail_from: int | None) -> None:
         self._published[series_id] = data
@@ -216,9 +222,9 @@ class Scheduler(QObject):
     def _on_tick(self) -> None:
         if self._closing or self.services is None or self.demo:
             return
-        now = self.now_ms()
-        self.tracker.mark_stale(now)
-        for series_id in self.tracker.due(now, MAX_REFRESH_JOBS):
+        now, mono = self.now_ms(), self.mono_ms()
+        self.tracker.mark_stale(now, mono=mono)
+        for series_id in self.tracker.due(now, MAX_REFRESH_JOBS, mono=mono):
             spec = self.tracker.spec(series_id)
             assert spec is not None
             self._submit_refresh(spec)
@@ -241,12 +247,12 @@ class Scheduler(QObject):
             self._publish_series(series_id, out.data, out.tail_from)
         if out.snapshot is not None:
             self.snapshotChanged.emit(series_id, out.snapshot)
-        now = self.now_ms()
+        now, mono = self.now_ms(), self.mono_ms()
         if result.ok:
             self.tracker.on_success(series_id, now, venue=result.venue,
-                                    data_last_ms=result.last_ms)
+                                    data_last_ms=result.last_ms, mono=mono)
         else:
-            self.tracker.on_failure(series_id, result.error, now)
+            self.tracker.on_failure(series_id, result.error, now, mono=mono)
         self._emit_progress()
         self._maybe_fall_back_to_demo()
 
@@ -256,7 +262,7 @@ class Scheduler(QObject):
         spec = self.tracker.spec(series_id)
         error = InternalError(f"internal error: {exc.__class__.__name__}: {exc}",
                               venue=spec.source if spec else "")
-        self.tracker.on_failure(series_id, error, self.now_ms())
+        self.tracker.on_failure(series_id, error, self.now_ms(), mono=self.mono_ms())
         self._emit_progress()
         self.noticeRaised.emit(f"{series_id}: internal error ({exc}); see the log")
 

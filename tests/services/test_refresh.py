@@ -26,6 +26,14 @@ def btc():
     return get_spec("btc.1h")
 
 
+def test_plan_after_the_wall_clock_jumped_back_still_fetches_the_newest_bar(btc):
+    """The last fetch is stamped a day after `now`: before, now - last_fetch < 30 s held for the
+    whole day and no newer row was asked for."""
+    plan = plan_refresh(btc, (100 * H, 150 * H, 51), want_start_ms=100 * H, now=200 * H,
+                        last_fetch_ms=200 * H + DAY)
+    assert plan.ranges == ((150 * H, 200 * H),)
+
+
 def test_plan_for_an_empty_cache_fetches_the_whole_wanted_range(btc):
     plan = plan_refresh(btc, None, want_start_ms=100 * H, now=200 * H)
     assert plan.ranges == ((100 * H, 200 * H),)

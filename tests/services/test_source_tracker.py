@@ -186,3 +186,52 @@ def test_every_error_class_has_its_own_kind_and_its_words():
     assert len(set(kinds)) == len(classes)
     assert set(ERROR_TEXT) == set(ErrorKind)
     assert ERROR_TEXT[E.RateLimited.kind] == "rate limited"
+
+
+DAY = 86_400 * S
+M0 = 5_000 * S  # a monotonic clock counts from an arbitrary origin (boot)
+
+
+@pytest.mark.parametrize("jump_ms", [-DAY, DAY])
+def test_a_wall_clock_jump_either_way_leaves_the_schedule_on_the_monotonic_clock(jump_ms):
+    tracker, _ = _tracker("btc.1h")  # polled every 60 s
+    tracker.on_started("btc.1h")
+    tracker.on_success("btc.1h", T0, venue="coinbase", mono=M0)
+    # 10 s later the wall clock jumps by a day; the monotonic clock runs on.
+    wall, mono = T0 + 10 * S + jump_ms, M0 + 10 * S
+    assert tracker.due(wall, 3, mono=mono) == []
+    tracker.mark_stale(wall, mono=mono)
+    assert tracker.status("btc.1h").state == SourceState.OK  # a day forward is not staleness
+    # Due again one poll interval after the success, whatever the wall clock says (before the
+    # fix: after a day back, due in 86,400 s; after a day forward, due at once and stale).
+    assert tracker.due(wall + 49_999, 3, mono=M0 + 59_999) == []
+    assert tracker.due(wall + 50 * S, 3, mono=M0 + 60 * S) == ["btc.1h"]
+    tracker.on_started("btc.1h")
+    tracker.on_success("btc.1h", wall + 51 * S, mono=M0 + 61 * S)
+    assert tracker.status("btc.1h").last_good_ms == wall + 51 * S  # stamped with wall time
+    assert tracker.due_at("btc.1h") == M0 + 121 * S
+
+
+@pytest.mark.parametrize("jump_ms", [-DAY, DAY])
+def test_backoff_and_venue_holds_survive_a_wall_clock_jump(jump_ms):
+    tracker, _ = _tracker("btc.1h", "eth.1h")
+    tracker.on_cached("eth.1h", None, T0, mono=M0)  # due now, on the monotonic clock
+    tracker.on_started("btc.1h")
+    tracker.on_failure("btc.1h", E.RateLimited("slow down", venue="binance", retry_after=7.0),
+                       T0, mono=M0)
+    assert tracker.status("btc.1h").next_retry_ms == T0 + 7 * S  # shown in wall time
+    wall = T0 + jump_ms
+    assert tracker.due(wall + 6 * S, 3, mono=M0 + 6_999) == []  # the hold still counts
+    assert tracker.due(wall + 7 * S, 3, mono=M0 + 7 * S) == ["btc.1h", "eth.1h"]
+
+
+def test_a_series_not_refreshed_goes_stale_after_a_wall_clock_jump_back():
+    """Before: now - last_good was negative for a day, so 'stale' could not fire."""
+    tracker, _ = _tracker("btc.1h")  # 3 polls of 60 s
+    tracker.on_started("btc.1h")
+    tracker.on_success("btc.1h", T0, mono=M0)
+    wall = T0 - DAY
+    tracker.mark_stale(wall + 180 * S, mono=M0 + 180 * S)
+    assert tracker.status("btc.1h").state == SourceState.OK
+    tracker.mark_stale(wall + 180 * S + 1, mono=M0 + 180 * S + 1)
+    assert tracker.status("btc.1h").state == SourceState.STALE
