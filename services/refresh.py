@@ -8,7 +8,7 @@ it got, and it returns a result instead of raising, so one failing series never 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from models.catalog import SeriesSpec, validate_symbol
@@ -50,13 +50,49 @@ class RefreshPlan:
         return not self.ranges
 
 
+Span = tuple[int, int]
+
+
+def merge_spans(spans: Iterable[Sequence[int]]) -> list[Span]:
+    """Sorted, with overlapping or touching (1 ms apart) spans joined."""
+    out: list[Span] = []
+    for start, end in sorted((int(a), int(b)) for a, b in spans):
+        if out and start <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def uncovered(start: int, end: int, covered: Iterable[Sequence[int]]) -> list[Span]:
+    """The parts of [start, end] outside every covered span, newest first."""
+    holes: list[Span] = []
+    cursor = start
+    for a, b in merge_spans(covered):
+        if b < cursor:
+            continue
+        if a > end:
+            break
+        if a > cursor:
+            holes.append((cursor, a))
+        cursor = max(cursor, b)
+    if cursor < end:
+        holes.append((cursor, end))
+    return holes[::-1]
+
+
 def plan_refresh(spec: SeriesSpec, bounds: tuple[int, int, int] | None, *, want_start_ms: int,
                  now: int, history_start_ms: int | None = None,
-                 last_fetch_ms: int | None = None, end_ms: int | None = None) -> RefreshPlan:
+                 last_fetch_ms: int | None = None, end_ms: int | None = None,
+                 covered: Iterable[Sequence[int]] | None = None) -> RefreshPlan:
     """The ranges to fetch so the cache covers [want_start_ms, end] with the newest bar fresh.
 
     - Newer: from the last cached bar (inclusive: it may still be forming) to the end, unless
       it was fetched less than half a poll interval ago.
+    - Holes: parts between the first and last cached row that no completed fetch `covered` (a
+      page failed or the process was killed part-way through a newest-first catch-up). A range
+      fetched completely counts as covered even when the venue had no rows in it (a closure,
+      a delisting), so a hole the data explains is asked for once, not forever.
     - Older: from `want_start_ms` up to the first cached row, unless an earlier backfill already
       reached the venue's oldest row (`history_start_ms`) or the venue keeps no older data.
     """
@@ -74,6 +110,8 @@ def plan_refresh(spec: SeriesSpec, bounds: tuple[int, int, int] | None, *, want_
     floor = want_start_ms
     if history_start_ms is not None:
         floor = max(floor, history_start_ms)
+    if covered is not None and max(first, floor) < last:
+        ranges.extend(uncovered(max(first, floor), last, covered))
     step = spec.interval_ms or 0
     if floor < first - step:
         ranges.append((floor, first - 1))
@@ -142,10 +180,14 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
     if spec.is_snapshot:
         return _refresh_snapshot(spec, cache, sources, meta, now)
 
-    plan = plan_refresh(spec, cache.bounds(spec.id), want_start_ms=start, now=now,
+    bounds = cache.bounds(spec.id)
+    if bounds is not None and "covered" not in meta:
+        # A cache from before coverage was kept: trust its span, as planning did then.
+        meta = cache.update_meta(spec.id, covered=[[bounds[0], bounds[1]]])
+    plan = plan_refresh(spec, bounds, want_start_ms=start, now=now,
                         history_start_ms=meta.get("history_start_ms"),
                         last_fetch_ms=None if force else meta.get("last_fetch_ms"),
-                        end_ms=end_ms)
+                        end_ms=end_ms, covered=meta.get("covered", []))
     added = 0
     dropped: dict[str, int] = {}
     stored: list[SeriesData] = []
@@ -175,6 +217,10 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
                 continue
             added += oldest.rows_added
             served_by = venue
+            if oldest.complete:
+                # Asked and fully received: no hole here, whatever rows it held.
+                spans = merge_spans([*meta.get("covered", []), (range_start, range_end)])
+                meta = cache.update_meta(spec.id, covered=[list(span) for span in spans])
             is_backfill = first_cached is None or range_end < first_cached
             # A gap longer than any market closure means the venue keeps nothing older.
             if is_backfill and (oldest.time_ms is None
@@ -203,6 +249,7 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
 class _RangeOutcome:
     rows_added: int
     time_ms: int | None  # the oldest row the venue returned in the range
+    complete: bool = True  # every page arrived (not stopped part-way)
 
 
 def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, start: int,
@@ -228,7 +275,7 @@ def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, st
             # covered so far either way.
             report((newest - oldest) if newest != oldest else 0)
         if should_stop is not None and should_stop():
-            break
+            return _RangeOutcome(added, oldest, complete=False)
     return _RangeOutcome(added, oldest)
 
 
