@@ -9,6 +9,11 @@ each value it yields over as it comes (`on_item`).
 Why not superqt's workers: importing superqt loads all of its widgets (~70 ms here, 10 % of
 the cold-start budget), and a worker emitting itself through a queued signal leaked references
 to `None` in the 10-minute soak run (~2 per job; this runner: 0).
+
+A job may have a deadline. A worker thread cannot be killed, so a job past its deadline is
+abandoned instead: `on_timeout` reports it, its late result is dropped, and the pool grows by one
+thread while it still runs (at most `MAX_ABANDONED` of them), so stuck jobs (a trickling venue)
+cannot hold every thread.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
 MAX_THREADS = 4
+#: abandoned jobs still running that get a thread of their own beyond `MAX_THREADS`
+MAX_ABANDONED = 2
 
 
 class _Relay(QObject):
@@ -39,6 +46,7 @@ class _Job:
     on_result: Callable[[Any], None]
     on_error: Callable[[Exception], None] | None
     on_item: Callable[[Any], None] | None
+    on_timeout: Callable[[], None] | None = None
 
 
 class JobRunner(QObject):
@@ -52,6 +60,7 @@ class JobRunner(QObject):
         self._next_request = 0
         self._latest: dict[str, int] = {}
         self._jobs: dict[int, _Job] = {}  # by request id, until its result is delivered
+        self._abandoned: set[int] = set()  # past their deadline, still running
         self._closing = False
         self._relay = _Relay(self)
         self._relay.item.connect(self._on_item)
@@ -67,16 +76,27 @@ class JobRunner(QObject):
     def closing(self) -> bool:
         return self._closing
 
+    @property
+    def abandoned(self) -> int:
+        """Jobs past their deadline whose worker has not returned yet."""
+        return len(self._abandoned)
+
     def run(self, key: str, fn: Callable[..., Any], *args: Any,
             on_result: Callable[[Any], None],
             on_error: Callable[[Exception], None] | None = None,
-            on_item: Callable[[Any], None] | None = None) -> int:
+            on_item: Callable[[Any], None] | None = None,
+            deadline_s: float | None = None,
+            on_timeout: Callable[[], None] | None = None) -> int:
         """`fn(*args)` on a worker; only the latest job per `key` delivers. With `on_item`, `fn`
-        is a generator whose values are handed over as they come (then `on_result(None)`)."""
+        is a generator whose values are handed over as they come (then `on_result(None)`).
+        Past `deadline_s` the job is abandoned: `on_timeout()` is called and nothing else."""
         self._next_request += 1
         request_id = self._next_request
         self._latest[key] = request_id
-        self._jobs[request_id] = _Job(key, on_result, on_error, on_item)
+        self._jobs[request_id] = _Job(key, on_result, on_error, on_item, on_timeout)
+        if deadline_s is not None:
+            QTimer.singleShot(int(deadline_s * 1000), self,
+                              lambda: self._on_deadline(request_id))
         relay = self._relay
 
         def job() -> None:
@@ -104,8 +124,29 @@ class JobRunner(QObject):
 
     # -- delivery (GUI thread) ------------------------------------------------------------------
     def _is_latest(self, request_id: int, job: _Job) -> bool:
-        """False once closing, or when a newer request for the same key superseded this one."""
-        return not self._closing and self._latest.get(job.key) == request_id
+        """False once closing, abandoned, or superseded by a newer request for the same key."""
+        return (not self._closing and request_id not in self._abandoned
+                and self._latest.get(job.key) == request_id)
+
+    def _on_deadline(self, request_id: int) -> None:
+        job = self._jobs.get(request_id)
+        if job is None or self._closing or request_id in self._abandoned:
+            return  # delivered in time
+        self._abandoned.add(request_id)
+        self._resize_pool()
+        log.warning("job %s abandoned past its deadline", job.key)
+        if job.on_timeout is not None and self._latest.get(job.key) == request_id:
+            job.on_timeout()
+
+    def _finished(self, request_id: int) -> _Job:
+        job = self._jobs.pop(request_id)
+        if request_id in self._abandoned:
+            self._abandoned.discard(request_id)
+            self._resize_pool()
+        return job
+
+    def _resize_pool(self) -> None:
+        self._pool.setMaxThreadCount(MAX_THREADS + min(len(self._abandoned), MAX_ABANDONED))
 
     @Slot(int, object)
     def _on_item(self, request_id: int, value: Any) -> None:
@@ -115,14 +156,16 @@ class JobRunner(QObject):
 
     @Slot(int, object)
     def _on_done(self, request_id: int, value: Any) -> None:
-        job = self._jobs.pop(request_id)
-        if self._is_latest(request_id, job):
+        abandoned = request_id in self._abandoned
+        job = self._finished(request_id)
+        if not abandoned and self._is_latest(request_id, job):
             job.on_result(value)
 
     @Slot(int, object)
     def _on_failed(self, request_id: int, exc: Exception) -> None:
-        job = self._jobs.pop(request_id)
-        if self._closing:
+        abandoned = request_id in self._abandoned
+        job = self._finished(request_id)
+        if self._closing or abandoned:
             return
         log.error("job %s failed", job.key, exc_info=exc)
         if job.on_error is not None and self._is_latest(request_id, job):

@@ -28,15 +28,18 @@ from models.catalog import CATALOG, SeriesSpec
 from models.series import SeriesData, Snapshot
 from models.status import SourceStatus
 from services.app import AppServices
-from services.errors import InternalError
+from services.errors import InternalError, NetworkTimeout
 from services.refresh import RefreshResult, refresh_series
 from services.source_tracker import SourceTracker
-from ui.jobs import JobRunner
+from ui.jobs import MAX_ABANDONED, JobRunner
 from ui.startup import CachedPhase, Opened, StartupReader
 
 log = logging.getLogger(__name__)
 
 MAX_REFRESH_JOBS = 3  # leave a thread for analytics jobs the user is waiting on
+#: a refresh job still running after this is abandoned (reported as timed out, retried later)
+#: and its slot freed: a trickling venue cannot hold every refresh slot
+REFRESH_DEADLINE_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,18 @@ class _Refreshed:
     snapshot: Snapshot | None
 
 
+class _EitherEvent:
+    """Set when the shared event (shutdown) or this job's own (abandoned) is."""
+
+    def __init__(self, shared: threading.Event, own: threading.Event) -> None:
+        self.shared, self.own = shared, own
+
+    def is_set(self) -> bool:
+        return self.shared.is_set() or self.own.is_set()
+
+
 def _job_refresh(services: AppServices, spec: SeriesSpec, want_start_ms: int | None,
-                 stop: threading.Event, progress: Callable[[str, float], None], force: bool,
+                 stop: _EitherEvent, progress: Callable[[str, float], None], force: bool,
                  held: SeriesData | None) -> _Refreshed:
     """Fetch what the cache lacks, then merge the stored rows into `held` (the series last
     published). The cache is read back only when nothing was held, or when `held` is no longer
@@ -224,7 +237,9 @@ class Scheduler(QObject):
             return
         now, mono = self.now_ms(), self.mono_ms()
         self.tracker.mark_stale(now, mono=mono)
-        for series_id in self.tracker.due(now, MAX_REFRESH_JOBS, mono=mono):
+        # Abandoned jobs still hold a thread: a few may run beside new ones, not without bound.
+        room = MAX_REFRESH_JOBS + MAX_ABANDONED - self.jobs.abandoned
+        for series_id in self.tracker.due(now, min(MAX_REFRESH_JOBS, room), mono=mono):
             spec = self.tracker.spec(series_id)
             assert spec is not None
             self._submit_refresh(spec)
@@ -232,11 +247,14 @@ class Scheduler(QObject):
     def _submit_refresh(self, spec: SeriesSpec) -> None:
         assert self.services is not None
         request = self.tracker.on_started(spec.id)
+        stop = _EitherEvent(self._stop, threading.Event())  # shutdown, or this job abandoned
         self.jobs.run(f"refresh:{spec.id}", _job_refresh, self.services, spec,
-                      request.want_start_ms, self._stop, self._workerProgress.emit,
+                      request.want_start_ms, stop, self._workerProgress.emit,
                       request.force, self._published.get(spec.id),
                       on_result=self._on_refreshed,
-                      on_error=lambda exc, sid=spec.id: self._on_refresh_crashed(sid, exc))
+                      on_error=lambda exc, sid=spec.id: self._on_refresh_crashed(sid, exc),
+                      deadline_s=REFRESH_DEADLINE_S,
+                      on_timeout=lambda sid=spec.id: self._on_refresh_timed_out(sid, stop))
 
     @Slot(object)
     def _on_refreshed(self, out: _Refreshed) -> None:
@@ -255,6 +273,17 @@ class Scheduler(QObject):
             self.tracker.on_failure(series_id, result.error, now, mono=mono)
         self._emit_progress()
         self._maybe_fall_back_to_demo()
+
+    def _on_refresh_timed_out(self, series_id: str, stop: _EitherEvent) -> None:
+        """Past its deadline: report it, retry later; the worker stops at its next page."""
+        stop.own.set()
+        self._progress.pop(series_id, None)
+        spec = self.tracker.spec(series_id)
+        error = NetworkTimeout(f"timed out (refresh still running after {REFRESH_DEADLINE_S:g} s)",
+                               venue=spec.source if spec else "")
+        self.tracker.on_failure(series_id, error, self.now_ms(), mono=self.mono_ms())
+        self._emit_progress()
+        self._on_tick()  # its slot is free
 
     def _on_refresh_crashed(self, series_id: str, exc: Exception) -> None:
         """A bug, not a venue fault: keep the data, report, retry later."""

@@ -62,3 +62,38 @@ def test_after_shutdown_nothing_is_delivered(qtbot):
     assert runner.shutdown(2000)
     qtbot.wait(50)
     assert got == [] and runner.closing
+
+
+def _blocked(gate: threading.Event) -> str:
+    gate.wait(10)
+    return "late"
+
+
+def test_a_job_past_its_deadline_is_abandoned_its_thread_replaced_and_its_result_dropped(qtbot):
+    from PySide6.QtCore import QThreadPool
+
+    from ui.jobs import MAX_ABANDONED, MAX_THREADS
+
+    runner = JobRunner()
+    pool = QThreadPool.globalInstance()
+    gate = threading.Event()
+    timed_out: list[str] = []
+    results: list[str] = []
+    try:
+        for key in ("a", "b", "c"):
+            runner.run(key, _blocked, gate, on_result=results.append, deadline_s=0.2,
+                       on_timeout=lambda k=key: timed_out.append(k))
+        runner.run("quick", str, "in time", on_result=results.append, deadline_s=5)
+        qtbot.waitUntil(lambda: len(timed_out) == 3, timeout=5000)
+        assert sorted(timed_out) == ["a", "b", "c"] and runner.abandoned == 3
+        # Two extra threads (bounded) beside the three stuck ones.
+        assert pool.maxThreadCount() == MAX_THREADS + MAX_ABANDONED
+        qtbot.waitUntil(lambda: results == ["in time"], timeout=5000)
+        gate.set()
+        qtbot.waitUntil(lambda: runner.pending == 0, timeout=5000)
+        qtbot.wait(50)
+        assert results == ["in time"]  # the late results were dropped
+        assert runner.abandoned == 0 and pool.maxThreadCount() == MAX_THREADS
+    finally:
+        gate.set()
+        runner.shutdown(2000)
