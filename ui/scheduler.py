@@ -62,7 +62,7 @@ class _EitherEvent:
 
 def _job_refresh(services: AppServices, spec: SeriesSpec, want_start_ms: int | None,
                  stop: _EitherEvent, progress: Callable[[str, float], None], force: bool,
-                 held: SeriesData | None) -> _Refreshed:
+                 held: SeriesData | None, now_ms: int | None = None) -> _Refreshed:
     """Fetch what the cache lacks, then merge the stored rows into `held` (the series last
     published). The cache is read back only when nothing was held, or when `held` is no longer
     what the cache holds (another process, e.g. `main.py refresh` from cron, wrote to it)."""
@@ -70,7 +70,7 @@ def _job_refresh(services: AppServices, spec: SeriesSpec, want_start_ms: int | N
     in_step = (not spec.is_snapshot and held is not None and len(held) > 0
                and services.cache.bounds(spec.id) == (held.first_ms, held.last_ms, len(held)))
     result = refresh_series(spec, services.cache, services.sources, want_start_ms=want_start_ms,
-                            progress=progress, should_stop=stop.is_set, force=force)
+                            now=now_ms, progress=progress, should_stop=stop.is_set, force=force)
     if spec.is_snapshot:
         snap = services.cache.latest_snapshot(spec.id) if result.rows_added else None
         return _Refreshed(result, None, None, snap)
@@ -104,6 +104,7 @@ class Scheduler(QObject):
         super().__init__(parent)
         self._clock = clock  # stamps data and statuses
         self._monotonic = monotonic  # measures waits: a wall-clock jump does not move them
+        self._fetch_clock: tuple[int, int] | None = None  # (wall, monotonic) ms last seen
         self.services: AppServices | None = None
         self.demo = False
         self.jobs = JobRunner(self)
@@ -128,6 +129,17 @@ class Scheduler(QObject):
 
     def mono_ms(self) -> int:
         return int(self._monotonic() * 1000)
+
+    def fetch_now_ms(self) -> int:
+        """The end of the ranges a refresh asks for: the wall clock, but never behind the wall
+        time last seen plus the monotonic time since. After the wall clock jumps back a day,
+        venues are still asked for their newest rows (not for rows up to yesterday: none)."""
+        wall, mono = self.now_ms(), self.mono_ms()
+        if self._fetch_clock is not None:
+            seen_wall, seen_mono = self._fetch_clock
+            wall = max(wall, seen_wall + (mono - seen_mono))
+        self._fetch_clock = (wall, mono)
+        return wall
 
     def start(self, series_ids: Iterable[str], *, demo: bool = False,
               first: Iterable[str] = (), hold_snapshots: bool = False) -> None:
@@ -250,7 +262,7 @@ class Scheduler(QObject):
         stop = _EitherEvent(self._stop, threading.Event())  # shutdown, or this job abandoned
         self.jobs.run(f"refresh:{spec.id}", _job_refresh, self.services, spec,
                       request.want_start_ms, stop, self._workerProgress.emit,
-                      request.force, self._published.get(spec.id),
+                      request.force, self._published.get(spec.id), self.fetch_now_ms(),
                       on_result=self._on_refreshed,
                       on_error=lambda exc, sid=spec.id: self._on_refresh_crashed(sid, exc),
                       deadline_s=REFRESH_DEADLINE_S,

@@ -20,9 +20,11 @@ DAY_S = 86_400.0
 def test_a_wall_clock_jump_refreshes_again_after_one_poll_interval(qtbot, monkeypatch, jump_s):
     wall, mono = [1_780_000_000.0], [5_000.0]
     started: list[float] = []
+    fetch_until: list[int] = []  # the `now` each refresh asks the venues up to
 
-    def refresh(services, spec, *rest):
+    def refresh(services, spec, want_start, stop, progress, force, held, now_ms):
         started.append(wall[0])
+        fetch_until.append(now_ms)
         return scheduler_module._Refreshed(RefreshResult(spec.id, venue="coinbase"),
                                            None, None, None)
 
@@ -46,5 +48,8 @@ def test_a_wall_clock_jump_refreshes_again_after_one_poll_interval(qtbot, monkey
         qtbot.waitUntil(lambda: tracker.status("btc.1h").state == SourceState.OK, timeout=5000)
         # stamped with the wall clock as it now reads
         assert tracker.status("btc.1h").last_good_ms == int((1_780_000_060 + jump_s) * 1000)
+        # Venues are asked up to the newest rows: a day back would ask for none newer.
+        assert fetch_until == [1_780_000_000_000,
+                               int((1_780_000_060 + max(jump_s, 0)) * 1000)]
     finally:
         scheduler.shutdown(2000)
