@@ -59,6 +59,8 @@ class SourceTracker:
         self._last_good_mono: dict[str, int] = {}
         self._want_start: dict[str, int] = {}
         self._inflight: set[str] = set()
+        self._started_seq: dict[str, int] = {}  # the order refreshes were started in
+        self._started_count = 0
         self._history_pending: set[str] = set()  # older rows asked for while a job was running
         self._forced: set[str] = set()
         self._any_success = False
@@ -125,7 +127,11 @@ class SourceTracker:
         now = now if mono is None else mono  # due times and holds are monotonic
         slots = max_running - len(self._inflight)
         out: list[str] = []
-        for series_id, spec in self._specs.items():
+        # The longest due first, and of those due alike (all, after "refresh now") the one
+        # started longest ago: series late in the list are not starved by those early in it.
+        order = sorted(self._specs.items(), key=lambda item: (
+            self._due_ms.get(item[0], now + 1), self._started_seq.get(item[0], -1)))
+        for series_id, spec in order:
             if len(out) >= slots:
                 break
             if series_id in self._inflight or now < self._due_ms.get(series_id, now + 1):
@@ -139,6 +145,8 @@ class SourceTracker:
 
     def on_started(self, series_id: str) -> RefreshRequest:
         self._inflight.add(series_id)
+        self._started_count += 1
+        self._started_seq[series_id] = self._started_count
         self._history_pending.discard(series_id)
         force = series_id in self._forced
         self._forced.discard(series_id)

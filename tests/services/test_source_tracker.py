@@ -74,7 +74,8 @@ def test_retry_after_holds_every_series_of_that_venue_and_no_other():
     # eth.1h (Binance too) was due now: held until the Retry-After has passed; Yahoo is not.
     assert tracker.due(T0 + 1, 3) == ["spx.1h"]
     assert tracker.due_at("eth.1h") == T0 + 7 * S
-    assert tracker.due(T0 + 7 * S, 3) == ["btc.1h", "eth.1h", "spx.1h"]
+    # the longest due first (spx.1h since T0), then eth.1h before btc.1h (started before)
+    assert tracker.due(T0 + 7 * S, 3) == ["spx.1h", "eth.1h", "btc.1h"]
 
 
 def test_a_permanent_error_is_retried_hourly_unless_the_user_asks():
@@ -222,7 +223,7 @@ def test_backoff_and_venue_holds_survive_a_wall_clock_jump(jump_ms):
     assert tracker.status("btc.1h").next_retry_ms == T0 + 7 * S  # shown in wall time
     wall = T0 + jump_ms
     assert tracker.due(wall + 6 * S, 3, mono=M0 + 6_999) == []  # the hold still counts
-    assert tracker.due(wall + 7 * S, 3, mono=M0 + 7 * S) == ["btc.1h", "eth.1h"]
+    assert tracker.due(wall + 7 * S, 3, mono=M0 + 7 * S) == ["eth.1h", "btc.1h"]
 
 
 def test_a_series_not_refreshed_goes_stale_after_a_wall_clock_jump_back():
@@ -235,3 +236,28 @@ def test_a_series_not_refreshed_goes_stale_after_a_wall_clock_jump_back():
     assert tracker.status("btc.1h").state == SourceState.OK
     tracker.mark_stale(wall + 180 * S + 1, mono=M0 + 180 * S + 1)
     assert tracker.status("btc.1h").state == SourceState.STALE
+
+
+def test_refresh_now_again_and_again_starves_no_series():
+    """The soak pressed "refresh now" every 10 s: with the series taken in list order, the
+    first ones were refreshed each time and 22 of 46 never were."""
+    ids = ("btc.1h", "eth.1h", "spx.1h", "ndx.1h", "gold.1h")
+    tracker, _ = _tracker(*ids)
+    refreshed: list[str] = []
+    for press in range(3):
+        tracker.refresh_now(None, T0 + press * S)
+        started = tracker.due(T0 + press * S, max_running=2)
+        for series_id in started:  # two slots: the others wait for the next press
+            tracker.on_started(series_id)
+            tracker.on_success(series_id, T0 + press * S)
+        refreshed += started
+    assert refreshed == ["btc.1h", "eth.1h", "spx.1h", "ndx.1h", "gold.1h", "btc.1h"]
+
+
+def test_the_longest_due_series_goes_first():
+    tracker, _ = _tracker("btc.1h", "eth.1h")
+    tracker.on_started("btc.1h")
+    tracker.on_failure("btc.1h", E.VenueUnavailable("HTTP 503", venue="binance"), T0 - 20 * S)
+    tracker.on_started("eth.1h")
+    tracker.on_failure("eth.1h", E.VenueUnavailable("HTTP 503", venue="binance"), T0 - 60 * S)
+    assert tracker.due(T0, max_running=1) == ["eth.1h"]  # due 15 s before btc.1h
