@@ -122,8 +122,13 @@ class SourceTracker:
             if good is not None and mono - good > STALE_AFTER_POLLS * spec.poll_seconds * 1000:
                 self._set(status.evolve(state=SourceState.STALE))
 
-    def due(self, now: int, max_running: int, *, mono: int | None = None) -> list[str]:
-        """The series to refresh now, so that at most `max_running` refreshes run at once."""
+    def due(self, now: int, max_running: int, *, mono: int | None = None,
+            stalled_venues: Iterable[str] = ()) -> list[str]:
+        """The series to refresh now, so that at most `max_running` refreshes run at once.
+
+        A series whose venue is in `stalled_venues` (a job there ran past its deadline and is
+        still running) waits: more requests to it would most likely stall too."""
+        stalled = frozenset(stalled_venues)
         now = now if mono is None else mono  # due times and holds are monotonic
         slots = max_running - len(self._inflight)
         out: list[str] = []
@@ -135,6 +140,8 @@ class SourceTracker:
             if len(out) >= slots:
                 break
             if series_id in self._inflight or now < self._due_ms.get(series_id, now + 1):
+                continue
+            if spec.source in stalled:
                 continue
             hold = self._venue_hold_ms.get(spec.source, 0)
             if now < hold:

@@ -47,6 +47,7 @@ class _Job:
     on_error: Callable[[Exception], None] | None
     on_item: Callable[[Any], None] | None
     on_timeout: Callable[[], None] | None = None
+    on_late: Callable[[], None] | None = None  # an abandoned job returned at last
 
 
 class JobRunner(QObject):
@@ -86,14 +87,16 @@ class JobRunner(QObject):
             on_error: Callable[[Exception], None] | None = None,
             on_item: Callable[[Any], None] | None = None,
             deadline_s: float | None = None,
-            on_timeout: Callable[[], None] | None = None) -> int:
+            on_timeout: Callable[[], None] | None = None,
+            on_late: Callable[[], None] | None = None) -> int:
         """`fn(*args)` on a worker; only the latest job per `key` delivers. With `on_item`, `fn`
         is a generator whose values are handed over as they come (then `on_result(None)`).
-        Past `deadline_s` the job is abandoned: `on_timeout()` is called and nothing else."""
+        Past `deadline_s` the job is abandoned: `on_timeout()` is called, and `on_late()` when
+        its worker returns at last; its result is dropped."""
         self._next_request += 1
         request_id = self._next_request
         self._latest[key] = request_id
-        self._jobs[request_id] = _Job(key, on_result, on_error, on_item, on_timeout)
+        self._jobs[request_id] = _Job(key, on_result, on_error, on_item, on_timeout, on_late)
         if deadline_s is not None:
             QTimer.singleShot(int(deadline_s * 1000), self,
                               lambda: self._on_deadline(request_id))
@@ -135,7 +138,7 @@ class JobRunner(QObject):
         self._abandoned.add(request_id)
         self._resize_pool()
         log.warning("job %s abandoned past its deadline", job.key)
-        if job.on_timeout is not None and self._latest.get(job.key) == request_id:
+        if job.on_timeout is not None:
             job.on_timeout()
 
     def _finished(self, request_id: int) -> _Job:
@@ -143,6 +146,8 @@ class JobRunner(QObject):
         if request_id in self._abandoned:
             self._abandoned.discard(request_id)
             self._resize_pool()
+            if job.on_late is not None and not self._closing:
+                job.on_late()
         return job
 
     def _resize_pool(self) -> None:

@@ -105,6 +105,8 @@ class Scheduler(QObject):
         self._clock = clock  # stamps data and statuses
         self._monotonic = monotonic  # measures waits: a wall-clock jump does not move them
         self._fetch_clock: tuple[int, int] | None = None  # (wall, monotonic) ms last seen
+        #: venue -> its abandoned refresh jobs still running (it gets no new ones meanwhile)
+        self._stalled: dict[str, int] = {}
         self.services: AppServices | None = None
         self.demo = False
         self.jobs = JobRunner(self)
@@ -251,7 +253,8 @@ class Scheduler(QObject):
         self.tracker.mark_stale(now, mono=mono)
         # Abandoned jobs still hold a thread: a few may run beside new ones, not without bound.
         room = MAX_REFRESH_JOBS + MAX_ABANDONED - self.jobs.abandoned
-        for series_id in self.tracker.due(now, min(MAX_REFRESH_JOBS, room), mono=mono):
+        for series_id in self.tracker.due(now, min(MAX_REFRESH_JOBS, room), mono=mono,
+                                          stalled_venues=self._stalled):
             spec = self.tracker.spec(series_id)
             assert spec is not None
             self._submit_refresh(spec)
@@ -266,7 +269,8 @@ class Scheduler(QObject):
                       on_result=self._on_refreshed,
                       on_error=lambda exc, sid=spec.id: self._on_refresh_crashed(sid, exc),
                       deadline_s=REFRESH_DEADLINE_S,
-                      on_timeout=lambda sid=spec.id: self._on_refresh_timed_out(sid, stop))
+                      on_timeout=lambda sid=spec.id: self._on_refresh_timed_out(sid, stop),
+                      on_late=lambda venue=spec.source: self._on_stalled_job_returned(venue))
 
     @Slot(object)
     def _on_refreshed(self, out: _Refreshed) -> None:
@@ -291,11 +295,20 @@ class Scheduler(QObject):
         stop.own.set()
         self._progress.pop(series_id, None)
         spec = self.tracker.spec(series_id)
+        if spec is not None:  # its venue gets no more jobs until this one returns
+            self._stalled[spec.source] = self._stalled.get(spec.source, 0) + 1
         error = NetworkTimeout(f"timed out (refresh still running after {REFRESH_DEADLINE_S:g} s)",
                                venue=spec.source if spec else "")
         self.tracker.on_failure(series_id, error, self.now_ms(), mono=self.mono_ms())
         self._emit_progress()
         self._on_tick()  # its slot is free
+
+    def _on_stalled_job_returned(self, venue: str) -> None:
+        left = self._stalled.get(venue, 0) - 1
+        if left > 0:
+            self._stalled[venue] = left
+        else:
+            self._stalled.pop(venue, None)
 
     def _on_refresh_crashed(self, series_id: str, exc: Exception) -> None:
         """A bug, not a venue fault: keep the data, report, retry later."""

@@ -261,3 +261,9 @@ def test_the_longest_due_series_goes_first():
     tracker.on_started("eth.1h")
     tracker.on_failure("eth.1h", E.VenueUnavailable("HTTP 503", venue="binance"), T0 - 60 * S)
     assert tracker.due(T0, max_running=1) == ["eth.1h"]  # due 15 s before btc.1h
+
+
+def test_a_series_of_a_stalled_venue_waits():
+    tracker, _ = _tracker("btc.1h", "eth.1h", "spx.1h")
+    assert tracker.due(T0, 3, stalled_venues={"binance"}) == ["spx.1h"]
+    assert tracker.due(T0, 3) == ["btc.1h", "eth.1h", "spx.1h"]

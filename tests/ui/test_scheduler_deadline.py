@@ -11,7 +11,9 @@ from models.status import ErrorKind, SourceState
 from ui import scheduler as scheduler_module
 from ui.scheduler import MAX_REFRESH_JOBS, Scheduler
 
-SERIES = ["btc.1h", "eth.1h", "spx.1h", "ndx.1h", "gold.1h", "silver.1h", "dxy.1h"]
+# one series per venue, but eth.1h (Binance, like btc.1h) fourth
+SERIES = ["btc.1h", "spx.1h", "dvol.btc", "eth.1h", "funding.okx.btc", "funding.bybit.btc",
+          "funding.hyperliquid.btc", "funding.binance.btc"]
 
 
 def test_stuck_refresh_jobs_are_abandoned_reported_and_free_their_slots(qtbot, monkeypatch):
@@ -37,12 +39,15 @@ def test_stuck_refresh_jobs_are_abandoned_reported_and_free_their_slots(qtbot, m
         scheduler._timer.start()
         qtbot.waitUntil(lambda: len(started) == MAX_REFRESH_JOBS, timeout=5000)
         # Past the deadline the three stuck jobs are reported; two more (the bound on abandoned
-        # jobs still holding a thread) take their place, and they get stuck too.
+        # jobs still holding a thread) take their place, and they get stuck too. eth.1h waits:
+        # its venue has a stuck job.
         qtbot.waitUntil(lambda: len(started) == 5, timeout=5000)
         qtbot.waitUntil(lambda: tracker.status(started[4]).state == SourceState.ERROR,
                         timeout=5000)
         qtbot.wait(500)
-        assert len(started) == 5 and scheduler.jobs.abandoned == 5  # bounded: not 7
+        assert set(started[:3]) == {"btc.1h", "spx.1h", "dvol.btc"}  # workers race to append
+        assert set(started[3:]) == {"funding.okx.btc", "funding.bybit.btc"}
+        assert scheduler.jobs.abandoned == 5  # bounded: not 8
         for series_id in started:
             status = tracker.status(series_id)
             assert status.state == SourceState.ERROR and status.error_kind == ErrorKind.TIMEOUT
@@ -56,3 +61,7 @@ def test_stuck_refresh_jobs_are_abandoned_reported_and_free_their_slots(qtbot, m
         scheduler.shutdown(2000)
     assert notices == []  # the late failures were dropped, not shown as crashes
     assert all(tracker.status(i).state == SourceState.ERROR for i in started)
+    # The stuck jobs returned: Binance takes jobs again.
+    assert scheduler.jobs.abandoned == 0 and scheduler._stalled == {}
+    assert tracker.due(scheduler.now_ms(), MAX_REFRESH_JOBS, mono=scheduler.mono_ms(),
+                       stalled_venues=scheduler._stalled)[0] == "eth.1h"
