@@ -19,6 +19,7 @@ cannot hold every thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,9 @@ class JobRunner(QObject):
         self._latest: dict[str, int] = {}
         self._jobs: dict[int, _Job] = {}  # by request id, until its result is delivered
         self._abandoned: set[int] = set()  # past their deadline, still running
+        self._deadlines: dict[int, float] = {}  # request id -> time.monotonic() deadline
+        self._deadline_timer = QTimer(self)
+        self._deadline_timer.timeout.connect(self._check_deadlines)
         self._closing = False
         self._relay = _Relay(self)
         self._relay.item.connect(self._on_item)
@@ -98,8 +102,12 @@ class JobRunner(QObject):
         self._latest[key] = request_id
         self._jobs[request_id] = _Job(key, on_result, on_error, on_item, on_timeout, on_late)
         if deadline_s is not None:
-            QTimer.singleShot(int(deadline_s * 1000), self,
-                              lambda: self._on_deadline(request_id))
+            # One checking timer for every deadline: a single-shot timer per job with a Python
+            # callable leaked 3 references to None a job (PySide6 6.11).
+            self._deadlines[request_id] = time.monotonic() + deadline_s
+            check_ms = max(10, min(1000, int(deadline_s * 250)))
+            if not self._deadline_timer.isActive() or self._deadline_timer.interval() > check_ms:
+                self._deadline_timer.start(check_ms)
         relay = self._relay
 
         def job() -> None:
@@ -123,6 +131,7 @@ class JobRunner(QObject):
 
         Jobs that loop (a backfill, the start-up reader) must watch their own stop event."""
         self._closing = True
+        self._deadline_timer.stop()
         return self._pool.waitForDone(msecs)
 
     # -- delivery (GUI thread) ------------------------------------------------------------------
@@ -130,6 +139,16 @@ class JobRunner(QObject):
         """False once closing, abandoned, or superseded by a newer request for the same key."""
         return (not self._closing and request_id not in self._abandoned
                 and self._latest.get(job.key) == request_id)
+
+    @Slot()
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        for request_id, deadline in list(self._deadlines.items()):
+            if now >= deadline:
+                del self._deadlines[request_id]
+                self._on_deadline(request_id)
+        if not self._deadlines:
+            self._deadline_timer.stop()
 
     def _on_deadline(self, request_id: int) -> None:
         job = self._jobs.get(request_id)
@@ -143,6 +162,7 @@ class JobRunner(QObject):
 
     def _finished(self, request_id: int) -> _Job:
         job = self._jobs.pop(request_id)
+        self._deadlines.pop(request_id, None)
         if request_id in self._abandoned:
             self._abandoned.discard(request_id)
             self._resize_pool()

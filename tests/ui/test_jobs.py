@@ -97,3 +97,28 @@ def test_a_job_past_its_deadline_is_abandoned_its_thread_replaced_and_its_result
     finally:
         gate.set()
         runner.shutdown(2000)
+
+
+def test_jobs_with_a_deadline_leak_no_references_to_none(qtbot):
+    import gc
+    import sys
+
+    runner = JobRunner()
+
+    def batch(n: int) -> None:
+        got: list[int] = []
+        for i in range(n):
+            runner.run(f"k{i}", int, "1", on_result=got.append, deadline_s=0.05,
+                       on_timeout=lambda: None)
+        qtbot.waitUntil(lambda: len(got) == n, timeout=10000)
+        qtbot.wait(100)  # past every deadline
+        gc.collect()
+
+    try:
+        batch(50)
+        before = sys.getrefcount(None)
+        batch(300)
+        # a single-shot timer per job leaked 3 a job (900 here)
+        assert sys.getrefcount(None) - before < 30
+    finally:
+        runner.shutdown(2000)
