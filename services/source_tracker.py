@@ -187,7 +187,8 @@ class SourceTracker:
             return
         status = self._status.get(series_id) or SourceStatus(series_id)
         failures = status.failures + 1
-        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        # A venue's Retry-After, or the cache's own wait (seconds for a lock, minutes for a disk).
+        retry_after = error.retry_after if error is not None else None
         if error is not None and not error.transient:
             wait_s = PERMANENT_RETRY_SECONDS  # retrying soon will not help; the user can force it
         else:

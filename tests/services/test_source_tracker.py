@@ -267,3 +267,17 @@ def test_a_series_of_a_stalled_venue_waits():
     tracker, _ = _tracker("btc.1h", "eth.1h", "spx.1h")
     assert tracker.due(T0, 3, stalled_venues={"binance"}) == ["spx.1h"]
     assert tracker.due(T0, 3) == ["btc.1h", "eth.1h", "spx.1h"]
+
+
+def test_the_cache_says_how_long_to_wait_a_lock_in_seconds_a_full_disk_in_minutes():
+    """A held lock is transient: retried in seconds, not the 15 s..30 min venue back-off nor
+    the hourly permanent retry (the cache's errors carry their own wait)."""
+    tracker, _ = _tracker("btc.1h", "eth.1h")
+    tracker.on_started("btc.1h")
+    tracker.on_failure("btc.1h", E.CacheBusy("cache busy", retry_after=E.LOCK_RETRY_SECONDS), T0)
+    assert tracker.status("btc.1h").next_retry_ms == T0 + 5 * S
+    assert tracker.status("btc.1h").error_kind == ErrorKind.CACHE_BUSY
+    tracker.on_started("eth.1h")
+    tracker.on_failure("eth.1h", E.CacheFull("disk full", retry_after=E.DISK_RETRY_SECONDS), T0)
+    assert tracker.status("eth.1h").next_retry_ms == T0 + 300 * S
+    assert tracker.due(T0 + 5 * S, 3) == ["btc.1h"]  # a lock holds no other series back
