@@ -93,6 +93,8 @@ class SourceStatus:
     error_at_ms: int | None = None
     next_retry_ms: int | None = None
     failures: int = 0
+    #: what the last good refresh refused ("3 dropped: 1 future time, …"); empty when nothing
+    dropped: str = ""
 
     def evolve(self, **changes: object) -> SourceStatus:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -162,7 +162,9 @@ class SourceTracker:
         return RefreshRequest(series_id, self._want_start.get(series_id), force)
 
     def on_success(self, series_id: str, now: int, *, venue: str = "",
-                   data_last_ms: int | None = None, mono: int | None = None) -> None:
+                   data_last_ms: int | None = None, mono: int | None = None,
+                   dropped: str = "") -> None:
+        """A refresh worked; `dropped` says which rows it refused (kept until the next one)."""
         self._inflight.discard(series_id)
         spec = self._specs.get(series_id)
         if spec is None:
@@ -172,7 +174,7 @@ class SourceTracker:
         self._set(status.evolve(
             state=SourceState.OK, venue=venue or spec.source, last_good_ms=now,
             data_last_ms=data_last_ms or status.data_last_ms, last_error="",
-            error_kind=ErrorKind.NONE, failures=0, next_retry_ms=None))
+            error_kind=ErrorKind.NONE, failures=0, next_retry_ms=None, dropped=dropped))
         mono = now if mono is None else mono
         self._last_good_mono[series_id] = mono
         self._due_ms[series_id] = mono + spec.poll_seconds * 1000

@@ -284,7 +284,8 @@ class Scheduler(QObject):
         now, mono = self.now_ms(), self.mono_ms()
         if result.ok:
             self.tracker.on_success(series_id, now, venue=result.venue,
-                                    data_last_ms=result.last_ms, mono=mono)
+                                    data_last_ms=result.last_ms, mono=mono,
+                                    dropped=result.drop_summary)
         else:
             self.tracker.on_failure(series_id, result.error, now, mono=mono)
         self._emit_progress()

@@ -281,3 +281,13 @@ def test_the_cache_says_how_long_to_wait_a_lock_in_seconds_a_full_disk_in_minute
     tracker.on_failure("eth.1h", E.CacheFull("disk full", retry_after=E.DISK_RETRY_SECONDS), T0)
     assert tracker.status("eth.1h").next_retry_ms == T0 + 300 * S
     assert tracker.due(T0 + 5 * S, 3) == ["btc.1h"]  # a lock holds no other series back
+
+
+def test_rows_a_refresh_refused_are_in_the_status_until_the_next_one():
+    tracker, _ = _tracker("btc.1h")
+    tracker.on_started("btc.1h")
+    tracker.on_success("btc.1h", T0, dropped="2 dropped: non-finite volume")
+    assert tracker.status("btc.1h").dropped == "2 dropped: non-finite volume"
+    tracker.on_started("btc.1h")
+    tracker.on_success("btc.1h", T0 + 60 * S)
+    assert tracker.status("btc.1h").dropped == ""

@@ -58,3 +58,13 @@ def test_the_freshness_line_dates_data_that_is_not_from_today():
     assert f"data to {stamp} UTC" in text and "(3 d ago)" in text
     fresh = SourceStatus("btc.1h", SourceState.OK, data_last_ms=T - 60_000, last_good_ms=T)
     assert describe_freshness([fresh], T, demo=False)[0].startswith("data to 02:39 UTC")
+
+
+def test_the_freshness_line_says_when_rows_were_refused():
+    from ui.panels.base import describe_freshness
+
+    ok = SourceStatus("btc.1h", SourceState.OK, data_last_ms=T, last_good_ms=T,
+                      dropped="3 dropped: 1 future time, 2 non-finite volume")
+    text, tone = describe_freshness([ok], T, demo=False)
+    assert tone == "warning"
+    assert "rows refused in 1 series (3 dropped: 1 future time, 2 non-finite volume)" in text

@@ -238,6 +238,10 @@ def describe_freshness(statuses: list[SourceStatus], now_ms: int, demo: bool) ->
     elif stale:
         parts.append(f"{len(stale)} stale")
         tone = "warning"
+    refused = [s for s in statuses if s.dropped]
+    if refused:  # bad rows a venue sent were not stored: say so, don't hide it
+        parts.append(f"rows refused in {len(refused)} series ({refused[0].dropped})")
+        tone = "error" if tone == "error" else "warning"
     return " · ".join(parts) or "waiting for data", tone
 
 

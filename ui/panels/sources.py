@@ -93,7 +93,7 @@ class SourcesPanel(Panel):
             _stamp(status.data_last_ms),
             _stamp(status.last_good_ms, with_date=False),
             _stamp(status.next_retry_ms, with_date=False),
-            status.last_error,
+            status.last_error or (f"rows refused: {status.dropped}" if status.dropped else ""),
         )
         for col, value in enumerate(values):
             item = self.table.item(row, col)
@@ -108,7 +108,7 @@ class SourcesPanel(Panel):
             if col == 2:
                 item.setForeground(QColor(_STATE_COLORS.get(status.state, theme.FOREGROUND)))
             if col == 6:
-                item.setToolTip(status.last_error)
+                item.setToolTip(status.last_error or status.dropped)
 
     def shutdown(self) -> None:
         self.ctx.store.statusChanged.disconnect(self._on_status)
