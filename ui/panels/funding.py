@@ -87,6 +87,7 @@ class FundingPanel(Panel):
         self.asset = self.persisted("asset", ASSETS, "btc")
         self.window = self.persisted("window", WINDOWS_DAYS, "30D")
         self.result: FundingAnalysis | None = None
+        self._venue_ticks: list[tuple[float, str]] = []
         self._curves: dict[str, LodCurveItem] = {}
 
         bar = QHBoxLayout()
@@ -246,7 +247,10 @@ class FundingPanel(Panel):
             return
         self.heatmap.set_grid(result.hours[0] / 1e3, 3600.0, result.grid)
         axis = self.heat_plot.getAxis("left")
-        axis.setTicks([[(i + 0.5, venue_label(v)) for i, v in enumerate(result.grid_venues)]])
+        ticks = [(i + 0.5, venue_label(v)) for i, v in enumerate(result.grid_venues)]
+        if ticks != self._venue_ticks:  # setTicks drops 6 references to None a call (PySide 6.11)
+            axis.setTicks([ticks])
+            self._venue_ticks = ticks
         self.heat_plot.setYRange(0, len(result.grid_venues), padding=0)
 
     def _fill_now_table(self) -> None:

@@ -525,9 +525,18 @@ class PricesPanel(Panel):
 
     # -- overlays: negative funding, gamma levels, the trader's own levels ---------------------
     def _on_overlay(self, attribute: str) -> Any:
+        """A feed's result for one overlay: redrawn only when what the overlay shows changed
+        (the funding feed recomputes with every forming BTC bar; its negative runs rarely do)."""
+        shown = {"_funding": lambda r: r.negative, "_chain": lambda r: r.levels(),
+                 "_rotation": lambda r: r.decoupling_ms}[attribute]
+
         def receive(result: Any) -> None:
+            before = getattr(self, attribute)
             setattr(self, attribute, result)
-            self._draw_overlays()
+            same = (before is not None and result is not None
+                    and shown(before) == shown(result))
+            if not same:
+                self._draw_overlays()
         return receive
 
     def _draw_overlays(self) -> None:

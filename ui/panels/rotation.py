@@ -65,6 +65,7 @@ class RotationPanel(Panel):
         self.window = params["window"]  # as earlier versions (it shadows QWidget.window)
         self.view: RotationAnalysis | None = None
         self.corr_curves: dict[str, LodCurveItem] = {}
+        self._matrix_ticks: list[tuple[float, str]] = []
         self.beta_curve: LodCurveItem | None = None
 
         bar = QHBoxLayout()
@@ -218,8 +219,10 @@ class RotationPanel(Panel):
                 text.setPos(j + 0.5, i + 0.5)
                 self.matrix_plot.addItem(text)
         ticks = [(i + 0.5, n) for i, n in enumerate(names)]
-        self.matrix_plot.getAxis("bottom").setTicks([ticks])
-        self.matrix_plot.getAxis("left").setTicks([ticks])
+        if ticks != self._matrix_ticks:  # setTicks drops references to None (PySide 6.11)
+            self.matrix_plot.getAxis("bottom").setTicks([ticks])
+            self.matrix_plot.getAxis("left").setTicks([ticks])
+            self._matrix_ticks = ticks
         self.matrix_plot.setTitle(f"correlation, {matrix.sessions} sessions in view")
 
     def has_data(self) -> bool:
