@@ -341,6 +341,13 @@ class RotationAnalysis:
     ratios: dict[str, pd.Series]  # peer -> BTC / peer at the session close
     decoupling: pd.DataFrame  # flagged sessions: btc_ret, z, corr
 
+    def same_as(self, other: RotationAnalysis) -> bool:
+        """Equal parameters, session returns and flagged days: the view would draw the same.
+        (BTC is sampled at session closes, so most forming hourly bars change nothing.)"""
+        return ((self.window, self.k, self.threshold) == (other.window, other.k, other.threshold)
+                and self.returns.equals(other.returns)
+                and self.decoupling.equals(other.decoupling))
+
     @property
     def latest_corr(self) -> dict[str, float]:
         """Each peer's newest rolling correlation."""

@@ -211,3 +211,19 @@ def test_a_convention_chosen_in_a_dock_reaches_the_price_chart_and_the_export_na
     options.positioning_box.setCurrentIndex(
         options.positioning_box.findData("long_calls_short_puts"))
     qtbot.waitUntil(lambda: prices._chain.flip == long_calls_flip, timeout=20000)
+
+
+def test_an_unchanged_rotation_result_is_not_redrawn(demo_window, qtbot):
+    """A forming hourly BTC bar that is no session close recomputes the rotation feed but
+    changes nothing it shows: the dock keeps its curves instead of rebuilding every item."""
+    from dataclasses import replace
+
+    panel = demo_window.panels["rotation"]
+    qtbot.waitUntil(lambda: panel.view is not None, timeout=30000)
+    curves = dict(panel.corr_curves)
+    same = replace(panel.view, returns=panel.view.returns.copy())
+    panel._on_view(same)
+    assert panel.corr_curves == curves and panel.view is same
+    moved = replace(panel.view, threshold=panel.view.threshold + 0.1)
+    panel._on_view(moved)
+    assert all(panel.corr_curves[s] is not curves[s] for s in curves)

@@ -71,9 +71,13 @@ class MoversPanel(Panel):
         layout.addWidget(self.table)
         self.add_footer(layout)
         self.rows = 0
+        self._shown_rows: dict[str, dict[str, float]] = {}
         self.follow("movers", self._on_movers)
 
     def _on_movers(self, rows: dict[str, dict[str, float]]) -> None:
+        if rows == self._shown_rows:  # NaN != NaN makes a table with gaps redraw: harmless
+            return
+        self._shown_rows = rows
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for row, (stem, values) in enumerate(rows.items()):

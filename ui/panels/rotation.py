@@ -143,6 +143,9 @@ class RotationPanel(Panel):
     def _on_view(self, view: RotationAnalysis | None) -> None:
         if view is None:
             return
+        if self.view is not None and view.same_as(self.view):
+            self.view = view  # a forming hourly bar that is no session close: nothing moved
+            return
         self.view = view
         self.window = view.window
         first_draw = not self.corr_curves
