@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QSettings, QTimer, Slot
 
 from models.analyses import (
     ANALYSES,
@@ -124,7 +124,6 @@ class _Feed:
     subscribers: list[Subscription] = field(default_factory=list)
     value: Any = None
     has_value: bool = False
-    computed_at_ms: int | None = None
 
 
 class Subscription:
@@ -161,8 +160,6 @@ class Subscription:
 
 
 class DerivedFeeds(QObject):
-    resultChanged = Signal(str)  # feed key
-
     def __init__(self, store: DataStore, scheduler: Scheduler,
                  settings: QSettings | None = None, parent: QObject | None = None,
                  *, held: bool = True) -> None:
@@ -240,11 +237,6 @@ class DerivedFeeds(QObject):
             self._released = True
             self._dirty.update(k for k, f in self._feeds.items() if f.name in HEAVY)
             self._timer.start()
-
-    def recompute(self, name: str | None = None) -> None:
-        """Recompute every feed (of one analysis), e.g. when the clock matters (movers)."""
-        self._dirty.update(k for k, f in self._feeds.items() if name in (None, f.name))
-        self._timer.start()
 
     # -- internals ----------------------------------------------------------------------------
     def _params_for(self, sub: Subscription) -> dict[str, Any]:
@@ -336,7 +328,5 @@ class DerivedFeeds(QObject):
             return  # nobody subscribes any more
         feed.value = value
         feed.has_value = True
-        feed.computed_at_ms = self.scheduler.now_ms()
         for sub in list(feed.subscribers):
             sub.slot(value)
-        self.resultChanged.emit(key)
