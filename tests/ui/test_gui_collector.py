@@ -36,6 +36,7 @@ def test_cycles_are_freed_by_the_gui_timer_not_by_a_busy_worker(qtbot):
 
     QThreadPool.globalInstance().start(allocate)
     qtbot.waitUntil(churn.is_set, timeout=10000)
-    assert _Cycle.freed_on == []  # the worker's allocations ran no collection
+    # The worker's allocations ran no collection (the GUI timer may already have run one).
+    assert threading.main_thread().name in _Cycle.freed_on or _Cycle.freed_on == []
     qtbot.waitUntil(lambda: bool(_Cycle.freed_on), timeout=5000)
     assert _Cycle.freed_on == [threading.main_thread().name]
