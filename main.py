@@ -6,6 +6,10 @@
     python main.py list                 the series Rotor knows
     python main.py refresh [SERIES ...] [--start DATE] [--end DATE]
     python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
+    python main.py install-desktop [--remove]   a Linux application-menu entry with an icon
+    python main.py --version
+
+Installed (`pip install .`), the same is `rotor …`.
 
 Exit status: 0 done, 2 the command cannot run as asked (bad arguments, an unusable --out),
 1 it ran and failed (every series failed; the export's write failed part-way, e.g. a full disk).
@@ -35,8 +39,29 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, through the install)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("rotor")
+    except PackageNotFoundError:  # a checkout run without any install
+        return "unknown (not installed)"
+
+
+class _PrintVersion(argparse.Action):
+    # Looked up only when asked for: importlib.metadata is not free on every start.
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(f"{parser.prog} {version()}")
+        raise SystemExit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="main.py", description="Rotor: cross-asset rotation charts for traders")
+    prog = "rotor" if os.path.basename(sys.argv[0]).startswith("rotor") else "main.py"
+    parser = _Parser(prog=prog, description="Rotor: cross-asset rotation charts for traders")
+    parser.add_argument("--version", action=_PrintVersion, nargs=0,
+                        help="print the version and exit")
     parser.add_argument("--demo", action="store_true",
                         help="use the bundled synthetic demo dataset (no network)")
     parser.add_argument("--screenshot", metavar="FILE.png",
@@ -52,7 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="CSV file to write")
     export.add_argument("--start", help="from date (YYYY-MM-DD, UTC)")
     export.add_argument("--end", help="to date (YYYY-MM-DD, UTC)")
+    desktop = sub.add_parser("install-desktop",
+                             help="add Rotor to the Linux application menu (desktop entry, icon)")
+    desktop.add_argument("--remove", action="store_true", help="take the entry away again")
     return parser
+
+
+def run_install_desktop(args: argparse.Namespace) -> int:
+    from services import desktop_entry
+
+    try:
+        if args.remove:
+            files = desktop_entry.remove_desktop_entry()
+            print("removed " + (", ".join(map(str, files)) or "nothing (no entry installed)"))
+        else:
+            files = desktop_entry.install_desktop_entry()
+            print("installed " + ", ".join(map(str, files)))
+    except OSError as e:
+        sys.stderr.write(f"rotor: error: {e}\n")
+        return 1
+    return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -64,6 +108,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     if args.command == "list":
         return commands.cmd_list()
+    if args.command == "install-desktop":
+        return run_install_desktop(args)
     try:
         # Logging first: what opening the cache logs goes to the file, not to stderr.
         setup_logging(data_dir(), console=False)
@@ -83,7 +129,14 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def run_gui(args: argparse.Namespace) -> int:
+    from ui.platform_check import preflight
+
+    problem = preflight()
+    if problem is not None:  # Qt would abort with several lines; say what to do in one
+        sys.stderr.write(f"rotor: error: {problem}\n")
+        return 2
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     import ui  # noqa: F401  (pins the Qt binding before pyqtgraph loads)
@@ -97,6 +150,10 @@ def run_gui(args: argparse.Namespace) -> int:
     mark("imports")
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Rotor")
+    app.setDesktopFileName("rotor")  # Wayland and docks match the window to rotor.desktop
+    from services.resources import icon_path
+
+    app.setWindowIcon(QIcon(str(icon_path())))  # read lazily, when the window first shows it
     try:
         folder = data_dir()
     except ServiceError as e:  # a data folder that cannot be created

@@ -21,6 +21,7 @@ import numpy as np
 
 from models.catalog import validate_series_id
 from models.series import SeriesData, Snapshot
+from services.resources import demo_dir
 
 if TYPE_CHECKING:
     from services.cache import Cache
@@ -53,8 +54,8 @@ class DemoData:
 
 
 def demo_path() -> Path:
-    """`resources/demo` of this checkout (the app is installed editable)."""
-    return Path(__file__).resolve().parent.parent / "resources" / "demo"
+    """The bundled dataset: `resources/demo`, package data in a wheel too."""
+    return demo_dir()
 
 
 def load_demo(path: Path | str | None = None) -> DemoData:
