@@ -17,6 +17,7 @@ class SourceState(StrEnum):
     ERROR = "error"
     IDLE = "idle"
     DEMO = "demo"
+    OFF = "off"  # its venue is disabled in File → Settings: not refreshed
 
 
 class ErrorKind(StrEnum):
@@ -47,6 +48,7 @@ STATE_TEXT: dict[SourceState, str] = {
     SourceState.ERROR: "error",
     SourceState.IDLE: "idle",
     SourceState.DEMO: "demo",
+    SourceState.OFF: "off",
 }
 
 ERROR_TEXT: dict[ErrorKind, str] = {
@@ -75,7 +77,8 @@ VENUE_ANSWERED = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.VENUE_DOWN, ErrorK
 #: Kinds that say the venue could not be reached at all.
 UNREACHABLE = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT})
 
-_SEVERITY = {SourceState.OK: 0, SourceState.DEMO: 0, SourceState.IDLE: 1,
+# OFF is below OK: a venue chip shared by a disabled and a live registry row shows the live one.
+_SEVERITY = {SourceState.OFF: -1, SourceState.OK: 0, SourceState.DEMO: 0, SourceState.IDLE: 1,
              SourceState.UPDATING: 1, SourceState.STALE: 2, SourceState.ERROR: 3}
 
 

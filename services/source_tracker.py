@@ -14,6 +14,9 @@ statuses it reports through `on_change`.
   request, region blocked, a bug) is retried hourly. The user's "refresh now" overrides both.
 - A rate limit holds every series of that venue until its Retry-After has passed.
 - A source whose last good data is older than `STALE_AFTER_POLLS` poll intervals is stale.
+- The user's settings (`models/preferences.py`) replace a venue's poll interval for all its
+  series (`set_cadence`, taking effect on the next due time) and switch venues off
+  (`set_disabled`: their series are not refreshed and show OFF; the demo is unaffected).
 - With no cache and no network (three venues unreachable, none answering) the window falls back
   to the demo dataset rather than leave a trader staring at empty charts.
 """
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from models.catalog import SeriesSpec
+from models.preferences import Preferences, poll_seconds
 from models.status import (
     UNREACHABLE,
     VENUE_ANSWERED,
@@ -67,6 +71,14 @@ class SourceTracker:
         #: the cache held data at start-up (then there is something to show: no demo fall-back)
         self.had_cache = False
         self.demo = False
+        self.preferences = Preferences()
+
+    def poll_seconds(self, spec: SeriesSpec) -> int:
+        """The series' refresh cadence: the user's for its venue, else the catalog's."""
+        return poll_seconds(spec.poll_seconds, spec.source, self.preferences)
+
+    def is_disabled(self, spec: SeriesSpec) -> bool:
+        return spec.source in self.preferences.disabled_venues
 
     # -- reading ------------------------------------------------------------------------------
     def status(self, series_id: str) -> SourceStatus | None:
@@ -107,6 +119,11 @@ class SourceTracker:
             self._set(SourceStatus(series_id, SourceState.DEMO, venue="demo",
                                    data_last_ms=data_last_ms, last_good_ms=now))
             return
+        if self.is_disabled(self._specs[series_id]):
+            self._set(SourceStatus(series_id, SourceState.OFF, venue=self._specs[series_id].source,
+                                   data_last_ms=data_last_ms))
+            self._due_ms[series_id] = now if mono is None else mono  # due once enabled
+            return
         self._set(SourceStatus(series_id, SourceState.UPDATING,
                                venue=self._specs[series_id].source, data_last_ms=data_last_ms))
         self._due_ms[series_id] = now if mono is None else mono
@@ -119,7 +136,8 @@ class SourceTracker:
             if spec is None or status.state != SourceState.OK or status.last_good_ms is None:
                 continue
             good = self._last_good_mono.get(series_id)
-            if good is not None and mono - good > STALE_AFTER_POLLS * spec.poll_seconds * 1000:
+            limit_ms = STALE_AFTER_POLLS * self.poll_seconds(spec) * 1000
+            if good is not None and mono - good > limit_ms:
                 self._set(status.evolve(state=SourceState.STALE))
 
     def due(self, now: int, max_running: int, *, mono: int | None = None,
@@ -141,7 +159,7 @@ class SourceTracker:
                 break
             if series_id in self._inflight or now < self._due_ms.get(series_id, now + 1):
                 continue
-            if spec.source in stalled:
+            if spec.source in stalled or self.is_disabled(spec):
                 continue
             hold = self._venue_hold_ms.get(spec.source, 0)
             if now < hold:
@@ -177,9 +195,10 @@ class SourceTracker:
             error_kind=ErrorKind.NONE, failures=0, next_retry_ms=None, dropped=dropped))
         mono = now if mono is None else mono
         self._last_good_mono[series_id] = mono
-        self._due_ms[series_id] = mono + spec.poll_seconds * 1000
+        self._due_ms[series_id] = mono + self.poll_seconds(spec) * 1000
         if series_id in self._history_pending:
             self._due_ms[series_id] = mono  # the user scrolled back meanwhile
+        self._show_off(series_id)
 
     def on_failure(self, series_id: str, error: ServiceError | None, now: int, *,
                    mono: int | None = None) -> None:
@@ -194,7 +213,7 @@ class SourceTracker:
         if error is not None and not error.transient:
             wait_s = PERMANENT_RETRY_SECONDS  # retrying soon will not help; the user can force it
         else:
-            wait_s = backoff_seconds(failures, spec.poll_seconds, retry_after)
+            wait_s = backoff_seconds(failures, self.poll_seconds(spec), retry_after)
         next_ms = now + int(wait_s * 1000)  # shown to the user: wall clock
         next_mono = (now if mono is None else mono) + int(wait_s * 1000)
         if isinstance(error, RateLimited) and error.venue:
@@ -205,6 +224,7 @@ class SourceTracker:
             state=SourceState.ERROR, last_error=str(error) if error else "unknown error",
             error_kind=error.kind if error else ErrorKind.ERROR, error_at_ms=now,
             next_retry_ms=next_ms, failures=failures))
+        self._show_off(series_id)
 
     # -- the user -----------------------------------------------------------------------------
     def refresh_now(self, series_ids: Iterable[str] | None, now: int, *,
@@ -226,6 +246,36 @@ class SourceTracker:
         if series_id in self._inflight:
             self._history_pending.add(series_id)
         return True
+
+    def set_preferences(self, prefs: Preferences, now: int, *, mono: int | None = None) -> None:
+        """Apply the user's settings at once: a changed cadence moves the next due time to the
+        last success plus the new interval; a disabled venue's series show OFF; a re-enabled
+        venue's series are due now."""
+        mono = now if mono is None else mono
+        old, self.preferences = self.preferences, prefs
+        for series_id, spec in self._specs.items():
+            was_off = spec.source in old.disabled_venues
+            if self.demo:
+                continue  # the demo is never refreshed; its statuses stay DEMO
+            if self.is_disabled(spec):
+                self._show_off(series_id)
+            elif was_off:
+                status = self._status.get(series_id) or SourceStatus(series_id)
+                self._set(status.evolve(state=SourceState.UPDATING, next_retry_ms=None))
+                self._due_ms[series_id] = mono
+            elif (self.poll_seconds(spec) != poll_seconds(spec.poll_seconds, spec.source, old)
+                  and series_id in self._last_good_mono and series_id not in self._inflight
+                  and self._status[series_id].state in (SourceState.OK, SourceState.STALE)):
+                self._due_ms[series_id] = (self._last_good_mono[series_id]
+                                           + self.poll_seconds(spec) * 1000)
+
+    def _show_off(self, series_id: str) -> None:
+        spec = self._specs.get(series_id)
+        status = self._status.get(series_id)
+        if (spec is None or status is None or self.demo or not self.is_disabled(spec)
+                or status.state == SourceState.OFF or series_id in self._inflight):
+            return
+        self._set(status.evolve(state=SourceState.OFF, next_retry_ms=None))
 
     # -- the demo fall-back -------------------------------------------------------------------
     def should_fall_back_to_demo(self) -> bool:

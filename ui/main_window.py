@@ -35,7 +35,9 @@ from ui.panels.prices import PricesPanel
 from ui.panels.rotation import RotationPanel
 from ui.panels.sources import SourcesPanel
 from ui.panels.volatility import VolatilityPanel
+from ui.preferences import load_preferences
 from ui.scheduler import Scheduler
+from ui.settings_dialog import SettingsDialog, apply_preferences
 from ui.settings_file import layout_text, read_layout
 from ui.settings_file import open_settings as open_settings  # the window's settings, screened
 from ui.status_bar import SourceStatusBar
@@ -104,6 +106,8 @@ class MainWindow(QMainWindow):
         self.store = DataStore(self)
         self.scheduler = scheduler or Scheduler(self)
         self.store.follow(self.scheduler)
+        self._settings_dialog: SettingsDialog | None = None
+        apply_preferences(load_preferences(settings), self.scheduler)  # before any axis is built
         self.scheduler.servicesReady.connect(self._on_services_ready)
         self.scheduler.noticeRaised.connect(self.show_notice)
         self.scheduler.modeChanged.connect(self._on_mode)
@@ -231,6 +235,11 @@ class MainWindow(QMainWindow):
         refresh.setShortcut(QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(lambda: self.scheduler.refresh_now())
         file_menu.addAction(refresh)
+        settings_action = QAction("&Settings…", self)
+        settings_action.setObjectName("settingsAction")
+        settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        settings_action.triggered.connect(self.open_settings_dialog)
+        file_menu.addAction(settings_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -251,11 +260,21 @@ class MainWindow(QMainWindow):
         about.triggered.connect(self._about)
         help_menu.addAction(about)
 
+    def open_settings_dialog(self) -> SettingsDialog:
+        if self._settings_dialog is None:
+            self._settings_dialog = SettingsDialog(self.settings, self.scheduler, self)
+        else:
+            self._settings_dialog.reload()
+        self._settings_dialog.show()
+        self._settings_dialog.raise_()
+        return self._settings_dialog
+
     def _about(self) -> None:
         QMessageBox.about(self, "About Rotor", (
             "<b>Rotor</b> — cross-asset rotation charts for traders.<br>"
             "Public, key-less data: Binance, Bybit, OKX, Deribit, Hyperliquid, Coinbase, Kraken "
-            "and the Yahoo Finance chart API. Times are UTC.<br>"
+            "and the Yahoo Finance chart API. Times are shown in the zone File → Settings names "
+            "(UTC by default).<br>"
             "Demo mode shows a synthetic dataset shaped after February 2026."))
 
     # -- layout persistence -------------------------------------------------------------------

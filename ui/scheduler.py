@@ -19,18 +19,20 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from models.catalog import CATALOG, SeriesSpec
+from models.preferences import Preferences
 from models.series import SeriesData, Snapshot
 from models.status import SourceStatus
 from services.app import AppServices
 from services.errors import InternalError, NetworkTimeout
 from services.refresh import RefreshResult, refresh_series
 from services.source_tracker import SourceTracker
+from services.storage import clear_series
 from ui.jobs import MAX_ABANDONED, JobRunner
 from ui.startup import CachedPhase, Opened, StartupReader
 
@@ -96,6 +98,7 @@ class Scheduler(QObject):
     progressChanged = Signal(float)  # backfill progress 0..1; 1.0 when nothing is loading
     noticeRaised = Signal(str)  # a message for the user (cache reset, fell back to demo …)
     modeChanged = Signal(str)  # "live" or "demo"
+    seriesCleared = Signal(str)  # series_id: its stored rows were deleted; a refetch follows
     _workerProgress = Signal(str, float)  # emitted on a worker: queued to the GUI thread
 
     def __init__(self, parent: QObject | None = None, *, tick_ms: int = 1000,
@@ -181,6 +184,29 @@ class Scheduler(QObject):
                                      mono=self.mono_ms()):
             self._on_tick()
 
+    def apply_preferences(self, prefs: Preferences) -> None:
+        """The user's cadences and enabled venues, in force from this tick on (no restart)."""
+        self.tracker.set_preferences(prefs, self.now_ms(), mono=self.mono_ms())
+        self._on_tick()
+
+    def clear_cached_series(self, series_id: str,
+                            on_done: Callable[[str | None], None]) -> None:
+        """Delete the series' stored rows on a worker, then drop what the window holds and
+        fetch it again; `on_done(None)` when done, `on_done(message)` when it failed."""
+        if self.services is None or self.demo:
+            on_done("the demo dataset is not cleared")
+            return
+        self.run(f"clear:{series_id}", clear_series, self.services.cache, series_id,
+                 on_result=lambda _id: self._on_series_cleared(series_id, on_done),
+                 on_error=lambda exc: on_done(f"{series_id}: {exc}"))
+
+    def _on_series_cleared(self, series_id: str, on_done: Callable[[str | None], None]) -> None:
+        self._published.pop(series_id, None)  # the next refresh reads the cache afresh
+        self.seriesCleared.emit(series_id)
+        if series_id in self.tracker.watched:
+            self.refresh_now([series_id])
+        on_done(None)
+
     def run(self, key: str, fn: Callable[..., Any], *args: Any,
             on_result: Callable[[Any], None],
             on_error: Callable[[Exception], None] | None = None) -> int:
@@ -262,6 +288,9 @@ class Scheduler(QObject):
     def _submit_refresh(self, spec: SeriesSpec) -> None:
         assert self.services is not None
         request = self.tracker.on_started(spec.id)
+        off = self.tracker.preferences.disabled_venues
+        if any(venue in off for venue, _symbol in spec.fallbacks):  # disabled: not asked either
+            spec = replace(spec, fallbacks=tuple(f for f in spec.fallbacks if f[0] not in off))
         stop = _EitherEvent(self._stop, threading.Event())  # shutdown, or this job abandoned
         self.jobs.run(f"refresh:{spec.id}", _job_refresh, self.services, spec,
                       request.want_start_ms, stop, self._workerProgress.emit,

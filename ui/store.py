@@ -66,6 +66,7 @@ class DataStore(QObject):
         scheduler.seriesUpdated.connect(self.set_series)
         scheduler.snapshotChanged.connect(self.set_snapshot)
         scheduler.statusChanged.connect(self._on_status)
+        scheduler.seriesCleared.connect(self.drop)
 
     def series_ids(self) -> list[str]:
         return list(self._series)
@@ -86,6 +87,14 @@ class DataStore(QObject):
     @Slot(str, object)
     def _on_status(self, series_id: str, _status: SourceStatus) -> None:
         self.statusChanged.emit(series_id)
+
+    @Slot(str)
+    def drop(self, series_id: str) -> None:
+        """Forget one series (its cache was cleared): panels keep what they drew until the
+        refetched series is published."""
+        self._series.pop(series_id, None)
+        self._tail_from.pop(series_id, None)
+        self._snapshots.pop(series_id, None)
 
     def clear(self) -> None:
         self._series.clear()

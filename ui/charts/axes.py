@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyqtgraph as pg
 from PySide6 import QtGui
 
+from ui import time_display
 
-class UtcDateAxisItem(pg.DateAxisItem):
-    """pyqtgraph's date axis, in UTC, whose tick values can be asked for before it has painted.
+_UTC_MARK = "(UTC)"
+
+
+class ZonedDateAxisItem(pg.DateAxisItem):
+    """pyqtgraph's date axis in the display zone (`ui/time_display.py`), whose tick values can
+    be asked for before it has painted.
+
+    Ticks are placed for the zone's offset in the middle of the view and each is labelled with
+    its own instant's offset, so across a daylight-saving change the labels stay true (pyqtgraph's
+    fixed `utcOffset` would shift the other side by an hour). A title such as "time (UTC)" names
+    the zone shown: "time (New York)".
 
     DateAxisItem learns its font metrics only while painting and raises AttributeError from
     `tickValues` until then; the grid asks earlier (a hidden axis never paints), and an
@@ -17,3 +29,47 @@ class UtcDateAxisItem(pg.DateAxisItem):
     def __init__(self, orientation: str = "bottom") -> None:
         super().__init__(orientation=orientation, utcOffset=0)
         self.fontMetrics = QtGui.QFontMetrics(self.style["tickFont"] or QtGui.QFont())
+        self._title_template = ""  # the title as the panel wrote it, with "(UTC)" in it
+        time_display.on_zone_changed(self._on_zone_changed)
+
+    def setLabel(self, text: str | None = None, *args: Any, **kwargs: Any) -> None:
+        if text and _UTC_MARK in text:
+            self._title_template = text
+            text = self._zoned_title()
+        super().setLabel(text, *args, **kwargs)
+
+    def _zoned_title(self) -> str:
+        return self._title_template.replace(_UTC_MARK, f"({time_display.zone_label()})")
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        # pyqtgraph's offset is seconds west of UTC
+        self.utcOffset = -time_display.utc_offset_s((minVal + maxVal) / 2)
+        return super().tickValues(minVal, maxVal, size)
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        spec = next((s for s in self.zoomLevel.tickSpecs if s.spacing == spacing), None)
+        fmt = spec.format if spec is not None else "%Y-%m-%d %H:%M"
+        out = []
+        for value in values:
+            try:
+                text = time_display.to_datetime(value).strftime(fmt)
+            except (OverflowError, ValueError, OSError):
+                out.append("")
+                continue
+            if "%f" in fmt:
+                text = text[:-3]  # milliseconds
+            elif "%Y" in fmt:
+                text = text.lstrip("0")
+            out.append(text)
+        return out
+
+    def _on_zone_changed(self) -> None:
+        if self._title_template:
+            self.labelText = self._zoned_title()
+            self._updateLabel()
+        self.picture = None  # ticks are redrawn
+        self.update()
+
+
+#: the name the panels import
+UtcDateAxisItem = ZonedDateAxisItem
