@@ -3,8 +3,6 @@ a progress bar while history is backfilling."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
@@ -12,6 +10,7 @@ from models.catalog import CATALOG, venue_label
 from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.store import DataStore
+from ui.time_display import format_time, zone_label
 
 _COLORS = {SourceState.OK: theme.OK, SourceState.DEMO: theme.WARNING,
            SourceState.UPDATING: theme.FOREGROUND, SourceState.STALE: theme.WARNING,
@@ -23,7 +22,7 @@ _ICONS = {SourceState.OK: "●", SourceState.DEMO: "◆", SourceState.UPDATING: 
 def hhmm(ms: int | None) -> str:
     if ms is None:
         return "--:--"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
+    return format_time(ms, "%H:%M")  # the display zone (ui/time_display.py)
 
 
 def describe(statuses: list[SourceStatus]) -> tuple[SourceState, str]:
@@ -32,16 +31,18 @@ def describe(statuses: list[SourceStatus]) -> tuple[SourceState, str]:
     if worst.state == SourceState.ERROR:
         failing = [s for s in statuses if s.state == SourceState.ERROR]
         retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
-        return SourceState.ERROR, f"{worst.error_words} · retry {hhmm(retry)} UTC"
+        return SourceState.ERROR, f"{worst.error_words} · retry {hhmm(retry)} {zone_label()}"
     if worst.state == SourceState.STALE:
         since = min((s.last_good_ms for s in statuses if s.last_good_ms), default=None)
-        return SourceState.STALE, f"stale since {hhmm(since)} UTC"
+        return SourceState.STALE, f"stale since {hhmm(since)} {zone_label()}"
     if worst.state == SourceState.UPDATING:
         return SourceState.UPDATING, "updating"
+    if worst.state == SourceState.OFF:  # its venue is disabled in File → Settings
+        return SourceState.OFF, "off"
     if worst.state == SourceState.DEMO:
         return SourceState.DEMO, "demo"
     last = max((s.last_good_ms for s in statuses if s.last_good_ms), default=None)
-    return SourceState.OK, f"ok {hhmm(last)} UTC"
+    return SourceState.OK, f"ok {hhmm(last)} {zone_label()}"
 
 
 class SourceStatusBar(QStatusBar):

@@ -45,8 +45,12 @@ def set_zone(key: str) -> None:
         callback = ref()
         if callback is None:
             _listeners.remove(ref)
-        else:
+            continue
+        try:
             callback()
+        except RuntimeError:  # its Qt object was deleted: forget it
+            log.debug("zone listener %r is gone", callback)
+            _listeners.remove(ref)
 
 
 def on_zone_changed(callback: Callable[[], None]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, SignalInstance
@@ -20,12 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.preferences import venue_name
 from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.derived_feeds import DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
 from ui.settings_file import read_setting
 from ui.store import DataStore
+from ui.time_display import on_zone_changed, to_datetime, zone_label
 
 
 @dataclass
@@ -195,8 +196,8 @@ def _hhmm(ms: int | None, now_ms: int | None = None) -> str:
     """HH:MM, with the date in front when it is not today's (old data must not look fresh)."""
     if ms is None:
         return "–"
-    when = datetime.fromtimestamp(ms / 1000, UTC)
-    if now_ms is not None and when.date() != datetime.fromtimestamp(now_ms / 1000, UTC).date():
+    when = to_datetime(ms / 1000)  # in the display zone (ui/time_display.py)
+    if now_ms is not None and when.date() != to_datetime(now_ms / 1000).date():
         return when.strftime("%d %b %H:%M")
     return when.strftime("%H:%M")
 
@@ -220,11 +221,15 @@ def describe_freshness(statuses: list[SourceStatus], now_ms: int, demo: bool) ->
     good = [s.last_good_ms for s in statuses if s.last_good_ms]
     rows = [s.data_last_ms for s in statuses if s.data_last_ms]
     parts = []
+    zone = zone_label()
     if rows:
-        parts.append(f"data to {_hhmm(max(rows), now_ms)} UTC")
+        parts.append(f"data to {_hhmm(max(rows), now_ms)} {zone}")
     if good and not demo:
         last = max(good)
-        parts.append(f"updated {_hhmm(last, now_ms)} UTC ({_age(last, now_ms)})")
+        parts.append(f"updated {_hhmm(last, now_ms)} {zone} ({_age(last, now_ms)})")
+    off = sorted({s.venue for s in statuses if s.state == SourceState.OFF})
+    if off:  # a disabled venue's series are not refreshed: say so, not "stale"
+        parts.append(f"{', '.join(venue_name(v) for v in off)} off in Settings")
     failing = [s for s in statuses if s.state == SourceState.ERROR]
     stale = [s for s in statuses if s.state == SourceState.STALE]
     tone = "muted"
@@ -232,8 +237,8 @@ def describe_freshness(statuses: list[SourceStatus], now_ms: int, demo: bool) ->
         newest = max(failing, key=lambda s: s.error_at_ms or 0)
         retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
         parts.append(f"{len(failing)} of {len(statuses)} failing · last error "
-                     f"{_hhmm(newest.error_at_ms)} UTC: {newest.error_words} "
-                     f"({newest.series_id}) · retry {_hhmm(retry)} UTC")
+                     f"{_hhmm(newest.error_at_ms)} {zone}: {newest.error_words} "
+                     f"({newest.series_id}) · retry {_hhmm(retry)} {zone}")
         tone = "error"
     elif stale:
         parts.append(f"{len(stale)} stale")
@@ -263,6 +268,7 @@ class FreshnessLine(QLabel):
         self._ages.setInterval(30_000)
         self._ages.timeout.connect(self.refresh)
         self._ages.start()
+        on_zone_changed(self.refresh)
         self.refresh_soon()  # after the panel's own __init__: its ids may depend on it
 
     def refresh(self) -> None:

@@ -9,8 +9,6 @@ Every venue's raw rate and settlement interval are kept; APR = rate × periods p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -37,6 +35,7 @@ from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.time_display import format_time, zone_label
 
 ASSETS = ("btc", "eth")
 WINDOWS_DAYS = {"7D": 7, "30D": 30, "90D": 90}
@@ -237,10 +236,10 @@ class FundingPanel(Panel):
         if result is None or row >= len(result.grid_venues):
             return ""
         venue = venue_label(result.grid_venues[row])
-        when = datetime.fromtimestamp(start_s, UTC).strftime("%Y-%m-%d %H:00")
+        when = format_time(int(start_s * 1000), "%Y-%m-%d %H:00")
         shown = f"{value:+.2f} % APR" if np.isfinite(value) else "no settled rate"
         provenance = DERIVED[f"fundinggrid.{result.asset}"].provenance(result, result.as_of_ms)
-        return f"{venue}, hour from {when} UTC: {shown}\n\n{provenance.tooltip()}"
+        return f"{venue}, hour from {when} {zone_label()}: {shown}\n\n{provenance.tooltip()}"
 
     def _draw_heatmap(self, result: FundingAnalysis) -> None:
         if not result.grid_venues:

@@ -29,6 +29,7 @@ from models.options import DealerPositioning, DeltaConvention
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
+from ui.time_display import format_time, zone_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +38,7 @@ ASSETS = ("btc", "eth")
 
 
 def _utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{format_time(ms, '%Y-%m-%d %H:%M')} {zone_label()}"
 
 
 def _expiry_label(ms: int) -> str:

@@ -60,6 +60,7 @@ from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, debounced, elastic
 from ui.settings_file import read_setting
+from ui.time_display import format_time, zone_label
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
 DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
@@ -472,8 +473,7 @@ class PricesPanel(Panel):
             stamp = np.datetime_as_string(np.datetime64(int(when), "s"), unit="D")
             stamp += " (trading date) &nbsp; "
         elif when is not None:
-            stamp = np.datetime_as_string(np.datetime64(int(when), "s"), unit="m")
-            stamp = stamp.replace("T", " ") + " UTC &nbsp; "
+            stamp = f"{format_time(int(when * 1000), '%Y-%m-%d %H:%M')} {zone_label()} &nbsp; "
         per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
         self.readout.setText(f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
                              f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")

@@ -6,8 +6,6 @@ series is stale, why, and when Rotor will try again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
@@ -16,6 +14,7 @@ from models.catalog import CATALOG, venue_label
 from models.status import STATE_TEXT, SourceState
 from ui import theme
 from ui.panels.base import Panel, UiContext, debounced
+from ui.time_display import format_time, on_zone_changed, zone_label
 
 COLUMNS = ("Series", "Venue", "State", "Last row (UTC)", "Updated (UTC)", "Next retry (UTC)",
            "Last error")
@@ -27,7 +26,7 @@ def _stamp(ms: int | None, with_date: bool = True) -> str:
     if ms is None:
         return "–"
     fmt = "%Y-%m-%d %H:%M" if with_date else "%H:%M:%S"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime(fmt)
+    return format_time(ms, fmt)
 
 
 class SourcesPanel(Panel):
@@ -53,10 +52,18 @@ class SourcesPanel(Panel):
         self._pending: dict[str, None] = dict.fromkeys(ctx.store.statuses())
         self._flush_soon = debounced(self, 0, self.flush)
         ctx.store.statusChanged.connect(self._on_status)
-        self.flush()
+        on_zone_changed(self._show_zone)
+        self._show_zone()
 
     def has_data(self) -> bool:
         return bool(self._rows)
+
+    def _show_zone(self) -> None:
+        """Headers name the display zone (File → Settings); every row is re-stamped in it."""
+        self.table.setHorizontalHeaderLabels(
+            [c.replace("(UTC)", f"({zone_label()})") for c in COLUMNS])
+        self._pending.update(dict.fromkeys(self._rows))
+        self.flush()
 
     @Slot(str)
     def _on_status(self, series_id: str) -> None:
