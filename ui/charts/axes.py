@@ -33,8 +33,8 @@ class ZonedDateAxisItem(pg.DateAxisItem):
         time_display.on_zone_changed(self._on_zone_changed)
 
     def setLabel(self, text: str | None = None, *args: Any, **kwargs: Any) -> None:
-        if text and _UTC_MARK in text:
-            self._title_template = text
+        self._title_template = text if text and _UTC_MARK in text else ""
+        if self._title_template:
             text = self._zoned_title()
         super().setLabel(text, *args, **kwargs)
 
