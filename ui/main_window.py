@@ -263,10 +263,12 @@ class MainWindow(QMainWindow):
     def open_settings_dialog(self) -> SettingsDialog:
         if self._settings_dialog is None:
             self._settings_dialog = SettingsDialog(self.settings, self.scheduler, self)
+        elif self._settings_dialog.isVisible():
+            self._settings_dialog.raise_()  # already open, maybe behind the window
+            return self._settings_dialog
         else:
             self._settings_dialog.reload()
         self._settings_dialog.show()
-        self._settings_dialog.raise_()
         return self._settings_dialog
 
     def _about(self) -> None:
