@@ -115,6 +115,7 @@ class SettingsDialog(QDialog):
         clear_row = QHBoxLayout()
         self.series = QComboBox()
         self.series.setMinimumContentsLength(18)
+        self.series.setPlaceholderText("stored series (live data only)")
         self.clear_button = QPushButton("Clear cache for series…")
         self.clear_button.clicked.connect(self._confirm_clear)
         clear_row.addWidget(self.series, 1)
