@@ -1,7 +1,10 @@
 """The one table of assets: what a trader calls each one, its ticker, colour, class and order.
 
 Every view, export and analytic that names an asset reads it from here, so a new asset is one row.
-Colours are plain hex strings (no Qt here); `ui.theme` turns them into pens.
+Colours are plain hex strings (no Qt here); `ui.theme` turns them into pens. Each asset has one
+colour per theme: `color` reads on the dark background, `light_color` on the light one (a yellow
+or a pale grey vanishes on white; tests/ui/test_theme_colors.py keeps every pair apart and
+every colour readable in both).
 """
 
 from __future__ import annotations
@@ -31,22 +34,24 @@ class Asset:
     name: str  # "S&P 500"
     short: str  # for tight labels: "S&P 500", "DXY"
     ticker: str  # for matrix headers: "SPX", "XAU"
-    color: str  # hex
+    color: str  # hex, on the dark theme
     asset_class: AssetClass
+    light_color: str = ""  # hex, on the light theme ("": the dark one)
 
 
 _DEFAULT_COLOR = "#b0bec5"
+_DEFAULT_LIGHT_COLOR = "#757575"
 
 # In display order.
 ASSETS: dict[str, Asset] = {a.stem: a for a in (
-    Asset("btc", "Bitcoin", "BTC", "BTC", "#f7931a", AssetClass.CRYPTO),
-    Asset("eth", "Ether", "ETH", "ETH", "#8c8cff", AssetClass.CRYPTO),
-    Asset("spx", "S&P 500", "S&P 500", "SPX", "#4fc3f7", AssetClass.EQUITY_INDEX),
-    Asset("ndx", "Nasdaq 100", "Nasdaq 100", "NDX", "#00bfa5", AssetClass.EQUITY_INDEX),
-    Asset("gold", "Gold", "Gold", "XAU", "#ffd54f", AssetClass.METAL),
-    Asset("silver", "Silver", "Silver", "XAG", "#cfd8dc", AssetClass.METAL),
-    Asset("dxy", "US Dollar Index", "DXY", "DXY", "#bcaaa4", AssetClass.FX),
-    Asset("vix", "VIX", "VIX", "VIX", "#ff7043", AssetClass.VOLATILITY),
+    Asset("btc", "Bitcoin", "BTC", "BTC", "#f7931a", AssetClass.CRYPTO, "#e06f00"),
+    Asset("eth", "Ether", "ETH", "ETH", "#8c8cff", AssetClass.CRYPTO, "#5c5ce6"),
+    Asset("spx", "S&P 500", "S&P 500", "SPX", "#4fc3f7", AssetClass.EQUITY_INDEX, "#0288d1"),
+    Asset("ndx", "Nasdaq 100", "Nasdaq 100", "NDX", "#00bfa5", AssetClass.EQUITY_INDEX, "#00897b"),
+    Asset("gold", "Gold", "Gold", "XAU", "#ffd54f", AssetClass.METAL, "#a67c00"),
+    Asset("silver", "Silver", "Silver", "XAG", "#cfd8dc", AssetClass.METAL, "#607d8b"),
+    Asset("dxy", "US Dollar Index", "DXY", "DXY", "#bcaaa4", AssetClass.FX, "#8d6e63"),
+    Asset("vix", "VIX", "VIX", "VIX", "#ff7043", AssetClass.VOLATILITY, "#d84315"),
 )}
 
 #: assets with perpetual swaps, options and DVOL
@@ -81,7 +86,10 @@ def prose_name(stem: str) -> str:
     return found.short.lower() if found.asset_class is AssetClass.METAL else found.short
 
 
-def asset_color(stem: str) -> str:
-    """The asset's colour, or a neutral default for one the table does not know."""
+def asset_color(stem: str, theme: str = "dark") -> str:
+    """The asset's colour on `theme` ("dark" or "light"), or a neutral default for one the table
+    does not know."""
     found = ASSETS.get(stem)
+    if theme == "light":
+        return (found.light_color or found.color) if found else _DEFAULT_LIGHT_COLOR
     return found.color if found else _DEFAULT_COLOR

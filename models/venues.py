@@ -3,7 +3,9 @@
 The catalog's series, the endpoints (default URL, environment override), the client that serves
 them, the label and the colour all derive from these rows, so adding a venue is one client
 module in `services/` plus one row here (and their tests). Plain data only: no Qt, no I/O;
-`ui.theme` turns the colours into pens, `services.sources` imports the clients.
+`ui.theme` turns the colours into pens, `services.sources` imports the clients. A venue has a
+colour per theme (`color` on dark, `light_color` on light; tests/ui/test_theme_colors.py keeps
+them apart and readable).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from models.ids import dvol_id, volmex_id
 
 DEFAULT_VENUE_COLOR = "#b0bec5"  # for a venue the registry does not know
+DEFAULT_VENUE_LIGHT_COLOR = "#757575"  # the same, on the light theme
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class VolIndex:
 class Venue:
     key: str  # endpoint and client key; the venue part of funding/OI ids
     label: str  # what a trader calls it
-    color: str  # hex, for its lines and its key
+    color: str  # hex, for its lines and its key on the dark theme
     base_url: str  # default; `env_var` overrides it
     env_var: str
     client: str  # "module:Class" of its SeriesSource client
@@ -48,6 +51,7 @@ class Venue:
     oi_max_days: int | None = None
     options: tuple[str, ...] = ()  # asset stems with option chains
     vol_index: VolIndex | None = None
+    light_color: str = ""  # hex, on the light theme ("": the dark one)
 
     @property
     def client_module(self) -> str:
@@ -76,45 +80,55 @@ VENUES: tuple[Venue, ...] = (
           # perpetuals live on a separate host (USD-M futures) with their own client
           perps={"btc": "BTCUSDT", "eth": "ETHUSDT"}, perp_client="binance_futures",
           funding_interval="8h", open_interest=True,
-          oi_max_days=29),  # Binance keeps only the last 30 days of OI
+          oi_max_days=29,  # Binance keeps only the last 30 days of OI
+          light_color="#b88a00"),
     Venue("binance_futures", "Binance", "#f0b90b",
           "https://fapi.binance.com", "ROTOR_BINANCE_FUTURES_URL",
-          "services.binance_futures:BinanceFuturesClient"),
+          "services.binance_futures:BinanceFuturesClient",
+          light_color="#b88a00"),
     Venue("bybit", "Bybit",
           "#e86bd0",  # not orange: it would read as Binance or as BTC
           "https://api.bybit.com", "ROTOR_BYBIT_URL", "services.bybit:BybitClient",
           perps={"btc": "BTCUSDT", "eth": "ETHUSDT"}, funding_interval="8h",
-          open_interest=True),
+          open_interest=True,
+          light_color="#c2189f"),
     Venue("okx", "OKX", "#e0e0e0", "https://www.okx.com", "ROTOR_OKX_URL",
           "services.okx:OkxClient",
           perps={"btc": "BTC-USDT-SWAP", "eth": "ETH-USDT-SWAP"}, funding_interval="8h",
-          funding_max_days=90),  # OKX keeps only three months of funding history
+          funding_max_days=90,  # OKX keeps only three months of funding history
+          light_color="#424242"),
     Venue("deribit", "Deribit", "#29b6f6", "https://www.deribit.com", "ROTOR_DERIBIT_URL",
           "services.deribit:DeribitClient",
           perps={"btc": "BTC-PERPETUAL", "eth": "ETH-PERPETUAL"}, funding_interval="1h",
           options=("btc", "eth"),
-          vol_index=VolIndex({"btc": "BTC", "eth": "ETH"}, dvol_id, "{asset} DVOL (Deribit)")),
+          vol_index=VolIndex({"btc": "BTC", "eth": "ETH"}, dvol_id, "{asset} DVOL (Deribit)"),
+          light_color="#0277bd"),
     Venue("hyperliquid", "Hyperliquid", "#7ee0c4", "https://api.hyperliquid.xyz",
           "ROTOR_HYPERLIQUID_URL", "services.hyperliquid:HyperliquidClient",
-          perps={"btc": "BTC", "eth": "ETH"}, funding_interval="1h"),
-    Venue("coinbase", "Coinbase", "#1652f0", "https://api.exchange.coinbase.com",
+          perps={"btc": "BTC", "eth": "ETH"}, funding_interval="1h",
+          light_color="#00897b"),
+    Venue("coinbase", "Coinbase", "#4c7dff", "https://api.exchange.coinbase.com",
           "ROTOR_COINBASE_URL", "services.coinbase:CoinbaseClient",
-          spot={"btc": "BTC-USD", "eth": "ETH-USD"}),
-    Venue("kraken", "Kraken", "#7132f5", "https://api.kraken.com", "ROTOR_KRAKEN_URL",
+          spot={"btc": "BTC-USD", "eth": "ETH-USD"},
+          light_color="#0d47a1"),
+    Venue("kraken", "Kraken", "#9966ff", "https://api.kraken.com", "ROTOR_KRAKEN_URL",
           "services.kraken:KrakenClient",
-          spot={"btc": "XBTUSD", "eth": "ETHUSD"}),
-    Venue("yahoo", "Yahoo Finance", "#a77bff", "https://query1.finance.yahoo.com",
+          spot={"btc": "XBTUSD", "eth": "ETHUSD"},
+          light_color="#7132f5"),
+    Venue("yahoo", "Yahoo Finance", "#c49cff", "https://query1.finance.yahoo.com",
           "ROTOR_YAHOO_URL", "services.yahoo:YahooClient",
           spot={"spx": "^GSPC", "ndx": "^NDX", "gold": "GC=F", "silver": "SI=F",
                 "dxy": "DX-Y.NYB", "vix": "^VIX"},
           candle_poll_seconds=300,
-          candle_max_days={"1h": 729}),  # Yahoo serves 1h bars only for the last 730 days
+          candle_max_days={"1h": 729},  # Yahoo serves 1h bars only for the last 730 days
+          light_color="#9575cd"),
     # undocumented but key-less: best effort (see services/volmex.py)
     Venue("volmex", "Volmex", "#9ccc65", "https://rest-v1.volmex.finance", "ROTOR_VOLMEX_URL",
           "services.volmex:VolmexClient",
           vol_index=VolIndex({"btc": "BVIV", "eth": "EVIV"}, volmex_id,
                              "{asset} implied vol (Volmex {symbol}, undocumented API)",
-                             poll_seconds=600)),
+                             poll_seconds=600),
+          light_color="#558b2f"),
 )
 
 
@@ -128,7 +142,10 @@ def venue_label(key: str) -> str:
     return found.label if found else key
 
 
-def venue_color(key: str) -> str:
-    """The venue's colour, or a neutral default for one the registry does not know."""
+def venue_color(key: str, theme: str = "dark") -> str:
+    """The venue's colour on `theme` ("dark" or "light"), or a neutral default for one the
+    registry does not know."""
     found = find_venue(key)
+    if theme == "light":
+        return (found.light_color or found.color) if found else DEFAULT_VENUE_LIGHT_COLOR
     return found.color if found else DEFAULT_VENUE_COLOR

@@ -12,9 +12,14 @@ from ui import theme
 from ui.store import DataStore
 from ui.time_display import format_time, zone_label
 
-_COLORS = {SourceState.OK: theme.OK, SourceState.DEMO: theme.WARNING,
-           SourceState.UPDATING: theme.FOREGROUND, SourceState.STALE: theme.WARNING,
-           SourceState.ERROR: theme.ERROR}
+
+def state_color(state: SourceState) -> str:
+    """The chip icon's colour in the current theme (read when drawn: the theme can change)."""
+    return {SourceState.OK: theme.OK, SourceState.DEMO: theme.WARNING,
+            SourceState.STALE: theme.WARNING, SourceState.ERROR: theme.ERROR,
+            }.get(state, theme.FOREGROUND)
+
+
 _ICONS = {SourceState.OK: "●", SourceState.DEMO: "◆", SourceState.UPDATING: "↻",
           SourceState.STALE: "◐", SourceState.ERROR: "✖"}
 
@@ -76,13 +81,18 @@ class SourceStatusBar(QStatusBar):
             chip.setObjectName(f"status_{venue}")
             self.chips[venue] = chip
             self.addWidget(chip)
-        color = _COLORS.get(state, theme.FOREGROUND)
+        color = state_color(state)
         chip.setText(f"<span style='color:{color}'>{_ICONS.get(state, '')}</span> "
                      f"{venue}: {text}")
         errors = [s for s in group if s.state == SourceState.ERROR]
         tip = "\n".join(f"{s.series_id}: {s.last_error}" for s in errors[:8])
         chip.setToolTip(tip or f"{venue}: {text}")
         chip.setProperty("state", state.value)
+
+    def apply_theme(self) -> None:
+        """Redraw every chip in the current theme's colours."""
+        for series_id in list(self.store.statuses()):
+            self._on_status(series_id)
 
     @Slot(float)
     def set_progress(self, fraction: float) -> None:

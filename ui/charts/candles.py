@@ -30,13 +30,14 @@ MIN_BODY_PX = 2.0  # narrower bodies are not drawn: high-low lines only
 class CandlestickItem(ViewCachedItem):
     """OHLC candles from an `OhlcPyramid`; up (close >= open) and down colours."""
 
-    def __init__(self, pyramid: OhlcPyramid | None = None, *, up: Any = theme.UP,
-                 down: Any = theme.DOWN, name: str | None = None) -> None:
+    def __init__(self, pyramid: OhlcPyramid | None = None, *, up: Any = None,
+                 down: Any = None, name: str | None = None) -> None:
         super().__init__(name)
         self._pyramid: OhlcPyramid | None = None
         self._paths: list[tuple[int, QtGui.QPainterPath | None, QtGui.QPainterPath | None]] = []
         self._candles: Any = None
-        self.setColors(up, down)
+        # the theme's colours when built (not when this module was imported)
+        self.setColors(theme.UP if up is None else up, theme.DOWN if down is None else down)
         if pyramid is not None:
             self.setPyramid(pyramid)
 

@@ -6,13 +6,18 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QTransform
+from PySide6.QtGui import QColor, QTransform
+
+from ui import theme
 
 
 def diverging_colormap() -> pg.ColorMap:
-    # Red for negative (shorts paying), near-black at zero, green for positive (longs paying).
+    # Red for negative (shorts paying), the background's shade at zero, green for positive
+    # (longs paying), in the current theme.
+    down, up = QColor(theme.DOWN), QColor(theme.UP)
     return pg.ColorMap(pos=[0.0, 0.5, 1.0],
-                       color=[(239, 83, 80), (30, 34, 45), (38, 166, 154)])
+                       color=[(down.red(), down.green(), down.blue()), theme.HEATMAP_ZERO,
+                              (up.red(), up.green(), up.blue())])
 
 
 class HeatmapItem(pg.ImageItem):

@@ -250,7 +250,10 @@ def describe_freshness(statuses: list[SourceStatus], now_ms: int, demo: bool) ->
     return " · ".join(parts) or "waiting for data", tone
 
 
-_TONES = {"muted": theme.MUTED, "warning": theme.WARNING, "error": theme.ERROR}
+def tone_color(tone: str) -> str:
+    """A freshness tone's colour in the current theme."""
+    return {"warning": theme.WARNING, "error": theme.ERROR}.get(tone, theme.MUTED)
+
 
 
 class FreshnessLine(QLabel):
@@ -275,7 +278,7 @@ class FreshnessLine(QLabel):
         statuses = [s for i in self._ids() if (s := self.ctx.store.status(i)) is not None]
         text, tone = describe_freshness(statuses, self.ctx.now_ms(), self.ctx.demo)
         self.setText(text)
-        self.setStyleSheet(f"color: {_TONES[tone]}; font-size: 8pt;")
+        self.setStyleSheet(f"color: {tone_color(tone)}; font-size: 8pt;")
         errors = [f"{s.series_id}: {s.last_error}" for s in statuses if s.last_error]
         self.setToolTip("\n".join(errors[:10]) or text)
 

@@ -113,9 +113,9 @@ class FundingPanel(Panel):
             self.plot.addItem(curve)
             self._curves[venue] = curve
         self.negative_fill = pg.PlotDataItem(pen=None, fillLevel=0.0,
-                                             brush=pg.mkBrush(239, 83, 80, 70))
+                                             brush=pg.mkBrush(*theme.DOWN_FILL))
         self.plot.addItem(self.negative_fill)
-        self.average_curve = LodCurveItem(name="average", pen=theme.pen("#ffffff", 1.0))
+        self.average_curve = LodCurveItem(name="average", pen=theme.pen(theme.STRONG, 1.0))
         self.plot.addItem(self.average_curve)
 
         heat_axis = UtcDateAxisItem()
@@ -227,7 +227,7 @@ class FundingPanel(Panel):
     def _set_key(self, weighting: str) -> None:
         """Venue colours, and how the average is weighted (equal weights when OI is missing)."""
         entries = [(theme.venue_color(v), venue_label(v)) for v in FUNDING_VENUES]
-        entries.append(("#ffffff", f"average ({weighting})" if weighting else "average"))
+        entries.append((theme.STRONG, f"average ({weighting})" if weighting else "average"))
         self.key_label.setText(" &nbsp; ".join(f"<span style='color:{color}'>━</span> {name}"
                                          for color, name in entries))
 

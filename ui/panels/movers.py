@@ -17,11 +17,12 @@ from PySide6.QtWidgets import (
 )
 
 from models.analyses import movers_inputs
-from models.assets import asset_color, short_name
+from models.assets import short_name
 from models.derived import DERIVED
 from models.movers import COLUMN_DEFINITIONS, DRAWDOWN_BASES
 from ui import theme
 from ui.panels.base import Panel, UiContext, convention_box
+from ui.theme import asset_color  # the current theme's variant
 
 COLUMNS = (("Asset", None), ("Last", "last"), ("1D %", "chg_1d_pct"), ("1W %", "chg_1w_pct"),
            ("1M %", "chg_1m_pct"), ("RV 30d %", "rv30_pct"), ("z (1D)", "z_1d"),

@@ -130,7 +130,7 @@ class OptionsPanel(Panel):
             return
         x = history.index.as_unit("s").asi8.astype(float)
         self.history_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        for column, color, symbol in (("rr25", theme.DOWN, "o"), ("bf25", "#b39ddb", "s")):
+        for column, color, symbol in (("rr25", theme.DOWN, "o"), ("bf25", theme.SECONDARY, "s")):
             self.history_plot.plot(x, history[column].to_numpy(float), pen=theme.pen(color),
                                    symbol=symbol, symbolSize=5, symbolBrush=color)
         self.history_plot.setToolTip(DERIVED[f"skew30.{self.asset}"].provenance().tooltip())
@@ -162,7 +162,7 @@ class OptionsPanel(Panel):
                  if view.call_wall is not None and view.put_wall is not None else "")
         atm = f" · front ATM IV {view.term['atm_iv'].iloc[0]:.1f}%" if len(view.term) else ""
         self.headline.setText(f"<b>{view.asset.upper()}</b> spot {view.spot:,.0f} · "
-                              f"<span style='color:#ffca28'>gamma flip {flip}</span> · {walls}"
+                              f"<span style='color:{theme.FLIP}'>gamma flip {flip}</span> · {walls}"
                               f"{atm}")
         self._draw_gex(view)
         self._draw_term_and_skew(view)
@@ -195,29 +195,29 @@ class OptionsPanel(Panel):
             self.gex_plot.addItem(pg.BarGraphItem(x=strikes + width / 2, height=gex["put_gex"],
                                                   width=width, brush=theme.DOWN, pen=None))
             self.net_curve = self.gex_plot.plot(strikes, gex["net_gex"].to_numpy(float),
-                                                pen=theme.pen("#ffffff"))
+                                                pen=theme.pen(theme.STRONG))
         self.gex_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         # Staggered label heights: the four levels often sit within a few strikes.
         self._vline(self.gex_plot, view.spot, theme.FOREGROUND, "spot", 0.95)
-        self._vline(self.gex_plot, view.flip, "#ffca28", "flip", 0.8)
+        self._vline(self.gex_plot, view.flip, theme.FLIP, "flip", 0.8)
         self._vline(self.gex_plot, view.call_wall, theme.UP, "call wall", 0.65)
         self._vline(self.gex_plot, view.put_wall, theme.DOWN, "put wall", 0.5)
         self.gex_plot.setXRange(view.spot * 0.7, view.spot * 1.3, padding=0)
 
         self.profile_plot.clear()
         self.profile_curve = self.profile_plot.plot(view.spots, view.profile,
-                                                    pen=theme.pen("#ffffff"), fillLevel=0.0,
-                                                    brush=pg.mkBrush(41, 182, 246, 40))
+                                                    pen=theme.pen(theme.STRONG), fillLevel=0.0,
+                                                    brush=pg.mkBrush(*theme.AREA_FILL))
         self.profile_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot")
-        self._vline(self.profile_plot, view.flip, "#ffca28", "flip")
+        self._vline(self.profile_plot, view.flip, theme.FLIP, "flip")
 
     def _draw_term_and_skew(self, view: ChainAnalysis) -> None:
         self.term_plot.clear()
         if len(view.term):
             self.term_curve = self.term_plot.plot(
                 view.term["days"].to_numpy(float), view.term["atm_iv"].to_numpy(float),
-                pen=theme.pen("#29b6f6"), symbol="o", symbolSize=5, symbolBrush="#29b6f6")
+                pen=theme.pen(theme.IMPLIED), symbol="o", symbolSize=5, symbolBrush=theme.IMPLIED)
         self.skew_plot.clear()
         if len(view.skew):
             days = view.skew["days"].to_numpy(float)
@@ -226,8 +226,8 @@ class OptionsPanel(Panel):
                                 pen=theme.pen(theme.DOWN), symbol="o", symbolSize=5,
                                 symbolBrush=theme.DOWN)
             self.skew_plot.plot(days, view.skew["bf25"].to_numpy(float), name="25Δ BF",
-                                pen=theme.pen("#b39ddb"), symbol="s", symbolSize=5,
-                                symbolBrush="#b39ddb")
+                                pen=theme.pen(theme.SECONDARY), symbol="s", symbolSize=5,
+                                symbolBrush=theme.SECONDARY)
 
     def _draw_smile(self) -> None:
         self.smile_plot.clear()

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.analyses import ChainAnalysis, FundingAnalysis, RotationAnalysis
-from models.assets import asset_color, short_name
+from models.assets import short_name
 from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS
 from models.derived import DERIVED
 from models.ids import parse_series_id, price_id
@@ -60,6 +60,7 @@ from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, debounced, elastic
 from ui.settings_file import read_setting
+from ui.theme import asset_color  # the current theme's variant
 from ui.time_display import format_time, zone_label
 
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
@@ -67,8 +68,12 @@ DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
 AXIS_WIDTH = 62
 STYLES = ("line", "candles")
 MODES = ("stacked", "compare")
-LEVEL_COLORS = {USER: "#b39ddb", GAMMA_FLIP: "#ffca28", CALL_WALL: "#26a69a",
-                PUT_WALL: "#ef5350"}
+
+
+def level_color(kind: str) -> str:
+    """A level line's colour in the current theme."""
+    return {USER: theme.SECONDARY, GAMMA_FLIP: theme.FLIP, CALL_WALL: theme.UP,
+            PUT_WALL: theme.DOWN}.get(kind, theme.MUTED)
 
 
 class _PlotLayout(pg.GraphicsLayoutWidget):
@@ -570,7 +575,7 @@ class PricesPanel(Panel):
         gamma_tip = DERIVED["gammalevels.btc"].provenance(
             self._chain, self._chain.time_ms if self._chain else None).tooltip()
         for level in levels:
-            color = LEVEL_COLORS.get(level.kind, theme.MUTED)
+            color = level_color(level.kind)
             own = level.kind == USER
             user = own and level not in presets
             # The trader's levels are labelled on the right, the derived ones on the left: the
@@ -578,7 +583,7 @@ class PricesPanel(Panel):
             line = pg.InfiniteLine(
                 pos=np.log10(level.price) if self.log_scale else level.price, angle=0,
                 movable=user, pen=theme.pen(color, style=Qt.PenStyle.DashLine),
-                hoverPen=theme.pen("#ffffff"),
+                hoverPen=theme.pen(theme.STRONG),
                 label=level.label, labelOpts={"position": 0.85 if own else 0.02, "color": color,
                                               "anchors": [(1, 1), (1, 1)] if own
                                               else [(0, 1), (0, 1)]})

@@ -30,7 +30,7 @@ from models.analyses import (
     correlation_matrix_between,
     rotation_inputs,
 )
-from models.assets import asset_color, short_name
+from models.assets import short_name
 from models.derived import DERIVED
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
@@ -38,6 +38,7 @@ from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, debounced, elastic
+from ui.theme import asset_color  # the current theme's variant
 
 
 def _x_seconds(index: Any) -> np.ndarray:

@@ -18,8 +18,12 @@ from ui.time_display import format_time, on_zone_changed, zone_label
 
 COLUMNS = ("Series", "Venue", "State", "Last row (UTC)", "Updated (UTC)", "Next retry (UTC)",
            "Last error")
-_STATE_COLORS = {SourceState.OK: theme.OK, SourceState.DEMO: theme.WARNING,
-                 SourceState.STALE: theme.WARNING, SourceState.ERROR: theme.ERROR}
+
+
+def _state_color(state: SourceState) -> str:
+    return {SourceState.OK: theme.OK, SourceState.DEMO: theme.WARNING,
+            SourceState.STALE: theme.WARNING, SourceState.ERROR: theme.ERROR,
+            }.get(state, theme.FOREGROUND)
 
 
 def _stamp(ms: int | None, with_date: bool = True) -> str:
@@ -113,7 +117,7 @@ class SourcesPanel(Panel):
                 item.setToolTip(series_id)
                 item.setData(Qt.ItemDataRole.UserRole, series_id)
             if col == 2:
-                item.setForeground(QColor(_STATE_COLORS.get(status.state, theme.FOREGROUND)))
+                item.setForeground(QColor(_state_color(status.state)))
             if col == 6:
                 item.setToolTip(status.last_error or status.dropped)
 

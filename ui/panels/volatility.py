@@ -31,9 +31,6 @@ def set_line(curve: LodCurveItem | pg.PlotDataItem, data: SeriesData, column: st
         curve.setData(data.time / 1e3, data[column])
 
 
-VOLMEX_COLOR = "#ce93d8"
-
-
 class VolatilityPanel(Panel):
     key = "volatility"
     title = "Implied vs realised volatility"
@@ -72,9 +69,9 @@ class VolatilityPanel(Panel):
         theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
         theme.legend(self.plot)
-        self.dvol_curve = LodCurveItem(name="DVOL (Deribit implied)", pen=theme.pen("#29b6f6"))
-        self.rv_curve = LodCurveItem(name="realised", pen=theme.pen("#ffca28"))
-        self.volmex_curve = LodCurveItem(name="Volmex implied", pen=theme.pen(VOLMEX_COLOR))
+        self.dvol_curve = LodCurveItem(name="DVOL (Deribit implied)", pen=theme.pen(theme.IMPLIED))
+        self.rv_curve = LodCurveItem(name="realised", pen=theme.pen(theme.REALISED))
+        self.volmex_curve = LodCurveItem(name="Volmex implied", pen=theme.pen(theme.VOLMEX))
         self.plot.addItem(self.dvol_curve)
         self.plot.addItem(self.rv_curve)
         self.plot.addItem(self.volmex_curve)
@@ -88,7 +85,7 @@ class VolatilityPanel(Panel):
         self.spread_plot.getAxis("left").setWidth(self.plot.getAxis("left").width())
         self.spread_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self.spread_curve = self.spread_plot.plot(pen=theme.pen(theme.FOREGROUND), fillLevel=0.0,
-                                                  brush=pg.mkBrush(41, 182, 246, 50))
+                                                  brush=pg.mkBrush(*theme.AREA_FILL))
         self.chart.ci.layout.setRowStretchFactor(0, 3)
         self.chart.ci.layout.setRowStretchFactor(1, 1)
         layout = QVBoxLayout(self)
@@ -114,16 +111,16 @@ class VolatilityPanel(Panel):
         set_line(self.volmex_curve, volmex, "close")
         parts = []
         if len(dvol):
-            parts.append(f"<span style='color:#29b6f6'>DVOL {dvol['close'][-1]:.1f}</span>")
+            parts.append(f"<span style='color:{theme.IMPLIED}'>DVOL {dvol['close'][-1]:.1f}</span>")
         if len(rv):
-            parts.append(f"<span style='color:#ffca28'>RV{result.window} "
+            parts.append(f"<span style='color:{theme.REALISED}'>RV{result.window} "
                          f"({RvMethod(result.rv_method).label}) "
                          f"{rv['rv'][-1]:.1f}</span>")
         if len(spread):
             parts.append(f"IV−RV (trailing) {spread['spread'][-1]:+.1f} vol pts")
         if len(volmex):
             name = f"{result.asset[0].upper()}VIV"
-            parts.append(f"<span style='color:{VOLMEX_COLOR}'>{name} "
+            parts.append(f"<span style='color:{theme.VOLMEX}'>{name} "
                          f"{volmex['close'][-1]:.1f}</span>")
         self.summary.setText(" &nbsp; ".join(parts))
         rv_spec = DERIVED[f"rv.{result.asset}.{result.window}"]
