@@ -42,6 +42,7 @@ from ui.settings_file import layout_text, read_layout
 from ui.settings_file import open_settings as open_settings  # the window's settings, screened
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
+from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.shutdown_msecs = shutdown_msecs
         self.workers_left = False
         self.setWindowTitle("Rotor — cross-asset rotation")
+        apply_saved_theme(settings)  # before anything takes its colours
         self.setStyleSheet(theme.STYLESHEET)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks |
                             QMainWindow.DockOption.AllowTabbedDocks |
@@ -254,6 +256,7 @@ class MainWindow(QMainWindow):
         reset.setObjectName("resetLayoutAction")
         reset.triggered.connect(self.reset_layout)
         self.view_menu.addAction(reset)
+        add_theme_menu(self, self.view_menu)
 
         help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Rotor", self)
@@ -314,6 +317,10 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.setVisible(True)
         self._arrange_default()
+
+    def set_theme(self, name: str) -> bool:
+        """Dark or light, for the window and every chart in it (ui/theme_switch.py)."""
+        return switch_theme(self, name)
 
     # -- services, status, notices ------------------------------------------------------------
     @Slot(object)
