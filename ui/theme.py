@@ -170,6 +170,28 @@ QToolTip {{ background: {p.panel}; color: {p.foreground}; border: 1px solid {p.b
 """
 
 
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (linear(c / 255) for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def text_on(rgb: tuple[int, int, int]) -> str:
+    """Black or white, whichever reads better on a cell of colour `rgb` (a correlation of
+    +1.00 on deep green): one of them always reaches 4.58:1, the theme's own inks may not."""
+    fill = _luminance(rgb)
+    candidates = ("#ffffff", "#000000")
+
+    def contrast(hex_color: str) -> float:
+        h = hex_color.lstrip("#")
+        other = _luminance((int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)))
+        return (max(fill, other) + 0.05) / (min(fill, other) + 0.05)
+
+    return max(candidates, key=contrast)
+
+
 def legend(plot: pg.PlotItem, columns: int = 3) -> pg.LegendItem:
     """A compact legend in the plot's top-left corner: entries in `columns`, on a translucent
     panel, so it covers a strip of the chart rather than a tall block of its lines."""

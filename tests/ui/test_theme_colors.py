@@ -191,3 +191,17 @@ def test_the_light_theme_has_its_own_variants_where_the_dark_ones_vanish_on_whit
     finally:
         theme.set_theme(theme.DARK_NAME)
     assert theme.asset_color("gold") == ASSETS["gold"].color
+
+
+def test_matrix_cell_text_reads_on_every_cell_colour(palette, qapp):
+    """A correlation's text on its heat-map cell: the foreground on a pale cell, the background's
+    shade on a deep one (a +1.00 on the dark theme's green was 2.0:1 in the foreground)."""
+    from ui.charts.heatmap import HeatmapItem
+
+    cells = HeatmapItem()
+    cells.limit = 1.0
+    worst = min(
+        (contrast_ratio(theme.text_on(rgb), "#{:02x}{:02x}{:02x}".format(*rgb)), value)
+        for value in [v / 20 for v in range(-20, 21)]
+        for rgb in [cells.color_at(value)])
+    assert worst[0] >= 4.5, f"{palette.name}: {worst[0]:.2f}:1 at a correlation of {worst[1]:+.2f}"

@@ -33,6 +33,16 @@ class HeatmapItem(pg.ImageItem):
         self.x0_s = 0.0
         self.step_s = 1.0
 
+    def color_at(self, value: float) -> tuple[int, int, int]:
+        """The cell colour drawn for `value` (NaN: the zero colour), as (r, g, b)."""
+        lut = self.lut
+        if lut is None or not len(lut):
+            return (0, 0, 0)
+        shown = 0.0 if not np.isfinite(value) else value
+        frac = (min(max(shown, -self.limit), self.limit) + self.limit) / (2 * self.limit)
+        r, g, b = lut[min(int(frac * len(lut)), len(lut) - 1)][:3]
+        return int(r), int(g), int(b)
+
     def value_at(self, x_s: float, row: int) -> float:
         """The value of `row` in the bucket under data-x `x_s` (NaN outside the grid)."""
         col = int(np.floor((x_s - self.x0_s) / self.step_s))

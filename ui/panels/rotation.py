@@ -218,7 +218,8 @@ class RotationPanel(Panel):
             for j in range(len(names)):
                 # "+.27": cells are ~30 px wide in a half-width dock
                 label = f"{values[i, j]:+.2f}".replace("0.", ".")
-                text = pg.TextItem(label, color=theme.FOREGROUND, anchor=(0.5, 0.5))
+                text = pg.TextItem(label, color=theme.text_on(self.matrix.color_at(values[i, j])),
+                                   anchor=(0.5, 0.5))
                 text.setFont(self._cell_font)
                 text.setPos(j + 0.5, i + 0.5)
                 self.matrix_plot.addItem(text)
