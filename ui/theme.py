@@ -162,12 +162,21 @@ QTableView, QTableWidget {{ gridline-color: {p.border}; background: {p.backgroun
 QHeaderView::section {{ background: {p.panel}; color: {p.foreground}; border: 0;
     padding: 3px 6px; }}
 QCheckBox {{ spacing: 4px; }}
+QCheckBox::indicator {{ width: 10px; height: 10px; border: 1px solid {p.muted};
+    border-radius: 2px; background: {p.background}; }}
+QCheckBox::indicator:checked {{ background: {p.accent}; border-color: {p.accent}; }}
 QLabel#banner {{ background: {p.banner_background}; color: {p.banner_text}; padding: 4px 10px;
     font-weight: bold; }}
 QMenu {{ background: {p.panel}; color: {p.foreground}; }}
 QMenu::item:selected {{ background: {p.accent}; color: white; }}
 QToolTip {{ background: {p.panel}; color: {p.foreground}; border: 1px solid {p.border}; }}
 """
+
+
+def translucent(color: str, alpha: int) -> tuple[int, int, int, int]:
+    """`color` (hex) at opacity `alpha` (0-255), for a fill under or behind a series."""
+    h = color.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), alpha
 
 
 def _luminance(rgb: tuple[int, int, int]) -> float:

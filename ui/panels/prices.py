@@ -558,7 +558,7 @@ class PricesPanel(Panel):
             for plot in dict.fromkeys(self._plots.values()):
                 if not bands:
                     break
-                shading = BandsItem((239, 83, 80, 38), tooltip=tooltip)
+                shading = BandsItem(theme.translucent(theme.DOWN, 38), tooltip=tooltip)
                 shading.setBands(bands)
                 shading.setZValue(-10)
                 plot.addItem(shading, ignoreBounds=True)
