@@ -12,6 +12,13 @@ from ui import theme
 from ui.theme import DARK, LIGHT, Palette
 
 
+@pytest.fixture(autouse=True)
+def _dark_afterwards():
+    """The theme is the process's: a test that fails half-way must not leave the next in light."""
+    yield
+    theme.set_theme(theme.DARK_NAME)
+
+
 def _name(color: object) -> str:
     return QColor(color).name()
 
