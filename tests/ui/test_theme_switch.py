@@ -43,6 +43,8 @@ def _shown_colors(window) -> dict[str, object]:
         "BTC cell": _name(movers.item(btc_row, 0).foreground().color()),
         "stylesheet": window.styleSheet(),
         "chip": window.status.chip_text(next(iter(window.status.chips))),
+        "freshness": prices.freshness.styleSheet(),
+        "badge": prices.demo_badge.styleSheet(),
     }
 
 
@@ -57,6 +59,9 @@ def _assert_in(window, p: Palette) -> None:
     assert shown["BTC cell"] == (ASSETS["btc"].light_color if p is LIGHT else ASSETS["btc"].color)
     assert f"background: {p.background}; color: {p.foreground}" in shown["stylesheet"]
     assert f"color:{p.warning}" in shown["chip"]  # demo data: the warning colour
+    assert f"color: {p.muted}" in shown["freshness"]
+    assert f"color: {p.warning}" in shown["badge"]
+    assert f"background: {p.banner_background}; color: {p.banner_text}" in shown["stylesheet"]
 
 
 def _ready(window, qtbot) -> None:
@@ -68,6 +73,7 @@ def _ready(window, qtbot) -> None:
     qtbot.waitUntil(lambda: window.panels["movers"].table.rowCount() > 0, timeout=20000)
     qtbot.waitUntil(window.panels["prices"].has_data, timeout=20000)
     qtbot.waitUntil(lambda: bool(window.status.chips), timeout=20000)
+    qtbot.waitUntil(lambda: bool(window.panels["prices"].freshness.styleSheet()), timeout=5000)
 
 
 def test_switching_theme_restyles_charts_tables_chips_and_widgets_and_back(make_window, qtbot,
