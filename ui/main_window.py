@@ -42,6 +42,7 @@ from ui.settings_file import layout_text, read_layout
 from ui.settings_file import open_settings as open_settings  # the window's settings, screened
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
+from ui.time_link import TimeLink
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,8 @@ class MainWindow(QMainWindow):
         self.scheduler.noticeRaised.connect(self.show_notice)
         self.scheduler.modeChanged.connect(self._on_mode)
         self.feeds = DerivedFeeds(self.store, self.scheduler, settings, self)
-        self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds)
+        self.time_link = TimeLink(settings, self)
+        self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link)
 
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
@@ -250,6 +252,12 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
+        link = QAction("Link &time ranges", self, checkable=True)
+        link.setObjectName("linkTimeRangesAction")
+        link.setToolTip("Pan and zoom the time charts of every dock together")
+        link.setChecked(self.time_link.linked)
+        link.toggled.connect(self.time_link.set_linked)
+        self.view_menu.addAction(link)
         reset = QAction("Reset &layout", self)
         reset.setObjectName("resetLayoutAction")
         reset.triggered.connect(self.reset_layout)
