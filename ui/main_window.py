@@ -40,6 +40,7 @@ from ui.scheduler import Scheduler
 from ui.settings_dialog import SettingsDialog, apply_preferences
 from ui.settings_file import layout_text, read_layout
 from ui.settings_file import open_settings as open_settings  # the window's settings, screened
+from ui.shortcuts import Shortcuts
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
 from ui.time_link import TimeLink
@@ -232,8 +233,9 @@ class MainWindow(QMainWindow):
 
     # -- menus --------------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu = self.menuBar().addMenu("&File")
         refresh = QAction("&Refresh now", self)
+        refresh.setObjectName("refreshAction")
         refresh.setShortcut(QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(lambda: self.scheduler.refresh_now())
         file_menu.addAction(refresh)
@@ -263,10 +265,11 @@ class MainWindow(QMainWindow):
         reset.triggered.connect(self.reset_layout)
         self.view_menu.addAction(reset)
 
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Rotor", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+        self.shortcuts = Shortcuts(self)  # the keyboard (ui/shortcuts.py)
 
     def open_settings_dialog(self) -> SettingsDialog:
         if self._settings_dialog is None:

@@ -49,6 +49,8 @@ class TimeLink(QObject):
     rangeChanged = Signal(float, float)
     linkedChanged = Signal(bool)
     cursorEnabledChanged = Signal(bool)
+    #: a dock's crosshair joined (the keyboard watches its double-clicks)
+    attached = Signal(object)
 
     def __init__(self, settings: QSettings | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +93,19 @@ class TimeLink(QObject):
             crosshair.left.connect(lambda: on_cursor(None))
         if self._cursor is not None:
             crosshair.show_at(self._cursor)
+        self.attached.emit(crosshair)
+
+    def crosshairs(self) -> list[Crosshair]:
+        return [crosshair for crosshair, _slot in self._crosshairs.values()]
+
+    def hovered_crosshair(self) -> Crosshair | None:
+        """The crosshair the mouse is over now, if any."""
+        entry = self._crosshairs.get(self._source) if self._source is not None else None
+        return entry[0] if entry is not None else None
+
+    def hovered_plot(self) -> pg.PlotItem | None:
+        crosshair = self.hovered_crosshair()
+        return crosshair.plot_under_mouse if crosshair is not None else None
 
     @property
     def cursor(self) -> float | None:

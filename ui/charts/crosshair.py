@@ -20,6 +20,8 @@ class Crosshair(QObject):
 
     moved = Signal(float)
     left = Signal()
+    #: a double-click on one of the plots (the window resets its view: ui/shortcuts.py)
+    doubleClicked = Signal(object)
 
     def __init__(self, scene: pg.GraphicsScene, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -38,6 +40,11 @@ class Crosshair(QObject):
     @property
     def plots(self) -> list[pg.PlotItem]:
         return list(self._plots)
+
+    @property
+    def plot_under_mouse(self) -> pg.PlotItem | None:
+        """The plot the mouse is over (this chart's own cursor), else None."""
+        return self._hline_plot if self._shown else None
 
     @property
     def x(self) -> float | None:
@@ -71,6 +78,13 @@ class Crosshair(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Leave and self._shown:
             self._hide()
+        elif event.type() == QEvent.Type.MouseButtonDblClick:
+            view = watched.parent()
+            pos = view.mapToScene(event.position().toPoint())
+            for plot in self._plots:
+                if plot.vb.sceneBoundingRect().contains(pos):
+                    self.doubleClicked.emit(plot)
+                    break
         return False
 
     def set_plots(self, plots: Sequence[pg.PlotItem]) -> None:
