@@ -57,16 +57,15 @@ SHORTCUTS: tuple[Shortcut, ...] = (
       for value, key in INTERVAL_KEYS.items()),
     Shortcut("toggleLog", ("L",), "Price chart: log scale on/off"),
     Shortcut("toggleCompare", ("C",), "Price chart: compare (rebased to 100) / stacked"),
-    Shortcut("toggleCrosshair", ("X",), "Crosshair and time cursor on/off (every dock)"),
-    Shortcut("resetView", ("Home",), "Reset the view of the chart under the mouse "
-                                     "(or the focused dock's; double-click a chart too)"),
+    Shortcut("toggleCrosshair", ("X",), "Crosshair and time cursor (every dock)"),
+    Shortcut("resetView", ("Home",), "Reset the chart under the mouse (or double-click it)"),
     Shortcut("nextDock", ("F6",), "Next dock (brings a tabbed dock forward)"),
     Shortcut("previousDock", ("Shift+F6",), "Previous dock"),
     Shortcut("refreshAction", ("F5",), "Refresh every source now"),
     Shortcut("saveScreenshot", ("Ctrl+S",), "Save a screenshot of the window…"),
     Shortcut("saveDockScreenshot", ("Ctrl+Shift+S",), "Save a screenshot of the dock under "
                                                       "the mouse…"),
-    Shortcut("cancelDrawing", ("Esc",), "Cancel the drag of a price level in progress"),
+    Shortcut("cancelDrawing", ("Esc",), "Cancel dragging a price level"),
     Shortcut("showShortcuts", ("F1",), "This list of keyboard shortcuts"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
@@ -311,6 +310,7 @@ class ShortcutsDialog(QDialog):
         self.table = QTableWidget(len(SHORTCUTS), 2, self)
         self.table.setHorizontalHeaderLabels(["Keys", "Action"])
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         for row, spec in enumerate(SHORTCUTS):
             keys = " or ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText)
@@ -325,4 +325,4 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(buttons)
-        self.resize(560, 460)
+        self.resize(620, 640)

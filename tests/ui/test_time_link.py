@@ -77,8 +77,8 @@ def test_a_mouse_over_the_price_chart_shows_that_instant_in_every_time_dock(demo
     for venue in FUNDING_VENUES:
         rows = store.series(funding_id(venue, "btc"))
         apr = _apr_in_force(rows, t_ms) if rows is not None else float("nan")
-        shown = f"{apr:+.2f}" if np.isfinite(apr) else "–"
-        assert f"{venue_label(venue)} {shown}" in key_text, (venue, key_text)
+        shown = f"{apr:+.1f}" if np.isfinite(apr) else "–"
+        assert f"{venue_label(venue)}</span> {shown}" in key_text, (venue, key_text)
         checked += np.isfinite(apr)
     assert checked >= 3  # most venues had a rate in force there, not only dashes
 

@@ -251,21 +251,20 @@ class FundingPanel(Panel):
             self._set_key(self._weighting_short)
             return
         t_ms = x * 1e3
-        entries = []
+        avg = result.average
+        average = value_at_or_before(avg.time, avg["apr_pct"], t_ms, MS_PER_HOUR) \
+            if len(avg) else float("nan")
+        entries = [("#ffffff", "average", average)]  # first: a narrow dock cuts the end
         for venue in FUNDING_VENUES:
             data = result.venues.get(venue)
             apr = float(settled_apr(data, np.array([t_ms]))[0]) if data is not None \
                 else float("nan")
             entries.append((theme.venue_color(venue), venue_label(venue), apr))
-        avg = result.average
-        average = value_at_or_before(avg.time, avg["apr_pct"], t_ms, MS_PER_HOUR) \
-            if len(avg) else float("nan")
-        entries.append(("#ffffff", "average", average))
         self.key_label.setText(
-            f"<b>{cursor_stamp(x)}</b> &nbsp; "
-            + " &nbsp; ".join(f"<span style='color:{color}'>━</span> {name} "
-                              + (f"{apr:+.2f}" if np.isfinite(apr) else "–")
-                              for color, name, apr in entries) + " (% APR)")
+            f"<b>{cursor_stamp(x)}</b> APR %: "
+            + " · ".join(f"<span style='color:{color}'>{name}</span> "
+                              + (f"{apr:+.1f}" if np.isfinite(apr) else "–")
+                              for color, name, apr in entries))
 
     def _describe_cell(self, start_s: float, row: int, value: float) -> str:
         result = self.result

@@ -215,8 +215,7 @@ class RotationPanel(Panel):
             value = value_at_or_before(times, values, x)
             shown = f"{value:+.2f}" if np.isfinite(value) else "–"
             parts.append(f"<span style='color:{color}'>{name}</span> {shown}")
-        self.summary.setText(f"<b>{cursor_stamp(x)}</b> &nbsp; {self.view.window}-session "
-                             "corr: " + " · ".join(parts))
+        self.summary.setText(f"<b>{cursor_stamp(x)}</b> &nbsp; corr: " + " · ".join(parts))
 
     def _set_provenance(self, view: RotationAnalysis) -> None:
         window = view.window

@@ -67,7 +67,7 @@ class VolatilityPanel(Panel):
         bar.addSpacing(10)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        bar.addWidget(self.summary, 1)
+        bar.addStretch(1)
 
         self.chart = pg.GraphicsLayoutWidget()
         self.plot = self.chart.addPlot(row=0, col=0, viewBox=PromptViewBox(), axisItems={
@@ -98,6 +98,8 @@ class VolatilityPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
+        # Its own line: the readout at the time cursor does not fit beside the controls.
+        layout.addWidget(self.summary)
         layout.addWidget(self.chart, 1)
         self.add_footer(layout)
         # The time cursor shared with the other docks; the summary reads the vols at its instant.
