@@ -188,6 +188,9 @@ class TimeLink(QObject):
         if not on:
             self._user_range = None
             self._fan_out_timer.stop()
+        elif self._plots:  # linked again: the others line up on the chart last panned
+            self.publish(self._range_source if self._range_source in self._plots
+                         else next(iter(self._plots)))
         self.linkedChanged.emit(on)
 
     @property

@@ -163,6 +163,13 @@ def test_panning_one_dock_moves_the_others_when_linked_and_not_when_unlinked(dem
         assert np.allclose(window.panels[key].crosshair.plots[0].vb.viewRange()[0], after,
                            rtol=0, atol=1.0), key
 
+    # Linked again: the others line up on the price chart, as it is now.
+    link.trigger()
+    for key in TIME_DOCKS:
+        qtbot.waitUntil(lambda k=key: np.allclose(
+            window.panels[k].crosshair.plots[0].vb.viewRange()[0], moved, rtol=0, atol=1.0),
+            timeout=2000)
+
 
 def test_a_range_the_hub_applies_is_not_published_again(qtbot):
     """The feedback guard: one pan is one fan-out, whatever the other plots emit back."""
