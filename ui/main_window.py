@@ -40,9 +40,11 @@ from ui.scheduler import Scheduler
 from ui.settings_dialog import SettingsDialog, apply_preferences
 from ui.settings_file import layout_text, read_layout
 from ui.settings_file import open_settings as open_settings  # the window's settings, screened
+from ui.shortcuts import Shortcuts
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
 from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
+from ui.time_link import TimeLink
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,8 @@ class MainWindow(QMainWindow):
         self.scheduler.noticeRaised.connect(self.show_notice)
         self.scheduler.modeChanged.connect(self._on_mode)
         self.feeds = DerivedFeeds(self.store, self.scheduler, settings, self)
-        self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds)
+        self.time_link = TimeLink(settings, self)
+        self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link)
 
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
@@ -232,8 +235,9 @@ class MainWindow(QMainWindow):
 
     # -- menus --------------------------------------------------------------------------------
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
+        file_menu = self.file_menu = self.menuBar().addMenu("&File")
         refresh = QAction("&Refresh now", self)
+        refresh.setObjectName("refreshAction")
         refresh.setShortcut(QKeySequence.StandardKey.Refresh)
         refresh.triggered.connect(lambda: self.scheduler.refresh_now())
         file_menu.addAction(refresh)
@@ -252,16 +256,23 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
+        link = QAction("Link &time ranges", self, checkable=True)
+        link.setObjectName("linkTimeRangesAction")
+        link.setToolTip("Pan and zoom the time charts of every dock together")
+        link.setChecked(self.time_link.linked)
+        link.toggled.connect(self.time_link.set_linked)
+        self.view_menu.addAction(link)
         reset = QAction("Reset &layout", self)
         reset.setObjectName("resetLayoutAction")
         reset.triggered.connect(self.reset_layout)
         self.view_menu.addAction(reset)
         add_theme_menu(self, self.view_menu)
 
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu = self.menuBar().addMenu("&Help")
         about = QAction("&About Rotor", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
+        self.shortcuts = Shortcuts(self)  # the keyboard (ui/shortcuts.py)
 
     def open_settings_dialog(self) -> SettingsDialog:
         if self._settings_dialog is None:

@@ -1,7 +1,8 @@
 """A crosshair shared by a stack of x-linked plots: one vertical line per plot, one readout.
 
 Mouse moves are rate-limited to 60 Hz (pyqtgraph `SignalProxy`) so a fast mouse never queues
-more readout work than the screen can show.
+more readout work than the screen can show. The window's time link (`ui/time_link.py`) shows
+another dock's cursor here with `show_at`, which emits nothing (no feedback between docks).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 
 from ui import theme
 
@@ -19,6 +20,8 @@ class Crosshair(QObject):
 
     moved = Signal(float)
     left = Signal()
+    #: a double-click on one of the plots (the window resets its view: ui/shortcuts.py)
+    doubleClicked = Signal(object)
 
     def __init__(self, scene: pg.GraphicsScene, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -27,7 +30,62 @@ class Crosshair(QObject):
         self._hline = pg.InfiniteLine(angle=0, movable=False,
                                       pen=theme.pen(theme.MUTED, style=Qt.PenStyle.DashLine))
         self._hline_plot: pg.PlotItem | None = None
+        self._shown = False
+        self.enabled = True
         self._proxy = pg.SignalProxy(scene.sigMouseMoved, rateLimit=60, slot=self._on_mouse)
+        # Leaving the chart for a button or another dock hides the cursor (no scene move says so).
+        for view in scene.views():
+            view.viewport().installEventFilter(self)
+
+    @property
+    def plots(self) -> list[pg.PlotItem]:
+        return list(self._plots)
+
+    @property
+    def plot_under_mouse(self) -> pg.PlotItem | None:
+        """The plot the mouse is over (this chart's own cursor), else None."""
+        return self._hline_plot if self._shown else None
+
+    @property
+    def x(self) -> float | None:
+        """Where the vertical lines stand, or None when they are hidden."""
+        if not self._vlines or not self._vlines[0].isVisible():
+            return None
+        return float(self._vlines[0].value())
+
+    def set_enabled(self, on: bool) -> None:
+        """Off: the mouse draws no cursor here (the crosshair toggle)."""
+        self.enabled = on
+        if not on:
+            self._hide()
+
+    def show_at(self, x: float) -> None:
+        """Another dock's cursor: the vertical lines at `x`, no horizontal line, no signal."""
+        if not self.enabled:
+            return
+        for line in self._vlines:
+            line.setPos(x)
+            line.setVisible(True)
+        self._hline.setVisible(False)
+        self._shown = False  # not this chart's own cursor: leaving it is not ours to report
+
+    def hide_lines(self) -> None:
+        """Another dock's cursor left: hide the lines, emit nothing."""
+        for line in self._vlines:
+            line.setVisible(False)
+        self._hline.setVisible(False)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave and self._shown:
+            self._hide()
+        elif event.type() == QEvent.Type.MouseButtonDblClick:
+            view = watched.parent()
+            pos = view.mapToScene(event.position().toPoint())
+            for plot in self._plots:
+                if plot.vb.sceneBoundingRect().contains(pos):
+                    self.doubleClicked.emit(plot)
+                    break
+        return False
 
     def set_plots(self, plots: Sequence[pg.PlotItem]) -> None:
         for plot, line in zip(self._plots, self._vlines, strict=False):
@@ -46,6 +104,8 @@ class Crosshair(QObject):
             self._vlines.append(line)
 
     def _on_mouse(self, event: tuple[QPointF]) -> None:
+        if not self.enabled:
+            return
         pos = event[0]
         for plot in self._plots:
             if plot.sceneBoundingRect().contains(pos) and plot.vb.sceneBoundingRect().contains(pos):
@@ -65,13 +125,14 @@ class Crosshair(QObject):
             self._hline_plot = plot
         self._hline.setPos(y)
         self._hline.setVisible(True)
+        self._shown = True
         self.moved.emit(x)
 
     def _hide(self) -> None:
-        for line in self._vlines:
-            line.setVisible(False)
-        self._hline.setVisible(False)
-        self.left.emit()
+        self.hide_lines()
+        if self._shown:  # once per leave, not with every move over an axis
+            self._shown = False
+            self.left.emit()
 
 
 def format_price(value: float) -> str:

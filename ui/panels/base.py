@@ -4,7 +4,7 @@ disconnect themselves, one demo badge, a freshness line, and how it tells it has
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, SignalInstance
@@ -27,6 +27,7 @@ from ui.scheduler import Scheduler
 from ui.settings_file import read_setting
 from ui.store import DataStore
 from ui.time_display import on_zone_changed, to_datetime, zone_label
+from ui.time_link import TimeLink
 
 
 @dataclass
@@ -35,6 +36,8 @@ class UiContext:
     scheduler: Scheduler
     settings: QSettings
     feeds: DerivedFeeds
+    #: the time cursor and the linked x range shared by the time-series docks
+    time_link: TimeLink = field(default_factory=TimeLink)
 
     @property
     def demo(self) -> bool:

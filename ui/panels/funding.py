@@ -25,17 +25,21 @@ from PySide6.QtWidgets import (
 )
 
 from models.analyses import FundingAnalysis
+from models.at_instant import value_at_or_before
 from models.catalog import FUNDING_VENUES, venue_label
 from models.derived import DERIVED
+from models.funding import settled_apr
 from models.ids import funding_id, funding_now_id
-from models.series import MS_PER_DAY
+from models.series import MS_PER_DAY, MS_PER_HOUR
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.crosshair import Crosshair
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.time_display import format_time, zone_label
+from ui.time_link import cursor_stamp
 
 ASSETS = ("btc", "eth")
 WINDOWS_DAYS = {"7D": 7, "30D": 30, "90D": 90}
@@ -162,6 +166,7 @@ class FundingPanel(Panel):
         # The key sits above the chart: a legend inside a plot this short would cover its lines.
         self.key_label = elastic(QLabel(""))
         self.key_label.setTextFormat(Qt.TextFormat.RichText)
+        self._weighting_short = ""
         self._set_key("")
         layout.addWidget(self.key_label)
         layout.addWidget(splitter, 1)
@@ -171,6 +176,11 @@ class FundingPanel(Panel):
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._update_countdowns)
         self._tick.start()
+        # The time cursor shared with the other docks; the key reads the rates at its instant.
+        self.crosshair = Crosshair(self.chart.scene(), self)
+        self.crosshair.set_plots([self.plot, self.heat_plot])
+        ctx.time_link.attach(self.crosshair, self.show_at, own=True)
+        ctx.time_link.attach_range(self.key, self.plot)
         self._feed = self.follow("funding", self._on_result, asset=self.asset)
 
     # -- data ---------------------------------------------------------------------------------
@@ -208,6 +218,7 @@ class FundingPanel(Panel):
         self.note.setText(f"red: average < 0 · {short}"
                           + (f" · no data: {', '.join(missing)}" if missing else ""))
         self.note.setToolTip(result.weighting)
+        self._weighting_short = short
         self._set_key(short)
         self._set_provenance(result)
         self._draw_heatmap(result)
@@ -230,6 +241,30 @@ class FundingPanel(Panel):
         entries.append((theme.STRONG, f"average ({weighting})" if weighting else "average"))
         self.key_label.setText(" &nbsp; ".join(f"<span style='color:{color}'>━</span> {name}"
                                          for color, name in entries))
+
+    def show_at(self, x: float | None) -> None:
+        """The key as a readout: each venue's rate for the period containing the cursor's
+        instant and the average's hour then (models/funding.py, timing convention); the plain
+        key when the cursor leaves."""
+        result = self.result
+        if x is None or result is None:
+            self._set_key(self._weighting_short)
+            return
+        t_ms = x * 1e3
+        avg = result.average
+        average = value_at_or_before(avg.time, avg["apr_pct"], t_ms, MS_PER_HOUR) \
+            if len(avg) else float("nan")
+        entries = [(theme.STRONG, "average", average)]  # first: a narrow dock cuts the end
+        for venue in FUNDING_VENUES:
+            data = result.venues.get(venue)
+            apr = float(settled_apr(data, np.array([t_ms]))[0]) if data is not None \
+                else float("nan")
+            entries.append((theme.venue_color(venue), venue_label(venue), apr))
+        self.key_label.setText(
+            f"<b>{cursor_stamp(x)}</b> APR %: "
+            + " · ".join(f"<span style='color:{color}'>{name}</span> "
+                              + (f"{apr:+.1f}" if np.isfinite(apr) else "–")
+                              for color, name, apr in entries))
 
     def _describe_cell(self, start_s: float, row: int, value: float) -> str:
         result = self.result
@@ -305,6 +340,7 @@ class FundingPanel(Panel):
         elif self.result is not None:
             start, end = self._window_ms()
             self.plot.setXRange(start / 1e3, end / 1e3, padding=0.01)
+            self.ctx.time_link.publish(self.key)  # a window button zooms the linked docks too
 
     def shutdown(self) -> None:
         self._tick.stop()

@@ -12,14 +12,17 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.analyses import OpenInterestAnalysis
+from models.at_instant import value_at_or_before
 from models.catalog import OI_VENUES, venue_label
 from models.derived import DERIVED
 from models.ids import oi_id, price_id
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.time_link import cursor_stamp
 
 ASSETS = ("btc", "eth")
 
@@ -71,6 +74,12 @@ class OpenInterestPanel(Panel):
         layout.addLayout(bar)
         layout.addWidget(self.chart, 1)
         self.add_footer(layout)
+        # The time cursor shared with the other docks; the summary reads OI at its instant.
+        self._summary_now = ""
+        self.crosshair = Crosshair(self.chart.scene(), self)
+        self.crosshair.set_plots([self.plot])
+        ctx.time_link.attach(self.crosshair, self.show_at, own=True)
+        ctx.time_link.attach_range(self.key, self.plot)
         self._feed = self.follow("open_interest", self._on_result, asset=self.asset)
 
     def _sync_views(self) -> None:
@@ -104,11 +113,35 @@ class OpenInterestPanel(Panel):
             self.plot.getAxis("right").setLabel(f"{self.asset.upper()} price (dotted)")
         else:
             self.price_curve.clear()
-        self.summary.setText(" &nbsp; ".join(parts) or "no open interest data yet")
+        self._summary_now = " &nbsp; ".join(parts) or "no open interest data yet"
+        self.summary.setText(self._summary_now)
         self.summary.setToolTip(DERIVED[f"oichange.{self.asset}"].provenance().tooltip())
         self._sync_views()
         if result.venues:
             self._note_painted()
+
+    def show_at(self, x: float | None) -> None:
+        """The summary as a readout: each venue's open interest and the price in force at the
+        cursor's instant (the last row at or before it); the latest values when it leaves."""
+        result = self.result
+        if x is None or result is None:
+            self.summary.setText(self._summary_now)
+            return
+        t_ms = x * 1e3
+        unit = self.asset.upper()
+        parts = [f"<b>{cursor_stamp(x)}</b>"]
+        for venue in self._curves:
+            data = result.venues.get(venue)
+            if data is None:
+                continue
+            value = value_at_or_before(data.time, data["open_interest"], t_ms)
+            shown = f"{value:,.0f} {unit}" if np.isfinite(value) else "–"
+            parts.append(f"<span style='color:{theme.venue_color(venue)}'>"
+                         f"{venue_label(venue)}</span> {shown}")
+        if len(result.price):
+            price = value_at_or_before(result.price.time, result.price["close"], t_ms)
+            parts.append(f"{unit} {format_price(price)}")
+        self.summary.setText(" &nbsp; ".join(parts))
 
     def has_data(self) -> bool:
         return self.result is not None and bool(self.result.venues)

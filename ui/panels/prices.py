@@ -133,6 +133,7 @@ class PricesPanel(Panel):
         self.crosshair = Crosshair(self.chart.scene(), self)
         self.crosshair.moved.connect(self._on_crosshair)
         self.crosshair.left.connect(self._show_last_values)
+        ctx.time_link.attach(self.crosshair, self._update_readout)  # the other docks' cursor
         self._rebuild_plots()
         self.listen(ctx.store.seriesChanged, self._on_series_changed)
         for stem in PRICE_STEMS:
@@ -294,6 +295,7 @@ class PricesPanel(Panel):
         self.crosshair.set_plots(plots)
         if plots:
             plots[0].vb.sigXRangeChanged.connect(self._on_x_range_changed)
+            self.ctx.time_link.attach_range(self.key, plots[0])
         for stem in stems:
             self._apply_data(stem)
         self._draw_overlays()
@@ -502,6 +504,7 @@ class PricesPanel(Panel):
         elif name == "range_key":
             self._range_applied = False
             self._apply_range()
+            self.ctx.time_link.publish(self.key)
         elif name == "mode":
             self._rebase_factors.clear()
             self._rebuild_plots()

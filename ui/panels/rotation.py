@@ -31,14 +31,17 @@ from models.analyses import (
     rotation_inputs,
 )
 from models.assets import short_name
+from models.at_instant import value_at_or_before
 from models.derived import DERIVED
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.crosshair import Crosshair
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, debounced, elastic
 from ui.theme import asset_color  # the current theme's variant
+from ui.time_link import cursor_stamp
 
 
 def _x_seconds(index: Any) -> np.ndarray:
@@ -127,6 +130,14 @@ class RotationPanel(Panel):
         layout.addWidget(self.summary)
         layout.addWidget(self.chart, 1)
         self.add_footer(layout)
+        # The time cursor shared with the other docks; the summary reads the session in force.
+        self._summary_now = ""
+        self._at_cursor: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+        self.crosshair = Crosshair(self.chart.scene(), self)
+        self._time_plots = [self.corr_plot, self.beta_plot, self.ratio_plot]
+        self.crosshair.set_plots(self._time_plots)
+        ctx.time_link.attach(self.crosshair, self.show_at, own=True)
+        ctx.time_link.attach_range(self.key, self.corr_plot)
         self._feed = self.follow("rotation", self._on_view)
 
     def _date_plot(self, row: int, col: int, title: str) -> pg.PlotItem:
@@ -175,6 +186,11 @@ class RotationPanel(Panel):
             _add_line(self.ratio_right, r, pen=theme.pen(asset_color("spx")))
             self.ratio_plot.getAxis("right").setLabel("BTC / S&P 500")
         self._sync_ratio_views()
+        self.crosshair.set_plots(self._time_plots)  # clear() took its lines away
+        self._at_cursor = [(short_name(stem), asset_color(stem), _x_seconds(series.index),
+                            series.to_numpy(float)) for stem, series in view.corr.items()]
+        self._at_cursor.append(("β(S&P)", theme.FOREGROUND, _x_seconds(view.beta.index),
+                                view.beta.to_numpy(float)))
         if first_draw and len(view.returns):
             end = _x_seconds(view.returns.index)[-1]
             self.corr_plot.setXRange(end - 2 * 365 * 86400, end, padding=0.01)
@@ -184,9 +200,23 @@ class RotationPanel(Panel):
         if np.isfinite(view.latest_beta):
             parts.append(f"β(S&P) {view.latest_beta:.2f}")
         parts.append(f"{len(dec)} decoupling day{'s' if len(dec) != 1 else ''}")
-        self.summary.setText(f"{view.window}-session corr now: " + " · ".join(parts))
+        self._summary_now = f"{view.window}-session corr now: " + " · ".join(parts)
+        self.summary.setText(self._summary_now)
         self._set_provenance(view)
         self._note_painted()
+
+    def show_at(self, x: float | None) -> None:
+        """The summary as a readout: each rolling correlation and the beta of the last session
+        closed at or before the cursor's instant; the latest values when it leaves."""
+        if x is None or self.view is None:
+            self.summary.setText(self._summary_now)
+            return
+        parts = []
+        for name, color, times, values in self._at_cursor:
+            value = value_at_or_before(times, values, x)
+            shown = f"{value:+.2f}" if np.isfinite(value) else "–"
+            parts.append(f"<span style='color:{color}'>{name}</span> {shown}")
+        self.summary.setText(f"<b>{cursor_stamp(x)}</b> &nbsp; corr: " + " · ".join(parts))
 
     def _set_provenance(self, view: RotationAnalysis) -> None:
         window = view.window

@@ -6,20 +6,24 @@ IV below RV means options are cheap against realised moves.
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from models.analyses import VolatilityAnalysis
+from models.at_instant import value_at_or_before
 from models.derived import DERIVED, RV_WINDOWS
 from models.ids import dvol_id, price_id, volmex_id
 from models.series import SeriesData
 from models.volatility import RvMethod
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.crosshair import Crosshair
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
+from ui.time_link import cursor_stamp
 
 ASSETS = ("btc", "eth")
 
@@ -60,7 +64,7 @@ class VolatilityPanel(Panel):
         bar.addSpacing(10)
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        bar.addWidget(self.summary, 1)
+        bar.addStretch(1)
 
         self.chart = pg.GraphicsLayoutWidget()
         self.plot = self.chart.addPlot(row=0, col=0, viewBox=PromptViewBox(), axisItems={
@@ -91,8 +95,16 @@ class VolatilityPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
+        # Its own line: the readout at the time cursor does not fit beside the controls.
+        layout.addWidget(self.summary)
         layout.addWidget(self.chart, 1)
         self.add_footer(layout)
+        # The time cursor shared with the other docks; the summary reads the vols at its instant.
+        self._summary_now = ""
+        self.crosshair = Crosshair(self.chart.scene(), self)
+        self.crosshair.set_plots([self.plot, self.spread_plot])
+        ctx.time_link.attach(self.crosshair, self.show_at, own=True)
+        ctx.time_link.attach_range(self.key, self.plot)
         self._feed = self.follow("volatility", self._on_result, asset=self.asset,
                                  window=self.window)
 
@@ -122,7 +134,8 @@ class VolatilityPanel(Panel):
             name = f"{result.asset[0].upper()}VIV"
             parts.append(f"<span style='color:{theme.VOLMEX}'>{name} "
                          f"{volmex['close'][-1]:.1f}</span>")
-        self.summary.setText(" &nbsp; ".join(parts))
+        self._summary_now = " &nbsp; ".join(parts)
+        self.summary.setText(self._summary_now)
         rv_spec = DERIVED[f"rv.{result.asset}.{result.window}"]
         spread_spec = DERIVED[f"ivrv.{result.asset}.{result.window}"]
         self.rv_curve.setToolTip(rv_spec.provenance(result, rv.last_ms).tooltip())
@@ -132,6 +145,32 @@ class VolatilityPanel(Panel):
             end = dvol.time[-1] / 1e3
             self.plot.setXRange(end - 365 * 86400, end, padding=0.01)
         self._note_painted()
+
+    def show_at(self, x: float | None) -> None:
+        """The summary as a readout: DVOL, realised vol, IV − RV and Volmex in force at the
+        cursor's instant (the last row at or before it); the latest values when it leaves."""
+        result = self.result
+        if x is None or result is None:
+            self.summary.setText(self._summary_now)
+            return
+        t_ms = x * 1e3
+
+        def at(data: SeriesData, column: str) -> str:
+            value = value_at_or_before(data.time, data[column], t_ms) if len(data) \
+                else float("nan")
+            return f"{value:.1f}" if np.isfinite(value) else "–"
+
+        spread = value_at_or_before(result.spread.time, result.spread["spread"], t_ms) \
+            if len(result.spread) else float("nan")
+        parts = [f"<b>{cursor_stamp(x)}</b>",
+                 f"<span style='color:{theme.IMPLIED}'>DVOL {at(result.dvol, 'close')}</span>",
+                 f"<span style='color:{theme.REALISED}'>RV{result.window} "
+                 f"{at(result.rv, 'rv')}</span>",
+                 "IV−RV " + (f"{spread:+.1f}" if np.isfinite(spread) else "–")]
+        if len(result.volmex):
+            parts.append(f"<span style='color:{theme.VOLMEX}'>{result.asset[0].upper()}VIV "
+                         f"{at(result.volmex, 'close')}</span>")
+        self.summary.setText(" &nbsp; ".join(parts))
 
     def has_data(self) -> bool:
         return self.result is not None and len(self.result.dvol) > 0
