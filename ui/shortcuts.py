@@ -62,6 +62,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("nextDock", ("F6",), "Next dock (brings a tabbed dock forward)"),
     Shortcut("previousDock", ("Shift+F6",), "Previous dock"),
     Shortcut("refreshAction", ("F5",), "Refresh every source now"),
+    Shortcut("settingsAction", ("Ctrl+,",), "Settings: time zone, cadences, venues, data"),
     Shortcut("saveScreenshot", ("Ctrl+S",), "Save a screenshot of the window…"),
     Shortcut("saveDockScreenshot", ("Ctrl+Shift+S",), "Save a screenshot of the dock under "
                                                       "the mouse…"),
@@ -135,9 +136,10 @@ class Shortcuts(QObject):
         file_menu.insertSeparator(first)
         self._add("cancelDrawing", self.cancel_drawing)
         self._add("showShortcuts", self.show_help, menu=window.help_menu)
-        refresh = window.findChild(QAction, "refreshAction")
-        if refresh is not None:
-            refresh.setToolTip(with_key("Refresh every source now", "refreshAction"))
+        for name in ("refreshAction", "settingsAction"):  # actions the File menu made itself
+            action = window.findChild(QAction, name)
+            if action is not None:
+                action.setToolTip(with_key(BY_NAME[name].text, name))
         self._annotate_prices(prices)
         link.attached.connect(self._watch_double_click)
         for crosshair_item in link.crosshairs():

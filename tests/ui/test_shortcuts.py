@@ -87,6 +87,7 @@ def test_keys_set_range_interval_log_compare_and_crosshair(window, qtbot, monkey
     assert prices.log_box.toolTip().endswith("(L)")
     assert "H: 1h" in prices.interval_box.toolTip()
     assert window.findChild(QAction, "refreshAction").toolTip().endswith("(F5)")
+    assert window.findChild(QAction, "settingsAction").toolTip().endswith("(Ctrl+,)")
     assert window.findChild(QAction, "saveDockScreenshot").toolTip().endswith("(Ctrl+Shift+S)")
     help_action = window.findChild(QAction, "showShortcuts")
     assert help_action in window.help_menu.actions()
