@@ -15,7 +15,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QToolBar,
@@ -45,6 +44,7 @@ from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
 from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
 from ui.time_link import TimeLink
+from ui.window_fit import WrappingLabel, size_to_screen
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
                             QMainWindow.DockOption.AllowTabbedDocks |
                             QMainWindow.DockOption.AllowNestedDocks)
         self.setDockNestingEnabled(True)
-        self.resize(1600, 950)
+        size_to_screen(self)  # a laptop gets its screen, not 1600×950
 
         self.store = DataStore(self)
         self.scheduler = scheduler or Scheduler(self)
@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.time_link = TimeLink(settings, self)
         self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link)
 
-        self.banner = QLabel("")
+        self.banner = WrappingLabel()  # wraps rather than set the window's minimum width
         self.banner.setObjectName("banner")
         self._banner_bar = QToolBar("Notice")
         self._banner_bar.setObjectName("bannerBar")
@@ -301,6 +301,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             if self.restoreState(state, SETTINGS_VERSION):
+                self._show_banner_if_any()
                 return True
             log.warning("saved layout could not be restored; using the default")
         return False
@@ -327,11 +328,17 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state, SETTINGS_VERSION)
         for dock in self.docks.values():
             dock.setVisible(True)
+        self._show_banner_if_any()
         self._arrange_default()
 
     def set_theme(self, name: str) -> bool:
         """Dark or light, for the window and every chart in it (ui/theme_switch.py)."""
         return switch_theme(self, name)
+
+    def _show_banner_if_any(self) -> None:
+        """A restored state also restores the banner bar's visibility from when it was saved:
+        the demo banner must stay, and a live session must not get an empty strip."""
+        self._banner_bar.setVisible(bool(self.banner.text()))
 
     # -- services, status, notices ------------------------------------------------------------
     @Slot(object)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from models.analyses import OpenInterestAnalysis
 from models.at_instant import value_at_or_before
@@ -21,6 +21,7 @@ from ui.charts.axes import UtcDateAxisItem
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.time_link import cursor_stamp
 
@@ -38,7 +39,7 @@ class OpenInterestPanel(Panel):
         theme.configure_pyqtgraph()
         self.asset = self.persisted("asset", ASSETS, "btc")
         self.result: OpenInterestAnalysis | None = None
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self._group = choice_buttons(self, bar, ASSETS, self.asset,
                                      lambda a: self.choose("asset", a), str.upper)
         self.summary = elastic(QLabel(""))

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QToolButton,
@@ -58,6 +57,7 @@ from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, debounced, elastic
 from ui.settings_file import read_setting
 from ui.theme import asset_color  # the current theme's variant
@@ -146,7 +146,7 @@ class PricesPanel(Panel):
 
     # -- controls -----------------------------------------------------------------------------
     def _build_controls(self) -> None:
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         bar.setSpacing(4)
         self.interval_box = QComboBox()
         self.interval_box.addItems(list(PRICE_INTERVALS))
@@ -212,7 +212,7 @@ class PricesPanel(Panel):
         bar.addStretch(1)
         self._controls = bar
 
-        legend = QHBoxLayout()
+        legend = FlowLayout()
         legend.setSpacing(10)
         self.asset_boxes: dict[str, QCheckBox] = {}
         for stem in PRICE_STEMS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from models.analyses import VolatilityAnalysis
 from models.at_instant import value_at_or_before
@@ -22,6 +22,7 @@ from ui.charts.axes import UtcDateAxisItem
 from ui.charts.crosshair import Crosshair
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 from ui.time_link import cursor_stamp
 
@@ -48,7 +49,7 @@ class VolatilityPanel(Panel):
         self.window = self.persisted("window", RV_WINDOWS, 30)
         self.result: VolatilityAnalysis | None = None
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self._groups = []
         for name, values, fmt in (("asset", ASSETS, str.upper),
                                   ("window", RV_WINDOWS, lambda w: f"RV {w}d")):
