@@ -41,3 +41,58 @@ def test_the_sources_dock_lists_each_source_like_the_chips(make_window, qtbot):
     assert "Binance spot: demo" in sources.by_source.text()
     row = sources._rows["funding.binance.btc"]
     assert sources.table.item(row, 1).text() == "demo (synthetic)"
+
+
+T = 1_770_000_000_000  # 2026-02-02 02:40 UTC
+H = 3_600_000
+
+
+def test_chart_state_words_by_hand():
+    from models.status import ErrorKind, SourceState, SourceStatus
+    from ui.charts.chart_state import chart_state_text
+
+    failing = SourceStatus("spx.1h", SourceState.ERROR, error_kind=ErrorKind.NETWORK,
+                           data_last_ms=T - 3 * H, next_retry_ms=T + 75_000)
+    state = chart_state_text([failing], True, T)
+    assert (state.text, state.tone) == (
+        "stale · data 3 h old · Yahoo Finance failing, retry 02:41 UTC", "error")
+    state = chart_state_text([failing], False, T)
+    assert state.text == "no data · Yahoo Finance failing (network), retry 02:41 UTC"
+    lagging = SourceStatus("btc.1h", SourceState.STALE, data_last_ms=T - 50 * 60_000,
+                           last_good_ms=T - 45 * 60_000)
+    assert chart_state_text([lagging], True, T).text == \
+        "stale · data 50 min old · no update since 01:55 UTC"
+    fine = SourceStatus("btc.1h", SourceState.OK, data_last_ms=T, last_good_ms=T)
+    assert chart_state_text([fine], True, T) is None
+    assert chart_state_text([], False, T).text == "loading…"
+    assert chart_state_text([failing], True, T, demo=True) is None
+
+
+def test_the_price_chart_says_its_source_fails_and_how_old_its_data_is(make_window, qtbot):
+    from models.series import SeriesData
+
+    window = make_window(start=False)
+    window.scheduler._clock = lambda: T / 1000
+    window.show()
+    prices = window.panels["prices"]
+    tracker = window.scheduler.tracker
+    tracker.watch([CATALOG["btc.1h"], CATALOG["spx.1h"]])
+    times = [T - (24 - i) * H - 3 * H for i in range(25)]  # the last bar 3 h before now
+    window.store.set_series("btc.1h", SeriesData.from_rows(
+        times, open=[1.0] * 25, high=[1.0] * 25, low=[1.0] * 25, close=[1.0] * 25,
+        volume=[1.0] * 25))
+    tracker.on_cached("btc.1h", times[-1], T)
+    tracker.on_cached("spx.1h", None, T)
+    _fail(window, "btc.1h", "spx.1h", at_ms=T)
+    btc, spx = prices._plots["btc"], prices._plots["spx"]
+    # btc.1h polls every 60 s: the first retry waits max(15 s, 60 s / 4) = 15 s → 02:40
+    qtbot.waitUntil(lambda: prices.state_marks.text(btc) ==
+                    "stale · data 3 h old · Binance spot failing, retry 02:40 UTC",
+                    timeout=3000)
+    # spx.1h polls every 300 s: max(15 s, 75 s) = 75 s → 02:41
+    assert prices.state_marks.text(spx) == \
+        "no data · Yahoo Finance failing (network), retry 02:41 UTC"
+    assert "loading" not in prices._labels["spx"].text
+    # the empty chart shows no tick values; the one with data does
+    assert spx.getAxis("left").style["showValues"] is False
+    assert btc.getAxis("left").style["showValues"] is True

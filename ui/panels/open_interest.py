@@ -18,6 +18,7 @@ from models.derived import DERIVED
 from models.ids import oi_id, price_id
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
@@ -53,6 +54,7 @@ class OpenInterestPanel(Panel):
         self.plot.setMenuEnabled(False)
         theme.grid(self.plot)
         self.plot.setLabel("bottom", "time (UTC)")
+        ChartStateMarks.for_panel(self).watch(self.plot, self.freshness_ids)  # stale, failing
         theme.legend(self.plot)
         self._curves = {v: LodCurveItem(name=f"{venue_label(v)} OI",
                                         pen=theme.pen(theme.venue_color(v)))

@@ -19,6 +19,7 @@ from models.series import SeriesData
 from models.volatility import RvMethod
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
@@ -71,6 +72,7 @@ class VolatilityPanel(Panel):
         self.plot = self.chart.addPlot(row=0, col=0, viewBox=PromptViewBox(), axisItems={
             "bottom": UtcDateAxisItem()})
         self.plot.setLabel("left", "volatility, % annualised")
+        ChartStateMarks.for_panel(self).watch(self.plot, self.freshness_ids)  # stale, failing
         theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
         theme.legend(self.plot)
