@@ -306,6 +306,9 @@ class Scheduler(QObject):
         result = out.result
         series_id = result.series_id
         self._progress.pop(series_id, None)
+        if self.demo:  # a live refresh that ended after the demo fall-back: the demo has no
+            self._emit_progress()  # network, its chips must not say "network" (issue #13)
+            return
         if out.data is not None and len(out.data):
             self._publish_series(series_id, out.data, out.tail_from)
         if out.snapshot is not None:
@@ -324,6 +327,8 @@ class Scheduler(QObject):
         """Past its deadline: report it, retry later; the worker stops at its next page."""
         stop.own.set()
         self._progress.pop(series_id, None)
+        if self.demo:
+            return
         spec = self.tracker.spec(series_id)
         if spec is not None:  # its venue gets no more jobs until this one returns
             self._stalled[spec.source] = self._stalled.get(spec.source, 0) + 1
@@ -343,6 +348,10 @@ class Scheduler(QObject):
     def _on_refresh_crashed(self, series_id: str, exc: Exception) -> None:
         """A bug, not a venue fault: keep the data, report, retry later."""
         self._progress.pop(series_id, None)
+        if self.demo:
+            log.warning("a live refresh of %s crashed after the demo fall-back: %s", series_id,
+                        exc)
+            return
         spec = self.tracker.spec(series_id)
         error = InternalError(f"internal error: {exc.__class__.__name__}: {exc}",
                               venue=spec.source if spec else "")

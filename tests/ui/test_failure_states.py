@@ -96,3 +96,28 @@ def test_the_price_chart_says_its_source_fails_and_how_old_its_data_is(make_wind
     # the empty chart shows no tick values; the one with data does
     assert spx.getAxis("left").style["showValues"] is False
     assert btc.getAxis("left").style["showValues"] is True
+
+
+def test_in_demo_mode_no_chip_shows_a_network_error(make_window, qtbot):
+    """A live refresh still running when the window fell back to the demo ends with a network
+    error: the demo has no network, its status stays demo."""
+    from services.refresh import RefreshResult
+    from ui.scheduler import _Refreshed
+
+    window = _demo_window(make_window, qtbot)
+    error = NetworkError("connection refused", venue="bybit")
+    window.scheduler._on_refreshed(_Refreshed(RefreshResult("funding.bybit.btc", error=error),
+                                              None, None, None))
+    window.scheduler._on_refresh_timed_out("oi.bybit.btc", _stop_event())
+    assert window.store.status("funding.bybit.btc").state.value == "demo"
+    assert window.store.status("oi.bybit.btc").state.value == "demo"
+    assert all("network" not in chip.text() and "timeout" not in chip.text()
+               for chip in window.status.chips.values())
+
+
+def _stop_event():
+    import threading
+
+    from ui.scheduler import _EitherEvent
+
+    return _EitherEvent(threading.Event(), threading.Event())
