@@ -121,3 +121,27 @@ def _stop_event():
     from ui.scheduler import _EitherEvent
 
     return _EitherEvent(threading.Event(), threading.Event())
+
+
+def test_the_demo_banner_survives_reset_layout(make_window, qtbot):
+    first = make_window(demo=True)
+    first.show()
+    first.close()  # saves the layout: the next window restores it
+    window = make_window(demo=True)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window._layout_restored
+    window.reset_layout()
+    assert not window._banner_bar.isHidden()
+    assert "Demo data (synthetic)" in window.banner.text()
+
+
+def test_a_live_session_after_a_demo_has_no_empty_banner_strip(make_window, qtbot):
+    demo = make_window(demo=True)
+    demo.show()
+    demo.close()  # its saved state has the banner bar shown
+    live = make_window(start=False)
+    live.show()
+    qtbot.waitExposed(live)
+    assert live.banner.text() == ""
+    assert live._banner_bar.isHidden()
