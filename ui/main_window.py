@@ -246,6 +246,13 @@ class MainWindow(QMainWindow):
         settings_action.setShortcut(QKeySequence("Ctrl+,"))
         settings_action.triggered.connect(self.open_settings_dialog)
         file_menu.addAction(settings_action)
+        self.go_live_action = QAction("Go &live (leave the demo)", self)
+        self.go_live_action.setObjectName("goLiveAction")
+        self.go_live_action.setToolTip("Load the live cache, then fetch from the venues: no "
+                                       "restart needed")
+        self.go_live_action.triggered.connect(self.go_live)
+        self.go_live_action.setVisible(self.store.demo)
+        file_menu.addAction(self.go_live_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -345,10 +352,35 @@ class MainWindow(QMainWindow):
     def _on_services_ready(self, services: AppServices) -> None:
         self.store.demo = services.demo
 
+    def go_live(self) -> None:
+        """Leave the demo without a restart: the panels are rebuilt empty (no demo number may
+        stay on screen), the scheduler reads the live cache, then the network."""
+        if not self.scheduler.demo:
+            return
+        self.store.demo = False
+        self.store.clear()
+        self.show_banner("")
+        self.setWindowTitle("Rotor — cross-asset rotation")
+        self.go_live_action.setVisible(False)
+        for key, panel in list(self.panels.items()):
+            panel.shutdown()
+            self.docks[key].setWidget(QWidget())
+            panel.deleteLater()
+        self.panels.clear()
+        self._all_painted = self._idle_build = False
+        prices = self.build_panel("prices")
+        for key, dock in self.docks.items():
+            if dock.isVisible() and not dock.visibleRegion().isEmpty():
+                self.build_panel(key)
+        first = prices.shown_series() if isinstance(prices, PricesPanel) else ()
+        self.scheduler.go_live(self.watched_series(), first=first)
+        QTimer.singleShot(IDLE_BUILD_FALLBACK_MS, self._start_idle_build)
+
     @Slot(str)
     def _on_mode(self, mode: str) -> None:
         demo = mode == "demo"
         self.store.demo = demo
+        self.go_live_action.setVisible(demo)
         title = "Rotor — cross-asset rotation"
         if demo:
             title += " · Demo data (synthetic)"
@@ -357,6 +389,8 @@ class MainWindow(QMainWindow):
             self.show_banner(f"{reason}Demo data (synthetic) — a made-up dataset shaped after "
                              "the February 2026 sell-off and rebound. Nothing here is a market "
                              "price.")
+        elif "Demo data" in self.banner.text():
+            self.show_banner("")
         self.setWindowTitle(title)
 
     def show_banner(self, text: str) -> None:

@@ -160,6 +160,23 @@ class Scheduler(QObject):
         self._startup.start(demo, [s.id for s in watched], first,
                             hold_snapshots=hold_snapshots, on_phase=self._on_cached_phase)
 
+    def go_live(self, series_ids: Iterable[str], *, first: Iterable[str] = ()) -> None:
+        """Leave the demo without a restart: open the live services, publish what the live
+        cache holds (`first` before the rest), then refresh from the network as at a start."""
+        if not self.demo or self._closing:
+            return
+        demo_services, self.services = self.services, None  # no tick until the live ones open
+        self.demo = False
+        self.tracker.demo = False
+        self.tracker.had_cache = False
+        self._published.clear()
+        self._progress.clear()
+        self.tracker.watch([CATALOG[i] for i in series_ids])  # every series: updating
+        if demo_services is not None:  # closing SQLite is I/O: not on the GUI thread
+            self.jobs.run("close-demo", demo_services.close, on_result=lambda _none: None)
+        self._startup.start(False, list(self.tracker.watched), first, hold_snapshots=False,
+                            on_phase=self._on_cached_phase)
+
     @property
     def cache_read_done(self) -> bool:
         """Everything the cache held at start-up has been handed to the panels."""
@@ -366,7 +383,7 @@ class Scheduler(QObject):
         log.warning("no cache and no network: switching to the demo dataset")
         self._timer.stop()
         self.noticeRaised.emit("No network and no cached data: showing Demo data (synthetic). "
-                               "Restart Rotor when you are online to load live data.")
+                               "File → Go live loads live data when you are online.")
         self.demo = True  # no more ticks; the demo services arrive with the reader's first phase
         self.tracker.demo = True
         self._startup.start(True, list(self.tracker.watched), (), hold_snapshots=False,

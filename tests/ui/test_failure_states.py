@@ -145,3 +145,42 @@ def test_a_live_session_after_a_demo_has_no_empty_banner_strip(make_window, qtbo
     qtbot.waitExposed(live)
     assert live.banner.text() == ""
     assert live._banner_bar.isHidden()
+
+
+def test_go_live_leaves_the_demo_without_a_restart(make_window, venue_server, qtbot):
+    import json
+    import time
+
+    from werkzeug import Response
+
+    now_h = (int(time.time() * 1000) // H) * H
+
+    def klines(request):
+        start, end = int(request.args["startTime"]), int(request.args["endTime"])
+        first = max(start - start % H, now_h - 200 * H)
+        rows = [[t, "100", "102", "99", "101", "5", t + H - 1, "500", 7, "2", "200", "0"]
+                for t in range(first, min(end, now_h) + 1, H)][:1000]
+        return Response(json.dumps(rows), content_type="application/json")
+
+    venue_server.expect_request("/api/v3/klines").respond_with_handler(klines)
+    window = _demo_window(make_window, qtbot)
+    prices = window.panels["prices"]
+    qtbot.waitUntil(prices.has_data, timeout=10000)
+    assert window.go_live_action.isVisible()
+    assert window.status.chips["Binance spot"].property("state") == "demo"
+    window.go_live_action.trigger()
+    assert "Demo" not in window.windowTitle()
+    assert window._banner_bar.isHidden()
+    assert not window.go_live_action.isVisible()
+    live_prices = window.panels["prices"]
+    assert live_prices is not prices  # rebuilt: no demo number stays on screen
+    qtbot.waitUntil(lambda: window.scheduler.services is not None
+                    and not window.scheduler.services.demo, timeout=10000)
+    # the live cache is empty: the network fills it (the loopback server's closes are 101)
+    qtbot.waitUntil(lambda: (s := window.store.status("btc.1h")) is not None
+                    and s.state.value == "ok", timeout=15000)
+    qtbot.waitUntil(lambda: live_prices._curves["btc"].getData()[1] is not None, timeout=5000)
+    assert live_prices._curves["btc"].getData()[1][-1] == 101.0
+    assert window.status.chips["Binance spot"].property("state") in ("ok", "updating")
+    assert not live_prices.demo_badge.isVisible()
+    assert not window.store.demo
