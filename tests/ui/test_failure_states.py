@@ -184,3 +184,11 @@ def test_go_live_leaves_the_demo_without_a_restart(make_window, venue_server, qt
     assert window.status.chips["Binance spot"].property("state") in ("ok", "updating")
     assert not live_prices.demo_badge.isVisible()
     assert not window.store.demo
+
+
+def test_a_chart_of_a_disabled_venue_says_so_not_loading():
+    from models.status import SourceState, SourceStatus
+    from ui.charts.chart_state import chart_state_text
+
+    off = SourceStatus("oi.bybit.btc", SourceState.OFF, venue="bybit")
+    assert chart_state_text([off], False, T).text == "no data · Bybit off (File → Settings)"

@@ -3,7 +3,7 @@
 - data drawn from the cache while its source fails or lags: "stale · data 3 h old · Bybit
   failing, retry 14:08 UTC";
 - no data and a failing source: "no data · Yahoo Finance failing (network), retry 14:08 UTC",
-  not "loading…" for ever;
+  not "loading…" for ever (or "no data · Bybit off" for a venue disabled in Settings);
 - no data yet: "loading…", and the axes show no tick values (an empty plot's default range
   reads "0.100 … 0.900").
 
@@ -24,6 +24,7 @@ from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.status_bar import hhmm, source_of
 from ui.store import DataStore
+from ui.time_display import zone_label
 
 #: how often the ages in the marks move on
 AGE_REFRESH_MS = 30_000
@@ -54,12 +55,16 @@ def chart_state_text(statuses: Sequence[SourceStatus], has_data: bool, now_ms: i
     if failing:
         names = ", ".join(dict.fromkeys(source_of(s) for s in failing))
         retry = min((s.next_retry_ms for s in failing if s.next_retry_ms), default=None)
-        cause = f"{names} failing, retry {hhmm(retry)} UTC"
+        cause = f"{names} failing, retry {hhmm(retry)} {zone_label()}"
     if not has_data:
         if failing:
             words = ", ".join(dict.fromkeys(s.error_words for s in failing))
             return ChartState(f"no data · {cause.replace(' failing,', f' failing ({words}),')}",
                               "error")
+        off = [s for s in statuses if s.state == SourceState.OFF]
+        if off and len(off) == len(statuses):
+            names = ", ".join(dict.fromkeys(source_of(s) for s in off))
+            return ChartState(f"no data · {names} off (File → Settings)", "muted")
         if demo:
             return ChartState("no data in the demo dataset", "muted")
         return ChartState("loading…", "muted")
@@ -69,7 +74,7 @@ def chart_state_text(statuses: Sequence[SourceStatus], has_data: bool, now_ms: i
     age = f"data {age_words(now_ms - max(ends))} old" if ends else "data age unknown"
     if not cause:
         since = min((s.last_good_ms for s in stale if s.last_good_ms), default=None)
-        cause = f"no update since {hhmm(since)} UTC"
+        cause = f"no update since {hhmm(since)} {zone_label()}"
     return ChartState(f"stale · {age} · {cause}", "error" if failing else "warning")
 
 
