@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from models.catalog import CATALOG, source_label
 from models.status import STATE_TEXT, SourceState
@@ -16,7 +23,6 @@ from ui import theme
 from ui.panels.base import Panel, UiContext, debounced
 from ui.status_bar import source_line_html, source_lines
 from ui.time_display import format_time, on_zone_changed, zone_label
-from ui.window_fit import WrappingLabel
 
 COLUMNS = ("Series", "Venue", "State", "Last row (UTC)", "Updated (UTC)", "Next retry (UTC)",
            "Last error")
@@ -52,9 +58,10 @@ class SourcesPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         # One line per source, as the status bar's chips (collapsed there when space is short).
-        self.by_source = WrappingLabel()
+        self.by_source = QLabel()
         self.by_source.setObjectName("sourcesBySource")
         self.by_source.setTextFormat(Qt.TextFormat.RichText)
+        self.by_source.setWordWrap(True)  # wraps in a narrow dock (a box layout does the height)
         layout.addWidget(self.by_source)
         layout.addWidget(self.table)
         self._rows: dict[str, int] = {}
