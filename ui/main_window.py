@@ -364,8 +364,11 @@ class MainWindow(QMainWindow):
         self.go_live_action.setVisible(False)
         for key, panel in list(self.panels.items()):
             panel.shutdown()
+            for timer in panel.findChildren(QTimer):  # no debounced redraw on its way out
+                timer.stop()
             self.docks[key].setWidget(QWidget())
-            panel.deleteLater()
+            panel.hide()
+            panel.deleteLater()  # still the dock's child: deleted on this thread
         self.panels.clear()
         self._all_painted = self._idle_build = False
         prices = self.build_panel("prices")

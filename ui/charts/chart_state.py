@@ -78,7 +78,9 @@ def chart_state_text(statuses: Sequence[SourceStatus], has_data: bool, now_ms: i
     return ChartState(f"stale · {age} · {cause}", "error" if failing else "warning")
 
 
-_TONES = {"muted": theme.MUTED, "warning": theme.WARNING, "error": theme.ERROR}
+def tone_color(tone: str) -> str:
+    """Read when drawn: the theme can change (ui/theme_switch.py)."""
+    return {"muted": theme.MUTED, "warning": theme.WARNING, "error": theme.ERROR}[tone]
 
 
 class _Watched:
@@ -161,5 +163,5 @@ class ChartStateMarks(QObject):
             if state is None:
                 watched.label.setVisible(False)
                 continue
-            watched.label.setText(state.text, color=_TONES[state.tone])
+            watched.label.setText(state.text, color=tone_color(state.tone))
             watched.label.setVisible(True)
