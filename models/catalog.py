@@ -210,6 +210,17 @@ def price_series_id(stem: str, interval: str) -> str:
 PRICE_STEMS: tuple[str, ...] = tuple(s for s in ASSETS if any(s in v.spot for v in VENUES))
 
 
+def source_label(key: str) -> str:
+    """A series source as the status chips name it: the venue's label, with "spot" or
+    "futures" added when two registry rows share that label (Binance serves spot candles and
+    perpetuals from different hosts, which fail separately)."""
+    label = venue_label(key)
+    if sum(v.label == label for v in VENUES) < 2:
+        return label
+    kinds = {s.kind for s in CATALOG.values() if s.source == key}
+    return f"{label} spot" if kinds <= {CANDLES} else f"{label} futures"
+
+
 def get_spec(series_id: str) -> SeriesSpec:
     try:
         return CATALOG[series_id]

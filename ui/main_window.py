@@ -15,7 +15,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QToolBar,
@@ -45,6 +44,7 @@ from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
 from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
 from ui.time_link import TimeLink
+from ui.window_fit import WrappingLabel, size_to_screen
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
                             QMainWindow.DockOption.AllowTabbedDocks |
                             QMainWindow.DockOption.AllowNestedDocks)
         self.setDockNestingEnabled(True)
-        self.resize(1600, 950)
+        size_to_screen(self)  # a laptop gets its screen, not 1600×950
 
         self.store = DataStore(self)
         self.scheduler = scheduler or Scheduler(self)
@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.time_link = TimeLink(settings, self)
         self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link)
 
-        self.banner = QLabel("")
+        self.banner = WrappingLabel()  # wraps rather than set the window's minimum width
         self.banner.setObjectName("banner")
         self._banner_bar = QToolBar("Notice")
         self._banner_bar.setObjectName("bannerBar")
@@ -246,6 +246,13 @@ class MainWindow(QMainWindow):
         settings_action.setShortcut(QKeySequence("Ctrl+,"))
         settings_action.triggered.connect(self.open_settings_dialog)
         file_menu.addAction(settings_action)
+        self.go_live_action = QAction("Go &live (leave the demo)", self)
+        self.go_live_action.setObjectName("goLiveAction")
+        self.go_live_action.setToolTip("Load the live cache, then fetch from the venues: no "
+                                       "restart needed")
+        self.go_live_action.triggered.connect(self.go_live)
+        self.go_live_action.setVisible(self.store.demo)
+        file_menu.addAction(self.go_live_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
@@ -301,6 +308,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             if self.restoreState(state, SETTINGS_VERSION):
+                self._show_banner_if_any()
                 return True
             log.warning("saved layout could not be restored; using the default")
         return False
@@ -327,21 +335,55 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state, SETTINGS_VERSION)
         for dock in self.docks.values():
             dock.setVisible(True)
+        self._show_banner_if_any()
         self._arrange_default()
 
     def set_theme(self, name: str) -> bool:
         """Dark or light, for the window and every chart in it (ui/theme_switch.py)."""
         return switch_theme(self, name)
 
+    def _show_banner_if_any(self) -> None:
+        """A restored state also restores the banner bar's visibility from when it was saved:
+        the demo banner must stay, and a live session must not get an empty strip."""
+        self._banner_bar.setVisible(bool(self.banner.text()))
+
     # -- services, status, notices ------------------------------------------------------------
     @Slot(object)
     def _on_services_ready(self, services: AppServices) -> None:
         self.store.demo = services.demo
 
+    def go_live(self) -> None:
+        """Leave the demo without a restart: the panels are rebuilt empty (no demo number may
+        stay on screen), the scheduler reads the live cache, then the network."""
+        if not self.scheduler.demo:
+            return
+        self.store.demo = False
+        self.store.clear()
+        self.show_banner("")
+        self.setWindowTitle("Rotor — cross-asset rotation")
+        self.go_live_action.setVisible(False)
+        for key, panel in list(self.panels.items()):
+            panel.shutdown()
+            for timer in panel.findChildren(QTimer):  # no debounced redraw on its way out
+                timer.stop()
+            self.docks[key].setWidget(QWidget())
+            panel.hide()
+            panel.deleteLater()  # still the dock's child: deleted on this thread
+        self.panels.clear()
+        self._all_painted = self._idle_build = False
+        prices = self.build_panel("prices")
+        for key, dock in self.docks.items():
+            if dock.isVisible() and not dock.visibleRegion().isEmpty():
+                self.build_panel(key)
+        first = prices.shown_series() if isinstance(prices, PricesPanel) else ()
+        self.scheduler.go_live(self.watched_series(), first=first)
+        QTimer.singleShot(IDLE_BUILD_FALLBACK_MS, self._start_idle_build)
+
     @Slot(str)
     def _on_mode(self, mode: str) -> None:
         demo = mode == "demo"
         self.store.demo = demo
+        self.go_live_action.setVisible(demo)
         title = "Rotor — cross-asset rotation"
         if demo:
             title += " · Demo data (synthetic)"
@@ -350,6 +392,8 @@ class MainWindow(QMainWindow):
             self.show_banner(f"{reason}Demo data (synthetic) — a made-up dataset shaped after "
                              "the February 2026 sell-off and rebound. Nothing here is a market "
                              "price.")
+        elif "Demo data" in self.banner.text():
+            self.show_banner("")
         self.setWindowTitle(title)
 
     def show_banner(self, text: str) -> None:

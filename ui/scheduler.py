@@ -160,6 +160,23 @@ class Scheduler(QObject):
         self._startup.start(demo, [s.id for s in watched], first,
                             hold_snapshots=hold_snapshots, on_phase=self._on_cached_phase)
 
+    def go_live(self, series_ids: Iterable[str], *, first: Iterable[str] = ()) -> None:
+        """Leave the demo without a restart: open the live services, publish what the live
+        cache holds (`first` before the rest), then refresh from the network as at a start."""
+        if not self.demo or self._closing:
+            return
+        demo_services, self.services = self.services, None  # no tick until the live ones open
+        self.demo = False
+        self.tracker.demo = False
+        self.tracker.had_cache = False
+        self._published.clear()
+        self._progress.clear()
+        self.tracker.watch([CATALOG[i] for i in series_ids])  # every series: updating
+        if demo_services is not None:  # closing SQLite is I/O: not on the GUI thread
+            self.jobs.run("close-demo", demo_services.close, on_result=lambda _none: None)
+        self._startup.start(False, list(self.tracker.watched), first, hold_snapshots=False,
+                            on_phase=self._on_cached_phase)
+
     @property
     def cache_read_done(self) -> bool:
         """Everything the cache held at start-up has been handed to the panels."""
@@ -306,6 +323,9 @@ class Scheduler(QObject):
         result = out.result
         series_id = result.series_id
         self._progress.pop(series_id, None)
+        if self.demo:  # a live refresh that ended after the demo fall-back: the demo has no
+            self._emit_progress()  # network, its chips must not say "network" (issue #13)
+            return
         if out.data is not None and len(out.data):
             self._publish_series(series_id, out.data, out.tail_from)
         if out.snapshot is not None:
@@ -324,6 +344,8 @@ class Scheduler(QObject):
         """Past its deadline: report it, retry later; the worker stops at its next page."""
         stop.own.set()
         self._progress.pop(series_id, None)
+        if self.demo:
+            return
         spec = self.tracker.spec(series_id)
         if spec is not None:  # its venue gets no more jobs until this one returns
             self._stalled[spec.source] = self._stalled.get(spec.source, 0) + 1
@@ -343,6 +365,10 @@ class Scheduler(QObject):
     def _on_refresh_crashed(self, series_id: str, exc: Exception) -> None:
         """A bug, not a venue fault: keep the data, report, retry later."""
         self._progress.pop(series_id, None)
+        if self.demo:
+            log.warning("a live refresh of %s crashed after the demo fall-back: %s", series_id,
+                        exc)
+            return
         spec = self.tracker.spec(series_id)
         error = InternalError(f"internal error: {exc.__class__.__name__}: {exc}",
                               venue=spec.source if spec else "")
@@ -357,7 +383,7 @@ class Scheduler(QObject):
         log.warning("no cache and no network: switching to the demo dataset")
         self._timer.stop()
         self.noticeRaised.emit("No network and no cached data: showing Demo data (synthetic). "
-                               "Restart Rotor when you are online to load live data.")
+                               "File → Go live loads live data when you are online.")
         self.demo = True  # no more ticks; the demo services arrive with the reader's first phase
         self.tracker.demo = True
         self._startup.start(True, list(self.tracker.watched), (), hold_snapshots=False,

@@ -1,12 +1,20 @@
-"""The status bar: one chip per venue (ok, updating, stale since HH:MM, error · retry HH:MM) and
-a progress bar while history is backfilling."""
+"""The status bar: one chip per source (ok, updating, stale since HH:MM, error · retry HH:MM) and
+a progress bar while history is backfilling.
+
+When the chips do not fit, they collapse into one summary chip ("✖ 2 venues failing · ● 5 ok")
+whose tooltip holds each source's line; the Sources dock shows the same lines. The chips never
+widen the window (docs/window.md).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from collections.abc import Iterable
 
-from models.catalog import CATALOG, venue_label
+from PySide6.QtCore import QSize, Slot
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStatusBar, QWidget
+
+from models.catalog import CATALOG, source_label
 from models.status import SourceState, SourceStatus
 from ui import theme
 from ui.store import DataStore
@@ -22,6 +30,11 @@ def state_color(state: SourceState) -> str:
 
 _ICONS = {SourceState.OK: "●", SourceState.DEMO: "◆", SourceState.UPDATING: "↻",
           SourceState.STALE: "◐", SourceState.ERROR: "✖"}
+#: the summary chip's words per state, worst first
+_SUMMARY_WORDS = ((SourceState.ERROR, "failing"), (SourceState.STALE, "stale"),
+                  (SourceState.UPDATING, "updating"), (SourceState.IDLE, "idle"),
+                  (SourceState.DEMO, "demo"), (SourceState.OK, "ok"), (SourceState.OFF, "off"))
+CHIP_SPACING = 12
 
 
 def hhmm(ms: int | None) -> str:
@@ -50,11 +63,105 @@ def describe(statuses: list[SourceStatus]) -> tuple[SourceState, str]:
     return SourceState.OK, f"ok {hhmm(last)} {zone_label()}"
 
 
+def source_of(status: SourceStatus) -> str:
+    """The chip a series belongs to: its catalog source (Binance spot and Binance futures are
+    two), not the fall-back venue that last served it."""
+    spec = CATALOG.get(status.series_id)
+    return source_label(spec.source if spec else status.venue)
+
+
+def source_lines(statuses: Iterable[SourceStatus]) -> dict[str, tuple[SourceState, str]]:
+    """Each source's (state, text), in the order its first series appears."""
+    groups: dict[str, list[SourceStatus]] = {}
+    for status in statuses:
+        groups.setdefault(source_of(status), []).append(status)
+    return {name: describe(group) for name, group in groups.items()}
+
+
+def summary_text(states: Iterable[SourceState]) -> str:
+    """One line for many sources: "✖ 2 venues failing · ● 5 ok" (worst first)."""
+    states = list(states)
+    parts = []
+    for state, word in _SUMMARY_WORDS:
+        n = states.count(state)
+        if not n:
+            continue
+        noun = ("venue" if n == 1 else "venues") + " " if not parts else ""
+        parts.append(f"{_ICONS.get(state, '')} {n} {noun}{word}")
+    return " · ".join(parts)
+
+
+def _colored(state: SourceState, text: str) -> str:
+    color = state_color(state)
+    return f"<span style='color:{color}'>{_ICONS.get(state, '')}</span> {text}"
+
+
+def source_line_html(name: str, state: SourceState, text: str) -> str:
+    """A source's chip text ("✖ Bybit: network · retry 14:08 UTC"), its icon coloured."""
+    return _colored(state, f"{name}: {text}")
+
+
+class ChipStrip(QWidget):
+    """The source chips, or one summary chip when they do not all fit: asks for the summary's
+    width at least, never for the sum of the chips."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.chips: dict[str, QLabel] = {}
+        self.summary = QLabel(self)
+        self.summary.setObjectName("status_summary")
+        self.summary.setVisible(False)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(CHIP_SPACING)
+        self._layout.addWidget(self.summary)
+        self._layout.addStretch(1)
+        self.collapsed = False
+
+    def chip(self, name: str) -> QLabel:
+        chip = self.chips.get(name)
+        if chip is None:
+            chip = QLabel(self)
+            chip.setObjectName(f"status_{name}")
+            self.chips[name] = chip
+            self._layout.insertWidget(self._layout.count() - 1, chip)
+        return chip
+
+    def full_width(self) -> int:
+        widths = [c.sizeHint().width() for c in self.chips.values()]
+        return sum(widths) + CHIP_SPACING * max(0, len(widths) - 1)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.full_width(), self.summary.sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.summary.sizeHint().width(), self.summary.sizeHint().height())
+
+    def set_summary(self, text: str, tooltip: str) -> None:
+        self.summary.setText(text)
+        self.summary.setToolTip(tooltip)
+        self.updateGeometry()
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        collapsed = len(self.chips) > 1 and self.full_width() > self.width()
+        self.collapsed = collapsed
+        self.summary.setVisible(collapsed)
+        for chip in self.chips.values():
+            chip.setVisible(not collapsed)
+
+
 class SourceStatusBar(QStatusBar):
     def __init__(self, store: DataStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
-        self.chips: dict[str, QLabel] = {}
+        self.strip = ChipStrip(self)
+        self.chips = self.strip.chips
+        self.addWidget(self.strip, 1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
@@ -63,31 +170,31 @@ class SourceStatusBar(QStatusBar):
         self.addPermanentWidget(self.progress)
         store.statusChanged.connect(self._on_status)
 
-    def _venue_of(self, status: SourceStatus) -> str:
-        spec = CATALOG.get(status.series_id)
-        return venue_label(spec.source if spec else status.venue)
-
     @Slot(str)
     def _on_status(self, series_id: str) -> None:
         status = self.store.status(series_id)
         if status is None:
             return
-        venue = self._venue_of(status)
-        group = [s for s in self.store.statuses().values() if self._venue_of(s) == venue]
+        name = source_of(status)
+        group = [s for s in self.store.statuses().values() if source_of(s) == name]
         state, text = describe(group)
-        chip = self.chips.get(venue)
-        if chip is None:
-            chip = QLabel()
-            chip.setObjectName(f"status_{venue}")
-            self.chips[venue] = chip
-            self.addWidget(chip)
-        color = state_color(state)
-        chip.setText(f"<span style='color:{color}'>{_ICONS.get(state, '')}</span> "
-                     f"{venue}: {text}")
+        chip = self.strip.chip(name)
+        chip.setText(source_line_html(name, state, text))
         errors = [s for s in group if s.state == SourceState.ERROR]
         tip = "\n".join(f"{s.series_id}: {s.last_error}" for s in errors[:8])
-        chip.setToolTip(tip or f"{venue}: {text}")
+        chip.setToolTip(tip or f"{name}: {text}")
         chip.setProperty("state", state.value)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        lines = source_lines(self.store.statuses().values())
+        text = summary_text(state for state, _text in lines.values())
+        worst = max((state for state, _t in lines.values()),
+                    key=lambda s: SourceStatus("", s).severity, default=SourceState.OK)
+        color = state_color(worst)
+        tip = "\n".join(f"{_ICONS.get(s, '')} {name}: {t}" for name, (s, t) in lines.items())
+        self.strip.set_summary(f"<span style='color:{color}'>{text}</span>",
+                               f"{tip}\n\nEvery series: the Sources dock.")
 
     def apply_theme(self) -> None:
         """Redraw every chip in the current theme's colours."""
@@ -103,3 +210,6 @@ class SourceStatusBar(QStatusBar):
     def chip_text(self, venue: str) -> str:
         chip = self.chips.get(venue)
         return chip.text() if chip is not None else ""
+
+    def summary_text(self) -> str:
+        return self.strip.summary.text()

@@ -39,7 +39,7 @@ def test_a_failing_venue_is_reported_while_the_others_keep_updating(
     assert binance is None or len(binance) == 0
     status = window.store.status("funding.binance.btc")
     assert "502" in status.last_error and status.next_retry_ms > status.error_at_ms
-    assert "retry" in window.status.chip_text("Binance")
+    assert "retry" in window.status.chip_text("Binance futures")  # spot is another chip
 
 
 def test_the_heatmap_names_every_venue_in_a_half_height_dock(make_window, qtbot):

@@ -89,8 +89,8 @@ def test_a_failing_source_shows_in_the_status_bar_and_keeps_running(
                     if window.store.status("btc.1h") else False, timeout=15000)
     status = window.store.status("btc.1h")
     assert status.next_retry_ms is not None and status.next_retry_ms > status.error_at_ms
-    assert "Binance" in window.status.chip_text("Binance")
-    assert "retry" in window.status.chip_text("Binance")
+    assert "Binance spot" in window.status.chip_text("Binance spot")
+    assert "retry" in window.status.chip_text("Binance spot")
     sources = window.build_panel("sources")  # behind the movers tab: built on demand
     row = sources._rows["btc.1h"]
     qtbot.waitUntil(lambda: sources.table.item(row, 2).text() == "error", timeout=2000)

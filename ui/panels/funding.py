@@ -14,7 +14,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QSplitter,
@@ -37,6 +36,7 @@ from ui.charts.crosshair import Crosshair
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.time_display import format_time, zone_label
 from ui.time_link import cursor_stamp
@@ -93,7 +93,7 @@ class FundingPanel(Panel):
         self._venue_ticks: list[tuple[float, str]] = []
         self._curves: dict[str, LodCurveItem] = {}
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self._asset_group = choice_buttons(self, bar, ASSETS, self.asset,
                                            lambda a: self.choose("asset", a), str.upper)
         bar.addSpacing(10)

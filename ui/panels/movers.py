@@ -8,7 +8,6 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QHeaderView,
     QTableWidget,
     QTableWidgetItem,
@@ -21,6 +20,7 @@ from models.assets import short_name
 from models.derived import DERIVED
 from models.movers import COLUMN_DEFINITIONS, DRAWDOWN_BASES
 from ui import theme
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, convention_box
 from ui.theme import asset_color  # the current theme's variant
 
@@ -58,7 +58,7 @@ class MoversPanel(Panel):
             if field is not None:
                 header = self.table.horizontalHeaderItem(col)
                 header.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self.drawdown_box = convention_box(
             bar, ((basis, f"drawdown {text}", f"Drawdown {text}") for basis, text in
                   DRAWDOWN_BASES.items()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from models.analyses import OpenInterestAnalysis
 from models.at_instant import value_at_or_before
@@ -18,9 +18,11 @@ from models.derived import DERIVED
 from models.ids import oi_id, price_id
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.time_link import cursor_stamp
 
@@ -38,7 +40,7 @@ class OpenInterestPanel(Panel):
         theme.configure_pyqtgraph()
         self.asset = self.persisted("asset", ASSETS, "btc")
         self.result: OpenInterestAnalysis | None = None
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self._group = choice_buttons(self, bar, ASSETS, self.asset,
                                      lambda a: self.choose("asset", a), str.upper)
         self.summary = elastic(QLabel(""))
@@ -52,6 +54,7 @@ class OpenInterestPanel(Panel):
         self.plot.setMenuEnabled(False)
         theme.grid(self.plot)
         self.plot.setLabel("bottom", "time (UTC)")
+        ChartStateMarks.for_panel(self).watch(self.plot, self.freshness_ids)  # stale, failing
         theme.legend(self.plot)
         self._curves = {v: LodCurveItem(name=f"{venue_label(v)} OI",
                                         pen=theme.pen(theme.venue_color(v)))

@@ -16,7 +16,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QVBoxLayout,
     QWidget,
@@ -28,6 +27,7 @@ from models.ids import options_id
 from models.options import DealerPositioning, DeltaConvention
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 from ui.time_display import format_time, zone_label
 
@@ -59,7 +59,7 @@ class OptionsPanel(Panel):
         self.profile_curve: pg.PlotDataItem | None = None
         self.term_curve: pg.PlotDataItem | None = None
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self._group = choice_buttons(self, bar, ASSETS, self.asset,
                                      lambda a: self.choose("asset", a), str.upper)
         shared = ctx.feeds.shared_params("chain")

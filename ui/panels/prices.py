@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QMenu,
     QToolButton,
@@ -55,9 +54,11 @@ from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
+from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, debounced, elastic
 from ui.settings_file import read_setting
 from ui.theme import asset_color  # the current theme's variant
@@ -134,6 +135,7 @@ class PricesPanel(Panel):
         self.crosshair.moved.connect(self._on_crosshair)
         self.crosshair.left.connect(self._show_last_values)
         ctx.time_link.attach(self.crosshair, self._update_readout)  # the other docks' cursor
+        self.state_marks = ChartStateMarks.for_panel(self)  # stale, failing, empty
         self._rebuild_plots()
         self.listen(ctx.store.seriesChanged, self._on_series_changed)
         for stem in PRICE_STEMS:
@@ -146,7 +148,7 @@ class PricesPanel(Panel):
 
     # -- controls -----------------------------------------------------------------------------
     def _build_controls(self) -> None:
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         bar.setSpacing(4)
         self.interval_box = QComboBox()
         self.interval_box.addItems(list(PRICE_INTERVALS))
@@ -212,7 +214,7 @@ class PricesPanel(Panel):
         bar.addStretch(1)
         self._controls = bar
 
-        legend = QHBoxLayout()
+        legend = FlowLayout()
         legend.setSpacing(10)
         self.asset_boxes: dict[str, QCheckBox] = {}
         for stem in PRICE_STEMS:
@@ -263,6 +265,7 @@ class PricesPanel(Panel):
         self._plots.clear()
         self._curves.clear()
         self._labels.clear()
+        self.state_marks.clear()
         stems = [s for s in PRICE_STEMS if s in self.visible]
         if self.mode == "compare":
             plot = self._new_plot(show_time_axis=True)
@@ -311,6 +314,8 @@ class PricesPanel(Panel):
         label.setParentItem(plot.vb)
         label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
         self._labels[key] = label
+        self.state_marks.watch(plot, lambda: self.shown_series() if key == "compare"
+                               else [self._series_id(key)])
 
     # -- data ---------------------------------------------------------------------------------
     def _series_id(self, stem: str) -> str:
@@ -455,7 +460,7 @@ class PricesPanel(Panel):
             name = short_name(stem)
             if prepared is None or not len(prepared.t_raw):
                 parts.append(f"<span style='color:{color}'>{name}</span> –")
-                self._set_plot_label(stem, f"{name} · loading…", color)
+                self._set_plot_label(stem, name, color)  # the state mark says why
                 continue
             i = len(prepared.t_raw) - 1 if x is None else index_at_or_before(prepared, x)
             if i < 0:

@@ -17,7 +17,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
-    QHBoxLayout,
     QLabel,
     QVBoxLayout,
     QWidget,
@@ -39,6 +38,7 @@ from ui.charts.crosshair import Crosshair
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, debounced, elastic
 from ui.theme import asset_color  # the current theme's variant
 from ui.time_link import cursor_stamp
@@ -72,7 +72,7 @@ class RotationPanel(Panel):
         self._matrix_ticks: list[tuple[float, str]] = []
         self.beta_curve: LodCurveItem | None = None
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self._group = choice_buttons(self, bar, ROTATION_WINDOWS, params["window"],
                                      lambda w: ctx.feeds.set_shared_params("rotation", window=w),
                                      lambda w: f"{w}d",

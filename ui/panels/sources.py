@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from models.catalog import CATALOG, venue_label
+from models.catalog import CATALOG, source_label
 from models.status import STATE_TEXT, SourceState
 from ui import theme
 from ui.panels.base import Panel, UiContext, debounced
+from ui.status_bar import source_line_html, source_lines
 from ui.time_display import format_time, on_zone_changed, zone_label
 
 COLUMNS = ("Series", "Venue", "State", "Last row (UTC)", "Updated (UTC)", "Next retry (UTC)",
@@ -49,6 +57,12 @@ class SourcesPanel(Panel):
         self.table.setSortingEnabled(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        # One line per source, as the status bar's chips (collapsed there when space is short).
+        self.by_source = QLabel()
+        self.by_source.setObjectName("sourcesBySource")
+        self.by_source.setTextFormat(Qt.TextFormat.RichText)
+        self.by_source.setWordWrap(True)  # wraps in a narrow dock (a box layout does the height)
+        layout.addWidget(self.by_source)
         layout.addWidget(self.table)
         self._rows: dict[str, int] = {}
         # A start-up publishes ~100 statuses in a burst; with resize-to-contents every cell
@@ -81,6 +95,9 @@ class SourcesPanel(Panel):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         for series_id in pending:
             self._update_row(series_id)
+        lines = source_lines(self.ctx.store.statuses().values())
+        self.by_source.setText(" &nbsp;·&nbsp; ".join(
+            source_line_html(name, state, text) for name, (state, text) in lines.items()))
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self._note_painted()
@@ -99,7 +116,7 @@ class SourcesPanel(Panel):
             spec.source if spec else "")
         values = (
             spec.label if spec else series_id,
-            "demo (synthetic)" if status.state == SourceState.DEMO else venue_label(venue),
+            "demo (synthetic)" if status.state == SourceState.DEMO else source_label(venue),
             STATE_TEXT[status.state],
             _stamp(status.data_last_ms),
             _stamp(status.last_good_ms, with_date=False),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from models.analyses import VolatilityAnalysis
 from models.at_instant import value_at_or_before
@@ -19,9 +19,11 @@ from models.series import SeriesData
 from models.volatility import RvMethod
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
+from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 from ui.time_link import cursor_stamp
 
@@ -48,7 +50,7 @@ class VolatilityPanel(Panel):
         self.window = self.persisted("window", RV_WINDOWS, 30)
         self.result: VolatilityAnalysis | None = None
 
-        bar = QHBoxLayout()
+        bar = FlowLayout()
         self._groups = []
         for name, values, fmt in (("asset", ASSETS, str.upper),
                                   ("window", RV_WINDOWS, lambda w: f"RV {w}d")):
@@ -70,6 +72,7 @@ class VolatilityPanel(Panel):
         self.plot = self.chart.addPlot(row=0, col=0, viewBox=PromptViewBox(), axisItems={
             "bottom": UtcDateAxisItem()})
         self.plot.setLabel("left", "volatility, % annualised")
+        ChartStateMarks.for_panel(self).watch(self.plot, self.freshness_ids)  # stale, failing
         theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
         theme.legend(self.plot)
