@@ -45,6 +45,7 @@ from models.price_view import (
     PREPARE_ON_WORKER,
     PreparedPrices,
     change_at,
+    closes_at,
     extend_prepared,
     index_at_or_before,
     prepare_prices,
@@ -110,6 +111,7 @@ class PricesPanel(Panel):
         self.show_levels = read_setting(settings, "prices/levels", True)
         self.user_levels = parse_user_levels(read_setting(settings, "levels/btc", []))
         self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self._decoupling_marks: pg.ScatterPlotItem | None = None
         # What the overlays show, handed over by the derived feeds (no other panel involved).
         self._funding: FundingAnalysis | None = None
         self._chain: ChainAnalysis | None = None
@@ -353,6 +355,8 @@ class PricesPanel(Panel):
             if not self._range_applied:
                 self._apply_range()
             self._show_last_values()
+        if stem == "btc" and series_id == self._series_id(stem):
+            self._place_decoupling_marks()
 
     def _apply_data(self, stem: str) -> None:
         prepared = self._prepared.get(self._series_id(stem))
@@ -498,6 +502,7 @@ class PricesPanel(Panel):
             for stem in self._curves:
                 self._apply_data(stem)
             self._on_compare_range()
+            self._draw_overlays()  # marks sit on the shown interval's closes
             self._request_history_for_view()
             self._show_last_values()
             self.freshness.refresh()
@@ -551,6 +556,7 @@ class PricesPanel(Panel):
         for plot, item in self._overlay_items:
             plot.removeItem(item)
         self._overlay_items = []
+        self._decoupling_marks = None
         if not self._plots:
             return
         if self.shade_funding:
@@ -601,18 +607,21 @@ class PricesPanel(Panel):
             btc_plot.addItem(line, ignoreBounds=True)
             self._overlay_items.append((btc_plot, line))
 
-    def _draw_decoupling(self, plot: pg.PlotItem) -> None:
-        """Triangles at the sessions the rotation analysis flags as decoupling days."""
+    def _decoupling_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The flagged sessions on the shown BTC series: x, and its close then (log10 in log
+        scale). Empty until both the rotation result and the series are here."""
         sessions = self._rotation.decoupling_ms if self._rotation is not None else ()
         prepared = self._prepared.get(self._series_id("btc"))
         if not sessions or prepared is None or not len(prepared.t_raw):
-            return
-        xs = np.asarray(sessions, dtype=np.float64) / 1e3
-        idx = np.clip(np.searchsorted(prepared.t_raw, xs, side="right") - 1, 0, None)
-        ys = prepared.close_raw[idx]
-        if self.log_scale:
-            ys = np.log10(ys)
-        marks = pg.ScatterPlotItem(xs, ys, symbol="t1", size=11, brush=theme.WARNING,
+            return np.empty(0), np.empty(0)
+        spec = CATALOG[self._series_id("btc")]
+        bar_seconds = 0.0 if prepared.by_date else (spec.interval_ms or 0) / 1e3
+        xs, ys = closes_at(prepared, np.asarray(sessions, dtype=np.float64) / 1e3, bar_seconds)
+        return xs, (np.log10(ys) if self.log_scale else ys)
+
+    def _draw_decoupling(self, plot: pg.PlotItem) -> None:
+        """Triangles at the sessions the rotation analysis flags as decoupling days."""
+        marks = pg.ScatterPlotItem(symbol="t1", size=11, brush=theme.WARNING,
                                    pen=pg.mkPen(None))
         marks.setToolTip("decoupling day: big BTC move while its correlation with the "
                          "S&P 500 was low\n\n"
@@ -621,6 +630,18 @@ class PricesPanel(Panel):
         marks.setZValue(30)
         plot.addItem(marks, ignoreBounds=True)
         self._overlay_items.append((plot, marks))
+        self._decoupling_marks = marks
+        self._place_decoupling_marks()
+
+    def _place_decoupling_marks(self) -> None:
+        """Move the marks onto the shown series (a new interval's bars, a rebuilt history)."""
+        marks = self._decoupling_marks
+        if marks is None or marks.scene() is None:
+            return
+        xs, ys = self._decoupling_points()
+        old_x, old_y = marks.getData()
+        if not (np.array_equal(old_x, xs) and np.array_equal(old_y, ys)):
+            marks.setData(xs, ys)
 
     def _save_levels(self) -> None:
         self.ctx.settings.setValue("levels/btc", [f"{p:.2f}" for p in self.user_levels])
