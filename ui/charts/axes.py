@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtGui
 
 from ui import time_display
+from ui.charts.axis_format import compact, tick_labels
 
 _UTC_MARK = "(UTC)"
 
@@ -73,3 +74,20 @@ class ZonedDateAxisItem(pg.DateAxisItem):
 
 #: the name the panels import
 UtcDateAxisItem = ZonedDateAxisItem
+
+
+class ValueAxisItem(pg.AxisItem):
+    """A value axis written compactly ("70k", "$40M"; `ui.charts.axis_format`), on linear and
+    on log scales (pyqtgraph hands log axes the log10 of each tick)."""
+
+    def __init__(self, orientation: str = "left", currency: str = "", **kwargs) -> None:
+        super().__init__(orientation=orientation, **kwargs)
+        self.currency = currency
+
+    def tickStrings(self, values, scale, spacing):
+        if self.logMode:
+            return self.logTickStrings(values, scale, spacing)
+        return tick_labels([v * scale for v in values], (spacing or 0) * scale, self.currency)
+
+    def logTickStrings(self, values, scale, spacing):
+        return [compact(10.0 ** v * scale, self.currency) for v in values]

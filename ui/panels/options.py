@@ -27,7 +27,7 @@ from models.derived import DERIVED
 from models.ids import options_id
 from models.options import DealerPositioning, DeltaConvention
 from ui import theme
-from ui.charts.axes import UtcDateAxisItem
+from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 from ui.time_display import format_time, zone_label
 
@@ -85,10 +85,17 @@ class OptionsPanel(Panel):
         self.headline.setTextFormat(Qt.TextFormat.RichText)
         self.chart = pg.GraphicsLayoutWidget()
         plot = partial(self.chart.addPlot, enableMenu=False)  # no pyqtgraph context menus
-        self.gex_plot = plot(row=0, col=0, title="GEX by strike")
-        self.profile_plot = plot(row=0, col=1, title="Total GEX vs spot")
+
+        def money_axes() -> dict[str, ValueAxisItem]:  # "$40M" and "70k", not "4e+07"
+            return {"left": ValueAxisItem("left", currency="$"),
+                    "bottom": ValueAxisItem("bottom")}
+
+        self.gex_plot = plot(row=0, col=0, title="GEX by strike", axisItems=money_axes())
+        self.profile_plot = plot(row=0, col=1, title="Total GEX vs spot",
+                                 axisItems=money_axes())
         self.term_plot = plot(row=1, col=0, title="ATM IV by expiry")
-        self.smile_plot = plot(row=1, col=1, title="Smile")
+        self.smile_plot = plot(row=1, col=1, title="Smile",
+                               axisItems={"bottom": ValueAxisItem("bottom")})
         self.skew_plot = self.chart.addPlot(row=2, col=0, enableMenu=False,
                                             title="25Δ RR and BF by expiry")
         self.history_plot = self.chart.addPlot(

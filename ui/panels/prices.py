@@ -53,7 +53,7 @@ from models.price_view import (
 )
 from models.series import MS_PER_DAY
 from ui import theme
-from ui.charts.axes import UtcDateAxisItem
+from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
@@ -233,7 +233,8 @@ class PricesPanel(Panel):
     # -- plots --------------------------------------------------------------------------------
     def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
         axis = UtcDateAxisItem()
-        plot = pg.PlotItem(axisItems={"bottom": axis}, viewBox=PromptViewBox())
+        plot = pg.PlotItem(axisItems={"bottom": axis, "left": ValueAxisItem()},
+                           viewBox=PromptViewBox())
         theme.grid(plot)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.showAxis("right")
