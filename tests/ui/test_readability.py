@@ -55,3 +55,51 @@ def test_gex_axes_read_dollars(make_panel):
         assert plot.getAxis("left").tickStrings([-4e7, 4e7], 1.0, 2e7) == ["-$40M", "$40M"]
     assert panel.gex_plot.getAxis("bottom").tickStrings([70_000, 80_000], 1.0, 10_000) == [
         "70k", "80k"]
+
+
+# -- price levels whose labels would collide -----------------------------------------------------
+def test_levels_closer_than_a_label_share_one_label_top_first():
+    from ui.charts.levels import group_close, merged_labels
+
+    # pixel rows (0 at the top): 100 and 110 collide, 200 stands alone
+    assert group_close([100.0, 110.0, 200.0], 16.0) == [[0, 1], [2]]
+    # a chain: each within 16 px of the one above joins the group
+    assert group_close([40.0, 0.0, 10.0, 20.0], 16.0) == [[1, 2, 3], [0]]
+    assert group_close([0.0, 16.0], 16.0) == [[0], [1]]  # exactly a label apart: no clash
+    assert group_close([], 16.0) == []
+    assert merged_labels(["gamma flip 72,541", "call wall 75,000", "put wall 65,000"],
+                         [109.0, 100.0, 180.0]) == [
+        "", "call wall 75,000 · gamma flip 72,541", "put wall 65,000"]
+
+
+def test_price_chart_merges_colliding_level_labels_and_splits_them_on_zoom(make_panel):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
+    from models.series import MS_PER_HOUR, SeriesData
+    from ui.panels.prices import PricesPanel
+
+    panel = make_panel(PricesPanel)
+    hours = 1_769_990_400_000 + np.arange(48) * MS_PER_HOUR
+    close = np.linspace(60_000, 100_000, 48)
+    panel.ctx.store.set_series("btc.1h", SeriesData(hours, {
+        "open": close, "high": close, "low": close, "close": close, "volume": np.ones(48)}))
+    levels = [Level(72_541.0, "gamma flip 72,541", GAMMA_FLIP),
+              Level(75_000.0, "call wall 75,000", CALL_WALL),
+              Level(65_000.0, "put wall 65,000", PUT_WALL)]
+    panel.ctx.feeds.publish("chain", SimpleNamespace(levels=lambda: levels, time_ms=0,
+                                                     convention="long calls, short puts"),
+                            asset="btc")
+    plot = panel._plots["btc"]
+    plot.disableAutoRange()
+    plot.setYRange(60_000, 100_000, padding=0)
+    height = plot.vb.height()
+    assert (75_000 - 72_541) / 40_000 * height < 16 < (72_541 - 65_000) / 40_000 * height
+    assert panel._level_labels.texts() == [
+        "", "call wall 75,000 · gamma flip 72,541", "put wall 65,000"]
+    plot.setYRange(64_000, 76_000, padding=0)  # zoomed in: 2,459 is now a label apart
+    assert (75_000 - 72_541) / 12_000 * height > 16
+    assert panel._level_labels.texts() == [
+        "gamma flip 72,541", "call wall 75,000", "put wall 65,000"]

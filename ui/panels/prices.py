@@ -57,6 +57,7 @@ from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.crosshair import Crosshair, format_price
+from ui.charts.levels import LevelLabels
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, debounced, elastic
@@ -112,6 +113,7 @@ class PricesPanel(Panel):
         self.user_levels = parse_user_levels(read_setting(settings, "levels/btc", []))
         self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         self._decoupling_marks: pg.ScatterPlotItem | None = None
+        self._level_labels = LevelLabels(self)  # labels closer than their height are merged
         # What the overlays show, handed over by the derived feeds (no other panel involved).
         self._funding: FundingAnalysis | None = None
         self._chain: ChainAnalysis | None = None
@@ -558,6 +560,7 @@ class PricesPanel(Panel):
             plot.removeItem(item)
         self._overlay_items = []
         self._decoupling_marks = None
+        self._level_labels.show(None, [])
         if not self._plots:
             return
         if self.shade_funding:
@@ -584,6 +587,7 @@ class PricesPanel(Panel):
         levels = derived + presets + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
         gamma_tip = DERIVED["gammalevels.btc"].provenance(
             self._chain, self._chain.time_ms if self._chain else None).tooltip()
+        labelled: list[tuple[pg.InfiniteLine, str, str]] = []
         for level in levels:
             color = level_color(level.kind)
             own = level.kind == USER
@@ -607,6 +611,8 @@ class PricesPanel(Panel):
                     lambda ln, ev, old=level.price: self._on_level_clicked(old, ev))
             btc_plot.addItem(line, ignoreBounds=True)
             self._overlay_items.append((btc_plot, line))
+            labelled.append((line, level.label, "right" if own else "left"))
+        self._level_labels.show(btc_plot, labelled)
 
     def _decoupling_points(self) -> tuple[np.ndarray, np.ndarray]:
         """The flagged sessions on the shown BTC series: x, and its close then (log10 in log
