@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from PySide6.QtCore import Qt
 
 from ui.derived_feeds import DerivedFeeds
 from ui.panels.base import UiContext
@@ -103,3 +104,40 @@ def test_price_chart_merges_colliding_level_labels_and_splits_them_on_zoom(make_
     assert (75_000 - 72_541) / 12_000 * height > 16
     assert panel._level_labels.texts() == [
         "gamma flip 72,541", "call wall 75,000", "put wall 65,000"]
+
+
+# -- the movers table ------------------------------------------------------------------------------
+def _movers_rows():
+    """Rows as the feed hands them, deliberately in name order Z→A, ETH with the biggest move."""
+    from models.movers import MOVER_COLUMNS
+
+    changes = {"vix": -3.0, "spx": 0.47, "silver": 5.14, "ndx": 0.63, "gold": 2.26,
+               "eth": 13.84, "dxy": 0.06, "btc": 10.05}
+    return {stem: {**dict.fromkeys(MOVER_COLUMNS, 1.0), "chg_1d_pct": change}
+            for stem, change in changes.items()}
+
+
+def test_movers_open_with_btc_first_in_the_asset_order(make_panel):
+    from ui.panels.movers import MoversPanel
+
+    panel = make_panel(MoversPanel, 640, 400)
+    panel.ctx.feeds.publish("movers", _movers_rows())
+    names = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    assert names == ["BTC", "ETH", "S&P 500", "Nasdaq 100", "Gold", "Silver", "DXY", "VIX"]
+    panel.table.sortItems(2, Qt.SortOrder.DescendingOrder)  # the trader clicks "1D %"
+    assert panel.table.item(0, 0).text() == "ETH"
+
+
+def test_movers_headers_fit_a_half_width_dock_and_explain_themselves(make_panel):
+    from ui.panels.movers import MoversPanel
+
+    panel = make_panel(MoversPanel, 640, 400)
+    panel.ctx.feeds.publish("movers", _movers_rows())
+    header = panel.table.horizontalHeader()
+    assert panel.table.viewport().width() < 640
+    for col in range(panel.table.columnCount()):
+        item = panel.table.horizontalHeaderItem(col)
+        # Qt's own need for the header: text, margins and room for the sort arrow
+        assert header.sectionSizeHint(col) <= header.sectionSize(col), item.text()
+    last = panel.table.horizontalHeaderItem(panel.table.columnCount() - 1)
+    assert last.toolTip().startswith("Drawdown from the 52-week high, %. Last price against")
