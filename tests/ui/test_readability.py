@@ -141,3 +141,25 @@ def test_movers_headers_fit_a_half_width_dock_and_explain_themselves(make_panel)
         assert header.sectionSizeHint(col) <= header.sectionSize(col), item.text()
     last = panel.table.horizontalHeaderItem(panel.table.columnCount() - 1)
     assert last.toolTip().startswith("Drawdown from the 52-week high, %. Last price against")
+
+
+# -- dock tabs -----------------------------------------------------------------------------------
+@pytest.mark.qt_log_ignore("does not support raise")  # a floating dock, offscreen
+def test_tabbed_docks_show_short_titles_that_fit_with_the_full_title_on_hover(make_window, qtbot):
+    from PySide6.QtWidgets import QTabBar
+
+    window = make_window(start=False)
+    window.resize(1366, 740)
+    window.show()
+    qtbot.waitUntil(lambda: window.isVisible())
+    qtbot.wait(50)  # the titles follow the layout on the next turn of the event loop
+    bars = [b for b in window.findChildren(QTabBar) if b.parent() is window and b.isVisible()]
+    tabs = {bar.tabText(i): (bar, i) for bar in bars for i in range(bar.count())}
+    assert {"Funding", "Open interest", "Volatility", "Options", "Rotation", "Movers",
+            "Sources"} <= set(tabs)
+    for text, (bar, i) in tabs.items():
+        assert bar.tabRect(i).width() >= bar.tabSizeHint(i).width(), text  # not cut
+    assert tabs["Options"][0].tabToolTip(tabs["Options"][1]) == "Options and dealer gamma"
+    assert window.docks["prices"].windowTitle() == "Cross-asset prices"  # alone: the full title
+    window.docks["options"].setFloating(True)
+    qtbot.waitUntil(lambda: window.docks["options"].windowTitle() == "Options and dealer gamma")

@@ -81,6 +81,7 @@ def countdown(next_ms: float, now_ms: int) -> str:
 class FundingPanel(Panel):
     key = "funding"
     title = "Funding rates"
+    tab_title = "Funding"
     series_ids = tuple(funding_id(v, a) for a in ASSETS for v in FUNDING_VENUES) + tuple(
         funding_now_id(v, a) for a in ASSETS for v in FUNDING_VENUES)
 

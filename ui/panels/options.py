@@ -48,6 +48,7 @@ def _expiry_label(ms: int) -> str:
 class OptionsPanel(Panel):
     key = "options"
     title = "Options and dealer gamma"
+    tab_title = "Options"
     series_ids = tuple(options_id(a) for a in ASSETS)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:

@@ -59,6 +59,7 @@ def _add_line(target: pg.PlotItem | pg.ViewBox, series: Any, **kwargs: Any) -> L
 class RotationPanel(Panel):
     key = "rotation"
     title = "Rotation: BTC vs stocks and metals"
+    tab_title = "Rotation"
     series_ids = rotation_inputs()
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
