@@ -163,3 +163,62 @@ def test_tabbed_docks_show_short_titles_that_fit_with_the_full_title_on_hover(ma
     assert window.docks["prices"].windowTitle() == "Cross-asset prices"  # alone: the full title
     window.docks["options"].setFloating(True)
     qtbot.waitUntil(lambda: window.docks["options"].windowTitle() == "Options and dealer gamma")
+
+
+# -- the price readout ---------------------------------------------------------------------------
+def _plain(rich: str) -> str:
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(rich)
+    return doc.toPlainText().replace("\xa0", " ")
+
+
+def _bars(times, close, spread=0.0):
+    import numpy as np
+
+    from models.series import SeriesData
+
+    close = np.asarray(close, dtype=float)
+    return SeriesData(np.asarray(times, dtype=np.int64), {
+        "open": close - spread, "high": close + 2 * spread, "low": close - 3 * spread,
+        "close": close, "volume": np.ones(len(close))})
+
+
+def test_candle_readout_shows_the_hovered_bars_open_high_low_close(make_panel):
+    import numpy as np
+
+    from models.series import MS_PER_HOUR
+    from ui.panels.prices import PricesPanel
+
+    panel = make_panel(PricesPanel)
+    hours = 1_769_990_400_000 + np.arange(10) * MS_PER_HOUR
+    panel.ctx.store.set_series("btc.1h", _bars(hours, 60_000 + 100 * np.arange(10), 50))
+    panel.style_box.setCurrentText("candles")
+    panel._on_crosshair(hours[5] / 1e3 + 60)
+    # bar 5 by hand: close 60,500; open 60,450; high 60,600; low 60,350; +100 on 60,400
+    assert "BTC O 60,450  H 60,600  L 60,350  C 60,500 +0.17%" in _plain(panel.readout.text())
+
+
+def test_readout_wraps_to_show_every_visible_asset_at_half_width(make_panel, qtbot):
+    import numpy as np
+
+    from models.catalog import PRICE_STEMS
+    from models.series import MS_PER_HOUR
+    from ui.panels.prices import PricesPanel
+
+    panel = make_panel(PricesPanel, 640, 700)
+    hours = 1_769_990_400_000 + np.arange(10) * MS_PER_HOUR
+    for stem in PRICE_STEMS:
+        panel.ctx.store.set_series(f"{stem}.1h", _bars(hours, 60_000 + 10 * np.arange(10)))
+        panel.asset_boxes[stem].setChecked(True)
+    panel._on_crosshair(hours[5] / 1e3)
+    qtbot.waitUntil(lambda: panel.readout.height() >= panel.readout.heightForWidth(
+        panel.readout.width()))
+    readout = panel.readout
+    assert readout.wordWrap()
+    one_line = readout.fontMetrics().height()
+    assert readout.height() > 1.5 * one_line  # a second line rather than a cut
+    text = _plain(readout.text())
+    for name in ("BTC", "ETH", "S&P 500", "Nasdaq 100", "Gold", "Silver", "DXY", "VIX"):
+        assert f"{name} 60,050" in text

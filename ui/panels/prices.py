@@ -8,6 +8,7 @@ Market-closed gaps (nights, weekends, holidays) break the lines instead of drawi
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -51,7 +52,7 @@ from models.price_view import (
     prepare_prices,
     rebase_factor,
 )
-from models.series import MS_PER_DAY
+from models.series import MS_PER_DAY, SeriesData
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
 from ui.charts.bands import BandsItem
@@ -76,6 +77,18 @@ def level_color(kind: str) -> str:
     """A level line's colour in the current theme."""
     return {USER: theme.SECONDARY, GAMMA_FLIP: theme.FLIP, CALL_WALL: theme.UP,
             PUT_WALL: theme.DOWN}.get(kind, theme.MUTED)
+
+
+def readout_part(name: str, color: str, text: str) -> str:
+    """One asset in the readout, kept on one line (the readout wraps between assets)."""
+    return f"<span style='color:{color}'>{html.escape(name).replace(' ', '&nbsp;')}</span>" \
+           f"&nbsp;{text}"
+
+
+def ohlc_text(data: SeriesData, i: int) -> str:
+    """Bar i's open, high, low and close, for the readout of a candle chart."""
+    return "&nbsp;&nbsp;".join(f"{key}&nbsp;{format_price(float(data[column][i]))}" for key, column
+                          in (("O", "open"), ("H", "high"), ("L", "low"), ("C", "close")))
 
 
 class _PlotLayout(pg.GraphicsLayoutWidget):
@@ -126,6 +139,7 @@ class PricesPanel(Panel):
         self.chart.painted.connect(self._mark_painted)
         self.readout = elastic(QLabel(" "))
         self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)  # every visible asset, on a second line if need be
         self.readout.setStyleSheet(f"color: {theme.FOREGROUND}; padding: 2px 6px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -461,26 +475,28 @@ class PricesPanel(Panel):
             color = asset_color(stem)
             name = short_name(stem)
             if prepared is None or not len(prepared.t_raw):
-                parts.append(f"<span style='color:{color}'>{name}</span> –")
+                parts.append(readout_part(name, color, "–"))
                 self._set_plot_label(stem, f"{name} · loading…", color)
                 continue
             i = len(prepared.t_raw) - 1 if x is None else index_at_or_before(prepared, x)
             if i < 0:
-                parts.append(f"<span style='color:{color}'>{name}</span> –")
+                parts.append(readout_part(name, color, "–"))
                 continue
             value = prepared.close_raw[i]
             change = ""
             pct = change_at(prepared, i)
             if np.isfinite(pct):
                 tone = theme.UP if pct >= 0 else theme.DOWN
-                change = f" <span style='color:{tone}'>{pct:+.2f}%</span>"
+                change = f"&nbsp;<span style='color:{tone}'>{pct:+.2f}%</span>"
             if x is not None:
                 when = prepared.t_raw[i] if when is None else max(when, prepared.t_raw[i])
             text = f"{format_price(value)}{change}"
             if self.mode == "compare":
                 rebased = value * self._rebase_factors.get(stem, 1.0)
-                text = f"{rebased:.1f} ({format_price(value)})"
-            parts.append(f"<span style='color:{color}'>{name}</span> {text}")
+                text = f"{rebased:.1f}&nbsp;({format_price(value)})"
+            elif isinstance(self._curves.get(stem), CandlestickItem):
+                text = ohlc_text(prepared.source, i) + change
+            parts.append(readout_part(name, color, text))
             self._set_plot_label(stem, f"{name} {format_price(value)}", color)
         stamp = ""
         if when is not None and self.interval == "1d":  # bars sit at their trading date
