@@ -222,3 +222,24 @@ def test_readout_wraps_to_show_every_visible_asset_at_half_width(make_panel, qtb
     text = _plain(readout.text())
     for name in ("BTC", "ETH", "S&P 500", "Nasdaq 100", "Gold", "Silver", "DXY", "VIX"):
         assert f"{name} 60,050" in text
+
+
+# -- the options dock at half width ------------------------------------------------------------
+def test_options_convention_wraps_at_half_width_with_the_snapshot_time_first(make_window, qtbot):
+    from ui.panels.options import OptionsPanel, _utc
+
+    window = make_window(demo=True)
+    window.show()
+    qtbot.waitUntil(lambda: window.scheduler.cache_read_done, timeout=20000)
+    panel = OptionsPanel(window.ctx)  # the window's feeds, in a dock-sized widget of its own
+    qtbot.addWidget(panel)
+    panel.resize(640, 520)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.view is not None, timeout=30000)
+    label = panel.convention
+    assert label.text().startswith(f"snapshot {_utc(panel.view.time_ms)}")
+    assert "UTC, valued then · GEX = OI × Γ × S² × 1%" in label.text()
+    qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()))
+    assert label.wordWrap() and label.width() <= 640
+    assert label.height() > 1.5 * label.fontMetrics().height()  # two lines, nothing cut
+    panel.shutdown()

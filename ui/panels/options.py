@@ -78,12 +78,16 @@ class OptionsPanel(Panel):
         self.expiry_box.currentIndexChanged.connect(lambda _i: self._draw_smile())
         bar.addWidget(QLabel("smile:"))
         bar.addWidget(self.expiry_box)
+        bar.addStretch(1)
+        # Its own row, wrapped, the snapshot time first: in a half-width dock the tool row has
+        # no room left, and a cut line lost the time first.
         self.convention = elastic(QLabel(""))
-        self.convention.setStyleSheet(f"color: {theme.MUTED};")
-        bar.addWidget(self.convention, 1)
+        self.convention.setWordWrap(True)
+        self.convention.setStyleSheet(f"color: {theme.MUTED}; font-size: 8pt;")
 
         self.headline = elastic(QLabel(""))
         self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
         self.chart = pg.GraphicsLayoutWidget()
         plot = partial(self.chart.addPlot, enableMenu=False)  # no pyqtgraph context menus
 
@@ -123,6 +127,7 @@ class OptionsPanel(Panel):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
         layout.addWidget(self.headline)
+        layout.addWidget(self.convention)
         layout.addWidget(self.chart, 1)
         self.add_footer(layout)
         self._chain = self.follow("chain", self._on_view, asset=self.asset)
@@ -155,8 +160,8 @@ class OptionsPanel(Panel):
         view = self.view
         if view is None:
             return
-        self.convention.setText(f"GEX = OI × Γ × S² × 1% (USD per 1% move); {view.convention}; "
-                                f"valued at the snapshot, {_utc(view.time_ms)}")
+        self.convention.setText(f"snapshot {_utc(view.time_ms)}, valued then · GEX = OI × Γ × "
+                                f"S² × 1% (USD per 1% move); {view.convention}")
         for prefix, plot in (("gex", self.gex_plot), ("gexprofile", self.profile_plot),
                              ("term", self.term_plot), ("smile", self.smile_plot),
                              ("skew", self.skew_plot)):
