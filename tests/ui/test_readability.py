@@ -242,4 +242,65 @@ def test_options_convention_wraps_at_half_width_with_the_snapshot_time_first(mak
     qtbot.waitUntil(lambda: label.height() >= label.heightForWidth(label.width()))
     assert label.wordWrap() and label.width() <= 640
     assert label.height() > 1.5 * label.fontMetrics().height()  # two lines, nothing cut
+    # the skew plot says which line is which in its title, not in a legend over its points
+    assert panel.skew_plot.legend is None
+    assert "● RR (C − P)" in panel.skew_plot.titleLabel.text
+    assert "■ BF" in panel.skew_plot.titleLabel.text
     panel.shutdown()
+
+
+def test_legend_share_is_the_part_of_the_view_a_legend_covers(qtbot):
+    import pyqtgraph as pg
+
+    from ui.charts.fit import legend_share
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(300, 200)
+    widget.show()
+    plot = widget.getPlotItem()
+    legend = plot.addLegend(offset=(0, 0))
+    for name in ("a", "b", "c", "d"):
+        plot.plot([0, 1], [0, 1], name=name)
+    qtbot.wait(20)
+    # four entries in one column: ~80 × 90 px of a ~260 × 160 px view
+    assert 0.1 < legend_share(legend, plot) < 0.5
+    legend.setVisible(False)
+    assert legend_share(legend, plot) == 0.0
+
+
+# -- the rotation dock at half width ---------------------------------------------------------------
+def test_rotation_matrix_shows_every_asset_and_no_legend_covers_the_chart(make_window, qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from models.assets import short_name
+    from ui.charts.fit import legend_share
+
+    window = make_window(demo=True)
+    window.show()
+    qtbot.waitUntil(lambda: window.scheduler.cache_read_done, timeout=20000)
+    window.feeds.release()  # pandas analyses may run (the window does so once its docks painted)
+    # The window's own panel (a second one would share its matrix job), out of its dock and
+    # sized as half of a 1280 screen's short dock.
+    panel = window.build_panel("rotation")
+    window.docks["rotation"].setWidget(QWidget())
+    panel.setParent(None)
+    qtbot.addWidget(panel)
+    panel.resize(640, 360)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.view is not None and bool(panel._matrix_ticks), timeout=30000)
+    qtbot.wait(100)  # the layout settles
+    chart = panel.chart
+    assert chart.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() <= chart.width()
+    matrix = panel.matrix_plot
+    assert matrix.sceneBoundingRect().right() <= chart.viewport().width()
+    axis = matrix.getAxis("bottom")
+    assert axis.sceneBoundingRect().right() <= chart.viewport().width()
+    assert [name for _x, name in panel._matrix_ticks] == [
+        "BTC", "SPX", "NDX", "XAU", "XAG", "DXY"]
+    # the peers are named in their colours above the chart, not in a legend over it
+    assert legend_share(panel.corr_plot.legend, panel.corr_plot) == 0.0
+    text = panel.summary.text().replace("&nbsp;", " ")
+    for stem in panel.view.corr:
+        assert short_name(stem) in text
+    assert panel.summary.wordWrap()

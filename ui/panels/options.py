@@ -28,6 +28,7 @@ from models.ids import options_id
 from models.options import DealerPositioning, DeltaConvention
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
+from ui.charts.fit import set_title
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 from ui.time_display import format_time, zone_label
 
@@ -95,17 +96,24 @@ class OptionsPanel(Panel):
             return {"left": ValueAxisItem("left", currency="$"),
                     "bottom": ValueAxisItem("bottom")}
 
-        self.gex_plot = plot(row=0, col=0, title="GEX by strike", axisItems=money_axes())
-        self.profile_plot = plot(row=0, col=1, title="Total GEX vs spot",
-                                 axisItems=money_axes())
-        self.term_plot = plot(row=1, col=0, title="ATM IV by expiry")
-        self.smile_plot = plot(row=1, col=1, title="Smile",
-                               axisItems={"bottom": ValueAxisItem("bottom")})
-        self.skew_plot = self.chart.addPlot(row=2, col=0, enableMenu=False,
-                                            title="25Δ RR and BF by expiry")
+        self.gex_plot = plot(row=0, col=0, axisItems=money_axes())
+        self.profile_plot = plot(row=0, col=1, axisItems=money_axes())
+        self.term_plot = plot(row=1, col=0)
+        self.smile_plot = plot(row=1, col=1, axisItems={"bottom": ValueAxisItem("bottom")})
+        for titled, title in ((self.gex_plot, "GEX by strike"),
+                              (self.profile_plot, "Total GEX vs spot"),
+                              (self.term_plot, "ATM IV by expiry"), (self.smile_plot, "Smile")):
+            set_title(titled, title)
+        # Which line is which is said in the titles, in the lines' colours: a legend inside
+        # these short plots covered most of their points.
+        key = (f"<span style='color:{theme.DOWN}'>● RR (C − P)</span> · "
+               f"<span style='color:{theme.SECONDARY}'>■ BF</span>")
+        self.skew_plot = self.chart.addPlot(row=2, col=0, enableMenu=False)
+        set_title(self.skew_plot, f"25Δ {key} by expiry")
         self.history_plot = self.chart.addPlot(
-            row=2, col=1, enableMenu=False, title="30-day RR and BF history",
+            row=2, col=1, enableMenu=False,
             axisItems={"bottom": UtcDateAxisItem()})
+        set_title(self.history_plot, f"30-day history of {key}")
         self.history_plot.setLabel("bottom", "snapshot (UTC)")
         self.history_plot.setLabel("left", "vol pts")
         for plot in (self.gex_plot, self.profile_plot, self.term_plot, self.smile_plot,
@@ -122,7 +130,6 @@ class OptionsPanel(Panel):
         self.smile_plot.setLabel("left", "mark IV %")
         self.skew_plot.setLabel("bottom", "days to expiry")
         self.skew_plot.setLabel("left", "vol pts")
-        theme.legend(self.skew_plot, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
@@ -255,7 +262,7 @@ class OptionsPanel(Panel):
                                  pen=theme.pen(color), symbol="o", symbolSize=4,
                                  symbolBrush=color)
         self._vline(self.smile_plot, view.spot, theme.FOREGROUND, "spot")
-        self.smile_plot.setTitle(f"Smile {_expiry_label(expiry)} (C green, P red)")
+        set_title(self.smile_plot, f"Smile {_expiry_label(expiry)} (C green, P red)")
 
     def has_data(self) -> bool:
         return self.view is not None
