@@ -304,3 +304,26 @@ def test_rotation_matrix_shows_every_asset_and_no_legend_covers_the_chart(make_w
     for stem in panel.view.corr:
         assert short_name(stem) in text
     assert panel.summary.wordWrap()
+
+
+def test_short_options_dock_shows_one_row_of_plots_at_a_time(make_panel, qtbot, settings):
+    from ui.panels.options import OptionsPanel
+
+    def in_layout(panel):
+        return {plot for plot in panel.chart.ci.items}
+
+    panel = make_panel(OptionsPanel, 640, 900)  # tall: the six plots
+    qtbot.waitUntil(lambda: panel.chart.height() > 450)
+    assert panel.rows_shown() == ["gex", "iv", "skew"]
+    assert not panel._page_buttons.isVisible()
+    panel.resize(640, 380)  # the 1366 × 768 layout: the dock's chart is ~250 px tall
+    qtbot.waitUntil(lambda: panel.rows_shown() == ["gex"])
+    assert in_layout(panel) == {panel.gex_plot, panel.profile_plot}
+    assert panel._page_buttons.isVisible()
+    assert panel.gex_plot.height() > 150  # one row of readable plots, not three of 40 px
+    next(b for b in panel._page_group.buttons() if b.text() == "Skew").click()
+    assert in_layout(panel) == {panel.skew_plot, panel.history_plot}
+    assert settings.value("options/page") == "skew"
+    panel.resize(640, 900)
+    qtbot.waitUntil(lambda: panel.rows_shown() == ["gex", "iv", "skew"])
+    assert len(in_layout(panel)) == 6

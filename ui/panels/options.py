@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ASSETS = ("btc", "eth")
+#: the chart's rows; a short dock shows one at a time, chosen with buttons
+ROW_PAGES = {"gex": ("GEX", "Dealer gamma by strike and across spot"),
+             "iv": ("IV", "ATM implied vol by expiry, and the smile"),
+             "skew": ("Skew", "25Δ risk reversal and butterfly by expiry, and their history")}
+ROW_MIN_PX = 150  # below this per row, six plots are unreadable: one row at a time
 
 
 def _utc(ms: int) -> str:
@@ -56,6 +61,8 @@ class OptionsPanel(Panel):
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
         self.asset = self.persisted("asset", ASSETS, "btc")
+        self.page = self.persisted("page", ROW_PAGES, "gex")
+        self._rows_shown: list[str] = list(ROW_PAGES)
         self.view: ChainAnalysis | None = None
         self.net_curve: pg.PlotDataItem | None = None
         self.profile_curve: pg.PlotDataItem | None = None
@@ -75,10 +82,9 @@ class OptionsPanel(Panel):
             shared["delta"], self._on_delta,
             "Which delta picks the 25Δ strikes of the risk reversal and butterfly")
         self.expiry_box = QComboBox()
-        self.expiry_box.setToolTip("Expiry shown in the smile")
+        self.expiry_box.setToolTip("Expiry shown in the smile (the IV row)")
         self.expiry_box.currentIndexChanged.connect(lambda _i: self._draw_smile())
-        bar.addWidget(QLabel("smile:"))
-        bar.addWidget(self.expiry_box)
+        bar.addWidget(self.expiry_box)  # no "smile:" label: the row must fit a half-width dock
         bar.addStretch(1)
         # Its own row, wrapped, the snapshot time first: in a half-width dock the tool row has
         # no room left, and a cut line lost the time first.
@@ -133,10 +139,24 @@ class OptionsPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
-        layout.addWidget(self.headline)
+        headline_row = QHBoxLayout()
+        self._page_buttons = QWidget()
+        pages = QHBoxLayout(self._page_buttons)
+        pages.setContentsMargins(0, 0, 0, 0)
+        self._page_group = choice_buttons(self, pages, ROW_PAGES, self.page,
+                                          lambda p: self.choose("page", p),
+                                          lambda p: ROW_PAGES[p][0], lambda p: ROW_PAGES[p][1])
+        headline_row.addWidget(self._page_buttons)
+        headline_row.addWidget(self.headline, 1)
+        layout.addLayout(headline_row)
         layout.addWidget(self.convention)
         layout.addWidget(self.chart, 1)
         self.add_footer(layout)
+        self._rows = {"gex": (self.gex_plot, self.profile_plot),
+                      "iv": (self.term_plot, self.smile_plot),
+                      "skew": (self.skew_plot, self.history_plot)}
+        self.chart.installEventFilter(self)
+        self._fit_rows()
         self._chain = self.follow("chain", self._on_view, asset=self.asset)
         self._history = self.follow("skew_history", self._on_history, asset=self.asset)
 
@@ -229,8 +249,8 @@ class OptionsPanel(Panel):
                                                     pen=theme.pen(theme.STRONG), fillLevel=0.0,
                                                     brush=pg.mkBrush(*theme.AREA_FILL))
         self.profile_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot")
-        self._vline(self.profile_plot, view.flip, theme.FLIP, "flip")
+        self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot", 0.95)
+        self._vline(self.profile_plot, view.flip, theme.FLIP, "flip", 0.8)  # often near spot
 
     def _draw_term_and_skew(self, view: ChainAnalysis) -> None:
         self.term_plot.clear()
@@ -268,7 +288,34 @@ class OptionsPanel(Panel):
         return self.view is not None
 
     # -- user actions -------------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.chart and event.type() == QEvent.Type.Resize:
+            self._fit_rows()
+        return super().eventFilter(watched, event)
+
+    def _fit_rows(self) -> None:
+        """All three rows of plots when the dock is tall enough, else the chosen one."""
+        compact = self.chart.height() < len(ROW_PAGES) * ROW_MIN_PX
+        wanted = [self.page] if compact else list(ROW_PAGES)
+        self._page_buttons.setVisible(compact)
+        if wanted == self._rows_shown:
+            return
+        layout = self.chart.ci
+        for page in self._rows_shown:
+            for plot in self._rows[page]:
+                layout.removeItem(plot)
+        for row, page in enumerate(wanted):
+            for col, plot in enumerate(self._rows[page]):
+                layout.addItem(plot, row=row, col=col)
+        self._rows_shown = wanted
+
+    def rows_shown(self) -> list[str]:
+        return list(self._rows_shown)
+
     def _on_choice(self, name: str) -> None:
+        if name == "page":
+            self._fit_rows()
+            return
         self.view = None
         self._chain.update(asset=self.asset)
         self._history.update(asset=self.asset)
