@@ -46,3 +46,25 @@ def test_value_axis_reads_compact_numbers_on_linear_and_log_axes(qapp):
         "60k", "70k", "80k"]
     money = ValueAxisItem("left", currency="$")
     assert money.tickStrings([-4e7, 0.0, 4e7], 1.0, 4e7) == ["-$40M", "$0", "$40M"]
+
+
+def test_log_axis_within_a_decade_marks_even_prices(qapp):
+    """Between 6,750 and 7,000 pyqtgraph's log ticks (1-9 × 10ⁿ) mark only 7,000; the axis
+    marks 6,750 · 6,800 · 6,850 · … instead (steps of 50, by hand: 250 / 4 = 62.5 → 50)."""
+    from ui.charts.axes import ValueAxisItem, even_ticks
+
+    assert even_ticks(6_750, 7_000, 4) == [6_750, 6_800, 6_850, 6_900, 6_950, 7_000]
+    assert even_ticks(25_000, 26_000, 4) == [25_000, 25_250, 25_500, 25_750, 26_000]
+    axis = ValueAxisItem("left")
+    axis.setLogMode(y=True)
+    levels = axis.tickValues(math.log10(6_750), math.log10(7_000), 200)
+    values = [v for _spacing, vs in levels for v in vs]
+    assert [round(10 ** v) for v in values] == [6_750, 6_800, 6_850, 6_900, 6_950, 7_000]
+    assert axis.tickStrings(values, 1.0, None) == [
+        "6,750", "6,800", "6,850", "6,900", "6,950", "7,000"]
+    assert axis.tickStrings([math.log10(v) for v in (25_000, 25_250, 25_500)], 1.0, None) == [
+        "25k", "25.25k", "25.5k"]
+    # wider than a decade: pyqtgraph's own ticks stay
+    wide = axis.tickValues(math.log10(59_000), math.log10(99_000), 200)
+    assert sorted(round(10 ** v) for _s, vs in wide for v in vs) == [
+        60_000, 70_000, 80_000, 90_000]
