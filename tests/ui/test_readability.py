@@ -117,6 +117,24 @@ def _movers_rows():
             for stem, change in changes.items()}
 
 
+def _headers_cut(table):
+    """Header texts wider than their column, by Qt's rule: text and two margins, and room for
+    the sort arrow (the header's height and a margin) in the sorted column."""
+    from PySide6.QtWidgets import QStyle
+
+    header = table.horizontalHeader()
+    margin = header.style().pixelMetric(QStyle.PixelMetric.PM_HeaderMargin)
+    cut = []
+    for col in range(header.count()):
+        text = table.horizontalHeaderItem(col).text()
+        need = header.fontMetrics().horizontalAdvance(text) + 2 * margin
+        if header.isSortIndicatorShown() and col == header.sortIndicatorSection():
+            need += header.height() + margin
+        if need > header.sectionSize(col):
+            cut.append(text)
+    return cut
+
+
 def test_movers_open_with_btc_first_in_the_asset_order(make_panel):
     from ui.panels.movers import MoversPanel
 
@@ -133,12 +151,8 @@ def test_movers_headers_fit_a_half_width_dock_and_explain_themselves(make_panel)
 
     panel = make_panel(MoversPanel, 640, 400)
     panel.ctx.feeds.publish("movers", _movers_rows())
-    header = panel.table.horizontalHeader()
     assert panel.table.viewport().width() < 640
-    for col in range(panel.table.columnCount()):
-        item = panel.table.horizontalHeaderItem(col)
-        # Qt's own need for the header: text, margins and room for the sort arrow
-        assert header.sectionSizeHint(col) <= header.sectionSize(col), item.text()
+    assert _headers_cut(panel.table) == []
     last = panel.table.horizontalHeaderItem(panel.table.columnCount() - 1)
     assert last.toolTip().startswith("Drawdown from the 52-week high, %. Last price against")
 
@@ -327,3 +341,41 @@ def test_short_options_dock_shows_one_row_of_plots_at_a_time(make_panel, qtbot, 
     panel.resize(640, 900)
     qtbot.waitUntil(lambda: panel.rows_shown() == ["gex", "iv", "skew"])
     assert len(in_layout(panel)) == 6
+
+
+def test_column_widths_give_headers_their_room_first():
+    from ui.table_fit import column_widths
+
+    # all fit: the 40 px spare shared equally (10 each)
+    assert column_widths([50, 60, 70, 80], [40, 40, 40, 40], 300) == [60, 70, 80, 90]
+    # they don't (need 300 in 240): floors 40 each (160), the 80 left in proportion to the
+    # wants beyond the floors, 10 : 20 : 30 : 40 → 8, 16, 24, 32
+    assert column_widths([50, 60, 70, 80], [40, 40, 40, 40], 240) == [48, 56, 64, 72]
+    # not even the headers fit: the headers (the table scrolls)
+    assert column_widths([50, 60], [40, 40], 70) == [40, 40]
+    assert column_widths([], [], 100) == []
+
+
+def test_movers_headers_fit_when_the_cells_do_not(make_panel, qtbot):
+    from ui.panels.movers import MoversPanel
+
+    panel = make_panel(MoversPanel, 560, 400)
+    panel.ctx.feeds.publish("movers", _movers_rows())
+    header = panel.table.horizontalHeader()
+    qtbot.waitUntil(lambda: sum(header.sectionSize(c) for c in range(header.count()))
+                    <= panel.table.viewport().width())
+    assert _headers_cut(panel.table) == []
+
+
+def test_funding_table_headers_are_not_cut_in_a_narrow_window(make_window, qtbot):
+    window = make_window(demo=True)
+    window.resize(1366, 740)
+    window.show()
+    panel = window.panels["funding"]
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=20000)
+    table = panel.table
+    header = table.horizontalHeader()
+    assert table.viewport().width() < 640
+    qtbot.waitUntil(lambda: sum(header.sectionSize(c) for c in range(header.count()))
+                    <= table.viewport().width())
+    assert _headers_cut(table) == []

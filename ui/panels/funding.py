@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSplitter,
     QTableWidget,
@@ -38,6 +37,7 @@ from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 from ui.time_link import cursor_stamp
 
@@ -152,7 +152,7 @@ class FundingPanel(Panel):
         self.table.setHorizontalHeaderLabels(NOW_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self._fit = FitColumns(self.table)  # headers never cut ("lext fundin")
         self.table.setSortingEnabled(True)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -317,6 +317,7 @@ class FundingPanel(Panel):
                     item.setForeground(tone)
                 self.table.setItem(i, col, item)
         self.table.setSortingEnabled(True)
+        self._fit.refit()
         self.table.sortItems(4, Qt.SortOrder.DescendingOrder)
 
     @Slot()

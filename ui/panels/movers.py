@@ -5,11 +5,10 @@ z-score of today's move against its own recent volatility, and the drawdown from
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QHeaderView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -22,6 +21,7 @@ from models.derived import DERIVED
 from models.movers import COLUMN_DEFINITIONS, COLUMN_HEADERS, DRAWDOWN_BASES, MOVER_COLUMNS
 from ui import theme
 from ui.panels.base import Panel, UiContext, convention_box
+from ui.table_fit import FitColumns
 from ui.theme import asset_color  # the current theme's variant
 
 COLUMNS = (("Asset", None), *((COLUMN_HEADERS[f][0], f) for f in MOVER_COLUMNS))
@@ -58,10 +58,7 @@ class MoversPanel(Panel):
         self.table.setHorizontalHeaderLabels([c for c, _ in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        # Each column as wide as its header and cells need, the spare width shared: equal
-        # stretched columns cut "From 52w high" to "om 52w high" at half width.
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.installEventFilter(self)
+        self._fit = FitColumns(self.table)  # headers never cut ("om 52w high")
         # The assets' own order (BTC first) until the trader clicks a header; a third click
         # on it goes back to that order.
         header = self.table.horizontalHeader()
@@ -111,22 +108,9 @@ class MoversPanel(Panel):
                     item.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
-        self._fit_columns()
+        self._fit.refit()
         self.rows = len(rows)
         self._note_painted()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.table and event.type() == QEvent.Type.Resize:
-            self._fit_columns()
-        return super().eventFilter(watched, event)
-
-    def _fit_columns(self) -> None:
-        header = self.table.horizontalHeader()
-        needs = [max(header.sectionSizeHint(c), self.table.sizeHintForColumn(c))
-                 for c in range(self.table.columnCount())]
-        spare = max(0, self.table.viewport().width() - sum(needs))
-        for col, need in enumerate(needs):
-            header.resizeSection(col, need + spare // len(needs))
 
     @staticmethod
     def _format(field: str, value: float) -> str:
