@@ -1,7 +1,7 @@
 """How value axes write numbers: compact, with the unit a trader reads ("70k", "$40M").
 
 pyqtgraph writes "7·10⁴" on a log axis and "4e+07" past 10,000 on a linear one. One rule for
-every value axis instead (docs/architecture.md, "chart items"):
+every value axis instead (docs/architecture.md, "A chart item"):
 
 - from 10,000 up, a suffix: k, M, B, T ("72.5k", "$40M"); below, thousands separators
   ("6,750"): an index level reads better written out;

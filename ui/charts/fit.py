@@ -1,4 +1,4 @@
-"""Chart furniture that gives way in a narrow dock (docs/architecture.md, "chart items").
+"""Chart furniture that gives way in a narrow dock (docs/architecture.md, "A chart item").
 
 pyqtgraph makes a plot's title as wide as its text: two long titles side by side made the
 rotation dock's chart 760 px wide in a 640 px dock, and its right column (the correlation
