@@ -67,6 +67,19 @@ COLUMN_DEFINITIONS: dict[str, str] = {
 }
 
 
+#: each column's header (short: a half-width dock gives a column ~75 px) and its full name, which
+#: the header's tooltip shows before the definition
+COLUMN_HEADERS: dict[str, tuple[str, str]] = {
+    "last": ("Last", "Last price"),
+    "chg_1d_pct": ("1D %", "1-day change, %"),
+    "chg_1w_pct": ("1W %", "1-week change, %"),
+    "chg_1m_pct": ("1M %", "1-month change, %"),
+    "rv30_pct": ("RV30 %", "30-day realised volatility, %"),
+    "z_1d": ("z 1D", "z-score of the last daily move"),
+    "drawdown_52w_pct": ("52w DD %", "Drawdown from the 52-week high, %"),
+}
+
+
 def asset_class_of(stem: str) -> str:
     """The asset table's class (`models.assets`, crypto or not); for a stem it lacks, CRYPTO
     when the catalog's daily bars come from a crypto exchange, else SESSIONS."""

@@ -116,3 +116,17 @@ def change_at(prepared: PreparedPrices, i: int) -> float:
     if i <= 0 or not prepared.close_raw[i - 1] > 0:
         return float("nan")
     return float((prepared.close_raw[i] / prepared.close_raw[i - 1] - 1) * 100)
+
+
+def closes_at(prepared: PreparedPrices, x_seconds: np.ndarray,
+              bar_seconds: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(x, close) of the last bar that ended by each instant (bars `bar_seconds` long, stamped
+    at their open; 0 for daily bars placed at their trading date, whose close is the day's).
+
+    Instants before the series' first bar are dropped: the first close is no price for them
+    (an hourly history a few weeks long would put a mark of last year at this month's price).
+    """
+    x = np.asarray(x_seconds, dtype=np.float64)
+    idx = np.searchsorted(prepared.t_raw, x - bar_seconds, side="right") - 1
+    keep = idx >= 0
+    return x[keep], prepared.close_raw[idx[keep]]

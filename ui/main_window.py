@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from services.app import AppServices
 from ui import theme
 from ui.derived_feeds import DerivedFeeds
+from ui.dock_titles import DockTitles
 from ui.gui_collector import collect_on_gui_thread
 from ui.panels.base import Panel, UiContext
 from ui.panels.funding import FundingPanel
@@ -140,6 +141,9 @@ class MainWindow(QMainWindow):
         self._idle_build = False
         self._all_painted = False
         self._build_docks()
+        self.dock_titles = DockTitles(self, {dock: (t.cls.title, t.cls.tab_title or t.cls.title)
+                                             for t in panel_types()
+                                             if (dock := self.docks.get(t.cls.key))})
         self._build_menus()
         self._default_state = self.saveState(SETTINGS_VERSION)
         self._layout_restored = self._restore_layout()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
 from ui import time_display
+from ui.charts.axis_format import compact, tick_labels
 
 _UTC_MARK = "(UTC)"
 
@@ -73,3 +75,54 @@ class ZonedDateAxisItem(pg.DateAxisItem):
 
 #: the name the panels import
 UtcDateAxisItem = ZonedDateAxisItem
+
+
+class ValueAxisItem(pg.AxisItem):
+    """A value axis written compactly ("70k", "$40M"; `ui.charts.axis_format`), on linear and
+    on log scales (pyqtgraph hands log axes the log10 of each tick).
+
+    On a log axis spanning less than a decade pyqtgraph marks only the 1-9 × 10ⁿ values, often
+    one or none in view (the S&P 500 between 6,750 and 7,000): there, evenly spaced prices are
+    marked instead.
+    """
+
+    def __init__(self, orientation: str = "left", currency: str = "", **kwargs) -> None:
+        super().__init__(orientation=orientation, **kwargs)
+        self.currency = currency
+
+    def tickStrings(self, values, scale, spacing):
+        if self.logMode:
+            return self.logTickStrings(values, scale, spacing)
+        return tick_labels([v * scale for v in values], (spacing or 0) * scale, self.currency)
+
+    def logTickStrings(self, values, scale, spacing):
+        prices = [10.0 ** v * scale for v in values]
+        gaps = np.diff(np.sort(prices))
+        gaps = gaps[gaps > 0]
+        if not len(gaps):
+            return [compact(p, self.currency) for p in prices]
+        step = float(f"{gaps.min():.6g}")  # 10**log10(x) is x only to rounding
+        return tick_labels(prices, step, self.currency)
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        ticks = super().logTickValues(minVal, maxVal, size, stdTicks)
+        shown = sum(1 for _s, values in ticks for v in values if minVal <= v <= maxVal)
+        if shown >= MIN_LOG_TICKS or not (np.isfinite(minVal) and np.isfinite(maxVal)):
+            return ticks
+        prices = even_ticks(10.0 ** minVal, 10.0 ** maxVal, MIN_LOG_TICKS + 1)
+        return [(None, [float(np.log10(p)) for p in prices])] if len(prices) else ticks
+
+
+MIN_LOG_TICKS = 3
+
+
+def even_ticks(low: float, high: float, count: int) -> list[float]:
+    """At least `count` round values (the largest step of 1, 2, 2.5 or 5 × 10ⁿ that gives
+    that many) from low to high."""
+    if not (high > low > 0):
+        return []
+    raw = (high - low) / max(count, 1)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = max(m * power for m in (1.0, 2.0, 2.5, 5.0) if m * power <= raw)
+    first = np.ceil(low / step) * step
+    return [float(v) for v in np.arange(first, high + step * 1e-9, step) if v > 0]

@@ -57,6 +57,9 @@ class Panel(QWidget):
 
     key = "panel"
     title = "Panel"
+    #: the dock's title while it is tabbed with others (short: five tabs share ~640 px);
+    #: empty when `title` is short already (ui/dock_titles.py)
+    tab_title = ""
     #: prefix of the panel's persisted choices (older versions' keys are kept readable)
     settings_prefix = ""
     #: the stored series this panel needs kept fresh

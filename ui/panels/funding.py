@@ -14,7 +14,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
-    QHeaderView,
     QLabel,
     QSplitter,
     QTableWidget,
@@ -38,6 +37,7 @@ from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 from ui.time_link import cursor_stamp
 
@@ -81,6 +81,7 @@ def countdown(next_ms: float, now_ms: int) -> str:
 class FundingPanel(Panel):
     key = "funding"
     title = "Funding rates"
+    tab_title = "Funding"
     series_ids = tuple(funding_id(v, a) for a in ASSETS for v in FUNDING_VENUES) + tuple(
         funding_now_id(v, a) for a in ASSETS for v in FUNDING_VENUES)
 
@@ -151,7 +152,7 @@ class FundingPanel(Panel):
         self.table.setHorizontalHeaderLabels(NOW_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self._fit = FitColumns(self.table)  # headers never cut ("lext fundin")
         self.table.setSortingEnabled(True)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -316,6 +317,7 @@ class FundingPanel(Panel):
                     item.setForeground(tone)
                 self.table.setItem(i, col, item)
         self.table.setSortingEnabled(True)
+        self._fit.refit()
         self.table.sortItems(4, Qt.SortOrder.DescendingOrder)
 
     @Slot()

@@ -8,7 +8,6 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QHeaderView,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -16,17 +15,26 @@ from PySide6.QtWidgets import (
 )
 
 from models.analyses import movers_inputs
-from models.assets import short_name
+from models.assets import ASSETS, short_name
 from models.derived import DERIVED
-from models.movers import COLUMN_DEFINITIONS, DRAWDOWN_BASES
+from models.movers import COLUMN_DEFINITIONS, COLUMN_HEADERS, DRAWDOWN_BASES, MOVER_COLUMNS
 from ui import theme
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, convention_box
+from ui.table_fit import FitColumns
 from ui.theme import asset_color  # the current theme's variant
 
-COLUMNS = (("Asset", None), ("Last", "last"), ("1D %", "chg_1d_pct"), ("1W %", "chg_1w_pct"),
-           ("1M %", "chg_1m_pct"), ("RV 30d %", "rv30_pct"), ("z (1D)", "z_1d"),
-           ("From 52w high %", "drawdown_52w_pct"))
+COLUMNS = (("Asset", None), *((COLUMN_HEADERS[f][0], f) for f in MOVER_COLUMNS))
+ASSET_ORDER = {stem: i for i, stem in enumerate(ASSETS)}  # BTC first, as everywhere
+
+
+def header_tooltip(field: str) -> str:
+    """A column's full name and its definition (the header itself is short)."""
+    return f"{COLUMN_HEADERS[field][1]}. {COLUMN_DEFINITIONS.get(field, '')}"
+
+
+def in_asset_order(rows: dict[str, dict[str, float]]) -> list[str]:
+    return sorted(rows, key=lambda stem: (ASSET_ORDER.get(str(stem), len(ASSET_ORDER)), stem))
 
 
 class _NumberItem(QTableWidgetItem):
@@ -50,14 +58,16 @@ class MoversPanel(Panel):
         self.table.setHorizontalHeaderLabels([c for c, _ in COLUMNS])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        # Biggest 1D move first until the trader sorts otherwise.
-        self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
+        self._fit = FitColumns(self.table)  # headers never cut ("om 52w high")
+        # The assets' own order (BTC first) until the trader clicks a header; a third click
+        # on it goes back to that order.
+        header = self.table.horizontalHeader()
+        header.setSortIndicatorClearable(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
         for col, (_title, field) in enumerate(COLUMNS):
             if field is not None:
-                header = self.table.horizontalHeaderItem(col)
-                header.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
+                self.table.horizontalHeaderItem(col).setToolTip(header_tooltip(field))
         bar = FlowLayout()
         self.drawdown_box = convention_box(
             bar, ((basis, f"drawdown {text}", f"Drawdown {text}") for basis, text in
@@ -81,7 +91,8 @@ class MoversPanel(Panel):
         self._shown_rows = rows
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
-        for row, (stem, values) in enumerate(rows.items()):
+        for row, stem in enumerate(in_asset_order(rows)):
+            values = rows[stem]
             for col, (_title, field) in enumerate(COLUMNS):
                 if field is None:
                     item = QTableWidgetItem(short_name(str(stem)))
@@ -97,6 +108,7 @@ class MoversPanel(Panel):
                     item.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
+        self._fit.refit()
         self.rows = len(rows)
         self._note_painted()
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QComboBox,
+    QHBoxLayout,
     QLabel,
     QVBoxLayout,
     QWidget,
@@ -26,7 +27,8 @@ from models.derived import DERIVED
 from models.ids import options_id
 from models.options import DealerPositioning, DeltaConvention
 from ui import theme
-from ui.charts.axes import UtcDateAxisItem
+from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
+from ui.charts.fit import set_title
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 from ui.time_display import format_time, zone_label
@@ -35,6 +37,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 ASSETS = ("btc", "eth")
+#: the chart's rows; a short dock shows one at a time, chosen with buttons
+ROW_PAGES = {"gex": ("GEX", "Dealer gamma by strike and across spot"),
+             "iv": ("IV", "ATM implied vol by expiry, and the smile"),
+             "skew": ("Skew", "25Δ risk reversal and butterfly by expiry, and their history")}
+ROW_MIN_PX = 150  # below this per row, six plots are unreadable: one row at a time
 
 
 def _utc(ms: int) -> str:
@@ -48,12 +55,15 @@ def _expiry_label(ms: int) -> str:
 class OptionsPanel(Panel):
     key = "options"
     title = "Options and dealer gamma"
+    tab_title = "Options"
     series_ids = tuple(options_id(a) for a in ASSETS)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
         self.asset = self.persisted("asset", ASSETS, "btc")
+        self.page = self.persisted("page", ROW_PAGES, "gex")
+        self._rows_shown: list[str] = list(ROW_PAGES)
         self.view: ChainAnalysis | None = None
         self.net_curve: pg.PlotDataItem | None = None
         self.profile_curve: pg.PlotDataItem | None = None
@@ -73,27 +83,44 @@ class OptionsPanel(Panel):
             shared["delta"], self._on_delta,
             "Which delta picks the 25Δ strikes of the risk reversal and butterfly")
         self.expiry_box = QComboBox()
-        self.expiry_box.setToolTip("Expiry shown in the smile")
+        self.expiry_box.setToolTip("Expiry shown in the smile (the IV row)")
         self.expiry_box.currentIndexChanged.connect(lambda _i: self._draw_smile())
-        bar.addWidget(QLabel("smile:"))
-        bar.addWidget(self.expiry_box)
+        bar.addWidget(self.expiry_box)  # no "smile:" label: the row must fit a half-width dock
+        bar.addStretch(1)
+        # Its own row, wrapped, the snapshot time first: in a half-width dock the tool row has
+        # no room left, and a cut line lost the time first.
         self.convention = elastic(QLabel(""))
-        self.convention.setStyleSheet(f"color: {theme.MUTED};")
-        bar.addWidget(self.convention, 1)
+        self.convention.setWordWrap(True)
+        self.convention.setStyleSheet(f"color: {theme.MUTED}; font-size: 8pt;")
 
         self.headline = elastic(QLabel(""))
         self.headline.setTextFormat(Qt.TextFormat.RichText)
+        self.headline.setWordWrap(True)
         self.chart = pg.GraphicsLayoutWidget()
         plot = partial(self.chart.addPlot, enableMenu=False)  # no pyqtgraph context menus
-        self.gex_plot = plot(row=0, col=0, title="GEX by strike")
-        self.profile_plot = plot(row=0, col=1, title="Total GEX vs spot")
-        self.term_plot = plot(row=1, col=0, title="ATM IV by expiry")
-        self.smile_plot = plot(row=1, col=1, title="Smile")
-        self.skew_plot = self.chart.addPlot(row=2, col=0, enableMenu=False,
-                                            title="25Δ RR and BF by expiry")
+
+        def money_axes() -> dict[str, ValueAxisItem]:  # "$40M" and "70k", not "4e+07"
+            return {"left": ValueAxisItem("left", currency="$"),
+                    "bottom": ValueAxisItem("bottom")}
+
+        self.gex_plot = plot(row=0, col=0, axisItems=money_axes())
+        self.profile_plot = plot(row=0, col=1, axisItems=money_axes())
+        self.term_plot = plot(row=1, col=0)
+        self.smile_plot = plot(row=1, col=1, axisItems={"bottom": ValueAxisItem("bottom")})
+        for titled, title in ((self.gex_plot, "GEX by strike"),
+                              (self.profile_plot, "Total GEX vs spot"),
+                              (self.term_plot, "ATM IV by expiry"), (self.smile_plot, "Smile")):
+            set_title(titled, title)
+        # Which line is which is said in the titles, in the lines' colours: a legend inside
+        # these short plots covered most of their points.
+        key = (f"<span style='color:{theme.DOWN}'>● RR (C − P)</span> · "
+               f"<span style='color:{theme.SECONDARY}'>■ BF</span>")
+        self.skew_plot = self.chart.addPlot(row=2, col=0, enableMenu=False)
+        set_title(self.skew_plot, f"25Δ {key} by expiry")
         self.history_plot = self.chart.addPlot(
-            row=2, col=1, enableMenu=False, title="30-day RR and BF history",
+            row=2, col=1, enableMenu=False,
             axisItems={"bottom": UtcDateAxisItem()})
+        set_title(self.history_plot, f"30-day history of {key}")
         self.history_plot.setLabel("bottom", "snapshot (UTC)")
         self.history_plot.setLabel("left", "vol pts")
         for plot in (self.gex_plot, self.profile_plot, self.term_plot, self.smile_plot,
@@ -110,13 +137,27 @@ class OptionsPanel(Panel):
         self.smile_plot.setLabel("left", "mark IV %")
         self.skew_plot.setLabel("bottom", "days to expiry")
         self.skew_plot.setLabel("left", "vol pts")
-        theme.legend(self.skew_plot, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(bar)
-        layout.addWidget(self.headline)
+        headline_row = QHBoxLayout()
+        self._page_buttons = QWidget()
+        pages = QHBoxLayout(self._page_buttons)
+        pages.setContentsMargins(0, 0, 0, 0)
+        self._page_group = choice_buttons(self, pages, ROW_PAGES, self.page,
+                                          lambda p: self.choose("page", p),
+                                          lambda p: ROW_PAGES[p][0], lambda p: ROW_PAGES[p][1])
+        headline_row.addWidget(self._page_buttons)
+        headline_row.addWidget(self.headline, 1)
+        layout.addLayout(headline_row)
+        layout.addWidget(self.convention)
         layout.addWidget(self.chart, 1)
         self.add_footer(layout)
+        self._rows = {"gex": (self.gex_plot, self.profile_plot),
+                      "iv": (self.term_plot, self.smile_plot),
+                      "skew": (self.skew_plot, self.history_plot)}
+        self.chart.installEventFilter(self)
+        self._fit_rows()
         self._chain = self.follow("chain", self._on_view, asset=self.asset)
         self._history = self.follow("skew_history", self._on_history, asset=self.asset)
 
@@ -147,8 +188,8 @@ class OptionsPanel(Panel):
         view = self.view
         if view is None:
             return
-        self.convention.setText(f"GEX = OI × Γ × S² × 1% (USD per 1% move); {view.convention}; "
-                                f"valued at the snapshot, {_utc(view.time_ms)}")
+        self.convention.setText(f"snapshot {_utc(view.time_ms)}, valued then · GEX = OI × Γ × "
+                                f"S² × 1% (USD per 1% move); {view.convention}")
         for prefix, plot in (("gex", self.gex_plot), ("gexprofile", self.profile_plot),
                              ("term", self.term_plot), ("smile", self.smile_plot),
                              ("skew", self.skew_plot)):
@@ -209,8 +250,8 @@ class OptionsPanel(Panel):
                                                     pen=theme.pen(theme.STRONG), fillLevel=0.0,
                                                     brush=pg.mkBrush(*theme.AREA_FILL))
         self.profile_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot")
-        self._vline(self.profile_plot, view.flip, theme.FLIP, "flip")
+        self._vline(self.profile_plot, view.spot, theme.FOREGROUND, "spot", 0.95)
+        self._vline(self.profile_plot, view.flip, theme.FLIP, "flip", 0.8)  # often near spot
 
     def _draw_term_and_skew(self, view: ChainAnalysis) -> None:
         self.term_plot.clear()
@@ -242,13 +283,40 @@ class OptionsPanel(Panel):
                                  pen=theme.pen(color), symbol="o", symbolSize=4,
                                  symbolBrush=color)
         self._vline(self.smile_plot, view.spot, theme.FOREGROUND, "spot")
-        self.smile_plot.setTitle(f"Smile {_expiry_label(expiry)} (C green, P red)")
+        set_title(self.smile_plot, f"Smile {_expiry_label(expiry)} (C green, P red)")
 
     def has_data(self) -> bool:
         return self.view is not None
 
     # -- user actions -------------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.chart and event.type() == QEvent.Type.Resize:
+            self._fit_rows()
+        return super().eventFilter(watched, event)
+
+    def _fit_rows(self) -> None:
+        """All three rows of plots when the dock is tall enough, else the chosen one."""
+        compact = self.chart.height() < len(ROW_PAGES) * ROW_MIN_PX
+        wanted = [self.page] if compact else list(ROW_PAGES)
+        self._page_buttons.setVisible(compact)
+        if wanted == self._rows_shown:
+            return
+        layout = self.chart.ci
+        for page in self._rows_shown:
+            for plot in self._rows[page]:
+                layout.removeItem(plot)
+        for row, page in enumerate(wanted):
+            for col, plot in enumerate(self._rows[page]):
+                layout.addItem(plot, row=row, col=col)
+        self._rows_shown = wanted
+
+    def rows_shown(self) -> list[str]:
+        return list(self._rows_shown)
+
     def _on_choice(self, name: str) -> None:
+        if name == "page":
+            self._fit_rows()
+            return
         self.view = None
         self._chain.update(asset=self.asset)
         self._history.update(asset=self.asset)

@@ -8,6 +8,7 @@ Market-closed gaps (nights, weekends, holidays) break the lines instead of drawi
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
@@ -44,18 +45,20 @@ from models.price_view import (
     PREPARE_ON_WORKER,
     PreparedPrices,
     change_at,
+    closes_at,
     extend_prepared,
     index_at_or_before,
     prepare_prices,
     rebase_factor,
 )
-from models.series import MS_PER_DAY
+from models.series import MS_PER_DAY, SeriesData
 from ui import theme
-from ui.charts.axes import UtcDateAxisItem
+from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
+from ui.charts.levels import LevelLabels
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
@@ -75,6 +78,18 @@ def level_color(kind: str) -> str:
     """A level line's colour in the current theme."""
     return {USER: theme.SECONDARY, GAMMA_FLIP: theme.FLIP, CALL_WALL: theme.UP,
             PUT_WALL: theme.DOWN}.get(kind, theme.MUTED)
+
+
+def readout_part(name: str, color: str, text: str) -> str:
+    """One asset in the readout, kept on one line (the readout wraps between assets)."""
+    return f"<span style='color:{color}'>{html.escape(name).replace(' ', '&nbsp;')}</span>" \
+           f"&nbsp;{text}"
+
+
+def ohlc_text(data: SeriesData, i: int) -> str:
+    """Bar i's open, high, low and close, for the readout of a candle chart."""
+    return "&nbsp;&nbsp;".join(f"{key}&nbsp;{format_price(float(data[column][i]))}" for key, column
+                          in (("O", "open"), ("H", "high"), ("L", "low"), ("C", "close")))
 
 
 class _PlotLayout(pg.GraphicsLayoutWidget):
@@ -111,6 +126,8 @@ class PricesPanel(Panel):
         self.show_levels = read_setting(settings, "prices/levels", True)
         self.user_levels = parse_user_levels(read_setting(settings, "levels/btc", []))
         self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
+        self._decoupling_marks: pg.ScatterPlotItem | None = None
+        self._level_labels = LevelLabels(self)  # labels closer than their height are merged
         # What the overlays show, handed over by the derived feeds (no other panel involved).
         self._funding: FundingAnalysis | None = None
         self._chain: ChainAnalysis | None = None
@@ -123,6 +140,7 @@ class PricesPanel(Panel):
         self.chart.painted.connect(self._mark_painted)
         self.readout = elastic(QLabel(" "))
         self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)  # every visible asset, on a second line if need be
         self.readout.setStyleSheet(f"color: {theme.FOREGROUND}; padding: 2px 6px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -233,7 +251,8 @@ class PricesPanel(Panel):
     # -- plots --------------------------------------------------------------------------------
     def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
         axis = UtcDateAxisItem()
-        plot = pg.PlotItem(axisItems={"bottom": axis}, viewBox=PromptViewBox())
+        plot = pg.PlotItem(axisItems={"bottom": axis, "left": ValueAxisItem()},
+                           viewBox=PromptViewBox())
         theme.grid(plot)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.showAxis("right")
@@ -358,6 +377,8 @@ class PricesPanel(Panel):
             if not self._range_applied:
                 self._apply_range()
             self._show_last_values()
+        if stem == "btc" and series_id == self._series_id(stem):
+            self._place_decoupling_marks()
 
     def _apply_data(self, stem: str) -> None:
         prepared = self._prepared.get(self._series_id(stem))
@@ -459,26 +480,28 @@ class PricesPanel(Panel):
             color = asset_color(stem)
             name = short_name(stem)
             if prepared is None or not len(prepared.t_raw):
-                parts.append(f"<span style='color:{color}'>{name}</span> –")
+                parts.append(readout_part(name, color, "–"))
                 self._set_plot_label(stem, name, color)  # the state mark says why
                 continue
             i = len(prepared.t_raw) - 1 if x is None else index_at_or_before(prepared, x)
             if i < 0:
-                parts.append(f"<span style='color:{color}'>{name}</span> –")
+                parts.append(readout_part(name, color, "–"))
                 continue
             value = prepared.close_raw[i]
             change = ""
             pct = change_at(prepared, i)
             if np.isfinite(pct):
                 tone = theme.UP if pct >= 0 else theme.DOWN
-                change = f" <span style='color:{tone}'>{pct:+.2f}%</span>"
+                change = f"&nbsp;<span style='color:{tone}'>{pct:+.2f}%</span>"
             if x is not None:
                 when = prepared.t_raw[i] if when is None else max(when, prepared.t_raw[i])
             text = f"{format_price(value)}{change}"
             if self.mode == "compare":
                 rebased = value * self._rebase_factors.get(stem, 1.0)
-                text = f"{rebased:.1f} ({format_price(value)})"
-            parts.append(f"<span style='color:{color}'>{name}</span> {text}")
+                text = f"{rebased:.1f}&nbsp;({format_price(value)})"
+            elif isinstance(self._curves.get(stem), CandlestickItem):
+                text = ohlc_text(prepared.source, i) + change
+            parts.append(readout_part(name, color, text))
             self._set_plot_label(stem, f"{name} {format_price(value)}", color)
         stamp = ""
         if when is not None and self.interval == "1d":  # bars sit at their trading date
@@ -503,6 +526,7 @@ class PricesPanel(Panel):
             for stem in self._curves:
                 self._apply_data(stem)
             self._on_compare_range()
+            self._draw_overlays()  # marks sit on the shown interval's closes
             self._request_history_for_view()
             self._show_last_values()
             self.freshness.refresh()
@@ -556,6 +580,8 @@ class PricesPanel(Panel):
         for plot, item in self._overlay_items:
             plot.removeItem(item)
         self._overlay_items = []
+        self._decoupling_marks = None
+        self._level_labels.show(None, [])
         if not self._plots:
             return
         if self.shade_funding:
@@ -582,6 +608,7 @@ class PricesPanel(Panel):
         levels = derived + presets + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
         gamma_tip = DERIVED["gammalevels.btc"].provenance(
             self._chain, self._chain.time_ms if self._chain else None).tooltip()
+        labelled: list[tuple[pg.InfiniteLine, str, str]] = []
         for level in levels:
             color = level_color(level.kind)
             own = level.kind == USER
@@ -605,19 +632,24 @@ class PricesPanel(Panel):
                     lambda ln, ev, old=level.price: self._on_level_clicked(old, ev))
             btc_plot.addItem(line, ignoreBounds=True)
             self._overlay_items.append((btc_plot, line))
+            labelled.append((line, level.label, "right" if own else "left"))
+        self._level_labels.show(btc_plot, labelled)
 
-    def _draw_decoupling(self, plot: pg.PlotItem) -> None:
-        """Triangles at the sessions the rotation analysis flags as decoupling days."""
+    def _decoupling_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The flagged sessions on the shown BTC series: x, and its close then (log10 in log
+        scale). Empty until both the rotation result and the series are here."""
         sessions = self._rotation.decoupling_ms if self._rotation is not None else ()
         prepared = self._prepared.get(self._series_id("btc"))
         if not sessions or prepared is None or not len(prepared.t_raw):
-            return
-        xs = np.asarray(sessions, dtype=np.float64) / 1e3
-        idx = np.clip(np.searchsorted(prepared.t_raw, xs, side="right") - 1, 0, None)
-        ys = prepared.close_raw[idx]
-        if self.log_scale:
-            ys = np.log10(ys)
-        marks = pg.ScatterPlotItem(xs, ys, symbol="t1", size=11, brush=theme.WARNING,
+            return np.empty(0), np.empty(0)
+        spec = CATALOG[self._series_id("btc")]
+        bar_seconds = 0.0 if prepared.by_date else (spec.interval_ms or 0) / 1e3
+        xs, ys = closes_at(prepared, np.asarray(sessions, dtype=np.float64) / 1e3, bar_seconds)
+        return xs, (np.log10(ys) if self.log_scale else ys)
+
+    def _draw_decoupling(self, plot: pg.PlotItem) -> None:
+        """Triangles at the sessions the rotation analysis flags as decoupling days."""
+        marks = pg.ScatterPlotItem(symbol="t1", size=11, brush=theme.WARNING,
                                    pen=pg.mkPen(None))
         marks.setToolTip("decoupling day: big BTC move while its correlation with the "
                          "S&P 500 was low\n\n"
@@ -626,6 +658,18 @@ class PricesPanel(Panel):
         marks.setZValue(30)
         plot.addItem(marks, ignoreBounds=True)
         self._overlay_items.append((plot, marks))
+        self._decoupling_marks = marks
+        self._place_decoupling_marks()
+
+    def _place_decoupling_marks(self) -> None:
+        """Move the marks onto the shown series (a new interval's bars, a rebuilt history)."""
+        marks = self._decoupling_marks
+        if marks is None or marks.scene() is None:
+            return
+        xs, ys = self._decoupling_points()
+        old_x, old_y = marks.getData()
+        if not (np.array_equal(old_x, xs) and np.array_equal(old_y, ys)):
+            marks.setData(xs, ys)
 
     def _save_levels(self) -> None:
         self.ctx.settings.setValue("levels/btc", [f"{p:.2f}" for p in self.user_levels])

@@ -35,6 +35,7 @@ from models.derived import DERIVED
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.crosshair import Crosshair
+from ui.charts.fit import set_title
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
@@ -59,6 +60,7 @@ def _add_line(target: pg.PlotItem | pg.ViewBox, series: Any, **kwargs: Any) -> L
 class RotationPanel(Panel):
     key = "rotation"
     title = "Rotation: BTC vs stocks and metals"
+    tab_title = "Rotation"
     series_ids = rotation_inputs()
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
@@ -92,17 +94,19 @@ class RotationPanel(Panel):
         self._params_soon = debounced(self, 300, self._on_params)
         self.k_box.valueChanged.connect(self._params_soon)
         self.threshold_box.valueChanged.connect(self._params_soon)
+        # The summary names each peer in its line's colour: it is the correlation chart's
+        # legend, outside the plot (a legend inside covered the whole chart in a short dock).
         self.summary = elastic(QLabel(""))
         self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
         bar.addStretch(1)
 
         self.chart = pg.GraphicsLayoutWidget()
-        self.corr_plot = self._date_plot(0, 0, "rolling correlation with BTC (log returns)")
+        self.corr_plot = self._date_plot(0, 0, "rolling correlation with BTC")
         self.corr_plot.setYRange(-1, 1)
-        theme.legend(self.corr_plot)
         self.corr_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
-        self.matrix_plot = self.chart.addPlot(row=0, col=1, title="correlation matrix",
-                                              enableMenu=False)
+        self.matrix_plot = self.chart.addPlot(row=0, col=1, enableMenu=False)
+        set_title(self.matrix_plot, "correlation matrix")
         self.matrix_plot.setMenuEnabled(False)
         # Not square: the cells widen to fit their numbers in a short dock.
         self.matrix_plot.vb.setMouseEnabled(x=False, y=False)
@@ -111,9 +115,9 @@ class RotationPanel(Panel):
         self._cell_font = QFont()
         self._cell_font.setPointSizeF(7.5)
         self.matrix_plot.addItem(self.matrix)
-        self.beta_plot = self._date_plot(1, 0, "rolling beta of BTC to the S&P 500")
+        self.beta_plot = self._date_plot(1, 0, "rolling beta of BTC to S&P 500")
         self.beta_plot.setXLink(self.corr_plot)
-        self.ratio_plot = self._date_plot(1, 1, "BTC/gold (oz) and BTC/S&P 500 (right)")
+        self.ratio_plot = self._date_plot(1, 1, "BTC/gold, BTC/S&P 500 (right)")
         self.ratio_plot.setXLink(self.corr_plot)
         self.ratio_right = pg.ViewBox()
         self.ratio_plot.showAxis("right")
@@ -141,8 +145,9 @@ class RotationPanel(Panel):
         self._feed = self.follow("rotation", self._on_view)
 
     def _date_plot(self, row: int, col: int, title: str) -> pg.PlotItem:
-        plot = self.chart.addPlot(row=row, col=col, title=title, viewBox=PromptViewBox(),
+        plot = self.chart.addPlot(row=row, col=col, viewBox=PromptViewBox(),
                                   axisItems={"bottom": UtcDateAxisItem()})
+        set_title(plot, title)
         theme.grid(plot)
         plot.setMenuEnabled(False)
         plot.setLabel("bottom", "session (UTC)")
@@ -195,11 +200,12 @@ class RotationPanel(Panel):
             end = _x_seconds(view.returns.index)[-1]
             self.corr_plot.setXRange(end - 2 * 365 * 86400, end, padding=0.01)
         self._request_matrix()
-        parts = [f"<span style='color:{asset_color(s)}'>{short_name(s)}</span> {v:+.2f}"
-                 for s, v in view.latest_corr.items()]
+        parts = [f"<span style='color:{asset_color(s)}'>{short_name(s).replace(' ', '&nbsp;')}"
+                 f"</span>&nbsp;{v:+.2f}" for s, v in view.latest_corr.items()]
         if np.isfinite(view.latest_beta):
-            parts.append(f"β(S&P) {view.latest_beta:.2f}")
-        parts.append(f"{len(dec)} decoupling day{'s' if len(dec) != 1 else ''}")
+            parts.append(f"β(S&amp;P)&nbsp;{view.latest_beta:.2f}")
+        parts.append(f"<span style='color:{theme.WARNING}'>▲</span> {len(dec)} decoupling "
+                     f"day{'s' if len(dec) != 1 else ''}")
         self._summary_now = f"{view.window}-session corr now: " + " · ".join(parts)
         self.summary.setText(self._summary_now)
         self._set_provenance(view)
@@ -258,7 +264,7 @@ class RotationPanel(Panel):
             self.matrix_plot.getAxis("bottom").setTicks([ticks])
             self.matrix_plot.getAxis("left").setTicks([ticks])
             self._matrix_ticks = ticks
-        self.matrix_plot.setTitle(f"correlation, {matrix.sessions} sessions in view")
+        set_title(self.matrix_plot, f"correlation, {matrix.sessions} sessions in view")
 
     def has_data(self) -> bool:
         return self.view is not None

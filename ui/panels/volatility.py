@@ -40,6 +40,7 @@ def set_line(curve: LodCurveItem | pg.PlotDataItem, data: SeriesData, column: st
 class VolatilityPanel(Panel):
     key = "volatility"
     title = "Implied vs realised volatility"
+    tab_title = "Volatility"
     settings_prefix = "vol"
     series_ids = tuple(i for a in ASSETS for i in (dvol_id(a), price_id(a, "1d"), volmex_id(a)))
 
