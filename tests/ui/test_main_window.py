@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget
+from PySide6.QtWidgets import QDockWidget, QWidget
 from werkzeug import Response
 
 from models.status import SourceState
@@ -264,3 +264,30 @@ def test_a_dock_brought_forward_before_the_idle_build_gets_its_panel_at_once(mak
     assert "options" not in window.panels
     window.docks["options"].raise_()
     assert "options" in window.panels and window.panels["options"].isVisible()
+
+
+def _laid_out(layout) -> set:
+    """Every widget a layout places, through its nested layouts."""
+    found = set()
+    for i in range(layout.count()):
+        item = layout.itemAt(i)
+        if item.widget() is not None:
+            found.add(item.widget())
+        elif item.layout() is not None:
+            found |= _laid_out(item.layout())
+    return found
+
+
+def test_every_visible_part_of_a_panel_is_laid_out(make_window, qtbot):
+    # A child shown but in no layout sits at the panel's top-left corner, under its first
+    # control (the price chart's freshness line peeked out around the interval box).
+    window = make_window(demo=True)
+    window.resize(1366, 740)
+    window.show()
+    qtbot.waitUntil(lambda: len(window.panels) == len(window.docks), timeout=30000)
+    for key, panel in window.panels.items():
+        placed = _laid_out(panel.layout())
+        stray = [child for child in panel.findChildren(QWidget, options=Qt.FindChildOption
+                                                      .FindDirectChildrenOnly)
+                 if not child.isHidden() and child not in placed]
+        assert not stray, (key, [c.objectName() or type(c).__name__ for c in stray])

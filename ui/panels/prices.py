@@ -149,6 +149,7 @@ class PricesPanel(Panel):
         layout.addLayout(self._legend)
         layout.addWidget(self.readout)
         layout.addWidget(self.chart, 1)
+        layout.addWidget(self.freshness)  # the demo badge sits in the legend row
         self.crosshair = Crosshair(self.chart.scene(), self)
         self.crosshair.moved.connect(self._on_crosshair)
         self.crosshair.left.connect(self._show_last_values)

@@ -64,6 +64,10 @@ class SourcesPanel(Panel):
         self.by_source.setWordWrap(True)  # wraps in a narrow dock (a box layout does the height)
         layout.addWidget(self.by_source)
         layout.addWidget(self.table)
+        # This dock is the freshness of every series: no footer line, only the demo badge.
+        self.freshness.stop()
+        self.freshness.setVisible(False)
+        layout.addWidget(self.demo_badge, 0, Qt.AlignmentFlag.AlignRight)
         self._rows: dict[str, int] = {}
         # A start-up publishes ~100 statuses in a burst; with resize-to-contents every cell
         # edit re-measured the whole table (0.2 s of GUI time), so edits are applied in batches.
