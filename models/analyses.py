@@ -91,6 +91,15 @@ def funding_inputs(asset: str) -> tuple[str, ...]:
             *(oi_id(v, asset) for v in OI_VENUES), price_id(asset, "1h"))
 
 
+def _number(value: object) -> float:
+    """A snapshot cell as a float: a field a venue left out or sent as null (None), or text
+    that is no number, is NaN (one blank cell, not a failed analysis)."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
+
+
 def _funding_now(loader: DataLoader, asset: str) -> dict[str, dict[str, float]]:
     """Each venue's current row (rate, interval, APR, next funding, mark, OI in USD), and the
     rate per 8 hours (rate × 8 / interval_h), the unit most venues quote."""
@@ -102,10 +111,9 @@ def _funding_now(loader: DataLoader, asset: str) -> dict[str, dict[str, float]]:
         if snap is None or snap.frame.empty:
             continue
         row = snap.frame.iloc[0]
-        values = {name: float(row.get(name, np.nan)) for name in NOW_FIELDS}
+        values = {name: _number(row.get(name)) for name in NOW_FIELDS}
         if not np.isfinite(values["open_interest_usd"]):
-            values["open_interest_usd"] = (float(row.get("open_interest", np.nan))
-                                           * values["mark_price"])
+            values["open_interest_usd"] = _number(row.get("open_interest")) * values["mark_price"]
         values["rate_8h"] = float(per_8h(values["rate"], values["interval_hours"]))
         out[venue] = values
     return out

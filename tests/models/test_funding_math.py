@@ -221,3 +221,37 @@ def test_settlement_steps_hold_each_rate_over_the_period_it_paid_for():
     x, y = settlement_steps(data)
     assert list(x // h) == [0, 8, 8, 16, 16, 24, 32]
     assert list(y[:4]) == [1.0, 1.0, -2.0, -2.0] and np.isnan(y[4]) and list(y[5:]) == [3.0, 3.0]
+
+
+def test_a_now_row_with_null_fields_blanks_those_cells_only():
+    # A venue's ticker without OI or mark (stored as null) once failed the whole funding
+    # analysis (float(None)); now those cells are NaN and every other venue's row stands.
+    from models.analyses import analyse_funding
+    from models.ids import funding_now_id
+
+    rows = {
+        funding_now_id("binance", "btc"): {"rate": 0.0001, "interval_hours": 8.0,
+                                           "apr_pct": 10.95, "next_funding_ms": T0 + 8 * H,
+                                           "mark_price": None, "open_interest_usd": None,
+                                           "open_interest": None},
+        funding_now_id("okx", "btc"): {"rate": -0.0002, "interval_hours": 8.0,
+                                       "apr_pct": -21.9, "next_funding_ms": T0 + 8 * H,
+                                       "mark_price": 70_000.0, "open_interest_usd": np.nan,
+                                       "open_interest": 3.0, "extra": "text"},
+        funding_now_id("bybit", "btc"): {"rate": "n/a", "interval_hours": 8.0},
+    }
+
+    class Loader:
+        def read(self, series_id, start_ms=None, end_ms=None):
+            return SeriesData.empty()
+
+        def latest_snapshot(self, series_id, at_ms=None):
+            row = rows.get(series_id)
+            return None if row is None else Snapshot(series_id, T0, pd.DataFrame([row]))
+
+    now = analyse_funding(Loader(), "btc").now
+    assert now["binance"]["apr_pct"] == pytest.approx(10.95)
+    assert np.isnan(now["binance"]["mark_price"]) and np.isnan(now["binance"]["open_interest_usd"])
+    assert now["okx"]["open_interest_usd"] == pytest.approx(3.0 * 70_000.0)  # coins × mark
+    assert now["okx"]["rate_8h"] == pytest.approx(-0.0002)
+    assert np.isnan(now["bybit"]["rate"]) and np.isnan(now["bybit"]["apr_pct"])
