@@ -102,8 +102,9 @@ def source_line_html(name: str, state: SourceState, text: str) -> str:
 
 
 class ChipStrip(QWidget):
-    """The source chips, or one summary chip when they do not all fit: asks for the summary's
-    width at least, never for the sum of the chips."""
+    """The source chips, shown in one of three ways, the first that fits: every chip; the
+    failing sources' chips in full beside a summary of the rest ("● 6 ok"); one summary chip.
+    Asks for the summary's width at least, never for the sum of the chips."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,6 +118,8 @@ class ChipStrip(QWidget):
         self._layout.addWidget(self.summary)
         self._layout.addStretch(1)
         self.collapsed = False
+        self._summary_all = ""
+        self._summary_rest = ""  # every source but the failing ones
 
     def chip(self, name: str) -> QLabel:
         chip = self.chips.get(name)
@@ -124,12 +127,19 @@ class ChipStrip(QWidget):
             chip = QLabel(self)
             chip.setObjectName(f"status_{name}")
             self.chips[name] = chip
-            self._layout.insertWidget(self._layout.count() - 1, chip)
+            # Before the summary: beside failing chips it counts only the sources after them.
+            self._layout.insertWidget(self._layout.indexOf(self.summary), chip)
         return chip
 
-    def full_width(self) -> int:
-        widths = [c.sizeHint().width() for c in self.chips.values()]
+    def _width_of(self, chips: list[QLabel]) -> int:
+        widths = [c.sizeHint().width() for c in chips]
         return sum(widths) + CHIP_SPACING * max(0, len(widths) - 1)
+
+    def full_width(self) -> int:
+        return self._width_of(list(self.chips.values()))
+
+    def failing(self) -> list[QLabel]:
+        return [c for c in self.chips.values() if c.property("state") == SourceState.ERROR.value]
 
     def sizeHint(self) -> QSize:
         return QSize(self.full_width(), self.summary.sizeHint().height())
@@ -137,8 +147,8 @@ class ChipStrip(QWidget):
     def minimumSizeHint(self) -> QSize:
         return QSize(self.summary.sizeHint().width(), self.summary.sizeHint().height())
 
-    def set_summary(self, text: str, tooltip: str) -> None:
-        self.summary.setText(text)
+    def set_summary(self, text: str, tooltip: str, rest: str = "") -> None:
+        self._summary_all, self._summary_rest = text, rest
         self.summary.setToolTip(tooltip)
         self.updateGeometry()
         self._fit()
@@ -148,11 +158,24 @@ class ChipStrip(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        collapsed = len(self.chips) > 1 and self.full_width() > self.width()
-        self.collapsed = collapsed
-        self.summary.setVisible(collapsed)
+        shown: list[QLabel] = list(self.chips.values())
+        summary = ""
+        if len(self.chips) > 1 and self.full_width() > self.width():
+            shown, summary = [], self._summary_all
+            failing = self.failing()
+            if failing and self._summary_rest:
+                probe = QLabel(self._summary_rest)
+                wanted = (self._width_of(failing) + CHIP_SPACING
+                          + probe.sizeHint().width())
+                probe.deleteLater()
+                if wanted <= self.width():
+                    shown, summary = failing, self._summary_rest
+        self.collapsed = bool(summary)
+        if self.summary.text() != summary:
+            self.summary.setText(summary)
+        self.summary.setVisible(bool(summary))
         for chip in self.chips.values():
-            chip.setVisible(not collapsed)
+            chip.setVisible(chip in shown)
 
 
 class SourceStatusBar(QStatusBar):
@@ -193,8 +216,13 @@ class SourceStatusBar(QStatusBar):
                     key=lambda s: SourceStatus("", s).severity, default=SourceState.OK)
         color = state_color(worst)
         tip = "\n".join(f"{_ICONS.get(s, '')} {name}: {t}" for name, (s, t) in lines.items())
+        others = [state for state, _t in lines.values() if state != SourceState.ERROR]
+        rest = summary_text(others)
+        rest_color = state_color(max(others, key=lambda s: SourceStatus("", s).severity,
+                                     default=SourceState.OK))
         self.strip.set_summary(f"<span style='color:{color}'>{text}</span>",
-                               f"{tip}\n\nEvery series: the Sources dock.")
+                               f"{tip}\n\nEvery series: the Sources dock.",
+                               f"<span style='color:{rest_color}'>{rest}</span>" if rest else "")
 
     def apply_theme(self) -> None:
         """Redraw every chip in the current theme's colours."""

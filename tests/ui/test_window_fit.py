@@ -60,10 +60,30 @@ def test_two_failing_venues_are_summarised_worst_first(make_window, qtbot):
     window = _built_window(make_window, qtbot)
     _fail(window, {"bybit", "yahoo"})
     qtbot.wait(50)
-    window.resize(QSize(960, LAPTOP.height()))  # half of a 1920 screen
-    qtbot.waitUntil(lambda: window.width() == 960, timeout=2000)
+    window.resize(QSize(560, LAPTOP.height()))  # too narrow even for the two failing chips
+    qtbot.waitUntil(lambda: window.width() == 560, timeout=2000)
     assert window.status.strip.collapsed
     assert "✖ 2 venues failing · ◆ 6 demo" in window.status.summary_text()
+
+
+def test_failing_chips_stay_in_full_beside_a_summary_of_the_rest(make_window, qtbot):
+    window = _built_window(make_window, qtbot)
+    _fail(window, {"bybit", "okx"})
+    strip = window.status.strip
+    failing = [strip.chips[name] for name in ("Bybit", "OKX")]
+    wide_enough = sum(c.sizeHint().width() for c in failing) + 260  # the rest's summary too
+    assert wide_enough < strip.full_width()
+    window.resize(QSize(wide_enough + 40, LAPTOP.height()))
+    qtbot.waitUntil(lambda: strip.collapsed and all(c.isVisible() for c in failing),
+                    timeout=2000)
+    assert [name for name, c in strip.chips.items() if c.isVisible()] == ["Bybit", "OKX"]
+    assert "network" in failing[0].text() and "retry" in failing[0].text()
+    assert strip.summary.isVisible() and "6 venues demo" in strip.summary.text()
+    assert strip.summary.x() > max(c.x() for c in failing)  # after the chips it leaves out
+    # Narrower still: one summary for all.
+    window.resize(QSize(500, LAPTOP.height()))
+    qtbot.waitUntil(lambda: not any(c.isVisible() for c in failing), timeout=2000)
+    assert "✖ 2 venues failing · ◆ 6 demo" in strip.summary.text()
 
 
 def test_chips_show_in_full_when_they_fit(make_window, qtbot):
