@@ -217,3 +217,13 @@ def test_docks_rebuilt_by_a_theme_switch_still_follow_the_cursor(demo_window, qt
         assert not any(old[key].crosshair in linked for key in TIME_DOCKS)
     finally:
         window.set_theme("dark")
+
+
+def test_linked_docks_start_on_the_price_charts_range(demo_window, qtbot):
+    # No pan or button yet: the range the price chart opens on is the linked one.
+    window = demo_window
+    x_range = window.panels["prices"].crosshair.plots[0].vb.viewRange()[0]
+    for key in TIME_DOCKS:
+        plot = window.panels[key].crosshair.plots[0]
+        qtbot.waitUntil(lambda p=plot: np.allclose(p.vb.viewRange()[0], x_range, rtol=0,
+                                                   atol=1.0), timeout=3000)

@@ -429,6 +429,8 @@ class PricesPanel(Panel):
         plot.setXRange(end - span, end + span * 0.02, padding=0)
         self._range_applied = True
         self._request_history_for_view()
+        # The price chart's range is where the linked time docks start, not only after a pan.
+        self.ctx.time_link.publish(self.key)
 
     # -- compare mode: rebase to 100 at the left edge -----------------------------------------
     def _on_compare_range(self, _vb: object = None, _range: object = None) -> None:
@@ -533,8 +535,7 @@ class PricesPanel(Panel):
             self.freshness.refresh()
         elif name == "range_key":
             self._range_applied = False
-            self._apply_range()
-            self.ctx.time_link.publish(self.key)
+            self._apply_range()  # and the linked docks follow
         elif name == "mode":
             self._rebase_factors.clear()
             self._rebuild_plots()
