@@ -58,6 +58,15 @@ def test_gex_axes_read_dollars(make_panel):
         "70k", "80k"]
 
 
+def test_open_interest_axes_read_compact(make_panel):
+    from ui.panels.open_interest import OpenInterestPanel
+
+    panel = make_panel(OpenInterestPanel)
+    for side in ("left", "right"):  # OI in coins, the price beside it
+        assert panel.plot.getAxis(side).tickStrings([90_000, 100_000], 1.0, 10_000) == [
+            "90k", "100k"]
+
+
 # -- price levels whose labels would collide -----------------------------------------------------
 def test_levels_closer_than_a_label_share_one_label_top_first():
     from ui.charts.levels import group_close, merged_labels

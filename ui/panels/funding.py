@@ -109,7 +109,7 @@ class FundingPanel(Panel):
         axis = UtcDateAxisItem()
         self.plot = self.chart.addPlot(row=0, col=0, axisItems={"bottom": axis},
                                        viewBox=PromptViewBox())
-        self.plot.setLabel("left", "funding, APR %")
+        self.plot.setLabel("left", "APR %")
         theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))

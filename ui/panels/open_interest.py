@@ -17,7 +17,7 @@ from models.catalog import OI_VENUES, venue_label
 from models.derived import DERIVED
 from models.ids import oi_id, price_id
 from ui import theme
-from ui.charts.axes import UtcDateAxisItem
+from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
 from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.lod_item import LodCurveItem
@@ -50,7 +50,9 @@ class OpenInterestPanel(Panel):
 
         self.chart = pg.GraphicsLayoutWidget()
         axis = UtcDateAxisItem()
-        self.plot = self.chart.addPlot(axisItems={"bottom": axis}, viewBox=PromptViewBox())
+        self.plot = self.chart.addPlot(axisItems={"bottom": axis, "left": ValueAxisItem("left"),
+                                                  "right": ValueAxisItem("right")},
+                                       viewBox=PromptViewBox())
         self.plot.setMenuEnabled(False)
         theme.grid(self.plot)
         self.plot.setLabel("bottom", "time (UTC)")

@@ -72,7 +72,7 @@ class VolatilityPanel(Panel):
         self.chart = pg.GraphicsLayoutWidget()
         self.plot = self.chart.addPlot(row=0, col=0, viewBox=PromptViewBox(), axisItems={
             "bottom": UtcDateAxisItem()})
-        self.plot.setLabel("left", "volatility, % annualised")
+        self.plot.setLabel("left", "% annualised")
         ChartStateMarks.for_panel(self).watch(self.plot, self.freshness_ids)  # stale, failing
         theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
@@ -87,7 +87,7 @@ class VolatilityPanel(Panel):
             "bottom": UtcDateAxisItem()})
         self.spread_plot.setXLink(self.plot)
         self.spread_plot.setMenuEnabled(False)
-        self.spread_plot.setLabel("left", "IV − RV (trailing), vol pts")
+        self.spread_plot.setLabel("left", "IV − RV pts")
         self.spread_plot.setLabel("bottom", "time (UTC)")
         theme.grid(self.spread_plot)
         self.spread_plot.getAxis("left").setWidth(self.plot.getAxis("left").width())
