@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from ui.charts.crosshair import Crosshair
@@ -168,12 +169,26 @@ class TimeLink(QObject):
                 except (RuntimeError, TypeError):  # already gone with its plot
                     pass
         self._plots[key] = plot
+        # A dock rebuilt (theme switch, Go live) or closed leaves its plot behind: forget it,
+        # and check again before each use (deleteLater may not have run yet).
+        plot.vb.destroyed.connect(lambda _=None, k=key, p=plot: self._forget(k, p))
         manual = self._manual_slots.setdefault(key, lambda *_a, k=key: self.publish(k))
         changed = self._changed_slots.setdefault(key, lambda *_a, k=key: self._on_changed(k))
         plot.vb.sigRangeChangedManually.connect(manual)
         plot.vb.sigXRangeChanged.connect(changed)
         if self._linked and self._user_range is not None:
             self._apply(key, self._user_range)
+
+    def _forget(self, key: str, plot: pg.PlotItem) -> None:
+        if self._plots.get(key) is plot:
+            del self._plots[key]
+
+    def _live_plot(self, key: str) -> pg.PlotItem | None:
+        plot = self._plots.get(key)
+        if plot is not None and not (shiboken6.isValid(plot) and shiboken6.isValid(plot.vb)):
+            del self._plots[key]
+            return None
+        return plot
 
     @property
     def linked(self) -> bool:
@@ -200,7 +215,7 @@ class TimeLink(QObject):
 
     def publish(self, key: str) -> None:
         """The trader set dock `key`'s x range (pan, zoom, a range button): the others follow."""
-        plot = self._plots.get(key)
+        plot = self._live_plot(key)
         if self._applying or plot is None or not self._linked:
             return
         x0, x1 = plot.vb.viewRange()[0]
@@ -214,7 +229,10 @@ class TimeLink(QObject):
 
     def publish_plot(self, plot: pg.PlotItem) -> None:
         """As `publish`, for a plot (a registered one, or one x-linked to it)."""
-        for key, registered in self._plots.items():
+        for key in list(self._plots):
+            registered = self._live_plot(key)
+            if registered is None:
+                continue
             if registered is plot or plot.vb.linkedView(pg.ViewBox.XAxis) is registered.vb:
                 self.publish(key)
                 return
@@ -223,13 +241,15 @@ class TimeLink(QObject):
         self._last_fan_out = time.monotonic()
         if self._user_range is None:
             return
-        for key in self._plots:
+        for key in list(self._plots):
             if key != self._range_source:
                 self._apply(key, self._user_range)
         self.rangeChanged.emit(*self._user_range)
 
     def _apply(self, key: str, x_range: tuple[float, float]) -> None:
-        plot = self._plots[key]
+        plot = self._live_plot(key)
+        if plot is None:
+            return
         if _same_range(plot.vb.viewRange()[0], x_range):
             return
         self._applying = True
@@ -251,7 +271,7 @@ class TimeLink(QObject):
         keys, self._to_enforce = self._to_enforce, set()
         if not self._linked or self._user_range is None:
             return
-        for key in keys & self._plots.keys():
+        for key in keys & set(self._plots):
             self._apply(key, self._user_range)
 
 

@@ -87,6 +87,7 @@ def test_switching_theme_restyles_charts_tables_chips_and_widgets_and_back(make_
     lo, hi = box.viewRange()[0]
     zoom = (lo + (hi - lo) * 0.25, lo + (hi - lo) * 0.75)
     box.setXRange(*zoom, padding=0)
+    window.time_link.publish("prices")  # as a mouse zoom does: the linked docks' range now
 
     light = window.findChild(QAction, "theme_light")
     assert light is not None and not light.isChecked()

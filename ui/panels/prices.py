@@ -418,19 +418,26 @@ class PricesPanel(Panel):
                 if len(p.t_raw) and sid.endswith(f".{self.interval}")]
         return max(ends) if ends else self.ctx.now_ms() / 1e3
 
-    def _apply_range(self) -> None:
+    def _apply_range(self, chosen: bool = False) -> None:
+        """The range button's span, ending at the data; the linked time docks follow. A chart
+        that was not asked for a range (built anew, e.g. by a theme switch) joins the range the
+        trader set on the linked docks instead, when there is one."""
         if not self._plots:
             return
         if not self.has_data():
             return
-        end = self._data_end_s()
-        span = RANGES_DAYS[self.range_key] * 86400
         plot = next(iter(self._plots.values()))
-        plot.setXRange(end - span, end + span * 0.02, padding=0)
+        link = self.ctx.time_link
+        if not chosen and link.linked and link.user_range is not None:
+            plot.setXRange(*link.user_range, padding=0)
+        else:
+            end = self._data_end_s()
+            span = RANGES_DAYS[self.range_key] * 86400
+            plot.setXRange(end - span, end + span * 0.02, padding=0)
         self._range_applied = True
         self._request_history_for_view()
         # The price chart's range is where the linked time docks start, not only after a pan.
-        self.ctx.time_link.publish(self.key)
+        link.publish(self.key)
 
     # -- compare mode: rebase to 100 at the left edge -----------------------------------------
     def _on_compare_range(self, _vb: object = None, _range: object = None) -> None:
@@ -535,7 +542,7 @@ class PricesPanel(Panel):
             self.freshness.refresh()
         elif name == "range_key":
             self._range_applied = False
-            self._apply_range()  # and the linked docks follow
+            self._apply_range(chosen=True)  # and the linked docks follow
         elif name == "mode":
             self._rebase_factors.clear()
             self._rebuild_plots()
