@@ -8,35 +8,17 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
-from ui.derived_feeds import DerivedFeeds
-from ui.panels.base import UiContext
-from ui.panels.prices import PricesPanel
-from ui.scheduler import Scheduler
-from ui.store import DataStore
+from models.series import MS_PER_DAY, MS_PER_HOUR
+from tests.ui.prices_helpers import candles, shown_prices_panel
 
 JAN_01_2026 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 DAYS = 40
 SESSION_CLOSE_MS = 21 * MS_PER_HOUR  # 16:00 New York in winter
 
 
-def candles(times, close):
-    close = np.asarray(close, dtype=float)
-    return SeriesData(np.asarray(times, dtype=np.int64),
-                      {"open": close, "high": close, "low": close, "close": close,
-                       "volume": np.ones(len(close))})
-
-
 @pytest.fixture
 def panel(qtbot, settings):
-    store = DataStore()
-    scheduler = Scheduler()
-    ctx = UiContext(store, scheduler, settings, DerivedFeeds(store, scheduler, settings,
-                                                             held=False))
-    p = PricesPanel(ctx)
-    qtbot.addWidget(p)
-    p.resize(1000, 700)
-    p.show()
+    p = shown_prices_panel(qtbot, settings, 1000, 700)
     yield p
     p.shutdown()
 

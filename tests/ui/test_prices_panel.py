@@ -12,35 +12,18 @@ from models.ids import funding_id
 from models.levels import GAMMA_FLIP, Level
 from models.price_view import prepare_prices
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
+from tests.ui.prices_helpers import candles, shown_prices_panel
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.lod_item import LodCurveItem
-from ui.derived_feeds import DerivedFeeds
-from ui.panels.base import UiContext
 from ui.panels.prices import PricesPanel
-from ui.scheduler import Scheduler
-from ui.store import DataStore
 
 MON_2026_02_02 = 1_769_990_400_000  # 2026-02-02 00:00 UTC, a Monday
 
 
-def candles(times, close):
-    close = np.asarray(close, dtype=float)
-    return SeriesData(np.asarray(times, dtype=np.int64),
-                      {"open": close, "high": close, "low": close, "close": close,
-                       "volume": np.ones(len(close))})
-
-
 @pytest.fixture
 def panel(qtbot, settings):
-    store = DataStore()
-    scheduler = Scheduler()
-    ctx = UiContext(store, scheduler, settings, DerivedFeeds(store, scheduler, settings,
-                                                             held=False))
-    p = PricesPanel(ctx)
-    qtbot.addWidget(p)
-    p.resize(1200, 800)
-    p.show()
+    p = shown_prices_panel(qtbot, settings, 1200, 800)
     yield p
     p.shutdown()
 
