@@ -120,6 +120,10 @@ class ChipStrip(QWidget):
         self.collapsed = False
         self._summary_all = ""
         self._summary_rest = ""  # every source but the failing ones
+        # Measures the rest's summary; kept, not made per fit (a new QLabel costs 2 references
+        # to None that PySide 6.11 never gives back: the soak counts them).
+        self._rest_probe = QLabel(self)
+        self._rest_probe.setVisible(False)
 
     def chip(self, name: str) -> QLabel:
         chip = self.chips.get(name)
@@ -164,10 +168,10 @@ class ChipStrip(QWidget):
             shown, summary = [], self._summary_all
             failing = self.failing()
             if failing and self._summary_rest:
-                probe = QLabel(self._summary_rest)
+                if self._rest_probe.text() != self._summary_rest:
+                    self._rest_probe.setText(self._summary_rest)
                 wanted = (self._width_of(failing) + CHIP_SPACING
-                          + probe.sizeHint().width())
-                probe.deleteLater()
+                          + self._rest_probe.sizeHint().width())
                 if wanted <= self.width():
                     shown, summary = failing, self._summary_rest
         self.collapsed = bool(summary)

@@ -94,6 +94,14 @@ class _Watched:
         self.shows_values = {name: plot.getAxis(name).style.get("showValues", True)
                              for name in ("left", "bottom")}
         self.empty: bool | None = None
+        self.shown: tuple[str, str] | None = None  # (text, colour) on the label now
+
+    def show(self, text: str, color: str) -> None:
+        # Only on a change: the marks refresh with every status and series change.
+        if self.shown != (text, color):
+            self.label.setText(text, color=color)
+            self.shown = (text, color)
+        self.label.setVisible(True)
 
     def set_empty(self, empty: bool) -> None:
         """An empty plot shows no tick values: its default range means nothing."""
@@ -163,5 +171,4 @@ class ChartStateMarks(QObject):
             if state is None:
                 watched.label.setVisible(False)
                 continue
-            watched.label.setText(state.text, color=tone_color(state.tone))
-            watched.label.setVisible(True)
+            watched.show(state.text, tone_color(state.tone))
