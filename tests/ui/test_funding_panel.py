@@ -65,3 +65,25 @@ def test_the_heatmap_names_every_venue_in_a_half_height_dock(make_window, qtbot)
         painter.end()
     assert sorted(text for _rect, _flags, text in texts) == sorted(
         venue_label(v) for v in FUNDING_VENUES)
+
+
+def test_the_now_table_is_refilled_only_when_a_value_changes(make_window, qtbot):
+    # The funding feed recomputes with every forming hourly bar; refilling unchanged rows
+    # replaced every coloured cell (references to None kept under PySide 6.11, see the soak).
+    import dataclasses
+
+    window = make_window(demo=True)
+    window.show()
+    panel = window.panels["funding"]
+    qtbot.waitUntil(lambda: panel.result is not None and panel.table.rowCount() > 0,
+                    timeout=20000)
+    result = panel.result
+    first = panel.table.item(0, 4)
+    panel._on_result(dataclasses.replace(result))  # the same numbers again
+    assert panel.table.item(0, 4) is first
+    venue = next(iter(result.now))
+    now = {v: dict(r) for v, r in result.now.items()}
+    now[venue]["apr_pct"] = 123.45
+    panel._on_result(dataclasses.replace(result, now=now))
+    texts = [panel.table.item(row, 4).text() for row in range(panel.table.rowCount())]
+    assert "+123.45%" in texts

@@ -149,6 +149,7 @@ class FundingPanel(Panel):
         self.chart.ci.layout.setRowStretchFactor(1, 3)
 
         self.table = QTableWidget(0, len(NOW_COLUMNS))
+        self._now_shown = ""  # the rows the table holds, as text
         self.table.setHorizontalHeaderLabels(NOW_COLUMNS)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -293,6 +294,12 @@ class FundingPanel(Panel):
         rows = [(venue, r["rate"], r["interval_hours"], r["rate_8h"], r["apr_pct"],
                  r["next_funding_ms"], r["mark_price"], r["open_interest_usd"])
                 for venue, r in now.items()]
+        # Refilled only when a value changed: the feed recomputes with every forming hourly
+        # bar, and each replaced coloured cell keeps references to None under PySide 6.11.
+        shown = repr(rows)  # NaN-safe, unlike ==
+        if shown == self._now_shown:
+            return
+        self._now_shown = shown
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for i, (venue, rate, hours, rate_8h, apr, next_ms, mark, oi_usd) in enumerate(rows):
