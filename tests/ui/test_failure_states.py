@@ -66,6 +66,15 @@ def test_chart_state_words_by_hand():
     assert chart_state_text([fine], True, T) is None
     assert chart_state_text([], False, T).text == "loading…"
     assert chart_state_text([failing], True, T, demo=True) is None
+    # A chart of several venues with one failing: which, and that the rest are current.
+    bybit = SourceStatus("funding.bybit.btc", SourceState.ERROR, error_kind=ErrorKind.NETWORK,
+                         data_last_ms=T - 2 * H, next_retry_ms=T + 75_000)
+    state = chart_state_text([fine, bybit], True, T)
+    assert (state.text, state.tone) == (
+        "Bybit failing, retry 02:41 UTC · their data 2 h old · the rest current", "warning")
+    no_rows = SourceStatus("funding.okx.btc", SourceState.ERROR, next_retry_ms=T + 75_000)
+    assert chart_state_text([fine, no_rows], True, T).text == \
+        "OKX failing, retry 02:41 UTC · no data from them · the rest current"
 
 
 def test_the_price_chart_says_its_source_fails_and_how_old_its_data_is(make_window, qtbot):
@@ -192,3 +201,24 @@ def test_a_chart_of_a_disabled_venue_says_so_not_loading():
 
     off = SourceStatus("oi.bybit.btc", SourceState.OFF, venue="bybit")
     assert chart_state_text([off], False, T).text == "no data · Bybit off (File → Settings)"
+
+
+def test_the_funding_chart_names_the_failing_venue_and_the_rest_current(make_window, qtbot):
+    from models.series import SeriesData
+
+    window = make_window(start=False)
+    window.scheduler._clock = lambda: T / 1000
+    window.show()
+    funding = window.build_panel("funding")
+    tracker = window.scheduler.tracker
+    ids = ("funding.binance.btc", "funding.bybit.btc")
+    tracker.watch([CATALOG[i] for i in ids])
+    times = [T - (10 - i) * 8 * H for i in range(10)]
+    window.store.set_series("funding.binance.btc", SeriesData.from_rows(
+        times, rate=[0.0001] * 10, interval_hours=[8.0] * 10))
+    tracker.on_cached("funding.binance.btc", times[-1], T)
+    _fail(window, "funding.bybit.btc", at_ms=T)
+    qtbot.waitUntil(lambda: funding.state_marks.text(funding.plot).startswith(
+        "Bybit failing, retry"), timeout=3000)
+    assert funding.state_marks.text(funding.plot).endswith(
+        "no data from them · the rest current")

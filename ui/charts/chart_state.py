@@ -70,6 +70,12 @@ def chart_state_text(statuses: Sequence[SourceStatus], has_data: bool, now_ms: i
         return ChartState("loading…", "muted")
     if demo or not (failing or stale):
         return None
+    current = [s for s in statuses if s.state in (SourceState.OK, SourceState.UPDATING)]
+    if failing and current:  # a chart of several venues: say which fail, not "stale"
+        ends = [s.data_last_ms for s in failing if s.data_last_ms]
+        theirs = (f"their data {age_words(now_ms - max(ends))} old" if ends
+                  else "no data from them")
+        return ChartState(f"{cause} · {theirs} · the rest current", "warning")
     ends = [s.data_last_ms for s in statuses if s.data_last_ms]
     age = f"data {age_words(now_ms - max(ends))} old" if ends else "data age unknown"
     if not cause:

@@ -31,6 +31,7 @@ from models.ids import funding_id, funding_now_id
 from models.series import MS_PER_DAY, MS_PER_HOUR
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair
 from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
@@ -110,6 +111,9 @@ class FundingPanel(Panel):
         self.plot = self.chart.addPlot(row=0, col=0, axisItems={"bottom": axis},
                                        viewBox=PromptViewBox())
         self.plot.setLabel("left", "APR %")
+        self.state_marks = ChartStateMarks.for_panel(self)
+        self.state_marks.watch(  # which venues fail, how old their rows are
+            self.plot, lambda: tuple(funding_id(v, self.asset) for v in FUNDING_VENUES))
         theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
         self.plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))

@@ -34,6 +34,7 @@ from models.at_instant import value_at_or_before
 from models.derived import DERIVED
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
+from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair
 from ui.charts.fit import set_title
 from ui.charts.heatmap import HeatmapItem
@@ -104,6 +105,8 @@ class RotationPanel(Panel):
         self.chart = pg.GraphicsLayoutWidget()
         self.corr_plot = self._date_plot(0, 0, "rolling correlation with BTC")
         self.corr_plot.setYRange(-1, 1)
+        self.state_marks = ChartStateMarks.for_panel(self)
+        self.state_marks.watch(self.corr_plot, self.freshness_ids)  # stale inputs
         self.corr_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
         self.matrix_plot = self.chart.addPlot(row=0, col=1, enableMenu=False)
         set_title(self.matrix_plot, "correlation matrix")
