@@ -171,7 +171,10 @@ class TimeLink(QObject):
         self._plots[key] = plot
         # A dock rebuilt (theme switch, Go live) or closed leaves its plot behind: forget it,
         # and check again before each use (deleteLater may not have run yet).
-        plot.vb.destroyed.connect(lambda _=None, k=key, p=plot: self._forget(k, p))
+        # By id, not the plot: a closure holding it would keep a deleted ViewBox's wrapper in
+        # pyqtgraph's registry, which its exit clean-up then touches (a crash at exit).
+        plot_id = id(plot)
+        plot.vb.destroyed.connect(lambda _=None, k=key: self._forget(k, plot_id))
         manual = self._manual_slots.setdefault(key, lambda *_a, k=key: self.publish(k))
         changed = self._changed_slots.setdefault(key, lambda *_a, k=key: self._on_changed(k))
         plot.vb.sigRangeChangedManually.connect(manual)
@@ -179,8 +182,8 @@ class TimeLink(QObject):
         if self._linked and self._user_range is not None:
             self._apply(key, self._user_range)
 
-    def _forget(self, key: str, plot: pg.PlotItem) -> None:
-        if self._plots.get(key) is plot:
+    def _forget(self, key: str, plot_id: int) -> None:
+        if id(self._plots.get(key)) == plot_id:
             del self._plots[key]
 
     def _live_plot(self, key: str) -> pg.PlotItem | None:
