@@ -52,6 +52,8 @@ class Venue:
     options: tuple[str, ...] = ()  # asset stems with option chains
     vol_index: VolIndex | None = None
     light_color: str = ""  # hex, on the light theme ("": the dark one)
+    #: funding accrues all the time (no settlement instant to count down to)
+    continuous_funding: bool = False
 
     @property
     def client_module(self) -> str:
@@ -102,7 +104,7 @@ VENUES: tuple[Venue, ...] = (
           perps={"btc": "BTC-PERPETUAL", "eth": "ETH-PERPETUAL"}, funding_interval="1h",
           options=("btc", "eth"),
           vol_index=VolIndex({"btc": "BTC", "eth": "ETH"}, dvol_id, "{asset} DVOL (Deribit)"),
-          light_color="#0277bd"),
+          light_color="#0277bd", continuous_funding=True),
     Venue("hyperliquid", "Hyperliquid", "#7ee0c4", "https://api.hyperliquid.xyz",
           "ROTOR_HYPERLIQUID_URL", "services.hyperliquid:HyperliquidClient",
           perps={"btc": "BTC", "eth": "ETH"}, funding_interval="1h",

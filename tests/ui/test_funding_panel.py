@@ -87,3 +87,13 @@ def test_the_now_table_is_refilled_only_when_a_value_changes(make_window, qtbot)
     panel._on_result(dataclasses.replace(result, now=now))
     texts = [panel.table.item(row, 4).text() for row in range(panel.table.rowCount())]
     assert "+123.45%" in texts
+
+
+def test_next_funding_reads_continuous_for_deribit_only():
+    from ui.panels.funding import next_funding_text
+
+    now = 1_770_000_000_000
+    assert next_funding_text("deribit", float("nan"), now) == "continuous"
+    assert next_funding_text("okx", float("nan"), now) == "–"  # a missing field, not a rule
+    assert next_funding_text("binance", now + 3_723_000, now) == "1h 02m 03s"
+    assert next_funding_text("binance", now - 1, now) == "settling"

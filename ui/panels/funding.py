@@ -29,6 +29,7 @@ from models.derived import DERIVED
 from models.funding import settled_apr
 from models.ids import funding_id, funding_now_id
 from models.series import MS_PER_DAY, MS_PER_HOUR
+from models.venues import find_venue
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem
 from ui.charts.chart_state import ChartStateMarks
@@ -50,7 +51,8 @@ NOW_TIPS = {
     2: "The venue's settlement interval for this perpetual",
     3: "Rate per 8 h = rate × 8 / interval_h (the unit most venues quote)",
     4: "APR % = rate × (24 / interval_h) × 365 × 100 (simple, not compounded)",
-    5: "Time to the venue's next settlement",
+    5: "Time to the venue's next settlement (\"continuous\": the venue, Deribit, funds all the "
+       "time, with no settlement instant)",
     6: "The venue's mark price",
     7: "Open interest in USD (coins × mark where the venue gives coins)",
 }
@@ -77,6 +79,15 @@ def countdown(next_ms: float, now_ms: int) -> str:
     h, rem = divmod(left, 3600)
     m, s = divmod(rem, 60)
     return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s"
+
+
+def next_funding_text(venue: str, next_ms: float, now_ms: int) -> str:
+    """The countdown, or "continuous" for a venue whose funding accrues all the time
+    (Deribit: no settlement instant)."""
+    spec = find_venue(venue)
+    if not np.isfinite(next_ms) and spec is not None and spec.continuous_funding:
+        return "continuous"
+    return countdown(next_ms, now_ms)
 
 
 class FundingPanel(Panel):
@@ -315,7 +326,8 @@ class FundingPanel(Panel):
                 (f"{rate_8h * 100:+.4f}%" if np.isfinite(rate_8h) else "–",
                  rate_8h if np.isfinite(rate_8h) else 0.0),
                 (f"{apr:+.2f}%", apr),
-                (countdown(next_ms, self.ctx.now_ms()), next_ms if np.isfinite(next_ms) else 0),
+                (next_funding_text(venue, next_ms, self.ctx.now_ms()),
+                 next_ms if np.isfinite(next_ms) else 0),
                 (f"{mark:,.1f}" if np.isfinite(mark) else "–", mark),
                 (f"{oi_usd / 1e9:,.2f} bn" if np.isfinite(oi_usd) else "–",
                  oi_usd if np.isfinite(oi_usd) else 0.0),
