@@ -155,6 +155,22 @@ def test_movers_open_with_btc_first_in_the_asset_order(make_panel):
     assert panel.table.item(0, 0).text() == "ETH"
 
 
+def test_movers_refill_updates_the_cells_in_place(make_panel):
+    # A new item per cell per refill kept references to None under PySide 6.11 (ui/table_cells.py)
+    from ui import theme
+    from ui.panels.movers import MoversPanel
+
+    panel = make_panel(MoversPanel, 640, 400)
+    rows = _movers_rows()
+    panel.ctx.feeds.publish("movers", rows)
+    btc_1d = panel.table.item(0, 2)
+    assert btc_1d.text() == "+10.05" and btc_1d.foreground().color().name() == theme.UP
+    panel.ctx.feeds.publish("movers", {**rows, "btc": {**rows["btc"], "chg_1d_pct": -4.5}})
+    assert panel.table.item(0, 2) is btc_1d  # the same item, new text and colour
+    assert btc_1d.text() == "-4.50" and btc_1d.foreground().color().name() == theme.DOWN
+    assert btc_1d.data(Qt.ItemDataRole.UserRole) == -4.5
+
+
 def test_movers_headers_fit_a_half_width_dock_and_explain_themselves(make_panel):
     from ui.panels.movers import MoversPanel
 

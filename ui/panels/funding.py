@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QColor, QFont, QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QLabel,
     QSplitter,
@@ -39,6 +39,7 @@ from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
+from ui.table_cells import put_cell
 from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 from ui.time_link import cursor_stamp
@@ -318,7 +319,7 @@ class FundingPanel(Panel):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(rows))
         for i, (venue, rate, hours, rate_8h, apr, next_ms, mark, oi_usd) in enumerate(rows):
-            tone = QColor(theme.DOWN if apr < 0 else theme.UP)
+            tone = theme.DOWN if apr < 0 else theme.UP
             cells = [
                 (venue_label(venue), venue),
                 (f"{rate * 100:+.4f}%", rate),
@@ -333,12 +334,8 @@ class FundingPanel(Panel):
                  oi_usd if np.isfinite(oi_usd) else 0.0),
             ]
             for col, (text, value) in enumerate(cells):
-                item = _SortItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, value)
-                item.setToolTip(NOW_TIPS.get(col, ""))
-                if col in (1, 3, 4):
-                    item.setForeground(tone)
-                self.table.setItem(i, col, item)
+                put_cell(self.table, i, col, text, item_type=_SortItem, value=value,
+                         tooltip=NOW_TIPS.get(col, ""), color=tone if col in (1, 3, 4) else None)
         self.table.setSortingEnabled(True)
         self._fit.refit()
         self.table.sortItems(4, Qt.SortOrder.DescendingOrder)

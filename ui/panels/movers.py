@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
@@ -21,6 +20,7 @@ from models.movers import COLUMN_DEFINITIONS, COLUMN_HEADERS, DRAWDOWN_BASES, MO
 from ui import theme
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, convention_box
+from ui.table_cells import put_cell
 from ui.table_fit import FitColumns
 from ui.theme import asset_color  # the current theme's variant
 
@@ -95,18 +95,16 @@ class MoversPanel(Panel):
             values = rows[stem]
             for col, (_title, field) in enumerate(COLUMNS):
                 if field is None:
-                    item = QTableWidgetItem(short_name(str(stem)))
-                    item.setForeground(QColor(asset_color(str(stem))))
-                    item.setToolTip(DERIVED["movers"].provenance().tooltip())
+                    put_cell(self.table, row, col, short_name(str(stem)),
+                             color=asset_color(str(stem)),
+                             tooltip=DERIVED["movers"].provenance().tooltip())
                 else:
                     value = float(values.get(field, np.nan))
-                    item = _NumberItem(self._format(field, value))
-                    item.setData(Qt.ItemDataRole.UserRole, value)
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight |
-                                          Qt.AlignmentFlag.AlignVCenter)
-                    item.setForeground(QColor(self._color(field, value)))
-                    item.setToolTip(COLUMN_DEFINITIONS.get(field, ""))
-                self.table.setItem(row, col, item)
+                    put_cell(self.table, row, col, self._format(field, value),
+                             item_type=_NumberItem, value=value,
+                             color=self._color(field, value),
+                             tooltip=COLUMN_DEFINITIONS.get(field, ""),
+                             align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.table.setSortingEnabled(True)
         self._fit.refit()
         self.rows = len(rows)
