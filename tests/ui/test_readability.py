@@ -404,3 +404,26 @@ def test_funding_table_headers_are_not_cut_in_a_narrow_window(make_window, qtbot
     qtbot.waitUntil(lambda: sum(header.sectionSize(c) for c in range(header.count()))
                     <= table.viewport().width())
     assert _headers_cut(table) == []
+
+
+def test_matrix_numbers_are_rewritten_in_place(make_panel):
+    # A new TextItem per cell per redraw kept references to None under PySide 6.11.
+    import numpy as np
+
+    from models.analyses import CorrelationMatrix
+    from ui.panels.rotation import RotationPanel
+
+    panel = make_panel(RotationPanel, 640, 400)
+    first = np.array([[1.0, 0.27], [0.27, 1.0]])
+    panel._draw_matrix(CorrelationMatrix(("BTC", "SPX"), ("btc", "spx"), first, 60))
+    texts = list(panel._cell_texts)
+    assert [t.toPlainText() for t in texts] == ["+1.00", "+.27", "+.27", "+1.00"]
+    second = np.array([[1.0, -0.5], [-0.5, 1.0]])
+    panel._draw_matrix(CorrelationMatrix(("BTC", "SPX"), ("btc", "spx"), second, 60))
+    assert panel._cell_texts == texts  # the same items
+    assert [t.toPlainText() for t in texts] == ["+1.00", "-.50", "-.50", "+1.00"]
+    three = np.eye(3)
+    panel._draw_matrix(CorrelationMatrix(("BTC", "SPX", "NDX"), ("btc", "spx", "ndx"), three, 60))
+    assert len(panel._cell_texts) == 9 and panel._cell_texts[:4] == texts
+    shown = [item for item in panel.matrix_plot.items if item in panel._cell_texts]
+    assert len(shown) == 9

@@ -116,6 +116,7 @@ class RotationPanel(Panel):
         self.matrix_plot.invertY(True)
         self.matrix = HeatmapItem()
         self._cell_font = QFont()
+        self._cell_texts: list[pg.TextItem] = []  # the cells' numbers, reused
         self._cell_font.setPointSizeF(7.5)
         self.matrix_plot.addItem(self.matrix)
         self.beta_plot = self._date_plot(1, 0, "rolling beta of BTC to S&P 500")
@@ -251,17 +252,24 @@ class RotationPanel(Panel):
         self.matrix.set_grid(0.0, 1.0, values)
         self.matrix.limit = 1.0
         self.matrix.setLevels((-1.0, 1.0))
-        self.matrix_plot.clear()
-        self.matrix_plot.addItem(self.matrix)
-        for i in range(len(names)):
-            for j in range(len(names)):
-                # "+.27": cells are ~30 px wide in a half-width dock
-                label = f"{values[i, j]:+.2f}".replace("0.", ".")
-                text = pg.TextItem(label, color=theme.text_on(self.matrix.color_at(values[i, j])),
-                                   anchor=(0.5, 0.5))
-                text.setFont(self._cell_font)
-                text.setPos(j + 0.5, i + 0.5)
-                self.matrix_plot.addItem(text)
+        # The cells' numbers are kept and rewritten: a new TextItem per cell per redraw kept
+        # references to None under PySide 6.11 (the soak counts them).
+        cells = len(names) ** 2
+        while len(self._cell_texts) < cells:
+            text = pg.TextItem("", anchor=(0.5, 0.5))
+            text.setFont(self._cell_font)
+            self.matrix_plot.addItem(text)
+            self._cell_texts.append(text)
+        while len(self._cell_texts) > cells:
+            self.matrix_plot.removeItem(self._cell_texts.pop())
+        for k, text in enumerate(self._cell_texts):
+            i, j = divmod(k, len(names))
+            # "+.27": cells are ~30 px wide in a half-width dock
+            label = f"{values[i, j]:+.2f}".replace("0.", ".")
+            color = theme.text_on(self.matrix.color_at(values[i, j]))
+            if (text.toPlainText(), text.color.name()) != (label, color):
+                text.setText(label, color=color)
+            text.setPos(j + 0.5, i + 0.5)
         ticks = [(i + 0.5, n) for i, n in enumerate(names)]
         if ticks != self._matrix_ticks:  # setTicks drops references to None (PySide 6.11)
             self.matrix_plot.getAxis("bottom").setTicks([ticks])
