@@ -371,3 +371,21 @@ def test_grid_lines_sit_on_the_axis_ticks_and_survive_clear(qtbot) -> None:
     plot.plot([1.7e9, 1.7e9 + 86400], [10, 20])
     plot.clear()  # what panels call to redraw their series
     assert grid.scene() is w.scene()
+
+
+def test_the_crosshair_reuses_its_lines_when_a_dock_redraws_its_plots(qtbot) -> None:
+    from ui.charts.crosshair import Crosshair
+
+    widget = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(widget)
+    top, bottom = widget.addPlot(row=0, col=0), widget.addPlot(row=1, col=0)
+    crosshair = Crosshair(widget.scene())
+    crosshair.set_plots([top, bottom])
+    lines = list(crosshair._vlines)
+    top.clear()  # a dock redrawing takes every item away, the lines too
+    bottom.clear()
+    crosshair.set_plots([top, bottom])
+    assert crosshair._vlines == lines  # the same two lines, back in their plots
+    assert lines[0] in top.items and lines[1] in bottom.items
+    crosshair.set_plots([top])
+    assert crosshair._vlines == lines[:1] and lines[1] not in bottom.items

@@ -94,10 +94,12 @@ class Crosshair(QObject):
             self._hline_plot.removeItem(self._hline)
             self._hline_plot = None
         self._plots = list(plots)
-        self._vlines = []
+        # The lines are reused: a dock that clears and redraws its plots calls this with every
+        # result, and a new InfiniteLine keeps references to None under PySide 6.11.
+        spare, self._vlines = self._vlines, []
         for plot in self._plots:
-            line = pg.InfiniteLine(angle=90, movable=False,
-                                   pen=theme.pen(theme.MUTED, style=Qt.PenStyle.DashLine))
+            line = spare.pop(0) if spare else pg.InfiniteLine(
+                angle=90, movable=False, pen=theme.pen(theme.MUTED, style=Qt.PenStyle.DashLine))
             line.setVisible(False)
             line.setZValue(50)
             plot.addItem(line, ignoreBounds=True)
