@@ -222,3 +222,23 @@ def test_the_funding_chart_names_the_failing_venue_and_the_rest_current(make_win
         "Bybit failing, retry"), timeout=3000)
     assert funding.state_marks.text(funding.plot).endswith(
         "no data from them · the rest current")
+
+
+def test_demo_charts_with_data_keep_their_tick_values_and_no_mark(make_window, qtbot):
+    # A state mark watching ids the store holds no rows for (the option chain is snapshots)
+    # took the demo's GEX chart for empty and hid its axes.
+    window = make_window(demo=True)
+    window.show()
+    qtbot.waitUntil(window.panels_have_data, timeout=60000)
+    for key in ("options", "funding", "rotation"):
+        panel = window.build_panel(key)
+        qtbot.waitUntil(panel.has_data, timeout=30000)
+    qtbot.wait(200)  # the marks refresh 50 ms after a change
+    options = window.panels["options"]
+    for plot in (options.gex_plot, options.profile_plot):
+        assert plot.getAxis("left").style["showValues"]
+        assert plot.getAxis("bottom").style["showValues"]
+    for key, plot in (("funding", window.panels["funding"].plot),
+                      ("rotation", window.panels["rotation"].corr_plot)):
+        assert plot.getAxis("left").style["showValues"], key
+        assert window.panels[key].state_marks.text(plot) == "", key

@@ -28,7 +28,6 @@ from models.ids import options_id
 from models.options import DealerPositioning, DeltaConvention
 from ui import theme
 from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
-from ui.charts.chart_state import ChartStateMarks
 from ui.charts.fit import set_title
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
@@ -105,8 +104,6 @@ class OptionsPanel(Panel):
                     "bottom": ValueAxisItem("bottom")}
 
         self.gex_plot = plot(row=0, col=0, axisItems=money_axes())
-        self.state_marks = ChartStateMarks.for_panel(self)
-        self.state_marks.watch(self.gex_plot, self.freshness_ids)  # stale chain
         self.profile_plot = plot(row=0, col=1, axisItems=money_axes())
         self.term_plot = plot(row=1, col=0)
         self.smile_plot = plot(row=1, col=1, axisItems={"bottom": ValueAxisItem("bottom")})
@@ -226,7 +223,9 @@ class OptionsPanel(Panel):
             return
         plot.addItem(pg.InfiniteLine(pos=x, angle=90, pen=theme.pen(color,
                                      style=Qt.PenStyle.DashLine), label=label,
-                                     labelOpts={"position": height, "color": color}))
+                                     labelOpts={"position": height, "color": color,
+                                                # readable over the bars it crosses
+                                                "fill": theme.translucent(theme.BACKGROUND, 200)}))
 
     def _draw_gex(self, view: ChainAnalysis) -> None:
         self.gex_plot.clear()
