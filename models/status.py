@@ -109,7 +109,12 @@ class SourceStatus:
 
     @property
     def severity(self) -> int:
-        return _SEVERITY[self.state]
+        return state_severity(self.state)
+
+
+def state_severity(state: SourceState) -> int:
+    """How bad a state is, to pick the worst of several (off < ok = demo < … < error)."""
+    return _SEVERITY[state]
 
 
 def backoff_seconds(failures: int, poll_seconds: float, retry_after: float | None = None,

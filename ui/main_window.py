@@ -188,6 +188,21 @@ class MainWindow(QMainWindow):
         panel.firstDataPaint.connect(self._on_panel_painted)
         return panel
 
+    def release_panel(self, key: str) -> Panel | None:
+        """Take dock `key`'s panel out and let it go (a theme switch rebuilds it, Go live
+        empties it): disconnected, no timer left to fire a redraw, deleted on this thread once
+        control returns. The dock holds a placeholder until `build_panel`."""
+        panel = self.panels.pop(key, None)
+        if panel is None:
+            return None
+        panel.shutdown()
+        for timer in panel.findChildren(QTimer):
+            timer.stop()
+        self.docks[key].setWidget(QWidget())
+        panel.hide()
+        panel.deleteLater()
+        return panel
+
     @Slot()
     def _on_panel_painted(self) -> None:
         if self._all_painted or any(p.on_screen() and not p.first_paint_done
@@ -366,14 +381,8 @@ class MainWindow(QMainWindow):
         self.show_banner("")
         self.setWindowTitle("Rotor — cross-asset rotation")
         self.go_live_action.setVisible(False)
-        for key, panel in list(self.panels.items()):
-            panel.shutdown()
-            for timer in panel.findChildren(QTimer):  # no debounced redraw on its way out
-                timer.stop()
-            self.docks[key].setWidget(QWidget())
-            panel.hide()
-            panel.deleteLater()  # still the dock's child: deleted on this thread
-        self.panels.clear()
+        for key in list(self.panels):
+            self.release_panel(key)
         self._all_painted = self._idle_build = False
         prices = self.build_panel("prices")
         for key, dock in self.docks.items():

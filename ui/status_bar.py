@@ -15,7 +15,7 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStatusBar, QWidget
 
 from models.catalog import CATALOG, source_label
-from models.status import SourceState, SourceStatus
+from models.status import SourceState, SourceStatus, state_severity
 from ui import theme
 from ui.store import DataStore
 from ui.time_display import format_time, zone_label
@@ -217,13 +217,12 @@ class SourceStatusBar(QStatusBar):
         lines = source_lines(self.store.statuses().values())
         text = summary_text(state for state, _text in lines.values())
         worst = max((state for state, _t in lines.values()),
-                    key=lambda s: SourceStatus("", s).severity, default=SourceState.OK)
+                    key=state_severity, default=SourceState.OK)
         color = state_color(worst)
         tip = "\n".join(f"{_ICONS.get(s, '')} {name}: {t}" for name, (s, t) in lines.items())
         others = [state for state, _t in lines.values() if state != SourceState.ERROR]
         rest = summary_text(others)
-        rest_color = state_color(max(others, key=lambda s: SourceStatus("", s).severity,
-                                     default=SourceState.OK))
+        rest_color = state_color(max(others, key=state_severity, default=SourceState.OK))
         self.strip.set_summary(f"<span style='color:{color}'>{text}</span>",
                                f"{tip}\n\nEvery series: the Sources dock.",
                                f"<span style='color:{rest_color}'>{rest}</span>" if rest else "")

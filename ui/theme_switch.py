@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
@@ -79,16 +79,12 @@ def restore_view_states(widget: QWidget, states: list[ViewState]) -> None:
 
 def rebuild_panel(window: MainWindow, key: str) -> None:
     """Replace a built panel by a new one in the current theme, at the same view ranges."""
-    old = window.panels.pop(key, None)
+    old = window.panels.get(key)
     if old is None:
         return
     states = view_states(old)
-    old.shutdown()
-    for timer in old.findChildren(QTimer):  # no debounced redraw of a panel on its way out
-        timer.stop()
+    window.release_panel(key)
     new = window.build_panel(key)
-    old.hide()
-    old.deleteLater()  # still the dock's child: deleted on this thread
     restore_view_states(new, states)
     if not new.first_paint_done:
         # Its data may arrive after this (a worker prepares it) and set the panel's default
