@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
     allDocksPainted = Signal()
     #: once, when every dock has its panel (start-up is over)
     allPanelsBuilt = Signal()
+    #: a dock got a new panel (its key): at first show, or rebuilt by a theme switch or Go live
+    panelBuilt = Signal(str)
 
     def __init__(self, settings: QSettings, *, demo: bool = False,
                  scheduler: Scheduler | None = None, start: bool = True,
@@ -186,6 +188,7 @@ class MainWindow(QMainWindow):
         self.panels[key] = panel
         self.docks[key].setWidget(panel)
         panel.firstDataPaint.connect(self._on_panel_painted)
+        self.panelBuilt.emit(key)
         return panel
 
     def release_panel(self, key: str) -> Panel | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QStandardPaths, Qt
@@ -111,15 +111,16 @@ class Shortcuts(QObject):
         self.actions: dict[str, QAction] = {}
         self._dock_index = -1
         link = window.time_link
-        prices = window.panels.get("prices")
+        # The price panel is looked up at each key press: a theme switch or Go live replaces it.
         for key in RANGE_KEYS:
-            self._add(f"range{key}", lambda k=key: self._click(prices.range_buttons.get(k)))
+            self._add(f"range{key}",
+                      lambda k=key: self._on_prices(lambda p: self._click(p.range_buttons.get(k))))
         for value in INTERVAL_KEYS:
             self._add(f"interval{value}",
-                      lambda v=value: prices.interval_box.setCurrentText(v))
-        self._add("toggleLog", lambda: prices.log_box.toggle())
-        self._add("toggleCompare", lambda: self._click(prices.mode_buttons.get(
-            "stacked" if prices.mode == "compare" else "compare")))
+                      lambda v=value: self._on_prices(lambda p: p.interval_box.setCurrentText(v)))
+        self._add("toggleLog", lambda: self._on_prices(lambda p: p.log_box.toggle()))
+        self._add("toggleCompare", lambda: self._on_prices(lambda p: self._click(
+            p.mode_buttons.get("stacked" if p.mode == "compare" else "compare"))))
         crosshair = self._add("toggleCrosshair", lambda: None, menu=window.view_menu,
                               checkable=True)
         crosshair.setChecked(link.cursor_enabled)
@@ -140,7 +141,9 @@ class Shortcuts(QObject):
             action = window.findChild(QAction, name)
             if action is not None:
                 action.setToolTip(with_key(BY_NAME[name].text, name))
-        self._annotate_prices(prices)
+        self._annotate_prices(window.panels.get("prices"))
+        window.panelBuilt.connect(  # a rebuilt price panel names its keys too
+            lambda key: self._annotate_prices(window.panels.get(key)) if key == "prices" else None)
         link.attached.connect(self._watch_double_click)
         for crosshair_item in link.crosshairs():
             self._watch_double_click(crosshair_item)
@@ -161,6 +164,11 @@ class Shortcuts(QObject):
         self.window.addAction(action)  # active without a menu too
         self.actions[name] = action
         return action
+
+    def _on_prices(self, act: Callable[[Any], object]) -> None:
+        prices = self.window.panels.get("prices")
+        if prices is not None:
+            act(prices)
 
     @staticmethod
     def _click(button: QAbstractButton | None) -> None:

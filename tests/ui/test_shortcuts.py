@@ -225,3 +225,20 @@ def test_esc_cancels_the_drag_of_a_level(window, qtbot):
     _drag_level(window, qtbot, price, escape=False)
     assert prices.user_levels != [price] and len(prices.user_levels) == 1
     assert prices.user_levels[0] > price
+
+
+def test_keys_reach_the_price_panel_a_theme_switch_rebuilt(window, qtbot):
+    # The keys once held the first price panel: after a rebuild they clicked a deleted one.
+    old = window.panels["prices"]
+    try:
+        window.set_theme("light")
+        prices = window.panels["prices"]
+        assert prices is not old
+        qtbot.waitUntil(prices.has_data, timeout=20000)
+        _press(window, Qt.Key.Key_1)
+        assert prices.range_key == "1W" and prices.range_buttons["1W"].isChecked()
+        _press(window, Qt.Key.Key_D)
+        assert prices.interval == "1d"
+        assert prices.range_buttons["1W"].toolTip().endswith("(1)")  # named on the new one
+    finally:
+        window.set_theme("dark")
