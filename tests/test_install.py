@@ -17,6 +17,7 @@ import pytest
 
 from services import desktop_entry
 from services.resources import demo_dir, icon_path
+from services.workspaces import SHIPPED_FILES
 from ui import platform_check
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_ships_the_demo_dataset_and_the_icon(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for bundled in ("resources/demo/demo.npz", "resources/demo/snapshots.json.gz",
-                    "resources/demo/README.md", "resources/icons/rotor.svg", "main.py"):
+                    "resources/demo/README.md", "resources/icons/rotor.svg", "main.py",
+                    *(f"resources/workspaces/{stem}.json" for stem in SHIPPED_FILES)):
         assert bundled in names, bundled
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
