@@ -3,6 +3,7 @@
     python main.py                      the window (live data, cache first)
     python main.py --demo               the window with the bundled synthetic dataset
     python main.py --screenshot F.png   open, wait for data (≤ 20 s), save a PNG, exit
+    python main.py --workspace NAME     open the window in that workspace (Workspaces menu)
     python main.py list                 the series Rotor knows
     python main.py refresh [SERIES ...] [--start DATE] [--end DATE]
     python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="use the bundled synthetic demo dataset (no network)")
     parser.add_argument("--screenshot", metavar="FILE.png",
                         help="open the window, wait for data, save a PNG and exit")
+    parser.add_argument("--workspace", metavar="NAME",
+                        help="open the window in this workspace (e.g. \"Squeeze watch\")")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="print every series id with its source, symbol, kind, interval")
     refresh = sub.add_parser("refresh", help="fetch series into the cache")
@@ -172,7 +175,8 @@ def run_gui(args: argparse.Namespace) -> int:
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
     try:
-        window = MainWindow(settings, demo=args.demo)
+        window = MainWindow(settings, demo=args.demo, workspace=args.workspace,
+                            workspace_dir=folder / "workspaces")
     except ServiceError as e:
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
@@ -211,7 +215,8 @@ def _schedule_screenshot(window, path: str) -> None:
 
     def check() -> None:
         waited = time.monotonic() - started
-        if not window.panels_have_data() and waited < SCREENSHOT_TIMEOUT_S:
+        ready = window.panels_have_data() and window.workspaces.is_started
+        if not ready and waited < SCREENSHOT_TIMEOUT_S:
             return
         timer.stop()
         if waited >= SCREENSHOT_TIMEOUT_S:
@@ -238,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is not None:
         if args.screenshot:
             build_parser().error("--screenshot cannot be combined with a command")
+        if args.workspace:
+            build_parser().error("--workspace cannot be combined with a command")
         return run_command(args)
     return run_gui(args)
 

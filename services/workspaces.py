@@ -207,18 +207,6 @@ class WorkspaceStore:
     def _find(self, name: str) -> WorkspaceEntry | None:
         return next((e for e in self._entries() if same_name(e.name, name)), None)
 
-    def free_name(self, name: str) -> str:
-        """`name`, or "name 2", "name 3" … the first no workspace has."""
-        with self._lock:
-            names = [e.name for e in self._entries()]
-        name = check_name(name)
-        candidate, n = name, 1
-        while any(same_name(candidate, other) for other in names):
-            n += 1
-            suffix = f" {n}"
-            candidate = name[:64 - len(suffix)].rstrip() + suffix
-        return candidate
-
     # -- reading and writing ------------------------------------------------------------------
     def read(self, name: str) -> Workspace:
         with self._lock:

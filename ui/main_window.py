@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
@@ -46,6 +47,7 @@ from ui.store import DataStore
 from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
 from ui.time_link import TimeLink
 from ui.window_fit import WrappingLabel, size_to_screen
+from ui.workspaces import WorkspaceManager
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,8 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings, *, demo: bool = False,
                  scheduler: Scheduler | None = None, start: bool = True,
-                 shutdown_msecs: int = 2000) -> None:
+                 shutdown_msecs: int = 2000, workspace: str | None = None,
+                 workspace_dir: Path | None = None) -> None:
         super().__init__()
         collect_on_gui_thread()  # Qt objects in garbage cycles must die on this thread
         self.setObjectName("RotorMainWindow")
@@ -149,6 +152,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._default_state = self.saveState(SETTINGS_VERSION)
         self._layout_restored = self._restore_layout()
+        # Named workspaces (ui/workspaces.py): `workspace` opens that one, else the last used.
+        self.workspaces = WorkspaceManager(self, workspace_dir)
+        # Sections are registered here, before `start`, in the order they apply (symbols first).
+        self.workspaces.start(workspace)
         if demo:
             self._on_mode("demo")
         if start:
@@ -205,6 +212,12 @@ class MainWindow(QMainWindow):
         panel.hide()
         panel.deleteLater()
         return panel
+
+    def build_remaining_panels(self) -> None:
+        """After the docks were rearranged: if start-up is over, the docks without a panel get
+        theirs one per event-loop turn, as at start-up."""
+        if self._idle_build:
+            QTimer.singleShot(0, self._build_next_pending)
 
     @Slot()
     def _on_panel_painted(self) -> None:
@@ -440,6 +453,7 @@ class MainWindow(QMainWindow):
         for what follows it (closing the cache, leaving the event loop)."""
         started = time.monotonic()
         self.save_layout()
+        self.workspaces.save_on_close()  # written by a worker the wait below covers
         for panel in self.panels.values():
             panel.shutdown()
         spent_ms = (time.monotonic() - started) * 1000

@@ -68,6 +68,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
                                                       "the mouse…"),
     Shortcut("cancelDrawing", ("Esc",), "Cancel dragging a price level"),
     Shortcut("showShortcuts", ("F1",), "This list of keyboard shortcuts"),
+    # Workspaces (ui/workspaces.py): the n-th of the Workspaces menu's list, the next, the last.
+    *(Shortcut(f"workspace{n}", (f"Ctrl+Alt+{n}",), f"Workspace {n} of the Workspaces menu")
+      for n in range(1, 10)),
+    Shortcut("nextWorkspace", ("Ctrl+Alt+PgDown",), "Next workspace"),
+    Shortcut("previousWorkspace", ("Ctrl+Alt+PgUp",), "Previous workspace"),
+    Shortcut("saveWorkspace", ("Ctrl+Alt+S",), "Save the current workspace"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
 

@@ -68,6 +68,21 @@ def test_compare_mode_rebases_every_asset_to_100_at_the_left_edge(panel, qtbot):
     assert y_btc[-1] == pytest.approx(expected)
 
 
+def test_compare_view_rebases_a_series_that_arrives_after_the_range_was_set(panel):
+    # A panel opened in compare view (a workspace, a restart): the range is applied with the
+    # first series; those after it must be rebased too, with no pan in between.
+    hours = MON_2026_02_02 + np.arange(48) * MS_PER_HOUR
+    panel.choose("mode", "compare")
+    feed(panel, "btc.1h", candles(hours, np.linspace(60000, 66000, 48)))
+    assert panel._range_applied
+    spx = np.linspace(6000, 6030, 48)
+    feed(panel, "spx.1h", candles(hours, spx))
+    x0 = next(iter(panel._plots.values())).vb.viewRange()[0][0]
+    base = spx[max(int(np.searchsorted(hours / 1e3, x0, side="right")) - 1, 0)]
+    assert panel._curves["spx"].transform().m22() == pytest.approx(100.0 / base)
+    assert panel._curves["spx"].transform().m22() != 1.0
+
+
 def test_levels_are_drawn_persisted_and_removable(panel, settings, qtbot):
     hours = MON_2026_02_02 + np.arange(24) * MS_PER_HOUR
     feed(panel, "btc.1h", candles(hours, np.full(24, 66800.0)))

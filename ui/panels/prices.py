@@ -377,6 +377,9 @@ class PricesPanel(Panel):
             self._apply_data(stem)
             if not self._range_applied:
                 self._apply_range()
+            # A series arriving after the range was set needs its own factor (the range may
+            # not move again): a panel opened in compare view left all but the first at 1.
+            self._on_compare_range()
             self._show_last_values()
         if stem == "btc" and series_id == self._series_id(stem):
             self._place_decoupling_marks()
