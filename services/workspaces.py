@@ -70,9 +70,10 @@ def _read_bytes(path: Path) -> bytes:
         if os.path.islink(path):
             raise WorkspaceError(f"{path} is a symbolic link; Rotor does not follow it") from e
         raise WorkspaceError(f"cannot read {path}: {e.strerror or e}") from e
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WorkspaceError(f"{path} is not a regular file")
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise WorkspaceError(f"{path} is not a regular file")
         raw = file.read(MAX_WORKSPACE_BYTES + 1)
     if len(raw) > MAX_WORKSPACE_BYTES:
         raise WorkspaceError(f"{path} is over {MAX_WORKSPACE_BYTES:,} bytes, not a Rotor "

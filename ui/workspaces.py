@@ -315,6 +315,26 @@ class WorkspaceManager(QObject):
         finally:
             self._applying_sections = False
 
+    def _run(self, key: str, fn: Callable[..., Any], *args: Any,
+             on_result: Callable[[Any], None],
+             on_error: Callable[[Exception], None] | None = None) -> None:
+        """`fn(*args)` on a worker. A WorkspaceError (a bad file, a taken name: the user's
+        business, not a fault) comes back to `on_error` without a traceback in the log."""
+        def guarded(*a: Any) -> Any:
+            try:
+                return fn(*a)
+            except WorkspaceError as e:
+                return _Refused(e)
+
+        def deliver(value: Any) -> None:
+            if isinstance(value, _Refused):
+                if on_error is not None:
+                    on_error(value.error)
+            else:
+                on_result(value)
+
+        self.window.scheduler.run(key, guarded, *args, on_result=deliver, on_error=on_error)
+
     # -- start-up -----------------------------------------------------------------------------
     def start(self, name: str | None = None) -> None:
         """Read the list and the workspace to open (`name`, else the last one used) on a
@@ -332,7 +352,7 @@ class WorkspaceManager(QObject):
             except WorkspaceError as e:
                 return entries, None, str(e)
 
-        self.window.scheduler.run("workspaces:start", read, on_result=self._on_started,
+        self._run("workspaces:start", read, on_result=self._on_started,
                                   on_error=self._on_start_failed)
         self._apply_whole = bool(name)
         self._wanted = wanted
@@ -348,7 +368,7 @@ class WorkspaceManager(QObject):
                 workspace = None
         elif workspace is not None:
             self._current = workspace
-            self._saved_text = workspace.dumps()
+            QTimer.singleShot(0, self._mark_clean)  # the window is in its state already
             for section_name, section in self._sections.items():
                 if section_name in workspace.sections:
                     self._load_section(section_name, section, workspace.sections[section_name])
@@ -454,7 +474,8 @@ class WorkspaceManager(QObject):
             if name in workspace.sections:
                 self._load_section(name, section, workspace.sections[name])
         self._current = workspace
-        self._saved_text = ""  # the next save writes it (a template becomes a user copy)
+        # Saved only once the trader changes something (a template visited is not copied).
+        QTimer.singleShot(0, self._mark_clean)
         settings.setValue(CURRENT_SETTING, workspace.name)
         self._refresh_menu()
         self.currentChanged.emit(workspace.name)
@@ -479,10 +500,21 @@ class WorkspaceManager(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Show and self._pending_sizes:
             layout, self._pending_sizes = self._pending_sizes, None
-            QTimer.singleShot(0, lambda: apply_sizes(self.window, layout))
+
+            def sized() -> None:
+                apply_sizes(self.window, layout)
+                self._mark_clean()
+
+            QTimer.singleShot(0, sized)
         return super().eventFilter(watched, event)
 
     # -- saving -------------------------------------------------------------------------------
+    def _mark_clean(self) -> None:
+        """The window as it is now counts as saved (just applied, or just opened)."""
+        if self._current is not None:
+            self._current = self.capture()
+            self._saved_text = self._current.dumps()
+
     def save_if_changed(self) -> None:
         """Capture the window and write the current workspace if that differs from its file."""
         if self._current is None or not self.is_started:
@@ -517,13 +549,16 @@ class WorkspaceManager(QObject):
             self.saved.emit(workspace.name)
             if then is not None:
                 then()
+            elif not any(same_name(e.name, workspace.name) and not e.shipped
+                         for e in self.entries):
+                self.reload_list()  # a new file (or a template's first user copy)
             finish()
 
         def failed(error: Exception) -> None:
             self._fail(f"Workspace {workspace.name!r} not saved: {error}")
             finish()
 
-        self.window.scheduler.run(f"workspaces:write:{workspace.name}", self.store.write,
+        self._run(f"workspaces:write:{workspace.name}", self.store.write,
                                   workspace, on_result=done, on_error=failed)
 
     def save_on_close(self) -> None:
@@ -535,7 +570,7 @@ class WorkspaceManager(QObject):
             return
         workspace = self.capture()
         if workspace.dumps() != self._saved_text:
-            self.window.scheduler.run("workspaces:close", self.store.write, workspace,
+            self._run("workspaces:close", self.store.write, workspace,
                                       on_result=lambda _p: None, on_error=lambda _e: None)
 
     # -- switching ----------------------------------------------------------------------------
@@ -545,7 +580,7 @@ class WorkspaceManager(QObject):
             self._refresh_menu()
             return
         self.save_if_changed()
-        self.window.scheduler.run("workspaces:read", self.store.read, name,
+        self._run("workspaces:read", self.store.read, name,
                                   on_result=self._apply_or_report,
                                   on_error=lambda e: self._fail(
                                       f"Workspace {name!r} cannot be opened: {e}"))
@@ -581,10 +616,10 @@ class WorkspaceManager(QObject):
             self._fail(str(e))
             return
         existing = next((e for e in self.entries if same_name(e.name, name)), None)
-        if existing is not None and not (self._current and same_name(self._current.name, name)):
-            if not self.confirm("Replace workspace",
-                                f"A workspace called {existing.name!r} exists. Replace it?"):
-                return
+        is_current = self._current is not None and same_name(self._current.name, name)
+        if existing is not None and not is_current and not self.confirm(
+                "Replace workspace", f"A workspace called {existing.name!r} exists. Replace it?"):
+            return
         workspace = self.capture().renamed(name)
         self._current = workspace
         self.settings.setValue(CURRENT_SETTING, name)
@@ -625,7 +660,7 @@ class WorkspaceManager(QObject):
             self.currentChanged.emit(workspace.name)
             self.reload_list()
 
-        self.window.scheduler.run("workspaces:rename", job, current.name, renamed,
+        self._run("workspaces:rename", job, current.name, renamed,
                                   on_result=done,
                                   on_error=lambda e: self._fail(f"Not renamed: {e}"))
 
@@ -655,7 +690,7 @@ class WorkspaceManager(QObject):
                 self._current = None  # nothing to save: it is gone
                 follow = left or (entries[0] if entries else None)
                 if follow is not None:
-                    self.window.scheduler.run("workspaces:read", self.store.read, follow.name,
+                    self._run("workspaces:read", self.store.read, follow.name,
                                               on_result=self._apply_or_report,
                                               on_error=lambda e: self._fail(str(e)))
                 else:
@@ -663,7 +698,7 @@ class WorkspaceManager(QObject):
                     self._current = self.capture()
             self._refresh_menu()
 
-        self.window.scheduler.run("workspaces:delete", job, target, on_result=done,
+        self._run("workspaces:delete", job, target, on_result=done,
                                   on_error=lambda e: self._fail(f"Not deleted: {e}"))
 
     # -- files elsewhere ----------------------------------------------------------------------
@@ -677,7 +712,7 @@ class WorkspaceManager(QObject):
             if not path:
                 return
         workspace = self.capture()
-        self.window.scheduler.run(
+        self._run(
             "workspaces:export", self.store.export, workspace, path,
             on_result=lambda p: self.window.status.showMessage(f"Workspace exported to {p}",
                                                                 8000),
@@ -690,7 +725,7 @@ class WorkspaceManager(QObject):
             path = self.ask_open_path()
             if not path:
                 return
-        self.window.scheduler.run("workspaces:import", self.store.import_file, path,
+        self._run("workspaces:import", self.store.import_file, path,
                                   on_result=self._on_imported,
                                   on_error=lambda e: self._fail(f"Not imported: {e}"))
 
@@ -708,7 +743,7 @@ class WorkspaceManager(QObject):
             if answer == "keep":
                 workspace = workspace.renamed(_free_name(workspace.name, names))
         self.save_if_changed()  # the current one keeps what the trader did
-        self.window.scheduler.run("workspaces:write-import", self.store.write, workspace,
+        self._run("workspaces:write-import", self.store.write, workspace,
                                   on_result=lambda _p: self._open_imported(workspace),
                                   on_error=lambda e: self._fail(f"Not imported: {e}"))
 
@@ -718,12 +753,11 @@ class WorkspaceManager(QObject):
         except WorkspaceError as e:  # checked before it was written: only a race lands here
             self._fail(f"Not imported: {e}")
             return
-        self._saved_text = workspace.dumps()
         self.reload_list()
 
     # -- the list and the menu ----------------------------------------------------------------
     def reload_list(self) -> None:
-        self.window.scheduler.run("workspaces:list", self.store.entries,
+        self._run("workspaces:list", self.store.entries,
                                   on_result=self._set_entries,
                                   on_error=lambda e: self._fail(str(e)))
 
@@ -846,14 +880,24 @@ class WorkspaceManager(QObject):
     def _fail(self, text: str) -> None:
         """One clear message (non-blocking), and the `failed` signal."""
         log.warning("workspaces: %s", text)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Workspaces", text, parent=self.window)
-        box.setObjectName("workspaceError")
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box = self.window.findChild(QMessageBox, "workspaceError")
+        if box is None:  # one box: a second failure replaces the text of the first
+            box = QMessageBox(QMessageBox.Icon.Warning, "Workspaces", text, parent=self.window)
+            box.setObjectName("workspaceError")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setText(text)
         box.open()
         self.failed.emit(text)
 
     def _notice(self, text: str) -> None:
         self.window.show_notice(text)
+
+
+class _Refused:
+    """A worker's WorkspaceError, handed back as a value."""
+
+    def __init__(self, error: WorkspaceError) -> None:
+        self.error = error
 
 
 def _free_name(name: str, names: list[str]) -> str:

@@ -1,0 +1,314 @@
+"""Named workspaces in the window (ui/workspaces.py): save, restart and restore of every part;
+imports that fail leave the current workspace as it was; unknown keys survive; the shipped
+workspaces apply; rename and delete; the choice table matches what the panels read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from models.workspace import DOCK_CHOICES, FORMAT, VERSION, Workspace
+from services.workspaces import SHIPPED_FILES, load_workspace_file, shipped_dir
+
+
+class Notes:
+    """A workspace section as the contract defines one (pure Python): a list of strings."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self._listeners: list[Callable[[], None]] = []
+
+    def to_json(self) -> dict[str, Any]:
+        return {"items": list(self.items)}
+
+    @classmethod
+    def validate_json(cls, data: Any) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise ValueError("expected {\"items\": [...]}")
+        for i, item in enumerate(data["items"]):
+            if not isinstance(item, str):
+                raise ValueError(f"items[{i}]: expected a string, got {item!r}")
+
+    def load_json(self, data: Any) -> None:
+        self.validate_json(data)
+        self.items = list(data["items"])
+        self._changed()
+
+    def add(self, text: str) -> None:
+        self.items.append(text)
+        self._changed()
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[], None]) -> None:
+        self._listeners.remove(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "workspaces"
+
+
+@pytest.fixture
+def open_window(make_window, qtbot, folder):
+    def open_(**kwargs):
+        window = make_window(start=False, workspace_dir=folder, **kwargs)
+        window.resize(1366, 768)
+        window.show()
+        notes = Notes()
+        window.workspaces.register_section("notes", notes)  # as MainWindow does for its own
+        qtbot.waitUntil(lambda: window.workspaces.is_started, timeout=10000)
+        return window, notes
+    yield open_
+    for box in QApplication.topLevelWidgets():
+        if isinstance(box, QMessageBox):
+            box.close()
+
+
+def shown(window) -> set[str]:
+    return {key for key, dock in window.docks.items() if not dock.isHidden()}
+
+
+def settings_snapshot(settings) -> dict[str, Any]:
+    return {key: settings.value(key) for key in settings.allKeys()
+            if not key.startswith("window/")}
+
+
+MINE = Workspace(
+    name="Mine",
+    docks={"prices": {"interval": "1d", "range_key": "1Y", "mode": "compare", "style": "line",
+                      "log": True, "assets": ["btc", "gold"], "shade_funding": False,
+                      "levels": False},
+           "funding": {"asset": "eth", "window": "7D"},
+           "movers": {"drawdown": "high"},
+           "open_interest": {"asset": "eth"},
+           "volatility": {"asset": "eth", "window": 90, "rv_method": "demeaned"},
+           "options": {"asset": "eth", "page": "skew", "positioning": "short_both",
+                       "delta": "premium_adjusted"},
+           "rotation": {"window": 120, "k": 3.0, "threshold": -0.1}},
+    layout={"groups": [{"area": "left", "tabs": ["prices"]},
+                       {"area": "right", "tabs": ["rotation", "movers"], "front": "movers"}]},
+    time_link={"linked": False},
+    sections={"notes": {"items": ["watch 70k", "CPI Wednesday"]}})
+
+
+def test_save_restart_restore_every_part(open_window, qtbot, folder, settings):
+    window, notes = open_window()
+    assert window.workspaces.current().name == "Default"  # a first start: the window as it is
+    assert shown(window) == set(window.docks)
+    window.workspaces.apply(MINE)
+    assert shown(window) == {"prices", "rotation", "movers"}
+    assert notes.items == ["watch 70k", "CPI Wednesday"]
+    notes.add("levels: 65k")  # an edit after the apply is saved too
+    with qtbot.waitSignal(window.workspaces.saved, timeout=10000):
+        window.workspaces.save()
+    assert (folder / "mine.json").exists()
+    before = window.workspaces.capture()
+    window.close()
+
+    again, notes_again = open_window()  # a restart: same settings, same folder
+    restored = again.workspaces.current()
+    assert restored.name == "Mine"
+    assert notes_again.items == ["watch 70k", "CPI Wednesday", "levels: 65k"]
+    assert again.time_link.linked is False
+    assert shown(again) == {"prices", "rotation", "movers"}
+    groups = again.workspaces.capture().layout["groups"]
+    tabbed = next(g for g in groups if set(g["tabs"]) == {"rotation", "movers"})
+    assert tabbed["area"] == "right" and tabbed["front"] == "movers"
+    for dock, choices in MINE.docks.items():
+        assert again.workspaces.capture().docks[dock] == choices, dock
+    assert again.workspaces.capture().docks == before.docks
+    prices = again.panels["prices"]
+    assert (prices.interval, prices.range_key, prices.mode, prices.log_scale, prices.visible,
+            prices.shade_funding, prices.show_levels) == ("1d", "1Y", "compare", True,
+                                                           ["btc", "gold"], False, False)
+    assert again.feeds.shared_params("rotation") == {"window": 120, "k": 3.0, "threshold": -0.1}
+    assert again.feeds.shared_params("chain") == {"positioning": "short_both",
+                                                  "delta": "premium_adjusted"}
+    options = again.build_panel("options")
+    assert (options.asset, options.page) == ("eth", "skew")
+    volatility = again.build_panel("volatility")
+    assert (volatility.asset, volatility.window) == ("eth", 90)
+
+
+def failing_files(tmp_path: Path) -> list[tuple[str, bytes, str]]:
+    def workspace(**changes) -> bytes:
+        data = {"format": FORMAT, "version": VERSION, "name": "Bad"}
+        data.update(changes)
+        return json.dumps(data).encode()
+
+    return [
+        ("corrupt", b'{"format": "rotor-workspace",\n  "version": 1 "name"}',
+         "malformed JSON at line 2, column 16"),
+        ("newer", workspace(version=VERSION + 1),
+         f"version {VERSION + 1} is newer than this Rotor understands ({VERSION}); "
+         "update Rotor"),
+        ("not one", b'{"hello": 1}', "not a Rotor workspace (format missing)"),
+        ("bad choice", workspace(docks={"prices": {"mode": "sideways"}}),
+         'docks.prices.mode: "sideways" is not a valid value'),
+        ("bad section", workspace(sections={"notes": {"items": ["ok", 7]}}),
+         "sections.notes: items[1]: expected a string, got 7"),
+    ]
+
+
+def test_a_failed_import_names_the_problem_and_changes_nothing(open_window, qtbot, folder,
+                                                                settings, tmp_path):
+    window, notes = open_window()
+    window.workspaces.apply(MINE)
+    with qtbot.waitSignal(window.workspaces.saved, timeout=10000):
+        window.workspaces.save()
+    current = window.workspaces.current().dumps()
+    stored = settings_snapshot(settings)
+    files = sorted(p.read_bytes() for p in folder.iterdir())
+    for label, content, words in failing_files(tmp_path):
+        path = tmp_path / f"{label}.json"
+        path.write_bytes(content)
+        with qtbot.waitSignal(window.workspaces.failed, timeout=10000) as failure:
+            window.workspaces.import_from(str(path))
+        message = failure.args[0]
+        assert message.startswith("Not imported: ") and words in message, (label, message)
+        assert window.workspaces.current().dumps() == current, label
+        assert settings_snapshot(settings) == stored, label
+        assert notes.items == ["watch 70k", "CPI Wednesday"], label
+        assert shown(window) == {"prices", "rotation", "movers"}, label
+        assert sorted(p.read_bytes() for p in folder.iterdir()) == files, label
+    boxes = window.findChildren(QMessageBox, "workspaceError")
+    assert len(boxes) == 1 and "sections.notes" in boxes[0].text()  # one message on screen
+
+
+def test_an_import_with_unknown_keys_keeps_them_on_export(open_window, qtbot, folder, tmp_path,
+                                                           monkeypatch):
+    window, notes = open_window()
+    data = {"format": FORMAT, "version": VERSION, "name": "From a friend",
+            "plugin_state": {"theme": "neon", "panels": [1, 2]},
+            "time_link": {"linked": True, "cursor": "shared"},
+            "layout": {"groups": [{"area": "left", "tabs": ["prices", "heatmap"]},
+                                  {"area": "right", "tabs": ["funding"]}],
+                       "splitters": "thin"},
+            "docks": {"prices": {"interval": "1d", "later_choice": 3},
+                      "heatmap": {"depth": 20}},
+            "sections": {"notes": {"items": ["from a friend"]}, "alerts": [{"at": 70000}]}}
+    source = tmp_path / "friend.json"
+    source.write_text(json.dumps(data))
+    with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000) as changed:
+        window.workspaces.import_from(str(source))
+    assert changed.args == ["From a friend"]
+    assert notes.items == ["from a friend"]
+    assert shown(window) == {"prices", "funding"}  # the unknown dock is skipped, not an error
+    assert window.panels["prices"].interval == "1d"
+    assert load_workspace_file(folder / "from-a-friend.json").name == "From a friend"
+
+    out = tmp_path / "exported.json"
+    window.workspaces.export_to(str(out))
+    qtbot.waitUntil(out.exists, timeout=10000)
+    written = json.loads(out.read_text())
+    assert written["plugin_state"] == data["plugin_state"]
+    assert written["sections"]["alerts"] == [{"at": 70000}]
+    assert written["sections"]["notes"] == {"items": ["from a friend"]}
+    assert written["docks"]["prices"]["later_choice"] == 3
+    assert written["docks"]["heatmap"] == {"depth": 20}
+    assert written["layout"]["splitters"] == "thin"
+    assert written["time_link"]["cursor"] == "shared"
+
+    # The same file again: the trader keeps both, the import under a free name.
+    monkeypatch.setattr(window.workspaces, "ask_conflict", lambda name: "keep")
+    with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000) as changed:
+        window.workspaces.import_from(str(source))
+    assert changed.args == ["From a friend 2"]
+    qtbot.waitUntil(lambda: "From a friend 2" in [e.name for e in window.workspaces.entries],
+                    timeout=10000)
+
+
+def test_each_shipped_workspace_applies_from_the_menu_keys(open_window, qtbot):
+    window, _notes = open_window()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    names = [e.name for e in window.workspaces.entries]
+    assert names[:3] == ["Squeeze watch", "Rotation", "Options"]
+    for n, stem in enumerate(SHIPPED_FILES, start=1):
+        expected = load_workspace_file(shipped_dir() / f"{stem}.json")
+        with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000):
+            QTest.keyClick(window, getattr(Qt.Key, f"Key_{n}"),
+                           Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        assert window.workspaces.current().name == expected.name
+        assert shown(window) == set(expected.shown_docks()), stem
+        captured = window.workspaces.capture().docks
+        for dock, choices in expected.docks.items():
+            assert {k: captured[dock][k] for k in choices} == choices, (stem, dock)
+        for key in expected.shown_docks():
+            dock = window.docks[key]
+            if not dock.visibleRegion().isEmpty():
+                assert key in window.panels, (stem, key)  # built, reading its new choices
+        menu = {a.text(): a.isChecked() for a in window.workspaces.menu.actions()
+                if a.isCheckable()}
+        assert menu[expected.name] and sum(menu.values()) == 1
+    assert window.panels["prices"].style == "candles"  # Options' BTC candles
+    # PgDown goes on to the next one: after the last shipped one, the user's "Default".
+    with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000) as changed:
+        QTest.keyClick(window, Qt.Key.Key_PageDown,
+                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert changed.args == ["Default"]
+
+
+def test_save_as_rename_and_delete(open_window, qtbot, folder, monkeypatch):
+    window, _notes = open_window()
+    manager = window.workspaces
+    monkeypatch.setattr(manager, "ask_text", lambda *_a: "Swing")
+    with qtbot.waitSignal(manager.saved, timeout=10000):
+        manager.save_as()
+    assert manager.current().name == "Swing" and (folder / "swing.json").exists()
+    with qtbot.waitSignal(manager.currentChanged, timeout=10000):
+        manager.rename("Swing trades")
+    assert manager.current().name == "Swing trades"
+    assert not (folder / "swing.json").exists()
+    assert load_workspace_file(folder / "swing-trades.json").name == "Swing trades"
+    qtbot.waitUntil(lambda: "Swing trades" in [e.name for e in manager.entries], timeout=10000)
+    # Deleting the current one opens the first of the list.
+    with qtbot.waitSignal(manager.currentChanged, timeout=10000) as changed:
+        manager.delete(confirmed=True)
+    assert changed.args == ["Squeeze watch"]
+    assert not (folder / "swing-trades.json").exists()
+    assert shown(window) == {"prices", "funding", "open_interest", "volatility"}
+    assert "Swing trades" not in [e.name for e in manager.entries]
+    # A shipped one is not deleted: one message, nothing removed.
+    with qtbot.waitSignal(manager.failed, timeout=10000) as failure:
+        manager.delete("Options", confirmed=True)
+    assert "shipped with Rotor" in failure.args[0]
+
+
+def test_the_choice_table_matches_what_the_panels_read(open_window, settings):
+    window, _notes = open_window()
+    for key in window.docks:
+        window.build_panel(key)
+    captured = window.workspaces.capture().docks
+    for key, panel in window.panels.items():
+        for name in panel._allowed:  # every choice the panel reads through `persisted`
+            assert DOCK_CHOICES[key][name].setting == panel._setting(name), (key, name)
+            assert captured[key][name] == getattr(panel, name), (key, name)
+    prices = window.panels["prices"]
+    assert (captured["prices"]["log"], captured["prices"]["assets"],
+            captured["prices"]["shade_funding"], captured["prices"]["levels"]) == \
+        (prices.log_scale, prices.visible, prices.shade_funding, prices.show_levels)
+    feeds = window.feeds
+    assert captured["rotation"] == feeds.shared_params("rotation")
+    assert captured["movers"] == feeds.shared_params("movers")
+    assert {k: captured["options"][k] for k in ("positioning", "delta")} == \
+        feeds.shared_params("chain")
+    assert captured["volatility"]["rv_method"] == feeds.shared_params("volatility")["rv_method"]
+    # The settings each choice is written to are the ones the window reads back.
+    for choices in DOCK_CHOICES.values():
+        for choice in choices.values():
+            assert choice.setting.split("/")[0] in {"prices", "funding", "movers", "oi", "vol",
+                                                    "options", "rotation"}, choice
