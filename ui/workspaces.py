@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -62,6 +63,8 @@ FIRST_NAME = "Default"
 AUTOSAVE_MS = 15_000
 #: a section's edits are saved this long after the last one
 SECTION_SAVE_MS = 1_000
+#: how long closing waits for the current workspace's write (a few KB: ~1 ms on a disk)
+CLOSE_SAVE_MS = 300
 #: keys that switch to the n-th workspace of the list (rows of ui/shortcuts.py)
 NUMBERED = 9
 
@@ -562,16 +565,28 @@ class WorkspaceManager(QObject):
                                   workspace, on_result=done, on_error=failed)
 
     def save_on_close(self) -> None:
-        """The window is closing: the current workspace is written by a worker the shutdown
-        waits for."""
+        """The window is closing: the current workspace is written by a thread of its own,
+        waited for at most `CLOSE_SAVE_MS` (the job pool may be full of requests stuck on a
+        hanging venue, and the write must not queue behind them). The write is atomic: cut
+        short by the exit, it leaves the previous file."""
         self._autosave.stop()
         self._section_save.stop()
         if self._current is None or not self.is_started:
             return
         workspace = self.capture()
-        if workspace.dumps() != self._saved_text:
-            self._run("workspaces:close", self.store.write, workspace,
-                                      on_result=lambda _p: None, on_error=lambda _e: None)
+        if workspace.dumps() == self._saved_text:
+            return
+        store = self.store
+
+        def write() -> None:
+            try:
+                store.write(workspace)
+            except WorkspaceError as e:
+                log.warning("workspace %r not saved at close: %s", workspace.name, e)
+
+        thread = threading.Thread(target=write, name="workspace-close-save", daemon=True)
+        thread.start()
+        thread.join(CLOSE_SAVE_MS / 1000)
 
     # -- switching ----------------------------------------------------------------------------
     def switch_to(self, name: str) -> None:
