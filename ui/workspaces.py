@@ -356,13 +356,17 @@ class WorkspaceManager(QObject):
                 return entries, None, str(e)
 
         self._run("workspaces:start", read, on_result=self._on_started,
-                                  on_error=self._on_start_failed)
+                  on_error=self._on_start_failed)
         self._apply_whole = bool(name)
         self._wanted = wanted
 
     def _on_started(self, result: tuple[list[WorkspaceEntry], Workspace | None, str]) -> None:
         entries, workspace, error = result
         self._set_entries(entries)
+        if workspace is None and self._apply_whole:  # `--workspace` named none: the last used
+            self._notice(f"Workspace {self._wanted!r}: {error}")
+            self.start(None)
+            return
         if workspace is not None and self._apply_whole:
             try:
                 self.apply(workspace)
@@ -378,7 +382,7 @@ class WorkspaceManager(QObject):
         if workspace is None:
             known = any(same_name(e.name, self._wanted) for e in entries) if self._wanted \
                 else False
-            if error and (known or self._apply_whole):
+            if error and known:
                 self._notice(f"Workspace {self._wanted!r} could not be read ({error}); "
                              "the window keeps its arrangement")
             # The window's own arrangement becomes the current workspace: under the name it
@@ -562,7 +566,7 @@ class WorkspaceManager(QObject):
             finish()
 
         self._run(f"workspaces:write:{workspace.name}", self.store.write,
-                                  workspace, on_result=done, on_error=failed)
+                  workspace, on_result=done, on_error=failed)
 
     def save_on_close(self) -> None:
         """The window is closing: the current workspace is written by a thread of its own,
@@ -596,9 +600,9 @@ class WorkspaceManager(QObject):
             return
         self.save_if_changed()
         self._run("workspaces:read", self.store.read, name,
-                                  on_result=self._apply_or_report,
-                                  on_error=lambda e: self._fail(
-                                      f"Workspace {name!r} cannot be opened: {e}"))
+                  on_result=self._apply_or_report,
+                  on_error=lambda e: self._fail(
+                      f"Workspace {name!r} cannot be opened: {e}"))
 
     def _apply_or_report(self, workspace: Workspace) -> None:
         try:
@@ -676,8 +680,8 @@ class WorkspaceManager(QObject):
             self.reload_list()
 
         self._run("workspaces:rename", job, current.name, renamed,
-                                  on_result=done,
-                                  on_error=lambda e: self._fail(f"Not renamed: {e}"))
+                  on_result=done,
+                  on_error=lambda e: self._fail(f"Not renamed: {e}"))
 
     def delete(self, name: str | None = None, *, confirmed: bool = False) -> None:
         """Delete a user's workspace (the current one by default). If it was current, the
@@ -706,15 +710,15 @@ class WorkspaceManager(QObject):
                 follow = left or (entries[0] if entries else None)
                 if follow is not None:
                     self._run("workspaces:read", self.store.read, follow.name,
-                                              on_result=self._apply_or_report,
-                                              on_error=lambda e: self._fail(str(e)))
+                              on_result=self._apply_or_report,
+                              on_error=lambda e: self._fail(str(e)))
                 else:
                     self._current = Workspace(name=FIRST_NAME)
                     self._current = self.capture()
             self._refresh_menu()
 
         self._run("workspaces:delete", job, target, on_result=done,
-                                  on_error=lambda e: self._fail(f"Not deleted: {e}"))
+                  on_error=lambda e: self._fail(f"Not deleted: {e}"))
 
     # -- files elsewhere ----------------------------------------------------------------------
     def export_to(self, path: str | None = None) -> None:
@@ -741,8 +745,8 @@ class WorkspaceManager(QObject):
             if not path:
                 return
         self._run("workspaces:import", self.store.import_file, path,
-                                  on_result=self._on_imported,
-                                  on_error=lambda e: self._fail(f"Not imported: {e}"))
+                  on_result=self._on_imported,
+                  on_error=lambda e: self._fail(f"Not imported: {e}"))
 
     def _on_imported(self, workspace: Workspace) -> None:
         try:
@@ -759,8 +763,8 @@ class WorkspaceManager(QObject):
                 workspace = workspace.renamed(_free_name(workspace.name, names))
         self.save_if_changed()  # the current one keeps what the trader did
         self._run("workspaces:write-import", self.store.write, workspace,
-                                  on_result=lambda _p: self._open_imported(workspace),
-                                  on_error=lambda e: self._fail(f"Not imported: {e}"))
+                  on_result=lambda _p: self._open_imported(workspace),
+                  on_error=lambda e: self._fail(f"Not imported: {e}"))
 
     def _open_imported(self, workspace: Workspace) -> None:
         try:
@@ -773,8 +777,8 @@ class WorkspaceManager(QObject):
     # -- the list and the menu ----------------------------------------------------------------
     def reload_list(self) -> None:
         self._run("workspaces:list", self.store.entries,
-                                  on_result=self._set_entries,
-                                  on_error=lambda e: self._fail(str(e)))
+                  on_result=self._set_entries,
+                  on_error=lambda e: self._fail(str(e)))
 
     def _set_entries(self, entries: list[WorkspaceEntry]) -> None:
         self.entries = list(entries)

@@ -320,3 +320,16 @@ def test_the_choice_table_matches_what_the_panels_read(open_window, settings):
         for choice in choices.values():
             assert choice.setting.split("/")[0] in {"prices", "funding", "movers", "oi", "vol",
                                                     "options", "rotation"}, choice
+
+
+def test_a_workspace_named_at_start_opens_and_an_unknown_name_is_said(open_window, qtbot):
+    window, _notes = open_window(workspace="Options")  # main.py --workspace Options
+    assert window.workspaces.current().name == "Options"
+    assert shown(window) == {"options", "prices", "volatility"}
+    assert window.panels["prices"].visible == ["btc"]
+    window.close()
+    other, _notes = open_window(workspace="Nope")
+    # The last one used (Options, from the settings) stays; the status bar says why.
+    assert other.workspaces.current().name == "Options"
+    assert "Nope" in other.status.currentMessage()
+    assert shown(other) == {"options", "prices", "volatility"}
