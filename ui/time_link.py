@@ -211,6 +211,13 @@ class TimeLink(QObject):
                          else next(iter(self._plots)))
         self.linkedChanged.emit(on)
 
+    def forget_range(self) -> None:
+        """A new arrangement of the docks (a workspace applied): the range the trader set is
+        not carried over, so the rebuilt price chart's range button leads again."""
+        self._user_range = None
+        self._range_source = None
+        self._fan_out_timer.stop()
+
     @property
     def user_range(self) -> tuple[float, float] | None:
         """The range the trader last set on a linked time chart (None: none, or unlinked)."""

@@ -463,8 +463,8 @@ class WorkspaceManager(QObject):
             for name, choice in choices.items():
                 value = given.get(name, choice.default)
                 settings.setValue(choice.setting, value if value != [] else "")
-        rebuilt = [key for key in window.panels]
-        for key in rebuilt:
+        window.time_link.forget_range()  # the workspace's range buttons lead, not the last pan
+        for key in list(window.panels):
             window.release_panel(key)
         self._restore_layout(workspace.layout)
         link = window.findChild(QAction, "linkTimeRangesAction")

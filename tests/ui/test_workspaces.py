@@ -9,13 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from models.series import MS_PER_DAY, MS_PER_HOUR
 from models.workspace import DOCK_CHOICES, FORMAT, VERSION, Workspace
 from services.workspaces import SHIPPED_FILES, load_workspace_file, shipped_dir
+from tests.ui.prices_helpers import candles
 
 
 class Notes:
@@ -333,3 +336,25 @@ def test_a_workspace_named_at_start_opens_and_an_unknown_name_is_said(open_windo
     assert other.workspaces.current().name == "Options"
     assert "Nope" in other.status.currentMessage()
     assert shown(other) == {"options", "prices", "volatility"}
+
+
+def test_a_switch_shows_the_workspace_range_not_the_last_pan(open_window, qtbot):
+    window, _notes = open_window()
+    start = 1_735_689_600_000  # 2025-01-01 UTC
+    days = start + np.arange(400) * MS_PER_DAY
+    hours = days[-60] + np.arange(60 * 24) * MS_PER_HOUR
+    window.store.set_series("btc.1d", candles(days, np.linspace(40000, 90000, len(days))))
+    window.store.set_series("btc.1h", candles(hours, np.linspace(80000, 90000, len(hours))))
+    prices = window.panels["prices"]
+    qtbot.waitUntil(lambda: prices._range_applied, timeout=10000)
+    plot = next(iter(prices._plots.values()))
+    plot.setXRange(hours[100] / 1e3, hours[300] / 1e3, padding=0)  # the trader zooms in
+    window.time_link.publish("prices")
+    assert window.time_link.user_range is not None
+    with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000):
+        window.workspaces.switch_to("Rotation")  # 1d bars, 6M
+    prices = window.panels["prices"]
+    qtbot.waitUntil(lambda: prices._range_applied, timeout=10000)
+    x0, x1 = next(iter(prices._plots.values())).vb.viewRange()[0]
+    assert (x1 - x0) / 86400 == pytest.approx(182 * 1.02)
+    assert x1 == pytest.approx(days[-1] / 1e3 + 182 * 86400 * 0.02)
