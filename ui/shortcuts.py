@@ -68,6 +68,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
                                                       "the mouse…"),
     Shortcut("cancelDrawing", ("Esc",), "Cancel dragging a price level"),
     Shortcut("showShortcuts", ("F1",), "This list of keyboard shortcuts"),
+    Shortcut("copyChartImage", ("Ctrl+Shift+C",), "Copy the dock under the mouse (or the "
+                                                  "window) to the clipboard as an image"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
 
