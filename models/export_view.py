@@ -229,27 +229,32 @@ def rotation_series(view: RotationAnalysis, matrix: CorrelationMatrix | None = N
     of the sessions in view (when there is one)."""
     window = view.window
     params = {"window": view.window, "k": view.k, "threshold": view.threshold}
+    sessions = _session_ms(view.returns.index)
+    as_of = int(sessions[-1]) if len(sessions) else None  # the newest session used
     out = []
     for stem, series in view.corr.items():
         name = f"corr.btc_{stem}.{window}"
         out.append(_timed(name, name, _session_ms(series.index), {"corr": series.to_numpy(float)},
-                          _derived(name, view, None, **params)))
+                          _derived(name, view, as_of, **params)))
     name = f"beta.btc_spx.{window}"
     out.append(_timed(name, name, _session_ms(view.beta.index),
-                      {"beta": view.beta.to_numpy(float)}, _derived(name, view, None, **params)))
+                      {"beta": view.beta.to_numpy(float)},
+                      _derived(name, view, as_of, **params)))
     for stem in ("gold", "spx"):
         if stem in view.ratios:
             name = f"ratio.btc_{stem}"
             ratio = view.ratios[stem]
             out.append(_timed(name, name, _session_ms(ratio.index),
-                              {"ratio": ratio.to_numpy(float)}, _derived(name, view, None)))
+                              {"ratio": ratio.to_numpy(float)}, _derived(name, view, as_of)))
     dec = view.decoupling
     if len(dec):
         out.append(_timed("decoupling.btc_spx", "decoupling.btc_spx", _session_ms(dec.index),
                           {c: dec[c].to_numpy(float) for c in dec.columns},
-                          _derived("decoupling.btc_spx", view, None, **params)))
+                          _derived("decoupling.btc_spx", view, as_of, **params)))
     if matrix is not None:
-        out.append(correlation_matrix_series(matrix, matrix_window_ms))
+        series = correlation_matrix_series(matrix, matrix_window_ms)
+        series.provenance["as_of"] = _iso(as_of)
+        out.append(series)
     return out
 
 
