@@ -352,9 +352,9 @@ class DockView:
 def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
                 x_range: tuple[float, float] | None = None) -> DockView:
     """What `dock` plots for `choices` (resolved: `models.dock_choices.resolve_choices`), read
-    through `loader` with the analyses the dock's feeds run. `x_range` matters where what is
-    plotted depends on the view: the compare view's rebase at the left edge, the rotation
-    matrix of the sessions in view."""
+    through `loader` with the analyses the dock's feeds run. `x_range` (seconds, an open end
+    ±inf: the dock's own range there) matters where what is plotted depends on the view: the
+    compare view's rebase at the left edge, the rotation matrix of the sessions in view."""
     from models import analyses
     from models.dock_choices import (
         FUNDING_WINDOWS_DAYS,
@@ -365,6 +365,14 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
 
     def ending(end_s: float | None, days: float) -> tuple[float, float] | None:
         return None if end_s is None else (end_s - days * 86400, end_s)
+
+    def shown(default: tuple[float, float] | None) -> tuple[float, float]:
+        """The window asked for, its open ends (±inf) taken from the dock's own range."""
+        base = default or (-np.inf, np.inf)
+        if x_range is None:
+            return base
+        return (x_range[0] if np.isfinite(x_range[0]) else base[0],
+                x_range[1] if np.isfinite(x_range[1]) else base[1])
 
     if dock == "prices":
         from models.catalog import PRICE_STEMS
@@ -381,9 +389,10 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
                 interval_ms = (spec.interval_ms if spec else None) or MS_PER_DAY
                 prepared[series_id] = prepare_prices(data, interval_ms, interval == "1d")
         default = ending(price_data_end_s(prepared, interval), RANGES_DAYS[choices["range_key"]])
-        left = (x_range or default or (None, None))[0]
+        left = shown(default)[0]
         return DockView(price_series(prepared, stems, interval, choices["mode"],
-                                     choices["style"], left), default)
+                                     choices["style"], left if np.isfinite(left) else None),
+                        default)
     if dock == "funding":
         result = analyses.analyse_funding(loader, choices["asset"])
         end = result.as_of_ms / 1e3 if result.as_of_ms else None
@@ -404,7 +413,7 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
             return DockView([], None)
         end = _session_ms(view.returns.index)[-1] / 1e3 if len(view.returns) else None
         default = ending(end, ROTATION_SPAN_DAYS)
-        x0, x1 = x_range or default or (0.0, 0.0)
+        x0, x1 = shown(default)
         window_ms = (x0 * 1e3, x1 * 1e3)
         matrix = analyses.correlation_matrix_between(view.returns, *window_ms) \
             if len(view.returns) else None

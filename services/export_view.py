@@ -94,8 +94,7 @@ def export_view(services: Any, dock_key: str, choices: Mapping[str, Any], out_di
         asked = (start_ms / 1e3 if start_ms is not None else -np.inf,
                  end_ms / 1e3 if end_ms is not None else np.inf)
     try:
-        view = dock_series(services.cache, dock_key, resolved,
-                           asked if asked is None or np.isfinite(asked).all() else None)
+        view = dock_series(services.cache, dock_key, resolved, asked)
     except ValueError as e:
         raise CommandError(str(e)) from None
     x_range = None
