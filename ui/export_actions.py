@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -98,7 +98,7 @@ class ExportActions(QObject):
         menu.setToolTipsVisible(True)
         self._add("exportWindowPng", "Window as PNG…", self.export_window_png)
         self._add("exportDockPng", "Dock as PNG…", self.export_dock_png)
-        self._add("copyChartImage", BY_NAME["copyChartImage"].text, self.copy_chart_image,
+        self._add("copyChartImage", "Copy chart image", self.copy_chart_image,
                   key="copyChartImage")
         menu.addSeparator()
         group = QActionGroup(self)
@@ -117,6 +117,8 @@ class ExportActions(QObject):
         file_menu = window.file_menu
         anchor = next((a for a in file_menu.actions() if a.isSeparator()), None)
         file_menu.insertMenu(anchor, menu)
+        for dock in window.docks.values():  # right-click on a dock's title bar
+            dock.installEventFilter(self)
 
     def _add(self, name: str, text: str, slot: Any, key: str | None = None) -> QAction:
         action = QAction(text, self.window)
@@ -130,6 +132,27 @@ class ExportActions(QObject):
         self.menu.addAction(action)
         self.actions[name] = action
         return action
+
+    def dock_menu(self, dock: QDockWidget) -> QMenu:
+        """The dock title bar's context menu: this dock as PNG, on the clipboard, as CSV."""
+        menu = QMenu(dock)
+        menu.setObjectName("dockExportMenu")
+        key = dock.objectName().removeprefix("dock_")
+        menu.addAction("Export as PNG…", lambda: self._save_png(dock, key))
+        menu.addAction("Copy image", lambda: self.copy_image_of(dock))
+        menu.addAction("Export data as CSV…", lambda: self.export_csv(dock))
+        return menu
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ContextMenu and isinstance(watched, QDockWidget):
+            content = watched.widget()
+            title_bottom = content.geometry().top() if content is not None else 0
+            if event.pos().y() < title_bottom:
+                menu = self.dock_menu(watched)
+                menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                menu.popup(event.globalPos())
+                return True
+        return super().eventFilter(watched, event)
 
     def set_scale(self, scale: int) -> None:
         self.scale = scale
@@ -172,7 +195,9 @@ class ExportActions(QObject):
 
     def copy_chart_image(self) -> QImage:
         """The dock under the mouse (else the window) onto the clipboard."""
-        dock = self.window.shortcuts.dock_under_mouse()
+        return self.copy_image_of(self.window.shortcuts.dock_under_mouse())
+
+    def copy_image_of(self, dock: QDockWidget | None) -> QImage:
         widget: QWidget = dock if dock is not None else self.window
         image = render_image(widget, self.scale)
         QGuiApplication.clipboard().setImage(image)

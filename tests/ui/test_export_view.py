@@ -241,6 +241,16 @@ def test_images_at_1x_and_2x_the_clipboard_and_the_docks_drawn_by_value(
     on_clipboard = QGuiApplication.clipboard().image()
     assert not on_clipboard.isNull() and on_clipboard.size() == copied.size()
 
+    # A dock title bar's own menu: its image onto the clipboard.
+    funding_dock = window.docks["funding"]
+    menu = exports.dock_menu(funding_dock)
+    assert [a.text() for a in menu.actions()] == ["Export as PNG…", "Copy image",
+                                                  "Export data as CSV…"]
+    menu.actions()[1].trigger()
+    expected = (2 * funding_dock.width(), 2 * funding_dock.height())  # the 2× choice holds
+    assert (QGuiApplication.clipboard().image().width(),
+            QGuiApplication.clipboard().image().height()) == expected
+
     # Docks whose x is no time: every point, as the items were handed them.
     options = window.panels["options"]
     folder = tmp_path / "options"
