@@ -731,7 +731,7 @@ class PricesPanel(Panel):
         from models.export_view import price_series
 
         x_range = self.plotted_x_range()
-        return price_series(self._prepared, [s for s in PRICE_STEMS if s in self._curves],
+        return price_series(self._prepared, list(self._curves),  # the charts' own order
                             self.interval, self.mode, self.style,
                             x_range[0] if x_range else None)
 
