@@ -99,16 +99,21 @@ def _timed(name: str, source: str, time_ms: np.ndarray, columns: dict[str, np.nd
     return series if shown.all() else series._rows(shown)
 
 
-def _stored(series_id: str, data: SeriesData, columns: Sequence[str],
-            note: str = "") -> PlottedSeries:
+def _stored_provenance(series_id: str, last_ms: int | None, note: str = "") -> dict[str, Any]:
     spec = CATALOG.get(series_id)
-    provenance = stored_provenance(spec, data.last_ms) if spec is not None else {
+    provenance = stored_provenance(spec, last_ms) if spec is not None else {
         "id": series_id, "label": series_id, "unit": "", "formula": "as stored in the cache",
         "convention": "bars stamped at their open, UTC", "inputs": [series_id], "params": {},
-        "details": {}, "as_of": _iso(data.last_ms)}
+        "details": {}, "as_of": _iso(last_ms)}
     if note:
         provenance["details"] = {**provenance["details"], "On the chart": note}
-    return _timed(series_id, series_id, data.time, {c: data[c] for c in columns}, provenance)
+    return provenance
+
+
+def _stored(series_id: str, data: SeriesData, columns: Sequence[str],
+            note: str = "") -> PlottedSeries:
+    return _timed(series_id, series_id, data.time, {c: data[c] for c in columns},
+                  _stored_provenance(series_id, data.last_ms, note))
 
 
 def _derived(derived_id: str, result: Any, as_of_ms: int | None,
@@ -140,18 +145,17 @@ def price_series(prepared: Mapping[str, PreparedPrices], stems: Sequence[str], i
         data = p.source
         columns = ("open", "high", "low", "close") if (
             style == "candles" and mode == "stacked") else ("close",)
-        note = "daily bars drawn at 00:00 UTC of their trading date" if p.by_date else ""
-        series = _stored(series_id, data, ())
+        provenance = _stored_provenance(
+            series_id, data.last_ms,
+            "daily bars drawn at 00:00 UTC of their trading date" if p.by_date else "")
         values = {c: data[c] for c in columns}
         if mode == "compare":
             factor = rebase_factor(p, left_edge_s if left_edge_s is not None else p.t_raw[0])
             values["rebased"] = data["close"] * factor
-            series.provenance["details"] = {
-                "rebased": f"close × {factor:.10g} (100 at the last close at or before the "
-                           "chart's left edge)"}
-        if note:
-            series.provenance["details"] = {**series.provenance["details"], "On the chart": note}
-        out.append(_timed(series_id, series_id, data.time, values, series.provenance, p.t_raw))
+            provenance["details"] = {**provenance["details"], "rebased": (
+                f"close × {factor:.10g} (100 at the last close at or before the chart's left "
+                "edge)")}
+        out.append(_timed(series_id, series_id, data.time, values, provenance, p.t_raw))
     return out
 
 
