@@ -226,6 +226,9 @@ class ExportActions(QObject):
             status.showMessage(f"{dock.windowTitle()}: no data to export yet", 8000)
             return False
         x_range = panel.plotted_x_range()
+        if x_range is not None and not any(len(s.clipped(*x_range)) for s in series):
+            status.showMessage(f"{dock.windowTitle()}: no data in the visible time window", 8000)
+            return False
         folder = folder or ask_folder(self.window, f"Export {dock.windowTitle()} as CSV into…")
         if not folder:
             return False

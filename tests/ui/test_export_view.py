@@ -274,6 +274,10 @@ def test_images_at_1x_and_2x_the_clipboard_and_the_docks_drawn_by_value(
     for row in range(movers.table.rowCount()):
         shown = movers.table.item(row, 1).data(Qt.ItemDataRole.UserRole)
         assert table["last"].iloc[row] == pytest.approx(shown, rel=1e-9)
+    # A time window with no data: said, nothing written.
+    next(iter(prices._plots.values())).setXRange(0, 86400, padding=0)
+    assert not exports.export_csv(window.docks["prices"], str(tmp_path))
+    assert "no data in the visible time window" in window.status.currentMessage()
     # The sources dock plots no series: said, nothing written.
     assert not exports.export_csv(window.docks["sources"], str(tmp_path))
     assert "no data series" in window.status.currentMessage()
