@@ -66,9 +66,8 @@ def write_plotted(series: Sequence[PlottedSeries], out_dir: str | Path,
         provenance = dict(shown.provenance)
         if shown.timed:
             provenance["rows"] = len(shown)
-            if x_range is not None:
-                provenance["window"] = {"start": iso_utc(int(x_range[0] * 1000)),
-                                        "end": iso_utc(int(x_range[1] * 1000))}
+            if x_range is not None:  # an open end (±inf) is None
+                provenance["window"] = {"start": _edge(x_range[0]), "end": _edge(x_range[1])}
         _write_sidecar(str(path), provenance)
         written.append(path)
     return written
@@ -108,9 +107,11 @@ def export_view(services: Any, dock_key: str, choices: Mapping[str, Any], out_di
             f" between {_when(x_range[0])} and {_when(x_range[1])}"
         raise CommandError(f"{dock_key}: nothing to export{where} (no cached data there: "
                            "`main.py refresh`, or another --start/--end)")
-    if x_range is not None and not np.isfinite(x_range).all():
-        x_range = None  # the dock shows all it has
     return write_plotted(view.series, folder, x_range)
+
+
+def _edge(seconds: float) -> str | None:
+    return iso_utc(int(seconds * 1000)) if np.isfinite(seconds) else None
 
 
 def _when(seconds: float) -> str:

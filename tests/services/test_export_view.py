@@ -104,6 +104,20 @@ def test_compare_view_rebases_to_100_at_the_window_start(demo, tmp_path):
     np.testing.assert_allclose(frame["rebased"], frame["close"] * 100 / base, rtol=1e-9)
 
 
+def test_an_open_start_keeps_what_the_dock_shows_up_to_the_end_asked(demo, tmp_path):
+    out = tmp_path / "oi"
+    out.mkdir()
+    end = "2026-02-01T00:00:00"
+    export_view(demo, "open_interest", {"asset": "btc"}, out, None,
+                int(pd.Timestamp(end, tz="UTC").timestamp() * 1000))
+    ours = pd.read_csv(out / "oi.binance.btc.csv")
+    theirs = cli_export(demo, "oi.binance.btc", tmp_path, None, end)
+    np.testing.assert_allclose(ours["open_interest"], theirs["open_interest"], rtol=1e-12)
+    assert ours["time"].iloc[-1] == "2026-02-01T00:00:00Z"
+    window = json.loads(sidecar_path(str(out / "oi.binance.btc.csv")).read_text())["window"]
+    assert window == {"start": None, "end": "2026-02-01T00:00:00Z"}
+
+
 def test_refusals_are_one_line_with_exit_status_2(demo, tmp_path):
     ws = workspace(tmp_path, {"prices": {"interval": "2h"}, "funding": "1h"})
     out = tmp_path / "out"
