@@ -116,7 +116,7 @@ class PricesPanel(Panel):
         self.range_key = self.persisted("range_key", RANGES_DAYS, chosen["range_key"])
         self.mode = self.persisted("mode", MODES, chosen["mode"])
         self.style = self.persisted("style", STYLES, chosen["style"])
-        self.log_scale = read_setting(settings, "prices/log", False)
+        self.log_scale = read_setting(settings, "prices/log", chosen["log"])
         saved = read_setting(settings, "prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
         self._prepared: dict[str, PreparedPrices] = {}
