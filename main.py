@@ -7,6 +7,8 @@
     python main.py list                 the series Rotor knows
     python main.py refresh [SERIES ...] [--start DATE] [--end DATE]
     python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
+    python main.py export-view WORKSPACE DOCK --out DIR [--start DATE] [--end DATE]
+                                        what a dock shows, one CSV per series (docs/export.md)
     python main.py install-desktop [--remove]   a Linux application-menu entry with an icon
     python main.py --version
 
@@ -80,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="CSV file to write")
     export.add_argument("--start", help="from date (YYYY-MM-DD, UTC)")
     export.add_argument("--end", help="to date (YYYY-MM-DD, UTC)")
+    view = sub.add_parser("export-view", help="write what a dock shows (one CSV per plotted "
+                                              "series, with provenance) for a workspace's choices")
+    view.add_argument("workspace", help="workspace JSON file (its \"docks\" section)")
+    view.add_argument("dock", help="dock key: prices, funding, open_interest, volatility, "
+                                   "rotation, options, movers")
+    view.add_argument("--out", required=True, help="folder to write the CSV files into")
+    view.add_argument("--start", help="from date (YYYY-MM-DD, UTC; default: the dock's range)")
+    view.add_argument("--end", help="to date (YYYY-MM-DD, UTC; default: the data's end)")
     desktop = sub.add_parser("install-desktop",
                              help="add Rotor to the Linux application menu (desktop entry, icon)")
     desktop.add_argument("--remove", action="store_true", help="take the entry away again")
@@ -123,6 +133,11 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "refresh":
             return commands.cmd_refresh(services, args.series, args.start, args.end)
+        if args.command == "export-view":
+            from services.export_view import cmd_export_view
+
+            return cmd_export_view(services, args.workspace, args.dock, args.out, args.start,
+                                   args.end, sys.stdout)
         return commands.cmd_export(services, args.series, args.out, args.start, args.end)
     except commands.CommandError as e:  # exit status 2 or 1: see services/commands.py
         sys.stderr.write(f"rotor: error: {e}\n")

@@ -81,6 +81,16 @@ class Provenance:
         return "\n".join(lines)
 
 
+def stored_provenance(spec: Any, as_of_ms: int | None) -> dict[str, Any]:
+    """The sidecar of a stored series (a `models.catalog.SeriesSpec`): what its venue served,
+    which venue, symbol and interval (`main.py export` and the dock exports)."""
+    return {"id": spec.id, "label": spec.label, "unit": spec.unit,
+            "formula": "as served by the venue (no transformation)",
+            "convention": f"bars stamped at their open, UTC; interval {spec.interval}",
+            "inputs": [f"{venue}:{symbol}" for venue, symbol in spec.venues],
+            "params": {}, "details": {}, "as_of": _iso(as_of_ms) if as_of_ms else None}
+
+
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None

@@ -27,6 +27,7 @@ from typing import IO, TextIO
 import numpy as np
 
 from models.catalog import CATALOG, derived_specs
+from models.derived import stored_provenance
 from services.app import AppServices
 from services.refresh import refresh_series
 
@@ -238,11 +239,7 @@ def _write_sidecar(out_path: str, provenance: dict) -> Path:
 
 def _stored_provenance(spec, as_of_ms: int | None) -> dict:
     """A stored series is what its venue served: say which venue, symbol and interval."""
-    return {"id": spec.id, "label": spec.label, "unit": spec.unit,
-            "formula": "as served by the venue (no transformation)",
-            "convention": f"bars stamped at their open, UTC; interval {spec.interval}",
-            "inputs": [f"{venue}:{symbol}" for venue, symbol in spec.venues],
-            "params": {}, "details": {}, "as_of": iso_utc(as_of_ms) if as_of_ms else None}
+    return stored_provenance(spec, as_of_ms)
 
 
 def _inputs_as_of(services: AppServices, inputs: Sequence[str]) -> int | None:

@@ -35,6 +35,7 @@ from models.analyses import (
     ROTATION_WINDOWS,
 )
 from models.catalog import CATALOG
+from models.dock_choices import DOCK_DEFAULTS
 from models.movers import DRAWDOWN_BASES
 from models.options import DealerPositioning, DeltaConvention
 from models.series import SeriesData, Snapshot
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 HEAVY = frozenset({"chain", "rotation", "skew_history", "gamma_levels"})
 #: parameters everyone showing the analysis shares, with their defaults
 SHARED_DEFAULTS: dict[str, dict[str, Any]] = {
-    "rotation": {"window": 60, "k": 2.0, "threshold": 0.2},
+    "rotation": dict(DOCK_DEFAULTS["rotation"]),
     "chain": {"positioning": DEFAULT_POSITIONING, "delta": DEFAULT_DELTA},
     "skew_history": {"delta": DEFAULT_DELTA},
     "volatility": {"rv_method": DEFAULT_RV_METHOD},

@@ -26,6 +26,7 @@ from services.app import AppServices
 from ui import theme
 from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
+from ui.export_actions import ExportActions
 from ui.gui_collector import collect_on_gui_thread
 from ui.panels.base import Panel, UiContext
 from ui.panels.funding import FundingPanel
@@ -315,6 +316,7 @@ class MainWindow(QMainWindow):
         about.triggered.connect(self._about)
         help_menu.addAction(about)
         self.shortcuts = Shortcuts(self)  # the keyboard (ui/shortcuts.py)
+        self.exports = ExportActions(self)  # File → Export (ui/export_actions.py)
 
     def open_settings_dialog(self) -> SettingsDialog:
         if self._settings_dialog is None:

@@ -74,6 +74,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("nextWorkspace", ("Ctrl+Alt+PgDown",), "Next workspace"),
     Shortcut("previousWorkspace", ("Ctrl+Alt+PgUp",), "Previous workspace"),
     Shortcut("saveWorkspace", ("Ctrl+Alt+S",), "Save the current workspace"),
+    Shortcut("copyChartImage", ("Ctrl+Shift+C",), "Copy the dock under the mouse (or the "
+                                                  "window) to the clipboard as an image"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models import dock_choices
 from models.analyses import FundingAnalysis
 from models.at_instant import value_at_or_before
 from models.catalog import FUNDING_VENUES, venue_label
@@ -44,8 +45,8 @@ from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 from ui.time_link import cursor_stamp
 
-ASSETS = ("btc", "eth")
-WINDOWS_DAYS = {"7D": 7, "30D": 30, "90D": 90}
+ASSETS = dock_choices.DERIVATIVE_ASSETS
+WINDOWS_DAYS = dock_choices.FUNDING_WINDOWS_DAYS
 NOW_COLUMNS = ("Venue", "Rate", "Every", "Per 8h", "APR", "Next funding", "Mark", "OI (USD)")
 NOW_TIPS = {
     1: "The venue's current (predicted) rate for the period now running, per interval",
@@ -101,8 +102,9 @@ class FundingPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = self.persisted("asset", ASSETS, "btc")
-        self.window = self.persisted("window", WINDOWS_DAYS, "30D")
+        chosen = dock_choices.DOCK_DEFAULTS[self.key]
+        self.asset = self.persisted("asset", ASSETS, chosen["asset"])
+        self.window = self.persisted("window", WINDOWS_DAYS, chosen["window"])
         self.result: FundingAnalysis | None = None
         self._venue_ticks: list[tuple[float, str]] = []
         self._curves: dict[str, LodCurveItem] = {}
@@ -367,3 +369,13 @@ class FundingPanel(Panel):
     def shutdown(self) -> None:
         self._tick.stop()
         super().shutdown()
+
+    # -- export (docs/export.md) --------------------------------------------------------------
+    def plotted_series(self) -> list:
+        from models.export_view import funding_series
+
+        return [] if self.result is None else funding_series(self.result)
+
+    def plotted_x_range(self) -> tuple[float, float]:
+        x0, x1 = self.plot.vb.viewRange()[0]
+        return float(x0), float(x1)

@@ -132,3 +132,19 @@ class MoversPanel(Panel):
 
     def has_data(self) -> bool:
         return self.rows > 0
+
+    # -- export (docs/export.md) --------------------------------------------------------------
+    def plotted_series(self) -> list:
+        """The table in the order it is shown (a clicked header sorts it)."""
+        from models.export_view import movers_series
+
+        if not self._shown_rows:
+            return []
+        names = {short_name(stem): stem for stem in self._shown_rows}
+        order = [names[self.table.item(r, 0).text()] for r in range(self.table.rowCount())
+                 if self.table.item(r, 0) is not None and self.table.item(r, 0).text() in names]
+        return [movers_series(self._shown_rows, order,
+                              self.ctx.feeds.shared_params("movers")["drawdown"])]
+
+    def plotted_x_range(self) -> None:
+        return None

@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from models import dock_choices
 from models.analyses import OpenInterestAnalysis
 from models.at_instant import value_at_or_before
 from models.catalog import OI_VENUES, venue_label
@@ -26,7 +27,7 @@ from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, elastic
 from ui.time_link import cursor_stamp
 
-ASSETS = ("btc", "eth")
+ASSETS = dock_choices.DERIVATIVE_ASSETS
 
 
 class OpenInterestPanel(Panel):
@@ -38,7 +39,8 @@ class OpenInterestPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = self.persisted("asset", ASSETS, "btc")
+        self.asset = self.persisted("asset", ASSETS,
+                                    dock_choices.DOCK_DEFAULTS[self.key]["asset"])
         self.result: OpenInterestAnalysis | None = None
         bar = FlowLayout()
         self._group = choice_buttons(self, bar, ASSETS, self.asset,
@@ -155,3 +157,13 @@ class OpenInterestPanel(Panel):
         self.result = None
         self._feed.update(asset=self.asset)
         self.freshness.refresh()
+
+    # -- export (docs/export.md) --------------------------------------------------------------
+    def plotted_series(self) -> list:
+        from models.export_view import open_interest_series
+
+        return [] if self.result is None else open_interest_series(self.result)
+
+    def plotted_x_range(self) -> tuple[float, float]:
+        x0, x1 = self.plot.vb.viewRange()[0]
+        return float(x0), float(x1)

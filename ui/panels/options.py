@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models import dock_choices
 from models.analyses import ChainAnalysis
 from models.derived import DERIVED
 from models.ids import options_id
@@ -61,8 +62,9 @@ class OptionsPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = self.persisted("asset", ASSETS, "btc")
-        self.page = self.persisted("page", ROW_PAGES, "gex")
+        chosen = dock_choices.DOCK_DEFAULTS[self.key]
+        self.asset = self.persisted("asset", ASSETS, chosen["asset"])
+        self.page = self.persisted("page", ROW_PAGES, chosen["page"])
         self._rows_shown: list[str] = list(ROW_PAGES)
         self.view: ChainAnalysis | None = None
         self.net_curve: pg.PlotDataItem | None = None
@@ -327,3 +329,15 @@ class OptionsPanel(Panel):
     def _on_delta(self, delta: str) -> None:
         self.ctx.feeds.set_shared_params("chain", delta=delta)
         self.ctx.feeds.set_shared_params("skew_history", delta=delta)
+
+    # -- export (docs/export.md) --------------------------------------------------------------
+    def plotted_series(self) -> list:
+        """GEX, profile, term, skew and the smile of the expiry shown (x: strike, spot, days)."""
+        from models.export_view import options_series
+
+        if self.view is None:
+            return []
+        return options_series(self.view, self.expiry_box.currentData())
+
+    def plotted_x_range(self) -> None:
+        return None  # not a time chart: every plotted point is exported

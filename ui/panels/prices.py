@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models import dock_choices
 from models.analyses import ChainAnalysis, FundingAnalysis, RotationAnalysis
 from models.assets import short_name
 from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS
@@ -67,11 +68,12 @@ from ui.settings_file import read_setting
 from ui.theme import asset_color  # the current theme's variant
 from ui.time_display import format_time, zone_label
 
-RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
-DEFAULT_ASSETS = ("btc", "spx", "ndx", "gold")
+# The choices and their defaults live in one table the headless export reads too.
+RANGES_DAYS = dock_choices.RANGES_DAYS
+DEFAULT_ASSETS = dock_choices.DEFAULT_PRICE_ASSETS
 AXIS_WIDTH = 62
-STYLES = ("line", "candles")
-MODES = ("stacked", "compare")
+STYLES = dock_choices.PRICE_STYLES
+MODES = dock_choices.PRICE_MODES
 
 
 def level_color(kind: str) -> str:
@@ -109,11 +111,12 @@ class PricesPanel(Panel):
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
         settings = ctx.settings
-        self.interval = self.persisted("interval", PRICE_INTERVALS, "1h")
-        self.range_key = self.persisted("range_key", RANGES_DAYS, "1M")
-        self.mode = self.persisted("mode", MODES, "stacked")
-        self.style = self.persisted("style", STYLES, "line")
-        self.log_scale = read_setting(settings, "prices/log", False)
+        chosen = dock_choices.DOCK_DEFAULTS[self.key]
+        self.interval = self.persisted("interval", PRICE_INTERVALS, chosen["interval"])
+        self.range_key = self.persisted("range_key", RANGES_DAYS, chosen["range_key"])
+        self.mode = self.persisted("mode", MODES, chosen["mode"])
+        self.style = self.persisted("style", STYLES, chosen["style"])
+        self.log_scale = read_setting(settings, "prices/log", chosen["log"])
         saved = read_setting(settings, "prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
         self._prepared: dict[str, PreparedPrices] = {}
@@ -724,3 +727,20 @@ class PricesPanel(Panel):
         self.show_levels = on
         self.ctx.settings.setValue("prices/levels", on)
         self._draw_overlays()
+
+    # -- export (docs/export.md) --------------------------------------------------------------
+    def plotted_series(self) -> list:
+        """What the chart draws, one table per shown asset (models/export_view.py)."""
+        from models.export_view import price_series
+
+        x_range = self.plotted_x_range()
+        return price_series(self._prepared, list(self._curves),  # the charts' own order
+                            self.interval, self.mode, self.style,
+                            x_range[0] if x_range else None)
+
+    def plotted_x_range(self) -> tuple[float, float] | None:
+        """The visible time window (epoch seconds)."""
+        if not self._plots:
+            return None
+        x0, x1 = next(iter(self._plots.values())).vb.viewRange()[0]
+        return float(x0), float(x1)

@@ -283,3 +283,22 @@ class RotationPanel(Panel):
     def _on_params(self) -> None:
         self.ctx.feeds.set_shared_params("rotation", k=self.k_box.value(),
                                          threshold=self.threshold_box.value())
+
+    # -- export (docs/export.md) --------------------------------------------------------------
+    def plotted_series(self) -> list:
+        """The time plots' series and the matrix of the sessions in view (recomputed by the
+        function that drew it, over the same window)."""
+        from models.export_view import rotation_series
+
+        view = self.view
+        if view is None:
+            return []
+        x0, x1 = self.plotted_x_range()
+        window_ms = (x0 * 1e3, x1 * 1e3)
+        matrix = correlation_matrix_between(view.returns, *window_ms) if len(view.returns) \
+            else None
+        return rotation_series(view, matrix, window_ms)
+
+    def plotted_x_range(self) -> tuple[float, float]:
+        x0, x1 = self.corr_plot.vb.viewRange()[0]
+        return float(x0), float(x1)

@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from models import dock_choices
 from models.analyses import VolatilityAnalysis
 from models.at_instant import value_at_or_before
 from models.derived import DERIVED, RV_WINDOWS
@@ -27,7 +28,7 @@ from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, elastic
 from ui.time_link import cursor_stamp
 
-ASSETS = ("btc", "eth")
+ASSETS = dock_choices.DERIVATIVE_ASSETS
 
 
 def set_line(curve: LodCurveItem | pg.PlotDataItem, data: SeriesData, column: str) -> None:
@@ -47,8 +48,9 @@ class VolatilityPanel(Panel):
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
         theme.configure_pyqtgraph()
-        self.asset = self.persisted("asset", ASSETS, "btc")
-        self.window = self.persisted("window", RV_WINDOWS, 30)
+        chosen = dock_choices.DOCK_DEFAULTS[self.key]
+        self.asset = self.persisted("asset", ASSETS, chosen["asset"])
+        self.window = self.persisted("window", RV_WINDOWS, chosen["window"])
         self.result: VolatilityAnalysis | None = None
 
         bar = FlowLayout()
@@ -182,3 +184,13 @@ class VolatilityPanel(Panel):
     def _on_choice(self, name: str) -> None:
         self._feed.update(asset=self.asset, window=self.window)
         self.freshness.refresh()
+
+    # -- export (docs/export.md) --------------------------------------------------------------
+    def plotted_series(self) -> list:
+        from models.export_view import volatility_series
+
+        return [] if self.result is None else volatility_series(self.result)
+
+    def plotted_x_range(self) -> tuple[float, float]:
+        x0, x1 = self.plot.vb.viewRange()[0]
+        return float(x0), float(x1)
