@@ -268,14 +268,15 @@ def test_the_drawings_dock_lists_selects_and_edits(qtbot, settings, monkeypatch)
     dock.show()
     assert dock.table.rowCount() == 0 and dock.empty.isVisible()
     t0 = HOURS[0] / 1e3
-    trend = book.add(make_drawing("btc", TREND, [(t0, 60_000.0), (t0 + 7200, 61_250.5)]))
+    trend = book.add(make_drawing("btc", TREND, [(t0, 60_000.0), (t0 + 7200, 61_250.0)]))
     level = book.add(make_drawing("gold", LEVEL, [(t0, 2_000.5)], label="pivot"))
     qtbot.waitUntil(lambda: dock.table.rowCount() == 2)
     rows = [[dock.table.item(r, c).text() for c in range(4)] for r in range(2)]
     assert rows[0][:3] == ["BTC", "trend line", ""]
-    assert rows[0][3] == "60k 2026-02-02 00:00 → 61.2505k 2026-02-02 02:00"
-    assert rows[1] == ["Gold", "level", "pivot", "2,000.50"]
-    assert price_text(67_250.0) == "67.25k"
+    assert rows[0][3] == "60k 2026-02-02 00:00 → 61.25k 2026-02-02 02:00"
+    assert rows[1] == ["Gold", "level", "pivot", "2,000.5"]
+    assert [price_text(p) for p in (67_250.0, 79_722.97, 2_000.5, 0.012345)] == [
+        "67.25k", "79.723k", "2,000.5", "0.012345"]
     dock.table.selectRow(1)
     assert book.selected == level.id
     book.select(trend.id)

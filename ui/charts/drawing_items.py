@@ -272,12 +272,11 @@ class DrawingItem(pg.GraphicsObject):
             painter.drawRect(self._rect)
         painter.setFont(self._font())
         for rect, text, text_color, panel in self._texts:
-            if panel:
-                back = QColor(theme.BACKGROUND)
-                back.setAlpha(200)
-                painter.setPen(QPen(color, 1.0))
-                painter.setBrush(QBrush(back))
-                painter.drawRoundedRect(rect, 2, 2)
+            back = QColor(theme.BACKGROUND)
+            back.setAlpha(200 if panel else 150)  # a label stays readable over the curve
+            painter.setPen(QPen(color, 1.0) if panel else Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(back))
+            painter.drawRoundedRect(rect, 2, 2)
             painter.setPen(QColor(text_color))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         if self.drawing.kind == NOTE:

@@ -6,6 +6,8 @@ drawing on the price chart and back, since the selection lives in the book.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -31,8 +33,10 @@ COLUMNS = ("Asset", "Kind", "Label", "Where (UTC)")
 
 
 def price_text(price: float) -> str:
-    """A drawing's price as the axes write it, to the cent: "67.25k", "2,000.5"."""
-    return tick_labels([price], 0.01)[0]
+    """A drawing's price as the axes write it, to five significant digits: "67.25k",
+    "79.723k", "2,000.5"."""
+    step = 10.0 ** (math.floor(math.log10(price)) - 4) if price > 0 else 0.01
+    return tick_labels([price], step)[0]
 
 
 def where_text(drawing: Drawing) -> str:
@@ -62,6 +66,7 @@ class DrawingsPanel(Panel):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)  # one line a drawing; the full text is its tooltip
         self.table.itemSelectionChanged.connect(self._on_row_selected)
         self.table.cellDoubleClicked.connect(lambda _r, _c: self._edit_label())
         self._fit = FitColumns(self.table)
