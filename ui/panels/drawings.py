@@ -40,16 +40,23 @@ def price_text(price: float) -> str:
 
 
 def where_text(drawing: Drawing) -> str:
-    """Its price(s) and time(s) in the display zone: "67.25k", "60k 02-02 14:00 → 66k …"."""
+    """Its price(s) and time(s) in the display zone: "67.25k",
+    "60k 2026-02-02 14:00 → 66k 2026-02-03 14:00"."""
     def at(point: tuple[float, float]) -> str:
         return f"{price_text(point[1])} {format_time(int(point[0] * 1000), '%Y-%m-%d %H:%M')}"
 
     if drawing.kind == LEVEL:
         return price_text(drawing.points[0][1])
-    text = " → ".join(at(p) for p in drawing.points)
+    return " → ".join(at(p) for p in drawing.points)
+
+
+def tooltip_text(drawing: Drawing) -> str:
+    """The row's full story on hover: a box adds its change and duration."""
+    text = where_text(drawing)
     if drawing.kind == BOX:
-        text += f" ({box_numbers(drawing.points).text()})"
-    return text
+        text += f"\n{box_numbers(drawing.points).text()}"
+    return f"{KIND_NAMES[drawing.kind]} on {short_name(drawing.asset)}" + \
+        (f": {drawing.label}" if drawing.label else "") + f"\n{text}"
 
 
 class DrawingsPanel(Panel):
@@ -122,9 +129,10 @@ class DrawingsPanel(Panel):
             color = drawing.color or theme.SECONDARY
             cells = (short_name(drawing.asset), KIND_NAMES[drawing.kind], drawing.label,
                      where_text(drawing))
+            tip = tooltip_text(drawing)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(tip)
                 if col == 1:
                     item.setForeground(QColor(color))
                 self.table.setItem(row, col, item)
