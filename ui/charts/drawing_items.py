@@ -400,13 +400,18 @@ class DrawingLayer(QObject):
         self.items: dict[str, DrawingItem] = {}
         self._pending: tuple[str, Point] | None = None  # asset, first point of a 2-point kind
         self._preview: DrawingItem | None = None
+        self._closed = False
         book.add_listener(self.sync)
         book.add_selection_listener(self._show_selection)
         scene.sigMouseClicked.connect(self._on_click)
         scene.sigMouseMoved.connect(self._on_move)
 
     def close(self) -> None:
-        """The panel goes: stop following the book (it outlives the panel)."""
+        """The panel goes: stop following the book (it outlives the panel). Once: a panel is
+        shut down by its release and again when the window closes."""
+        if self._closed:
+            return
+        self._closed = True
         self.book.remove_listener(self.sync)
         self.book.remove_selection_listener(self._show_selection)
         for signal, slot in ((self.scene.sigMouseClicked, self._on_click),
