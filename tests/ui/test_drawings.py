@@ -17,7 +17,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from models.drawings import BOX, LEVEL, NOTE, TREND, DrawingBook, make_drawing
+from models.drawings import BOX, LEVEL, NOTE, RAY, TREND, DrawingBook, make_drawing
 from tests.ui.prices_helpers import candles, shown_prices_panel
 
 
@@ -246,6 +246,45 @@ def test_each_assets_drawings_sit_on_its_own_plot_and_a_box_shows_its_numbers(pa
     assert "+10.00% (+6,000) · 1 d · 1 bar" in texts
 
 
+def test_the_tool_places_each_kind_and_the_context_menu_edits(panel, monkeypatch):
+    from ui import drawing_dialogs
+
+    layer = panel.drawing_layer
+    book = panel.ctx.drawings
+    t0, t1 = HOURS[5] / 1e3, HOURS[20] / 1e3
+    panel.draw_actions[LEVEL].trigger()
+    level = layer.place("btc", (t0, 65_000.0))
+    assert level.kind == LEVEL and level.points == ((t0, 65_000.0),) and layer.tool == ""
+    panel.draw_actions[RAY].trigger()
+    assert layer.place("btc", (t0, 61_000.0)) is None  # a first point: a preview follows
+    assert layer._preview is not None and layer._preview.drawing.kind == RAY
+    ray = layer.place("btc", (t1, 63_000.0))
+    assert ray.points == ((t0, 61_000.0), (t1, 63_000.0)) and layer._preview is None
+    monkeypatch.setattr(drawing_dialogs, "ask_text", lambda _p, _t, _q, _i: "CPI")
+    panel.draw_actions[NOTE].trigger()
+    note = layer.place("btc", (t1, 64_000.0))
+    assert note.label == "CPI"
+    monkeypatch.setattr(drawing_dialogs, "ask_text", lambda _p, _t, _q, _i: None)
+    panel.draw_actions[NOTE].trigger()
+    assert layer.place("btc", (t1, 64_000.0)) is None  # a note without text is no note
+    assert [d.kind for d in book] == [LEVEL, RAY, NOTE] and book.selected == note.id
+
+    # Right-click menu: colour, label, delete (the dialogs stand in for the user).
+    monkeypatch.setattr(drawing_dialogs, "ask_color", lambda _p, _c: "#00ff00")
+    monkeypatch.setattr(drawing_dialogs, "ask_text", lambda _p, _t, _q, _i: "trend support")
+    menu = layer.edit_menu(ray.id)
+    actions = {a.text(): a for a in menu.actions() if a.text()}
+    actions["Colour…"].trigger()
+    actions["Label…"].trigger()
+    assert (book.get(ray.id).color, book.get(ray.id).label) == ("#00ff00", "trend support")
+    item = layer.items[ray.id]
+    assert item.drawing == book.get(ray.id)
+    assert "trend support" in [t for _r, t, _c, _p in item._texts]
+    actions["Delete"].trigger()
+    assert book.get(ray.id) is None and ray.id not in layer.items
+    menu.deleteLater()
+
+
 def test_the_old_btc_levels_panel_api_adds_level_drawings(panel):
     panel._on_add_level()  # at the last BTC price, rounded to 1,000
     assert panel.ctx.drawings.levels("btc") == [70_000.0]
@@ -323,6 +362,17 @@ def test_the_file_keeps_the_drawings_and_takes_over_the_old_btc_levels(qtbot, se
     other.start()
     qtbot.waitUntil(lambda: other.is_loaded)
     assert again.to_json() == book.to_json()
+
+
+def test_a_drawing_made_just_before_the_window_closes_is_saved(make_window, qtbot,
+                                                                data_dir):
+    from ui.drawings_file import FILE_NAME
+
+    window = make_window(demo=True)
+    qtbot.waitUntil(lambda: window.drawings_file.is_loaded, timeout=10000)
+    drawing = window.drawings.add(make_drawing("eth", LEVEL, [(1e9, 2_500.0)]))
+    window.close()  # before the 300 ms save delay: the close writes it
+    assert json.loads((data_dir / FILE_NAME).read_text()) == [drawing.to_json()]
 
 
 def test_an_unreadable_file_is_kept_aside_with_one_message(qtbot, settings, data_dir):

@@ -148,7 +148,7 @@ class DrawingItem(pg.GraphicsObject):
             return
         color = drawing_color(self.drawing)
         pixels = self.pixel_points()
-        metrics = QFontMetricsF(self._font())
+        metrics = self.layer.metrics
         kind = self.drawing.kind
         if kind == LEVEL:
             y = pixels[0].y()
@@ -235,18 +235,12 @@ class DrawingItem(pg.GraphicsObject):
             shape.addRect(rect)
         for handle in self._handles:
             shape.addRect(self._handle_rect(handle).adjusted(-2, -2, 2, 2))
-        return shape.simplified()
+        return shape
 
     @staticmethod
     def _handle_rect(point: QPointF) -> QRectF:
         half = HANDLE_PX / 2
         return QRectF(point.x() - half, point.y() - half, HANDLE_PX, HANDLE_PX)
-
-    @staticmethod
-    def _font() -> QFont:
-        font = QFont()
-        font.setPointSizeF(8.5)
-        return font
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -270,7 +264,7 @@ class DrawingItem(pg.GraphicsObject):
             fill.setAlpha(40)
             painter.setBrush(QBrush(fill))
             painter.drawRect(self._rect)
-        painter.setFont(self._font())
+        painter.setFont(self.layer.font)
         for rect, text, text_color, panel in self._texts:
             back = QColor(theme.BACKGROUND)
             back.setAlpha(200 if panel else 150)  # a label stays readable over the curve
@@ -401,6 +395,9 @@ class DrawingLayer(QObject):
         self._pending: tuple[str, Point] | None = None  # asset, first point of a 2-point kind
         self._preview: DrawingItem | None = None
         self._closed = False
+        self.font = QFont()
+        self.font.setPointSizeF(8.5)
+        self.metrics = QFontMetricsF(self.font)  # measured once, not at every placement
         book.add_listener(self.sync)
         book.add_selection_listener(self._show_selection)
         scene.sigMouseClicked.connect(self._on_click)
@@ -445,11 +442,12 @@ class DrawingLayer(QObject):
             self.set_tool("")
         self.sync()
 
-    def refresh(self, *_args: object) -> None:
-        for item in self.items.values():
-            item.refresh()
-        if self._preview is not None:
-            self._preview.refresh()
+    def refresh(self, vb: object = None) -> None:
+        """Place the items again: those of one view box when it moved or resized (x-linked
+        plots each report their own), else all (the interval changed)."""
+        for item in [*self.items.values(), self._preview]:
+            if item is not None and (vb is None or item.vb is vb):
+                item.refresh()
 
     def sync(self) -> None:
         """Items for the book's drawings on the shown plots: new ones made, changed ones
@@ -556,6 +554,13 @@ class DrawingLayer(QObject):
 
     # -- editing ------------------------------------------------------------------------------
     def context_menu(self, drawing_id: str, at) -> QMenu:
+        """The right-click menu of a drawing, shown at `at` (global pixels)."""
+        menu = self.edit_menu(drawing_id)
+        menu.popup(at)
+        return menu
+
+    def edit_menu(self, drawing_id: str) -> QMenu:
+        """Colour…, Label…, Delete for one drawing (deleted with itself once closed)."""
         drawing = self.book.get(drawing_id)
         menu = QMenu(self.owner)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -567,6 +572,5 @@ class DrawingLayer(QObject):
         menu.addSeparator()
         menu.addAction("Delete", lambda: self.book.delete(drawing_id)
                        if self.book.get(drawing_id) else None)
-        menu.popup(at)
         return menu
 
