@@ -196,6 +196,9 @@ def test_drag_in_log_scale_moves_in_data_coordinates_delete_undo_and_esc(window,
     assert book.selected == drawing.id
     _press(window, Qt.Key.Key_Delete)
     assert book.get(drawing.id) is None and prices.drawing_layer.items == {}
+    undo_action = window.shortcuts.actions["undoDrawing"]
+    assert undo_action.text() == "Undo delete trend line" and undo_action.isEnabled()
+    assert undo_action in window.edit_menu.actions()
     _press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert book.get(drawing.id) == after and drawing.id in prices.drawing_layer.items
     _press(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
