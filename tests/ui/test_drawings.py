@@ -288,6 +288,24 @@ def test_the_tool_places_each_kind_and_the_context_menu_edits(panel, monkeypatch
     menu.deleteLater()
 
 
+def test_levels_closer_than_a_label_share_one_label(panel):
+    book = panel.ctx.drawings
+    t0 = HOURS[0] / 1e3
+    low = book.add(make_drawing("btc", LEVEL, [(t0, 64_000.0)]))
+    high = book.add(make_drawing("btc", LEVEL, [(t0, 64_100.0)]))
+    plot = panel._plots["btc"]
+    plot.disableAutoRange()
+    plot.setYRange(60_000, 70_000, padding=0)
+    assert 100 / 10_000 * plot.vb.height() < 16  # closer than a label's height
+
+    def texts(drawing):
+        return [t for _r, t, _c, _p in panel.drawing_layer.items[drawing.id]._texts]
+
+    assert texts(high) == ["level 64,100 · level 64,000"] and texts(low) == []
+    plot.setYRange(63_900, 64_200, padding=0)  # zoomed in: apart again
+    assert texts(high) == ["level 64,100"] and texts(low) == ["level 64,000"]
+
+
 def test_the_old_btc_levels_panel_api_adds_level_drawings(panel):
     panel._on_add_level()  # at the last BTC price, rounded to 1,000
     assert panel.ctx.drawings.levels("btc") == [70_000.0]

@@ -45,6 +45,7 @@ from models.drawings import (
 )
 from ui import drawing_dialogs, theme
 from ui.charts.crosshair import format_price
+from ui.charts.levels import merged_labels
 
 GRAB_PX = 5.0  # how near a line the mouse must be to hover, select or drag it
 HANDLE_PX = 7.0  # the side of a selected drawing's point handles
@@ -94,6 +95,8 @@ class DrawingItem(pg.GraphicsObject):
         self.points: tuple[Point, ...] = drawing.points  # shown: the drawing's, or a drag's
         self.selected = False
         self.hovered = False
+        #: a level's label as shown (merged with close ones: DrawingLayer.merge_level_labels)
+        self.shown_label: str | None = None
         self._drag: tuple[int, tuple[Point, ...]] | None = None  # (handle or -1, start points)
         self._lines: list[QLineF] = []
         self._rect: QRectF | None = None
@@ -154,10 +157,12 @@ class DrawingItem(pg.GraphicsObject):
         if kind == LEVEL:
             y = pixels[0].y()
             self._lines.append(QLineF(area.left(), y, area.right(), y))
-            text = level_text(self.drawing)
-            width = metrics.horizontalAdvance(text) + 2 * TEXT_PAD
-            self._texts.append((QRectF(area.right() - width - 10, y - metrics.height() - 2,
-                                       width, metrics.height()), text, color, False))
+            text = level_text(self.drawing) if self.shown_label is None else self.shown_label
+            if text:  # "" when a level just above carries this one's label too
+                width = metrics.horizontalAdvance(text) + 2 * TEXT_PAD
+                self._texts.append((QRectF(area.right() - width - 10,
+                                           y - metrics.height() - 2, width, metrics.height()),
+                                    text, color, False))
         elif kind == NOTE:
             anchor = pixels[0]
             text = self.drawing.label or "note"
@@ -456,6 +461,20 @@ class DrawingLayer(QObject):
         for item in [*self.items.values(), self._preview]:
             if item is not None and (vb is None or item.vb is vb):
                 item.refresh()
+        for plot in self._plots.values():
+            if vb is None or plot.vb is vb:
+                self.merge_level_labels(plot)
+
+    def merge_level_labels(self, plot: pg.PlotItem) -> None:
+        """Levels closer on screen than a label share one label, written at the top one
+        ("level 70,000 · level 69,800"), as the derived levels do (ui/charts/levels.py)."""
+        levels = [i for i in self.items.values() if i.plot is plot and i.drawing.kind == LEVEL]
+        rows = [i.pixel_points()[0].y() for i in levels]
+        texts = merged_labels([level_text(i.drawing) for i in levels], rows)
+        for item, text in zip(levels, texts, strict=True):
+            if item.shown_label != text:
+                item.shown_label = text
+                item.refresh()
 
     def sync(self) -> None:
         """Items for the book's drawings on the shown plots: new ones made, changed ones
@@ -469,6 +488,8 @@ class DrawingLayer(QObject):
                 self.items[drawing_id] = DrawingItem(self, self._plots[drawing.asset], drawing)
             elif item.drawing != drawing or item.drawing.extra != drawing.extra:
                 item.set_drawing(drawing)
+        for plot in self._plots.values():
+            self.merge_level_labels(plot)
         self._show_selection()
 
     def _show_selection(self) -> None:
