@@ -41,6 +41,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "stacked":
         from bench.cases import stacked
         res = stacked(a.contender or "rotor", a.n, a.frames, size)
+    elif a.case == "drawings":
+        from bench.drawings import drawings
+        res = drawings(a.contender or "rotor", a.n, a.frames, size)
     elif a.case == "append":
         from bench.cases import append
         res = append(a.n, a.reps)

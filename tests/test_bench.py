@@ -51,3 +51,11 @@ def test_ratios_and_targets_handle_missing_cases() -> None:
     by_name = {t["target"]: t["result"] for t in targets(fake, rat)}
     assert by_name["G1 vs clipToView+peak"] == "pass"
     assert by_name["G5 1M candles out p95"] == "missing"
+
+
+def test_drawings_case_reports_json() -> None:
+    res = spawn(["--case", "drawings", "--contender", "rotor", "--n", "5", "--frames", "3",
+                 "--size", "800x600"], 60.0)
+    assert res["status"] == "ok", res
+    assert (res["contender"], res["n"], res["plots"], res["frames"]) == ("rotor", 5, 4, 3)
+    assert all(math.isfinite(res[k]) and res[k] >= 0 for k in FRAME_KEYS)

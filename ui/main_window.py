@@ -22,13 +22,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.drawings import DrawingBook
 from services.app import AppServices
 from ui import theme
 from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
+from ui.drawings_file import DrawingsFile
 from ui.export_actions import ExportActions
 from ui.gui_collector import collect_on_gui_thread
 from ui.panels.base import Panel, UiContext
+from ui.panels.drawings import DrawingsPanel
 from ui.panels.funding import FundingPanel
 from ui.panels.movers import MoversPanel
 from ui.panels.open_interest import OpenInterestPanel
@@ -83,6 +86,7 @@ def panel_types() -> list[PanelType]:
         PanelType(OptionsPanel, right, tab_with="funding"),
         PanelType(RotationPanel, right, tab_with="funding"),
         PanelType(SourcesPanel, right, tab_with="movers"),
+        PanelType(DrawingsPanel, right, tab_with="sources"),
     ]
 
 
@@ -124,7 +128,12 @@ class MainWindow(QMainWindow):
         self.scheduler.modeChanged.connect(self._on_mode)
         self.feeds = DerivedFeeds(self.store, self.scheduler, settings, self)
         self.time_link = TimeLink(settings, self)
-        self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link)
+        #: every asset's drawings; kept in the data folder until workspaces carry them
+        self.drawings = DrawingBook()
+        self.drawings_file = DrawingsFile(self.drawings, self.scheduler, settings, self)
+        self.drawings_file.noticeRaised.connect(self.show_notice)
+        self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link,
+                             drawings=self.drawings)
 
         self.banner = WrappingLabel()  # wraps rather than set the window's minimum width
         self.banner.setObjectName("banner")
@@ -160,6 +169,7 @@ class MainWindow(QMainWindow):
         if demo:
             self._on_mode("demo")
         if start:
+            self.drawings_file.start()
             prices = self.panels.get("prices")
             first = prices.shown_series() if isinstance(prices, PricesPanel) else ()
             self.scheduler.start(self.watched_series(), demo=demo, first=first,
@@ -294,6 +304,9 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+
+        # Undo, redo and delete of drawings (their actions: ui/shortcuts.py)
+        self.edit_menu = self.menuBar().addMenu("&Edit")
 
         self.view_menu = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
@@ -458,6 +471,7 @@ class MainWindow(QMainWindow):
         self.workspaces.save_on_close()  # written by a worker the wait below covers
         for panel in self.panels.values():
             panel.shutdown()
+        self.drawings_file.flush()  # a change made in the last moments is written too
         spent_ms = (time.monotonic() - started) * 1000
         wait_ms = max(0, int(self.shutdown_msecs - spent_ms - SHUTDOWN_RESERVE_MS))
         self.workers_left = not self.scheduler.shutdown(wait_ms)

@@ -66,7 +66,8 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("saveScreenshot", ("Ctrl+S",), "Save a screenshot of the window…"),
     Shortcut("saveDockScreenshot", ("Ctrl+Shift+S",), "Save a screenshot of the dock under "
                                                       "the mouse…"),
-    Shortcut("cancelDrawing", ("Esc",), "Cancel dragging a price level"),
+    Shortcut("cancelDrawing", ("Esc",), "Cancel the drawing being placed or dragged (a "
+                                        "drawing, a price level) and put the drawing tool away"),
     Shortcut("showShortcuts", ("F1",), "This list of keyboard shortcuts"),
     # Workspaces (ui/workspaces.py): the n-th of the Workspaces menu's list, the next, the last.
     *(Shortcut(f"workspace{n}", (f"Ctrl+Alt+{n}",), f"Workspace {n} of the Workspaces menu")
@@ -76,6 +77,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("saveWorkspace", ("Ctrl+Alt+S",), "Save the current workspace"),
     Shortcut("copyChartImage", ("Ctrl+Shift+C",), "Copy the dock under the mouse (or the "
                                                   "window) to the clipboard as an image"),
+    Shortcut("undoDrawing", ("Ctrl+Z",), "Undo the last change to the drawings"),
+    Shortcut("redoDrawing", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo a change to the drawings"),
+    Shortcut("deleteDrawing", ("Delete",), "Delete the selected drawing"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
 
@@ -145,6 +149,7 @@ class Shortcuts(QObject):
         file_menu.insertSeparator(first)
         self._add("cancelDrawing", self.cancel_drawing)
         self._add("showShortcuts", self.show_help, menu=window.help_menu)
+        self._add_drawing_actions()
         for name in ("refreshAction", "settingsAction"):  # actions the File menu made itself
             action = window.findChild(QAction, name)
             if action is not None:
@@ -298,9 +303,11 @@ class Shortcuts(QObject):
 
     # -- drawing ------------------------------------------------------------------------------
     def cancel_drawing(self) -> bool:
-        """Esc: a level being dragged goes back where it was (as pyqtgraph's right-click does,
-        but without reporting a move)."""
-        cancelled = False
+        """Esc: a drawing being dragged goes back where it was, one being placed is dropped
+        and the tool put away; a level line being dragged goes back (as pyqtgraph's right-click
+        does, but without reporting a move)."""
+        layer = getattr(self.window.panels.get("prices"), "drawing_layer", None)
+        cancelled = layer.cancel() if layer is not None else False
         for panel in self.window.panels.values():
             for view in panel.findChildren(pg.GraphicsView):
                 for item in view.scene().items():
@@ -309,6 +316,29 @@ class Shortcuts(QObject):
                         item.setPos(item.startPosition)
                         cancelled = True
         return cancelled
+
+    def _add_drawing_actions(self) -> None:
+        """Undo, redo and delete act on the window's drawings (every asset's, one history)."""
+        book = self.window.drawings
+        menu = self.window.edit_menu
+        self._add("undoDrawing", book.undo, menu=menu)
+        self._add("redoDrawing", book.redo, menu=menu)
+        menu.addSeparator()
+        self._add("deleteDrawing", lambda: book.delete(book.selected)
+                  if book.get(book.selected) else None, menu=menu)
+
+        def update() -> None:
+            for name, able, what in (("undoDrawing", book.can_undo, book.undo_name()),
+                                     ("redoDrawing", book.can_redo, book.redo_name())):
+                action = self.actions[name]
+                action.setEnabled(able)
+                verb = "Undo" if name == "undoDrawing" else "Redo"
+                action.setText(f"{verb} {what}" if what else BY_NAME[name].text)
+            self.actions["deleteDrawing"].setEnabled(book.get(book.selected) is not None)
+
+        book.add_listener(update)
+        book.add_selection_listener(update)
+        update()
 
     # -- help ---------------------------------------------------------------------------------
     def show_help(self) -> QDialog:

@@ -83,22 +83,27 @@ def test_compare_view_rebases_a_series_that_arrives_after_the_range_was_set(pane
     assert panel._curves["spx"].transform().m22() != 1.0
 
 
-def test_levels_are_drawn_persisted_and_removable(panel, settings, qtbot):
+def test_levels_are_drawn_shared_and_removable(panel, qtbot):
+    """The gamma levels are lines of the overlay; the trader's levels are level drawings
+    (their persistence: tests/ui/test_drawings.py), shown by every price panel of the book."""
     hours = MON_2026_02_02 + np.arange(24) * MS_PER_HOUR
     feed(panel, "btc.1h", candles(hours, np.full(24, 66800.0)))
     chain = SimpleNamespace(levels=lambda: [Level(73000.0, "gamma flip 73,000", GAMMA_FLIP)],
                             time_ms=int(hours[0]), convention="long calls, short puts")
     panel.ctx.feeds.publish("chain", chain, asset="btc")
     panel._on_add_level()  # at the last price, rounded to 1,000
-    assert panel.user_levels == [67000.0]
+    book = panel.ctx.drawings
+    assert book.levels("btc") == [67000.0]
     lines = [i for _p, i in panel._overlay_items if isinstance(i, pg.InfiniteLine)]
-    assert sorted(line.value() for line in lines) == [67000.0, 73000.0]
-    assert settings.value("levels/btc") == ["67000.00"]
+    assert [line.value() for line in lines] == [73000.0]
+    [item] = panel.drawing_layer.items.values()
+    assert item.plot is panel._plots["btc"] and item.drawing.points[0][1] == 67000.0
     again = PricesPanel(panel.ctx)
     qtbot.addWidget(again)
-    assert again.user_levels == [67000.0]
-    panel.remove_level(67000.0)
-    assert panel.user_levels == []
+    assert [i.drawing for i in again.drawing_layer.items.values()] == [item.drawing]
+    book.delete(item.drawing.id)
+    assert book.levels("btc") == [] and panel.drawing_layer.items == {}
+    assert again.drawing_layer.items == {}
     again.shutdown()
 
 

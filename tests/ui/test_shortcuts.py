@@ -212,19 +212,18 @@ def _drag_level(window, qtbot, price: float, escape: bool) -> None:
 
 def test_esc_cancels_the_drag_of_a_level(window, qtbot):
     prices = window.panels["prices"]
-    prices.user_levels = []
+    book = window.drawings
     btc = prices._prepared["btc.1h"]
     price = round(float(btc.close_raw[-1]), -2)
     prices.add_level(price)
     _drag_level(window, qtbot, price, escape=True)
-    assert prices.user_levels == [price]
-    lines = [item for _plot, item in prices._overlay_items
-             if isinstance(item, pg.InfiniteLine) and item.movable]
-    assert [line.value() for line in lines] == [price]
+    assert book.levels("btc") == [price]
+    [item] = prices.drawing_layer.items.values()
+    assert item.points == item.drawing.points  # drawn where it was
     # the same drag without Esc moves the level (the test can see a move)
     _drag_level(window, qtbot, price, escape=False)
-    assert prices.user_levels != [price] and len(prices.user_levels) == 1
-    assert prices.user_levels[0] > price
+    assert book.levels("btc") != [price] and len(book.levels("btc")) == 1
+    assert book.levels("btc")[0] > price
 
 
 def test_keys_reach_the_price_panel_a_theme_switch_rebuilt(window, qtbot):

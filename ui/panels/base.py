@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.drawings import DrawingBook
 from models.preferences import venue_name
 from models.status import SourceState, SourceStatus
 from ui import theme
@@ -38,6 +39,8 @@ class UiContext:
     feeds: DerivedFeeds
     #: the time cursor and the linked x range shared by the time-series docks
     time_link: TimeLink = field(default_factory=TimeLink)
+    #: every asset's drawings, their selection and undo history (models/drawings.py)
+    drawings: DrawingBook = field(default_factory=DrawingBook)
 
     @property
     def demo(self) -> bool:

@@ -32,6 +32,7 @@ from models.analyses import ChainAnalysis, FundingAnalysis, RotationAnalysis
 from models.assets import short_name
 from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS
 from models.derived import DERIVED
+from models.drawings import KIND_NAMES, KINDS, LEVEL, make_drawing
 from models.ids import parse_series_id, price_id
 from models.levels import (
     CALL_WALL,
@@ -39,8 +40,6 @@ from models.levels import (
     GAMMA_FLIP,
     PUT_WALL,
     USER,
-    Level,
-    parse_user_levels,
 )
 from models.price_view import (
     PREPARE_ON_WORKER,
@@ -59,6 +58,7 @@ from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
+from ui.charts.drawing_items import DrawingLayer
 from ui.charts.levels import LevelLabels
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
@@ -127,7 +127,6 @@ class PricesPanel(Panel):
         self._rebase_factors: dict[str, float] = {}
         self.shade_funding = read_setting(settings, "prices/shade_funding", True)
         self.show_levels = read_setting(settings, "prices/levels", True)
-        self.user_levels = parse_user_levels(read_setting(settings, "levels/btc", []))
         self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         self._decoupling_marks: pg.ScatterPlotItem | None = None
         self._level_labels = LevelLabels(self)  # labels closer than their height are merged
@@ -158,6 +157,9 @@ class PricesPanel(Panel):
         self.crosshair.left.connect(self._show_last_values)
         ctx.time_link.attach(self.crosshair, self._update_readout)  # the other docks' cursor
         self.state_marks = ChartStateMarks.for_panel(self)  # stale, failing, empty
+        self.drawing_layer = DrawingLayer(ctx.drawings, self.chart.scene(), self,
+                                          self._bar_seconds)
+        self.drawing_layer.toolChanged.connect(self._on_tool_changed)
         self._rebuild_plots()
         self.listen(ctx.store.seriesChanged, self._on_series_changed)
         for stem in PRICE_STEMS:
@@ -218,10 +220,10 @@ class PricesPanel(Panel):
         self.shade_action.setCheckable(True)
         self.shade_action.setChecked(self.shade_funding)
         self.shade_action.toggled.connect(self._on_shade_toggled)
-        self.levels_action = overlays.addAction("Gamma and user levels on BTC")
-        self.levels_action.setToolTip("Gamma flip, call and put walls, and your own levels on "
-                                      "the BTC chart (stacked view). Drag a level of yours to "
-                                      "move it, right-click it to remove it.")
+        self.levels_action = overlays.addAction("Gamma levels on BTC")
+        self.levels_action.setToolTip("Gamma flip, call and put walls on the BTC chart "
+                                      "(stacked view). Your own levels are drawings: Draw → "
+                                      "Level.")
         self.levels_action.setCheckable(True)
         self.levels_action.setChecked(self.show_levels)
         self.levels_action.toggled.connect(self._on_levels_toggled)
@@ -233,6 +235,7 @@ class PricesPanel(Panel):
         overlay_button.setMenu(overlays)
         overlay_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         bar.addWidget(overlay_button)
+        self._build_draw_button(bar)
         bar.addStretch(1)
         self._controls = bar
 
@@ -325,6 +328,7 @@ class PricesPanel(Panel):
         for stem in stems:
             self._apply_data(stem)
         self._draw_overlays()
+        self._attach_drawings()
         if old_range is not None and plots:
             plots[0].setXRange(*old_range, padding=0)
         else:
@@ -543,6 +547,7 @@ class PricesPanel(Panel):
                 self._apply_data(stem)
             self._on_compare_range()
             self._draw_overlays()  # marks sit on the shown interval's closes
+            self.drawing_layer.refresh()  # a box counts bars of the shown interval
             self._request_history_for_view()
             self._show_last_values()
             self.freshness.refresh()
@@ -620,31 +625,24 @@ class PricesPanel(Panel):
             return
         derived = self._chain.levels() if self._chain is not None else []
         presets = list(DEMO_LEVELS) if self.ctx.demo else []
-        levels = derived + presets + [Level(p, f"level {p:,.0f}", USER) for p in self.user_levels]
+        levels = derived + presets  # the trader's own levels are drawings (_attach_drawings)
         gamma_tip = DERIVED["gammalevels.btc"].provenance(
             self._chain, self._chain.time_ms if self._chain else None).tooltip()
         labelled: list[tuple[pg.InfiniteLine, str, str]] = []
         for level in levels:
             color = level_color(level.kind)
             own = level.kind == USER
-            user = own and level not in presets
-            # The trader's levels are labelled on the right, the derived ones on the left: the
+            # The demo's preset is labelled on the right, the derived ones on the left: the
             # gamma flip often sits a few hundred dollars from a round-number level.
             line = pg.InfiniteLine(
                 pos=np.log10(level.price) if self.log_scale else level.price, angle=0,
-                movable=user, pen=theme.pen(color, style=Qt.PenStyle.DashLine),
+                movable=False, pen=theme.pen(color, style=Qt.PenStyle.DashLine),
                 hoverPen=theme.pen(theme.STRONG),
                 label=level.label, labelOpts={"position": 0.85 if own else 0.02, "color": color,
                                               "anchors": [(1, 1), (1, 1)] if own
                                               else [(0, 1), (0, 1)]})
-            line.setToolTip("your level: drag to move, right-click to remove" if user else
-                            "a preset of the demo story (synthetic data)" if own else gamma_tip)
+            line.setToolTip("a preset of the demo story (synthetic data)" if own else gamma_tip)
             line.setZValue(20)
-            if user:
-                line.sigPositionChangeFinished.connect(
-                    lambda ln, old=level.price: self._on_level_moved(old, ln))
-                line.sigClicked.connect(
-                    lambda ln, ev, old=level.price: self._on_level_clicked(old, ev))
             btc_plot.addItem(line, ignoreBounds=True)
             self._overlay_items.append((btc_plot, line))
             labelled.append((line, level.label, "right" if own else "left"))
@@ -686,30 +684,6 @@ class PricesPanel(Panel):
         if not (np.array_equal(old_x, xs) and np.array_equal(old_y, ys)):
             marks.setData(xs, ys)
 
-    def _save_levels(self) -> None:
-        self.ctx.settings.setValue("levels/btc", [f"{p:.2f}" for p in self.user_levels])
-
-    def _on_level_moved(self, old: float, line: pg.InfiniteLine) -> None:
-        value = float(line.value())
-        new = 10 ** value if self.log_scale else value
-        self.user_levels = sorted({p for p in self.user_levels if p != old} | {round(new, 2)})
-        self._save_levels()
-        self._draw_overlays()
-
-    def _on_level_clicked(self, price: float, event: object) -> None:
-        if getattr(event, "button", lambda: None)() == Qt.MouseButton.RightButton:
-            self.remove_level(price)
-
-    def add_level(self, price: float) -> None:
-        self.user_levels = sorted(set(self.user_levels) | {round(float(price), 2)})
-        self._save_levels()
-        self._draw_overlays()
-
-    def remove_level(self, price: float) -> None:
-        self.user_levels = [p for p in self.user_levels if p != price]
-        self._save_levels()
-        self._draw_overlays()
-
     def _on_add_level(self) -> None:
         prepared = self._prepared.get(self._series_id("btc"))
         if prepared is None or not len(prepared.close_raw):
@@ -744,3 +718,57 @@ class PricesPanel(Panel):
             return None
         x0, x1 = next(iter(self._plots.values())).vb.viewRange()[0]
         return float(x0), float(x1)
+    # -- the trader's drawings (models/drawings.py, ui/charts/drawing_items.py) -----------------
+    def _build_draw_button(self, bar: FlowLayout) -> None:
+        menu = QMenu(self)
+        self.draw_actions: dict[str, Any] = {}
+        for kind in KINDS:
+            action = menu.addAction(KIND_NAMES[kind].capitalize())
+            action.setObjectName(f"draw_{kind}")
+            action.setCheckable(True)
+            action.triggered.connect(lambda on, k=kind: self.drawing_layer.set_tool(k if on
+                                                                                   else ""))
+            self.draw_actions[kind] = action
+        self.draw_button = QToolButton(text="Draw")
+        self.draw_button.setObjectName("drawButton")
+        self.draw_button.setCheckable(True)
+        self.draw_button.setMenu(menu)
+        self.draw_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        bar.addWidget(self.draw_button)
+        # Compare view rebases every line to 100: a drawing's prices have no place there.
+        self.drawings_note = QLabel("drawings hidden in compare view")
+        self.drawings_note.setObjectName("drawingsNote")
+        self.drawings_note.setStyleSheet(f"color: {theme.MUTED}; font-size: 8pt;")
+        bar.addWidget(self.drawings_note)
+
+    def _attach_drawings(self) -> None:
+        """Each shown asset's drawings on its own plot (stacked view only)."""
+        stacked = self.mode == "stacked"
+        self.drawing_layer.attach(self._plots if stacked else {}, self.log_scale)
+        self.draw_button.setEnabled(stacked)
+        self.draw_button.setToolTip(
+            "Draw on a price chart: pick a tool, then click on the chart (twice for a line, "
+            "a ray or a box). Click a drawing to select it, drag it or a point handle to move "
+            "it, right-click it to edit or delete it." if stacked else
+            "Drawings are hidden in compare view: its lines are rebased to 100, not prices. "
+            "Switch to Stacked to see and draw them.")
+        self.drawings_note.setVisible(not stacked)
+
+    def _on_tool_changed(self, kind: str) -> None:
+        for name, action in self.draw_actions.items():
+            action.setChecked(name == kind)
+        self.draw_button.setChecked(bool(kind))
+        self.draw_button.setText(f"Draw: {KIND_NAMES[kind]}" if kind else "Draw")
+
+    def _bar_seconds(self) -> float | None:
+        spec = CATALOG.get(self._series_id("btc"))
+        return spec.interval_ms / 1e3 if spec is not None and spec.interval_ms else None
+
+    def add_level(self, price: float, asset: str = "btc") -> None:
+        """A level drawing on `asset` at `price` (an undoable step)."""
+        x = self._data_end_s()
+        self.ctx.drawings.add(make_drawing(asset, LEVEL, [(x, round(float(price), 2))]))
+
+    def shutdown(self) -> None:
+        self.drawing_layer.close()  # the book outlives this panel (a theme switch rebuilds it)
+        super().shutdown()
