@@ -459,10 +459,9 @@ class WorkspaceManager(QObject):
         window = self.window
         settings = self.settings
         for dock, choices in DOCK_CHOICES.items():
-            given = workspace.docks.get(dock, {})
+            values = workspace.choices(dock)
             for name, choice in choices.items():
-                value = given.get(name, choice.default)
-                settings.setValue(choice.setting, value if value != [] else "")
+                settings.setValue(choice.setting, values[name] if values[name] != [] else "")
         window.time_link.forget_range()  # the workspace's range buttons lead, not the last pan
         for key in list(window.panels):
             window.release_panel(key)
