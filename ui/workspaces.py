@@ -281,6 +281,7 @@ class WorkspaceManager(QObject):
         self._saving = False
         self._queued: list[tuple[Workspace, Callable[[], None] | None]] = []
         self._applying_sections = False
+        self._autosave_error = ""  # the last autosave failure said (a read-only folder: once)
         self._pending_sizes: dict[str, Any] | None = None
         self.is_started = False
         self._autosave = QTimer(self)
@@ -550,6 +551,7 @@ class WorkspaceManager(QObject):
                 self._write(queued, then_next)
 
         def done(_path: Path) -> None:
+            self._autosave_error = ""
             if self._current is not None and self._current.name == workspace.name:
                 self._saved_text = text
             self.saved.emit(workspace.name)
@@ -561,7 +563,12 @@ class WorkspaceManager(QObject):
             finish()
 
         def failed(error: Exception) -> None:
-            self._fail(f"Workspace {workspace.name!r} not saved: {error}")
+            text = f"Workspace {workspace.name!r} not saved: {error}"
+            if then is not None:  # the trader asked: a message
+                self._fail(text)
+            elif text != self._autosave_error:  # an autosave: said once, retried quietly
+                self._autosave_error = text
+                self._notice(text)
             finish()
 
         self._run(f"workspaces:write:{workspace.name}", self.store.write,
