@@ -148,6 +148,7 @@ def capture_layout(window: MainWindow) -> dict[str, Any]:
     shown = [key for key, dock in window.docks.items() if not dock.isHidden()]
     bars = _tab_bar_groups(window)
     groups: list[dict[str, Any]] = []
+    positions: list[int] = []  # each group's place along its area (top to bottom, or left)
     placed: set[str] = set()
     for key in shown:
         if key in placed:
@@ -168,9 +169,11 @@ def capture_layout(window: MainWindow) -> dict[str, Any]:
         size = geometry.height() if vertical else geometry.width()
         if size > 0 and window.isVisible():
             group["size"] = size
-        group["_pos"] = geometry.y() if vertical else geometry.x()
+        positions.append(geometry.y() if vertical else geometry.x())
         groups.append(group)
-    groups.sort(key=lambda g: (AREAS.index(g["area"]), g.pop("_pos")))
+    order = sorted(range(len(groups)), key=lambda i: (AREAS.index(groups[i]["area"]),
+                                                      positions[i]))
+    groups = [groups[i] for i in order]
     layout: dict[str, Any] = {"groups": groups}
     if window.isVisible():
         sizes: dict[str, int] = {}
