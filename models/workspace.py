@@ -90,6 +90,13 @@ class Workspace:
     def linked(self) -> bool:
         return bool(self.time_link.get("linked", True))
 
+    def choices(self, dock: str) -> dict[str, Any]:
+        """Dock `dock`'s choices, the ones the workspace leaves out at their defaults: what the
+        dock shows once the workspace is applied (a headless export reads the same)."""
+        defaults = {name: list(c.default) if isinstance(c.default, list) else c.default
+                    for name, c in DOCK_CHOICES.get(dock, {}).items()}
+        return {**defaults, **self.docks.get(dock, {})}
+
     def shown_docks(self) -> list[str]:
         """The dock keys the layout shows, group by group."""
         return [key for group in self.layout.get("groups", []) for key in group["tabs"]]

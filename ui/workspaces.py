@@ -148,6 +148,7 @@ def capture_layout(window: MainWindow) -> dict[str, Any]:
     shown = [key for key, dock in window.docks.items() if not dock.isHidden()]
     bars = _tab_bar_groups(window)
     groups: list[dict[str, Any]] = []
+    positions: list[int] = []  # each group's place along its area (top to bottom, or left)
     placed: set[str] = set()
     for key in shown:
         if key in placed:
@@ -168,9 +169,11 @@ def capture_layout(window: MainWindow) -> dict[str, Any]:
         size = geometry.height() if vertical else geometry.width()
         if size > 0 and window.isVisible():
             group["size"] = size
-        group["_pos"] = geometry.y() if vertical else geometry.x()
+        positions.append(geometry.y() if vertical else geometry.x())
         groups.append(group)
-    groups.sort(key=lambda g: (AREAS.index(g["area"]), g.pop("_pos")))
+    order = sorted(range(len(groups)), key=lambda i: (AREAS.index(groups[i]["area"]),
+                                                      positions[i]))
+    groups = [groups[i] for i in order]
     layout: dict[str, Any] = {"groups": groups}
     if window.isVisible():
         sizes: dict[str, int] = {}
@@ -281,6 +284,7 @@ class WorkspaceManager(QObject):
         self._saving = False
         self._queued: list[tuple[Workspace, Callable[[], None] | None]] = []
         self._applying_sections = False
+        self._autosave_error = ""  # the last autosave failure said (a read-only folder: once)
         self._pending_sizes: dict[str, Any] | None = None
         self.is_started = False
         self._autosave = QTimer(self)
@@ -459,10 +463,9 @@ class WorkspaceManager(QObject):
         window = self.window
         settings = self.settings
         for dock, choices in DOCK_CHOICES.items():
-            given = workspace.docks.get(dock, {})
+            values = workspace.choices(dock)
             for name, choice in choices.items():
-                value = given.get(name, choice.default)
-                settings.setValue(choice.setting, value if value != [] else "")
+                settings.setValue(choice.setting, values[name] if values[name] != [] else "")
         window.time_link.forget_range()  # the workspace's range buttons lead, not the last pan
         for key in list(window.panels):
             window.release_panel(key)
@@ -551,6 +554,7 @@ class WorkspaceManager(QObject):
                 self._write(queued, then_next)
 
         def done(_path: Path) -> None:
+            self._autosave_error = ""
             if self._current is not None and self._current.name == workspace.name:
                 self._saved_text = text
             self.saved.emit(workspace.name)
@@ -562,7 +566,12 @@ class WorkspaceManager(QObject):
             finish()
 
         def failed(error: Exception) -> None:
-            self._fail(f"Workspace {workspace.name!r} not saved: {error}")
+            text = f"Workspace {workspace.name!r} not saved: {error}"
+            if then is not None:  # the trader asked: a message
+                self._fail(text)
+            elif text != self._autosave_error:  # an autosave: said once, retried quietly
+                self._autosave_error = text
+                self._notice(text)
             finish()
 
         self._run(f"workspaces:write:{workspace.name}", self.store.write,

@@ -5,6 +5,7 @@ workspaces apply; rename and delete; the choice table matches what the panels re
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -358,3 +359,19 @@ def test_a_switch_shows_the_workspace_range_not_the_last_pan(open_window, qtbot)
     x0, x1 = next(iter(prices._plots.values())).vb.viewRange()[0]
     assert (x1 - x0) / 86400 == pytest.approx(182 * 1.02)
     assert x1 == pytest.approx(days[-1] / 1e3 + 182 * 86400 * 0.02)
+
+
+def test_an_autosave_that_cannot_write_says_so_once_and_asks_nothing(open_window, qtbot,
+                                                                      folder):
+    window, notes = open_window()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.write_text("a file where the workspaces folder should be")  # (root ignores modes)
+    for text in ("a", "b"):
+        notes.add(text)
+        window.workspaces.save_if_changed()
+        qtbot.waitUntil(lambda: not window.workspaces._saving, timeout=10000)
+    assert "not saved" in window.status.currentMessage()
+    assert window.findChild(QMessageBox, "workspaceError") is None  # no dialog for this
+    with qtbot.waitSignal(window.workspaces.failed, timeout=10000) as failure:
+        window.workspaces.save()  # asked for: a message
+    assert "not saved" in failure.args[0] and "cannot create" in failure.args[0]
