@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--end", help="to date (YYYY-MM-DD, UTC)")
     view = sub.add_parser("export-view", help="write what a dock shows (one CSV per plotted "
                                               "series, with provenance) for a workspace's choices")
-    view.add_argument("workspace", help="workspace JSON file (its \"docks\" section)")
+    view.add_argument("view_workspace", metavar="WORKSPACE",
+                      help="a workspace's name (saved or shipped) or a workspace JSON file")
     view.add_argument("dock", help="dock key: prices, funding, open_interest, volatility, "
                                    "rotation, options, movers")
     view.add_argument("--out", required=True, help="folder to write the CSV files into")
@@ -136,7 +137,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.command == "export-view":
             from services.export_view import cmd_export_view
 
-            return cmd_export_view(services, args.workspace, args.dock, args.out, args.start,
+            return cmd_export_view(services, args.view_workspace, args.dock, args.out, args.start,
                                    args.end, sys.stdout)
         return commands.cmd_export(services, args.series, args.out, args.start, args.end)
     except commands.CommandError as e:  # exit status 2 or 1: see services/commands.py

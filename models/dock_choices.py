@@ -9,7 +9,9 @@ which a workspace file's `"docks"` section repeats. The price chart's range is s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from models.analyses import (
@@ -33,49 +35,95 @@ DERIVATIVE_ASSETS = ("btc", "eth")
 VOLATILITY_SPAN_DAYS = 365
 ROTATION_SPAN_DAYS = 730
 
-DOCK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "prices": {"interval": "1h", "range_key": "1M", "mode": "stacked", "style": "line",
-               "log": False, "assets": list(DEFAULT_PRICE_ASSETS)},
-    "funding": {"asset": "btc", "window": "30D"},
-    "open_interest": {"asset": "btc"},
-    "volatility": {"asset": "btc", "window": 30, "rv_method": DEFAULT_RV_METHOD},
-    "options": {"asset": "btc", "page": "gex", "positioning": DEFAULT_POSITIONING,
-                "delta": DEFAULT_DELTA},
-    "rotation": {"window": 60, "k": 2.0, "threshold": 0.2},
-    "movers": {"drawdown": DEFAULT_DRAWDOWN},
+#: the options dock's pages (one row of charts at a time in a short dock)
+OPTIONS_PAGES = ("gex", "iv", "skew")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A dock choice: where the window keeps it (a settings key) and its default, whose type is
+    the choice's type (a list default means a list of strings)."""
+
+    setting: str
+    default: Any
+
+
+#: Every dock's persisted choices: the settings key the panel (or the derived feed whose shared
+#: parameter it shows) reads, and the default. A workspace's "docks" repeats these names; a new
+#: choice of a dock is one row here.
+DOCK_CHOICES: dict[str, dict[str, Choice]] = {
+    "prices": {
+        "interval": Choice("prices/interval", "1h"),
+        "range_key": Choice("prices/range", "1M"),  # "range" for earlier versions' sake
+        "mode": Choice("prices/mode", "stacked"),
+        "style": Choice("prices/style", "line"),
+        "log": Choice("prices/log", False),
+        "assets": Choice("prices/assets", list(DEFAULT_PRICE_ASSETS)),
+        "shade_funding": Choice("prices/shade_funding", True),
+        "levels": Choice("prices/levels", True),
+    },
+    "funding": {"asset": Choice("funding/asset", "btc"),
+                "window": Choice("funding/window", "30D")},
+    "movers": {"drawdown": Choice("movers/drawdown", DEFAULT_DRAWDOWN)},
+    "open_interest": {"asset": Choice("oi/asset", "btc")},
+    "volatility": {"asset": Choice("vol/asset", "btc"), "window": Choice("vol/window", 30),
+                   "rv_method": Choice("vol/rv_method", DEFAULT_RV_METHOD)},
+    "options": {"asset": Choice("options/asset", "btc"), "page": Choice("options/page", "gex"),
+                "positioning": Choice("options/positioning", DEFAULT_POSITIONING),
+                "delta": Choice("options/delta", DEFAULT_DELTA)},
+    "rotation": {"window": Choice("rotation/window", 60), "k": Choice("rotation/k", 2.0),
+                 "threshold": Choice("rotation/threshold", 0.2)},
     "sources": {},
 }
 
+#: each dock's defaults (what it shows when a choice was never set)
+DOCK_DEFAULTS: dict[str, dict[str, Any]] = {
+    dock: {name: c.default for name, c in choices.items()}
+    for dock, choices in DOCK_CHOICES.items()}
+
 #: key aliases: the settings key on the left, the choice it is
 _ALIASES = {"prices": {"range": "range_key"}}
+#: a user symbol's stem or a built-in asset's, as series ids spell them
+_STEM = re.compile(r"[a-z0-9][a-z0-9_\-]{0,39}")
+
+Limit = Collection[Any] | Callable[[Any], bool]
 
 
-def _allowed(dock: str, name: str, symbols: tuple[str, ...]) -> tuple[Any, ...] | None:
+def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str, Limit]]:
+    """What each dock choice may be beyond its type: a collection of values or a predicate.
+    `symbols` are the user's symbol stems the price dock may show; None accepts any well-formed
+    stem (a workspace is checked before its own symbols are loaded)."""
     from models.derived import RV_WINDOWS
     from models.movers import DRAWDOWN_BASES
     from models.options import DealerPositioning, DeltaConvention
     from models.volatility import RvMethod
 
-    table: dict[tuple[str, str], tuple[Any, ...]] = {
-        ("prices", "interval"): PRICE_INTERVALS,
-        ("prices", "range_key"): tuple(RANGES_DAYS),
-        ("prices", "mode"): PRICE_MODES,
-        ("prices", "style"): PRICE_STYLES,
-        ("funding", "asset"): DERIVATIVE_ASSETS,
-        ("funding", "window"): tuple(FUNDING_WINDOWS_DAYS),
-        ("open_interest", "asset"): DERIVATIVE_ASSETS,
-        ("volatility", "asset"): DERIVATIVE_ASSETS,
-        ("volatility", "window"): RV_WINDOWS,
-        ("volatility", "rv_method"): tuple(m.value for m in RvMethod),
-        ("options", "asset"): DERIVATIVE_ASSETS,
-        ("options", "positioning"): tuple(p.value for p in DealerPositioning),
-        ("options", "delta"): tuple(d.value for d in DeltaConvention),
-        ("rotation", "window"): ROTATION_WINDOWS,
-        ("movers", "drawdown"): tuple(DRAWDOWN_BASES),
+    if symbols is None:
+        assets: Limit = lambda v: all(_STEM.fullmatch(s) for s in v)  # noqa: E731
+    else:
+        assets = (*PRICE_STEMS, *symbols)
+    return {
+        "prices": {"interval": PRICE_INTERVALS, "range_key": tuple(RANGES_DAYS),
+                   "mode": PRICE_MODES, "style": PRICE_STYLES, "assets": assets},
+        "funding": {"asset": DERIVATIVE_ASSETS, "window": tuple(FUNDING_WINDOWS_DAYS)},
+        "movers": {"drawdown": tuple(DRAWDOWN_BASES)},
+        "open_interest": {"asset": DERIVATIVE_ASSETS},
+        "volatility": {"asset": DERIVATIVE_ASSETS, "window": RV_WINDOWS,
+                       "rv_method": tuple(m.value for m in RvMethod)},
+        "options": {"asset": DERIVATIVE_ASSETS, "page": OPTIONS_PAGES,
+                    "positioning": tuple(p.value for p in DealerPositioning),
+                    "delta": tuple(d.value for d in DeltaConvention)},
+        "rotation": {"window": ROTATION_WINDOWS, "k": lambda v: 0.5 <= v <= 6.0,
+                     "threshold": lambda v: -1.0 <= v <= 1.0},
     }
-    if (dock, name) == ("prices", "assets"):
-        return (*PRICE_STEMS, *symbols)
-    return table.get((dock, name))
+
+
+def is_allowed(value: Any, limit: Limit | None) -> bool:
+    if limit is None:
+        return True
+    if callable(limit):
+        return bool(limit(value))
+    return all(v in limit for v in value) if isinstance(value, list) else value in limit
 
 
 def resolve_choices(dock: str, choices: Mapping[str, Any], symbols: tuple[str, ...] = ()
@@ -86,6 +134,7 @@ def resolve_choices(dock: str, choices: Mapping[str, Any], symbols: tuple[str, .
     if dock not in DOCK_DEFAULTS:
         raise ValueError(f"unknown dock {dock!r} (one of {', '.join(DOCK_DEFAULTS)})")
     out = dict(DOCK_DEFAULTS[dock])
+    limits = allowed_values(symbols).get(dock, {})
     aliases = _ALIASES.get(dock, {})
     named = {aliases.get(k, k): v for k, v in choices.items() if k in aliases}
     named.update({k: v for k, v in choices.items() if k not in aliases})
@@ -101,13 +150,9 @@ def resolve_choices(dock: str, choices: Mapping[str, Any], symbols: tuple[str, .
                 isinstance(default, list) and not (isinstance(value, list)
                                                    and all(isinstance(v, str) for v in value))):
             raise ValueError(f"{dock}.{name}: {value!r} is not a {type(default).__name__}")
-        allowed = _allowed(dock, name, symbols)
-        wrong = [v for v in (value if isinstance(value, list) else [value])
-                 if allowed is not None and v not in allowed]
-        if wrong:
-            raise ValueError(f"{dock}.{name}: {wrong[0]!r} is not one of "
-                             f"{', '.join(map(str, allowed))}")
+        limit = limits.get(name)
+        if not is_allowed(value, limit):
+            options = "" if callable(limit) else f" (one of {', '.join(map(str, limit))})"
+            raise ValueError(f"{dock}.{name}: {value!r} is not a valid value{options}")
         out[name] = float(value) if isinstance(default, float) else value
-    if dock == "rotation" and not (0.5 <= out["k"] <= 6.0 and -1.0 <= out["threshold"] <= 1.0):
-        raise ValueError("rotation: k must be within 0.5..6 and threshold within -1..1")
     return out

@@ -18,6 +18,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from models.dock_choices import DOCK_CHOICES, Choice, allowed_values
+
+__all__ = ["DOCK_CHOICES", "Choice"]  # re-exported: the table lives in models/dock_choices.py
+
 FORMAT = "rotor-workspace"
 VERSION = 1
 MAX_NAME_CHARS = 64
@@ -31,42 +35,6 @@ _TOP_KEYS = ("format", "version", "name", "description", "time_link", "layout", 
 class WorkspaceError(ValueError):
     """A workspace that cannot be used; the message names the problem."""
 
-
-@dataclass(frozen=True)
-class Choice:
-    """A dock choice: where the window keeps it (a settings key) and its default, whose type is
-    the choice's type (a list default means a list of strings)."""
-
-    setting: str
-    default: Any
-
-
-#: Every dock's persisted choices: the keys the panels (and the derived feeds' shared parameters
-#: they show) read from the settings. A new choice of a dock is one row here.
-DOCK_CHOICES: dict[str, dict[str, Choice]] = {
-    "prices": {
-        "interval": Choice("prices/interval", "1h"),
-        "range_key": Choice("prices/range", "1M"),  # "range" for earlier versions' sake
-        "mode": Choice("prices/mode", "stacked"),
-        "style": Choice("prices/style", "line"),
-        "log": Choice("prices/log", False),
-        "assets": Choice("prices/assets", ["btc", "spx", "ndx", "gold"]),
-        "shade_funding": Choice("prices/shade_funding", True),
-        "levels": Choice("prices/levels", True),
-    },
-    "funding": {"asset": Choice("funding/asset", "btc"),
-                "window": Choice("funding/window", "30D")},
-    "movers": {"drawdown": Choice("movers/drawdown", "close")},
-    "open_interest": {"asset": Choice("oi/asset", "btc")},
-    "volatility": {"asset": Choice("vol/asset", "btc"), "window": Choice("vol/window", 30),
-                   "rv_method": Choice("vol/rv_method", "zero_mean")},
-    "options": {"asset": Choice("options/asset", "btc"), "page": Choice("options/page", "gex"),
-                "positioning": Choice("options/positioning", "long_calls_short_puts"),
-                "delta": Choice("options/delta", "forward")},
-    "rotation": {"window": Choice("rotation/window", 60), "k": Choice("rotation/k", 2.0),
-                 "threshold": Choice("rotation/threshold", 0.2)},
-    "sources": {},
-}
 
 #: what a choice may be, beyond its type: a collection of values or a predicate
 Allowed = Mapping[str, Mapping[str, "Collection[Any] | Callable[[Any], bool]"]]
@@ -209,7 +177,8 @@ def parse_workspace(data: Any, allowed: Allowed | None = None) -> Workspace:
         raise WorkspaceError(f"time_link.linked: expected true or false, got "
                              f"{_show(time_link['linked'])}")
     layout = _check_layout(_object(data.get("layout", {}), "layout"))
-    docks = _check_docks(_object(data.get("docks", {}), "docks"), allowed or {})
+    docks = _check_docks(_object(data.get("docks", {}), "docks"),
+                         allowed_values() if allowed is None else allowed)
     sections = _object(data.get("sections", {}), "sections")
     for key in sections:
         _check_key(key, "sections")

@@ -10,7 +10,7 @@ the values with 10 significant digits, an empty cell for a missing value.
 from __future__ import annotations
 
 import csv
-import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,25 +118,22 @@ def _when(seconds: float) -> str:
     return iso_utc(int(seconds * 1000)) if np.isfinite(seconds) else "the open end"
 
 
-def _workspace_choices(path: str, dock: str) -> dict[str, Any]:
-    """`dock`'s choices in the workspace file at `path` (`"docks"` → dock → choices).
+def _workspace_choices(workspace: str, dock: str) -> dict[str, Any]:
+    """`dock`'s choices in `workspace`: a workspace file's path, or the name of a saved or
+    shipped workspace (services/workspaces.py), validated as an import is."""
+    from services.workspaces import WorkspaceStore, load_workspace_file
 
-    The one place the headless export reads a workspace: the merger switches it to
-    `services.workspaces.load_workspace_file(path).docks.get(dock, {})`."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as e:
-        raise CommandError(f"cannot read workspace {path}: {e.strerror or e}") from None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise CommandError(f"workspace {path} is not valid JSON: {e}") from None
-    docks = data.get("docks") if isinstance(data, dict) else None
-    if not isinstance(docks, dict):
-        raise CommandError(f"workspace {path} has no \"docks\" section")
-    choices = docks.get(dock, {})
-    if not isinstance(choices, dict):
-        raise CommandError(f"workspace {path}: docks.{dock} is not an object")
-    return choices
+        if os.path.exists(workspace) or os.sep in workspace or workspace.endswith(".json"):
+            return load_workspace_file(workspace).docks.get(dock, {})
+        store = WorkspaceStore()
+        if store.find(workspace) is None:
+            names = ", ".join(e.name for e in store.entries())
+            raise CommandError(f"no workspace named {workspace!r} (saved and shipped: {names}); "
+                               "or give a workspace file's path")
+        return store.read(workspace).docks.get(dock, {})
+    except ValueError as e:  # WorkspaceError: the message names the file's problem
+        raise CommandError(f"workspace {workspace}: {e}") from None
 
 
 def cmd_export_view(services: Any, workspace: str, dock: str, out_dir: str,

@@ -17,7 +17,6 @@ gets one message and leaves the current one untouched.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
     QTabBar,
 )
 
+from models.dock_choices import allowed_values, is_allowed
 from models.workspace import (
     AREAS,
     DOCK_CHOICES,
@@ -72,7 +72,6 @@ _AREA = {"left": Qt.DockWidgetArea.LeftDockWidgetArea,
          "right": Qt.DockWidgetArea.RightDockWidgetArea,
          "top": Qt.DockWidgetArea.TopDockWidgetArea,
          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea}
-_SYMBOL = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,39}")
 
 
 class Section(Protocol):
@@ -86,35 +85,9 @@ class Section(Protocol):
 
 
 def allowed_choices() -> Allowed:
-    """The values each known dock choice may take, from the panels and the derived feeds (the
-    window reads them back the same way: anything else would fall back to a default)."""
-    from models.catalog import PRICE_INTERVALS
-    from models.derived import RV_WINDOWS
-    from ui.derived_feeds import _VALID as SHARED  # the feeds' own checks, not a copy
-    from ui.panels import funding, open_interest, options, prices, volatility
-
-    return {
-        "prices": {"interval": PRICE_INTERVALS, "range_key": tuple(prices.RANGES_DAYS),
-                   "mode": prices.MODES, "style": prices.STYLES,
-                   "assets": lambda v: all(_SYMBOL.fullmatch(s) for s in v)},
-        "funding": {"asset": funding.ASSETS, "window": tuple(funding.WINDOWS_DAYS)},
-        "movers": {"drawdown": SHARED[("movers", "drawdown")]},
-        "open_interest": {"asset": open_interest.ASSETS},
-        "volatility": {"asset": volatility.ASSETS, "window": RV_WINDOWS,
-                       "rv_method": SHARED[("volatility", "rv_method")]},
-        "options": {"asset": options.ASSETS, "page": tuple(options.ROW_PAGES),
-                    "positioning": SHARED[("chain", "positioning")],
-                    "delta": SHARED[("chain", "delta")]},
-        "rotation": {name: SHARED[("rotation", name)] for name in ("window", "k", "threshold")},
-    }
-
-
-def _is_allowed(value: Any, limit: Any) -> bool:
-    if limit is None:
-        return True
-    if callable(limit):
-        return bool(limit(value))
-    return all(v in limit for v in value) if isinstance(value, list) else value in limit
+    """The values each known dock choice may take (models/dock_choices.py: the table the panels
+    and the headless export read too)."""
+    return allowed_values()
 
 
 # -- the layout, as data -------------------------------------------------------------------------
@@ -429,7 +402,7 @@ class WorkspaceManager(QObject):
             out = docks.setdefault(dock, {})
             for name, choice in choices.items():
                 value = read_setting(settings, choice.setting, choice.default)
-                out[name] = value if _is_allowed(value, limits.get(name)) else choice.default
+                out[name] = value if is_allowed(value, limits.get(name)) else choice.default
         layout = {k: v for k, v in base.layout.items()
                   if k not in ("groups", "area_sizes", "qt_state")}
         layout.update(capture_layout(self.window))

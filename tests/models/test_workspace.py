@@ -97,7 +97,10 @@ def test_allowed_values_are_checked_when_given():
         "docks.rotation.k: 9 is not a valid value"
     assert "docks.prices.assets" in refused(minimal(docks={"prices": {"assets": ["xyz"]}}),
                                             allowed)
-    assert parse_workspace(minimal(docks={"prices": {"mode": "banana"}})).docks  # not asked
+    assert parse_workspace(minimal(docks={"prices": {"mode": "banana"}}), {}).docks  # no limits
+    # by default the docks' own limits (models/dock_choices.py) apply
+    assert refused(minimal(docks={"prices": {"mode": "banana"}}), None).startswith(
+        'docks.prices.mode: "banana" is not a valid value')
 
 
 def test_layout_problems_are_named():

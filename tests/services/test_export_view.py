@@ -32,8 +32,10 @@ def demo(tmp_path_factory):
 
 
 def workspace(tmp_path: Path, docks: dict) -> str:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "workspace.json"
-    path.write_text(json.dumps({"version": 1, "docks": docks}))
+    path.write_text(json.dumps({"format": "rotor-workspace", "version": 1, "name": "Test",
+                                "docks": docks}))
     return str(path)
 
 
@@ -119,7 +121,9 @@ def test_an_open_start_keeps_what_the_dock_shows_up_to_the_end_asked(demo, tmp_p
 
 
 def test_refusals_are_one_line_with_exit_status_2(demo, tmp_path):
-    ws = workspace(tmp_path, {"prices": {"interval": "2h"}, "funding": "1h"})
+    ws = workspace(tmp_path, {})
+    bad_value = workspace(tmp_path / "value", {"prices": {"interval": "2h"}})
+    not_object = workspace(tmp_path / "object", {"funding": "1h"})
     out = tmp_path / "out"
     out.mkdir()
 
@@ -130,12 +134,14 @@ def test_refusals_are_one_line_with_exit_status_2(demo, tmp_path):
         return str(caught.value)
 
     assert "unknown dock 'pricez'" in refused(ws, "pricez")
-    assert "cannot read workspace" in refused(str(tmp_path / "missing.json"), "prices")
+    assert "missing.json: no such file" in refused(str(tmp_path / "missing.json"), "prices")
+    assert "no workspace named 'Nope'" in refused("Nope", "prices")
     broken = tmp_path / "broken.json"
     broken.write_text("{\"docks\": ")
-    assert "not valid JSON" in refused(str(broken), "prices")
-    assert "'2h' is not one of 1h, 1d" in refused(ws, "prices")
-    assert "docks.funding is not an object" in refused(ws, "funding")
+    assert "malformed JSON at line 1, column 11" in refused(str(broken), "prices")
+    assert 'docks.prices.interval: "2h" is not a valid value (one of "1h", "1d")' in refused(
+        bad_value, "prices")
+    assert "docks.funding: expected an object" in refused(not_object, "funding")
     assert "no such folder" in refused(ws, "movers", folder=str(tmp_path / "nowhere"))
     assert "nothing to export between 2001-01-01" in refused(ws, "volatility",
                                                              start="2001-01-01",
@@ -172,9 +178,9 @@ def test_choices_resolve_over_one_table_of_defaults():
     assert resolve_choices("prices", {"assets": ["btc", "mine"]}, ("mine",))["assets"] == [
         "btc", "mine"]
     for dock, choices, words in (("prices", {"log": "yes"}, "is not a bool"),
-                                 ("prices", {"assets": ["btc", "doge"]}, "'doge' is not one"),
-                                 ("volatility", {"window": 31}, "31 is not one of 7, 30, 90"),
-                                 ("rotation", {"k": 9.0}, "k must be within")):
+                                 ("prices", {"assets": ["btc", "doge"]}, "'doge'.* is not a valid"),
+                                 ("volatility", {"window": 31}, r"31 is not a valid value \(one"),
+                                 ("rotation", {"k": 9.0}, "rotation.k: 9.0 is not a valid")):
         with pytest.raises(ValueError, match=words):
             resolve_choices(dock, choices)
 
