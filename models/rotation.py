@@ -40,7 +40,7 @@ import pandas as pd
 from models.assets import ROTATION_PEERS
 from models.movers import DEFAULT_DRAWDOWN_BASIS, MOVER_COLUMNS, mover_rows, valid_closes
 from models.series import MS_PER_HOUR, SeriesData
-from models.sessions import session_close_times
+from models.sessions import CALENDAR_NAME, session_close_times
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -72,7 +72,8 @@ def session_close_instants(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return closes.rename("time")
 
 
-def session_closes(data: SeriesData, column: str = "close") -> pd.Series:
+def session_closes(data: SeriesData, column: str = "close",
+                   calendar: str = CALENDAR_NAME) -> pd.Series:
     """Daily bars → close per NYSE session, indexed by the session's close instant (UTC).
 
     A bar belongs to the UTC calendar date of its time stamp: Yahoo stamps a session at 00:00 or

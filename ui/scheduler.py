@@ -24,7 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from models.catalog import CATALOG, SeriesSpec
+from models.catalog import SeriesSpec, get_spec
 from models.preferences import Preferences
 from models.series import SeriesData, Snapshot
 from models.status import SourceStatus
@@ -155,7 +155,7 @@ class Scheduler(QObject):
         `hold_snapshots`, cached snapshots are read only after `release_snapshots()`.
         """
         self.demo = demo
-        watched = [CATALOG[i] for i in series_ids]
+        watched = [get_spec(i) for i in series_ids]
         self.tracker.watch(watched)
         self._startup.start(demo, [s.id for s in watched], first,
                             hold_snapshots=hold_snapshots, on_phase=self._on_cached_phase)
@@ -171,7 +171,7 @@ class Scheduler(QObject):
         self.tracker.had_cache = False
         self._published.clear()
         self._progress.clear()
-        self.tracker.watch([CATALOG[i] for i in series_ids])  # every series: updating
+        self.tracker.watch([get_spec(i) for i in series_ids])  # every series: updating
         if demo_services is not None:  # closing SQLite is I/O: not on the GUI thread
             self.jobs.run("close-demo", demo_services.close, on_result=lambda _none: None)
         self._startup.start(False, list(self.tracker.watched), first, hold_snapshots=False,
