@@ -81,11 +81,13 @@ def session_closes(data: SeriesData, column: str = "close",
     for the session of its own date (see the module note). Bars on dates that are no XNYS
     session (weekends, exchange holidays) are dropped: BTC's weekend moves, or a metal's move on
     a US holiday, land in the next session's return. Missing or non-positive closes are dropped.
+    `calendar`: another exchange's sessions instead (a user's symbol listed elsewhere,
+    models/symbols.py), by the same date rule.
     """
     t, v = valid_closes(data, column)
     if not len(t):
         return _empty_series(column)
-    closes_at = session_close_times(pd.to_datetime(t, unit="ms"))
+    closes_at = session_close_times(pd.to_datetime(t, unit="ms"), calendar)
     is_session = np.asarray(closes_at.notna())
     series = pd.Series(v[is_session], index=closes_at[is_session].rename("time"), name=column)
     # Two bars on one date (e.g. a provisional and a final stamp): the later one wins.

@@ -40,6 +40,7 @@ MAX_SYMBOLS = 24
 MAX_NAME = 60
 
 # Yahoo's `meta.exchangeName` → the exchange-calendars code whose sessions the symbol trades.
+# Shenzhen (SHZ) keeps Shanghai's hours and holidays (exchange-calendars has no XSHE).
 # US equities, ETFs and indices (Nasdaq NMS/NGM/NCM/NIM, NYSE NYQ, Arca PCX, American ASE, Cboe
 # BTS/CXI, S&P's SNP, Dow Jones DJI) trade NYSE hours. US futures (CME, CBOT, NYMEX, COMEX, ICE
 # US NYB) trade ~23 h on Globex; Yahoo gives one daily bar per trading date, and the built-in
@@ -54,7 +55,7 @@ YAHOO_CALENDARS: dict[str, str] = {
     "HAM": "XHAM", "PAR": "XPAR", "AMS": "XAMS", "BRU": "XBRU", "LIS": "XLIS", "MIL": "XMIL",
     "MCE": "XMAD", "EBS": "XSWX", "VIE": "XWBO", "STO": "XSTO", "CPH": "XCSE", "HEL": "XHEL",
     "OSL": "XOSL", "ISE": "XDUB", "WSE": "XWAR", "TOR": "XTSE", "VAN": "XTSE", "SAO": "BVMF",
-    "MEX": "XMEX", "JPX": "XTKS", "OSA": "XTKS", "HKG": "XHKG", "SHH": "XSHG", "SHZ": "XSHE",
+    "MEX": "XMEX", "JPX": "XTKS", "OSA": "XTKS", "HKG": "XHKG", "SHH": "XSHG", "SHZ": "XSHG",
     "KSC": "XKRX", "KOE": "XKRX", "TAI": "XTAI", "SES": "XSES", "ASX": "XASX", "NZE": "XNZE",
     "BSE": "XBOM", "JNB": "XJSE", "TLV": "XTAE", "IST": "XIST", "SAU": "XSAU",
 }

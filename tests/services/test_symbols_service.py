@@ -195,11 +195,11 @@ def test_a_ticker_without_recent_bars_is_refused_as_delisted(httpserver, endpoin
 def test_an_exchange_without_a_known_calendar_is_refused(httpserver, endpoints_for):
     _serve_chart(httpserver, "ABC.XX", _chart(_meta("ABC.XX", "ZZZ", "Nowhere Exchange",
                                                      "EQUITY", "ABC")))
-    with pytest.raises(SymbolRefused, match="Nowhere Exchange .ZZZ., whose trading calendar"):
+    with pytest.raises(SymbolRefused, match=r"Nowhere Exchange \(ZZZ\), whose trading calendar"):
         check_yahoo(endpoints_for, "ABC.XX")
 
 
-@pytest.mark.parametrize("body, content_type", [
+@pytest.mark.parametrize(("body", "content_type"), [
     ("<!DOCTYPE html><html><title>Yahoo</title></html>", "text/html"),
     (json.dumps(_chart(_meta("AAPL", "NMS", "NasdaqGS", "EQUITY", "Apple Inc.")))[:120],
      "application/json"),
