@@ -109,6 +109,25 @@ class SourceTracker:
         for spec in self._specs.values():
             self._set(SourceStatus(spec.id, SourceState.UPDATING, venue=spec.source))
 
+    def watch_more(self, specs: Iterable[SeriesSpec]) -> list[str]:
+        """Keep these too (a symbol the user added), the others as they are; returns the ids
+        that were not watched yet, each updating until its cached data is published."""
+        added = []
+        for spec in specs:
+            if spec.id not in self._specs:
+                self._specs = {**self._specs, spec.id: spec}
+                self._set(SourceStatus(spec.id, SourceState.UPDATING, venue=spec.source))
+                added.append(spec.id)
+        return added
+
+    def unwatch(self, series_ids: Iterable[str]) -> None:
+        """Stop keeping these fresh (a symbol the user removed); a refresh still running ends
+        unheard."""
+        gone = set(series_ids)
+        self._specs = {i: s for i, s in self._specs.items() if i not in gone}
+        for series_id in gone:
+            self._due_ms.pop(series_id, None)
+
     def on_cached(self, series_id: str, data_last_ms: int | None, now: int, *,
                   mono: int | None = None) -> None:
         """The cache's rows (maybe none) are published: refresh from now on (live), or show

@@ -239,3 +239,34 @@ def write_symbols_file(path: Path, symbols: list[Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- one request from the search box --------------------------------------------------------------
+@dataclass(frozen=True)
+class SymbolChoice:
+    """A symbol checked at its venue: what `SymbolList.make` needs."""
+
+    venue: str
+    symbol: str
+    name: str
+    calendar: str
+    currency: str
+    exchange: str
+    instrument: str
+    note: str = ""
+
+
+def check_symbol(venue: str, symbol: str, cache: Cache, endpoints: Endpoints,
+                 now_ms: int) -> SymbolChoice:
+    """On a worker: the symbol as its venue knows it, or SymbolRefused (unknown, delisted, not
+    trading), or the ServiceError of a venue that could not be asked."""
+    if venue == "binance":
+        listed = binance_pairs(cache, endpoints, now_ms)
+        pair = check_binance(listed.pairs, symbol)
+        return SymbolChoice("binance", pair.symbol, f"{pair.base}/{pair.quote}", "24/7",
+                            pair.quote, "", "SPOT", listed.note)
+    if venue == "yahoo":
+        found = check_yahoo(endpoints, symbol)
+        return SymbolChoice("yahoo", found.symbol, found.name, found.calendar, found.currency,
+                            found.exchange, found.instrument)
+    raise SymbolRefused(f"{venue!r} is not a venue symbols are added from (binance, yahoo).")

@@ -68,6 +68,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
                                                       "the mouse…"),
     Shortcut("cancelDrawing", ("Esc",), "Cancel dragging a price level"),
     Shortcut("showShortcuts", ("F1",), "This list of keyboard shortcuts"),
+    Shortcut("addSymbol", ("Ctrl+K",), "Add a symbol (a Binance pair or a Yahoo ticker)…"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
 

@@ -70,6 +70,11 @@ def _read_cached(services: AppServices, series_ids: Iterable[str]
     return series, snapshots
 
 
+def read_cached_phase(services: AppServices, series_ids: tuple[str, ...]) -> CachedPhase:
+    """On a worker: what the cache holds of series watched after start-up."""
+    return CachedPhase(*_read_cached(services, series_ids), frozenset(series_ids))
+
+
 class StartupReader:
     """Runs `read_in_phases` through the job runner and counts the phases handed over."""
 
