@@ -50,6 +50,13 @@ class UiContext:
         return self.scheduler.now_ms()
 
 
+def symbol_params(ctx: UiContext) -> dict[str, Any]:
+    """The movers and rotation feeds' parameter for the user's symbols; none while there are
+    none, so the feed is the same one as without the parameter."""
+    symbols = ctx.symbols.feed_param()
+    return {"symbols": symbols} if symbols else {}
+
+
 class Panel(QWidget):
     """A dock's content. Subclasses set `key`, `title`, `series_ids`, and implement `has_data`.
 
