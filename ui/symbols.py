@@ -45,6 +45,7 @@ from services.symbols import (
 )
 from ui import theme
 from ui.scheduler import Scheduler
+from ui.time_display import format_time, zone_label
 
 YAHOO_PREFIX = "Yahoo: "
 
@@ -190,6 +191,10 @@ class AddSymbolDialog(QDialog):
         self.search.textEdited.connect(self._on_edited)
         self.completer.activated.connect(self._on_picked)
         self.search.returnPressed.connect(self.submit)
+        self.pairs_state = QLabel("Loading Binance's pair list…")
+        self.pairs_state.setObjectName("pairsState")
+        self.pairs_state.setWordWrap(True)
+        self.pairs_state.setStyleSheet(f"color: {theme.MUTED};")
         self.message = QLabel(" ")
         self.message.setObjectName("symbolMessage")
         self.message.setWordWrap(True)
@@ -208,6 +213,7 @@ class AddSymbolDialog(QDialog):
         hint.setStyleSheet(f"color: {theme.MUTED};")
         layout.addWidget(hint)
         layout.addWidget(self.search)
+        layout.addWidget(self.pairs_state)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
         self._load_pairs()
@@ -216,21 +222,28 @@ class AddSymbolDialog(QDialog):
     def _load_pairs(self) -> None:
         services = self.scheduler.services
         if services is None:
-            self._say("Binance's pair list loads once Rotor has opened its cache; Yahoo "
-                      "tickers can be added now.", theme.MUTED)
+            self._list_state("Binance's pair list loads once Rotor has opened its cache; "
+                             "Yahoo tickers can be added now.", theme.MUTED)
             return
         self.scheduler.run("symbols:pairs", _load_pairs, services.cache,
                            on_result=self._on_pairs, on_error=self._on_pairs_failed)
 
     def _on_pairs(self, listed: PairList) -> None:
         self.pairs = listed.pairs
-        if listed.note:
-            self._say(listed.note, theme.WARNING)
-        self._on_edited(self.search.text())
+        trading = sum(p.trading for p in listed.pairs)
+        self._list_state(listed.note or f"Binance: {trading:,} spot pairs trading (list of "
+                         f"{format_time(listed.fetched_ms, '%Y-%m-%d %H:%M')} {zone_label()}).",
+                         theme.WARNING if listed.note else theme.MUTED)
+        if self.search.text().strip():
+            self._on_edited(self.search.text())
 
     def _on_pairs_failed(self, exc: Exception) -> None:
-        self._say(f"Binance's pair list is not available ({exc}); Yahoo tickers can still be "
-                  "added.", theme.WARNING)
+        self._list_state(f"Binance's pair list is not available ({exc}); Yahoo tickers can "
+                         "still be added.", theme.WARNING)
+
+    def _list_state(self, text: str, color: str) -> None:
+        self.pairs_state.setText(text)
+        self.pairs_state.setStyleSheet(f"color: {color};")
 
     # -- searching ------------------------------------------------------------------------------
     def choices(self, text: str) -> list[str]:

@@ -620,16 +620,18 @@ class PricesPanel(Panel):
             box.toggled.connect(lambda on, s=stem: self._on_asset_toggled(s, on))
             box.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             box.customContextMenuRequested.connect(
-                lambda _pos, s=stem, b=box: self._symbol_menu(s, b))
+                lambda _pos, s=stem, b=box: self._symbol_menu(s).popup(
+                    b.mapToGlobal(b.rect().bottomLeft())))
             self._legend.insertWidget(self._symbol_boxes_at + i, box)
             self.asset_boxes[stem] = box
 
-    def _symbol_menu(self, stem: str, box: QCheckBox) -> QMenu:
+    def _symbol_menu(self, stem: str) -> QMenu:
+        """A user symbol's checkbox menu: remove it from the list (and every dock)."""
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         symbol = self.ctx.symbols.find(stem)
         name = symbol.name if symbol is not None else stem
         menu.addAction(f"Remove {name}", lambda: self.ctx.symbols.remove(stem))
-        menu.popup(box.mapToGlobal(box.rect().bottomLeft()))
         return menu
 
     def _on_symbols_changed(self) -> None:
