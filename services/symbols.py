@@ -11,7 +11,8 @@
   timestamps.
 
 Unknown, delisted or halted symbols raise `SymbolRefused` with one sentence; nothing is stored.
-Every call here does network or disk I/O: run it on a worker.
+Every call here does network or disk I/O: run it on a worker. The clients (requests, pandas)
+are imported by the calls that use them: the window imports this module at start-up.
 """
 
 from __future__ import annotations
@@ -21,17 +22,17 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from models.catalog import SYMBOL_RE
 from models.series import MS_PER_DAY, Snapshot
 from models.symbols import calendar_for_yahoo
-from services.binance import BinanceClient
-from services.cache import Cache
 from services.config import Endpoints
 from services.errors import BadPayload, ServiceError, SymbolRefused, UnknownSymbol
-from services.yahoo import YahooClient
+
+if TYPE_CHECKING:
+    from services.cache import Cache
 
 PAIRS_ID = "symbols.binance"  # the pair list's snapshot id in the cache
 PAIRS_MAX_AGE_MS = MS_PER_DAY
@@ -92,6 +93,8 @@ def parse_exchange_info(payload: Any) -> tuple[BinancePair, ...]:
 
 
 def fetch_pairs(endpoints: Endpoints) -> tuple[BinancePair, ...]:
+    from services.binance import BinanceClient  # requests and pandas: on the worker only
+
     client = BinanceClient(endpoints)
     try:
         payload = client.get_json("/api/v3/exchangeInfo",
@@ -175,6 +178,8 @@ def check_yahoo(endpoints: Endpoints, symbol: str) -> YahooQuote:
     wanted = symbol.strip().upper()
     if not SYMBOL_RE.match(wanted):
         raise SymbolRefused(f"{symbol!r} is not a ticker (letters, digits and ^ = . - _ only).")
+    from services.yahoo import YahooClient  # requests and pandas: on the worker only
+
     client = YahooClient(endpoints)
     try:
         payload = client.get_json(f"/v8/finance/chart/{quote(wanted, safe='')}",
