@@ -64,13 +64,14 @@ _YAHOO_ROUND_THE_CLOCK = {"CRYPTOCURRENCY": CRYPTO_CALENDAR, "CURRENCY": FX_CALE
 
 # Colours of user symbols (dark theme, light theme), distinct from every built-in asset's by
 # CIEDE2000 ≥ 12 and readable on both backgrounds (tests/models/test_symbols.py checks it).
+# Green and red come last: beside the movers' up and down numbers they read as a move.
 PALETTE: tuple[tuple[str, str], ...] = (
-    ("#e57373", "#ad1457"),
     ("#ba68c8", "#6a1b9a"),
-    ("#81c784", "#2e7d32"),
     ("#a7ffeb", "#01579b"),
     ("#dce775", "#4e342e"),
     ("#90a4ae", "#283593"),
+    ("#81c784", "#2e7d32"),
+    ("#e57373", "#ad1457"),
 )
 
 #: words an id already gives a meaning to, and panel keys that share the stems' namespace

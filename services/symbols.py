@@ -38,6 +38,8 @@ PAIRS_ID = "symbols.binance"  # the pair list's snapshot id in the cache
 PAIRS_MAX_AGE_MS = MS_PER_DAY
 TRADING = "TRADING"
 SEARCH_LIMIT = 40
+# The quotes most pairs trade against, most liquid first: SOL finds SOLUSDT before SOLBTC.
+_QUOTE_RANK = {q: i for i, q in enumerate(("USDT", "USDC", "FDUSD", "BTC", "ETH", "EUR"))}
 
 
 @dataclass(frozen=True)
@@ -149,14 +151,16 @@ def binance_pairs(cache: Cache, endpoints: Endpoints, now_ms: int, *,
 def search_pairs(pairs: tuple[BinancePair, ...], text: str,
                  limit: int = SEARCH_LIMIT) -> list[BinancePair]:
     """Pairs whose symbol, base or quote starts with `text` (case-insensitive): trading ones
-    first, then an exact symbol, then the symbol's own prefix, then by symbol."""
+    first, then an exact symbol, then the symbol's own prefix, then by quote (USDT first),
+    then by symbol."""
     needle = "".join(text.split()).replace("/", "").upper()
     if not needle:
         return []
     found = [p for p in pairs if p.symbol.startswith(needle) or p.base.startswith(needle)
              or p.quote.startswith(needle)]
     found.sort(key=lambda p: (not p.trading, p.symbol != needle,
-                              not p.symbol.startswith(needle), p.symbol))
+                              not p.symbol.startswith(needle),
+                              _QUOTE_RANK.get(p.quote, len(_QUOTE_RANK)), p.symbol))
     return found[:limit]
 
 

@@ -198,6 +198,8 @@ class AddSymbolDialog(QDialog):
         self.message = QLabel(" ")
         self.message.setObjectName("symbolMessage")
         self.message.setWordWrap(True)
+        # Room for two lines from the start: a refusal never squeezes the rest of the dialog.
+        self.message.setMinimumHeight(2 * self.message.fontMetrics().lineSpacing() + 4)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QDialogButtonBox()
         self.add_button = buttons.addButton("Add", QDialogButtonBox.ButtonRole.AcceptRole)

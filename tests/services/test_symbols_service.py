@@ -104,7 +104,7 @@ def test_search_puts_trading_pairs_first_and_matches_base_quote_and_symbol(https
                                                                            endpoints_for, cache):
     _serve_info(httpserver)
     pairs = binance_pairs(cache, endpoints_for, NOW).pairs
-    assert [p.symbol for p in search_pairs(pairs, "sol")] == ["SOLBTC", "SOLUSDT"]
+    assert [p.symbol for p in search_pairs(pairs, "sol")] == ["SOLUSDT", "SOLBTC"]
     assert [p.symbol for p in search_pairs(pairs, "SOL/USDT")] == ["SOLUSDT"]
     # quote prefix: every USDT pair, trading ones by symbol, the BREAK one last
     assert [p.symbol for p in search_pairs(pairs, "usdt")] == ["BTCUSDT", "SOLUSDT",

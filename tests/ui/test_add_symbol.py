@@ -109,7 +109,9 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     assert len(window.symbols) == 0 and "nope" not in prices.asset_boxes
     assert not (data_dir() / SYMBOLS_FILE).exists()
 
-    # Known: checked by one chart request, then in the price dock, stacked and compare.
+    # Known: checked by one chart request, then in the price dock. In compare view its bars
+    # arrive after the others' and are rebased too (a constant 42.5 is 100 at any edge).
+    prices.choose("mode", "compare")
     dialog.search.setText("acme")
     dialog.submit()
     qtbot.waitUntil(lambda: window.symbols.stems() == ("acme",), timeout=10000)
@@ -121,9 +123,12 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     qtbot.waitUntil(lambda: (d := prices._curves["acme"].getData()[1]) is not None and len(d) > 0,
                     timeout=15000)
     assert prices._curves["acme"].getData()[1][-1] == ACME_CLOSE
-    prices.choose("mode", "compare")
-    assert "acme" in prices._curves and prices._plots["acme"] is prices._plots["btc"]
+    assert prices._plots["acme"] is prices._plots["btc"]  # one compare chart
+    assert prices._rebase_factors["acme"] == pytest.approx(100 / ACME_CLOSE)
+    assert prices._curves["acme"].transform().m22() == pytest.approx(100 / ACME_CLOSE)
     prices.choose("mode", "stacked")
+    assert prices._plots["acme"] is not prices._plots["btc"]
+    assert prices._curves["acme"].getData()[1][-1] == ACME_CLOSE
 
     # Movers: a row of its own, its last price the served close.
     movers = window.build_panel("movers")

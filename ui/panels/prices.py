@@ -391,6 +391,8 @@ class PricesPanel(Panel):
             self._apply_data(stem)
             if not self._range_applied:
                 self._apply_range()
+            elif self.mode == "compare" and stem not in self._rebase_factors:
+                self._on_compare_range()  # arrived after the others: rebase it too
             self._show_last_values()
         if stem == "btc" and series_id == self._series_id(stem):
             self._place_decoupling_marks()
