@@ -106,17 +106,17 @@ class SymbolListFile(QObject):
                       on_error=self._on_read_failed)
 
     def _on_read(self, data: list[Any] | None) -> None:
-        self._read = True
         if len(self.symbols):  # added before the file arrived: what the user did wins
+            self._read = True
             self._on_changed()
             return
-        if data is None:
-            return
-        try:
-            self.symbols.load_json(data)
-        except ValueError as e:
-            self._read = False  # never overwrite a file we could not read
-            self.notify(f"{SYMBOLS_FILE} was not loaded: {e}")
+        if data is not None:
+            try:
+                self.symbols.load_json(data)  # not written back: `_read` is still False
+            except ValueError as e:
+                self.notify(f"{SYMBOLS_FILE} was not loaded: {e}")
+                return  # and never overwritten: the user may want to mend it
+        self._read = True
 
     def _on_read_failed(self, exc: Exception) -> None:
         self.notify(f"{SYMBOLS_FILE} could not be read: {exc}")
@@ -303,7 +303,9 @@ class AddSymbolDialog(QDialog):
         except ValueError as e:
             self._say(str(e), theme.DOWN)
             return
-        self._say(f"Added {made.name} ({made.symbol}).", theme.UP)
+        demo = " Demo data: its bars load when you go live (File → Go live)." \
+            if self.scheduler.demo else ""
+        self._say(f"Added {made.name} ({made.symbol}).{demo}", theme.UP)
         self.symbolAdded.emit(made.stem)
         self.search.clear()
 

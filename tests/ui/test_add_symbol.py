@@ -149,3 +149,34 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     qtbot.waitUntil(lambda: "acme" not in movers._shown_rows, timeout=10000)
     menu.close()
     dialog.close()
+
+
+def test_the_list_file_loads_a_valid_list_and_never_overwrites_a_bad_one(qtbot):
+    from models.symbols import SymbolList
+    from services.symbols import write_symbols_file
+    from ui.scheduler import Scheduler
+    from ui.symbols import SymbolListFile
+
+    path = data_dir() / SYMBOLS_FILE
+    good = [{"venue": "yahoo", "symbol": "AAPL", "stem": "aapl", "name": "Apple Inc.",
+             "calendar": "XNYS", "currency": "USD", "exchange": "NMS", "instrument": "EQUITY",
+             "color": 0, "added_by": "a later version"}]
+    write_symbols_file(path, good)
+    scheduler = Scheduler()
+    notices: list[str] = []
+    symbols = SymbolList()
+    SymbolListFile(symbols, scheduler, notices.append)
+    qtbot.waitUntil(lambda: symbols.stems() == ("aapl",), timeout=5000)
+    assert symbols.to_json() == good and notices == []
+
+    bad_text = json.dumps({"version": 1, "symbols": [{**good[0], "stem": "../etc"}]})
+    path.write_text(bad_text)
+    other = SymbolList()
+    SymbolListFile(other, scheduler, notices.append)
+    qtbot.waitUntil(lambda: len(notices) == 1, timeout=5000)
+    assert "symbols.json was not loaded: symbols[0].stem" in notices[0]
+    other.add(other.make("binance", "SOLUSDT", "SOL/USDT", "24/7"))
+    qtbot.wait(200)  # a write would have been queued by now
+    assert scheduler.jobs.shutdown(2000)
+    assert path.read_text() == bad_text  # the user's file is left as it was
+    scheduler.deleteLater()
