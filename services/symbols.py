@@ -94,10 +94,44 @@ def parse_exchange_info(payload: Any) -> tuple[BinancePair, ...]:
     return tuple(pairs)
 
 
+_ITEMS_AT = b'"symbols":[{"symbol":"'
+_ITEM_SEP = b'},{"symbol":"'
+
+
+def decode_exchange_info(content: bytes) -> Any:
+    """The exchangeInfo body as JSON, its `symbols` decoded one item at a time.
+
+    The whole list is ~2-6 MB: one `json.loads` of it holds the GIL for ~0.15 s, a stall of the
+    window. Items start with their "symbol" key (the documented order), so the list splits
+    there into small loads, between which the GUI thread gets the GIL. Anything else (an error
+    body, another key order, a key after the list) takes the plain `json.loads`, which also
+    raises for a truncated body."""
+    start = content.find(_ITEMS_AT)
+    end = content.rstrip().rfind(b"}]")
+    if start < 0 or end < start:
+        return json.loads(content)
+    try:
+        envelope = json.loads(content[:start] + b'"symbols":[]' + content[end + 2:])
+        parts = content[start + len(b'"symbols":['):end + 1].split(_ITEM_SEP)
+        last = len(parts) - 1
+        items = [json.loads((b'{"symbol":"' if i else b"") + part + (b"}" if i < last else b""))
+                 for i, part in enumerate(parts)]
+    except ValueError:
+        return json.loads(content)
+    if not isinstance(envelope, dict):
+        return json.loads(content)
+    envelope["symbols"] = items
+    return envelope
+
+
 def fetch_pairs(endpoints: Endpoints) -> tuple[BinancePair, ...]:
     from services.binance import BinanceClient  # requests and pandas: on the worker only
 
-    client = BinanceClient(endpoints)
+    class PairListClient(BinanceClient):
+        def decode_json(self, content: bytes) -> Any:
+            return decode_exchange_info(content)
+
+    client = PairListClient(endpoints)
     try:
         payload = client.get_json("/api/v3/exchangeInfo",
                                   {"permissions": "SPOT", "showPermissionSets": "false"})

@@ -18,6 +18,7 @@ from services.symbols import (
     cached_pairs,
     check_binance,
     check_yahoo,
+    decode_exchange_info,
     read_symbols_file,
     search_pairs,
     write_symbols_file,
@@ -148,6 +149,19 @@ def test_a_failed_refresh_serves_the_older_list_with_a_note(httpserver, endpoint
     assert later.pairs == first.pairs and later.fetched_ms == NOW
     assert "could not be refreshed" in later.note and "502" in later.note
     assert list(cache.snapshot_times(PAIRS_ID)) == [NOW]
+
+
+def test_the_pair_list_is_decoded_item_by_item_to_the_same_json():
+    body = json.dumps(EXCHANGE_INFO).encode()
+    assert decode_exchange_info(body) == json.loads(body)
+    # A key after the list, another key order, an error body: the plain decode, same answer.
+    for other in ({**EXCHANGE_INFO, "sors": [{"baseAsset": "BTC"}]},
+                  {"symbols": [{"status": "TRADING", "symbol": "SOLUSDT"}]},
+                  {"code": -1121, "msg": "Invalid symbol."}):
+        raw = json.dumps(other).encode()
+        assert decode_exchange_info(raw) == other
+    with pytest.raises(ValueError):
+        decode_exchange_info(body[:-40])
 
 
 # -- Yahoo --------------------------------------------------------------------------------------
