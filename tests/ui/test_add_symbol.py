@@ -82,6 +82,8 @@ def _serve(server, now_ms: int) -> None:
 
 
 def _dialog(window, qtbot) -> AddSymbolDialog:
+    assert window.add_symbol_action.shortcut().toString() == "Ctrl+K"
+    assert window.add_symbol_action in window.file_menu.actions()
     window.add_symbol_action.trigger()
     dialog = window.findChild(AddSymbolDialog)
     assert dialog is not None and dialog.isVisible()
@@ -108,6 +110,8 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     qtbot.waitUntil(lambda: "Yahoo does not know NOPE" in dialog.message.text(), timeout=10000)
     assert len(window.symbols) == 0 and "nope" not in prices.asset_boxes
     assert not (data_dir() / SYMBOLS_FILE).exists()
+    assert not [i for i in window.scheduler.tracker.watched if i.startswith("nope")]
+    assert not [i for i in window.scheduler.services.cache.series_ids() if "nope" in i]
 
     # Known: checked by one chart request, then in the price dock. In compare view its bars
     # arrive after the others' and are rebased too (a constant 42.5 is 100 at any edge).
