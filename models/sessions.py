@@ -51,12 +51,14 @@ def _build(start: pd.Timestamp, end: pd.Timestamp, name: str = CALENDAR_NAME) ->
 def _within_bounds(name: str, start: pd.Timestamp, end: pd.Timestamp
                    ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """[start, end] clipped to what the calendar records (XSHG's holidays stop at a year's
-    end: asking beyond raises)."""
+    end: asking beyond raises). The calendar classes say so, but only the dispatcher's private
+    table names them: without it, nothing is clipped."""
     from exchange_calendars.calendar_utils import global_calendar_dispatcher
 
-    factory = global_calendar_dispatcher._calendar_factories.get(name)
+    factories = getattr(global_calendar_dispatcher, "_calendar_factories", {})
+    factory = factories.get(name)
     if factory is None:
-        raise ValueError(f"unknown exchange calendar {name!r}")
+        return start, end
     low, high = factory.bound_min(), factory.bound_max()
     if low is not None:
         start = max(start, _day(low))
