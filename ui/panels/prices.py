@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from models.analyses import ChainAnalysis, FundingAnalysis, RotationAnalysis
 from models.assets import short_name
-from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, find_spec, get_spec
+from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, find_spec
 from models.derived import DERIVED
 from models.ids import parse_series_id, price_id
 from models.levels import (
@@ -254,7 +254,7 @@ class PricesPanel(Panel):
             box = QCheckBox(short_name(stem))
             box.setChecked(stem in self.visible)
             box.setStyleSheet(f"QCheckBox {{ color: {asset_color(stem)}; }}")
-            spec = get_spec(price_id(stem, "1d"))
+            spec = CATALOG[price_id(stem, "1d")]
             box.setToolTip(f"Show or hide {spec.label} ({spec.symbol})")
             box.toggled.connect(lambda on, s=stem: self._on_asset_toggled(s, on))
             legend.addWidget(box)
