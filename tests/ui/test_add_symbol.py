@@ -144,6 +144,16 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     qtbot.waitUntil(lambda: [s["stem"] for s in json.loads(path.read_text())["symbols"]]
                     == ["acme"], timeout=5000)
 
+    # A rebuilt price panel (a theme switch, Go live) shows it as the trader left it.
+    window.release_panel("prices")
+    prices = window.build_panel("prices")
+    assert prices.asset_boxes["acme"].isChecked() and "acme" in prices.visible
+    prices.asset_boxes["acme"].setChecked(False)
+    window.release_panel("prices")
+    prices = window.build_panel("prices")
+    assert not prices.asset_boxes["acme"].isChecked() and "acme" not in prices.visible
+    prices.asset_boxes["acme"].setChecked(True)
+
     # Removed from its checkbox's menu: gone from the dock, movers and the watched series.
     menu = prices._symbol_menu("acme")
     assert menu.actions()[0].text() == "Remove Acme Corp"

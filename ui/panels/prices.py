@@ -116,7 +116,8 @@ class PricesPanel(Panel):
         self.style = self.persisted("style", STYLES, "line")
         self.log_scale = read_setting(settings, "prices/log", False)
         saved = read_setting(settings, "prices/assets", list(DEFAULT_ASSETS))
-        self.visible = [s for s in self._stems() if s in saved] or list(DEFAULT_ASSETS)
+        self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
+        self.visible += self._shown_user_stems()
         self._prepared: dict[str, PreparedPrices] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
@@ -636,13 +637,17 @@ class PricesPanel(Panel):
         menu.addAction(f"Remove {name}", lambda: self.ctx.symbols.remove(stem))
         return menu
 
+    def _shown_user_stems(self) -> list[str]:
+        """The user's symbols the chart shows: all but those the trader unchecked."""
+        hidden = self._hidden_symbols()
+        return [s for s in self.ctx.symbols.stems() if s not in hidden and s not in PRICE_STEMS]
+
     def _on_symbols_changed(self) -> None:
         stems = self.ctx.symbols.stems()
-        hidden = self._hidden_symbols()
         new = [s for s in stems if s not in self._shown_symbols]
         self._shown_symbols = stems
-        self.visible = [s for s in self.visible if s in PRICE_STEMS or s in stems]
-        self.visible += [s for s in new if s not in hidden and s not in self.visible]
+        self.visible = [s for s in self.visible if s in PRICE_STEMS] + self._shown_user_stems()
+        self.ctx.settings.setValue("prices/assets", list(self.visible))
         self._rotation_feed.update(symbols=self.ctx.symbols.feed_param())
         self._sync_symbol_boxes()
         for stem in new:
