@@ -22,7 +22,15 @@ from werkzeug.serving import make_server
 H = 3_600_000
 DAY = 24 * H
 BASE_PRICES = {"BTC": 66_000.0, "ETH": 1_950.0, "^GSPC": 6_000.0, "^NDX": 21_000.0,
-               "GC=F": 4_900.0, "SI=F": 80.0, "DX-Y.NYB": 97.0, "^VIX": 19.0}
+               "GC=F": 4_900.0, "SI=F": 80.0, "DX-Y.NYB": 97.0, "^VIX": 19.0, "SOL": 140.0,
+               "AAPL": 230.0, "ES=F": 6_050.0}
+# What the symbol search reads (services/symbols.py): Binance's spot pairs with their status,
+# and Yahoo's meta per ticker (others read as a NYSE stock; tickers starting ZZZ are unknown).
+SPOT_PAIRS = (("BTCUSDT", "BTC", "USDT", "TRADING"), ("ETHUSDT", "ETH", "USDT", "TRADING"),
+              ("SOLUSDT", "SOL", "USDT", "TRADING"), ("SOLBTC", "SOL", "BTC", "TRADING"),
+              ("LUNAUSDT", "LUNA", "USDT", "BREAK"))
+YAHOO_META = {"AAPL": ("NMS", "NasdaqGS", "EQUITY", "Apple Inc."),
+              "ES=F": ("CME", "CME", "FUTURE", "E-Mini S&P 500")}
 
 
 def _seed(text: str) -> int:
@@ -74,11 +82,25 @@ def binance_klines(req: Request) -> Response:
     return _json(rows)
 
 
+def binance_exchange_info(req: Request) -> Response:
+    return _json({"timezone": "UTC", "serverTime": _now_ms(), "rateLimits": [],
+                  "exchangeFilters": [], "symbols": [
+                      {"symbol": s, "status": st, "baseAsset": b, "quoteAsset": q,
+                       "isSpotTradingAllowed": True, "permissions": []}
+                      for s, b, q, st in SPOT_PAIRS]})
+
+
 def yahoo_chart(req: Request, symbol: str) -> Response:
+    if symbol.startswith("ZZZ"):
+        return _json({"chart": {"result": None, "error": {
+            "code": "Not Found", "description": "No data found, symbol may be delisted"}}},
+            status=404)
     interval = req.args.get("interval", "1d")
     step = H if interval in ("60m", "1h") else DAY
     start = int(req.args.get("period1", 0)) * 1000
     end = int(req.args.get("period2", _now_ms() // 1000)) * 1000
+    if req.args.get("range") == "5d":
+        start = _now_ms() - 7 * DAY
     times = [t for t in _grid(max(start, _now_ms() - 729 * DAY), end, step, 100_000)
              if time.gmtime(t / 1000).tm_wday < 5
              and (step == DAY or 14 <= time.gmtime(t / 1000).tm_hour < 21)]
@@ -86,7 +108,10 @@ def yahoo_chart(req: Request, symbol: str) -> Response:
     opens = [price_at(symbol, t) for t in times]
     result: dict[str, Any] = {
         "meta": {"symbol": symbol, "currency": "USD", "exchangeTimezoneName": "America/New_York",
-                 "gmtoffset": -18000, "dataGranularity": interval},
+                 "gmtoffset": -18000, "dataGranularity": interval,
+                 **dict(zip(("exchangeName", "fullExchangeName", "instrumentType", "longName"),
+                            YAHOO_META.get(symbol, ("NYQ", "NYSE", "EQUITY", symbol)),
+                            strict=True))},
         "indicators": {"quote": [{
             "open": opens, "close": closes,
             "high": [max(o, c) * 1.001 for o, c in zip(opens, closes, strict=True)],
@@ -278,6 +303,7 @@ def hyperliquid(req: Request) -> Response:
 
 ROUTES: dict[str, Callable[[Request], Response]] = {
     "/api/v3/klines": binance_klines,
+    "/api/v3/exchangeInfo": binance_exchange_info,
     "/fapi/v1/fundingRate": binance_funding,
     "/fapi/v1/premiumIndex": binance_premium,
     "/fapi/v1/fundingInfo": lambda req: _json([]),

@@ -385,15 +385,28 @@ def _index_ms(index: Any) -> np.ndarray:
 ROTATION_WINDOWS = (20, 60, 120)
 
 
-def rotation_inputs(window: int = 60, k: float = 2.0, threshold: float = 0.2
-                    ) -> tuple[str, ...]:
+#: (stem, calendar) of each user symbol (models/symbols.py: SymbolList.feed_param)
+UserPeers = tuple[tuple[str, str], ...]
+_ROUND_THE_CLOCK = ("24/7", "24/5")  # sampled like BTC: hourly closes at each NYSE close
+
+
+def _user_price_inputs(symbols: UserPeers) -> tuple[str, ...]:
+    return tuple(i for stem, calendar in symbols for i in (
+        (price_id(stem, "1h"), price_id(stem, "1d")) if calendar in _ROUND_THE_CLOCK
+        else (price_id(stem, "1d"),)))
+
+
+def rotation_inputs(window: int = 60, k: float = 2.0, threshold: float = 0.2,
+                    symbols: UserPeers = ()) -> tuple[str, ...]:
     return (price_id("btc", "1h"), price_id("btc", "1d"),
-            *(price_id(s, "1d") for s in ROTATION_PEERS))
+            *(price_id(s, "1d") for s in ROTATION_PEERS), *_user_price_inputs(symbols))
 
 
 def analyse_rotation(loader: DataLoader, window: int = 60, k: float = 2.0,
-                     threshold: float = 0.2) -> RotationAnalysis | None:
-    """None until BTC and the S&P 500 are both loaded."""
+                     threshold: float = 0.2, symbols: UserPeers = ()
+                     ) -> RotationAnalysis | None:
+    """None until BTC and the S&P 500 are both loaded. `symbols`: the user's, as peers too
+    (`_user_peer_closes`); the built-in peers' numbers do not depend on them."""
     from models import rotation as rot
 
     daily = _present(loader, tuple(price_id(s, "1d") for s in ROTATION_PEERS))
@@ -420,7 +433,48 @@ def analyse_rotation(loader: DataLoader, window: int = 60, k: float = 2.0,
     ratios = {stem: rot.ratio_series(closes["btc"], closes[stem]) for stem in ("gold", "spx")
               if stem in closes}
     decoupling = rot.decoupling_days(spx_pair, corr["spx"], k=k, corr_threshold=threshold)
+    if symbols:
+        returns = _add_user_peers(loader, symbols, closes, sessions, btc_hourly, window,
+                                  returns, corr)
     return RotationAnalysis(window, k, threshold, returns, corr, beta, ratios, decoupling)
+
+
+def _add_user_peers(loader: DataLoader, symbols: UserPeers, closes: dict[str, Any],
+                    sessions: Any, btc_hourly: SeriesData, window: int,
+                    returns: pd.DataFrame, corr: dict[str, Any]) -> pd.DataFrame:
+    """Each user symbol's rolling correlation with BTC into `corr`; the returned frame is
+    `returns` with a column per symbol measured on NYSE sessions (left-joined: a young symbol
+    does not shorten the built-in peers' rows).
+
+    Sessions: a 24/7 or 24/5 symbol is sampled like BTC, at each NYSE close from its hourly
+    bars (daily bars outside them); an XNYS one by its daily bars' trading dates; a symbol of
+    another exchange on that exchange's own sessions (exchange-calendars), with BTC sampled at
+    those closes, so its correlation is pairwise and it stays out of the joint frame."""
+    from models import rotation as rot
+
+    hourly = btc_hourly if len(btc_hourly) else None
+    for stem, calendar in symbols:
+        if stem in corr or stem == "btc":
+            continue
+        own_daily = loader.read(price_id(stem, "1d"))
+        if calendar in _ROUND_THE_CLOCK:
+            own_hourly = loader.read(price_id(stem, "1h"))
+            peer = rot.btc_session_closes(own_hourly if len(own_hourly) else None,
+                                          own_daily if len(own_daily) else None, sessions)
+            btc = closes["btc"]
+        elif calendar == "XNYS":
+            peer = rot.session_closes(own_daily)
+            btc = closes["btc"]
+        else:
+            peer = rot.session_closes(own_daily, calendar=calendar)
+            btc = rot.btc_session_closes(hourly, None, peer.index)
+        if not len(peer):
+            continue
+        pair = rot.aligned_log_returns({"btc": btc, stem: peer})
+        corr[stem] = rot.rolling_correlation(pair, "btc", stem, window)
+        if calendar in _ROUND_THE_CLOCK or calendar == "XNYS":
+            returns = returns.join(pair[stem], how="left")
+    return returns
 
 
 def _stem(series_id: str) -> str:
@@ -457,24 +511,33 @@ def correlation_matrix_between(returns: pd.DataFrame, start_ms: float, end_ms: f
 DEFAULT_DRAWDOWN = "close"
 
 
-def movers_inputs(drawdown: str = DEFAULT_DRAWDOWN) -> tuple[str, ...]:
+def movers_inputs(drawdown: str = DEFAULT_DRAWDOWN, symbols: UserPeers = ()
+                  ) -> tuple[str, ...]:
     # Hourly bars for the 24/7 assets: their rolling windows end at the last trade.
     return (*(price_id(s, "1d") for s in PRICE_STEMS),
-            *(price_id(s, "1h") for s in CRYPTO_STEMS))
+            *(price_id(s, "1h") for s in CRYPTO_STEMS),
+            *(price_id(stem, "1d") for stem, _calendar in symbols),
+            *(price_id(stem, "1h") for stem, calendar in symbols if calendar == "24/7"))
 
 
-def analyse_movers(loader: DataLoader, drawdown: str = DEFAULT_DRAWDOWN
-                   ) -> dict[str, dict[str, float]]:
-    """One row per asset, as of its own data (see models/movers.py COLUMN_DEFINITIONS)."""
-    from models.movers import mover_rows
+def analyse_movers(loader: DataLoader, drawdown: str = DEFAULT_DRAWDOWN,
+                   symbols: UserPeers = ()) -> dict[str, dict[str, float]]:
+    """One row per asset, as of its own data (see models/movers.py COLUMN_DEFINITIONS); the
+    user's symbols after the built-ins, 24/7 ones on rolling windows, the rest on their own
+    sessions (their daily bars)."""
+    from models.movers import CRYPTO, SESSIONS, mover_rows
 
-    daily = {_stem(i): d for i, d in
-             _present(loader, tuple(price_id(s, "1d") for s in PRICE_STEMS)).items()}
+    user_stems = tuple(stem for stem, _calendar in symbols if stem not in PRICE_STEMS)
+    daily = {_stem(i): d for i, d in _present(loader, tuple(
+        price_id(s, "1d") for s in (*PRICE_STEMS, *user_stems))).items()}
     if not daily:
         return {}
+    crypto = (*CRYPTO_STEMS, *(stem for stem, calendar in symbols if calendar == "24/7"))
     hourly = {_stem(i): d for i, d in
-              _present(loader, tuple(price_id(s, "1h") for s in CRYPTO_STEMS)).items()}
-    return mover_rows(daily, None, hourly=hourly, drawdown_basis=drawdown)
+              _present(loader, tuple(price_id(s, "1h") for s in crypto)).items()}
+    classes = {stem: CRYPTO if calendar == "24/7" else SESSIONS for stem, calendar in symbols}
+    return mover_rows(daily, None, hourly=hourly, asset_classes=classes or None,
+                      drawdown_basis=drawdown)
 
 
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (

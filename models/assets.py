@@ -22,6 +22,7 @@ class AssetClass(StrEnum):
     METAL = "metal"
     FX = "fx"
     VOLATILITY = "volatility"
+    EXCHANGE_TRADED = "exchange-traded"  # a user's stock, ETF, index or future (models.symbols)
 
     @property
     def trades_24_7(self) -> bool:
@@ -59,28 +60,45 @@ CRYPTO_STEMS: tuple[str, ...] = tuple(s for s, a in ASSETS.items() if a.asset_cl
 #: what BTC is compared with in the rotation analysis
 ROTATION_PEERS: tuple[str, ...] = ("spx", "ndx", "gold", "silver", "dxy")
 
+# The user's symbols (models/symbols.py), swapped whole by `set_user_assets`: the lookups below
+# find them after the built-ins; ASSETS itself stays the fixed table.
+_user_assets: dict[str, Asset] = {}
+
+
+def set_user_assets(assets: list[Asset]) -> None:
+    global _user_assets
+    clash = [a.stem for a in assets if a.stem in ASSETS]
+    if clash:
+        raise ValueError(f"user symbols may not reuse built-in stems: {clash}")
+    _user_assets = {a.stem: a for a in assets}
+
+
+def find_asset(stem: str) -> Asset | None:
+    """A built-in asset, else one of the user's symbols, else None."""
+    return ASSETS.get(stem) or _user_assets.get(stem)
+
 
 def asset(stem: str) -> Asset:
-    try:
-        return ASSETS[stem]
-    except KeyError:
-        raise KeyError(f"unknown asset {stem!r}") from None
+    found = find_asset(stem)
+    if found is None:
+        raise KeyError(f"unknown asset {stem!r}")
+    return found
 
 
 def short_name(stem: str) -> str:
-    found = ASSETS.get(stem)
+    found = find_asset(stem)
     return found.short if found else stem.upper()
 
 
 def ticker(stem: str) -> str:
-    found = ASSETS.get(stem)
+    found = find_asset(stem)
     return found.ticker if found else stem.upper()
 
 
 def prose_name(stem: str) -> str:
     """The name inside a sentence ("BTC vs gold", "BTC vs the S&P 500"): metals are common
     nouns, so lower case; the rest keep their short name."""
-    found = ASSETS.get(stem)
+    found = find_asset(stem)
     if found is None:
         return stem.upper()
     return found.short.lower() if found.asset_class is AssetClass.METAL else found.short
@@ -89,7 +107,7 @@ def prose_name(stem: str) -> str:
 def asset_color(stem: str, theme: str = "dark") -> str:
     """The asset's colour on `theme` ("dark" or "light"), or a neutral default for one the table
     does not know."""
-    found = ASSETS.get(stem)
+    found = find_asset(stem)
     if theme == "light":
         return (found.light_color or found.color) if found else _DEFAULT_LIGHT_COLOR
     return found.color if found else _DEFAULT_COLOR

@@ -221,11 +221,37 @@ def source_label(key: str) -> str:
     return f"{label} spot" if kinds <= {CANDLES} else f"{label} futures"
 
 
+# The price series of the user's symbols (models/symbols.py: register_user_symbols). Kept apart
+# from CATALOG, which stays the fixed built-in table every export and `main.py list` reads; the
+# dict is replaced whole, never edited, so a worker looking a spec up meanwhile is safe.
+_user_specs: dict[str, SeriesSpec] = {}
+
+
+def set_user_specs(specs: list[SeriesSpec]) -> None:
+    global _user_specs
+    new = {s.id: s for s in specs}
+    clash = sorted(new.keys() & CATALOG.keys())
+    if clash:
+        raise ValueError(f"user series may not replace built-in ones: {clash}")
+    for series_id in new:
+        validate_series_id(series_id)
+    _user_specs = new
+
+
+def user_specs() -> dict[str, SeriesSpec]:
+    return dict(_user_specs)
+
+
+def find_spec(series_id: str) -> SeriesSpec | None:
+    """A built-in series' spec, else a user symbol's, else None."""
+    return CATALOG.get(series_id) or _user_specs.get(series_id)
+
+
 def get_spec(series_id: str) -> SeriesSpec:
-    try:
-        return CATALOG[series_id]
-    except KeyError:
-        raise KeyError(f"unknown series {series_id!r} (see `main.py list`)") from None
+    found = find_spec(series_id)
+    if found is None:
+        raise KeyError(f"unknown series {series_id!r} (see `main.py list`)")
+    return found
 
 
 def derived_specs() -> dict[str, derived.DerivedSpec]:

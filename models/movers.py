@@ -24,7 +24,7 @@ import numpy as np
 
 from models.assets import ASSETS
 from models.assets import CRYPTO_STEMS as _CRYPTO_STEMS
-from models.catalog import CATALOG
+from models.catalog import find_spec
 from models.ids import price_id
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
@@ -85,7 +85,7 @@ def asset_class_of(stem: str) -> str:
     when the catalog's daily bars come from a crypto exchange, else SESSIONS."""
     if stem in ASSETS:
         return CRYPTO if ASSETS[stem].asset_class.trades_24_7 else SESSIONS
-    spec = CATALOG.get(price_id(stem, "1d"))
+    spec = find_spec(price_id(stem, "1d"))
     if spec is None:
         return SESSIONS
     return CRYPTO if spec.source in CRYPTO_SOURCES else SESSIONS

@@ -40,7 +40,7 @@ import pandas as pd
 from models.assets import ROTATION_PEERS
 from models.movers import DEFAULT_DRAWDOWN_BASIS, MOVER_COLUMNS, mover_rows, valid_closes
 from models.series import MS_PER_HOUR, SeriesData
-from models.sessions import session_close_times
+from models.sessions import CALENDAR_NAME, session_close_times
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -72,7 +72,8 @@ def session_close_instants(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return closes.rename("time")
 
 
-def session_closes(data: SeriesData, column: str = "close") -> pd.Series:
+def session_closes(data: SeriesData, column: str = "close",
+                   calendar: str = CALENDAR_NAME) -> pd.Series:
     """Daily bars → close per NYSE session, indexed by the session's close instant (UTC).
 
     A bar belongs to the UTC calendar date of its time stamp: Yahoo stamps a session at 00:00 or
@@ -80,11 +81,13 @@ def session_closes(data: SeriesData, column: str = "close") -> pd.Series:
     for the session of its own date (see the module note). Bars on dates that are no XNYS
     session (weekends, exchange holidays) are dropped: BTC's weekend moves, or a metal's move on
     a US holiday, land in the next session's return. Missing or non-positive closes are dropped.
+    `calendar`: another exchange's sessions instead (a user's symbol listed elsewhere,
+    models/symbols.py), by the same date rule.
     """
     t, v = valid_closes(data, column)
     if not len(t):
         return _empty_series(column)
-    closes_at = session_close_times(pd.to_datetime(t, unit="ms"))
+    closes_at = session_close_times(pd.to_datetime(t, unit="ms"), calendar)
     is_session = np.asarray(closes_at.notna())
     series = pd.Series(v[is_session], index=closes_at[is_session].rename("time"), name=column)
     # Two bars on one date (e.g. a provisional and a final stamp): the later one wins.

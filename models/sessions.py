@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 
 CALENDAR_NAME = "XNYS"
 DEFAULT_FIRST_DAY = "1990-01-02"
+OTHER_FIRST_DAY = "2005-01-03"  # where calendars other than XNYS start
 
 _lock = threading.Lock()
-_calendar: Any = None  # exchange_calendars.ExchangeCalendar, built by `nyse_calendar`
-_covered: tuple[Any, Any] | None = None  # the (start, end) it was built for
+# calendar code -> (exchange_calendars.ExchangeCalendar, the (start, end) it was built for)
+_calendars: dict[str, tuple[Any, tuple[Any, Any]]] = {}
 
 
 def _day(value: Any) -> pd.Timestamp:
@@ -37,43 +38,73 @@ def _day(value: Any) -> pd.Timestamp:
     return day.normalize()
 
 
-def _build(start: pd.Timestamp, end: pd.Timestamp) -> Any:
+def _build(start: pd.Timestamp, end: pd.Timestamp, name: str = CALENDAR_NAME) -> Any:
     import exchange_calendars
 
     # exchange-calendars 4.13 reads Series.values of tz-aware columns while it builds, which
     # pandas 3.1 deprecates; silenced for this one call (under the module's lock).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return exchange_calendars.get_calendar(CALENDAR_NAME, start=start, end=end)
+        return exchange_calendars.get_calendar(name, start=start, end=end)
+
+
+def _within_bounds(name: str, start: pd.Timestamp, end: pd.Timestamp
+                   ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[start, end] clipped to what the calendar records (XSHG's holidays stop at a year's
+    end: asking beyond raises). The calendar classes say so, but only the dispatcher's private
+    table names them: without it, nothing is clipped."""
+    from exchange_calendars.calendar_utils import global_calendar_dispatcher
+
+    factories = getattr(global_calendar_dispatcher, "_calendar_factories", {})
+    factory = factories.get(name)
+    if factory is None:
+        return start, end
+    low, high = factory.bound_min(), factory.bound_max()
+    if low is not None:
+        start = max(start, _day(low))
+    if high is not None:
+        end = min(end, _day(high))
+    return start, end
 
 
 def nyse_calendar(first_day: Any = None, last_day: Any = None) -> Any:
-    """The XNYS `ExchangeCalendar`, covering at least [first_day, last_day].
+    """The XNYS `ExchangeCalendar`, covering at least [first_day, last_day]."""
+    return exchange_calendar(CALENDAR_NAME, first_day, last_day)
 
-    Built once and reused. It spans DEFAULT_FIRST_DAY (or first_day, if earlier) to a year
-    ahead (or last_day, if later); asked for a date outside what it covers, it is rebuilt wider.
+
+def exchange_calendar(name: str, first_day: Any = None, last_day: Any = None) -> Any:
+    """The `ExchangeCalendar` of code `name` (XNYS, XLON …), covering at least
+    [first_day, last_day].
+
+    Built once per code and reused. It spans DEFAULT_FIRST_DAY (or first_day, if earlier) to a
+    year ahead (or last_day, if later); asked for a date outside what it covers, it is rebuilt
+    wider. Calendars other than XNYS start at OTHER_FIRST_DAY at the earliest.
     """
     import pandas as pd
 
-    global _calendar, _covered
     first = _day(first_day if first_day is not None else DEFAULT_FIRST_DAY)
     last = _day(last_day) if last_day is not None else first
     with _lock:
-        if _covered is not None and _covered[0] <= first and last <= _covered[1]:
-            return _calendar
+        known = _calendars.get(name)
+        if known is not None and known[1][0] <= first and last <= known[1][1]:
+            return known[0]
         a_year_ahead = _day(pd.Timestamp.now("UTC")) + pd.DateOffset(years=1)
         start = min(first, _day(DEFAULT_FIRST_DAY))
         end = max(last, a_year_ahead)
-        if _covered is not None:
-            start, end = min(start, _covered[0]), max(end, _covered[1])
-        _calendar = _build(start, end)
-        _covered = (start, end)
-        return _calendar
+        if known is not None:
+            start, end = min(start, known[1][0]), max(end, known[1][1])
+        if name != CALENDAR_NAME:  # a user symbol's: its daily history is years, not decades
+            start = max(start, _day(OTHER_FIRST_DAY))
+            start, end = _within_bounds(name, start, end)
+        calendar = _build(start, end, name)
+        _calendars[name] = (calendar, (start, end))
+        return calendar
 
 
-def session_close_times(dates: Any) -> pd.DatetimeIndex:
-    """The XNYS close instant (UTC) of each date, NaT where the date is no session (a weekend,
-    a holiday). Dates are calendar dates: naive, or tz-aware (their UTC date counts)."""
+def session_close_times(dates: Any, calendar: str = CALENDAR_NAME) -> pd.DatetimeIndex:
+    """The close instant (UTC) of each date on `calendar` (XNYS by default), NaT where the date
+    is no session (a weekend, a holiday). Dates are calendar dates: naive, or tz-aware (their
+    UTC date counts)."""
     import pandas as pd
 
     days = pd.DatetimeIndex(dates)
@@ -82,7 +113,7 @@ def session_close_times(dates: Any) -> pd.DatetimeIndex:
     days = days.normalize()
     if not len(days):
         return pd.DatetimeIndex([], dtype="datetime64[ms, UTC]", name="time")
-    closes = nyse_calendar(days.min(), days.max()).closes
+    closes = exchange_calendar(calendar, days.min(), days.max()).closes
     found = closes.reindex(days.as_unit(closes.index.unit))
     return pd.DatetimeIndex(found, name="time")
 

@@ -150,3 +150,9 @@ class UnsafeFile(PermanentError):
     """A symlink where the cache or a log file should be: refused, never followed."""
 
     kind = ErrorKind.UNSAFE_FILE
+
+
+# -- the user's symbols ----------------------------------------------------------------------------
+class SymbolRefused(ValueError):
+    """A symbol the user asked to add is unknown, delisted or not trading (services/symbols.py):
+    the message says which and why; nothing was stored."""

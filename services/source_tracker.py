@@ -57,6 +57,7 @@ class SourceTracker:
     def __init__(self, on_change: Callable[[SourceStatus], None] | None = None) -> None:
         self._on_change = on_change
         self._specs: dict[str, SeriesSpec] = {}
+        self._asked_for: set[str] = set()  # added at run time, not fetched yet: first in line
         self._status: dict[str, SourceStatus] = {}
         self._due_ms: dict[str, int] = {}  # monotonic ms
         self._venue_hold_ms: dict[str, int] = {}  # monotonic ms
@@ -109,6 +110,27 @@ class SourceTracker:
         for spec in self._specs.values():
             self._set(SourceStatus(spec.id, SourceState.UPDATING, venue=spec.source))
 
+    def watch_more(self, specs: Iterable[SeriesSpec]) -> list[str]:
+        """Keep these too (a symbol the user added), the others as they are; returns the ids
+        that were not watched yet, each updating until its cached data is published."""
+        added = []
+        for spec in specs:
+            if spec.id not in self._specs:
+                self._specs = {**self._specs, spec.id: spec}
+                self._set(SourceStatus(spec.id, SourceState.UPDATING, venue=spec.source))
+                self._asked_for.add(spec.id)
+                added.append(spec.id)
+        return added
+
+    def unwatch(self, series_ids: Iterable[str]) -> None:
+        """Stop keeping these fresh (a symbol the user removed); a refresh still running ends
+        unheard."""
+        gone = set(series_ids)
+        self._specs = {i: s for i, s in self._specs.items() if i not in gone}
+        for series_id in gone:
+            self._due_ms.pop(series_id, None)
+            self._asked_for.discard(series_id)
+
     def on_cached(self, series_id: str, data_last_ms: int | None, now: int, *,
                   mono: int | None = None) -> None:
         """The cache's rows (maybe none) are published: refresh from now on (live), or show
@@ -152,8 +174,10 @@ class SourceTracker:
         out: list[str] = []
         # The longest due first, and of those due alike (all, after "refresh now") the one
         # started longest ago: series late in the list are not starved by those early in it.
+        # A series the user just added goes before those waiting longer: they asked for it.
         order = sorted(self._specs.items(), key=lambda item: (
-            self._due_ms.get(item[0], now + 1), self._started_seq.get(item[0], -1)))
+            item[0] not in self._asked_for, self._due_ms.get(item[0], now + 1),
+            self._started_seq.get(item[0], -1)))
         for series_id, spec in order:
             if len(out) >= slots:
                 break
@@ -170,6 +194,7 @@ class SourceTracker:
 
     def on_started(self, series_id: str) -> RefreshRequest:
         self._inflight.add(series_id)
+        self._asked_for.discard(series_id)
         self._started_count += 1
         self._started_seq[series_id] = self._started_count
         self._history_pending.discard(series_id)

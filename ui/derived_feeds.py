@@ -34,7 +34,7 @@ from models.analyses import (
     DEFAULT_RV_METHOD,
     ROTATION_WINDOWS,
 )
-from models.catalog import CATALOG
+from models.catalog import find_spec
 from models.dock_choices import DOCK_DEFAULTS
 from models.movers import DRAWDOWN_BASES
 from models.options import DealerPositioning, DeltaConvention
@@ -87,7 +87,7 @@ class StoreLoader:
              end_ms: int | None = None) -> SeriesData:
         data = self._series.get(series_id)
         if data is None:
-            spec = CATALOG.get(series_id)
+            spec = find_spec(series_id)
             return SeriesData.empty(spec.columns if spec else ())
         return data.between(start_ms, end_ms) if start_ms or end_ms else data
 

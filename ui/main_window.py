@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from models.drawings import DrawingBook
+from models.symbols import SymbolList
 from services.app import AppServices
 from ui import theme
 from ui.derived_feeds import DerivedFeeds
@@ -45,9 +46,10 @@ from ui.scheduler import Scheduler
 from ui.settings_dialog import SettingsDialog, apply_preferences
 from ui.settings_file import layout_text, read_layout
 from ui.settings_file import open_settings as open_settings  # the window's settings, screened
-from ui.shortcuts import Shortcuts
+from ui.shortcuts import BY_NAME, Shortcuts, with_key
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
+from ui.symbols import SymbolListFile, SymbolSync, open_add_symbol, symbol_series_ids
 from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
 from ui.time_link import TimeLink
 from ui.window_fit import WrappingLabel, size_to_screen
@@ -132,8 +134,11 @@ class MainWindow(QMainWindow):
         self.drawings = DrawingBook()
         self.drawings_file = DrawingsFile(self.drawings, self.scheduler, settings, self)
         self.drawings_file.noticeRaised.connect(self.show_notice)
+        self.symbols = SymbolList()
         self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link,
-                             drawings=self.drawings)
+                             drawings=self.drawings, symbols=self.symbols)
+        # First to hear of a change: the series and names exist before the panels look.
+        self.symbol_sync = SymbolSync(self.symbols, self.scheduler, self)
 
         self.banner = WrappingLabel()  # wraps rather than set the window's minimum width
         self.banner.setObjectName("banner")
@@ -146,6 +151,7 @@ class MainWindow(QMainWindow):
 
         self.status = SourceStatusBar(self.store, self)
         self.setStatusBar(self.status)
+        self.symbol_file = SymbolListFile(self.symbols, self.scheduler, self.show_notice, self)
         self.scheduler.progressChanged.connect(self.status.set_progress)
 
         self._sized_once = False
@@ -277,6 +283,7 @@ class MainWindow(QMainWindow):
         ids: list[str] = []
         for ptype in self._panel_types.values():
             ids.extend(i for i in ptype.cls.series_ids if i not in ids)
+        ids.extend(i for i in symbol_series_ids(self.symbols) if i not in ids)
         return ids
 
     # -- menus --------------------------------------------------------------------------------
@@ -330,6 +337,23 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
         self.shortcuts = Shortcuts(self)  # the keyboard (ui/shortcuts.py)
         self.exports = ExportActions(self)  # File → Export (ui/export_actions.py)
+        self._build_symbol_action()
+
+    def _build_symbol_action(self) -> None:
+        """File → Add symbol… (Ctrl+K): the search box of ui/symbols.py."""
+        spec = BY_NAME["addSymbol"]
+        action = QAction("Add &symbol…", self)
+        action.setObjectName("addSymbol")
+        action.setShortcuts([QKeySequence(k) for k in spec.keys])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setToolTip(with_key(spec.text, "addSymbol"))
+        action.triggered.connect(self.open_add_symbol)
+        actions = self.file_menu.actions()
+        self.file_menu.insertAction(actions[0] if actions else None, action)
+        self.add_symbol_action = action
+
+    def open_add_symbol(self) -> None:
+        open_add_symbol(self.symbols, self.scheduler, self)
 
     def open_settings_dialog(self) -> SettingsDialog:
         if self._settings_dialog is None:

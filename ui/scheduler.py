@@ -24,7 +24,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from models.catalog import CATALOG, SeriesSpec
+from models.catalog import SeriesSpec, get_spec
 from models.preferences import Preferences
 from models.series import SeriesData, Snapshot
 from models.status import SourceStatus
@@ -34,7 +34,7 @@ from services.refresh import RefreshResult, refresh_series
 from services.source_tracker import SourceTracker
 from services.storage import clear_series
 from ui.jobs import MAX_ABANDONED, JobRunner
-from ui.startup import CachedPhase, Opened, StartupReader
+from ui.startup import CachedPhase, Opened, StartupReader, read_cached_phase
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,7 @@ class Scheduler(QObject):
         self._stop = threading.Event()
         self._startup = StartupReader(self.jobs, self._stop)
         self._published: dict[str, SeriesData] = {}  # what a refresh job merges into
+        self._late_ids: list[str] = []  # watched after start-up, their cache not read yet
         self._progress: dict[str, float] = {}
         self._closing = False
         self._workerProgress.connect(self._on_progress)
@@ -155,7 +156,7 @@ class Scheduler(QObject):
         `hold_snapshots`, cached snapshots are read only after `release_snapshots()`.
         """
         self.demo = demo
-        watched = [CATALOG[i] for i in series_ids]
+        watched = [get_spec(i) for i in series_ids]
         self.tracker.watch(watched)
         self._startup.start(demo, [s.id for s in watched], first,
                             hold_snapshots=hold_snapshots, on_phase=self._on_cached_phase)
@@ -171,11 +172,48 @@ class Scheduler(QObject):
         self.tracker.had_cache = False
         self._published.clear()
         self._progress.clear()
-        self.tracker.watch([CATALOG[i] for i in series_ids])  # every series: updating
+        self.tracker.watch([get_spec(i) for i in series_ids])  # every series: updating
         if demo_services is not None:  # closing SQLite is I/O: not on the GUI thread
             self.jobs.run("close-demo", demo_services.close, on_result=lambda _none: None)
         self._startup.start(False, list(self.tracker.watched), first, hold_snapshots=False,
                             on_phase=self._on_cached_phase)
+
+    def watch_more(self, series_ids: Iterable[str]) -> None:
+        """Keep these series fresh too (a symbol the user added): what the cache holds of them
+        is read on a worker and published, then they refresh like the others."""
+        added = self.tracker.watch_more([get_spec(i) for i in series_ids])
+        if not added:
+            return
+        self._late_ids.extend(i for i in added if i not in self._late_ids)
+        if self.services is not None:
+            self._read_late()
+
+    def unwatch(self, series_ids: Iterable[str]) -> None:
+        """Stop refreshing these (a symbol the user removed)."""
+        ids = list(series_ids)
+        self.tracker.unwatch(ids)
+        for series_id in ids:
+            self._published.pop(series_id, None)
+            self._progress.pop(series_id, None)
+        self._late_ids = [i for i in self._late_ids if i not in ids]
+        self._emit_progress()
+
+    def _read_late(self) -> None:
+        ids, self._late_ids = tuple(self._late_ids), []
+        services = self.services
+        assert services is not None
+        self.run(f"cached:{','.join(ids)}", read_cached_phase, services, ids,
+                 on_result=self._on_late_read,
+                 on_error=lambda exc: self.noticeRaised.emit(f"reading {', '.join(ids)} from "
+                                                             f"the cache failed: {exc}"))
+
+    def _on_late_read(self, phase: CachedPhase) -> None:
+        phase = CachedPhase({i: d for i, d in phase.series.items() if i in self.tracker.watched},
+                            phase.snapshots,
+                            frozenset(i for i in phase.ids if i in self.tracker.watched))
+        self._publish_cached(phase)
+        self._emit_progress()
+        self._on_tick()
 
     @property
     def cache_read_done(self) -> bool:
@@ -268,6 +306,8 @@ class Scheduler(QObject):
         self._publish_cached(opened)
         if not opened.had_cache:
             self.release_snapshots()  # nothing cached to hold back: fetch them at once
+        if self._late_ids:
+            self._read_late()
 
     def _publish_cached(self, phase: CachedPhase) -> None:
         """Hand cached data to the panels; each series read becomes due (or demo)."""

@@ -80,6 +80,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("undoDrawing", ("Ctrl+Z",), "Undo the last change to the drawings"),
     Shortcut("redoDrawing", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo a change to the drawings"),
     Shortcut("deleteDrawing", ("Delete",), "Delete the selected drawing"),
+    Shortcut("addSymbol", ("Ctrl+K",), "Add a symbol (a Binance pair or a Yahoo ticker)…"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
 

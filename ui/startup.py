@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from models.catalog import CATALOG
+from models.catalog import get_spec
 from models.series import SeriesData, Snapshot
 from services.app import AppServices, has_cached_data, open_demo, open_live
 from ui.jobs import JobRunner
@@ -43,14 +43,14 @@ def read_in_phases(demo: bool, first_ids: tuple[str, ...], rest_ids: tuple[str, 
     services = open_demo() if demo else open_live()
     yield Opened(*_read_cached(services, first_ids), frozenset(first_ids), services=services,
                  had_cache=has_cached_data(services))
-    series_ids = tuple(i for i in rest_ids if not CATALOG[i].is_snapshot)
+    series_ids = tuple(i for i in rest_ids if not get_spec(i).is_snapshot)
     yield CachedPhase(*_read_cached(services, series_ids), frozenset(series_ids))
     # A snapshot is a pandas frame: its first read imports pandas, ~0.25 s that holds the GIL
     # in long stretches and would stall the docks painting their first data.
     while not snapshots_go.wait(0.05):
         if stop.is_set():
             return
-    snapshot_ids = tuple(i for i in rest_ids if CATALOG[i].is_snapshot)
+    snapshot_ids = tuple(i for i in rest_ids if get_spec(i).is_snapshot)
     yield CachedPhase(*_read_cached(services, snapshot_ids), frozenset(snapshot_ids))
 
 
@@ -59,7 +59,7 @@ def _read_cached(services: AppServices, series_ids: Iterable[str]
     series: dict[str, SeriesData] = {}
     snapshots: dict[str, Snapshot] = {}
     for series_id in series_ids:
-        if CATALOG[series_id].is_snapshot:
+        if get_spec(series_id).is_snapshot:
             snap = services.cache.latest_snapshot(series_id)
             if snap is not None:
                 snapshots[series_id] = snap
@@ -68,6 +68,11 @@ def _read_cached(services: AppServices, series_ids: Iterable[str]
             if len(data):
                 series[series_id] = data
     return series, snapshots
+
+
+def read_cached_phase(services: AppServices, series_ids: tuple[str, ...]) -> CachedPhase:
+    """On a worker: what the cache holds of series watched after start-up."""
+    return CachedPhase(*_read_cached(services, series_ids), frozenset(series_ids))
 
 
 class StartupReader:

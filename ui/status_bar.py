@@ -14,7 +14,7 @@ from PySide6.QtCore import QSize, Slot
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QStatusBar, QWidget
 
-from models.catalog import CATALOG, source_label
+from models.catalog import find_spec, source_label
 from models.status import SourceState, SourceStatus, state_severity
 from ui import theme
 from ui.store import DataStore
@@ -66,7 +66,7 @@ def describe(statuses: list[SourceStatus]) -> tuple[SourceState, str]:
 def source_of(status: SourceStatus) -> str:
     """The chip a series belongs to: its catalog source (Binance spot and Binance futures are
     two), not the fall-back venue that last served it."""
-    spec = CATALOG.get(status.series_id)
+    spec = find_spec(status.series_id)
     return source_label(spec.source if spec else status.venue)
 
 

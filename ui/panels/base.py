@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from models.drawings import DrawingBook
 from models.preferences import venue_name
 from models.status import SourceState, SourceStatus
+from models.symbols import SymbolList
 from ui import theme
 from ui.derived_feeds import DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
@@ -41,6 +42,8 @@ class UiContext:
     time_link: TimeLink = field(default_factory=TimeLink)
     #: every asset's drawings, their selection and undo history (models/drawings.py)
     drawings: DrawingBook = field(default_factory=DrawingBook)
+    #: the user's own symbols (models/symbols.py), shown beside the built-in assets
+    symbols: SymbolList = field(default_factory=SymbolList)
 
     @property
     def demo(self) -> bool:
@@ -48,6 +51,13 @@ class UiContext:
 
     def now_ms(self) -> int:
         return self.scheduler.now_ms()
+
+
+def symbol_params(ctx: UiContext) -> dict[str, Any]:
+    """The movers and rotation feeds' parameter for the user's symbols; none while there are
+    none, so the feed is the same one as without the parameter."""
+    symbols = ctx.symbols.feed_param()
+    return {"symbols": symbols} if symbols else {}
 
 
 class Panel(QWidget):
@@ -81,6 +91,7 @@ class Panel(QWidget):
         self._recompute_soon = debounced(self, 0, self._recompute)
         self._connections: list[tuple[SignalInstance, Callable[..., Any]]] = []
         self._subscriptions: list[Subscription] = []
+        self._symbol_listeners: list[Callable[[], None]] = []
         self._allowed: dict[str, list[Any] | None] = {}
         # Parented at once: a panel that never lays them out must still own them (a parentless
         # widget with a live timer would be freed by whichever thread runs the collector).
@@ -128,8 +139,16 @@ class Panel(QWidget):
         self._subscriptions.append(sub)
         return sub
 
+    def follow_symbols(self, callback: Callable[[], None]) -> None:
+        """`callback()` after each change to the user's symbols, until the panel goes."""
+        self.ctx.symbols.add_listener(callback)
+        self._symbol_listeners.append(callback)
+
     def shutdown(self) -> None:
         """Disconnect from the store and the feeds before the window goes away."""
+        for callback in self._symbol_listeners:
+            self.ctx.symbols.remove_listener(callback)
+        self._symbol_listeners.clear()
         for sub in self._subscriptions:
             sub.close()
         self._subscriptions.clear()

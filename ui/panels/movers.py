@@ -19,7 +19,7 @@ from models.derived import DERIVED
 from models.movers import COLUMN_DEFINITIONS, COLUMN_HEADERS, DRAWDOWN_BASES, MOVER_COLUMNS
 from ui import theme
 from ui.flow_layout import FlowLayout
-from ui.panels.base import Panel, UiContext, convention_box
+from ui.panels.base import Panel, UiContext, convention_box, symbol_params
 from ui.table_cells import put_cell
 from ui.table_fit import FitColumns
 from ui.theme import asset_color  # the current theme's variant
@@ -83,7 +83,9 @@ class MoversPanel(Panel):
         self.add_footer(layout)
         self.rows = 0
         self._shown_rows: dict[str, dict[str, float]] = {}
-        self.follow("movers", self._on_movers)
+        self._feed = self.follow("movers", self._on_movers, **symbol_params(ctx))
+        # The user's symbols get rows too, after the built-ins.
+        self.follow_symbols(lambda: self._feed.update(symbols=ctx.symbols.feed_param()))
 
     def _on_movers(self, rows: dict[str, dict[str, float]]) -> None:
         if rows == self._shown_rows:  # NaN != NaN makes a table with gaps redraw: harmless

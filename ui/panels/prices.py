@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from models import dock_choices
 from models.analyses import ChainAnalysis, FundingAnalysis, RotationAnalysis
 from models.assets import short_name
-from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS
+from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, find_spec
 from models.derived import DERIVED
 from models.drawings import KIND_NAMES, KINDS, LEVEL, make_drawing
 from models.ids import parse_series_id, price_id
@@ -63,8 +63,9 @@ from ui.charts.levels import LevelLabels
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
-from ui.panels.base import Panel, UiContext, debounced, elastic
+from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
 from ui.settings_file import read_setting
+from ui.symbols import open_add_symbol
 from ui.theme import asset_color  # the current theme's variant
 from ui.time_display import format_time, zone_label
 
@@ -119,6 +120,7 @@ class PricesPanel(Panel):
         self.log_scale = read_setting(settings, "prices/log", chosen["log"])
         saved = read_setting(settings, "prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
+        self.visible += self._shown_user_stems()
         self._prepared: dict[str, PreparedPrices] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
@@ -162,13 +164,19 @@ class PricesPanel(Panel):
         self.drawing_layer.toolChanged.connect(self._on_tool_changed)
         self._rebuild_plots()
         self.listen(ctx.store.seriesChanged, self._on_series_changed)
-        for stem in PRICE_STEMS:
+        self._symbol_boxes_at = len(PRICE_STEMS)  # the user's boxes follow the built-ins'
+        self._shown_symbols = ctx.symbols.stems()
+        self._sync_symbol_boxes()
+        self.follow_symbols(self._on_symbols_changed)
+        for stem in self._stems():
             data = ctx.store.series(price_id(stem, self.interval))
             if data is not None:
                 self._on_series_changed(price_id(stem, self.interval))
         self.follow("funding", self._on_overlay("_funding"), asset="btc")
         self.follow("chain", self._on_overlay("_chain"), asset="btc")
-        self.follow("rotation", self._on_overlay("_rotation"))
+        # Shares the rotation dock's feed: the user's symbols are a parameter of it.
+        self._rotation_feed = self.follow("rotation", self._on_overlay("_rotation"),
+                                          **symbol_params(ctx))
 
     # -- controls -----------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -236,6 +244,13 @@ class PricesPanel(Panel):
         overlay_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         bar.addWidget(overlay_button)
         self._build_draw_button(bar)
+        self.add_symbol_button = QToolButton(text="+ Symbol")
+        self.add_symbol_button.setObjectName("addSymbolButton")
+        self.add_symbol_button.setToolTip("Add a Binance pair or a Yahoo ticker to the chart, "
+                                          "movers and rotation")
+        self.add_symbol_button.clicked.connect(
+            lambda: open_add_symbol(self.ctx.symbols, self.ctx.scheduler, self))
+        bar.addWidget(self.add_symbol_button)
         bar.addStretch(1)
         self._controls = bar
 
@@ -292,7 +307,7 @@ class PricesPanel(Panel):
         self._curves.clear()
         self._labels.clear()
         self.state_marks.clear()
-        stems = [s for s in PRICE_STEMS if s in self.visible]
+        stems = [s for s in self._stems() if s in self.visible]
         if self.mode == "compare":
             plot = self._new_plot(show_time_axis=True)
             plot.setLabel("left", "rebased to 100")
@@ -353,7 +368,7 @@ class PricesPanel(Panel):
 
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
-        spec = CATALOG.get(series_id)
+        spec = find_spec(series_id)
         if spec is None or spec.kind != "candles" or spec.interval != self.interval:
             return
         data = self.ctx.store.series(series_id)
@@ -384,9 +399,8 @@ class PricesPanel(Panel):
             self._apply_data(stem)
             if not self._range_applied:
                 self._apply_range()
-            # A series arriving after the range was set needs its own factor (the range may
-            # not move again): a panel opened in compare view left all but the first at 1.
-            self._on_compare_range()
+            elif self.mode == "compare" and stem not in self._rebase_factors:
+                self._on_compare_range()  # arrived after the others: rebase it too
             self._show_last_values()
         if stem == "btc" and series_id == self._series_id(stem):
             self._place_decoupling_marks()
@@ -495,7 +509,7 @@ class PricesPanel(Panel):
     def _update_readout(self, x: float | None) -> None:
         parts: list[str] = []
         when = None
-        for stem in [s for s in PRICE_STEMS if s in self.visible]:
+        for stem in [s for s in self._stems() if s in self.visible]:
             prepared = self._prepared.get(self._series_id(stem))
             color = asset_color(stem)
             name = short_name(stem)
@@ -541,7 +555,7 @@ class PricesPanel(Panel):
     # -- user actions -------------------------------------------------------------------------
     def _on_choice(self, name: str) -> None:
         if name == "interval":
-            for stem in PRICE_STEMS:
+            for stem in self._stems():
                 self._on_series_changed(self._series_id(stem))
             for stem in self._curves:
                 self._apply_data(stem)
@@ -577,6 +591,76 @@ class PricesPanel(Panel):
         elif not on and stem in self.visible:
             self.visible.remove(stem)
         self.ctx.settings.setValue("prices/assets", list(self.visible))
+        if self.ctx.symbols.find(stem) is not None:
+            self._remember_hidden_symbol(stem, hidden=not on)
+        self._rebuild_plots()
+        self._on_compare_range()
+
+    # -- the user's symbols (models/symbols.py): boxes after the built-ins', in their colours --
+    def _stems(self) -> list[str]:
+        """Every asset the chart can show: the built-ins, then the user's symbols."""
+        return [*PRICE_STEMS, *(s for s in self.ctx.symbols.stems() if s not in PRICE_STEMS)]
+
+    def _hidden_symbols(self) -> list[str]:
+        return [str(s) for s in read_setting(self.ctx.settings, "prices/hidden_symbols", [])]
+
+    def _remember_hidden_symbol(self, stem: str, hidden: bool) -> None:
+        kept = [s for s in self._hidden_symbols() if s != stem and
+                self.ctx.symbols.find(s) is not None]
+        self.ctx.settings.setValue("prices/hidden_symbols", [*kept, stem] if hidden else kept)
+
+    def _sync_symbol_boxes(self) -> None:
+        """One checkbox per user symbol, after the built-ins'; its context menu removes it."""
+        stems = self.ctx.symbols.stems()
+        for stem in [s for s in self.asset_boxes if s not in PRICE_STEMS and s not in stems]:
+            box = self.asset_boxes.pop(stem)
+            self._legend.removeWidget(box)
+            box.deleteLater()
+        for i, stem in enumerate(stems):
+            if stem in self.asset_boxes:
+                continue
+            symbol = self.ctx.symbols.find(stem)
+            assert symbol is not None
+            box = QCheckBox(short_name(stem))
+            box.setObjectName(f"symbolBox_{stem}")
+            box.setChecked(stem in self.visible)
+            box.setStyleSheet(f"QCheckBox {{ color: {asset_color(stem)}; }}")
+            venue = "Binance" if symbol.venue == "binance" else "Yahoo"
+            box.setToolTip(f"Show or hide {symbol.name} ({symbol.symbol}, {venue}, "
+                           f"{symbol.calendar}). Right-click to remove it from your symbols.")
+            box.toggled.connect(lambda on, s=stem: self._on_asset_toggled(s, on))
+            box.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            box.customContextMenuRequested.connect(
+                lambda _pos, s=stem, b=box: self._symbol_menu(s).popup(
+                    b.mapToGlobal(b.rect().bottomLeft())))
+            self._legend.insertWidget(self._symbol_boxes_at + i, box)
+            self.asset_boxes[stem] = box
+
+    def _symbol_menu(self, stem: str) -> QMenu:
+        """A user symbol's checkbox menu: remove it from the list (and every dock)."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        symbol = self.ctx.symbols.find(stem)
+        name = symbol.name if symbol is not None else stem
+        menu.addAction(f"Remove {name}", lambda: self.ctx.symbols.remove(stem))
+        return menu
+
+    def _shown_user_stems(self) -> list[str]:
+        """The user's symbols the chart shows: all but those the trader unchecked."""
+        hidden = self._hidden_symbols()
+        return [s for s in self.ctx.symbols.stems() if s not in hidden and s not in PRICE_STEMS]
+
+    def _on_symbols_changed(self) -> None:
+        stems = self.ctx.symbols.stems()
+        new = [s for s in stems if s not in self._shown_symbols]
+        self._shown_symbols = stems
+        self.visible = [s for s in self.visible if s in PRICE_STEMS] + self._shown_user_stems()
+        self.ctx.settings.setValue("prices/assets", list(self.visible))
+        self._rotation_feed.update(symbols=self.ctx.symbols.feed_param())
+        self._sync_symbol_boxes()
+        for stem in new:
+            self.asset_boxes[stem].setChecked(stem in self.visible)
+            self._on_series_changed(self._series_id(stem))
         self._rebuild_plots()
         self._on_compare_range()
 

@@ -41,7 +41,7 @@ from ui.charts.heatmap import HeatmapItem
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
-from ui.panels.base import Panel, UiContext, choice_buttons, debounced, elastic
+from ui.panels.base import Panel, UiContext, choice_buttons, debounced, elastic, symbol_params
 from ui.theme import asset_color  # the current theme's variant
 from ui.time_link import cursor_stamp
 
@@ -146,7 +146,9 @@ class RotationPanel(Panel):
         self.crosshair.set_plots(self._time_plots)
         ctx.time_link.attach(self.crosshair, self.show_at, own=True)
         ctx.time_link.attach_range(self.key, self.corr_plot)
-        self._feed = self.follow("rotation", self._on_view)
+        self._feed = self.follow("rotation", self._on_view, **symbol_params(ctx))
+        # The user's symbols are peers too (models/analyses.py: _add_user_peers).
+        self.follow_symbols(lambda: self._feed.update(symbols=ctx.symbols.feed_param()))
 
     def _date_plot(self, row: int, col: int, title: str) -> pg.PlotItem:
         plot = self.chart.addPlot(row=row, col=col, viewBox=PromptViewBox(),

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.catalog import CATALOG, source_label
+from models.catalog import find_spec, source_label
 from models.status import STATE_TEXT, SourceState
 from ui import theme
 from ui.panels.base import Panel, UiContext, debounced
@@ -115,7 +115,7 @@ class SourcesPanel(Panel):
             row = self.table.rowCount()
             self.table.insertRow(row)
             self._rows[series_id] = row
-        spec = CATALOG.get(series_id)
+        spec = find_spec(series_id)
         venue = status.venue if status.venue and status.venue != "demo" else (
             spec.source if spec else "")
         values = (
