@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.catalog import CATALOG
+from models.catalog import find_spec
 from models.derived import DERIVED, stored_provenance
 from models.ids import dvol_id, funding_id, oi_id, price_id, volmex_id
 from models.series import MS_PER_DAY, SeriesData
@@ -100,7 +100,7 @@ def _timed(name: str, source: str, time_ms: np.ndarray, columns: dict[str, np.nd
 
 
 def _stored_provenance(series_id: str, last_ms: int | None, note: str = "") -> dict[str, Any]:
-    spec = CATALOG.get(series_id)
+    spec = find_spec(series_id)
     provenance = stored_provenance(spec, last_ms) if spec is not None else {
         "id": series_id, "label": series_id, "unit": "", "formula": "as stored in the cache",
         "convention": "bars stamped at their open, UTC", "inputs": [series_id], "params": {},
@@ -389,7 +389,7 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
             series_id = price_id(stem, interval)
             data = loader.read(series_id)
             if len(data):
-                spec = CATALOG.get(series_id)
+                spec = find_spec(series_id)
                 interval_ms = (spec.interval_ms if spec else None) or MS_PER_DAY
                 prepared[series_id] = prepare_prices(data, interval_ms, interval == "1d")
         default = ending(price_data_end_s(prepared, interval), RANGES_DAYS[choices["range_key"]])
@@ -412,7 +412,7 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
         return DockView(volatility_series(result), ending(end, VOLATILITY_SPAN_DAYS))
     if dock == "rotation":
         view = analyses.analyse_rotation(loader, choices["window"], choices["k"],
-                                         choices["threshold"])
+                                         choices["threshold"], choices.get("user_peers", ()))
         if view is None:
             return DockView([], None)
         end = _session_ms(view.returns.index)[-1] / 1e3 if len(view.returns) else None
@@ -429,7 +429,7 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
     if dock == "movers":
         from models.assets import ASSETS
 
-        rows = analyses.analyse_movers(loader, choices["drawdown"])
+        rows = analyses.analyse_movers(loader, choices["drawdown"], choices.get("user_peers", ()))
         rank = {stem: i for i, stem in enumerate(ASSETS)}  # the dock's order: BTC first
         order = sorted(rows, key=lambda s: (rank.get(s, len(rank)), s))
         return DockView([movers_series(rows, order, choices["drawdown"])] if rows else [], None)

@@ -75,14 +75,18 @@ def write_plotted(series: Sequence[PlottedSeries], out_dir: str | Path,
 
 def export_view(services: Any, dock_key: str, choices: Mapping[str, Any], out_dir: str | Path,
                 start_ms: int | None, end_ms: int | None,
-                symbols: Sequence[str] = ()) -> list[Path]:
+                symbols: Sequence[tuple[str, str]] = ()) -> list[Path]:
     """The files `dock_key` would export in the window for `choices` over [start_ms, end_ms]
-    (either end missing: the dock's own range choice, ending at the data's end)."""
+    (either end missing: the dock's own range choice, ending at the data's end). `symbols`:
+    the user's symbols as (stem, calendar) (models/symbols.py: SymbolList.feed_param), already
+    registered (`register_user_symbols`)."""
+    stems = tuple(stem for stem, _calendar in symbols)
     try:
-        resolved = resolve_choices(dock_key, choices, tuple(symbols))
+        resolved = resolve_choices(dock_key, choices, stems)
     except ValueError as e:
         raise CommandError(str(e)) from None
-    resolved["symbols"] = tuple(symbols)
+    resolved["symbols"] = stems
+    resolved["user_peers"] = tuple(symbols)
     folder = Path(out_dir)
     if not str(out_dir).strip():
         raise CommandError("--out is empty: give the folder to write into")
@@ -118,22 +122,39 @@ def _when(seconds: float) -> str:
     return iso_utc(int(seconds * 1000)) if np.isfinite(seconds) else "the open end"
 
 
-def _workspace_choices(workspace: str, dock: str) -> dict[str, Any]:
-    """`dock`'s choices in `workspace`: a workspace file's path, or the name of a saved or
-    shipped workspace (services/workspaces.py), validated as an import is."""
+def _read_workspace(workspace: str) -> Any:
+    """`workspace`: a workspace file's path, or the name of a saved or shipped workspace
+    (services/workspaces.py), validated as an import is."""
     from services.workspaces import WorkspaceStore, load_workspace_file
 
     try:
         if os.path.exists(workspace) or os.sep in workspace or workspace.endswith(".json"):
-            return load_workspace_file(workspace).docks.get(dock, {})
+            return load_workspace_file(workspace)
         store = WorkspaceStore()
         if store.find(workspace) is None:
             names = ", ".join(e.name for e in store.entries())
             raise CommandError(f"no workspace named {workspace!r} (saved and shipped: {names}); "
                                "or give a workspace file's path")
-        return store.read(workspace).docks.get(dock, {})
+        return store.read(workspace)
     except ValueError as e:  # WorkspaceError: the message names the file's problem
         raise CommandError(f"workspace {workspace}: {e}") from None
+
+
+def _workspace_symbols(workspace: Any, name: str) -> tuple[tuple[str, str], ...]:
+    """The workspace's own symbols, registered (their series ids and names become known), as
+    the feeds take them; none when the workspace has no symbols section."""
+    from models.symbols import SymbolList, register_user_symbols
+
+    data = workspace.sections.get("symbols")
+    if data is None:
+        return ()
+    symbols = SymbolList()
+    try:
+        symbols.load_json(data)
+    except ValueError as e:
+        raise CommandError(f"workspace {name}: symbols: {e}") from None
+    register_user_symbols(symbols)
+    return symbols.feed_param()
 
 
 def cmd_export_view(services: Any, workspace: str, dock: str, out_dir: str,
@@ -144,8 +165,10 @@ def cmd_export_view(services: Any, workspace: str, dock: str, out_dir: str,
         resolve_choices(dock, {})
     except ValueError as e:  # an unknown dock before the workspace is read
         raise CommandError(str(e)) from None
-    choices = _workspace_choices(workspace, dock)
-    paths = export_view(services, dock, choices, out_dir, start_ms, end_ms)
+    read = _read_workspace(workspace)
+    symbols = _workspace_symbols(read, workspace)
+    paths = export_view(services, dock, read.docks.get(dock, {}), out_dir, start_ms, end_ms,
+                        symbols)
     for path in paths:
         out.write(f"{dock}: {path}\n")
     return 0

@@ -18,10 +18,7 @@ are imported by the calls that use them: the window imports this module at start
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -252,36 +249,6 @@ def check_yahoo(endpoints: Endpoints, symbol: str) -> YahooQuote:
                       text["longName"] or text["shortName"] or wanted, text["exchangeName"],
                       text["fullExchangeName"], text["currency"], text["instrumentType"],
                       calendar)
-
-
-# -- the symbol list's own file (until workspaces hold it) -------------------------------------
-SYMBOLS_FILE = "symbols.json"
-
-
-def read_symbols_file(path: Path) -> list[Any] | None:
-    """The saved list as JSON (checked by the caller), or None when there is no file yet."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    data = json.loads(text)
-    if not isinstance(data, dict) or not isinstance(data.get("symbols"), list):
-        raise ValueError(f"{path.name}: expected {{\"symbols\": [...]}}")
-    return data["symbols"]
-
-
-def write_symbols_file(path: Path, symbols: list[Any]) -> None:
-    """Atomically: a crash mid-write leaves the previous file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".symbols-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": 1, "symbols": symbols}, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- one request from the search box --------------------------------------------------------------

@@ -22,13 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.drawings import DrawingBook
+from models.drawings import DrawingBook, levels_from_setting
 from models.symbols import SymbolList
 from services.app import AppServices
 from ui import theme
 from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
-from ui.drawings_file import DrawingsFile
 from ui.export_actions import ExportActions
 from ui.gui_collector import collect_on_gui_thread
 from ui.panels.base import Panel, UiContext
@@ -44,12 +43,12 @@ from ui.panels.volatility import VolatilityPanel
 from ui.preferences import load_preferences
 from ui.scheduler import Scheduler
 from ui.settings_dialog import SettingsDialog, apply_preferences
-from ui.settings_file import layout_text, read_layout
+from ui.settings_file import layout_text, read_layout, read_setting
 from ui.settings_file import open_settings as open_settings  # the window's settings, screened
 from ui.shortcuts import BY_NAME, Shortcuts, with_key
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
-from ui.symbols import SymbolListFile, SymbolSync, open_add_symbol, symbol_series_ids
+from ui.symbols import SymbolSync, open_add_symbol, symbol_series_ids
 from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
 from ui.time_link import TimeLink
 from ui.window_fit import WrappingLabel, size_to_screen
@@ -64,6 +63,8 @@ IDLE_BUILD_FALLBACK_MS = 3000
 # Of the shutdown budget, what is kept for after the wait for workers: closing the cache, leaving
 # the event loop, exiting (measured 40-100 ms at the process level on a loaded machine).
 SHUTDOWN_RESERVE_MS = 250
+#: where versions before workspaces kept the trader's BTC levels (now level drawings)
+OLD_LEVELS_KEY = "levels/btc"
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,8 @@ class MainWindow(QMainWindow):
         self.scheduler.modeChanged.connect(self._on_mode)
         self.feeds = DerivedFeeds(self.store, self.scheduler, settings, self)
         self.time_link = TimeLink(settings, self)
-        #: every asset's drawings; kept in the data folder until workspaces carry them
+        #: every asset's drawings and the user's symbols: sections of the current workspace
         self.drawings = DrawingBook()
-        self.drawings_file = DrawingsFile(self.drawings, self.scheduler, settings, self)
-        self.drawings_file.noticeRaised.connect(self.show_notice)
         self.symbols = SymbolList()
         self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link,
                              drawings=self.drawings, symbols=self.symbols)
@@ -151,7 +150,6 @@ class MainWindow(QMainWindow):
 
         self.status = SourceStatusBar(self.store, self)
         self.setStatusBar(self.status)
-        self.symbol_file = SymbolListFile(self.symbols, self.scheduler, self.show_notice, self)
         self.scheduler.progressChanged.connect(self.status.set_progress)
 
         self._sized_once = False
@@ -170,16 +168,34 @@ class MainWindow(QMainWindow):
         self._layout_restored = self._restore_layout()
         # Named workspaces (ui/workspaces.py): `workspace` opens that one, else the last used.
         self.workspaces = WorkspaceManager(self, workspace_dir)
-        # Sections are registered here, before `start`, in the order they apply (symbols first).
+        # Sections are registered here, before `start`, in the order they apply (symbols first:
+        # a drawing may sit on a user symbol's chart).
+        self.workspaces.register_section("symbols", self.symbols)
+        self.workspaces.register_section("drawings", self.drawings)
+        self.workspaces.started.connect(self._take_over_old_levels)
         self.workspaces.start(workspace)
         if demo:
             self._on_mode("demo")
         if start:
-            self.drawings_file.start()
             prices = self.panels.get("prices")
             first = prices.shown_series() if isinstance(prices, PricesPanel) else ()
             self.scheduler.start(self.watched_series(), demo=demo, first=first,
                                  hold_snapshots=True)
+
+    def _take_over_old_levels(self) -> None:
+        """Earlier versions kept BTC levels in the setting `levels/btc`: they become level
+        drawings of the current workspace, and the setting goes once a save holds them."""
+        old = levels_from_setting(read_setting(self.settings, OLD_LEVELS_KEY, []))
+        if not old:
+            return
+
+        def forget(_name: str) -> None:
+            if set(old) <= set(self.drawings.levels("btc")):
+                self.settings.remove(OLD_LEVELS_KEY)
+                self.workspaces.saved.disconnect(forget)
+
+        self.workspaces.saved.connect(forget)
+        self.drawings.merge_levels("btc", old, time.time())
 
     # -- docks --------------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -495,7 +511,6 @@ class MainWindow(QMainWindow):
         self.workspaces.save_on_close()  # written by a worker the wait below covers
         for panel in self.panels.values():
             panel.shutdown()
-        self.drawings_file.flush()  # a change made in the last moments is written too
         spent_ms = (time.monotonic() - started) * 1000
         wait_ms = max(0, int(self.shutdown_msecs - spent_ms - SHUTDOWN_RESERVE_MS))
         self.workers_left = not self.scheduler.shutdown(wait_ms)

@@ -14,7 +14,6 @@ list's series watched, and (until workspaces hold the list) its own file.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QStringListModel, Qt, Signal
@@ -31,17 +30,14 @@ from PySide6.QtWidgets import (
 from models.catalog import PRICE_INTERVALS
 from models.ids import price_id
 from models.symbols import SymbolList, register_user_symbols
-from services.config import Endpoints, data_dir
+from services.config import Endpoints
 from services.symbols import (
-    SYMBOLS_FILE,
     BinancePair,
     PairList,
     SymbolChoice,
     binance_pairs,
     check_symbol,
-    read_symbols_file,
     search_pairs,
-    write_symbols_file,
 )
 from ui import theme
 from ui.scheduler import Scheduler
@@ -76,58 +72,6 @@ class SymbolSync(QObject):
             self.scheduler.unwatch(gone)
         if new:
             self.scheduler.watch_more(new)
-
-    def close(self) -> None:
-        self.symbols.remove_listener(self._on_changed)
-
-
-def _read_file() -> list[Any] | None:
-    return read_symbols_file(data_dir() / SYMBOLS_FILE)
-
-
-def _write_file(items: list[Any]) -> None:
-    write_symbols_file(data_dir() / SYMBOLS_FILE, items)
-
-
-class SymbolListFile(QObject):
-    """The list's own file until workspaces save it (the merger drops this class then): read
-    once at start, written after each change; a file that does not validate is left alone and
-    named in a notice."""
-
-    def __init__(self, symbols: SymbolList, scheduler: Scheduler,
-                 notify: Callable[[str], None], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.symbols = symbols
-        self.scheduler = scheduler
-        self.notify = notify
-        self._read = False
-        symbols.add_listener(self._on_changed)
-        scheduler.run("symbols-file:read", _read_file, on_result=self._on_read,
-                      on_error=self._on_read_failed)
-
-    def _on_read(self, data: list[Any] | None) -> None:
-        if len(self.symbols):  # added before the file arrived: what the user did wins
-            self._read = True
-            self._on_changed()
-            return
-        if data is not None:
-            try:
-                self.symbols.load_json(data)  # not written back: `_read` is still False
-            except ValueError as e:
-                self.notify(f"{SYMBOLS_FILE} was not loaded: {e}")
-                return  # and never overwritten: the user may want to mend it
-        self._read = True
-
-    def _on_read_failed(self, exc: Exception) -> None:
-        self.notify(f"{SYMBOLS_FILE} could not be read: {exc}")
-
-    def _on_changed(self) -> None:
-        if not self._read:
-            return
-        self.scheduler.run("symbols-file:write", _write_file, self.symbols.to_json(),
-                           on_result=lambda _none: None,
-                           on_error=lambda exc: self.notify(f"{SYMBOLS_FILE} was not saved: "
-                                                            f"{exc}"))
 
     def close(self) -> None:
         self.symbols.remove_listener(self._on_changed)

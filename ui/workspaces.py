@@ -260,6 +260,7 @@ class WorkspaceManager(QObject):
         self._autosave_error = ""  # the last autosave failure said (a read-only folder: once)
         self._pending_sizes: dict[str, Any] | None = None
         self.is_started = False
+        self._changed_before_start = False
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.save_if_changed)
@@ -283,8 +284,12 @@ class WorkspaceManager(QObject):
             self._load_section(name, section, current.sections[name])
 
     def _on_section_changed(self) -> None:
-        if self._current is not None and not self._applying_sections:
-            self._section_save.start()
+        if self._applying_sections:
+            return
+        if self._current is None:  # before the start-up reading: saved once it is done
+            self._changed_before_start = True
+            return
+        self._section_save.start()
 
     def _load_section(self, name: str, section: Section, data: Any) -> None:
         self._applying_sections = True
@@ -374,6 +379,8 @@ class WorkspaceManager(QObject):
         self._refresh_menu()
         self.is_started = True
         self._autosave.start()
+        if self._changed_before_start:  # e.g. a symbol added while the list was being read
+            self._section_save.start()
         self.currentChanged.emit(self._current.name)
         self.started.emit()
 

@@ -197,3 +197,45 @@ def test_file_names_are_safe_and_two_series_of_one_name_do_not_overwrite(tmp_pat
     assert [p.name for p in paths] == ["a_b.csv", "a_b-2.csv"]
     assert (tmp_path / "a_b-2.csv").read_text().splitlines() == [
         "time,v", "1970-01-01T00:00:02Z,4", "1970-01-01T00:00:03Z,6"]
+
+
+def test_a_workspaces_own_symbols_are_exported_headless(tmp_path):
+    """A symbol the workspace's "symbols" section adds (models/symbols.py) is charted, so it is
+    exported: its bars come from the cache under its own id, read back equal."""
+    from models.series import SeriesData
+    from models.symbols import SymbolList, register_user_symbols
+    from services.app import open_demo
+
+    services = open_demo({"ROTOR_DATA_DIR": str(tmp_path / "data")})
+    try:
+        symbols = SymbolList()
+        symbols.add(symbols.make("yahoo", "ACME", "Acme Corp", "XNYS"))
+        days = services.cache.read("btc.1d").time[-60:]
+        closes = np.linspace(40.0, 52.0, len(days))
+        services.cache.upsert("acme.1d", SeriesData.from_rows(
+            days, open=closes, high=closes + 1, low=closes - 1, close=closes,
+            volume=np.full(len(days), 1000.0)))
+        path = tmp_path / "acme.json"
+        path.write_text(json.dumps({
+            "format": "rotor-workspace", "version": 1, "name": "Acme",
+            "docks": {"prices": {"interval": "1d", "range_key": "1M", "assets": ["btc", "acme"]}},
+            "sections": {"symbols": symbols.to_json()}}))
+        out = tmp_path / "out"
+        out.mkdir()
+        said = io.StringIO()
+        assert cmd_export_view(services, str(path), "prices", str(out), None, None, said) == 0
+        written = sorted(p.name for p in out.glob("*.csv"))
+        assert len(written) == 2 and any("acme" in name for name in written), written
+        acme = pd.read_csv(out / next(n for n in written if "acme" in n))
+        shown = seconds(acme) * 1000
+        expected = closes[np.isin(days, shown.astype(np.int64))]
+        assert len(acme) >= 28  # a month of daily bars
+        np.testing.assert_allclose(acme["close"], expected)
+    finally:
+        services.close()
+        register_user_symbols(())
+
+
+def seconds(frame: pd.DataFrame) -> np.ndarray:
+    times = pd.to_datetime(frame["time"], utc=True)
+    return times.dt.as_unit("s").astype("int64").to_numpy().astype(float)

@@ -13,8 +13,6 @@ import pytest
 from werkzeug import Response
 
 from models.symbols import register_user_symbols
-from services.config import data_dir
-from services.symbols import SYMBOLS_FILE
 from ui.symbols import AddSymbolDialog
 
 H = 3_600_000
@@ -99,7 +97,7 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     prices = window.panels["prices"]
     qtbot.waitUntil(lambda: window.scheduler.services is not None, timeout=10000)
 
-    # Unknown: one message, nothing stored, no file written.
+    # Unknown: one message, nothing stored, not in the workspace.
     dialog = _dialog(window, qtbot)
     qtbot.waitUntil(lambda: len(dialog.pairs) == 2, timeout=10000)
     assert "1 spot pairs trading" in dialog.pairs_state.text()
@@ -109,7 +107,7 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     dialog.submit()
     qtbot.waitUntil(lambda: "Yahoo does not know NOPE" in dialog.message.text(), timeout=10000)
     assert len(window.symbols) == 0 and "nope" not in prices.asset_boxes
-    assert not (data_dir() / SYMBOLS_FILE).exists()
+    assert window.workspaces.capture().sections.get("symbols", []) == []
     assert not [i for i in window.scheduler.tracker.watched if i.startswith("nope")]
     assert not [i for i in window.scheduler.services.cache.series_ids() if "nope" in i]
 
@@ -138,11 +136,17 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     movers = window.build_panel("movers")
     qtbot.waitUntil(lambda: "acme" in movers._shown_rows, timeout=15000)
     assert movers._shown_rows["acme"]["last"] == ACME_CLOSE
-    # Saved (on a worker) for the next start.
-    path = data_dir() / SYMBOLS_FILE
-    qtbot.waitUntil(path.exists, timeout=5000)
-    qtbot.waitUntil(lambda: [s["stem"] for s in json.loads(path.read_text())["symbols"]]
-                    == ["acme"], timeout=5000)
+    # Saved in the current workspace's file (on a worker) for the next start.
+    workspaces = window.workspaces
+    qtbot.waitUntil(lambda: workspaces.is_started, timeout=5000)
+
+    def saved_stems() -> list[str]:
+        if workspaces.store.find(workspaces.current().name) is None:
+            return []  # not written yet
+        stored = workspaces.store.read(workspaces.current().name)
+        return [s["stem"] for s in stored.sections.get("symbols", [])]
+
+    qtbot.waitUntil(lambda: saved_stems() == ["acme"], timeout=5000)
 
     # A rebuilt price panel (a theme switch, Go live) shows it as the trader left it.
     window.release_panel("prices")
@@ -163,34 +167,3 @@ def test_a_yahoo_symbol_added_by_the_search_joins_prices_and_movers(make_window,
     qtbot.waitUntil(lambda: "acme" not in movers._shown_rows, timeout=10000)
     menu.close()
     dialog.close()
-
-
-def test_the_list_file_loads_a_valid_list_and_never_overwrites_a_bad_one(qtbot):
-    from models.symbols import SymbolList
-    from services.symbols import write_symbols_file
-    from ui.scheduler import Scheduler
-    from ui.symbols import SymbolListFile
-
-    path = data_dir() / SYMBOLS_FILE
-    good = [{"venue": "yahoo", "symbol": "AAPL", "stem": "aapl", "name": "Apple Inc.",
-             "calendar": "XNYS", "currency": "USD", "exchange": "NMS", "instrument": "EQUITY",
-             "color": 0, "added_by": "a later version"}]
-    write_symbols_file(path, good)
-    scheduler = Scheduler()
-    notices: list[str] = []
-    symbols = SymbolList()
-    SymbolListFile(symbols, scheduler, notices.append)
-    qtbot.waitUntil(lambda: symbols.stems() == ("aapl",), timeout=5000)
-    assert symbols.to_json() == good and notices == []
-
-    bad_text = json.dumps({"version": 1, "symbols": [{**good[0], "stem": "../etc"}]})
-    path.write_text(bad_text)
-    other = SymbolList()
-    SymbolListFile(other, scheduler, notices.append)
-    qtbot.waitUntil(lambda: len(notices) == 1, timeout=5000)
-    assert "symbols.json was not loaded: symbols[0].stem" in notices[0]
-    other.add(other.make("binance", "SOLUSDT", "SOL/USDT", "24/7"))
-    qtbot.wait(200)  # a write would have been queued by now
-    assert scheduler.jobs.shutdown(2000)
-    assert path.read_text() == bad_text  # the user's file is left as it was
-    scheduler.deleteLater()

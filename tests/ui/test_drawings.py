@@ -8,7 +8,6 @@ pyqtgraph's own view mapping (and the test's own log10), not through the item's 
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -356,60 +355,30 @@ def test_the_drawings_dock_lists_selects_and_edits(qtbot, settings, monkeypatch)
     dock.shutdown()
 
 
-# -- the file -----------------------------------------------------------------------------------
-def test_the_file_keeps_the_drawings_and_takes_over_the_old_btc_levels(qtbot, settings,
-                                                                      data_dir):
-    from ui.drawings_file import FILE_NAME, DrawingsFile
-    from ui.scheduler import Scheduler
+# -- kept in the workspace ---------------------------------------------------------------------
+def _saved_drawings(window) -> list:
+    workspaces = window.workspaces
+    if workspaces.store.find(workspaces.current().name) is None:
+        return []  # not written yet
+    return workspaces.store.read(workspaces.current().name).sections.get("drawings", [])
 
+
+def test_the_workspace_keeps_the_drawings_and_takes_over_the_old_btc_levels(make_window, qtbot,
+                                                                           settings):
     settings.setValue("levels/btc", ["67000.00", "70000.00"])
-    scheduler = Scheduler()
-    book = DrawingBook()
-    store = DrawingsFile(book, scheduler, settings)
-    store.start()
-    qtbot.waitUntil(lambda: store.is_loaded)
-    assert book.levels("btc") == [67_000.0, 70_000.0]
-    path = data_dir / FILE_NAME
-    qtbot.waitUntil(lambda: settings.value("levels/btc") is None, timeout=5000)
-    assert [d["points"][0][1] for d in json.loads(path.read_text())] == [67_000.0, 70_000.0]
-    assert path.stat().st_mode & 0o777 == 0o600
-    with qtbot.waitSignal(store.saved, timeout=5000):
-        book.add(make_drawing("eth", TREND, [(1e9, 2000.0), (1.1e9, 2100.0)], label="x"))
-    assert json.loads(path.read_text()) == book.to_json()
-
-    # Read again at the next start: the same drawings, and the levels are not doubled.
-    again = DrawingBook()
-    other = DrawingsFile(again, scheduler, settings)
-    other.start()
-    qtbot.waitUntil(lambda: other.is_loaded)
-    assert again.to_json() == book.to_json()
-
-
-def test_a_drawing_made_just_before_the_window_closes_is_saved(make_window, qtbot,
-                                                                data_dir):
-    from ui.drawings_file import FILE_NAME
-
     window = make_window(demo=True)
-    qtbot.waitUntil(lambda: window.drawings_file.is_loaded, timeout=10000)
-    drawing = window.drawings.add(make_drawing("eth", LEVEL, [(1e9, 2_500.0)]))
-    window.close()  # before the 300 ms save delay: the close writes it
-    assert json.loads((data_dir / FILE_NAME).read_text()) == [drawing.to_json()]
+    qtbot.waitUntil(lambda: window.workspaces.is_started, timeout=10000)
+    assert window.drawings.levels("btc") == [67_000.0, 70_000.0]
+    # The setting goes once the workspace file holds them, not before.
+    qtbot.waitUntil(lambda: settings.value("levels/btc") is None, timeout=5000)
+    assert [d["points"][0][1] for d in _saved_drawings(window)] == [67_000.0, 70_000.0]
+    trend = window.drawings.add(make_drawing("eth", TREND, [(1e9, 2000.0), (1.1e9, 2100.0)],
+                                             label="x"))
+    window.close()  # the close writes what the section autosave has not yet
 
-
-def test_an_unreadable_file_is_kept_aside_with_one_message(qtbot, settings, data_dir):
-    from ui.drawings_file import FILE_NAME, DrawingsFile
-    from ui.scheduler import Scheduler
-
-    bad = [{"id": "a", "asset": "btc", "kind": "trend", "points": [[1e9, 1.0]]}]
-    (data_dir / FILE_NAME).write_text(json.dumps(bad))
-    book = DrawingBook()
-    store = DrawingsFile(book, Scheduler(), settings)
-    messages = []
-    store.noticeRaised.connect(messages.append)
-    store.start()
-    qtbot.waitUntil(lambda: store.is_loaded)
-    [aside] = data_dir.glob(FILE_NAME + ".unreadable-*")
-    assert messages == ["drawings not loaded (drawings[0].points: expected 2 points, got 1); "
-                        f"the file was kept as {aside.name}"]
-    assert json.loads(aside.read_text()) == bad
-    assert len(book) == 0
+    # The next start: the same drawings, the levels not doubled.
+    again = make_window(demo=True)
+    qtbot.waitUntil(lambda: again.workspaces.is_started, timeout=10000)
+    assert again.drawings.to_json() == window.drawings.to_json()
+    assert trend.to_json() in again.drawings.to_json()
+    assert again.drawings.levels("btc") == [67_000.0, 70_000.0]
