@@ -1,5 +1,5 @@
-"""The user's own symbols in the window: the search box that adds one, the glue that makes the
-list's series watched, and (until workspaces hold the list) its own file.
+"""The user's own symbols in the window: the search box that adds one, and the glue that makes the
+list's series watched. The list itself is a section of the current workspace (ui/workspaces.py).
 
 - `AddSymbolDialog`: a search field whose completer offers Binance spot pairs (the venue's
   list, cached a day: services/symbols.py) and "Yahoo: <text>"; the choice is checked at its
@@ -7,8 +7,6 @@ list's series watched, and (until workspaces hold the list) its own file.
 - `SymbolSync`: after each change of the list, registers it (models/symbols.py) and tells the
   scheduler which series to watch or drop. It listens first, so the panels that follow the list
   find the new series and names already there.
-- `SymbolListFile`: reads `symbols.json` in the data folder at start and writes it after each
-  change, both on workers.
 """
 
 from __future__ import annotations

@@ -19,9 +19,7 @@ from services.symbols import (
     check_binance,
     check_yahoo,
     decode_exchange_info,
-    read_symbols_file,
     search_pairs,
-    write_symbols_file,
 )
 
 NOW = 1_780_000_000_000
@@ -231,14 +229,3 @@ def test_a_path_or_sql_in_the_ticker_never_reaches_the_server(httpserver, endpoi
         with pytest.raises(SymbolRefused, match="is not a ticker"):
             check_yahoo(endpoints_for, bad)
     assert httpserver.log == []
-
-
-# -- the list's own file ------------------------------------------------------------------------
-def test_symbols_file_round_trips_atomically(tmp_path):
-    path = tmp_path / "symbols.json"
-    assert read_symbols_file(path) is None
-    items = [{"venue": "yahoo", "symbol": "AAPL", "stem": "aapl", "name": "Apple Inc.",
-              "calendar": "XNYS", "future_key": [1, 2]}]
-    write_symbols_file(path, items)
-    assert read_symbols_file(path) == items
-    assert [p.name for p in tmp_path.iterdir()] == ["symbols.json"]

@@ -103,6 +103,7 @@ def test_log_mode(qtbot, plot) -> None:
     y = 10.0 ** np.linspace(0, 6, 1000)
     y[:10] = -1.0  # non-positive: not drawn in log mode
     item = LodCurveItem(pen=pg.mkPen(PEN))
+    item.opts["antialias"] = False  # exact colours: a window made earlier turns antialias on
     item.setData(x, y)
     plot.addItem(item)
     plot.setLogMode(y=True)
@@ -237,6 +238,7 @@ def test_candles_up_and_down_colours(qtbot, plot) -> None:
 def test_candles_append_replace_and_log(qtbot, plot) -> None:
     x, o, h, low, c = _ohlc(5_000)
     item = CandlestickItem(up=UP, down=DOWN)
+    item.opts["antialias"] = False  # exact colours: a window made earlier turns antialias on
     item.setData(x, o, h, low, c)
     plot.addItem(item)
     p = item.pyramid()

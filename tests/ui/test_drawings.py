@@ -363,8 +363,12 @@ def _saved_drawings(window) -> list:
     return workspaces.store.read(workspaces.current().name).sections.get("drawings", [])
 
 
-def test_the_workspace_keeps_the_drawings_and_takes_over_the_old_btc_levels(make_window, qtbot,
-                                                                           settings):
+def test_the_workspace_keeps_drawings_and_symbols_and_takes_over_the_old_btc_levels(
+        make_window, qtbot, settings):
+    """Save, restart, restore of the two sections with the real objects: the old BTC levels
+    become level drawings, a drawing on a user symbol's chart comes back on it."""
+    from models.symbols import register_user_symbols
+
     settings.setValue("levels/btc", ["67000.00", "70000.00"])
     window = make_window(demo=True)
     qtbot.waitUntil(lambda: window.workspaces.is_started, timeout=10000)
@@ -372,13 +376,20 @@ def test_the_workspace_keeps_the_drawings_and_takes_over_the_old_btc_levels(make
     # The setting goes once the workspace file holds them, not before.
     qtbot.waitUntil(lambda: settings.value("levels/btc") is None, timeout=5000)
     assert [d["points"][0][1] for d in _saved_drawings(window)] == [67_000.0, 70_000.0]
-    trend = window.drawings.add(make_drawing("eth", TREND, [(1e9, 2000.0), (1.1e9, 2100.0)],
+    acme = window.symbols.make("yahoo", "ACME", "Acme Corp", "XNYS", currency="USD")
+    window.symbols.add(acme)
+    trend = window.drawings.add(make_drawing("acme", TREND, [(1e9, 40.0), (1.1e9, 45.0)],
                                              label="x"))
     window.close()  # the close writes what the section autosave has not yet
+    register_user_symbols(())  # nothing left over from this window
 
-    # The next start: the same drawings, the levels not doubled.
+    # The next start: the same symbols and drawings, the levels not doubled.
     again = make_window(demo=True)
     qtbot.waitUntil(lambda: again.workspaces.is_started, timeout=10000)
+    assert again.symbols.to_json() == [acme.to_json()]
     assert again.drawings.to_json() == window.drawings.to_json()
     assert trend.to_json() in again.drawings.to_json()
     assert again.drawings.levels("btc") == [67_000.0, 70_000.0]
+    prices = again.panels["prices"]
+    qtbot.waitUntil(lambda: "acme" in prices.asset_boxes, timeout=5000)
+    register_user_symbols(())
