@@ -61,6 +61,8 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
         "assets": Choice("prices/assets", list(DEFAULT_PRICE_ASSETS)),
         "shade_funding": Choice("prices/shade_funding", True),
         "levels": Choice("prices/levels", True),
+        # the user's symbols are shown unless hidden here (a new one is shown at once)
+        "hidden_symbols": Choice("prices/hidden_symbols", []),
     },
     "funding": {"asset": Choice("funding/asset", "btc"),
                 "window": Choice("funding/window", "30D")},
@@ -104,7 +106,8 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
         assets = (*PRICE_STEMS, *symbols)
     return {
         "prices": {"interval": PRICE_INTERVALS, "range_key": tuple(RANGES_DAYS),
-                   "mode": PRICE_MODES, "style": PRICE_STYLES, "assets": assets},
+                   "mode": PRICE_MODES, "style": PRICE_STYLES, "assets": assets,
+                   "hidden_symbols": lambda v: all(_STEM.fullmatch(s) for s in v)},
         "funding": {"asset": DERIVATIVE_ASSETS, "window": tuple(FUNDING_WINDOWS_DAYS)},
         "movers": {"drawdown": tuple(DRAWDOWN_BASES)},
         "open_interest": {"asset": DERIVATIVE_ASSETS},

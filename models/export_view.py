@@ -383,7 +383,10 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
         from models.price_view import prepare_prices
 
         interval = choices["interval"]
-        stems = [s for s in (*PRICE_STEMS, *choices.get("symbols", ())) if s in choices["assets"]]
+        # As the dock: the built-ins it was set to show, then the user's symbols not hidden.
+        hidden = choices.get("hidden_symbols", ())
+        stems = [*(s for s in PRICE_STEMS if s in choices["assets"]),
+                 *(s for s in choices.get("symbols", ()) if s not in hidden)]
         prepared = {}
         for stem in stems:
             series_id = price_id(stem, interval)

@@ -218,7 +218,7 @@ def test_a_workspaces_own_symbols_are_exported_headless(tmp_path):
         path = tmp_path / "acme.json"
         path.write_text(json.dumps({
             "format": "rotor-workspace", "version": 1, "name": "Acme",
-            "docks": {"prices": {"interval": "1d", "range_key": "1M", "assets": ["btc", "acme"]}},
+            "docks": {"prices": {"interval": "1d", "range_key": "1M", "assets": ["btc"]}},
             "sections": {"symbols": symbols.to_json()}}))
         out = tmp_path / "out"
         out.mkdir()
@@ -231,6 +231,15 @@ def test_a_workspaces_own_symbols_are_exported_headless(tmp_path):
         expected = closes[np.isin(days, shown.astype(np.int64))]
         assert len(acme) >= 28  # a month of daily bars
         np.testing.assert_allclose(acme["close"], expected)
+
+        # Unchecked on the chart (the dock's hidden_symbols): not exported.
+        data = json.loads(path.read_text())
+        data["docks"]["prices"]["hidden_symbols"] = ["acme"]
+        path.write_text(json.dumps(data))
+        hidden = tmp_path / "hidden"
+        hidden.mkdir()
+        assert cmd_export_view(services, str(path), "prices", str(hidden), None, None, said) == 0
+        assert [p.name for p in hidden.glob("*.csv")] == [n for n in written if "acme" not in n]
     finally:
         services.close()
         register_user_symbols(())
