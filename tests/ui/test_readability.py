@@ -427,3 +427,22 @@ def test_matrix_numbers_are_rewritten_in_place(make_panel):
     assert len(panel._cell_texts) == 9 and panel._cell_texts[:4] == texts
     shown = [item for item in panel.matrix_plot.items if item in panel._cell_texts]
     assert len(shown) == 9
+
+
+def test_volatility_in_a_short_dock_drops_its_legend_and_shortens_its_axis_titles(make_panel,
+                                                                                   qtbot):
+    """At a laptop's half height the legend covered the implied and realised lines and the two
+    axis titles ran into each other; the line above the chart names the series then."""
+    from ui.panels.volatility import COMPACT_CHART_PX, VolatilityPanel
+
+    panel = make_panel(VolatilityPanel, width=670, height=260)
+    qtbot.waitUntil(lambda: panel.chart.height() > 0)
+    assert panel.chart.height() < COMPACT_CHART_PX
+    assert not panel.legend.isVisible()
+    assert panel.plot.getAxis("left").labelText == "%"
+    assert panel.spread_plot.getAxis("left").labelText == "IV−RV"
+    panel.resize(670, 700)
+    qtbot.waitUntil(lambda: panel.chart.height() >= COMPACT_CHART_PX)
+    assert panel.legend.isVisible()
+    assert panel.plot.getAxis("left").labelText == "% annualised"
+    assert panel.spread_plot.getAxis("left").labelText == "IV − RV pts"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from models import dock_choices
@@ -29,6 +29,10 @@ from ui.panels.base import Panel, UiContext, choice_buttons, convention_box, ela
 from ui.time_link import cursor_stamp
 
 ASSETS = dock_choices.DERIVATIVE_ASSETS
+
+
+#: below this chart height, the compact labels (see `VolatilityPanel._fit_to_height`)
+COMPACT_CHART_PX = 300
 
 
 def set_line(curve: LodCurveItem | pg.PlotDataItem, data: SeriesData, column: str) -> None:
@@ -78,7 +82,7 @@ class VolatilityPanel(Panel):
         ChartStateMarks.for_panel(self).watch(self.plot, self.freshness_ids)  # stale, failing
         theme.grid(self.plot)
         self.plot.setMenuEnabled(False)
-        theme.legend(self.plot)
+        self.legend = theme.legend(self.plot)
         self.dvol_curve = LodCurveItem(name="DVOL (Deribit implied)", pen=theme.pen(theme.IMPLIED))
         self.rv_curve = LodCurveItem(name="realised", pen=theme.pen(theme.REALISED))
         self.volmex_curve = LodCurveItem(name="Volmex implied", pen=theme.pen(theme.VOLMEX))
@@ -88,6 +92,9 @@ class VolatilityPanel(Panel):
         self.spread_plot = self.chart.addPlot(row=1, col=0, viewBox=PromptViewBox(), axisItems={
             "bottom": UtcDateAxisItem()})
         self.spread_plot.setXLink(self.plot)
+        # One time axis, under the spread: the same dates twice took a third of a short dock.
+        self.plot.getAxis("bottom").setStyle(showValues=False)
+        self.plot.getAxis("bottom").setHeight(4)
         self.spread_plot.setMenuEnabled(False)
         self.spread_plot.setLabel("left", "IV − RV pts")
         self.spread_plot.setLabel("bottom", "time (UTC)")
@@ -113,6 +120,22 @@ class VolatilityPanel(Panel):
         ctx.time_link.attach_range(self.key, self.plot)
         self._feed = self.follow("volatility", self._on_result, asset=self.asset,
                                  window=self.window)
+        self.chart.installEventFilter(self)
+        self._fit_to_height()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.chart and event.type() == QEvent.Type.Resize:
+            self._fit_to_height()
+        return super().eventFilter(watched, event)
+
+    def _fit_to_height(self) -> None:
+        """In a short dock (a laptop's half-height) the legend would cover the lines and the
+        two axis titles would run into each other: the legend goes (the line above the chart
+        names each series in its colour) and the titles shorten."""
+        compact = self.chart.height() < COMPACT_CHART_PX
+        self.legend.setVisible(not compact)
+        self.plot.setLabel("left", "%" if compact else "% annualised")
+        self.spread_plot.setLabel("left", "IV−RV" if compact else "IV − RV pts")
 
     def freshness_ids(self) -> tuple[str, ...]:
         return dvol_id(self.asset), price_id(self.asset, "1d"), volmex_id(self.asset)
