@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from models.workspace import (
 )
 from services.config import data_dir
 from services.resources import resources_dir
+from services.safe_files import RefusedFile, read_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -63,22 +63,11 @@ def load_workspace_file(path: str | os.PathLike[str],
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        return read_regular_file(path, MAX_WORKSPACE_BYTES, "workspace")
     except FileNotFoundError as e:
         raise WorkspaceError(f"{path}: no such file") from e
-    except OSError as e:
-        if os.path.islink(path):
-            raise WorkspaceError(f"{path} is a symbolic link; Rotor does not follow it") from e
-        raise WorkspaceError(f"cannot read {path}: {e.strerror or e}") from e
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise WorkspaceError(f"{path} is not a regular file")
-    with os.fdopen(fd, "rb") as file:
-        raw = file.read(MAX_WORKSPACE_BYTES + 1)
-    if len(raw) > MAX_WORKSPACE_BYTES:
-        raise WorkspaceError(f"{path} is over {MAX_WORKSPACE_BYTES:,} bytes, not a Rotor "
-                             "workspace")
-    return raw
+    except RefusedFile as e:
+        raise WorkspaceError(str(e)) from e
 
 
 def write_workspace_file(workspace: Workspace, path: str | os.PathLike[str]) -> Path:

@@ -18,13 +18,14 @@ import logging
 import math
 import os
 import re
-import stat
 import tempfile
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from services.safe_files import RefusedFile, read_regular_file
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +59,16 @@ def open_settings(path: str) -> QSettings:
 
 def _screen_settings_file(path: str) -> None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        raw = read_regular_file(path, MAX_SETTINGS_BYTES, "settings file; move it away")
     except FileNotFoundError:  # user-only from birth; Qt keeps the mode when it rewrites
         try:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
         except OSError as e:
             raise SettingsError(f"cannot create {path}: {e.strerror or e}") from e
         return
-    except OSError as e:
-        if os.path.islink(path):
-            raise SettingsError(f"{path} is a symbolic link; Rotor does not follow it "
-                                "(replace it with a regular file or remove it)") from e
-        raise SettingsError(f"cannot read {path}: {e.strerror or e}") from e
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise SettingsError(f"{path} is not a regular file; Rotor does not read it")
-    with os.fdopen(fd, "rb") as file:
-        raw = file.read(MAX_SETTINGS_BYTES + 1)
-    if len(raw) > MAX_SETTINGS_BYTES:
-        raise SettingsError(f"{path} is over {MAX_SETTINGS_BYTES:,} bytes, not a Rotor settings "
-                            "file; move it away")
+    except RefusedFile as e:
+        hint = " (replace it with a regular file or remove it)" if e.symlink else ""
+        raise SettingsError(f"{e}{hint}") from e
     kept, refused = screen_settings_text(raw)
     if not refused:
         return
