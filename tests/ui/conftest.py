@@ -83,3 +83,15 @@ def make_window(qtbot, settings):
     for window in windows:
         if window.isVisible() or not window.scheduler._closing:
             window.close()
+
+
+@pytest.fixture
+def demo_window(make_window, qtbot):
+    """The demo window at a desktop size with every dock built and the cache read."""
+    window = make_window(demo=True)
+    window.resize(1600, 950)
+    window.show()
+    for key in window.docks:
+        window.build_panel(key)
+    qtbot.waitUntil(lambda: window.scheduler.cache_read_done, timeout=20000)
+    return window

@@ -19,17 +19,6 @@ from models.movers import MOVER_COLUMNS
 from services.commands import cmd_export, sidecar_path
 
 
-@pytest.fixture
-def demo_window(make_window, qtbot):
-    window = make_window(demo=True)
-    window.resize(1600, 950)
-    window.show()
-    for key in window.docks:
-        window.build_panel(key)
-    qtbot.waitUntil(lambda: window.scheduler.cache_read_done, timeout=20000)
-    return window
-
-
 def export(window, series_id, tmp_path, start=None, end=None) -> pd.DataFrame:
     out = tmp_path / f"{series_id}.csv"
     status = cmd_export(window.scheduler.services, series_id, str(out), start, end, io.StringIO())

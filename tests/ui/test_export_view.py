@@ -20,17 +20,6 @@ from services.export_view import export_view
 from ui.charts.lod_item import LodCurveItem
 
 
-@pytest.fixture
-def demo_window(make_window, qtbot):
-    window = make_window(demo=True)
-    window.resize(1600, 950)
-    window.show()
-    for key in window.docks:
-        window.build_panel(key)
-    qtbot.waitUntil(lambda: window.scheduler.cache_read_done, timeout=20000)
-    return window
-
-
 def export_in_window(window, qtbot, key: str, folder: Path) -> list[str]:
     """The dock's CSV export as the menu runs it (written by a worker); the file stems."""
     folder.mkdir()
