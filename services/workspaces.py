@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from models.workspace import (
 )
 from services.config import data_dir
 from services.resources import resources_dir
-from services.safe_files import RefusedFile, read_regular_file
+from services.safe_files import RefusedFile, read_regular_file, write_file_atomically
 
 log = logging.getLogger(__name__)
 
@@ -81,24 +80,10 @@ def write_workspace_file(workspace: Workspace, path: str | os.PathLike[str]) -> 
         raise WorkspaceError(f"{path} is a symbolic link; Rotor does not write through it")
     if path.exists() and not path.is_file():
         raise WorkspaceError(f"{path} is not a regular file; not overwritten")
-    folder = path.parent
     try:
-        fd, temp = tempfile.mkstemp(prefix=".workspace-", suffix=".tmp", dir=folder)  # 0600
+        write_file_atomically(path, text, ".workspace-")
     except OSError as e:
-        raise WorkspaceError(f"cannot write in {folder}: {e.strerror or e}") from e
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except OSError as e:
-        _unlink_quietly(temp)
         raise WorkspaceError(f"cannot write {path}: {e.strerror or e}") from e
-    except BaseException:
-        _unlink_quietly(temp)
-        raise
-    _sync_folder(folder)
     return path
 
 
@@ -107,20 +92,6 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
-
-
-def _sync_folder(folder: Path) -> None:
-    """The rename itself survives a power cut once the folder is synced (POSIX only)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except (OSError, AttributeError):
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class WorkspaceStore:

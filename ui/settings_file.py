@@ -18,14 +18,13 @@ import logging
 import math
 import os
 import re
-import tempfile
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from services.safe_files import RefusedFile, read_regular_file
+from services.safe_files import RefusedFile, read_regular_file, write_file_atomically
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +104,7 @@ def screen_settings_text(raw: bytes) -> tuple[bytes, list[str]]:
 
 
 def _replace_file(path: str, content: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".settings-", dir=folder)  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    write_file_atomically(path, content, ".settings-")
 
 
 # -- reading ---------------------------------------------------------------------------------
