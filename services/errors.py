@@ -153,6 +153,6 @@ class UnsafeFile(PermanentError):
 
 
 # -- the user's symbols ----------------------------------------------------------------------------
-class SymbolRefused(ValueError):
+class SymbolRefused(PermanentError, ValueError):
     """A symbol the user asked to add is unknown, delisted or not trading (services/symbols.py):
     the message says which and why; nothing was stored."""

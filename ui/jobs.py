@@ -26,6 +26,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal, Slot
 
+from services.errors import ServiceError
+
 log = logging.getLogger(__name__)
 
 MAX_THREADS = 4
@@ -192,7 +194,12 @@ class JobRunner(QObject):
         job = self._finished(request_id)
         if self._closing or abandoned:
             return
-        log.error("job %s failed", job.key, exc_info=exc)
+        if isinstance(exc, ServiceError) and job.on_error is not None:
+            # A venue's or the disk's answer, worded for the user and shown by the caller:
+            # one line, not a traceback (a fault in Rotor's code still logs its traceback).
+            log.warning("job %s: %s: %s", job.key, exc.__class__.__name__, exc)
+        else:
+            log.error("job %s failed", job.key, exc_info=exc)
         if job.on_error is not None and self._is_latest(request_id, job):
             job.on_error(exc)
         else:

@@ -122,3 +122,32 @@ def test_jobs_with_a_deadline_leak_no_references_to_none(qtbot):
         assert sys.getrefcount(None) - before < 30
     finally:
         runner.shutdown(2000)
+
+
+def _refuse() -> None:
+    from services.errors import SymbolRefused
+
+    raise SymbolRefused("Yahoo does not know NOPE")
+
+
+def _crash() -> None:
+    raise RuntimeError("a bug")
+
+
+def test_an_answer_for_the_user_is_one_log_line_and_a_fault_keeps_its_traceback(qtbot, caplog):
+    runner = JobRunner()
+    shown: list[str] = []
+    try:
+        with caplog.at_level("WARNING", logger="ui.jobs"):
+            runner.run("refuse", _refuse, on_result=shown.append,
+                       on_error=lambda e: shown.append(str(e)))
+            runner.run("crash", _crash, on_result=shown.append,
+                       on_error=lambda e: shown.append(str(e)))
+            qtbot.waitUntil(lambda: len(shown) == 2, timeout=5000)
+        assert sorted(shown) == ["Yahoo does not know NOPE", "a bug"]
+        by_job = {r.getMessage().split(":")[0].split()[1]: r for r in caplog.records}
+        assert by_job["refuse"].levelname == "WARNING" and by_job["refuse"].exc_info is None
+        assert "SymbolRefused: Yahoo does not know NOPE" in by_job["refuse"].getMessage()
+        assert by_job["crash"].levelname == "ERROR" and by_job["crash"].exc_info is not None
+    finally:
+        runner.shutdown(2000)
