@@ -16,6 +16,7 @@ gets one message and leaves the current one untouched.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -505,12 +506,22 @@ class WorkspaceManager(QObject):
             self._current = self.capture()
             self._saved_text = self._current.dumps()
 
+    def _changed_since_save(self, workspace: Workspace) -> bool:
+        """Whether `workspace` differs from the file, in what the trader set. Qt's own layout
+        bytes are left out: they move as the dock sizes settle after a switch, with nothing
+        the readable layout (groups, sizes) does not also show, and a visited template would
+        otherwise be copied into the folder unchanged."""
+        if not self._saved_text:
+            return True
+        return _without_qt_state(json.loads(workspace.dumps())) != \
+            _without_qt_state(json.loads(self._saved_text))
+
     def save_if_changed(self) -> None:
         """Capture the window and write the current workspace if that differs from its file."""
         if self._current is None or not self.is_started:
             return
         workspace = self.capture()
-        if workspace.dumps() == self._saved_text:
+        if not self._changed_since_save(workspace):
             return
         self._write(workspace)
 
@@ -567,7 +578,7 @@ class WorkspaceManager(QObject):
         if self._current is None or not self.is_started:
             return
         workspace = self.capture()
-        if workspace.dumps() == self._saved_text:
+        if not self._changed_since_save(workspace):
             return
         store = self.store
 
@@ -899,6 +910,11 @@ class WorkspaceManager(QObject):
 
     def _notice(self, text: str) -> None:
         self.window.show_notice(text)
+
+
+def _without_qt_state(data: dict[str, Any]) -> dict[str, Any]:
+    layout = {k: v for k, v in data.get("layout", {}).items() if k != "qt_state"}
+    return {**data, "layout": layout}
 
 
 class _Refused:

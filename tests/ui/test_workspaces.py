@@ -272,6 +272,11 @@ def test_each_shipped_workspace_applies_from_the_menu_keys(open_window, qtbot):
         QTest.keyClick(window, Qt.Key.Key_PageDown,
                        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
     assert changed.args == ["Default"]
+    # Visited, not changed: no user copy of a template (Qt's own layout bytes settle after a
+    # switch; what the trader set did not change).
+    qtbot.wait(1500)  # past the section autosave
+    copies = {p.stem for p in window.workspaces.store.folder.glob("*.json")}
+    assert not copies & set(SHIPPED_FILES), copies
 
 
 def test_save_as_rename_and_delete(open_window, qtbot, folder, monkeypatch):
