@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QStandardPaths, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QStandardPaths, Qt
 from PySide6.QtGui import QAction, QCursor, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from services.safe_files import write_file_atomically
 from ui.charts.crosshair import Crosshair
 from ui.panels.prices import RANGES_DAYS
 
@@ -109,9 +110,15 @@ def ask_save_path(parent: QWidget, default: str) -> str:
 
 
 def write_png(image: QImage, path: str) -> str:
-    """On a worker: the PNG write."""
-    if not image.save(path, "PNG"):
-        raise OSError(f"could not write {path}")
+    """On a worker: the PNG encoded in memory, then written atomically (a full disk or a crash
+    never leaves half a PNG under the name asked for)."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError(f"could not encode the image for {path}")
+    buffer.close()
+    write_file_atomically(path, bytes(data.data()), ".rotor-png-")
     return path
 
 

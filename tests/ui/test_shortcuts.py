@@ -241,3 +241,19 @@ def test_keys_reach_the_price_panel_a_theme_switch_rebuilt(window, qtbot):
         assert prices.range_buttons["1W"].toolTip().endswith("(1)")  # named on the new one
     finally:
         window.set_theme("dark")
+
+
+def test_a_png_is_written_whole_or_not_at_all(tmp_path, qtbot):
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(64, 32, QImage.Format.Format_RGB32)
+    image.fill(QColor("#f7931a"))
+    path = tmp_path / "shot.png"
+    assert shortcuts.write_png(image, str(path)) == str(path)
+    back = QImage(str(path))
+    assert (back.width(), back.height()) == (64, 32) and back.pixelColor(5, 5).name() == "#f7931a"
+    assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]  # no temporary file left
+    # A folder that does not exist: an error, and nothing half-written anywhere.
+    with pytest.raises(OSError):
+        shortcuts.write_png(image, str(tmp_path / "missing" / "shot.png"))
+    assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]
