@@ -26,6 +26,7 @@ from services.commands import (
     _writing,
     iso_utc,
     parse_date_range,
+    sidecar_path,
 )
 
 
@@ -33,6 +34,26 @@ def _cell(value: Any) -> str:
     if isinstance(value, float | np.floating):
         return _fmt(float(value))
     return str(value)
+
+
+def file_stems(series: Sequence[PlottedSeries]) -> list[str]:
+    """The file stem each series is written under: its safe name, `-2` … for a repeat."""
+    stems: list[str] = []
+    for item in series:
+        stem = base = safe_file_name(item.name)
+        n = 2
+        while stem in stems:
+            stem, n = f"{base}-{n}", n + 1
+        stems.append(stem)
+    return stems
+
+
+def existing_files(series: Sequence[PlottedSeries], out_dir: str | Path) -> list[str]:
+    """The files an export of `series` into `out_dir` would replace (CSV and sidecar)."""
+    folder = Path(out_dir)
+    names = [name for stem in file_stems(series)
+             for name in (f"{stem}.csv", sidecar_path(str(folder / f"{stem}.csv")).name)]
+    return [name for name in names if (folder / name).exists()]
 
 
 def write_plotted(series: Sequence[PlottedSeries], out_dir: str | Path,
@@ -44,14 +65,8 @@ def write_plotted(series: Sequence[PlottedSeries], out_dir: str | Path,
     if not folder.is_dir():
         raise CommandError(f"--out {out_dir}: not a folder (create it first)")
     written: list[Path] = []
-    used: set[str] = set()
-    for item in series:
+    for item, stem in zip(series, file_stems(series), strict=True):
         shown = item.clipped(*x_range) if x_range is not None else item
-        stem = safe_file_name(item.name)
-        base, n = stem, 2
-        while stem in used:
-            stem, n = f"{base}-{n}", n + 1
-        used.add(stem)
         path = folder / f"{stem}.csv"
         with _writing(str(path)) as fh:
             writer = csv.writer(fh)

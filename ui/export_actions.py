@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
     QMenu,
+    QMessageBox,
     QWidget,
 )
 
@@ -79,6 +80,13 @@ def write_dock_csv(series: list[Any], folder: str, x_range: tuple[float, float] 
     from services.export_view import write_plotted
 
     return write_plotted(series, folder, x_range)
+
+
+def existing_csv_files(series: list[Any], folder: str) -> list[str]:
+    """On a worker: the files an export into `folder` would replace."""
+    from services.export_view import existing_files
+
+    return existing_files(series, folder)
 
 
 class ExportActions(QObject):
@@ -232,9 +240,32 @@ class ExportActions(QObject):
         folder = folder or ask_folder(self.window, f"Export {dock.windowTitle()} as CSV into…")
         if not folder:
             return False
+
+        def write() -> None:
+            self.window.scheduler.run(
+                f"export-csv:{folder}", write_dock_csv, series, folder, x_range,
+                on_result=lambda paths: status.showMessage(
+                    f"{len(paths)} CSV files (with provenance) written to {folder}", 10000),
+                on_error=lambda e: status.showMessage(f"CSV export failed: {e}", 10000))
+
+        def checked(existing: list[str]) -> None:
+            if existing and not self.confirm_replace(folder, existing):
+                status.showMessage(f"CSV export cancelled: nothing replaced in {folder}", 8000)
+                return
+            write()
+
+        # Which files it would replace is asked of the disk on a worker, then of the trader.
         self.window.scheduler.run(
-            f"export-csv:{folder}", write_dock_csv, series, folder, x_range,
-            on_result=lambda paths: status.showMessage(
-                f"{len(paths)} CSV files (with provenance) written to {folder}", 10000),
+            f"export-csv-check:{folder}", existing_csv_files, series, folder, on_result=checked,
             on_error=lambda e: status.showMessage(f"CSV export failed: {e}", 10000))
         return True
+
+    def confirm_replace(self, folder: str, existing: list[str]) -> bool:
+        """Ask before files of the same names in `folder` are replaced."""
+        shown = ", ".join(existing[:6]) + (" …" if len(existing) > 6 else "")
+        answer = QMessageBox.question(
+            self.window, "Replace files?",
+            f"{len(existing)} file(s) in {folder} would be replaced:\n{shown}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes

@@ -263,6 +263,25 @@ def test_images_at_1x_and_2x_the_clipboard_and_the_docks_drawn_by_value(
     for row in range(movers.table.rowCount()):
         shown = movers.table.item(row, 1).data(Qt.ItemDataRole.UserRole)
         assert table["last"].iloc[row] == pytest.approx(shown, rel=1e-9)
+    # Files of the same names in the folder: asked first; "Cancel" replaces nothing.
+    again = tmp_path / "again"
+    export_in_window(window, qtbot, "open_interest", again)
+    before = {p.name: p.read_bytes() for p in again.iterdir()}
+    (again / next(n for n in before if n.endswith(".csv"))).write_text("mine")
+    asked: list[list[str]] = []
+    monkeypatch.setattr(exports, "confirm_replace",
+                        lambda _folder, names: asked.append(names) or False)
+    window.status.clearMessage()
+    assert exports.export_csv(window.docks["open_interest"], str(again))
+    qtbot.waitUntil(lambda: "cancelled" in window.status.currentMessage(), timeout=10000)
+    assert sorted(asked[0]) == sorted(before)  # each CSV and its sidecar
+    assert "mine" in {p.read_text() for p in again.glob("*.csv")}
+    monkeypatch.setattr(exports, "confirm_replace", lambda _folder, names: True)
+    window.status.clearMessage()
+    assert exports.export_csv(window.docks["open_interest"], str(again))
+    qtbot.waitUntil(lambda: "written" in window.status.currentMessage(), timeout=10000)
+    assert {p.name: p.read_bytes() for p in again.iterdir() if p.suffix == ".csv"} == \
+        {n: b for n, b in before.items() if n.endswith(".csv")}
     # A time window with no data: said, nothing written.
     next(iter(prices._plots.values())).setXRange(0, 86400, padding=0)
     assert not exports.export_csv(window.docks["prices"], str(tmp_path))
