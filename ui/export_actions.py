@@ -8,10 +8,20 @@ worker too (`services/export_view.py`). See docs/export.md.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QEvent,
+    QIODevice,
+    QObject,
+    QSize,
+    QStandardPaths,
+    Qt,
+)
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -29,8 +39,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from services.safe_files import write_file_atomically
 from ui import theme
-from ui.shortcuts import BY_NAME, default_screenshot_path, with_key, write_png
+from ui.shortcuts import BY_NAME, with_key
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -51,6 +62,28 @@ def render_image(widget: QWidget, scale: int) -> QImage:
     image.fill(QColor(theme.BACKGROUND))
     widget.render(image)
     return image
+
+
+def default_screenshot_path(what: str) -> str:
+    """rotor-<what>-<UTC stamp>.png in the user's Pictures folder (home if there is none); a
+    path only, nothing is read here."""
+    folder = (QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+              or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation))
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return str(Path(folder) / f"rotor-{what}-{stamp}.png")
+
+
+def write_png(image: QImage, path: str) -> str:
+    """On a worker: the PNG encoded in memory, then written atomically (a full disk or a crash
+    never leaves half a PNG under the name asked for)."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError(f"could not encode the image for {path}")
+    buffer.close()
+    write_file_atomically(path, bytes(data.data()), ".rotor-png-")
+    return path
 
 
 def ask_png_path(parent: QWidget, default: str) -> str:
@@ -146,7 +179,7 @@ class ExportActions(QObject):
         menu = QMenu(dock)
         menu.setObjectName("dockExportMenu")
         key = dock.objectName().removeprefix("dock_")
-        menu.addAction("Export as PNG…", lambda: self._save_png(dock, key))
+        menu.addAction("Export as PNG…", lambda: self.save_png(dock, key))
         menu.addAction("Copy image", lambda: self.copy_image_of(dock))
         menu.addAction("Export data as CSV…", lambda: self.export_csv(dock))
         return menu
@@ -180,14 +213,15 @@ class ExportActions(QObject):
 
     # -- images -------------------------------------------------------------------------------
     def export_window_png(self) -> None:
-        self._save_png(self.window, "window")
+        self.save_png(self.window, "window")
 
     def export_dock_png(self) -> None:
         dock = self.pick_dock("Export a dock as PNG")
         if dock is not None:
-            self._save_png(dock, dock.objectName().removeprefix("dock_"))
+            self.save_png(dock, dock.objectName().removeprefix("dock_"))
 
-    def _save_png(self, widget: QWidget, what: str) -> None:
+    def save_png(self, widget: QWidget, what: str) -> None:
+        """Ask where, render at the chosen scale on this thread, write on a worker."""
         suffix = "" if self.scale == 1 else f"@{self.scale}x"
         path = ask_png_path(self.window, default_screenshot_path(what + suffix))
         if not path:

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QStandardPaths, Qt
-from PySide6.QtGui import QAction, QCursor, QImage, QKeySequence
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
     QDialog,
     QDialogButtonBox,
     QDockWidget,
-    QFileDialog,
     QHeaderView,
     QTableWidget,
     QTableWidgetItem,
@@ -32,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from services.safe_files import write_file_atomically
 from ui.charts.crosshair import Crosshair
 from ui.panels.prices import RANGES_DAYS
 
@@ -91,35 +87,6 @@ def with_key(tooltip: str, name: str) -> str:
     keys = " / ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText)
                       for k in BY_NAME[name].keys)
     return f"{tooltip} ({keys})" if tooltip else keys
-
-
-def default_screenshot_path(what: str) -> str:
-    """rotor-<what>-<UTC stamp>.png in the user's Pictures folder (home if there is none); a
-    path only, nothing is read here."""
-    folder = (QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-              or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.HomeLocation))
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return str(Path(folder) / f"rotor-{what}-{stamp}.png")
-
-
-def ask_save_path(parent: QWidget, default: str) -> str:
-    """The file dialog (a seam for tests)."""
-    path, _filter = QFileDialog.getSaveFileName(parent, "Save screenshot", default,
-                                                "PNG image (*.png)")
-    return path
-
-
-def write_png(image: QImage, path: str) -> str:
-    """On a worker: the PNG encoded in memory, then written atomically (a full disk or a crash
-    never leaves half a PNG under the name asked for)."""
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
-        raise OSError(f"could not encode the image for {path}")
-    buffer.close()
-    write_file_atomically(path, bytes(data.data()), ".rotor-png-")
-    return path
 
 
 class Shortcuts(QObject):
@@ -297,17 +264,8 @@ class Shortcuts(QObject):
         self._save_screenshot(dock, dock.objectName().removeprefix("dock_"))
 
     def _save_screenshot(self, widget: QWidget, what: str) -> None:
-        path = ask_save_path(self.window, default_screenshot_path(what))
-        if not path:
-            return
-        if not path.lower().endswith(".png"):
-            path += ".png"
-        image = widget.grab().toImage()  # GUI work; the write happens on a worker
-        status = self.window.status
-        self.window.scheduler.run(
-            f"screenshot:{path}", write_png, image, path,
-            on_result=lambda p: status.showMessage(f"Screenshot saved to {p}", 10000),
-            on_error=lambda e: status.showMessage(f"Screenshot not saved: {e}", 10000))
+        """The same PNG export as File → Export (ui/export_actions.py), at its 1×/2× choice."""
+        self.window.exports.save_png(widget, what)
 
     # -- drawing ------------------------------------------------------------------------------
     def cancel_drawing(self) -> bool:

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction, QCursor, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from ui import shortcuts
+from ui import export_actions
 from ui.shortcuts import SHORTCUTS, ShortcutsDialog
 
 
@@ -163,14 +163,15 @@ def test_ctrl_s_saves_the_window_and_ctrl_shift_s_the_dock_under_the_mouse(
         return str(target[0])
 
     writers: list[threading.Thread] = []
-    real_write = shortcuts.write_png
+    real_write = export_actions.write_png
 
     def write(image, path):
         writers.append(threading.current_thread())
         return real_write(image, path)
 
-    monkeypatch.setattr(shortcuts, "ask_save_path", answer)
-    monkeypatch.setattr(shortcuts, "write_png", write)
+    # Ctrl+S is the File → Export PNG at its scale (1× by default): its seams are patched.
+    monkeypatch.setattr(export_actions, "ask_png_path", answer)
+    monkeypatch.setattr(export_actions, "write_png", write)
     _press(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: str(target[0]) in window.status.currentMessage(), timeout=5000)
     assert asked[0].endswith(".png") and "rotor-window-" in asked[0]
@@ -249,11 +250,11 @@ def test_a_png_is_written_whole_or_not_at_all(tmp_path, qtbot):
     image = QImage(64, 32, QImage.Format.Format_RGB32)
     image.fill(QColor("#f7931a"))
     path = tmp_path / "shot.png"
-    assert shortcuts.write_png(image, str(path)) == str(path)
+    assert export_actions.write_png(image, str(path)) == str(path)
     back = QImage(str(path))
     assert (back.width(), back.height()) == (64, 32) and back.pixelColor(5, 5).name() == "#f7931a"
     assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]  # no temporary file left
     # A folder that does not exist: an error, and nothing half-written anywhere.
     with pytest.raises(OSError):
-        shortcuts.write_png(image, str(tmp_path / "missing" / "shot.png"))
+        export_actions.write_png(image, str(tmp_path / "missing" / "shot.png"))
     assert [p.name for p in tmp_path.iterdir()] == ["shot.png"]
