@@ -95,3 +95,17 @@ def demo_window(make_window, qtbot):
         window.build_panel(key)
     qtbot.waitUntil(lambda: window.scheduler.cache_read_done, timeout=20000)
     return window
+
+
+@pytest.fixture
+def laptop_window(make_window, qtbot):
+    """The demo window at 1366×768, active (keys reach it) and showing its data."""
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(demo=True)
+    window.resize(1366, 768)
+    window.show()
+    window.activateWindow()
+    qtbot.waitUntil(window.panels_have_data, timeout=60000)
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    return window

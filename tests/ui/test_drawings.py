@@ -21,13 +21,8 @@ from tests.ui.prices_helpers import candles, shown_prices_panel
 
 
 @pytest.fixture
-def window(make_window, qtbot):
-    window = make_window(demo=True)
-    window.resize(1366, 768)
-    window.show()
-    window.activateWindow()
-    qtbot.waitUntil(window.panels_have_data, timeout=60000)
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+def window(laptop_window):
+    window = laptop_window
     prices = window.panels["prices"]
     for stem in ("spx", "ndx", "gold"):  # BTC alone: a tall plot to draw on
         prices.asset_boxes[stem].setChecked(False)

@@ -17,14 +17,8 @@ from ui.shortcuts import SHORTCUTS, ShortcutsDialog
 
 
 @pytest.fixture
-def window(make_window, qtbot):
-    window = make_window(demo=True)
-    window.resize(1366, 768)
-    window.show()
-    window.activateWindow()
-    qtbot.waitUntil(window.panels_have_data, timeout=60000)
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
-    return window
+def window(laptop_window):
+    return laptop_window
 
 
 def _press(window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
