@@ -29,6 +29,10 @@ OPEN_INTEREST = "open_interest"
 VOL_INDEX = "vol_index"
 OPTION_CHAIN = "option_chain"  # snapshot
 FUNDING_NOW = "funding_now"  # snapshot: current and predicted rate per venue
+LIQUIDATIONS = "liquidations"  # reported liquidations per minute (models/liquidations.py)
+PREMIUM = "premium"  # perpetual mark against index (models/basis.py)
+BASIS = "basis"  # dated futures' basis, front quarterly (models/basis.py)
+BASIS_CURVE = "basis_curve"  # snapshot: every dated future's basis (the term structure)
 
 KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     CANDLES: ("open", "high", "low", "close", "volume"),
@@ -37,8 +41,16 @@ KIND_COLUMNS: dict[str, tuple[str, ...]] = {
     VOL_INDEX: ("open", "high", "low", "close"),
     OPTION_CHAIN: (),
     FUNDING_NOW: (),
+    # USD value and base-coin size of the positions force-closed in the minute, by the side
+    # that was liquidated (a long's liquidation is a forced sell), and how many messages
+    LIQUIDATIONS: ("long_usd", "short_usd", "long_qty", "short_qty", "count"),
+    # premium_pct = (mark − index) / index × 100
+    PREMIUM: ("mark", "index", "premium_pct"),
+    # basis_pct = (future − index) / index × 100; apr_pct = basis_pct × 365 / days_to_expiry
+    BASIS: ("future_price", "index_price", "days_to_expiry", "basis_pct", "apr_pct"),
+    BASIS_CURVE: (),
 }
-SNAPSHOT_KINDS = frozenset({OPTION_CHAIN, FUNDING_NOW})
+SNAPSHOT_KINDS = frozenset({OPTION_CHAIN, FUNDING_NOW, BASIS_CURVE})
 
 INTERVAL_MS: dict[str, int] = {
     "1m": 60_000,

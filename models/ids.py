@@ -11,6 +11,10 @@ An id names cache rows, exports and CLI arguments, so its spelling is stable:
 | DVOL         | `dvol.<asset>`              | `dvol.btc`            |
 | Volmex index | `<b|e>viv.<asset>`          | `bviv.btc`            |
 | option chain | `options.<asset>`           | `options.eth`         |
+| liquidations | `liq.<venue>.<asset>`       | `liq.bybit.btc`       |
+| perp premium | `premium.<venue>.<asset>`   | `premium.okx.btc`     |
+| futures basis| `basis.<venue>.<asset>`     | `basis.deribit.btc`   |
+| basis curve  | `basiscurve.<asset>`        | `basiscurve.btc`      |
 
 Everything else builds ids with these functions and reads them back with `parse_series_id`:
 nothing else formats or splits an id.
@@ -30,12 +34,20 @@ class IdKind(StrEnum):
     DVOL = "dvol"
     VOLMEX = "volmex"
     OPTIONS = "options"
+    LIQUIDATIONS = "liq"  # reported liquidations per minute, from the venue's stream
+    PREMIUM = "premium"  # perpetual mark against index
+    BASIS = "basis"  # dated futures' annualised basis, history (front quarterly)
+    BASIS_CURVE = "basiscurve"  # snapshot: the dated futures' term structure
 
 
 _VENUE_KINDS = {IdKind.FUNDING.value: IdKind.FUNDING,
                 IdKind.FUNDING_NOW.value: IdKind.FUNDING_NOW,
-                IdKind.OPEN_INTEREST.value: IdKind.OPEN_INTEREST}
-_ASSET_KINDS = {IdKind.DVOL.value: IdKind.DVOL, IdKind.OPTIONS.value: IdKind.OPTIONS}
+                IdKind.OPEN_INTEREST.value: IdKind.OPEN_INTEREST,
+                IdKind.LIQUIDATIONS.value: IdKind.LIQUIDATIONS,
+                IdKind.PREMIUM.value: IdKind.PREMIUM,
+                IdKind.BASIS.value: IdKind.BASIS}
+_ASSET_KINDS = {IdKind.DVOL.value: IdKind.DVOL, IdKind.OPTIONS.value: IdKind.OPTIONS,
+                IdKind.BASIS_CURVE.value: IdKind.BASIS_CURVE}
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,22 @@ def dvol_id(asset: str) -> str:
 
 def options_id(asset: str) -> str:
     return str(SeriesId(IdKind.OPTIONS, asset))
+
+
+def liq_id(venue: str, asset: str) -> str:
+    return str(SeriesId(IdKind.LIQUIDATIONS, asset, venue=venue))
+
+
+def premium_id(venue: str, asset: str) -> str:
+    return str(SeriesId(IdKind.PREMIUM, asset, venue=venue))
+
+
+def basis_id(venue: str, asset: str) -> str:
+    return str(SeriesId(IdKind.BASIS, asset, venue=venue))
+
+
+def basis_curve_id(asset: str) -> str:
+    return str(SeriesId(IdKind.BASIS_CURVE, asset))
 
 
 def volmex_id(asset: str) -> str:

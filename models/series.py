@@ -223,8 +223,10 @@ FUTURE_TOLERANCE_MS = 10 * 60_000
 FUTURE_BARS = 1
 
 # The range each stored column must lie in; NaN is "unknown" and always allowed.
-_POSITIVE = ("open", "high", "low", "close", "interval_hours")
-_NON_NEGATIVE = ("volume", "open_interest", "open_interest_usd")
+_POSITIVE = ("open", "high", "low", "close", "interval_hours", "mark", "index",
+             "future_price", "index_price")
+_NON_NEGATIVE = ("volume", "open_interest", "open_interest_usd", "long_usd", "short_usd",
+                 "long_qty", "short_qty", "count", "days_to_expiry")
 _BELOW_ONE_IN_SIZE = ("rate",)  # a funding rate per interval: |r| < 1 (100 %)
 
 
