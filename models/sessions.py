@@ -122,3 +122,87 @@ def sessions_between(first_day: Any, last_day: Any) -> pd.DatetimeIndex:
     """The XNYS session dates (naive midnight) from first_day to last_day, both inclusive."""
     first, last = _day(first_day), _day(last_day)
     return nyse_calendar(first, last).sessions_in_range(first, last)
+
+
+#: markets that never close (a user's crypto symbol from Yahoo) and those open every weekday
+ROUND_THE_CLOCK = "24/7"
+WEEKDAYS = "24/5"
+_MS_PER_DAY = 86_400_000
+
+
+def open_windows(calendar: str, start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+    """The [open, close) instants (UTC epoch ms) of `calendar`'s sessions that overlap
+    [start_ms, end_ms], in order. "24/7" is one window over the whole range; "24/5" is each UTC
+    weekday; any other code is an exchange-calendars calendar (XNYS, CMES …) whose sessions carry
+    their own open and close (holidays absent, early closes early). A lunch break counts as open:
+    a cadence need not drop for an hour."""
+    if calendar == ROUND_THE_CLOCK:
+        return [(start_ms, end_ms)] if end_ms > start_ms else []
+    if calendar == WEEKDAYS:
+        out = []
+        day = start_ms - start_ms % _MS_PER_DAY
+        while day < end_ms:
+            if (day // _MS_PER_DAY + 3) % 7 < 5:  # 1970-01-01 was a Thursday: +3 → Monday is 0
+                out.append((day, day + _MS_PER_DAY))
+            day += _MS_PER_DAY
+        return _joined(out)
+    import pandas as pd
+
+    first = pd.Timestamp(start_ms - _MS_PER_DAY, unit="ms", tz="UTC")
+    last = pd.Timestamp(end_ms + _MS_PER_DAY, unit="ms", tz="UTC")
+    cal = exchange_calendar(calendar, first, last)
+    lo, hi = _within_bounds(calendar, _day(first), _day(last)) if calendar != CALENDAR_NAME \
+        else (_day(first), _day(last))
+    if lo > hi:
+        return []
+    sched = cal.schedule.loc[lo:hi]
+    opens = sched["open"].to_numpy(dtype="datetime64[ms]").astype("int64")
+    closes = sched["close"].to_numpy(dtype="datetime64[ms]").astype("int64")
+    return _joined([(int(o), int(c)) for o, c in zip(opens, closes, strict=True)
+                    if c > start_ms and o < end_ms])
+
+
+def _joined(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in windows:
+        if out and out[-1][1] >= start:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def is_open(windows: list[tuple[int, int]], t_ms: int) -> bool:
+    return any(start <= t_ms < end for start, end in windows)
+
+
+def next_change_ms(windows: list[tuple[int, int]], t_ms: int) -> int | None:
+    """The next open or close after `t_ms` (None: no more within the windows)."""
+    edges = [e for w in windows for e in w if e > t_ms]
+    return min(edges) if edges else None
+
+
+#: the market each built-in Yahoo series trades in: the cash indices on NYSE hours, the metal
+#: futures on CME Globex, the dollar-index future on ICE US
+YAHOO_MARKETS: dict[str, str] = {"spx": CALENDAR_NAME, "ndx": CALENDAR_NAME,
+                                 "vix": CALENDAR_NAME, "gold": "CMES", "silver": "CMES",
+                                 "dxy": "IEPA"}
+
+
+def windows_by_series(calendars: dict[str, str], start_ms: int, end_ms: int
+                      ) -> dict[str, list[tuple[int, int]]]:
+    """Each series' open windows over [start_ms, end_ms] (series id -> calendar code in);
+    a calendar exchange-calendars does not know leaves its series out (the catalog's cadence
+    then applies all day)."""
+    by_calendar: dict[str, list[tuple[int, int]] | None] = {}
+    out = {}
+    for series_id, calendar in calendars.items():
+        if calendar not in by_calendar:
+            try:
+                by_calendar[calendar] = open_windows(calendar, start_ms, end_ms)
+            except Exception:  # noqa: BLE001 - an unknown or unbuildable calendar
+                by_calendar[calendar] = None
+        windows = by_calendar[calendar]
+        if windows is not None:
+            out[series_id] = windows
+    return out

@@ -73,10 +73,27 @@ class SourceTracker:
         self.had_cache = False
         self.demo = False
         self.preferences = Preferences()
+        #: series id -> the cadence while its market is open (Yahoo: ui/market_hours.py)
+        self._session_cadence: dict[str, int] = {}
 
     def poll_seconds(self, spec: SeriesSpec) -> int:
-        """The series' refresh cadence: the user's for its venue, else the catalog's."""
-        return poll_seconds(spec.poll_seconds, spec.source, self.preferences)
+        """The series' refresh cadence: the user's for its venue, else the one its market's
+        session sets (open), else the catalog's."""
+        own = self._session_cadence.get(spec.id, spec.poll_seconds)
+        return poll_seconds(own, spec.source, self.preferences)
+
+    def set_session_cadence(self, cadence: dict[str, int]) -> None:
+        """Replace the open-market cadences (series id -> seconds; a series left out polls
+        at the catalog's cadence again). A series whose cadence changed is next due at its
+        last success plus the new interval, as for a changed preference."""
+        before = {i: self.poll_seconds(s) for i, s in self._specs.items()}
+        self._session_cadence = dict(cadence)
+        for series_id, spec in self._specs.items():
+            if (self.poll_seconds(spec) != before[series_id] and series_id in self._last_good_mono
+                    and series_id not in self._inflight
+                    and self._status[series_id].state in (SourceState.OK, SourceState.STALE)):
+                self._due_ms[series_id] = (self._last_good_mono[series_id]
+                                           + self.poll_seconds(spec) * 1000)
 
     def is_disabled(self, spec: SeriesSpec) -> bool:
         return spec.source in self.preferences.disabled_venues

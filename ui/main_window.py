@@ -30,6 +30,7 @@ from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
 from ui.export_actions import ExportActions
 from ui.gui_collector import collect_on_gui_thread
+from ui.market_hours import MarketHoursCadence
 from ui.panels.base import Panel, UiContext
 from ui.panels.drawings import DrawingsPanel
 from ui.panels.funding import FundingPanel
@@ -48,6 +49,7 @@ from ui.settings_file import open_settings as open_settings  # the window's sett
 from ui.shortcuts import BY_NAME, Shortcuts, with_key
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
+from ui.streams import StreamBridge
 from ui.symbols import SymbolSync, open_add_symbol, symbol_series_ids
 from ui.theme_switch import add_theme_menu, apply_saved_theme, switch_theme
 from ui.time_link import TimeLink
@@ -63,6 +65,8 @@ IDLE_BUILD_FALLBACK_MS = 3000
 # Of the shutdown budget, what is kept for after the wait for workers: closing the cache, leaving
 # the event loop, exiting (measured 40-100 ms at the process level on a loaded machine).
 SHUTDOWN_RESERVE_MS = 250
+#: of the wait for workers, what the streams' stop may take (the hub joins its threads)
+STREAM_STOP_SHARE = 0.6
 #: where versions before workspaces kept the trader's BTC levels (now level drawings)
 OLD_LEVELS_KEY = "levels/btc"
 
@@ -151,6 +155,10 @@ class MainWindow(QMainWindow):
         self.status = SourceStatusBar(self.store, self)
         self.setStatusBar(self.status)
         self.scheduler.progressChanged.connect(self.status.set_progress)
+        # Live: the venues' streams into the store (ui/streams.py), Yahoo polled faster while
+        # its market is open (ui/market_hours.py); both start once the docks have painted.
+        self.streams = StreamBridge(self.scheduler, self.store, self.status, parent=self)
+        self.market_hours = MarketHoursCadence(self.scheduler, self.symbols.feed_param, self)
 
         self._sized_once = False
         #: the built panels; a dock behind another's tab gets its panel when first shown
@@ -265,6 +273,9 @@ class MainWindow(QMainWindow):
         # The docks on screen are done: pandas may load (snapshots, the pandas analyses).
         self.scheduler.release_snapshots()
         self.feeds.release()
+        if not self.scheduler.demo and not self.scheduler.closing:
+            self.streams.start()
+            self.market_hours.start()
         if not self._idle_build:
             self._idle_build = True
             QTimer.singleShot(0, self._build_next_pending)
@@ -513,6 +524,9 @@ class MainWindow(QMainWindow):
             panel.shutdown()
         spent_ms = (time.monotonic() - started) * 1000
         wait_ms = max(0, int(self.shutdown_msecs - spent_ms - SHUTDOWN_RESERVE_MS))
+        self.market_hours.stop()
+        # Its sockets close and threads join on a worker the wait below covers.
+        self.streams.stop(timeout_s=max(0.1, wait_ms / 1000 * STREAM_STOP_SHARE))
         self.workers_left = not self.scheduler.shutdown(wait_ms)
         if self.workers_left:
             log.warning("workers still running at shutdown (waited %d ms of %d)", wait_ms,

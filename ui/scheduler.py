@@ -119,6 +119,8 @@ class Scheduler(QObject):
         self._stop = threading.Event()
         self._startup = StartupReader(self.jobs, self._stop)
         self._published: dict[str, SeriesData] = {}  # what a refresh job merges into
+        #: series id -> the newest row a stream brought (its forming bar)
+        self._stream_last: dict[str, SeriesData] = {}
         self._late_ids: list[str] = []  # watched after start-up, their cache not read yet
         self._progress: dict[str, float] = {}
         self._closing = False
@@ -194,6 +196,7 @@ class Scheduler(QObject):
         self.tracker.unwatch(ids)
         for series_id in ids:
             self._published.pop(series_id, None)
+            self._stream_last.pop(series_id, None)
             self._progress.pop(series_id, None)
         self._late_ids = [i for i in self._late_ids if i not in ids]
         self._emit_progress()
@@ -257,10 +260,26 @@ class Scheduler(QObject):
 
     def _on_series_cleared(self, series_id: str, on_done: Callable[[str | None], None]) -> None:
         self._published.pop(series_id, None)  # the next refresh reads the cache afresh
+        self._stream_last.pop(series_id, None)
         self.seriesCleared.emit(series_id)
         if series_id in self.tracker.watched:
             self.refresh_now([series_id])
         on_done(None)
+
+    def publish_stream_rows(self, series_id: str, rows: SeriesData) -> None:
+        """Rows a stream brought (ui/streams.py): merged into the series last published and
+        published the same way as a refresh's, with the index its tail starts at. The newest
+        row is kept, so a refresh that re-reads the cache (which holds closed bars only) does
+        not take the forming bar off the chart until the next stream message."""
+        if not len(rows):
+            return
+        held = self._published.get(series_id)
+        if held is None or not len(held):
+            merged, tail_from = rows.normalized(), None
+        else:
+            merged, tail_from = held.merge_with_tail(rows)
+        self._stream_last[series_id] = rows.between(rows.last_ms, None)
+        self._publish_series(series_id, merged, tail_from)
 
     def run(self, key: str, fn: Callable[..., Any], *args: Any,
             on_result: Callable[[Any], None],
@@ -323,6 +342,10 @@ class Scheduler(QObject):
             self.tracker.on_cached(series_id, last, now, mono=mono)
 
     def _publish_series(self, series_id: str, data: SeriesData, tail_from: int | None) -> None:
+        forming = self._stream_last.get(series_id)
+        if forming is not None and len(data) and forming.last_ms > data.last_ms:  # type: ignore[operator]
+            data, at = data.merge_with_tail(forming)
+            tail_from = None if tail_from is None or at is None else min(tail_from, at)
         self._published[series_id] = data
         self.seriesChanged.emit(series_id, data)
         self.seriesUpdated.emit(series_id, data, tail_from)

@@ -1,5 +1,6 @@
 """The status bar: one chip per source (ok, updating, stale since HH:MM, error · retry HH:MM) and
-a progress bar while history is backfilling.
+a progress bar while history is backfilling. A venue that streams adds its stream's state to its
+chip ("Bybit: ok 14:05 UTC · live", "· reconnecting (3)", "· polling": ui/streams.py).
 
 When the chips do not fit, they collapse into one summary chip ("✖ 2 venues failing · ● 5 ok")
 whose tooltip holds each source's line; the Sources dock shows the same lines. The chips never
@@ -195,6 +196,8 @@ class SourceStatusBar(QStatusBar):
         self.progress.setFormat("backfill %p%")
         self.progress.setVisible(False)
         self.addPermanentWidget(self.progress)
+        #: chip name -> (what its stream says, its colour's theme field, a tooltip line)
+        self._streams: dict[str, tuple[str, str, str]] = {}
         store.statusChanged.connect(self._on_status)
 
     @Slot(str)
@@ -202,16 +205,47 @@ class SourceStatusBar(QStatusBar):
         status = self.store.status(series_id)
         if status is None:
             return
-        name = source_of(status)
-        group = [s for s in self.store.statuses().values() if source_of(s) == name]
-        state, text = describe(group)
-        chip = self.strip.chip(name)
-        chip.setText(source_line_html(name, state, text))
-        errors = [s for s in group if s.state == SourceState.ERROR]
-        tip = "\n".join(f"{s.series_id}: {s.last_error}" for s in errors[:8])
-        chip.setToolTip(tip or f"{name}: {text}")
-        chip.setProperty("state", state.value)
+        self._draw_chip(source_of(status))
         self._update_summary()
+
+    def set_stream_label(self, name: str, label: str, color: str = "ok", tip: str = "") -> None:
+        """Add `label` ("live", "reconnecting (3)") to chip `name` (a source label, or a chip of
+        its own such as "Streams"), drawn in the theme's `color` field; "" takes it off."""
+        if label:
+            self._streams[name] = (label, color, tip)
+        elif self._streams.pop(name, None) is None:
+            return
+        self._draw_chip(name)
+        self._update_summary()
+
+    def stream_label(self, name: str) -> str:
+        return self._streams.get(name, ("", "", ""))[0]
+
+    def _draw_chip(self, name: str) -> None:
+        group = [s for s in self.store.statuses().values() if source_of(s) == name]
+        stream = self._streams.get(name)
+        if not group and stream is None:
+            chip = self.chips.get(name)
+            if chip is not None:
+                chip.setText("")
+                chip.setVisible(False)
+            return
+        state, text = describe(group) if group else (SourceState.OK, "")
+        tips = [f"{s.series_id}: {s.last_error}" for s in group
+                if s.state == SourceState.ERROR][:8]
+        chip = self.strip.chip(name)
+        if stream is not None:
+            label, color, tip = stream
+            shown = f"<span style='color:{getattr(theme, color.upper())}'>{label}</span>"
+            text = f"{text} · {shown}" if text else shown
+            if tip:
+                tips.append(tip)
+            chip.setText(source_line_html(name, state, text) if group
+                         else f"{name}: {text}")
+        else:
+            chip.setText(source_line_html(name, state, text))
+        chip.setToolTip("\n".join(tips) or f"{name}: {text}")
+        chip.setProperty("state", state.value)
 
     def _update_summary(self) -> None:
         lines = source_lines(self.store.statuses().values())
@@ -229,8 +263,9 @@ class SourceStatusBar(QStatusBar):
 
     def apply_theme(self) -> None:
         """Redraw every chip in the current theme's colours."""
-        for series_id in list(self.store.statuses()):
-            self._on_status(series_id)
+        for name in {*(source_of(s) for s in self.store.statuses().values()), *self._streams}:
+            self._draw_chip(name)
+        self._update_summary()
 
     @Slot(float)
     def set_progress(self, fraction: float) -> None:
