@@ -4,6 +4,8 @@
     python -m bench --quick         a subset, under a minute on 2 vCPU
     python -m bench --case line --contender rotor --n 10000000 --view out --frames 10 --json
                                     one case in this process (what the runner spawns)
+    python -m bench --case streams --steady-s 20 --burst-rate 2000 --burst-s 10 --json
+                                    the live window streaming (bench/streams.py)
 
 Method and targets: docs/performance.md.
 Progress goes to stderr; stdout carries only the JSON.
@@ -68,6 +70,10 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "minimal_chart":
         from bench.startup import minimal_chart_baseline
         res = minimal_chart_baseline(a.reps)
+    elif a.case == "streams":
+        from bench.streams import streams
+        res = streams(idle_s=a.idle_s, steady_s=a.steady_s, burst_rate=a.burst_rate,
+                      burst_s=a.burst_s)
     else:
         raise SystemExit(f"unknown case {a.case!r}")
     res.setdefault("status", "ok")
@@ -122,6 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", help="stall: backfill|json_loads")
     p.add_argument("--wait-all-s", type=float, default=8.0,
                    help="coldstart: how long after the first chart to wait for all docks")
+    p.add_argument("--idle-s", type=float, default=10.0, help="streams: idle window phase")
+    p.add_argument("--steady-s", type=float, default=20.0, help="streams: steady phase")
+    p.add_argument("--burst-rate", type=float, default=2000.0,
+                   help="streams: liquidation messages a second in the burst")
+    p.add_argument("--burst-s", type=float, default=10.0, help="streams: burst length")
     p.add_argument("--json", action="store_true", help="print the case result as one JSON line")
     a = p.parse_args(argv)
     if a.case:

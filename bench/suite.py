@@ -114,6 +114,10 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
                                       "3" if quick else "5"], tmo))
     cases.append(("minimal_chart", ["--case", "minimal_chart", "--reps",
                                     "3" if quick else "5"], tmo))
+    # The live window streaming from the loopback venues: steady, then a liquidation cascade.
+    cases.append(("streams", ["--case", "streams", "--idle-s", "10" if quick else "20",
+                              "--steady-s", "15" if quick else "30", "--burst-rate", "2000",
+                              "--burst-s", "10"], tmo))
     cases.append(("cold_start", ["--case", "coldstart", "--reps", "3" if quick else "5",
                                  "--wait-all-s", "3" if quick else "8"], tmo))
     return cases
@@ -174,6 +178,15 @@ def ratios(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     out["vs_finplot"] = out.get("candles_1e+06_out_vs_finplot")
     out["floor_ratio"] = out.get("line_1e+07_out_floor_ratio")
     out["n_scaling"] = out.get("line_n_scaling_out")
+    sm = res.get("streams")
+    for name, path in (("streams_cpu_steady_over_idle", ("cpu_steady_over_idle",)),):
+        value = _get(sm, *path)
+        if value is not None:
+            out[name] = value
+    burst_p99 = _get(sm, "burst_phase", "latency", "p99_ms")
+    steady_p99 = _get(sm, "steady", "latency", "p99_ms")
+    if _ratio(burst_p99, steady_p99) is not None:
+        out["streams_latency_p99_burst_over_steady"] = _ratio(burst_p99, steady_p99)
     put("stacked_vs_pyqtgraph_grid", "stacked/pyqtgraph", "stacked/rotor")
     put("stacked_floor_ratio", "stacked/rotor", "stacked/none")
     stall_max = _get(res.get("stall/backfill"), "lateness_max_ms")
@@ -212,6 +225,7 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
     ap = res.get("append")
     sw = res.get("swap")
     cr = res.get("cache_read")
+    sm = res.get("streams")
     out = [
         t("G1 10M line out median", _get(line7, "median_ms"), "<=", 4.0, "ms, settled"),
         t("G1 10M line out p95", _get(line7, "p95_ms"), "<=", 6.0, "ms, settled"),
@@ -236,6 +250,19 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
         t("G10 swap (setPyramid call)", _get(sw, "setpyramid_call_ms", "median"), "<=", 2.0,
           "ms, GUI thread"),
         t("G11 cache read 1M", _get(cr, "cache_read_ms", "median"), "<=", 50.0, "ms, median"),
+    ]
+    out += [
+        t("S1 tick-to-pixel p99, steady", _get(sm, "steady", "latency", "p99_ms"), "<=", 16.7,
+          "ms, socket arrival -> end of the paint showing it"),
+        t("S2 tick-to-pixel p99, burst", _get(sm, "burst_phase", "latency", "p99_ms"), "<=",
+          33.0, "ms, 2,000 liquidation msgs/s"),
+        t("S3 paints per chart per frame", _get(sm, "burst_phase",
+                                                 "max_paints_per_chart_per_frame"), "<=", 1.0,
+          "most paints of one chart within 16.7 ms, burst"),
+        t("S4 GUI timer lateness p99, burst", _get(sm, "burst_phase", "lateness", "p99_ms"),
+          "<=", 5.0, "ms, 1 ms PreciseTimer"),
+        t("S5 CPU steady streaming", _get(sm, "steady", "cpu_pct_of_core"), "<=", 15.0,
+          "% of one core (idle window beside it)"),
     ]
     if c7 is not None:
         out.insert(8, t("G5 10M candles out p95", _get(c7, "p95_ms"), "<=", 6.0, "ms, settled"))
@@ -279,6 +306,7 @@ def run_suite(quick: bool, spawn: Spawn) -> dict[str, Any]:
         "candles": group("candles/"),
         "stall": group("stall/"),
         "stacked": group("stacked/"),
+        "streams": results.get("streams"),
         "cold_start": results.get("cold_start"),
         "import_baseline": results.get("import_baseline"),
         "minimal_chart": results.get("minimal_chart"),
