@@ -9,6 +9,8 @@
     python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
     python main.py export-view WORKSPACE DOCK --out DIR [--start DATE] [--end DATE]
                                         what a dock shows, one CSV per series (docs/export.md)
+    python main.py record [--for DURATION]    stream every venue into the cache, no window
+                                        (30m, 2h, 1d; default: until Ctrl-C or SIGTERM)
     python main.py install-desktop [--remove]   a Linux application-menu entry with an icon
     python main.py --version
 
@@ -91,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--out", required=True, help="folder to write the CSV files into")
     view.add_argument("--start", help="from date (YYYY-MM-DD, UTC; default: the dock's range)")
     view.add_argument("--end", help="to date (YYYY-MM-DD, UTC; default: the data's end)")
+    record = sub.add_parser("record", help="stream every venue into the cache without a window "
+                                           "(docs/streams.md); Ctrl-C or SIGTERM stops")
+    record.add_argument("--for", dest="duration", metavar="DURATION",
+                        help="how long: 30m, 2h, 1d (default: until stopped)")
+    record.add_argument("--flush-every", type=float, default=1.0, metavar="SECONDS",
+                        help="how often stream rows are written to the cache (default 1)")
     desktop = sub.add_parser("install-desktop",
                              help="add Rotor to the Linux application menu (desktop entry, icon)")
     desktop.add_argument("--remove", action="store_true", help="take the entry away again")
@@ -134,6 +142,14 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "refresh":
             return commands.cmd_refresh(services, args.series, args.start, args.end)
+        if args.command == "record":
+            from services.recorder import RecordError, cmd_record
+
+            try:
+                return cmd_record(services, args.duration, args.flush_every)
+            except RecordError as e:
+                sys.stderr.write(f"rotor: error: {e}\n")
+                return e.exit_status
         if args.command == "export-view":
             from services.export_view import cmd_export_view
 

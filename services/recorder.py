@@ -1,0 +1,236 @@
+"""`main.py record [--for DURATION]`: stream every venue into the cache without a window.
+
+For a workstation that records around the clock (liquidations have no key-less REST history:
+what is not recorded is lost). The recorder takes the data folder's `StreamLock` (one stream
+writer per folder), runs the `StreamHub`, drains it, fills each reconnect's gap over REST on its
+own thread, and prints one status line a minute. SIGINT/SIGTERM stop it cleanly: the sockets are
+closed, the last batch is stored, the lock is released, exit status 0.
+
+A window opened on the same folder meanwhile finds the lock held: it streams nothing and re-reads
+the stream-fed series from the cache (docs/streams.md, "Connections, hub and recorder").
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TextIO
+
+from models.catalog import CATALOG
+from services.app import AppServices
+from services.errors import ServiceError
+from services.refresh import refresh_series
+from services.streams.base import VenueStream
+from services.streams.gaps import gap_series_ids
+from services.streams.hub import DEFAULT_TIMING, LiquidationSink, StreamHub
+from services.streams.lock import StreamLock
+from services.streams.runner import StreamTiming
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ASSETS = ("btc", "eth")
+STATUS_INTERVAL_S = 60.0
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+
+
+class RecordError(Exception):
+    """The recorder cannot run as asked: one line, exit status 2."""
+
+    exit_status = 2
+
+
+def parse_duration(text: str) -> float:
+    """"30m", "2h", "1d" (also "45s") as seconds."""
+    match = _DURATION_RE.match(text or "")
+    if not match or float(match.group(1)) <= 0:
+        raise RecordError(f"invalid duration {text!r} (use e.g. 30m, 2h or 1d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _clock() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class GapFiller:
+    """REST refreshes of the series a reconnect may have left holes in, one at a time on a
+    daemon thread; an id already waiting is not queued twice."""
+
+    def __init__(self, services: AppServices, should_stop: Callable[[], bool]) -> None:
+        self._services = services
+        self._should_stop = should_stop
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._waiting: set[str] = set()
+        self._lock = threading.Lock()
+        self.filled = 0
+        self.failed = 0
+        self._thread = threading.Thread(target=self._run, name="gap-fill", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, series_ids: Iterable[str]) -> None:
+        with self._lock:
+            for sid in series_ids:
+                if sid not in self._waiting and sid in CATALOG:
+                    self._waiting.add(sid)
+                    self._queue.put(sid)
+
+    def stop(self, timeout_s: float) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            sid = self._queue.get()
+            if sid is None or self._should_stop():
+                return
+            with self._lock:
+                self._waiting.discard(sid)
+            result = refresh_series(CATALOG[sid], self._services.cache, self._services.sources,
+                                    should_stop=self._should_stop)
+            if result.ok:
+                self.filled += 1
+            else:
+                self.failed += 1
+                log.warning("gap fill %s: %s", sid, result.error)
+
+
+class Recorder:
+    def __init__(self, services: AppServices, streams: Sequence[VenueStream], *,
+                 out: TextIO = sys.stdout, timing: StreamTiming = DEFAULT_TIMING,
+                 flush_interval_s: float = 1.0, status_interval_s: float = STATUS_INTERVAL_S,
+                 assets: Sequence[str] = DEFAULT_ASSETS,
+                 liquidation_sink: LiquidationSink | None = None) -> None:
+        self.services = services
+        self.streams = list(streams)
+        self.out = out
+        self.assets = tuple(assets)
+        self.status_interval_s = status_interval_s
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self.hub = StreamHub(services.cache, self.streams, timing=timing,
+                             on_wake=self._wake.set, flush_interval_s=flush_interval_s,
+                             liquidation_sink=liquidation_sink)
+        self.gaps = GapFiller(services, self._stop.is_set)
+        self.gaps_seen = 0
+        self.liquidations_seen = 0
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: only sets events."""
+        self._stop.set()
+        self._wake.set()
+
+    def run(self, duration_s: float | None = None) -> int:
+        started = time.monotonic()
+        end = None if duration_s is None else started + duration_s
+        names = ", ".join(s.name for s in self.streams)
+        until = "until stopped" if end is None else f"for {duration_s:g} s"
+        self.out.write(f"{_clock()} recording {len(self.streams)} streams ({names}) into "
+                       f"{self.services.data_dir} {until}; Ctrl-C or SIGTERM stops\n")
+        self.out.flush()
+        # whatever happened while nothing recorded: fill it like a reconnect's gap
+        for venue in dict.fromkeys(s.venue for s in self.streams):
+            self.gaps.add(gap_series_ids_for(venue, self.assets))
+        self.gaps.start()
+        self.hub.start()
+        next_status = started + self.status_interval_s
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if end is not None and now >= end:
+                    break
+                wait = next_status - now if end is None else min(next_status, end) - now
+                if self._wake.wait(max(0.0, wait)):
+                    self._wake.clear()
+                self._take(self.hub.drain())
+                if time.monotonic() >= next_status:
+                    self._print_status()
+                    next_status += self.status_interval_s
+        finally:
+            joined = self.hub.stop(timeout_s=3.0)
+            self._take(self.hub.drain())
+            self.gaps.stop(timeout_s=1.0)
+        stats = self.hub.store_stats
+        self.out.write(f"{_clock()} stopped: stored {stats['rows_stored']} rows and "
+                       f"{stats['liquidations_stored']} liquidations"
+                       f"{'' if joined else ' (a connection was still closing)'}\n")
+        self.out.flush()
+        return 0
+
+    def _take(self, batch) -> None:
+        self.liquidations_seen += len(batch.liquidations)
+        for gap in batch.gaps:
+            self.gaps_seen += 1
+            self.gaps.add(gap_series_ids(gap, self.assets))
+
+    def _print_status(self) -> None:
+        stats = self.hub.stats()
+        parts = []
+        for name, status in self.hub.statuses().items():
+            text = f"{name} {status.label} {stats[name]['messages']} msgs"
+            if status.message and status.label != "live":
+                text += f" ({status.message})"
+            parts.append(text)
+        store = self.hub.store_stats
+        self.out.write(f"{_clock()} {' · '.join(parts)} | stored {store['rows_stored']} rows, "
+                       f"{store['liquidations_stored']} liquidations; {self.gaps_seen} gaps, "
+                       f"{self.gaps.filled} refreshed, {self.gaps.failed} failed\n")
+        self.out.flush()
+
+
+def gap_series_ids_for(venue: str, assets: Sequence[str]) -> list[str]:
+    from models.stream_events import Gap
+
+    return gap_series_ids(Gap(venue, 0, 0), assets)
+
+
+def cmd_record(services: AppServices, duration: str | None, flush_every_s: float = 1.0,
+               out: TextIO = sys.stdout,
+               streams_factory: Callable[[], list[VenueStream]] | None = None) -> int:
+    """The `record` command: checks, the lock, signals, the run."""
+    duration_s = parse_duration(duration) if duration is not None else None
+    if not flush_every_s > 0:
+        raise RecordError(f"--flush-every must be positive, got {flush_every_s:g}")
+    if services.demo:
+        raise RecordError("demo mode has no streams to record (run without --demo)")
+    if services.cache.read_only:
+        raise RecordError(f"data folder {services.data_dir} is read-only: nothing can be "
+                          "recorded (make it writable, or point ROTOR_DATA_DIR elsewhere)")
+    if streams_factory is None:
+        from services.streams.endpoints import StreamEndpoints, build_streams
+
+        try:  # an insecure stream URL override stops here, in one line
+            streams = build_streams(StreamEndpoints.from_env(), DEFAULT_ASSETS)
+        except ServiceError as e:
+            raise RecordError(str(e)) from None
+    else:
+        streams = streams_factory()
+    lock = StreamLock(services.data_dir)
+    try:
+        acquired = lock.acquire()
+    except OSError as e:
+        raise RecordError(f"cannot take {lock.path}: {e.strerror or e}") from None
+    if not acquired:
+        holder = lock.holder()
+        who = f"process {holder}" if holder else "another process"
+        raise RecordError(f"{who} is already streaming into {services.data_dir} (a recorder or "
+                          "a window); stop it first, or point ROTOR_DATA_DIR elsewhere")
+    try:
+        recorder = Recorder(services, streams, out=out, flush_interval_s=flush_every_s)
+        previous = {sig: signal.signal(sig, lambda *_a: recorder.request_stop())
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return recorder.run(duration_s)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        lock.release()

@@ -1,0 +1,1 @@
+"""Live websocket streams (docs/streams.md): venue protocols, connections, the hub."""
