@@ -212,6 +212,8 @@ class SourceStatusBar(QStatusBar):
         """Add `label` ("live", "reconnecting (3)") to chip `name` (a source label, or a chip of
         its own such as "Streams"), drawn in the theme's `color` field; "" takes it off."""
         if label:
+            if self._streams.get(name) == (label, color, tip):
+                return
             self._streams[name] = (label, color, tip)
         elif self._streams.pop(name, None) is None:
             return

@@ -355,8 +355,12 @@ class StreamBridge(QObject):
 
     # -- chips --------------------------------------------------------------------------------
     def set_statuses(self, statuses: Mapping[str, StreamStatus]) -> None:
-        """Each stream's state on its venue's chip (two streams of one chip: the worse shown)."""
-        self.statuses.update(statuses)
+        """Each stream's state on its venue's chip (two streams of one chip: the worse shown).
+        A batch carries every stream's status: only a change redraws a chip."""
+        changed = {k: v for k, v in statuses.items() if self.statuses.get(k) != v}
+        if not changed:
+            return
+        self.statuses.update(changed)
         by_chip: dict[str, list[StreamStatus]] = {}
         for status in self.statuses.values():
             by_chip.setdefault(source_label(status.venue), []).append(status)
