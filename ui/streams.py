@@ -235,6 +235,9 @@ class StreamBridge(QObject):
         self._recorded_timer.stop()
         self.status_bar.set_stream_label(STREAMS_CHIP, "")
         self.set_statuses(self.hub.statuses())
+        # A wake that came before the hub was handed over found none to drain: the hub wakes
+        # once per drain, so drain now or it would never wake again.
+        self.drain()
 
     def _on_open_failed(self, exc: Exception) -> None:
         self._opening = False
