@@ -37,7 +37,6 @@ from models.ids import funding_now_id
 from models.series import SeriesData
 from models.stream_events import StreamState, StreamStatus
 from services.app import AppServices
-from services.live_snapshots import funding_now_snapshots
 from ui.scheduler import Scheduler
 from ui.status_bar import SourceStatusBar
 from ui.store import DataStore
@@ -142,6 +141,15 @@ def read_recorded(services: AppServices, lock_factory: LockFactory,
         if len(data):
             rows[series_id] = data
     return Recorded(False, lock.holder(), rows)
+
+
+def funding_now_snapshots(ticks: Mapping[tuple[str, str], Any],
+                          previous: Mapping[str, Any]) -> dict[str, Any]:
+    """On a worker: the snapshots the ticks make (imported here: it loads pandas, which the
+    window's import path does not)."""
+    from services.live_snapshots import funding_now_snapshots as build
+
+    return build(ticks, previous)
 
 
 def _same_rows(a: SeriesData, b: SeriesData) -> bool:
