@@ -267,3 +267,32 @@ def test_burst_sends_liquidations_at_the_asked_rate():
     assert 150 <= frames["liq"] <= 260  # 400/s × 0.5 s = 200
     with pytest.raises(ValueError, match="no public liquidation"):
         fake.burst("hyperliquid", 10, 1)
+
+
+def test_flood_sends_regular_frames_as_fast_as_the_socket_takes_them():
+    with FakeStreamVenues(rates={"hyperliquid": 1}) as fake:
+        stream = streams_for(fake)["hyperliquid"]
+        with open_stream(stream) as ws:
+            assert fake.wait_subscribed("hyperliquid")
+            fake.flood("hyperliquid", 0.3)
+            events = pump(ws, stream, 1.0)
+    assert len(events) > 200  # at 1/s a second brings one or two
+    assert all(isinstance(e, TickUpdate) for e in events)
+
+
+def test_serve_streams_prints_the_environment_and_takes_commands():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-m", "bench.serve_streams", "--rate", "okx=5"],
+                         input="status\nstall nowhere\nburst hyperliquid 10 1\nquit\n",
+                         cwd=root, capture_output=True, text=True, timeout=60, check=True)
+    lines = out.stdout.splitlines()
+    env = dict(line.split("=", 1) for line in lines if line.startswith("ROTOR_"))
+    assert env["ROTOR_BINANCE_FUTURES_WS"].endswith("/market")
+    assert len(env) == 6 and all(u.startswith("ws://127.0.0.1:") for u in env.values())
+    assert any(line.startswith("okx: 0 open, 0 connects") for line in lines)
+    assert "need a stream name" in out.stdout
+    assert "burst: hyperliquid has no public liquidation feed" in out.stdout
