@@ -642,6 +642,13 @@ class BybitProtocol(VenueProtocol):
                             "ret_msg": f"error:handler not found,topic:{args[0] if args else ''}",
                             "conn_id": "fake", "req_id": msg.get("req_id", ""),
                             "op": "subscribe"})]
+        taken = {f"{item[0]}.{item[1]}" for item in s.items + s.liquidation_items}
+        twice = [topic for topic in args if topic in taken]
+        if twice:  # Bybit refuses a topic this connection already has
+            return [_dumps({"success": False,
+                            "ret_msg": f"error:already subscribed,topic:{twice[0]}",
+                            "conn_id": "fake", "req_id": msg.get("req_id", ""),
+                            "op": "subscribe"})]
         out = [_dumps({"success": True, "ret_msg": "", "conn_id": "fake",
                        "req_id": msg.get("req_id", ""), "op": "subscribe"})]
         skip = fake._on(s.name, "skip_snapshot")

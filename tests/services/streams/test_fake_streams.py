@@ -4,6 +4,7 @@ what it says on the wire."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -296,3 +297,25 @@ def test_serve_streams_prints_the_environment_and_takes_commands():
     assert any(line.startswith("okx: 0 open, 0 connects") for line in lines)
     assert "need a stream name" in out.stdout
     assert "burst: hyperliquid has no public liquidation feed" in out.stdout
+
+
+def test_bybit_refuses_a_second_subscription_on_the_same_connection():
+    """Why a Bybit delta before its snapshot reconnects instead of resubscribing."""
+    with FakeStreamVenues(rates={"bybit": 5}) as fake:
+        stream = streams_for(fake)["bybit"]
+        with open_stream(stream) as ws:
+            assert pump(ws, stream, 2.0, until=bool)
+            ws.send(stream.subscribe_frames()[0])
+            with pytest.raises(StreamRejected, match=r"already subscribed,topic:tickers\.BTCUSDT"):
+                pump(ws, stream, 2.0)
+
+
+def test_binance_combined_stream_path_wraps_frames():
+    with FakeStreamVenues(rates={"binance_spot": 20}) as fake:
+        stream = BinanceSpotStream(fake.url("binance_spot"), {"eth": "ETHUSDT"})
+        url = f"{fake.url('binance_spot')}/stream?streams=ethusdt@kline_1d"
+        with connect(url, compression=None, open_timeout=5) as ws:
+            raw = ws.recv(timeout=2)
+            assert json.loads(raw)["stream"] == "ethusdt@kline_1d"
+            bar = stream.parse(raw, 1)[0]
+    assert (bar.series_id, bar.closed) == ("eth.1d", False)
