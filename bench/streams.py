@@ -31,11 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from bench.fake_streams import DEFAULT_RATES
+
 FRAME_MS = 1000 / 60
-#: messages a second per stream at a calm market's pace (docs/streams.md: Binance mark price and
-#: klines every second per symbol, Bybit and Deribit tickers every 100 ms, OKX on change)
-STEADY_RATES = {"binance_spot": 4.0, "binance_futures": 4.0, "bybit": 20.0, "okx": 10.0,
-                "deribit": 25.0, "hyperliquid": 2.0}
+#: frames a second per connection at a calm market's pace (bench/fake_streams.py, after
+#: docs/streams.md: Binance klines every 2 s and markPrice@1s, Bybit and Deribit 100 ms, OKX
+#: mark price every 200 ms, Hyperliquid about 1 s)
+STEADY_RATES = dict(DEFAULT_RATES)
 BURST_VENUE = "bybit"  # allLiquidation: every liquidation, no per-second cap
 
 

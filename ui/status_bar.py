@@ -255,13 +255,31 @@ class SourceStatusBar(QStatusBar):
         worst = max((state for state, _t in lines.values()),
                     key=state_severity, default=SourceState.OK)
         color = state_color(worst)
-        tip = "\n".join(f"{_ICONS.get(s, '')} {name}: {t}" for name, (s, t) in lines.items())
+        tip = "\n".join(f"{_ICONS.get(s, '')} {name}: {t}"
+                        + (f" · {self._streams[name][0]}" if name in self._streams else "")
+                        for name, (s, t) in lines.items())
         others = [state for state, _t in lines.values() if state != SourceState.ERROR]
         rest = summary_text(others)
         rest_color = state_color(max(others, key=state_severity, default=SourceState.OK))
-        self.strip.set_summary(f"<span style='color:{color}'>{text}</span>",
+        streams = self._stream_summary()
+        self.strip.set_summary(f"<span style='color:{color}'>{text}</span>{streams}",
                                f"{tip}\n\nEvery series: the Sources dock.",
-                               f"<span style='color:{rest_color}'>{rest}</span>" if rest else "")
+                               f"<span style='color:{rest_color}'>{rest}</span>{streams}"
+                               if rest else "")
+
+    def _stream_summary(self) -> str:
+        """The streams in the summary chip: " · streams 5 live, 1 reconnecting" (each count in
+        its word's colour), so a collapsed strip still tells a stream that is down."""
+        counts: dict[str, tuple[int, str]] = {}
+        for label, color, _tip in self._streams.values():
+            word = label.split(" (")[0]  # "reconnecting (3)" counts as reconnecting
+            n, _c = counts.get(word, (0, color))
+            counts[word] = (n + 1, color)
+        if not counts:
+            return ""
+        parts = [f"<span style='color:{getattr(theme, c.upper())}'>{n} {w}</span>"
+                 for w, (n, c) in sorted(counts.items(), key=lambda kv: kv[0] != "live")]
+        return " · streams " + ", ".join(parts)
 
     def apply_theme(self) -> None:
         """Redraw every chip in the current theme's colours."""

@@ -104,6 +104,7 @@ def test_statuses_become_chip_words_and_ticks_the_funding_now_snapshot(rig, qtbo
                                  message="closed 1006"))
     qtbot.waitUntil(lambda: "reconnecting (3)" in rig.bar.chip_text("Bybit"), timeout=5000)
     assert "closed 1006" in rig.bar.chips["Bybit"].toolTip()
+    assert "1 reconnecting" in rig.bar.strip._summary_all  # what a collapsed strip shows
     hub.push(status=StreamStatus("okx", StreamState.POLLING))
     qtbot.waitUntil(lambda: "polling" in rig.bar.chip_text("OKX"), timeout=5000)
 
