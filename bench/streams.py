@@ -38,6 +38,8 @@ FRAME_MS = 1000 / 60
 #: docs/streams.md: Binance klines every 2 s and markPrice@1s, Bybit and Deribit 100 ms, OKX
 #: mark price every 200 ms, Hyperliquid about 1 s)
 STEADY_RATES = dict(DEFAULT_RATES)
+#: after start-up, before the idle phase: the last panels and analyses finish
+SETTLE_S = 5.0
 BURST_VENUE = "bybit"  # allLiquidation: every liquidation, no per-second cap
 
 
@@ -224,8 +226,12 @@ def _run(servers: Servers, idle_s: float, warmup_s: float, steady_s: float, burs
 
     def step() -> None:
         now = time.perf_counter()
-        if "idle0" not in marks:
-            if window.panels_have_data() or now - started > 30:
+        if "ready" not in marks:  # start-up over: every panel shows data, no refresh running
+            if (window.panels_have_data() and not window.scheduler.tracker.inflight) \
+                    or now - started > 60:
+                mark("ready")
+        elif "idle0" not in marks:
+            if now - marks["ready"] >= SETTLE_S:
                 mark("idle0")
         elif "idle1" not in marks:
             if now - marks["idle0"] >= idle_s:

@@ -12,11 +12,18 @@ one re-keys every subscription of that analysis.
 
 Analyses that import pandas ("heavy") wait for `release()`: the main window calls it once the
 docks on screen have painted, so their first paint never waits on pandas holding the GIL.
+
+Live updates (a series whose tail changed: the forming bar a stream moves every second, a
+snapshot) recompute a feed at most every `LIVE_MIN_INTERVAL_MS`, and never while its previous
+computation still runs: a rotation over ten years of hourly bars is not redone per tick, and a
+stream cannot pile jobs up. A change of the whole series (a cache read, older history) recomputes
+at once.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +52,9 @@ from ui.settings_file import read_setting
 from ui.store import DataStore
 
 log = logging.getLogger(__name__)
+
+#: a feed recomputes for live (tail) changes at most this often
+LIVE_MIN_INTERVAL_MS = 5000
 
 #: analyses whose code imports pandas: held until the docks on screen have painted
 HEAVY = frozenset({"chain", "rotation", "skew_history", "gamma_levels"})
@@ -171,6 +181,8 @@ class DerivedFeeds(QObject):
         self._feeds: dict[str, _Feed] = {}
         self._dirty: set[str] = set()
         self._running: set[str] = set()  # feed keys with a computation on a worker
+        self._last_run: dict[str, float] = {}  # feed key -> monotonic ms its last run started
+        self._not_before: dict[str, float] = {}  # dirty by a live change: wait until then
         self._released = not held
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -237,7 +249,7 @@ class DerivedFeeds(QObject):
         if not self._released:
             self._released = True
             self._dirty.update(k for k, f in self._feeds.items() if f.name in HEAVY)
-            self._timer.start()
+            self._timer.start(0)
 
     # -- internals ----------------------------------------------------------------------------
     def _params_for(self, sub: Subscription) -> dict[str, Any]:
@@ -257,7 +269,7 @@ class DerivedFeeds(QObject):
             feed = _Feed(key, sub.name, params, inputs)
             self._feeds[key] = feed
             self._dirty.add(key)
-            self._timer.start()
+            self._timer.start(0)
         feed.subscribers.append(sub)
         if feed.has_value:
             sub.slot(feed.value)
@@ -271,6 +283,8 @@ class DerivedFeeds(QObject):
         if not feed.subscribers:
             del self._feeds[sub.key]
             self._dirty.discard(sub.key)
+            self._last_run.pop(sub.key, None)
+            self._not_before.pop(sub.key, None)
 
     def _detach(self, sub: Subscription) -> None:
         self._drop(sub)
@@ -279,14 +293,24 @@ class DerivedFeeds(QObject):
     @Slot(str)
     def _on_input_changed(self, series_id: str) -> None:
         hit = [k for k, f in self._feeds.items() if series_id in f.inputs]
-        if hit:
-            self._dirty.update(hit)
-            self._timer.start()
+        if not hit:
+            return
+        live = (self.store.tail_from(series_id) is not None
+                or self.store.snapshot(series_id) is not None)
+        for key in hit:
+            if not live:
+                self._not_before.pop(key, None)  # the whole series changed: at once
+            elif key not in self._dirty and key in self._last_run:
+                self._not_before[key] = self._last_run[key] + LIVE_MIN_INTERVAL_MS
+        self._dirty.update(hit)
+        self._timer.start(0)
 
     @Slot()
     def _recompute_dirty(self) -> None:
         if self.scheduler.closing:
             return
+        now = time.monotonic() * 1000
+        wait = None
         for key in list(self._dirty):
             feed = self._feeds.get(key)
             if feed is None:
@@ -294,11 +318,20 @@ class DerivedFeeds(QObject):
                 continue
             if feed.name in HEAVY and not self._released:
                 continue  # stays dirty until release()
+            if key in self._running:
+                continue  # stays dirty: its result brings this back
+            due = self._not_before.get(key, 0.0)
+            if due > now:
+                wait = due - now if wait is None else min(wait, due - now)
+                continue
+            self._not_before.pop(key, None)
             self._dirty.discard(key)
             if not any(self.store.series(i) is not None or self.store.snapshot(i) is not None
                        for i in feed.inputs):
                 continue  # nothing loaded yet: its first input will mark it again
             self._submit(feed)
+        if wait is not None:
+            self._timer.start(int(wait) + 1)
 
     def _submit(self, feed: _Feed) -> None:
         services = self.scheduler.services
@@ -308,6 +341,7 @@ class DerivedFeeds(QObject):
             services.cache if services is not None else None)
         run = partial(ANALYSES[feed.name].run, loader, **feed.params)
         self._running.add(feed.key)
+        self._last_run[feed.key] = time.monotonic() * 1000
         self.scheduler.run(f"feed:{feed.key}", run,
                            on_result=lambda value, key=feed.key: self._on_result(key, value),
                            on_error=lambda exc, key=feed.key: self._on_failed(key, exc))
@@ -320,10 +354,14 @@ class DerivedFeeds(QObject):
     def _on_failed(self, key: str, exc: Exception) -> None:
         """A bug in an analysis: logged with its traceback; the feed keeps its last result."""
         self._running.discard(key)
+        if key in self._dirty:
+            self._timer.start(0)
         log.error("derived feed %s failed", key, exc_info=exc)
 
     def _on_result(self, key: str, value: Any) -> None:
         self._running.discard(key)
+        if key in self._dirty:  # changed while it ran
+            self._timer.start(0)
         feed = self._feeds.get(key)
         if feed is None:
             return  # nobody subscribes any more

@@ -63,6 +63,28 @@ def test_a_burst_of_input_changes_is_one_recompute_on_a_worker(feeds, counting, 
     qtbot.waitUntil(lambda: got == [1, 2], timeout=5000)
 
 
+def test_live_tail_changes_recompute_at_most_once_per_interval(feeds, counting, qtbot,
+                                                               monkeypatch):
+    import time
+
+    monkeypatch.setattr("ui.derived_feeds.LIVE_MIN_INTERVAL_MS", 400)
+    got = []
+    feeds.subscribe("probe", got.append, asset="btc")
+    sid = funding_id("okx", "btc")
+    feeds.store.set_series(sid, funding(0.1))  # a whole series: at once
+    qtbot.waitUntil(lambda: got == [1], timeout=5000)
+    started = time.monotonic()
+    for i in range(20):  # a stream moving the last row every 10 ms
+        feeds.store.set_series(sid, funding(0.2 + i / 100), tail_from=23)
+        qtbot.wait(10)
+    qtbot.waitUntil(lambda: got == [1, 2], timeout=5000)
+    qtbot.wait(100)
+    assert len(counting) == 2 and counting[1][1] == pytest.approx(0.39)  # the newest rows
+    assert time.monotonic() - started >= 0.39  # not before the interval since the first run
+    feeds.store.set_series(sid, funding(0.5))  # a whole series again: no wait
+    qtbot.waitUntil(lambda: got == [1, 2, 3], timeout=300)
+
+
 def test_changes_to_other_series_do_not_recompute(feeds, counting, qtbot):
     got = []
     feeds.subscribe("probe", got.append, asset="btc")
