@@ -98,16 +98,19 @@ class Probe:
 
         self.window = window
         self.paints: dict[int, list[int]] = {}  # id(view) -> paint end ns
-        self.pending: list[tuple[int, frozenset[int]]] = []  # (recv_ns, views showing it)
-        self.latency_ms: list[tuple[int, float]] = []  # (paint end ns, ms)
+        #: (recv_ns, drain ns, views showing it)
+        self.pending: list[tuple[int, int, frozenset[int]]] = []
+        #: (paint end ns, total ms, socket -> drain ms, drain -> paint start ms, paint ms)
+        self.latency_ms: list[tuple[int, float, float, float, float]] = []
         self.ticks: list[float] = []
         self.drains: list[int] = []
         original = pg.GraphicsView.paintEvent
         probe = self
 
         def paintEvent(view: Any, ev: Any) -> None:
+            start = time.perf_counter_ns()
             original(view, ev)
-            probe.painted(id(view), time.perf_counter_ns())
+            probe.painted(id(view), start, time.perf_counter_ns())
 
         pg.GraphicsView.paintEvent = paintEvent
         window.streams.drained.connect(self.on_drained)
@@ -125,23 +128,26 @@ class Probe:
         return frozenset(out)
 
     def on_drained(self, batch: Any) -> None:
-        self.drains.append(time.perf_counter_ns())
+        drained = time.perf_counter_ns()
+        self.drains.append(drained)
         for key, recv_ns in batch.recv_ns.items():
             if key in batch.series and recv_ns:
                 views = self.views_showing(key)
                 if views:
-                    self.pending.append((recv_ns, views))
+                    self.pending.append((recv_ns, drained, views))
 
-    def painted(self, view: int, end_ns: int) -> None:
+    def painted(self, view: int, start_ns: int, end_ns: int) -> None:
         self.paints.setdefault(view, []).append(end_ns)
         if not self.pending:
             return
         keep = []
-        for recv_ns, views in self.pending:
+        for recv_ns, drained, views in self.pending:
             if view in views:
-                self.latency_ms.append((end_ns, (end_ns - recv_ns) / 1e6))
+                self.latency_ms.append((end_ns, (end_ns - recv_ns) / 1e6,
+                                        (drained - recv_ns) / 1e6, (start_ns - drained) / 1e6,
+                                        (end_ns - start_ns) / 1e6))
             else:
-                keep.append((recv_ns, views))
+                keep.append((recv_ns, drained, views))
         self.pending = keep
 
     def tick(self) -> None:
@@ -150,12 +156,19 @@ class Probe:
     # -- summaries over [t0, t1) (perf_counter seconds) --
     def latency(self, t0: float, t1: float) -> dict[str, Any]:
         lo, hi = int(t0 * 1e9), int(t1 * 1e9)
-        ms = np.array([v for t, v in self.latency_ms if lo <= t < hi])
-        if not len(ms):
+        rows = np.array([r[1:] for r in self.latency_ms if lo <= r[0] < hi])
+        if not len(rows):
             return {"samples": 0}
+        ms = rows[:, 0]
+
+        def p50(col: int) -> float:
+            return round(float(np.median(rows[:, col])), 2)
+
         return {"samples": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 2),
                 "p99_ms": round(float(np.percentile(ms, 99)), 2),
-                "max_ms": round(float(ms.max()), 2)}
+                "max_ms": round(float(ms.max()), 2),
+                "p50_socket_to_drain_ms": p50(1), "p50_drain_to_paint_ms": p50(2),
+                "p50_paint_ms": p50(3)}
 
     def paints_per_frame(self, t0: float, t1: float) -> dict[str, Any]:
         """Most paints of one chart within any 16.7 ms, and paints per chart per second."""
