@@ -18,6 +18,7 @@ series it published (`StreamBatch.recv_ns`, `time.perf_counter_ns()` when the fr
 socket) to the end of the first paint of a chart that shows that series (a class-level hook on
 `pyqtgraph.GraphicsView.paintEvent`): the worst message of each batch, so p99 is conservative.
 Lateness: a 1 ms PreciseTimer on the GUI thread, gap between ticks minus 1 ms.
+`BENCH_SWITCH_INTERVAL_S` sets `sys.setswitchinterval` in this process, to compare GIL intervals.
 """
 
 from __future__ import annotations
@@ -218,6 +219,10 @@ def _run(servers: Servers, idle_s: float, warmup_s: float, steady_s: float, burs
 
     from ui.main_window import MainWindow, open_settings
 
+    if os.environ.get("BENCH_SWITCH_INTERVAL_S"):  # to compare GIL switch intervals
+        import sys
+
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL_S"]))
     app = QApplication.instance() or QApplication([])
     window = MainWindow(open_settings(os.path.join(os.environ["ROTOR_DATA_DIR"], "s.ini")))
     window.streams.enabled = False  # the idle phase first; streams start on cue

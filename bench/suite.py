@@ -116,7 +116,7 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
                                     "3" if quick else "5"], tmo))
     # The live window streaming from the loopback venues: steady, then a liquidation cascade.
     cases.append(("streams", ["--case", "streams", "--idle-s", "10" if quick else "20",
-                              "--steady-s", "15" if quick else "30", "--burst-rate", "2000",
+                              "--steady-s", "20" if quick else "60", "--burst-rate", "2000",
                               "--burst-s", "10"], tmo))
     cases.append(("cold_start", ["--case", "coldstart", "--reps", "3" if quick else "5",
                                  "--wait-all-s", "3" if quick else "8"], tmo))
