@@ -13,11 +13,10 @@ one re-keys every subscription of that analysis.
 Analyses that import pandas ("heavy") wait for `release()`: the main window calls it once the
 docks on screen have painted, so their first paint never waits on pandas holding the GIL.
 
-Live updates (a series whose tail changed: the forming bar a stream moves every second, a
-snapshot) recompute a feed at most every `LIVE_MIN_INTERVAL_MS`, and never while its previous
-computation still runs: a rotation over ten years of hourly bars is not redone per tick, and a
-stream cannot pile jobs up. A change of the whole series (a cache read, older history) recomputes
-at once.
+Live updates (a stream moved a series' tail: the forming bar, every second or two) recompute a
+feed at most every `LIVE_MIN_INTERVAL_MS`, and never while its previous computation still runs:
+a rotation over ten years of hourly bars is not redone per tick, and a stream cannot pile jobs
+up. Everything else (a refresh, a cache read, a snapshot) recomputes at once.
 """
 
 from __future__ import annotations
@@ -295,8 +294,7 @@ class DerivedFeeds(QObject):
         hit = [k for k, f in self._feeds.items() if series_id in f.inputs]
         if not hit:
             return
-        live = (self.store.tail_from(series_id) is not None
-                or self.store.snapshot(series_id) is not None)
+        live = self.scheduler.publishing_stream and self.store.tail_from(series_id) is not None
         for key in hit:
             if not live:
                 self._not_before.pop(key, None)  # the whole series changed: at once

@@ -121,6 +121,8 @@ class Scheduler(QObject):
         self._published: dict[str, SeriesData] = {}  # what a refresh job merges into
         #: series id -> the newest row a stream brought (its forming bar)
         self._stream_last: dict[str, SeriesData] = {}
+        #: True while a stream's rows are being published (ui/derived_feeds.py throttles them)
+        self.publishing_stream = False
         self._late_ids: list[str] = []  # watched after start-up, their cache not read yet
         self._progress: dict[str, float] = {}
         self._closing = False
@@ -279,7 +281,11 @@ class Scheduler(QObject):
         else:
             merged, tail_from = held.merge_with_tail(rows)
         self._stream_last[series_id] = rows.between(rows.last_ms, None)
-        self._publish_series(series_id, merged, tail_from)
+        self.publishing_stream = True  # read by the derived feeds during the signal
+        try:
+            self._publish_series(series_id, merged, tail_from)
+        finally:
+            self.publishing_stream = False
 
     def run(self, key: str, fn: Callable[..., Any], *args: Any,
             on_result: Callable[[Any], None],

@@ -75,13 +75,15 @@ def test_live_tail_changes_recompute_at_most_once_per_interval(feeds, counting, 
     qtbot.waitUntil(lambda: got == [1], timeout=5000)
     started = time.monotonic()
     for i in range(20):  # a stream moving the last row every 10 ms
+        feeds.scheduler.publishing_stream = True  # as Scheduler.publish_stream_rows does
         feeds.store.set_series(sid, funding(0.2 + i / 100), tail_from=23)
+        feeds.scheduler.publishing_stream = False
         qtbot.wait(10)
     qtbot.waitUntil(lambda: got == [1, 2], timeout=5000)
     qtbot.wait(100)
     assert len(counting) == 2 and counting[1][1] == pytest.approx(0.39)  # the newest rows
     assert time.monotonic() - started >= 0.39  # not before the interval since the first run
-    feeds.store.set_series(sid, funding(0.5))  # a whole series again: no wait
+    feeds.store.set_series(sid, funding(0.5), tail_from=23)  # a refresh: no wait
     qtbot.waitUntil(lambda: got == [1, 2, 3], timeout=300)
 
 
