@@ -316,8 +316,8 @@ class DerivedFeeds(QObject):
                 continue
             if feed.name in HEAVY and not self._released:
                 continue  # stays dirty until release()
-            if key in self._running:
-                continue  # stays dirty: its result brings this back
+            if key in self._running and key in self._not_before:
+                continue  # a live change waits for the run on a worker: its result calls back
             due = self._not_before.get(key, 0.0)
             if due > now:
                 wait = due - now if wait is None else min(wait, due - now)
