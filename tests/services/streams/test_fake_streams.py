@@ -319,3 +319,71 @@ def test_binance_combined_stream_path_wraps_frames():
             assert json.loads(raw)["stream"] == "ethusdt@kline_1d"
             bar = stream.parse(raw, 1)[0]
     assert (bar.series_id, bar.closed) == ("eth.1d", False)
+
+
+def _keys(obj: object, path: str = "") -> set[str]:
+    """Every key path in a JSON value (list items share the path "[]")."""
+    out: set[str] = set()
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out |= {f"{path}.{k}"} | _keys(v, f"{path}.{k}")
+    elif isinstance(obj, list) and obj and not isinstance(obj[0], str):
+        for item in obj:
+            out |= _keys(item, f"{path}[]")
+    return out
+
+
+@pytest.mark.parametrize(("name", "item", "liquidation", "fixture"), [
+    ("binance_spot", ("kline", "BTCUSDT", "1h", "btcusdt@kline_1h"), False,
+     "binance-spot-kline.json"),
+    ("binance_futures", ("markPrice", "BTCUSDT", "btcusdt@markPrice@1s"), False,
+     "binance-futures-markprice.json"),
+    ("binance_futures", ("forceOrder", "BTCUSDT", "btcusdt@forceOrder"), True,
+     "binance-forceorder.json"),
+    ("bybit", ("tickers", "BTCUSDT"), False, "bybit-tickers-delta.json"),
+    ("bybit", ("allLiquidation", "BTCUSDT"), True, "bybit-allliquidation.json"),
+    ("okx", ("funding-rate", "BTC-USDT-SWAP"), False, "okx-funding-rate.json"),
+    ("okx", ("open-interest", "BTC-USDT-SWAP"), False, "okx-open-interest.json"),
+    ("okx", ("mark-price", "BTC-USDT-SWAP"), False, "okx-mark-price.json"),
+    ("okx", ("liquidation-orders", "SWAP"), True, "okx-liquidation-orders.json"),
+    ("deribit", ("ticker", "ticker.BTC-PERPETUAL.100ms"), False,
+     "deribit-ticker-perpetual.json"),
+    ("deribit", ("trades", "trades.BTC-PERPETUAL.100ms"), False,
+     "deribit-trades-perpetual.json"),
+    ("deribit", ("deribit_volatility_index", "deribit_volatility_index.btc_usd"), False,
+     "deribit-volatility-index.json"),
+    ("hyperliquid", ("activeAssetCtx", "BTC"), False, "hyperliquid-activeassetctx.json"),
+])
+def test_fake_frames_carry_every_key_of_the_recorded_frame(name, item, liquidation, fixture):
+    from bench.fake_streams import VENUE_PROTOCOLS, Session
+    from tests.conftest import shared_fixture
+
+    recorded = shared_fixture(f"streams/{fixture}")
+    session = Session(name, None, seed=1)
+    if liquidation:
+        session.liquidation_items.append(item)
+        frame = VENUE_PROTOCOLS[name].liquidation(session, 1_796_162_400_000)
+    else:
+        session.combined = "stream" in recorded
+        frame = VENUE_PROTOCOLS[name].frame(session, item, 1_796_162_400_000)
+    frame = frame[-1] if isinstance(frame, list) else frame
+    ignored = {".id"}  # the OKX docs example echoes the request id; pushes do not
+    assert _keys(recorded) - ignored <= _keys(json.loads(frame))
+
+
+def test_stop_leaves_no_thread_behind_even_with_clients_and_a_stall():
+    import threading
+
+    before = set(threading.enumerate())
+    with FakeStreamVenues(rates={"okx": 20}) as fake:
+        stream = streams_for(fake)["okx"]
+        with open_stream(stream) as ws:
+            assert fake.wait_subscribed("okx")
+            fake.stall("okx")
+            started = time.monotonic()
+            fake.stop()
+            assert time.monotonic() - started < 2.0
+            with pytest.raises(ConnectionClosed):
+                pump(ws, stream, 2.0)
+    time.sleep(0.05)
+    assert {t.name for t in set(threading.enumerate()) - before} == set()
