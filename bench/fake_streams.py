@@ -357,7 +357,8 @@ class FakeStreamVenues:
             now = time.monotonic()
             rate = self.rates.get(name, 0.0)
             due = [0.25]
-            if rate > 0 and (s.items or s.liquidation_items):
+            sending = rate > 0 and (s.items or s.liquidation_items) and s.route_ok
+            if sending:
                 due.append(next_data - now)
             if s.heartbeat_s:
                 due.append(s.heartbeat_due - now)
@@ -381,7 +382,7 @@ class FakeStreamVenues:
                     self._send(s, reply)
             self._run_actions(venue, s)
             now = time.monotonic()
-            if rate > 0 and (s.items or s.liquidation_items) and s.route_ok:
+            if sending:
                 sent = 0
                 while next_data <= now and sent < MAX_CATCH_UP:
                     self._send_data(venue, s)
