@@ -357,7 +357,7 @@ class FakeStreamVenues:
             now = time.monotonic()
             rate = self.rates.get(name, 0.0)
             due = [0.25]
-            sending = rate > 0 and (s.items or s.liquidation_items) and s.route_ok
+            sending = bool(rate > 0 and (s.items or s.liquidation_items) and s.route_ok)
             if sending:
                 due.append(next_data - now)
             if s.heartbeat_s:
