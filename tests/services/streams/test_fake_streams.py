@@ -205,15 +205,15 @@ def test_stall_stops_frames_and_protocol_pongs():
 
 
 def test_okx_idle_cut_and_text_ping_keepalive():
-    with FakeStreamVenues(rates={"okx": 0}, idle_cut_s={"okx": 0.4}) as fake:
+    with FakeStreamVenues(rates={"okx": 0}, idle_cut_s={"okx": 0.3}) as fake:
         stream = streams_for(fake)["okx"]
         with open_stream(stream) as ws, pytest.raises(ConnectionClosed) as info:
             pump(ws, stream, 3.0)  # never pings
         assert info.value.rcvd.code == 4004
         with open_stream(stream) as ws:
-            deadline = time.monotonic() + 1.2
+            deadline = time.monotonic() + 0.8  # well past the 0.3 s cut
             while time.monotonic() < deadline:
-                pump(ws, stream, 0.15)
+                pump(ws, stream, 0.1)
                 ws.send(stream.ping_frame)
             assert ws.recv(timeout=1) == "pong"
 
@@ -257,7 +257,7 @@ def test_burst_sends_liquidations_at_the_asked_rate():
             pump(ws, stream, 0.1)
             fake.burst("bybit", 400, 0.5)
             frames = Counter()
-            deadline = time.monotonic() + 1.5
+            deadline = time.monotonic() + 1.3  # ≤ 0.25 s until the handler wakes, 0.5 s burst
             while time.monotonic() < deadline:
                 try:
                     raw = ws.recv(timeout=0.1)
@@ -276,7 +276,7 @@ def test_flood_sends_regular_frames_as_fast_as_the_socket_takes_them():
         with open_stream(stream) as ws:
             assert fake.wait_subscribed("hyperliquid")
             fake.flood("hyperliquid", 0.3)
-            events = pump(ws, stream, 1.0)
+            events = pump(ws, stream, 1.0, until=lambda ev: len(ev) > 200)
     assert len(events) > 200  # at 1/s a second brings one or two
     assert all(isinstance(e, TickUpdate) for e in events)
 
