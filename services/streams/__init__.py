@@ -1,1 +1,2 @@
-"""Live websocket streams (docs/streams.md): venue protocols, connections, the hub."""
+"""Venue websocket streams: the wire protocols (one module per venue), their endpoints, and the
+runtime that keeps connections up (docs/streams.md). Qt-free, pandas-free."""
