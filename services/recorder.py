@@ -157,7 +157,8 @@ class Recorder:
         finally:
             joined = self.hub.stop(timeout_s=3.0)
             self._take(self.hub.drain())
-            self.gaps.stop(timeout_s=1.0)
+            # a REST request in flight is not waited for: each cache write is one transaction
+            self.gaps.stop(timeout_s=0.2)
         stats = self.hub.store_stats
         self.out.write(f"{_clock()} stopped: stored {stats['rows_stored']} rows and "
                        f"{stats['liquidations_stored']} liquidations"

@@ -367,11 +367,12 @@ class StreamHub:
             self.store_stats["rows_dropped"] += checked.rows_dropped
             log.warning("stream rows for %s not stored: %s", sid, checked.summary())
         try:
-            self.store_stats["rows_stored"] += self._cache.upsert(sid, checked.data)
+            self._cache.upsert(sid, checked.data)
         except (ServiceError, ValueError) as e:  # a full disk, a lock: retried next flush
             self.store_stats["store_errors"] += 1
             self._log_once("upsert", "rows not stored yet (kept): %s", e)
             return False
+        self.store_stats["rows_stored"] += len(checked.data)  # written, new or replacing
         return True
 
     def _store_liquidations(self, events: Sequence[Liquidation]) -> object:
