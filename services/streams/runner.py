@@ -52,7 +52,7 @@ class StreamTiming:
     stable_s: float = 60.0  # a connection that delivered data this long resets the back-off
     rejected_retry_s: float = 600.0  # a refused subscription is retried this much later
     open_timeout_s: float = 10.0
-    close_timeout_s: float = 1.0
+    close_timeout_s: float = 0.5  # a stalled server delays a close (and stop) this long
     protocol_ping_s: float | None = 20.0  # websockets' own ping; a missing pong closes (1011)
     protocol_ping_timeout_s: float | None = 20.0
     max_frame_bytes: int = 4 * 1024 * 1024

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,8 @@ def test_recorder_streams_into_the_cache_and_prints_status_lines(data_dir):
     out = io.StringIO()
     try:
         with LoopbackServer(scenario) as server:
-            recorder = Recorder(services, [ToyStream(server.url)], out=out, timing=FAST,
+            recorder = Recorder(services, [ToyStream(server.url)], out=out,
+                                timing=replace(FAST, heartbeat_timeout_s=5.0),
                                 flush_interval_s=0.05, status_interval_s=0.1,
                                 liquidation_sink=lambda _e: None)
             assert recorder.run(0.35) == 0
