@@ -251,6 +251,25 @@ def test_rejected_subscription_waits_instead_of_looping(start_runner):
         assert server.connections == 1
 
 
+def test_a_refusal_among_working_subscriptions_keeps_the_connection(start_runner):
+    def scenario(ws, n):
+        ws.send(json.dumps({"reject": "index-tickers BTC-USD: refused, no such instrument"}))
+        time.sleep(0.1)  # past the 50 ms grace only if nothing else flowed
+        ws.send(bar_frame(T0, 100.0))
+        server.hold(ws, n)
+
+    timing = replace(FAST, reject_grace_s=1.0)
+    with LoopbackServer(scenario) as server:
+        _runner, rec = start_runner(ToyStream(server.url), timing)
+        wait_until(lambda: rec.bar_times())
+        wait_until(lambda: rec.statuses[-1].state is StreamState.LIVE)
+        status = rec.statuses[-1]
+        assert status.message == "index-tickers BTC-USD: refused, no such instrument"
+        assert status.label == "live"
+        time.sleep(0.1)
+        assert server.connections == 1 and not rec.gaps
+
+
 def test_venue_reconnect_request_reopens(start_runner):
     def scenario(ws, n):
         ws.send(bar_frame(T0 + n * 3_600_000, 100.0))

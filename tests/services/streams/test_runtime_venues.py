@@ -164,7 +164,7 @@ def test_a_rejected_subscription_says_so_and_waits(venues):
     fake, hub = venues(["bybit"], before_start=lambda f: f.reject_subscription("bybit"))
     wait_until(lambda: hub.state("bybit") is StreamState.POLLING)
     status = hub.statuses()["bybit"]
-    assert status.message.startswith("subscription refused")
+    assert "subscription refused" in status.message
     assert status.retry_at_ms is not None and status.label == "polling"
     time.sleep(0.2)
     assert fake.connects["bybit"] == 1  # no tight loop
