@@ -181,9 +181,12 @@ class Recorder:
                 text += f" ({status.message})"
             parts.append(text)
         store = self.hub.store_stats
+        failed_writes = (f", {store['store_errors']} writes failed (kept, retried; see the log)"
+                         if store["store_errors"] else "")
         self.out.write(f"{_clock()} {' · '.join(parts)} | stored {store['rows_stored']} rows, "
-                       f"{store['liquidations_stored']} liquidations; {self.gaps_seen} gaps, "
-                       f"{self.gaps.filled} refreshed, {self.gaps.failed} failed\n")
+                       f"{store['liquidations_stored']} liquidations{failed_writes}; "
+                       f"{self.gaps_seen} gaps, {self.gaps.filled} refreshed, "
+                       f"{self.gaps.failed} failed\n")
         self.out.flush()
 
 

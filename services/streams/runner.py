@@ -16,6 +16,7 @@ with 1009; counted, reconnect).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -95,6 +96,12 @@ def describe_close(exc: ConnectionClosed) -> str:
     return "connection lost (1006)"
 
 
+def _close_quietly(ws) -> None:
+    # the connection may already be failing under the runner thread: nothing left to report
+    with contextlib.suppress(Exception):
+        ws.close()
+
+
 class StreamRunner:
     """Keeps one venue connection up on a daemon thread until `request_stop`."""
 
@@ -133,7 +140,7 @@ class StreamRunner:
         with self._lock:
             ws = self._ws
         if ws is not None:
-            threading.Thread(target=ws.close, name=f"close-{self.stream.name}",
+            threading.Thread(target=_close_quietly, args=(ws,), name=f"close-{self.stream.name}",
                              daemon=True).start()
 
     def join(self, timeout_s: float) -> bool:
