@@ -11,7 +11,8 @@
 - cpu: a child process runs the hub on all six venues at the fake's realistic rates
   (bench/fake_streams.py DEFAULT_RATES), drains it every 100 ms as the window does and writes
   to a real cache; its own CPU time over the run, next to the same child with no stream.
-  The fake venues run in this process, so their CPU is not counted.
+  The fake venues run in this process, so their CPU is not counted. Then the same with a
+  liquidation cascade on top: Bybit allLiquidation frames at 2,000/s.
 """
 
 from __future__ import annotations
@@ -140,12 +141,19 @@ def measure_cpu(seconds: float) -> dict:
     out = {}
     with FakeStreamVenues() as fake:
         env = {**os.environ, **fake.env()}
-        for label, idle in (("idle_no_streams", True), ("streaming_realistic", False)):
-            result = subprocess.run(
+        for label, idle, burst in (("idle_no_streams", True, False),
+                                   ("streaming_realistic", False, False),
+                                   ("liquidation_burst_2000_per_s", False, True)):
+            child = subprocess.Popen(
                 [sys.executable, "-m", "bench.stream_runtime", "--child", str(seconds)]
-                + (["--idle"] if idle else []), env=env, capture_output=True, text=True,
-                check=True, cwd=Path(__file__).resolve().parents[1])
-            out[label] = json.loads(result.stdout.strip().splitlines()[-1])
+                + (["--idle"] if idle else []), env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, text=True, cwd=Path(__file__).resolve().parents[1])
+            if burst:  # Bybit allLiquidation frames on top, over the child's measured window
+                fake.wait_subscribed("bybit", timeout=30)
+                time.sleep(0.9)  # the child measures from 1 s after its hub started
+                fake.burst("bybit", 2000, seconds)
+            stdout, _ = child.communicate(timeout=seconds + 60)
+            out[label] = json.loads(stdout.strip().splitlines()[-1])
     out["rates_per_connection"] = {n: DEFAULT_RATES[n] for n in NAMES}
     return out
 
