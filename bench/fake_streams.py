@@ -357,7 +357,8 @@ class FakeStreamVenues:
             now = time.monotonic()
             rate = self.rates.get(name, 0.0)
             due = [0.25]
-            if rate > 0 and (s.items or s.liquidation_items):
+            sending = bool(rate > 0 and (s.items or s.liquidation_items) and s.route_ok)
+            if sending:
                 due.append(next_data - now)
             if s.heartbeat_s:
                 due.append(s.heartbeat_due - now)
@@ -381,7 +382,7 @@ class FakeStreamVenues:
                     self._send(s, reply)
             self._run_actions(venue, s)
             now = time.monotonic()
-            if rate > 0 and (s.items or s.liquidation_items) and s.route_ok:
+            if sending:
                 sent = 0
                 while next_data <= now and sent < MAX_CATCH_UP:
                     self._send_data(venue, s)
@@ -642,6 +643,13 @@ class BybitProtocol(VenueProtocol):
                             "ret_msg": f"error:handler not found,topic:{args[0] if args else ''}",
                             "conn_id": "fake", "req_id": msg.get("req_id", ""),
                             "op": "subscribe"})]
+        taken = {f"{item[0]}.{item[1]}" for item in s.items + s.liquidation_items}
+        twice = [topic for topic in args if topic in taken]
+        if twice:  # Bybit refuses a topic this connection already has
+            return [_dumps({"success": False,
+                            "ret_msg": f"error:already subscribed,topic:{twice[0]}",
+                            "conn_id": "fake", "req_id": msg.get("req_id", ""),
+                            "op": "subscribe"})]
         out = [_dumps({"success": True, "ret_msg": "", "conn_id": "fake",
                        "req_id": msg.get("req_id", ""), "op": "subscribe"})]
         skip = fake._on(s.name, "skip_snapshot")
@@ -727,7 +735,8 @@ class OkxProtocol(VenueProtocol):
                    "fundingTime": str(settle), "nextFundingTime": str(settle + 8 * H),
                    "nextFundingRate": "", "method": "current_period", "maxFundingRate": "0.00375",
                    "minFundingRate": "-0.00375", "premium": "0.0001", "settState": "settled",
-                   "ts": str(t)}
+                   "settFundingRate": f"{_funding_rate('okx', inst, t - 8 * H):.10f}",
+                   "impactValue": "", "interestRate": "", "ts": str(t)}
         elif channel == "open-interest":
             px = _px(inst, t, s.rng)
             ct = 0.01 if inst.startswith("BTC") else 0.1
@@ -827,7 +836,8 @@ class DeribitProtocol(VenueProtocol):
                 "settlement_price": round(mark, 2), "estimated_delivery_price": round(mark, 2),
                 "min_price": round(mark * 0.985, 1), "max_price": round(mark * 1.015, 1),
                 "stats": {"high": round(mark * 1.01, 1), "low": round(mark * 0.99, 1),
-                          "price_change": 0.5, "volume": 1000.0, "volume_usd": 1e8}})
+                          "price_change": 0.5, "volume": 1000.0, "volume_usd": 1e8,
+                          "volume_notional": 1e8}})
         if kind == "deribit_volatility_index":
             return self._note(channel, {"timestamp": t, "volatility": 55.0 + s.rng.uniform(-1, 1),
                                         "index_name": name})

@@ -109,7 +109,7 @@ def excerpt(text: str, limit: int = 80) -> str:
 
 def number(row: Mapping[str, Any], key: str, where: str) -> float:
     """A required finite number (JSON number or numeric string)."""
-    if not isinstance(row, Mapping) or key not in row:
+    if not isinstance(row, dict) or key not in row:
         raise ValueError(f"{where}: missing {key!r} in {_shown(row)}")
     value = optional_number(row, key)
     if value is None:
@@ -120,7 +120,7 @@ def number(row: Mapping[str, Any], key: str, where: str) -> float:
 def optional_number(row: Mapping[str, Any], key: str) -> float | None:
     """A finite number, or None when absent, null, "" or not numeric (venues send "" for
     fields that do not apply, e.g. Bybit's fundingRate on a dated future)."""
-    value = row.get(key) if isinstance(row, Mapping) else None
+    value = row.get(key) if isinstance(row, dict) else None
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
@@ -139,7 +139,7 @@ def _shown(value: Any) -> str:
 
 
 def mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise ValueError(f"{where}: expected an object, got {_shown(value)}")
     return value
 

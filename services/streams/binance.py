@@ -51,18 +51,18 @@ def _payload(obj: dict[str, Any], where: str) -> Mapping[str, Any]:
     return obj
 
 
-def _control(obj: Mapping[str, Any], where: str) -> None:
-    """Acks pass; an error answer to our SUBSCRIBE is a refusal; serverShutdown asks for a
-    reconnect."""
+def _control(obj: Mapping[str, Any], where: str, streams: Sequence[str]) -> None:
+    """Acks pass; an error answer to our SUBSCRIBE is a refusal (Binance's message does not say
+    which stream: the refusal lists what was asked); serverShutdown asks for a reconnect."""
     if obj.get("e") == "serverShutdown":
         raise StreamReconnect(f"{where}: serverShutdown announced (maintenance): reconnecting")
     error = obj.get("error")
-    if isinstance(error, Mapping):  # {"error": {"code", "msg"}, "id"}
-        raise StreamRejected(f"{where}: subscription refused: error {error.get('code')}: "
-                             f"{excerpt(str(error.get('msg')))}")
-    if "code" in obj and "msg" in obj:  # {"code", "msg"(, "id")}
-        raise StreamRejected(f"{where}: subscription refused: error {obj.get('code')}: "
-                             f"{excerpt(str(obj.get('msg')))}")
+    if not isinstance(error, Mapping):  # {"error": {"code", "msg"}, "id"} or {"code", "msg"}
+        error = obj if "code" in obj and "msg" in obj else None
+    if error is not None:
+        asked = excerpt(", ".join(streams), 120)
+        raise StreamRejected(f"{where}: subscription to {asked} refused: error "
+                             f"{error.get('code')}: {excerpt(str(error.get('msg')))}")
 
 
 class BinanceSpotStream(StreamBase):
@@ -92,7 +92,7 @@ class BinanceSpotStream(StreamBase):
     def parse(self, raw: str | bytes, recv_ns: int) -> list[Event]:
         obj = _payload(load_object(raw, self.name), self.name)
         if obj.get("e") != "kline":
-            _control(obj, self.name)
+            _control(obj, self.name, self.streams())
             return []
         k = mapping(obj.get("k"), f"{self.name} kline")
         asset = self._assets.get(str(k.get("s") or obj.get("s") or "").upper())
@@ -148,7 +148,7 @@ class BinanceFuturesStream(StreamBase):
             return self._mark(obj, recv_ns)
         if kind == "forceOrder":
             return self._force_order(obj, recv_ns)
-        _control(obj, self.name)
+        _control(obj, self.name, self.streams())
         return []
 
     def _mark(self, obj: Mapping[str, Any], recv_ns: int) -> list[Event]:

@@ -4,8 +4,8 @@
   `{"success": true, "op": "subscribe", ...}`, a refusal `success: false` with `ret_msg`.
 - Keep-alive: send `{"op":"ping"}` every 20 s; the pong is `{"op":"ping", "ret_msg":"pong"}`
   (op `ping`, not `pong`). No ping and no data for ~10 min and Bybit cuts the connection.
-- `tickers` sends one snapshot, then deltas carrying only the changed fields: the merged dict per
-  symbol is the ticker. A delta before any snapshot means the state is unknown: reconnect
+- `tickers` sends one snapshot, then deltas carrying only the changed fields: the values merged
+  per symbol are the ticker. A delta before any snapshot means the state is unknown: reconnect
   (StreamReconnect) for a fresh snapshot. `reset()` forgets the state before each reconnect.
 - `openInterest` is in base coin: the unit of the stored REST `oi.bybit.*` series (the REST
   `/v5/market/open-interest` value), so the live point continues that line. The docs call it "the
@@ -34,7 +34,6 @@ from services.streams.base import (
     mapping,
     number,
     optional_number,
-    put,
     wall_ms,
 )
 
@@ -65,7 +64,7 @@ class BybitStream(StreamBase):
         super().__init__(base_url, clock=clock)
         self.symbols = dict(symbols)  # asset stem -> BTCUSDT
         self._assets = {s: a for a, s in self.symbols.items()}
-        self._tickers: dict[str, dict[str, Any]] = {}
+        self._tickers: dict[str, dict[str, float]] = {}  # symbol -> merged values
 
     def topics(self) -> list[str]:
         out = []
@@ -105,25 +104,34 @@ class BybitStream(StreamBase):
         data = mapping(obj.get("data"), where)
         kind = obj.get("type")
         if kind == "snapshot":
-            self._tickers[symbol] = dict(data)
+            values: dict[str, float] = {}
         elif kind == "delta":
-            state = self._tickers.get(symbol)
-            if state is None:
+            known = self._tickers.get(symbol)
+            if known is None:
                 raise StreamReconnect(f"{where}: delta before any snapshot: resubscribing")
-            state.update(data)
-            if not any(k in data for k in TICKER_FIELDS):
-                return []  # only book fields moved: nothing of ours changed
+            values = dict(known)
         else:
             raise ValueError(f"{where}: unknown type {excerpt(repr(kind))}")
-        state = self._tickers[symbol]
-        values: dict[str, float] = {}
-        for key, name in TICKER_FIELDS.items():
-            put(values, name, optional_number(state, key))
-        if "funding_rate" in values:
-            values.setdefault("funding_interval_hours", DEFAULT_FUNDING_INTERVAL_HOURS)
-        if not values:
+        changed = False
+        for key in data:
+            name = TICKER_FIELDS.get(key)
+            if name is None:
+                continue  # book and 24 h fields, or a field added since
+            changed = True
+            parsed = optional_number(data, key)
+            if parsed is None:  # "" now: the field no longer applies
+                values.pop(name, None)
+            else:
+                values[name] = parsed
+        self._tickers[symbol] = values
+        if not changed and kind == "delta":
+            return []  # only the book moved: nothing of ours changed
+        out = dict(values)
+        if "funding_rate" in out:
+            out.setdefault("funding_interval_hours", DEFAULT_FUNDING_INTERVAL_HOURS)
+        if not out:
             return []
-        return [TickUpdate(self.venue, asset, integer(obj, "ts", where), values, recv_ns)]
+        return [TickUpdate(self.venue, asset, integer(obj, "ts", where), out, recv_ns)]
 
     def _liquidations(self, obj: Mapping[str, Any], symbol: str, recv_ns: int) -> list[Event]:
         where = f"{self.name} allLiquidation.{symbol}"

@@ -106,7 +106,7 @@ def test_binance_subscribes_once_with_every_stream():
 
 def test_binance_refusal_and_server_shutdown():
     stream = spot()
-    with pytest.raises(StreamRejected, match="Invalid request"):
+    with pytest.raises(StreamRejected, match=r"btcusdt@kline_1h, .* refused: error 2: Invalid"):
         stream.parse('{"error":{"code":2,"msg":"Invalid request: unknown stream"},"id":1}', 0)
     with pytest.raises(StreamRejected, match="Unknown property"):
         stream.parse('{"code":0,"msg":"Unknown property","id":1}', 0)
