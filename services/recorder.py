@@ -61,13 +61,14 @@ def _clock() -> str:
 
 class GapFiller:
     """REST refreshes of the series a reconnect may have left holes in, one at a time on a
-    daemon thread; an id already waiting is not queued twice."""
+    daemon thread, from the gap's start (the cache's own rows decide what is missing); an id
+    already waiting is not queued twice (its earliest start is kept)."""
 
     def __init__(self, services: AppServices, should_stop: Callable[[], bool]) -> None:
         self._services = services
         self._should_stop = should_stop
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._waiting: set[str] = set()
+        self._waiting: dict[str, int | None] = {}  # id -> from when (None: its full history)
         self._lock = threading.Lock()
         self.filled = 0
         self.failed = 0
@@ -76,11 +77,16 @@ class GapFiller:
     def start(self) -> None:
         self._thread.start()
 
-    def add(self, series_ids: Iterable[str]) -> None:
+    def add(self, series_ids: Iterable[str], since_ms: int | None = None) -> None:
         with self._lock:
             for sid in series_ids:
-                if sid not in self._waiting and sid in CATALOG:
-                    self._waiting.add(sid)
+                if sid not in CATALOG:
+                    continue
+                if sid in self._waiting:
+                    old = self._waiting[sid]
+                    self._waiting[sid] = None if None in (old, since_ms) else min(old, since_ms)
+                else:
+                    self._waiting[sid] = since_ms
                     self._queue.put(sid)
 
     def stop(self, timeout_s: float) -> None:
@@ -93,9 +99,12 @@ class GapFiller:
             if sid is None or self._should_stop():
                 return
             with self._lock:
-                self._waiting.discard(sid)
-            result = refresh_series(CATALOG[sid], self._services.cache, self._services.sources,
-                                    should_stop=self._should_stop)
+                since_ms = self._waiting.pop(sid, None)
+            spec = CATALOG[sid]
+            if since_ms is not None:  # from the bar (or settlement) the gap began in
+                since_ms -= spec.interval_ms or 0
+            result = refresh_series(spec, self._services.cache, self._services.sources,
+                                    want_start_ms=since_ms, should_stop=self._should_stop)
             if result.ok:
                 self.filled += 1
             else:
@@ -108,12 +117,14 @@ class Recorder:
                  out: TextIO = sys.stdout, timing: StreamTiming = DEFAULT_TIMING,
                  flush_interval_s: float = 1.0, status_interval_s: float = STATUS_INTERVAL_S,
                  assets: Sequence[str] = DEFAULT_ASSETS,
-                 liquidation_sink: LiquidationSink | None = None) -> None:
+                 liquidation_sink: LiquidationSink | None = None,
+                 refresh_on_start: bool = True) -> None:
         self.services = services
         self.streams = list(streams)
         self.out = out
         self.assets = tuple(assets)
         self.status_interval_s = status_interval_s
+        self.refresh_on_start = refresh_on_start
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.hub = StreamHub(services.cache, self.streams, timing=timing,
@@ -136,9 +147,9 @@ class Recorder:
         self.out.write(f"{_clock()} recording {len(self.streams)} streams ({names}) into "
                        f"{self.services.data_dir} {until}; Ctrl-C or SIGTERM stops\n")
         self.out.flush()
-        # whatever happened while nothing recorded: fill it like a reconnect's gap
-        for venue in dict.fromkeys(s.venue for s in self.streams):
-            self.gaps.add(gap_series_ids_for(venue, self.assets))
+        if self.refresh_on_start:  # what happened while nothing recorded: a gap like any other
+            for venue in dict.fromkeys(s.venue for s in self.streams):
+                self.gaps.add(gap_series_ids_for(venue, self.assets))
         self.gaps.start()
         self.hub.start()
         next_status = started + self.status_interval_s
@@ -157,7 +168,8 @@ class Recorder:
         finally:
             joined = self.hub.stop(timeout_s=3.0)
             self._take(self.hub.drain())
-            self.gaps.stop(timeout_s=1.0)
+            # a REST request in flight is not waited for: each cache write is one transaction
+            self.gaps.stop(timeout_s=0.2)
         stats = self.hub.store_stats
         self.out.write(f"{_clock()} stopped: stored {stats['rows_stored']} rows and "
                        f"{stats['liquidations_stored']} liquidations"
@@ -169,7 +181,7 @@ class Recorder:
         self.liquidations_seen += len(batch.liquidations)
         for gap in batch.gaps:
             self.gaps_seen += 1
-            self.gaps.add(gap_series_ids(gap, self.assets))
+            self.gaps.add(gap_series_ids(gap, self.assets), since_ms=gap.since_ms)
 
     def _print_status(self) -> None:
         stats = self.hub.stats()
@@ -180,9 +192,12 @@ class Recorder:
                 text += f" ({status.message})"
             parts.append(text)
         store = self.hub.store_stats
+        failed_writes = (f", {store['store_errors']} writes failed (kept, retried; see the log)"
+                         if store["store_errors"] else "")
         self.out.write(f"{_clock()} {' · '.join(parts)} | stored {store['rows_stored']} rows, "
-                       f"{store['liquidations_stored']} liquidations; {self.gaps_seen} gaps, "
-                       f"{self.gaps.filled} refreshed, {self.gaps.failed} failed\n")
+                       f"{store['liquidations_stored']} liquidations{failed_writes}; "
+                       f"{self.gaps_seen} gaps, {self.gaps.filled} refreshed, "
+                       f"{self.gaps.failed} failed\n")
         self.out.flush()
 
 

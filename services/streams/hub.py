@@ -126,6 +126,7 @@ class StreamHub:
         self.store_stats = {"flushes": 0, "rows_stored": 0, "liquidations_stored": 0,
                             "rows_dropped": 0, "store_errors": 0, "events_dropped": 0}
         self._logged: set[str] = set()
+        self._ids: dict[tuple[str, str, str], str] = {}  # (kind, venue, asset) -> series id
         rng = rng or random.Random()
         self._runners = [
             StreamRunner(s, timing=timing, on_events=self._on_events,
@@ -223,6 +224,14 @@ class StreamHub:
         if wake:
             self._on_wake()
 
+    def _id(self, kind: str, venue: str, asset: str) -> str:
+        # built once per (venue, asset): a liquidation burst asks thousands of times a second
+        key = (kind, venue, asset)
+        sid = self._ids.get(key)
+        if sid is None:
+            sid = self._ids[key] = (liq_id if kind == "liq" else premium_id)(venue, asset)
+        return sid
+
     def _arrived(self, key: str, recv_ns: int) -> None:
         old = self._recv.get(key)
         if old is None or recv_ns < old:
@@ -246,7 +255,7 @@ class StreamHub:
         mark, index = values.get("mark"), values.get("index")
         if mark is None or index is None or not ({"mark", "index"} & ev.values.keys()):
             return
-        sid = premium_id(ev.venue, ev.asset)
+        sid = self._id("premium", ev.venue, ev.asset)
         row = (mark, index, premium_pct(mark, index))
         minute = bucket_start(ev.time_ms)
         self._premium.setdefault(sid, {})[minute] = row
@@ -259,7 +268,8 @@ class StreamHub:
         if not events or self._cache is None:
             return {}
         with self._lock:
-            wanted = {(liq_id(ev.venue, ev.asset), bucket_start(ev.time_ms)) for ev in events}
+            wanted = {(self._id("liq", ev.venue, ev.asset), bucket_start(ev.time_ms))
+                      for ev in events}
             wanted -= self._liq_totals.keys()
         seeds = {}
         for sid, minute in wanted:
@@ -275,7 +285,7 @@ class StreamHub:
         return seeds
 
     def _add_liquidation(self, ev: Liquidation, seeds: dict) -> None:
-        sid = liq_id(ev.venue, ev.asset)
+        sid = self._id("liq", ev.venue, ev.asset)
         minute = bucket_start(ev.time_ms)
         key = (sid, minute)
         seen = self._liq_seen.setdefault(key, set())
@@ -367,11 +377,12 @@ class StreamHub:
             self.store_stats["rows_dropped"] += checked.rows_dropped
             log.warning("stream rows for %s not stored: %s", sid, checked.summary())
         try:
-            self.store_stats["rows_stored"] += self._cache.upsert(sid, checked.data)
+            self._cache.upsert(sid, checked.data)
         except (ServiceError, ValueError) as e:  # a full disk, a lock: retried next flush
             self.store_stats["store_errors"] += 1
             self._log_once("upsert", "rows not stored yet (kept): %s", e)
             return False
+        self.store_stats["rows_stored"] += len(checked.data)  # written, new or replacing
         return True
 
     def _store_liquidations(self, events: Sequence[Liquidation]) -> object:

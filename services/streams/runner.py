@@ -16,6 +16,7 @@ with 1009; counted, reconnect).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -51,8 +52,9 @@ class StreamTiming:
     lifetime_s: float | None = None  # overrides each venue's max_lifetime_s
     stable_s: float = 60.0  # a connection that delivered data this long resets the back-off
     rejected_retry_s: float = 600.0  # a refused subscription is retried this much later
+    reject_grace_s: float = 5.0  # after a refusal, data within this keeps the connection
     open_timeout_s: float = 10.0
-    close_timeout_s: float = 1.0
+    close_timeout_s: float = 0.5  # a stalled server delays a close (and stop) this long
     protocol_ping_s: float | None = 20.0  # websockets' own ping; a missing pong closes (1011)
     protocol_ping_timeout_s: float | None = 20.0
     max_frame_bytes: int = 4 * 1024 * 1024
@@ -94,6 +96,12 @@ def describe_close(exc: ConnectionClosed) -> str:
     return "connection lost (1006)"
 
 
+def _close_quietly(ws) -> None:
+    # the connection may already be failing under the runner thread: nothing left to report
+    with contextlib.suppress(Exception):
+        ws.close()
+
+
 class StreamRunner:
     """Keeps one venue connection up on a daemon thread until `request_stop`."""
 
@@ -116,6 +124,8 @@ class StreamRunner:
         self.stats = {"messages": 0, "bytes": 0, "events": 0, "reconnects": 0, "dropped": 0,
                       "malformed": 0, "oversized": 0}
         self.status = StreamStatus(stream.venue, StreamState.STOPPED, since_ms=now_ms())
+        self._last_frame_ms = 0  # wall time of the last frame received: a gap starts there
+        self._live_since: float | None = None  # monotonic time of this connection's first data
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -130,7 +140,7 @@ class StreamRunner:
         with self._lock:
             ws = self._ws
         if ws is not None:
-            threading.Thread(target=ws.close, name=f"close-{self.stream.name}",
+            threading.Thread(target=_close_quietly, args=(ws,), name=f"close-{self.stream.name}",
                              daemon=True).start()
 
     def join(self, timeout_s: float) -> bool:
@@ -193,8 +203,6 @@ class StreamRunner:
                 break
         self._set_status(StreamState.STOPPED)
 
-    _last_frame_ms = 0
-
     def _session(self, gap_since: int | None) -> _Outcome:
         t = self.timing
         stream = self.stream
@@ -235,9 +243,6 @@ class StreamRunner:
                 self._log_once("oversized", "a frame over %d bytes: reconnecting",
                                t.max_frame_bytes)
             return _Outcome(_End.FAILED, message, True, self._live_s())
-        except StreamRejected as e:
-            ws.close()
-            return _Outcome(_End.REJECTED, f"subscription refused: {e}", True, 0.0)
         except StreamReconnect as e:
             ws.close(1000, "reconnect")
             return _Outcome(_End.RECONNECT, f"venue asked to reconnect: {e}", True,
@@ -245,8 +250,6 @@ class StreamRunner:
         finally:
             with self._lock:
                 self._ws = None
-
-    _live_since: float | None = None
 
     def _live_s(self) -> float:
         return 0.0 if self._live_since is None else time.monotonic() - self._live_since
@@ -265,9 +268,13 @@ class StreamRunner:
         ping_s = ping_s if stream.ping_frame and ping_s else None
         lifetime = t.lifetime_s if t.lifetime_s is not None else stream.max_lifetime_s
         last_frame = last_ping = opened
+        refused_at: float | None = None
+        refused = ""
         while not self._stop.is_set():
             now = time.monotonic()
             deadline = last_frame + t.heartbeat_timeout_s
+            if refused_at is not None and self._live_since is None:
+                deadline = min(deadline, refused_at + t.reject_grace_s)
             if ping_s is not None:
                 deadline = min(deadline, max(last_frame, last_ping) + ping_s)
             if lifetime:
@@ -276,6 +283,10 @@ class StreamRunner:
                 raw = ws.recv(timeout=max(0.0, deadline - now))
             except TimeoutError:
                 now = time.monotonic()
+                if (refused_at is not None and self._live_since is None
+                        and now - refused_at >= t.reject_grace_s):
+                    ws.close()  # refused, and nothing else flows: wait long, no tight loop
+                    return _Outcome(_End.REJECTED, refused, True, 0.0)
                 if now - last_frame >= t.heartbeat_timeout_s:
                     ws.close(WATCHDOG_CLOSE, "heartbeat timeout")
                     return _Outcome(_End.FAILED,
@@ -303,10 +314,19 @@ class StreamRunner:
                 self.stats["dropped"] += 1
                 self._log_once("malformed", "malformed frame dropped: %s", e)
                 continue
+            except StreamRejected as e:
+                # Other subscriptions on this connection may still flow: keep it for
+                # reject_grace_s, say what was refused, and give up only if nothing comes.
+                refused = str(e) if "refused" in str(e) else f"subscription refused: {e}"
+                refused_at = refused_at or last_frame
+                log.warning("stream %s: %s", stream.name, refused)
+                if self._live_since is not None:
+                    self._set_status(StreamState.LIVE, message=refused)
+                continue
             if events:
                 if self._live_since is None:
                     self._live_since = last_frame
-                    self._set_status(StreamState.LIVE)
+                    self._set_status(StreamState.LIVE, message=refused)
                 self.stats["events"] += len(events)
                 self._on_events(stream.name, events)
         return _Outcome(_End.STOPPED, opened=True)

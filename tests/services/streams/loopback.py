@@ -28,6 +28,7 @@ TEST_REPLY = '{"op":"test"}'
 # Milliseconds, not seconds: back-off 10-40 ms, the watchdog at 300 ms.
 FAST = StreamTiming(backoff_base_s=0.01, backoff_cap_s=0.04, jitter=0.5,
                     heartbeat_timeout_s=0.3, stable_s=30.0, rejected_retry_s=30.0,
+                    reject_grace_s=0.05,
                     open_timeout_s=1.0, close_timeout_s=0.1, protocol_ping_s=None,
                     protocol_ping_timeout_s=None)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
+import threading
 import time
 from dataclasses import replace
 
@@ -251,6 +253,25 @@ def test_rejected_subscription_waits_instead_of_looping(start_runner):
         assert server.connections == 1
 
 
+def test_a_refusal_among_working_subscriptions_keeps_the_connection(start_runner):
+    def scenario(ws, n):
+        ws.send(json.dumps({"reject": "index-tickers BTC-USD: refused, no such instrument"}))
+        time.sleep(0.1)  # past the 50 ms grace only if nothing else flowed
+        ws.send(bar_frame(T0, 100.0))
+        server.hold(ws, n)
+
+    timing = replace(FAST, reject_grace_s=1.0)
+    with LoopbackServer(scenario) as server:
+        _runner, rec = start_runner(ToyStream(server.url), timing)
+        wait_until(lambda: rec.bar_times())
+        wait_until(lambda: rec.statuses[-1].state is StreamState.LIVE)
+        status = rec.statuses[-1]
+        assert status.message == "index-tickers BTC-USD: refused, no such instrument"
+        assert status.label == "live"
+        time.sleep(0.1)
+        assert server.connections == 1 and not rec.gaps
+
+
 def test_venue_reconnect_request_reopens(start_runner):
     def scenario(ws, n):
         ws.send(bar_frame(T0 + n * 3_600_000, 100.0))
@@ -330,3 +351,34 @@ def test_stop_ends_a_stalled_connection_quickly(start_runner):
         assert time.monotonic() - started < 0.5
         assert rec.statuses[-1].state is StreamState.STOPPED
         assert server.connections == 1 and not rec.gaps
+
+
+def test_reconnects_leave_no_thread_or_socket_behind(start_runner):
+    def scenario(ws, n):
+        ws.send(bar_frame(T0 + n * 3_600_000, 100.0))
+        if n < 8:
+            time.sleep(0.01)
+            ws.close(1001, "going away")
+            return
+        server.hold(ws, n)
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def steady_scenario(ws, n):
+        ws.send(bar_frame(T0, 100.0))
+        steady.hold(ws, n)
+
+    timing = replace(FAST, heartbeat_timeout_s=5.0)
+    with LoopbackServer(steady_scenario) as steady:
+        # the baseline: one live connection, its threads and sockets
+        base_runner, base = start_runner(ToyStream(steady.url, name="base"), timing)
+        wait_until(lambda: base.statuses and base.statuses[-1].state is StreamState.LIVE)
+        threads0, fds0 = threading.active_count(), fds()
+        base_runner.request_stop()
+        assert base_runner.join(1.0)
+    with LoopbackServer(scenario) as server:
+        _runner, rec = start_runner(ToyStream(server.url), timing)
+        wait_until(lambda: len(rec.gaps) == 8 and rec.statuses[-1].state is StreamState.LIVE)
+        wait_until(lambda: threading.active_count() <= threads0)
+        assert fds() <= fds0 + 2  # the loopback server's own listening socket and one spare

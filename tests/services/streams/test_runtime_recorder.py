@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,13 @@ from services.app import open_live
 from services.cache import Cache
 from services.recorder import Recorder, RecordError, cmd_record, parse_duration
 from services.streams.lock import StreamLock
-from tests.services.streams.loopback import FAST, LoopbackServer, ToyStream, bar_frame
+from tests.services.streams.loopback import (
+    FAST,
+    LoopbackServer,
+    ToyStream,
+    bar_frame,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 HOUR = 3_600_000
@@ -124,7 +132,8 @@ def test_recorder_streams_into_the_cache_and_prints_status_lines(data_dir):
     out = io.StringIO()
     try:
         with LoopbackServer(scenario) as server:
-            recorder = Recorder(services, [ToyStream(server.url)], out=out, timing=FAST,
+            recorder = Recorder(services, [ToyStream(server.url)], out=out,
+                                timing=replace(FAST, heartbeat_timeout_s=5.0),
                                 flush_interval_s=0.05, status_interval_s=0.1,
                                 liquidation_sink=lambda _e: None)
             assert recorder.run(0.35) == 0
@@ -137,6 +146,47 @@ def test_recorder_streams_into_the_cache_and_prints_status_lines(data_dir):
         assert lines[-1].endswith("stopped: stored 1 rows and 0 liquidations")
     finally:
         services.close()
+
+
+def test_a_reconnect_gap_is_filled_over_rest(data_dir):
+    """A Binance spot reconnect names the price series; the recorder refreshes them over REST
+    (bench/fake_venues.py answers in Binance's documented shape) into the cache."""
+    from bench.fake_venues import FakeVenues
+
+    def scenario(ws, n):
+        ws.send(bar_frame(hour_ago(), 100.0, closed=False))
+        if n == 0:
+            time.sleep(0.02)
+            ws.close(1001, "going away")
+            return
+        server.hold(ws, n)
+
+    with FakeVenues() as rest, LoopbackServer(scenario) as server:
+        services = open_live({**os.environ, **rest.env()})
+        out = io.StringIO()
+        try:
+            recorder = Recorder(services, [ToyStream(server.url, venue="binance")], out=out,
+                                timing=replace(FAST, heartbeat_timeout_s=5.0),
+                                status_interval_s=60.0, refresh_on_start=False,
+                                liquidation_sink=lambda _e: None)
+            done = threading.Event()
+            runner = threading.Thread(target=lambda: (recorder.run(10.0), done.set()))
+            runner.start()
+            wait_until(lambda: recorder.gaps.filled + recorder.gaps.failed == 4, timeout_s=20)
+            recorder.request_stop()
+            runner.join(5)
+            assert done.is_set()
+            assert recorder.gaps_seen == 1 and recorder.gaps.filled == 4
+            for sid in ("btc.1h", "eth.1h", "btc.1d", "eth.1d"):
+                # from the bar the gap began in to now, fetched over REST (the stream's bar was
+                # open: the hub stores no open bar), not the whole history
+                stored = services.cache.read(sid)
+                interval = HOUR if sid.endswith("1h") else 24 * HOUR
+                assert 1 <= len(stored) <= 2, sid
+                assert stored.time[-1] > time.time() * 1000 - interval, sid
+            assert rest.requests < 20
+        finally:
+            services.close()
 
 
 WRITER = textwrap.dedent("""
@@ -185,3 +235,48 @@ def test_two_processes_write_and_read_one_cache_file(tmp_path):
     assert len(mine) == n and np.array_equal(mine["long_usd"], np.arange(n, dtype=float))
     assert len(theirs) == n and np.array_equal(theirs["close"], np.arange(1, n + 1, dtype=float))
     cache.close()
+
+
+def test_sigterm_stops_the_recorder_with_the_last_batch_stored(data_dir):
+    """`main.py record` as a process: SIGTERM → exit 0, and what it held is in the cache (the
+    writer's own period is 60 s here, so only the stop can have stored it)."""
+    import signal
+
+    from bench.fake_streams import FakeStreamVenues
+
+    with FakeStreamVenues(rates={"bybit": 200.0}) as fake:
+        env = {**os.environ, **fake.env(), "PYTHONUNBUFFERED": "1"}
+        child = subprocess.Popen([sys.executable, "main.py", "record", "--flush-every", "60"],
+                                 cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        try:
+            first = child.stdout.readline()
+            assert "recording 6 streams" in first, first + child.stderr.read()
+            assert fake.wait_subscribed("bybit")
+            fake.burst("bybit", 500, 0.2)
+            sent = fake.sent["bybit"]
+            deadline = time.monotonic() + 2
+            while fake.sent["bybit"] < sent + 60 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.1)  # loopback: the frames are in the recorder by now
+            child.send_signal(signal.SIGTERM)
+            out, err = child.communicate(timeout=5)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    assert child.returncode == 0, err
+    assert "Traceback" not in err
+    last = out.strip().splitlines()[-1]
+    assert "stopped: stored" in last
+    cache = Cache(data_dir / "cache.sqlite")
+    try:
+        premium = cache.read("premium.bybit.btc")
+        assert len(premium) >= 1 and np.isfinite(premium["premium_pct"]).all()
+        stored_rows = int(last.split("stored ")[1].split(" rows")[0])
+        assert stored_rows >= 1
+        if hasattr(Cache, "add_liquidations"):  # the liquidation store (issue 15, liq)
+            liq = [cache.read(f"liq.bybit.{a}") for a in ("btc", "eth")]
+            assert sum(float(b["count"].sum()) for b in liq if len(b)) >= 1
+    finally:
+        cache.close()
