@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from models.catalog import SeriesSpec, validate_symbol
 from models.series import (
