@@ -18,11 +18,11 @@ import numpy as np
 from models.analyses import (
     ANALYSES,
     DEFAULT_DELTA,
-    BasisAnalysis,
     DEFAULT_DRAWDOWN,
     DEFAULT_POSITIONING,
     DEFAULT_RV_METHOD,
     ROTATION_WINDOWS,
+    BasisAnalysis,
     ChainAnalysis,
     DataLoader,
     FundingAnalysis,

@@ -45,11 +45,10 @@ if __package__ in (None, ""):  # run as a script: import this checkout's models,
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.catalog import FUNDING_VENUES as FUNDING_VENUE_KEYS
-from models.catalog import INTERVAL_MS, OI_VENUES
-from models.basis import basis_pct as basis_of
 from models.basis import annualised_pct, cme_front_expiry_ms, front_quarterly
-from models.catalog import BASIS_VENUES, CME_BTC_ID
+from models.basis import basis_pct as basis_of
+from models.catalog import BASIS_VENUES, CME_BTC_ID, INTERVAL_MS, OI_VENUES
+from models.catalog import FUNDING_VENUES as FUNDING_VENUE_KEYS
 from models.ids import (
     basis_curve_id,
     basis_id,
