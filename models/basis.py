@@ -197,6 +197,6 @@ def cme_basis(cme: SeriesData, spot: SeriesData) -> SeriesData:
     expiry = np.array([cme_front_expiry_ms(int(t)) for t in close_ms], dtype=np.int64)
     days = days_to_expiry(expiry, close_ms)
     basis = basis_pct(future, index)
+    apr = np.where(days > MIN_CURVE_DAYS, annualised_pct(basis, days), np.nan)
     return SeriesData(common, {"future_price": future, "index_price": index,
-                               "days_to_expiry": days, "basis_pct": basis,
-                               "apr_pct": annualised_pct(basis, days)})
+                               "days_to_expiry": days, "basis_pct": basis, "apr_pct": apr})

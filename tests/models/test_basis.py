@@ -97,6 +97,11 @@ def test_cme_basis_pairs_same_hour_bars_and_annualises_to_the_bar_close():
     assert out["basis_pct"][0] == pytest.approx(0.8)
     assert out["apr_pct"][0] == pytest.approx(0.8 * 365 / days)
     assert out["apr_pct"][1] == 0.0
+    # in the last day before expiry (27 Feb 16:00) the APR is left out, the basis kept
+    last = utc_ms(2026, 2, 27, 3)
+    out = cme_basis(SeriesData.from_rows([last], close=[70_070.0]),
+                    SeriesData.from_rows([last], close=[70_000.0]))
+    assert out["basis_pct"][0] == pytest.approx(0.1) and np.isnan(out["apr_pct"][0])
 
 
 def test_term_structure_sorts_per_venue_and_drops_the_last_day():
