@@ -35,6 +35,8 @@ DERIVATIVE_ASSETS = ("btc", "eth")
 VOLATILITY_SPAN_DAYS = 365
 ROTATION_SPAN_DAYS = 730
 
+#: the span the basis dock's time plots open on, ending at their data's end
+BASIS_SPAN_DAYS = 14
 #: the options dock's pages (one row of charts at a time in a short dock)
 OPTIONS_PAGES = ("gex", "iv", "skew")
 
@@ -75,6 +77,7 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
                 "delta": Choice("options/delta", DEFAULT_DELTA)},
     "rotation": {"window": Choice("rotation/window", 60), "k": Choice("rotation/k", 2.0),
                  "threshold": Choice("rotation/threshold", 0.2)},
+    "basis": {"asset": Choice("basis/asset", "btc")},
     "sources": {},
 }
 
@@ -116,6 +119,7 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
         "options": {"asset": DERIVATIVE_ASSETS, "page": OPTIONS_PAGES,
                     "positioning": tuple(p.value for p in DealerPositioning),
                     "delta": tuple(d.value for d in DeltaConvention)},
+        "basis": {"asset": DERIVATIVE_ASSETS},
         "rotation": {"window": ROTATION_WINDOWS, "k": lambda v: 0.5 <= v <= 6.0,
                      "threshold": lambda v: -1.0 <= v <= 1.0},
     }

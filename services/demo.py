@@ -36,7 +36,7 @@ BUILD_KEY = "demo.build"  # cache meta: the build whose every series is in the c
 
 # Snapshot columns that are not float64 (everything else is; JSON null becomes NaN).
 _INT_COLUMNS = frozenset({"expiry_ms", "next_funding_ms"})
-_STR_COLUMNS = frozenset({"instrument_name", "option_type"})
+_STR_COLUMNS = frozenset({"instrument_name", "option_type", "venue", "instrument"})
 
 
 class DemoDataError(Exception):

@@ -216,3 +216,40 @@ def test_an_unchanged_rotation_result_is_not_redrawn(demo_window, qtbot):
     moved = replace(panel.view, threshold=panel.view.threshold + 0.1)
     panel._on_view(moved)
     assert all(panel.corr_curves[s] is not curves[s] for s in curves)
+
+
+def test_basis_dock_draws_the_exported_term_structure_front_apr_and_premium(
+        demo_window, qtbot, tmp_path):
+    panel = demo_window.panels["basis"]
+    # every input in: the curve snapshot may arrive after the series
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.asset == "btc"
+                    and len(panel.result.curve) == 4 and len(panel.result.front) == 3
+                    and len(panel.result.premium) == 5, timeout=30000)
+    term = export(demo_window, "termstructure.btc", tmp_path)
+    assert set(term["venue"]) == {"binance", "okx", "deribit", "cme"}
+    for venue, item in panel._term.items():
+        rows = term[term["venue"] == venue]
+        np.testing.assert_allclose(item.xData, rows["days"], rtol=1e-9)
+        np.testing.assert_allclose(item.yData, rows["apr_pct"], rtol=1e-9)
+    for venue in ("binance", "okx", "deribit"):
+        front = export(demo_window, f"basis.{venue}.btc", tmp_path)
+        drawn = panel._front[venue].pyramid()
+        np.testing.assert_allclose(drawn.x, seconds(front))
+        np.testing.assert_allclose(drawn.y, front["apr_pct"], rtol=1e-9)
+    cme = export(demo_window, "cmebasis.btc", tmp_path)
+    drawn = panel._front["cme"].pyramid()
+    shown, exported = np.isfinite(drawn.y), np.isfinite(cme["apr_pct"].to_numpy())
+    assert shown.sum() == exported.sum() > 1000
+    np.testing.assert_allclose(drawn.x[shown], seconds(cme)[exported])
+    np.testing.assert_allclose(drawn.y[shown], cme["apr_pct"][exported], rtol=1e-9)
+    premium = export(demo_window, "premium.okx.btc", tmp_path)
+    drawn = panel._premium["okx"].pyramid()
+    np.testing.assert_allclose(drawn.x, seconds(premium))
+    np.testing.assert_allclose(drawn.y, premium["premium_pct"], rtol=1e-9)
+    # The readout at the shared time cursor: each venue's value in force at that instant.
+    front = panel.result.front["deribit"]
+    at = (front.time[100] + 60_000) / 1e3  # a minute after a poll: that poll's row
+    panel.show_at(at)
+    assert f"Deribit</span> {front['apr_pct'][100]:+.2f}%" in panel.summary.text()
+    panel.show_at(None)
+    assert "(48d)" in panel.summary.text()  # back to the latest values
