@@ -5,8 +5,8 @@ Every number is made up by a seeded random model, shaped after the crypto sell-o
 February 2026: BTC −17 % over the four days to 2026-02-05 (close ≈ 60.7k), +10 % on 2026-02-06
 (close 66.8k) while the S&P 500 gains 0.47 %; gold and silver roll over after a hard rally;
 funding turns negative across venues and stays negative through the bounce (each venue's
-current-funding table repeats its last settlement); open interest builds into the drop, then
-flushes; DVOL
+current-funding table repeats its last settlement); open interest builds into the drop, flushes
+at the low and keeps falling through the bounce (shorts closing); DVOL
 peaks near 97; the BTC option chain piles call open interest at 70k–75k and puts at 60k–65k.
 
 Output (byte-identical on every run with the same numpy):
@@ -526,14 +526,14 @@ def apr(rate: np.ndarray | float, interval_hours: float) -> np.ndarray | float:
 
 
 def oi_path(rng: np.random.Generator, base: float) -> np.ndarray:
-    """Hourly open interest (coins) over the last 30 days: builds into the drop, flushes at the
-    low, rebuilds a little."""
+    """Hourly open interest (coins) over the last 30 days: builds into the drop, flushes as
+    longs are liquidated into the low (2026-02-05 21:00), then keeps falling through the 6 Feb
+    rebound as shorts close (the squeeze: price up, open interest down)."""
     n = OI_DAYS * 24
     h0 = hour_index(NOW_MS) - n
     pts = [("2026-01-08T00", 0.92), ("2026-01-15T00", 0.95), ("2026-01-22T00", 0.93),
            ("2026-01-28T00", 0.97), ("2026-02-01T00", 1.0), ("2026-02-03T00", 1.05),
-           ("2026-02-05T12", 1.09), ("2026-02-05T23", 0.94), ("2026-02-06T12", 0.93),
-           ("2026-02-06T23", 0.955)]
+           ("2026-02-05T12", 1.09), ("2026-02-05T21", 0.97), ("2026-02-06T23", 0.885)]
     idx = [hour_index(day_ms(dt.date.fromisoformat(s[:10])) + int(s[11:]) * MS_H) - h0
            for s, _ in pts]
     level = np.interp(np.arange(n), idx, np.log([v for _, v in pts]))
