@@ -22,6 +22,7 @@ from models.analyses import (
     ROTATION_WINDOWS,
 )
 from models.catalog import PRICE_INTERVALS, PRICE_STEMS
+from models.squeeze import SqueezeThresholds
 
 #: the price chart's range buttons: days shown, ending at the data's end
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
@@ -34,6 +35,9 @@ DERIVATIVE_ASSETS = ("btc", "eth")
 #: the span the volatility and rotation docks open on, ending at their data's end
 VOLATILITY_SPAN_DAYS = 365
 ROTATION_SPAN_DAYS = 730
+
+#: the span the squeeze dock opens on, ending at its data's end
+SQUEEZE_SPAN_DAYS = 10
 
 #: the options dock's pages (one row of charts at a time in a short dock)
 OPTIONS_PAGES = ("gex", "iv", "skew")
@@ -75,6 +79,10 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
                 "delta": Choice("options/delta", DEFAULT_DELTA)},
     "rotation": {"window": Choice("rotation/window", 60), "k": Choice("rotation/k", 2.0),
                  "threshold": Choice("rotation/threshold", 0.2)},
+    # the regime thresholds (models/squeeze.py: SqueezeThresholds, whose defaults these are)
+    "squeeze": {"asset": Choice("squeeze/asset", "btc"),
+                **{name: Choice(f"squeeze/{name}", value)
+                   for name, value in SqueezeThresholds().as_params().items()}},
     "sources": {},
 }
 
@@ -98,6 +106,7 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
     from models.derived import RV_WINDOWS
     from models.movers import DRAWDOWN_BASES
     from models.options import DealerPositioning, DeltaConvention
+    from models.squeeze import SQUEEZE_LIMITS, WINDOWS_HOURS
     from models.volatility import RvMethod
 
     if symbols is None:
@@ -118,6 +127,9 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
                     "delta": tuple(d.value for d in DeltaConvention)},
         "rotation": {"window": ROTATION_WINDOWS, "k": lambda v: 0.5 <= v <= 6.0,
                      "threshold": lambda v: -1.0 <= v <= 1.0},
+        "squeeze": {"asset": DERIVATIVE_ASSETS, "window_hours": WINDOWS_HOURS,
+                    **{name: (lambda v, lo=lo, hi=hi: lo <= v <= hi)
+                       for name, (lo, hi) in SQUEEZE_LIMITS.items()}},
     }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from models.catalog import find_spec
 from models.derived import DERIVED, stored_provenance
 from models.ids import dvol_id, funding_id, oi_id, price_id, volmex_id
-from models.series import MS_PER_DAY, SeriesData
+from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
     from models.analyses import (
@@ -29,12 +29,13 @@ if TYPE_CHECKING:
         FundingAnalysis,
         OpenInterestAnalysis,
         RotationAnalysis,
+        SqueezeAnalysis,
         VolatilityAnalysis,
     )
     from models.price_view import PreparedPrices
 
 #: the docks whose x axis is time: their exports keep the rows of the visible time window
-TIME_DOCKS = ("prices", "funding", "open_interest", "volatility", "rotation")
+TIME_DOCKS = ("prices", "funding", "open_interest", "volatility", "rotation", "squeeze")
 EXPORTABLE_DOCKS = (*TIME_DOCKS, "options", "movers")
 
 
@@ -217,6 +218,44 @@ def volatility_series(result: VolatilityAnalysis) -> list[PlottedSeries]:
                                    rv_method=result.rv_method)))
     if len(result.volmex):
         out.append(_stored(volmex_id(asset), result.volmex, ("close",)))
+    return out
+
+
+# -- squeeze anatomy --------------------------------------------------------------------------
+def squeeze_series(result: SqueezeAnalysis) -> list[PlottedSeries]:
+    """The price, the regime table (funding APR, OI change, liquidations, the regime that
+    shades all six plots), DVOL, the premium and front basis, and the regime's runs."""
+    asset = result.asset
+    params = result.thresholds.as_params()
+    as_of = result.as_of_ms
+    out = []
+    if len(result.hours):
+        price = SeriesData(result.hours, {"close": result.close})
+        out.append(_stored(price_id(asset, "1h"), price, ("close",)))
+        name = f"regime.{asset}"
+        provenance = _derived(name, result, as_of, **params)
+        provenance["details"] = {**provenance["details"], "On the chart": (
+            "long liquidations are drawn below the axis (as negative USD), short ones above")}
+        columns = {"funding_apr_pct": result.funding_apr_pct,
+                   "oi_change_pct": result.oi_change_pct, "long_liq_usd": result.long_usd,
+                   "short_liq_usd": result.short_usd, "long_liq_ratio": result.long_ratio,
+                   "short_liq_ratio": result.short_ratio,
+                   "price_change_pct": result.price_change_pct, "regime": result.regime}
+        out.append(_timed(name, name, result.hours, columns, provenance))
+    if len(result.dvol):
+        out.append(_stored(dvol_id(asset), result.dvol, ("close",)))
+    basis = {"premium_pct": result.premium_pct, "front_apr_pct": result.front_apr_pct}
+    if any(np.isfinite(v).any() for v in basis.values()):
+        name = f"squeezebasis.{asset}"
+        out.append(_timed(name, name, result.hours, basis,
+                          _derived(name, result, as_of, **params)))
+    if result.periods:
+        name = f"regimeperiods.{asset}"
+        starts = np.array([a for a, _b, _k in result.periods], dtype=np.int64)
+        out.append(_timed(name, name, starts, {
+            "end_ms": np.array([b for _a, b, _k in result.periods], dtype=np.float64),
+            "regime": np.array([k for _a, _b, k in result.periods], dtype=np.float64)},
+            _derived(name, result, as_of, **params)))
     return out
 
 
@@ -413,6 +452,13 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
                                              choices["rv_method"])
         end = result.dvol.time[-1] / 1e3 if len(result.dvol) else None
         return DockView(volatility_series(result), ending(end, VOLATILITY_SPAN_DAYS))
+    if dock == "squeeze":
+        from models.dock_choices import SQUEEZE_SPAN_DAYS
+
+        thresholds = {k: v for k, v in choices.items() if k != "asset"}
+        result = analyses.analyse_squeeze(loader, choices["asset"], **thresholds)
+        end = (result.as_of_ms + MS_PER_HOUR) / 1e3 if result.as_of_ms else None
+        return DockView(squeeze_series(result), ending(end, SQUEEZE_SPAN_DAYS))
     if dock == "rotation":
         view = analyses.analyse_rotation(loader, choices["window"], choices["k"],
                                          choices["threshold"], choices.get("user_peers", ()))

@@ -53,6 +53,9 @@ MIN_BASELINE_HOURS = 24
 #: an OI row older than this does not count for the OI change (the venues serve hourly rows)
 OI_MAX_AGE_MS = 2 * MS_PER_HOUR
 WINDOWS_HOURS = (2, 4, 6, 8, 12, 24)
+#: the range each threshold may be set to (the dock's boxes and a workspace file's check)
+SQUEEZE_LIMITS = {"funding_apr_max": (-200.0, 200.0), "oi_change_max_pct": (-50.0, 50.0),
+                  "price_change_min_pct": (0.0, 50.0), "liq_multiple": (0.0, 100.0)}
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,9 @@ class SqueezeThresholds:
     def __post_init__(self) -> None:
         if self.window_hours not in WINDOWS_HOURS:
             raise ValueError(f"window_hours must be one of {WINDOWS_HOURS}")
-        if self.price_change_min_pct < 0 or self.liq_multiple < 0:
-            raise ValueError("the price change and liquidation thresholds are magnitudes (≥ 0)")
+        for name, (lo, hi) in SQUEEZE_LIMITS.items():
+            if not lo <= getattr(self, name) <= hi:
+                raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}]")
 
     def as_params(self) -> dict[str, float | int]:
         return asdict(self)
