@@ -39,6 +39,7 @@ from ui.panels.options import OptionsPanel
 from ui.panels.prices import PricesPanel
 from ui.panels.rotation import RotationPanel
 from ui.panels.sources import SourcesPanel
+from ui.panels.squeeze import SqueezePanel
 from ui.panels.volatility import VolatilityPanel
 from ui.preferences import load_preferences
 from ui.scheduler import Scheduler
@@ -88,6 +89,7 @@ def panel_types() -> list[PanelType]:
         PanelType(VolatilityPanel, right, tab_with="funding"),
         PanelType(OptionsPanel, right, tab_with="funding"),
         PanelType(RotationPanel, right, tab_with="funding"),
+        PanelType(SqueezePanel, right, tab_with="funding"),
         PanelType(SourcesPanel, right, tab_with="movers"),
         PanelType(DrawingsPanel, right, tab_with="sources"),
     ]
