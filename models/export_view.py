@@ -454,8 +454,9 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
         return DockView(volatility_series(result), ending(end, VOLATILITY_SPAN_DAYS))
     if dock == "squeeze":
         from models.dock_choices import SQUEEZE_SPAN_DAYS
+        from models.squeeze import SqueezeThresholds
 
-        thresholds = {k: v for k, v in choices.items() if k != "asset"}
+        thresholds = {k: choices[k] for k in SqueezeThresholds().as_params()}
         result = analyses.analyse_squeeze(loader, choices["asset"], **thresholds)
         end = (result.as_of_ms + MS_PER_HOUR) / 1e3 if result.as_of_ms else None
         return DockView(squeeze_series(result), ending(end, SQUEEZE_SPAN_DAYS))

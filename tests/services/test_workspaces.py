@@ -20,7 +20,7 @@ from services.workspaces import (
     write_workspace_file,
 )
 
-SHIPPED_NAMES = ["Squeeze watch", "Rotation", "Options"]
+SHIPPED_NAMES = ["Squeeze watch", "Squeeze anatomy", "Rotation", "Options"]
 
 
 @pytest.fixture

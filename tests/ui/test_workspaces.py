@@ -248,7 +248,7 @@ def test_each_shipped_workspace_applies_from_the_menu_keys(open_window, qtbot):
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
     names = [e.name for e in window.workspaces.entries]
-    assert names[:3] == ["Squeeze watch", "Rotation", "Options"]
+    assert names[:4] == ["Squeeze watch", "Squeeze anatomy", "Rotation", "Options"]
     for n, stem in enumerate(SHIPPED_FILES, start=1):
         expected = load_workspace_file(shipped_dir() / f"{stem}.json")
         with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000):
@@ -328,7 +328,7 @@ def test_the_choice_table_matches_what_the_panels_read(open_window, settings):
     for choices in DOCK_CHOICES.values():
         for choice in choices.values():
             assert choice.setting.split("/")[0] in {"prices", "funding", "movers", "oi", "vol",
-                                                    "options", "rotation"}, choice
+                                                    "options", "rotation", "squeeze"}, choice
 
 
 def test_a_workspace_named_at_start_opens_and_an_unknown_name_is_said(open_window, qtbot):
