@@ -25,6 +25,7 @@ from models.analyses import (
     ChainAnalysis,
     DataLoader,
     FundingAnalysis,
+    LiquidationAnalysis,
     OpenInterestAnalysis,
     RotationAnalysis,
     VolatilityAnalysis,
@@ -32,6 +33,7 @@ from models.analyses import (
 from models.assets import CRYPTO_STEMS, ROTATION_PEERS, asset, prose_name
 from models.catalog import venue_label
 from models.ids import dvol_id, price_id
+from models.liquidations import DEFAULT_BURST_MUSD
 from models.series import SeriesData
 
 if TYPE_CHECKING:
@@ -281,6 +283,40 @@ def movers_frame(result: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     return frame.reset_index()
 
 
+def liquidation_totals_frame(result: LiquidationAnalysis) -> pd.DataFrame:
+    """One row per interval: each venue's long and short USD, then the totals."""
+    import pandas as pd
+
+    totals = result.totals
+    columns: dict[str, np.ndarray] = {}
+    for venue in totals.long_usd:
+        columns[f"{venue}_long_usd"] = totals.long_usd[venue]
+        columns[f"{venue}_short_usd"] = totals.short_usd[venue]
+    columns["total_long_usd"] = totals.total_long
+    columns["total_short_usd"] = totals.total_short
+    return pd.DataFrame(columns, index=_time_index(totals.times))
+
+
+def liquidation_bursts_frame(result: LiquidationAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    times = np.array([b.time_ms for b in result.bursts], dtype=np.int64)
+    return pd.DataFrame({"side": [b.side for b in result.bursts],
+                         "usd": np.array([b.usd for b in result.bursts], dtype=np.float64)},
+                        index=_time_index(times))
+
+
+def liquidation_details(result: LiquidationAnalysis) -> dict[str, Any]:
+    return {"Coverage": "; ".join(result.coverage.values()),
+            "Burst threshold": f"${result.burst_usd / 1e6:g}M per hour on one side"}
+
+
+LIQ_CONVENTION = ("the liquidated side (a long's liquidation is a forced sell); USD = size × the "
+                  "venue's price (Binance average fill, Bybit/OKX bankruptcy price, Deribit "
+                  "trade amount); intervals stamped at their start, UTC; venue feeds are "
+                  "incomplete, so every total is a reported total")
+
+
 def _pair_inputs(peer: str) -> tuple[str, ...]:
     return price_id("btc", "1h"), price_id("btc", "1d"), price_id(peer, "1d")
 
@@ -314,6 +350,23 @@ def _declare() -> list[DerivedSpec]:
                         "% (24h)", "open_interest", fp, oi_change_frame,
                         "change = (OI_now / OI_(now − 24h) − 1) × 100, OI in coins",
                         "OI_(now − 24h) is the last row at or before 24 h earlier", ""),
+        ]
+        lp = {"asset": stem, "interval": "1h", "burst_musd": DEFAULT_BURST_MUSD}
+        specs += [
+            DerivedSpec(f"liqtotals.{stem}",
+                        f"{name} reported liquidations per hour, long and short, per venue "
+                        "and in total", "USD", "liquidations", lp, liquidation_totals_frame,
+                        "Σ USD of the reported liquidations in the hour, per liquidated side, "
+                        "per venue; total = Σ over venues", LIQ_CONVENTION, "1h",
+                        details=liquidation_details),
+            DerivedSpec(f"liqbursts.{stem}",
+                        f"{name} reported liquidation bursts (hours ≥ "
+                        f"${DEFAULT_BURST_MUSD}M on one side)", "USD", "liquidations", lp,
+                        liquidation_bursts_frame,
+                        "hours whose reported total on one side, over every venue, reaches "
+                        "the threshold", LIQ_CONVENTION + "; threshold set in the "
+                        "Liquidations dock (export: the default)", "1h",
+                        details=liquidation_details),
         ]
         for window in RV_WINDOWS:
             vp = {"asset": stem, "window": window, "rv_method": DEFAULT_RV_METHOD}

@@ -7,7 +7,8 @@ the USD value and base-coin size liquidated on each side, and how many reports i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,3 +64,108 @@ def add_buckets(base: SeriesData, more: SeriesData) -> SeriesData:
             np.add.at(col, idx, np.nan_to_num(values))
         columns[name] = col
     return SeriesData.from_rows(times, **columns)
+
+
+# -- checks --------------------------------------------------------------------------------
+def check_liquidation(ev: Liquidation) -> str:
+    """Why an event cannot be stored ("" when it can): side, finite positive size and price."""
+    if ev.side not in (LONG, SHORT):
+        return f"side {ev.side!r}"
+    if not all(np.isfinite(v) and v > 0 for v in (ev.qty, ev.price, ev.usd)):
+        return "size, price and USD value must be finite and positive"
+    if ev.time_ms <= 0:
+        return "no time"
+    return ""
+
+
+# -- what each venue's feed covers (docs/streams.md §8) -------------------------------------
+COVERAGE: dict[str, str] = {
+    "binance": "Binance: latest order per symbol per second (documented); cascades undercounted",
+    "bybit": "Bybit: all liquidations, batched every 500 ms (allLiquidation)",
+    "okx": "OKX: 'not the total' by OKX's own words; REST backfills about the last day",
+    "deribit": "Deribit: perpetual trades flagged as liquidations (no dedicated feed)",
+    "hyperliquid": "Hyperliquid: no public liquidation feed",
+}
+REPORTED_NOTE = ("Reported liquidations: what each venue's public feed shows, not every "
+                 "liquidation that happened.")
+
+
+def coverage_note(venue: str) -> str:
+    return COVERAGE.get(venue, f"{venue}: coverage unknown")
+
+
+# -- totals per interval and bursts ---------------------------------------------------------
+LIQ_INTERVALS_MS: dict[str, int] = {"5m": 300_000, "15m": 900_000, "1h": 3_600_000,
+                                    "4h": 14_400_000, "1d": 86_400_000}
+BURST_INTERVAL_MS = 3_600_000  # bursts are judged per hour, whatever the dock shows
+BURST_THRESHOLDS_MUSD = (1, 2, 5, 10, 20, 50, 100)
+DEFAULT_BURST_MUSD = 10
+
+
+@dataclass(frozen=True)
+class IntervalTotals:
+    """Long and short USD per interval on one grid, per venue and summed over venues."""
+
+    interval_ms: int
+    times: np.ndarray  # interval starts, ms
+    long_usd: dict[str, np.ndarray]  # venue -> USD per interval (0 where nothing was reported)
+    short_usd: dict[str, np.ndarray]
+
+    @property
+    def total_long(self) -> np.ndarray:
+        return _sum(self.long_usd.values(), len(self.times))
+
+    @property
+    def total_short(self) -> np.ndarray:
+        return _sum(self.short_usd.values(), len(self.times))
+
+
+def _sum(parts: Iterable[np.ndarray], n: int) -> np.ndarray:
+    out = np.zeros(n)
+    for part in parts:
+        out += part
+    return out
+
+
+def interval_totals(buckets: Mapping[str, SeriesData], interval_ms: int) -> IntervalTotals:
+    """Sum each venue's minute buckets into intervals stamped at their start (UTC-aligned),
+    on one grid spanning every venue's rows; an interval with no report is 0."""
+    present = {v: d for v, d in buckets.items() if len(d)}
+    if not present:
+        return IntervalTotals(interval_ms, np.empty(0, dtype=np.int64), {}, {})
+    first = min(int(d.time[0]) for d in present.values())
+    last = max(int(d.time[-1]) for d in present.values())
+    start = first - first % interval_ms
+    times = np.arange(start, last - last % interval_ms + interval_ms, interval_ms,
+                      dtype=np.int64)
+    longs, shorts = {}, {}
+    for venue, data in present.items():
+        idx = (data.time - start) // interval_ms
+        for side, out in (("long_usd", longs), ("short_usd", shorts)):
+            col = np.zeros(len(times))
+            np.add.at(col, idx, np.nan_to_num(data[side]))
+            out[venue] = col
+    return IntervalTotals(interval_ms, times, longs, shorts)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """An interval whose reported liquidations on one side reached the threshold."""
+
+    time_ms: int  # the interval's start
+    side: str  # LONG or SHORT
+    usd: float  # that side's total over every venue
+
+
+def find_bursts(totals: IntervalTotals, threshold_usd: float) -> list[Burst]:
+    """Every (interval, side) whose total over venues is at least `threshold_usd`, in time
+    order, longs before shorts within an interval."""
+    out = []
+    longs, shorts = totals.total_long, totals.total_short
+    for i in np.flatnonzero((longs >= threshold_usd) | (shorts >= threshold_usd)):
+        t = int(totals.times[i])
+        if longs[i] >= threshold_usd:
+            out.append(Burst(t, LONG, float(longs[i])))
+        if shorts[i] >= threshold_usd:
+            out.append(Burst(t, SHORT, float(shorts[i])))
+    return out
