@@ -7,6 +7,7 @@ the USD value and base-coin size liquidated on each side, and how many reports i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from models.ids import liq_id
 from models.series import SeriesData
-from models.stream_events import LONG, SHORT, Liquidation
+from models.stream_events import BANKRUPTCY, FILL, LONG, SHORT, TRADE, Liquidation
 
 BUCKET_MS = 60_000
 BUCKET_COLUMNS = ("long_usd", "short_usd", "long_qty", "short_qty", "count")
@@ -26,26 +27,35 @@ def bucket_start(time_ms: int) -> int:
 
 def bucket_rows(events: Iterable[Liquidation]) -> dict[str, SeriesData]:
     """The minute buckets of these events alone, one series per (venue, asset)."""
-    sums: dict[str, dict[int, list[float]]] = {}
+    groups: dict[tuple[str, str], list[Liquidation]] = {}
     for ev in events:
         if ev.side not in (LONG, SHORT):
             raise ValueError(f"liquidated side must be long or short, got {ev.side!r}")
-        row = sums.setdefault(liq_id(ev.venue, ev.asset), {}).setdefault(
-            bucket_start(ev.time_ms), [0.0, 0.0, 0.0, 0.0, 0.0])
-        if ev.side == LONG:
-            row[0] += ev.usd
-            row[2] += ev.qty
-        else:
-            row[1] += ev.usd
-            row[3] += ev.qty
-        row[4] += 1
+        groups.setdefault((ev.venue, ev.asset), []).append(ev)
     out = {}
-    for series_id, rows in sums.items():
-        times = sorted(rows)
-        table = np.array([rows[t] for t in times], dtype=float).reshape(-1, len(BUCKET_COLUMNS))
-        out[series_id] = SeriesData.from_rows(
-            times, **{name: table[:, i] for i, name in enumerate(BUCKET_COLUMNS)})
+    for (venue, asset), group in groups.items():
+        out[liq_id(venue, asset)] = bucket_arrays(
+            np.array([e.time_ms for e in group], dtype=np.int64),
+            np.array([e.side == LONG for e in group], dtype=bool),
+            np.array([e.qty for e in group], dtype=float),
+            np.array([e.usd for e in group], dtype=float))
     return out
+
+
+def bucket_arrays(time_ms: np.ndarray, is_long: np.ndarray, qty: np.ndarray,
+                  usd: np.ndarray) -> SeriesData:
+    """The minute buckets of one venue's and asset's events given as arrays."""
+    if not len(time_ms):
+        return SeriesData.empty(BUCKET_COLUMNS)
+    minutes, idx = np.unique(time_ms - time_ms % BUCKET_MS, return_inverse=True)
+    columns = {}
+    for name, values, mask in (("long_usd", usd, is_long), ("short_usd", usd, ~is_long),
+                               ("long_qty", qty, is_long), ("short_qty", qty, ~is_long),
+                               ("count", np.ones(len(time_ms)), np.ones(len(time_ms), bool))):
+        col = np.zeros(len(minutes))
+        np.add.at(col, idx[mask], values[mask])
+        columns[name] = col
+    return SeriesData.from_rows(minutes, **columns)
 
 
 def add_buckets(base: SeriesData, more: SeriesData) -> SeriesData:
@@ -71,7 +81,7 @@ def check_liquidation(ev: Liquidation) -> str:
     """Why an event cannot be stored ("" when it can): side, finite positive size and price."""
     if ev.side not in (LONG, SHORT):
         return f"side {ev.side!r}"
-    if not all(np.isfinite(v) and v > 0 for v in (ev.qty, ev.price, ev.usd)):
+    if not all(math.isfinite(v) and v > 0 for v in (ev.qty, ev.price, ev.usd)):
         return "size, price and USD value must be finite and positive"
     if ev.time_ms <= 0:
         return "no time"
@@ -88,6 +98,15 @@ COVERAGE: dict[str, str] = {
 }
 REPORTED_NOTE = ("Reported liquidations: what each venue's public feed shows, not every "
                  "liquidation that happened.")
+
+
+# What each venue's price of a liquidation is (docs/streams.md §8).
+PRICE_KINDS_BY_VENUE = {"binance": FILL, "bybit": BANKRUPTCY, "okx": BANKRUPTCY,
+                        "deribit": TRADE}
+
+
+def price_kind_of(venue: str) -> str:
+    return PRICE_KINDS_BY_VENUE.get(venue, BANKRUPTCY)
 
 
 def coverage_note(venue: str) -> str:

@@ -37,9 +37,9 @@ import numpy as np
 
 from models.catalog import validate_series_id
 from models.ids import IdKind, SeriesId, liq_id, parse_series_id
-from models.liquidations import BUCKET_MS, bucket_rows, bucket_start, check_liquidation
+from models.liquidations import BUCKET_MS, bucket_arrays, bucket_start, check_liquidation
 from models.series import FUTURE_TOLERANCE_MS, SeriesData, Snapshot, now_ms
-from models.stream_events import Liquidation
+from models.stream_events import LONG, Liquidation
 from services.errors import (
     DISK_RETRY_SECONDS,
     LOCK_RETRY_SECONDS,
@@ -550,13 +550,17 @@ class Cache:
         """The buckets of these minutes, summed from every stored event in them."""
         lo, hi = min(minutes), max(minutes) + BUCKET_MS
         found = conn.execute(
-            "SELECT time_ms, instrument, side, qty, price, usd, price_kind FROM liquidations "
+            "SELECT time_ms, side = ?, qty, usd FROM liquidations "
             "WHERE venue=? AND asset=? AND time_ms>=? AND time_ms<?",
-            (venue, asset, lo, hi)).fetchall()
-        events = [Liquidation(t, venue, inst, asset, side, qty, price, usd, kind)
-                  for t, inst, side, qty, price, usd, kind in found
-                  if bucket_start(t) in minutes]
-        return bucket_rows(events).get(liq_id(venue, asset), SeriesData.empty())
+            (LONG, venue, asset, lo, hi)).fetchall()
+        if not found:
+            return SeriesData.empty()
+        time_ms = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
+        is_long = np.fromiter((r[1] for r in found), dtype=bool, count=len(found))
+        qty = np.fromiter((r[2] for r in found), dtype=float, count=len(found))
+        usd = np.fromiter((r[3] for r in found), dtype=float, count=len(found))
+        keep = np.isin(time_ms - time_ms % BUCKET_MS, np.fromiter(minutes, dtype=np.int64))
+        return bucket_arrays(time_ms[keep], is_long[keep], qty[keep], usd[keep])
 
     def liquidation_events(self, series_id: str, start_ms: int | None = None,
                            end_ms: int | None = None) -> list[Liquidation]:
