@@ -22,6 +22,7 @@ from models.analyses import (
     ROTATION_WINDOWS,
 )
 from models.catalog import PRICE_INTERVALS, PRICE_STEMS
+from models.liquidations import BURST_THRESHOLDS_MUSD, DEFAULT_BURST_MUSD
 
 #: the price chart's range buttons: days shown, ending at the data's end
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
@@ -34,6 +35,10 @@ DERIVATIVE_ASSETS = ("btc", "eth")
 #: the span the volatility and rotation docks open on, ending at their data's end
 VOLATILITY_SPAN_DAYS = 365
 ROTATION_SPAN_DAYS = 730
+
+#: the liquidations dock's bar intervals (models/liquidations.LIQ_INTERVALS_MS without 5m: a
+#: month of 5-minute bars per venue is more rectangles than a dock can show)
+LIQUIDATION_INTERVALS = ("15m", "1h", "4h", "1d")
 
 #: the options dock's pages (one row of charts at a time in a short dock)
 OPTIONS_PAGES = ("gex", "iv", "skew")
@@ -75,6 +80,10 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
                 "delta": Choice("options/delta", DEFAULT_DELTA)},
     "rotation": {"window": Choice("rotation/window", 60), "k": Choice("rotation/k", 2.0),
                  "threshold": Choice("rotation/threshold", 0.2)},
+    "liquidations": {"asset": Choice("liq/asset", "btc"),
+                     "interval": Choice("liq/interval", "1h"),
+                     # shared with the price chart's burst markers (ui/derived_feeds.py)
+                     "burst_musd": Choice("liq/burst_musd", DEFAULT_BURST_MUSD)},
     "sources": {},
 }
 
@@ -118,6 +127,8 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
                     "delta": tuple(d.value for d in DeltaConvention)},
         "rotation": {"window": ROTATION_WINDOWS, "k": lambda v: 0.5 <= v <= 6.0,
                      "threshold": lambda v: -1.0 <= v <= 1.0},
+        "liquidations": {"asset": DERIVATIVE_ASSETS, "interval": LIQUIDATION_INTERVALS,
+                         "burst_musd": BURST_THRESHOLDS_MUSD},
     }
 
 

@@ -96,6 +96,14 @@ COVERAGE: dict[str, str] = {
     "deribit": "Deribit: perpetual trades flagged as liquidations (no dedicated feed)",
     "hyperliquid": "Hyperliquid: no public liquidation feed",
 }
+#: the same, in a few words for a line under a chart (the full notes go in its tooltip)
+COVERAGE_SHORT: dict[str, str] = {
+    "binance": "≤1/s per symbol",
+    "bybit": "all",
+    "okx": "partial",
+    "deribit": "flagged trades",
+    "hyperliquid": "none",
+}
 REPORTED_NOTE = ("Reported liquidations: what each venue's public feed shows, not every "
                  "liquidation that happened.")
 
