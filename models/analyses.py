@@ -19,9 +19,28 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from models.assets import CRYPTO_STEMS, ROTATION_PEERS
-from models.catalog import FUNDING_VENUES, OI_VENUES, PRICE_STEMS
-from models.ids import dvol_id, funding_id, funding_now_id, oi_id, options_id, price_id, volmex_id
+from models.catalog import FUNDING_VENUES, LIQUIDATION_VENUES, OI_VENUES, PRICE_STEMS
+from models.ids import (
+    dvol_id,
+    funding_id,
+    funding_now_id,
+    liq_id,
+    oi_id,
+    options_id,
+    price_id,
+    volmex_id,
+)
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
+from models.liquidations import (
+    BURST_INTERVAL_MS,
+    DEFAULT_BURST_MUSD,
+    LIQ_INTERVALS_MS,
+    Burst,
+    IntervalTotals,
+    coverage_note,
+    find_bursts,
+    interval_totals,
+)
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData, Snapshot
 
 if TYPE_CHECKING:
@@ -176,6 +195,43 @@ def analyse_open_interest(loader: DataLoader, asset: str) -> OpenInterestAnalysi
         SeriesData.empty(["close"])
     return OpenInterestAnalysis(asset, venues, {v: oi_change_pct(d, 24) for v, d in
                                                 venues.items()}, price.select(["close"]))
+
+
+# -- reported liquidations --------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiquidationAnalysis:
+    """Reported liquidations of one asset per interval, per venue and in total, and the hours
+    whose total on one side reached the burst threshold."""
+
+    asset: str
+    interval: str
+    totals: IntervalTotals
+    bursts: tuple[Burst, ...]
+    burst_usd: float
+    coverage: dict[str, str]  # venue -> what its feed covers (every venue asked, data or not)
+    as_of_ms: int | None
+
+
+DEFAULT_LIQ_INTERVAL = "1h"
+
+
+def liquidation_inputs(asset: str, interval: str = DEFAULT_LIQ_INTERVAL,
+                       burst_musd: int = DEFAULT_BURST_MUSD) -> tuple[str, ...]:
+    return tuple(liq_id(v, asset) for v in LIQUIDATION_VENUES)
+
+
+def analyse_liquidations(loader: DataLoader, asset: str, interval: str = DEFAULT_LIQ_INTERVAL,
+                         burst_musd: int = DEFAULT_BURST_MUSD) -> LiquidationAnalysis:
+    if interval not in LIQ_INTERVALS_MS:
+        raise ValueError(f"interval {interval!r} (one of {', '.join(LIQ_INTERVALS_MS)})")
+    buckets = {v: loader.read(liq_id(v, asset)) for v in LIQUIDATION_VENUES}
+    totals = interval_totals(buckets, LIQ_INTERVALS_MS[interval])
+    hourly = totals if interval == "1h" else interval_totals(buckets, BURST_INTERVAL_MS)
+    burst_usd = float(burst_musd) * 1e6
+    as_of = max((d.last_ms for d in buckets.values() if len(d)), default=None)
+    return LiquidationAnalysis(asset, interval, totals, tuple(find_bursts(hourly, burst_usd)),
+                               burst_usd, {v: coverage_note(v) for v in LIQUIDATION_VENUES},
+                               as_of)
 
 
 # -- implied and realised volatility ------------------------------------------------------------
@@ -708,5 +764,6 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("rotation", rotation_inputs, analyse_rotation),
     Analysis("movers", movers_inputs, analyse_movers),
     Analysis("squeeze", squeeze_inputs, analyse_squeeze),
+    Analysis("liquidations", liquidation_inputs, analyse_liquidations),
 )}
 

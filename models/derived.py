@@ -25,6 +25,7 @@ from models.analyses import (
     ChainAnalysis,
     DataLoader,
     FundingAnalysis,
+    LiquidationAnalysis,
     OpenInterestAnalysis,
     RotationAnalysis,
     SqueezeAnalysis,
@@ -35,6 +36,7 @@ from models.analyses import (
 from models.assets import CRYPTO_STEMS, ROTATION_PEERS, asset, prose_name
 from models.catalog import venue_label
 from models.ids import dvol_id, price_id
+from models.liquidations import DEFAULT_BURST_MUSD
 from models.series import SeriesData
 from models.squeeze import SqueezeThresholds
 
@@ -337,6 +339,40 @@ def squeeze_details(result: SqueezeAnalysis) -> dict[str, Any]:
                                                        result.liq_venues) or "none"}
 
 
+def liquidation_totals_frame(result: LiquidationAnalysis) -> pd.DataFrame:
+    """One row per interval: each venue's long and short USD, then the totals."""
+    import pandas as pd
+
+    totals = result.totals
+    columns: dict[str, np.ndarray] = {}
+    for venue in totals.long_usd:
+        columns[f"{venue}_long_usd"] = totals.long_usd[venue]
+        columns[f"{venue}_short_usd"] = totals.short_usd[venue]
+    columns["total_long_usd"] = totals.total_long
+    columns["total_short_usd"] = totals.total_short
+    return pd.DataFrame(columns, index=_time_index(totals.times))
+
+
+def liquidation_bursts_frame(result: LiquidationAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    times = np.array([b.time_ms for b in result.bursts], dtype=np.int64)
+    return pd.DataFrame({"side": [b.side for b in result.bursts],
+                         "usd": np.array([b.usd for b in result.bursts], dtype=np.float64)},
+                        index=_time_index(times))
+
+
+def liquidation_details(result: LiquidationAnalysis) -> dict[str, Any]:
+    return {"Coverage": "; ".join(result.coverage.values()),
+            "Burst threshold": f"${result.burst_usd / 1e6:g}M per hour on one side"}
+
+
+LIQ_CONVENTION = ("the liquidated side (a long's liquidation is a forced sell); USD = size × the "
+                  "venue's price (Binance average fill, Bybit/OKX bankruptcy price, Deribit "
+                  "trade amount); intervals stamped at their start, UTC; venue feeds are "
+                  "incomplete, so every total is a reported total")
+
+
 def _pair_inputs(peer: str) -> tuple[str, ...]:
     return price_id("btc", "1h"), price_id("btc", "1d"), price_id(peer, "1d")
 
@@ -389,6 +425,23 @@ def _declare() -> list[DerivedSpec]:
                         "hour h = [h, h + 1 h); a venue without a row in the hour is left out "
                         "of that hour's mean", "1h", details=squeeze_details,
                         own_inputs=(*premium_ids(stem), *basis_ids(stem)) or None),
+        ]
+        lp = {"asset": stem, "interval": "1h", "burst_musd": DEFAULT_BURST_MUSD}
+        specs += [
+            DerivedSpec(f"liqtotals.{stem}",
+                        f"{name} reported liquidations per hour, long and short, per venue "
+                        "and in total", "USD", "liquidations", lp, liquidation_totals_frame,
+                        "Σ USD of the reported liquidations in the hour, per liquidated side, "
+                        "per venue; total = Σ over venues", LIQ_CONVENTION, "1h",
+                        details=liquidation_details),
+            DerivedSpec(f"liqbursts.{stem}",
+                        f"{name} reported liquidation bursts (hours ≥ "
+                        f"${DEFAULT_BURST_MUSD}M on one side)", "USD", "liquidations", lp,
+                        liquidation_bursts_frame,
+                        "hours whose reported total on one side, over every venue, reaches "
+                        "the threshold", LIQ_CONVENTION + "; threshold set in the "
+                        "Liquidations dock (export: the default)", "1h",
+                        details=liquidation_details),
         ]
         for window in RV_WINDOWS:
             vp = {"asset": stem, "window": window, "rv_method": DEFAULT_RV_METHOD}

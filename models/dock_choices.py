@@ -22,6 +22,7 @@ from models.analyses import (
     ROTATION_WINDOWS,
 )
 from models.catalog import PRICE_INTERVALS, PRICE_STEMS
+from models.liquidations import BURST_THRESHOLDS_MUSD, DEFAULT_BURST_MUSD
 from models.squeeze import SqueezeThresholds
 
 #: the price chart's range buttons: days shown, ending at the data's end
@@ -38,6 +39,10 @@ ROTATION_SPAN_DAYS = 730
 
 #: the span the squeeze dock opens on, ending at its data's end
 SQUEEZE_SPAN_DAYS = 10
+
+#: the liquidations dock's bar intervals (models/liquidations.LIQ_INTERVALS_MS without 5m: a
+#: month of 5-minute bars per venue is more rectangles than a dock can show)
+LIQUIDATION_INTERVALS = ("15m", "1h", "4h", "1d")
 
 #: the options dock's pages (one row of charts at a time in a short dock)
 OPTIONS_PAGES = ("gex", "iv", "skew")
@@ -79,6 +84,10 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
                 "delta": Choice("options/delta", DEFAULT_DELTA)},
     "rotation": {"window": Choice("rotation/window", 60), "k": Choice("rotation/k", 2.0),
                  "threshold": Choice("rotation/threshold", 0.2)},
+    "liquidations": {"asset": Choice("liq/asset", "btc"),
+                     "interval": Choice("liq/interval", "1h"),
+                     # shared with the price chart's burst markers (ui/derived_feeds.py)
+                     "burst_musd": Choice("liq/burst_musd", DEFAULT_BURST_MUSD)},
     # the regime thresholds (models/squeeze.py: SqueezeThresholds, whose defaults these are)
     "squeeze": {"asset": Choice("squeeze/asset", "btc"),
                 **{name: Choice(f"squeeze/{name}", value)
@@ -127,6 +136,8 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
                     "delta": tuple(d.value for d in DeltaConvention)},
         "rotation": {"window": ROTATION_WINDOWS, "k": lambda v: 0.5 <= v <= 6.0,
                      "threshold": lambda v: -1.0 <= v <= 1.0},
+        "liquidations": {"asset": DERIVATIVE_ASSETS, "interval": LIQUIDATION_INTERVALS,
+                         "burst_musd": BURST_THRESHOLDS_MUSD},
         "squeeze": {"asset": DERIVATIVE_ASSETS, "window_hours": WINDOWS_HOURS,
                     **{name: (lambda v, lo=lo, hi=hi: lo <= v <= hi)
                        for name, (lo, hi) in SQUEEZE_LIMITS.items()}},

@@ -18,7 +18,7 @@ import numpy as np
 
 from models.catalog import find_spec
 from models.derived import DERIVED, stored_provenance
-from models.ids import dvol_id, funding_id, oi_id, price_id, volmex_id
+from models.ids import dvol_id, funding_id, liq_id, oi_id, price_id, volmex_id
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         CorrelationMatrix,
         DataLoader,
         FundingAnalysis,
+        LiquidationAnalysis,
         OpenInterestAnalysis,
         RotationAnalysis,
         SqueezeAnalysis,
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     from models.price_view import PreparedPrices
 
 #: the docks whose x axis is time: their exports keep the rows of the visible time window
-TIME_DOCKS = ("prices", "funding", "open_interest", "volatility", "rotation", "squeeze")
+TIME_DOCKS = ("prices", "funding", "open_interest", "volatility", "rotation", "liquidations",
+              "squeeze")
 EXPORTABLE_DOCKS = (*TIME_DOCKS, "options", "movers")
 
 
@@ -196,6 +198,39 @@ def open_interest_series(result: OpenInterestAnalysis) -> list[PlottedSeries]:
     if len(result.price):
         out.append(_stored(price_id(result.asset, "1h"), result.price, ("close",),
                            "right-hand axis"))
+    return out
+
+
+# -- liquidations -----------------------------------------------------------------------------
+def liquidation_series(result: LiquidationAnalysis) -> list[PlottedSeries]:
+    """Each venue's reported long and short USD per interval (the stacked bars: shorts drawn
+    above the axis, longs below), the totals over venues, and the bursts the price chart
+    marks."""
+    asset, totals = result.asset, result.totals
+    note = (f"summed per {result.interval} interval (stamped at its start); short liquidations "
+            "drawn above the axis, long below; reported by the venue's feed")
+    out = []
+    for venue in totals.long_usd:
+        series_id = liq_id(venue, asset)
+        out.append(_timed(f"{series_id}.{result.interval}", series_id, totals.times,
+                          {"long_usd": totals.long_usd[venue],
+                           "short_usd": totals.short_usd[venue]},
+                          _stored_provenance(series_id, result.as_of_ms, note)))
+    if len(totals.times):
+        out.append(_timed(f"liqtotals.{asset}.{result.interval}", f"liqtotals.{asset}",
+                          totals.times, {"total_long_usd": totals.total_long,
+                                         "total_short_usd": totals.total_short},
+                          _derived(f"liqtotals.{asset}", result, result.as_of_ms,
+                                   interval=result.interval)))
+    if result.bursts:
+        out.append(_timed(f"liqbursts.{asset}", f"liqbursts.{asset}",
+                          np.array([b.time_ms for b in result.bursts], dtype=np.int64),
+                          {"long_usd": np.array([b.usd if b.side == "long" else np.nan
+                                                 for b in result.bursts]),
+                           "short_usd": np.array([b.usd if b.side == "short" else np.nan
+                                                  for b in result.bursts])},
+                          _derived(f"liqbursts.{asset}", result, result.as_of_ms,
+                                   burst_musd=result.burst_usd / 1e6)))
     return out
 
 
@@ -447,6 +482,9 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
     if dock == "open_interest":
         return DockView(open_interest_series(
             analyses.analyse_open_interest(loader, choices["asset"])), None)
+    if dock == "liquidations":
+        return DockView(liquidation_series(analyses.analyse_liquidations(
+            loader, choices["asset"], choices["interval"], choices["burst_musd"])), None)
     if dock == "volatility":
         result = analyses.analyse_volatility(loader, choices["asset"], choices["window"],
                                              choices["rv_method"])

@@ -29,14 +29,17 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.catalog import validate_series_id
+from models.ids import IdKind, SeriesId, liq_id, parse_series_id
+from models.liquidations import BUCKET_MS, bucket_arrays, bucket_start, check_liquidation
 from models.series import FUTURE_TOLERANCE_MS, SeriesData, Snapshot, now_ms
+from models.stream_events import LONG, Liquidation
 from services.errors import (
     DISK_RETRY_SECONDS,
     LOCK_RETRY_SECONDS,
@@ -77,6 +80,22 @@ CREATE TABLE IF NOT EXISTS series_meta (
     series_id TEXT PRIMARY KEY,
     meta      TEXT NOT NULL          -- JSON object
 ) WITHOUT ROWID;
+-- Reported liquidations as the venues sent them (models/stream_events.Liquidation); the
+-- liq.* minute buckets are recomputed from these rows, so a repeat (a stream message and the
+-- REST backfill of the same order) is counted once.
+CREATE TABLE IF NOT EXISTS liquidations (
+    venue      TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    time_ms    INTEGER NOT NULL,
+    side       TEXT NOT NULL,        -- the liquidated side: long or short
+    qty        REAL NOT NULL,        -- base coin
+    price      REAL NOT NULL,
+    asset      TEXT NOT NULL,
+    usd        REAL NOT NULL,
+    price_kind TEXT NOT NULL,
+    PRIMARY KEY (venue, instrument, time_ms, side, qty, price)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS liquidations_by_asset ON liquidations (venue, asset, time_ms);
 """
 
 
@@ -132,6 +151,19 @@ def _is_corruption(exc: BaseException) -> bool:
     text = str(exc)
     return (primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text
             or "not a database" in text)
+
+
+def _parsed_or_none(series_id: str) -> SeriesId | None:
+    try:
+        return parse_series_id(series_id)
+    except ValueError:
+        return None
+
+
+def _key_float(value: float) -> float:
+    """A size or price as the dedupe key holds it: 12 significant digits, so one order reported
+    twice (sz × ctVal computed on two roads) is one key."""
+    return float(f"{float(value):.12g}")
 
 
 def _encode(data: SeriesData) -> bytes:
@@ -348,35 +380,11 @@ class Cache:
         data = data.normalized().without_empty_rows()
         if not len(data):
             return 0
-        added = 0
         with self._guard(), self._write_lock:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                span = self._chunk_span(conn, series_id, data)
-                keys = data.time // span
-                bounds = np.flatnonzero(np.diff(keys)) + 1
-                starts = np.concatenate([[0], bounds])
-                ends = np.concatenate([bounds, [len(data)]])
-                for lo, hi in zip(starts, ends, strict=True):
-                    key = int(keys[lo])
-                    part = SeriesData(data.time[lo:hi],
-                                      {k: v[lo:hi] for k, v in data.columns.items()})
-                    row = conn.execute(
-                        "SELECT n, columns, data FROM chunks WHERE series_id=? AND chunk=?",
-                        (series_id, key)).fetchone()
-                    if row is not None:
-                        t_old, cols_old = _decode(row[0], json.loads(row[1]), row[2])
-                        old = SeriesData(t_old, cols_old)
-                        added += int(len(part) - np.isin(part.time, old.time).sum())
-                        merged = old.merge(part)
-                    else:
-                        added += len(part)
-                        merged = part
-                    conn.execute(
-                        "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)",
-                        (series_id, key, len(merged), merged.first_ms, merged.last_ms,
-                         json.dumps(list(merged.names)), _encode(merged)))
+                added = self._upsert_in(conn, series_id, data)
                 conn.execute("COMMIT")
             except BaseException:
                 # SQLITE_FULL and some I/O errors roll back by themselves: a second ROLLBACK
@@ -384,6 +392,34 @@ class Cache:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        return added
+
+    def _upsert_in(self, conn: sqlite3.Connection, series_id: str, data: SeriesData) -> int:
+        """The merge of `upsert`, inside the caller's transaction."""
+        added = 0
+        span = self._chunk_span(conn, series_id, data)
+        keys = data.time // span
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        starts = np.concatenate([[0], bounds])
+        ends = np.concatenate([bounds, [len(data)]])
+        for lo, hi in zip(starts, ends, strict=True):
+            key = int(keys[lo])
+            part = SeriesData(data.time[lo:hi], {k: v[lo:hi] for k, v in data.columns.items()})
+            row = conn.execute(
+                "SELECT n, columns, data FROM chunks WHERE series_id=? AND chunk=?",
+                (series_id, key)).fetchone()
+            if row is not None:
+                t_old, cols_old = _decode(row[0], json.loads(row[1]), row[2])
+                old = SeriesData(t_old, cols_old)
+                added += int(len(part) - np.isin(part.time, old.time).sum())
+                merged = old.merge(part)
+            else:
+                added += len(part)
+                merged = part
+            conn.execute(
+                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)",
+                (series_id, key, len(merged), merged.first_ms, merged.last_ms,
+                 json.dumps(list(merged.names)), _encode(merged)))
         return added
 
     def read(self, series_id: str, start_ms: int | None = None,
@@ -445,7 +481,108 @@ class Cache:
             conn.execute("BEGIN IMMEDIATE")
             for table in ("chunks", "snapshots", "series_meta"):
                 conn.execute(f"DELETE FROM {table} WHERE series_id=?", (series_id,))
+            parsed = _parsed_or_none(series_id)
+            if parsed is not None and parsed.kind is IdKind.LIQUIDATIONS:
+                # the events the buckets are summed from go with them
+                conn.execute("DELETE FROM liquidations WHERE venue=? AND asset=?",
+                             (parsed.venue, parsed.asset))
             conn.execute("COMMIT")
+
+    # -- reported liquidations ------------------------------------------------------------------
+    def add_liquidations(self, events: Sequence[Liquidation]) -> dict[str, SeriesData]:
+        """Store reported liquidations and bring their `liq.*` minute buckets up to date.
+
+        A repeat of a stored event (same venue, instrument, time, side, size and price: the
+        stream and the REST backfill reporting one order) is ignored. Every minute an event
+        touched is recomputed from the stored events, so a bucket is always the sum of what
+        was recorded in it, however often its events arrived. Returns the recomputed buckets
+        by series id (what a caller merges into what it shows). Events that are not finite
+        or positive are refused (logged), not stored."""
+        return self.add_liquidations_counted(events)[0]
+
+    def add_liquidations_counted(self, events: Sequence[Liquidation]
+                                 ) -> tuple[dict[str, SeriesData], int]:
+        """`add_liquidations`, and how many of the events were new."""
+        rows = []
+        touched: dict[tuple[str, str], set[int]] = {}
+        refused = 0
+        for ev in events:
+            problem = check_liquidation(ev)
+            if problem:
+                refused += 1
+                if refused == 1:
+                    log.warning("liquidation refused (%s): %s", problem, ev)
+                continue
+            rows.append((ev.venue, ev.instrument, int(ev.time_ms), ev.side, _key_float(ev.qty),
+                         _key_float(ev.price), ev.asset, float(ev.usd), ev.price_kind))
+            touched.setdefault((ev.venue, ev.asset), set()).add(bucket_start(int(ev.time_ms)))
+        if refused > 1:
+            log.warning("%d liquidations refused in one batch", refused)
+        if not rows:
+            return {}, 0
+        for venue, asset in touched:
+            validate_series_id(liq_id(venue, asset))
+        out: dict[str, SeriesData] = {}
+        with self._guard(), self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = conn.total_changes
+                conn.executemany("INSERT OR IGNORE INTO liquidations VALUES (?,?,?,?,?,?,?,?,?)",
+                                 rows)
+                new = conn.total_changes - before
+                for (venue, asset), minutes in touched.items():
+                    series_id = liq_id(venue, asset)
+                    buckets = self._liquidation_buckets(conn, venue, asset, minutes)
+                    if len(buckets):
+                        self._upsert_in(conn, series_id, buckets)
+                    out[series_id] = buckets
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return out, new
+
+    @staticmethod
+    def _liquidation_buckets(conn: sqlite3.Connection, venue: str, asset: str,
+                             minutes: set[int]) -> SeriesData:
+        """The buckets of these minutes, summed from every stored event in them."""
+        lo, hi = min(minutes), max(minutes) + BUCKET_MS
+        found = conn.execute(
+            "SELECT time_ms, side = ?, qty, usd FROM liquidations "
+            "WHERE venue=? AND asset=? AND time_ms>=? AND time_ms<?",
+            (LONG, venue, asset, lo, hi)).fetchall()
+        if not found:
+            return SeriesData.empty()
+        time_ms = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
+        is_long = np.fromiter((r[1] for r in found), dtype=bool, count=len(found))
+        qty = np.fromiter((r[2] for r in found), dtype=float, count=len(found))
+        usd = np.fromiter((r[3] for r in found), dtype=float, count=len(found))
+        keep = np.isin(time_ms - time_ms % BUCKET_MS, np.fromiter(minutes, dtype=np.int64))
+        return bucket_arrays(time_ms[keep], is_long[keep], qty[keep], usd[keep])
+
+    def liquidation_events(self, series_id: str, start_ms: int | None = None,
+                           end_ms: int | None = None) -> list[Liquidation]:
+        """The stored events behind `liq.<venue>.<asset>`, oldest first, in [start, end]."""
+        validate_series_id(series_id)
+        parsed = parse_series_id(series_id)
+        if parsed.kind is not IdKind.LIQUIDATIONS:
+            raise ValueError(f"{series_id} is not a liquidation series")
+        sql = ("SELECT time_ms, instrument, side, qty, price, usd, price_kind FROM liquidations "
+               "WHERE venue=? AND asset=?")
+        args: list[Any] = [parsed.venue, parsed.asset]
+        if start_ms is not None:
+            sql += " AND time_ms>=?"
+            args.append(int(start_ms))
+        if end_ms is not None:
+            sql += " AND time_ms<=?"
+            args.append(int(end_ms))
+        sql += " ORDER BY time_ms, instrument, side, qty, price"
+        with self._guard():
+            found = self._conn().execute(sql, args).fetchall()
+        return [Liquidation(t, parsed.venue, inst, parsed.asset, side, qty, price, usd, kind)
+                for t, inst, side, qty, price, usd, kind in found]
 
     # -- per-series metadata (last fetch, serving venue …) -------------------------------------
     def _meta(self, conn: sqlite3.Connection, series_id: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from ui.gui_collector import collect_on_gui_thread
 from ui.panels.base import Panel, UiContext
 from ui.panels.drawings import DrawingsPanel
 from ui.panels.funding import FundingPanel
+from ui.panels.liquidations import LiquidationsPanel
 from ui.panels.movers import MoversPanel
 from ui.panels.open_interest import OpenInterestPanel
 from ui.panels.options import OptionsPanel
@@ -92,6 +93,7 @@ def panel_types() -> list[PanelType]:
         PanelType(SqueezePanel, right, tab_with="funding"),
         PanelType(SourcesPanel, right, tab_with="movers"),
         PanelType(DrawingsPanel, right, tab_with="sources"),
+        PanelType(LiquidationsPanel, right, tab_with="movers"),
     ]
 
 

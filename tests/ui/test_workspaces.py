@@ -324,11 +324,14 @@ def test_the_choice_table_matches_what_the_panels_read(open_window, settings):
     assert {k: captured["options"][k] for k in ("positioning", "delta")} == \
         feeds.shared_params("chain")
     assert captured["volatility"]["rv_method"] == feeds.shared_params("volatility")["rv_method"]
+    assert captured["liquidations"]["burst_musd"] == \
+        feeds.shared_params("liquidations")["burst_musd"]
     # The settings each choice is written to are the ones the window reads back.
     for choices in DOCK_CHOICES.values():
         for choice in choices.values():
             assert choice.setting.split("/")[0] in {"prices", "funding", "movers", "oi", "vol",
-                                                    "options", "rotation", "squeeze"}, choice
+                                                    "options", "rotation", "liq",
+                                                    "squeeze"}, choice
 
 
 def test_a_workspace_named_at_start_opens_and_an_unknown_name_is_said(open_window, qtbot):
