@@ -754,6 +754,79 @@ def analyse_squeeze(loader: DataLoader, asset: str, **thresholds: Any) -> Squeez
         venues_of(premiums), venues_of(bases), missing)
 
 
+# -- basis ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BasisAnalysis:
+    """Perp premium, front-quarterly basis history and the term structure of one asset
+    (models/basis.py for every convention)."""
+
+    asset: str
+    premium: dict[str, SeriesData]  # venue -> mark, index, premium_pct (a row a minute)
+    front: dict[str, SeriesData]  # venue -> the front quarterly's rows (apr_pct …), a row a poll
+    cme: SeriesData  # CME front month against spot (BTC only), BASIS columns
+    #: venue -> instrument, expiry_ms, days, basis_pct, apr_pct … of the newest curve snapshot;
+    #: "cme" -> the CME front month's point at the curve's time
+    curve: dict[str, dict[str, np.ndarray]]
+    curve_time_ms: int | None
+
+    @property
+    def as_of_ms(self) -> int | None:
+        times = [d.last_ms for d in (*self.premium.values(), *self.front.values(), self.cme)
+                 if d.last_ms is not None]
+        if self.curve_time_ms is not None:
+            times.append(self.curve_time_ms)
+        return max(times, default=None)
+
+
+def basis_inputs(asset: str) -> tuple[str, ...]:
+    from models.catalog import BASIS_VENUES, CME_BTC_ID, PREMIUM_VENUES
+    from models.ids import basis_curve_id, basis_id, premium_id
+
+    cme = (CME_BTC_ID, price_id("btc", "1h")) if asset == "btc" else ()
+    return (*(premium_id(v, asset) for v in PREMIUM_VENUES),
+            *(basis_id(v, asset) for v in BASIS_VENUES), basis_curve_id(asset), *cme)
+
+
+def analyse_basis(loader: DataLoader, asset: str) -> BasisAnalysis:
+    """Each venue's stored premium and front-quarterly rows, the CME basis (BTC), and the
+    newest term-structure snapshot with the CME front month's point (its newest row at or
+    before the curve's time, as of that row)."""
+    from models.basis import cme_basis, term_structure
+    from models.catalog import BASIS_VENUES, CME_BTC_ID, PREMIUM_VENUES
+    from models.ids import basis_curve_id, basis_id, premium_id
+
+    premium = {v: d for v in PREMIUM_VENUES if len(d := loader.read(premium_id(v, asset)))}
+    front = {v: d for v in BASIS_VENUES if len(d := loader.read(basis_id(v, asset)))}
+    cme = cme_basis(loader.read(CME_BTC_ID), loader.read(price_id("btc", "1h"))) \
+        if asset == "btc" else SeriesData.empty()
+    snap = loader.latest_snapshot(basis_curve_id(asset))
+    curve: dict[str, dict[str, np.ndarray]] = {}
+    curve_time = None
+    if snap is not None and not snap.frame.empty:
+        frame = snap.frame
+        curve_time = int(snap.time_ms)
+        curve = term_structure(frame["venue"].astype(str).tolist(),
+                               frame["instrument"].astype(str).tolist(),
+                               frame["expiry_ms"].to_numpy(np.float64),
+                               frame["future_price"].to_numpy(np.float64),
+                               frame["index_price"].to_numpy(np.float64), curve_time)
+    if len(cme):
+        at = curve_time if curve_time is not None else int(cme.time[-1])
+        i = int(np.searchsorted(cme.time, at, side="right")) - 1
+        if i >= 0:
+            curve["cme"] = {"instrument": np.array(["BTC=F"], dtype=object),
+                            **{k: np.array([v]) for k, v in (
+                                ("days", cme["days_to_expiry"][i]),
+                                ("basis_pct", cme["basis_pct"][i]),
+                                ("apr_pct", cme["apr_pct"][i]),
+                                ("future_price", cme["future_price"][i]),
+                                ("index_price", cme["index_price"][i]))},
+                            "expiry_ms": np.array([float(np.rint(
+                                cme.time[i] + 3_600_000 + cme["days_to_expiry"][i]
+                                * 86_400_000.0))])}
+    return BasisAnalysis(asset, premium, front, cme, curve, curve_time)
+
+
 ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("funding", funding_inputs, analyse_funding),
     Analysis("open_interest", oi_inputs, analyse_open_interest),
@@ -765,5 +838,6 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("movers", movers_inputs, analyse_movers),
     Analysis("squeeze", squeeze_inputs, analyse_squeeze),
     Analysis("liquidations", liquidation_inputs, analyse_liquidations),
+    Analysis("basis", basis_inputs, analyse_basis),
 )}
 

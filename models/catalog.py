@@ -13,7 +13,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from models.assets import ASSETS
-from models.ids import funding_id, funding_now_id, liq_id, oi_id, options_id, price_id
+from models.ids import (
+    basis_curve_id,
+    basis_id,
+    funding_id,
+    funding_now_id,
+    liq_id,
+    oi_id,
+    options_id,
+    premium_id,
+    price_id,
+)
 from models.series import MS_PER_DAY, MS_PER_HOUR
 from models.venues import VENUES, Venue
 from models.venues import venue_label as venue_label  # re-exported: callers import it here
@@ -245,9 +255,73 @@ def _liquidation_specs() -> list[SeriesSpec]:
     return specs
 
 
+# -- premium, dated futures' basis, CME (models/basis.py, docs/basis.md) ----------------------
+PREMIUM_VENUES: tuple[str, ...] = FUNDING_VENUES
+BASIS_VENUES: tuple[str, ...] = tuple(v.key for v in VENUES if v.dated_futures)
+#: Yahoo's continuous front-month CME Bitcoin futures, hourly (not an asset of the asset table:
+#: it is one leg of the CME basis, not a market the price docks list)
+CME_BTC_ID = price_id("cmebtc", "1h")
+CME_BTC_SYMBOL = "BTC=F"
+BASIS_POLL_SECONDS = 300
+
+
+def _premium_specs() -> list[SeriesSpec]:
+    """Perpetual mark against index, one row a minute, recorded from the streams only."""
+    specs = []
+    for venue in VENUES:
+        if venue.key not in PREMIUM_VENUES:
+            continue
+        for stem in _perp_stems(venue):
+            name = _trader_name(stem)
+            specs.append(SeriesSpec(
+                id=premium_id(venue.key, stem), kind=PREMIUM, source=venue.perp_source,
+                symbol=venue.perps[stem], interval="1m",
+                label=f"{name} perp premium · {venue.label}", asset=name, unit="%",
+                history_days=30, poll_seconds=60, extra={"rest_history": False},
+            ))
+    return specs
+
+
+def _basis_specs() -> list[SeriesSpec]:
+    """Front-quarterly basis per venue (a row per poll: no venue serves its history), each
+    asset's term structure across venues (one snapshot merging every venue's futures), and
+    the CME front month's hourly bars."""
+    specs = []
+    for stem in ASSETS:
+        name = _trader_name(stem)
+        listed = [v for v in VENUES if stem in v.dated_futures]
+        for venue in listed:
+            specs.append(SeriesSpec(
+                id=basis_id(venue.key, stem), kind=BASIS, source=venue.perp_source,
+                symbol=venue.dated_futures[stem], interval="5m",
+                label=f"{name} front-quarterly basis · {venue.label}", asset=name,
+                unit="APR %", history_days=30, poll_seconds=BASIS_POLL_SECONDS,
+            ))
+        if listed:
+            (first, *rest) = listed
+            specs.append(SeriesSpec(
+                id=basis_curve_id(stem), kind=BASIS_CURVE, source=first.perp_source,
+                symbol=first.dated_futures[stem], interval="snapshot",
+                label=f"{name} futures term structure", asset=name, unit="APR %",
+                fallbacks=tuple((v.perp_source, v.dated_futures[stem]) for v in rest),
+                poll_seconds=BASIS_POLL_SECONDS,
+                # every venue's futures in one table, not the first venue that answers
+                extra={"merge_venues": True},
+            ))
+    yahoo = next(v for v in VENUES if v.key == "yahoo")
+    specs.append(SeriesSpec(
+        id=CME_BTC_ID, kind=CANDLES, source=yahoo.key, symbol=CME_BTC_SYMBOL, interval="1h",
+        label="CME Bitcoin futures (front month)", asset="CME BTC", unit="USD",
+        history_days=_HISTORY_DAYS["1h"], poll_seconds=yahoo.candle_poll_seconds,
+        max_history_days=yahoo.candle_max_days.get("1h"),
+    ))
+    return specs
+
+
 CATALOG: dict[str, SeriesSpec] = {s.id: s for s in
                                   (*_price_specs(), *_funding_specs(), *_vol_specs(),
-                                   *_liquidation_specs())}
+                                   *_liquidation_specs(), *_premium_specs(),
+                                   *_basis_specs())}
 
 
 def price_series_id(stem: str, interval: str) -> str:

@@ -22,6 +22,7 @@ from models.analyses import (
     DEFAULT_POSITIONING,
     DEFAULT_RV_METHOD,
     ROTATION_WINDOWS,
+    BasisAnalysis,
     ChainAnalysis,
     DataLoader,
     FundingAnalysis,
@@ -373,6 +374,36 @@ LIQ_CONVENTION = ("the liquidated side (a long's liquidation is a forced sell); 
                   "incomplete, so every total is a reported total")
 
 
+BASIS_FORMULA = ("basis % = (future − index) / index × 100; APR % = basis % × 365 / days to "
+                 "expiry (simple, actual/365)")
+CURVE_COLUMNS_OUT = ["venue", "instrument", "expiry_ms", "days", "basis_pct", "apr_pct",
+                     "future_price", "index_price"]
+
+
+def term_structure_frame(result: BasisAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    if not result.curve:
+        return _empty(CURVE_COLUMNS_OUT)
+    parts = [pd.DataFrame({"venue": [venue] * len(rows["days"]),
+                           **{c: rows[c] for c in CURVE_COLUMNS_OUT[1:]}})
+             for venue, rows in result.curve.items()]
+    return pd.concat(parts, ignore_index=True)[CURVE_COLUMNS_OUT]
+
+
+def cme_basis_frame(result: BasisAnalysis) -> pd.DataFrame:
+    if not len(result.cme):
+        return _empty(["apr_pct", "basis_pct", "days_to_expiry", "future_price", "index_price"],
+                      timed=True)
+    return _frame(result.cme, ("apr_pct", "basis_pct", "days_to_expiry", "future_price",
+                               "index_price"))
+
+
+def basis_details(result: BasisAnalysis) -> dict[str, Any]:
+    return {"Curve time": _iso(result.curve_time_ms),
+            "Venues": ", ".join(venue_label(v) if v != "cme" else "CME" for v in result.curve)}
+
+
 def _pair_inputs(peer: str) -> tuple[str, ...]:
     return price_id("btc", "1h"), price_id("btc", "1d"), price_id(peer, "1d")
 
@@ -492,6 +523,29 @@ def _declare() -> list[DerivedSpec]:
             "ATM: total variance σ²T interpolated linearly in T at 30 days over every expiry "
             "with an ATM IV; RR25, BF25 linearly in days over expiries with both 25Δ wings",
             "one cached chain per day", "1d"))
+    from models.basis import MIN_CURVE_DAYS
+    from models.catalog import CME_BTC_ID
+    from models.ids import basis_curve_id
+
+    for stem in CRYPTO_STEMS:
+        name = asset(stem).short
+        cme_note = ("; CME: Yahoo BTC=F's newest hourly bar against Binance BTC/USDT spot"
+                    if stem == "btc" else "")
+        specs.append(DerivedSpec(
+            f"termstructure.{stem}", f"{name} futures basis term structure by venue", "APR %",
+            "basis", {"asset": stem}, term_structure_frame, BASIS_FORMULA,
+            "each venue's dated futures at their mark price against the venue's own index, "
+            f"valued at the snapshot's time; contracts with {MIN_CURVE_DAYS:g} day or less to "
+            "go left out" + cme_note, "snapshot", details=basis_details,
+            own_inputs=(basis_curve_id(stem), *((CME_BTC_ID, price_id("btc", "1h"))
+                                               if stem == "btc" else ()))))
+    specs.append(DerivedSpec(
+        "cmebasis.btc", "BTC CME front-month basis against spot", "APR %", "basis",
+        {"asset": "btc"}, cme_basis_frame, BASIS_FORMULA,
+        "Yahoo BTC=F (continuous front month) hourly close against Binance BTC/USDT's close of "
+        "the same hour; expiry the last Friday of the month (Thursday when it is Good Friday) "
+        "at 16:00 London, the front month rolling at that instant; days counted from the bar's "
+        "close", "1h", own_inputs=(CME_BTC_ID, price_id("btc", "1h"))))
     for window in ROTATION_WINDOWS:
         rp = {"window": window, "k": 2.0, "threshold": 0.2}
         for peer in ROTATION_PEERS:

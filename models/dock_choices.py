@@ -44,6 +44,9 @@ SQUEEZE_SPAN_DAYS = 10
 #: month of 5-minute bars per venue is more rectangles than a dock can show)
 LIQUIDATION_INTERVALS = ("15m", "1h", "4h", "1d")
 
+#: the span the basis dock's time plots open on, ending at their data's end
+BASIS_SPAN_DAYS = 14
+
 #: the options dock's pages (one row of charts at a time in a short dock)
 OPTIONS_PAGES = ("gex", "iv", "skew")
 
@@ -92,6 +95,7 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
     "squeeze": {"asset": Choice("squeeze/asset", "btc"),
                 **{name: Choice(f"squeeze/{name}", value)
                    for name, value in SqueezeThresholds().as_params().items()}},
+    "basis": {"asset": Choice("basis/asset", "btc")},
     "sources": {},
 }
 
@@ -134,6 +138,7 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
         "options": {"asset": DERIVATIVE_ASSETS, "page": OPTIONS_PAGES,
                     "positioning": tuple(p.value for p in DealerPositioning),
                     "delta": tuple(d.value for d in DeltaConvention)},
+        "basis": {"asset": DERIVATIVE_ASSETS},
         "rotation": {"window": ROTATION_WINDOWS, "k": lambda v: 0.5 <= v <= 6.0,
                      "threshold": lambda v: -1.0 <= v <= 1.0},
         "liquidations": {"asset": DERIVATIVE_ASSETS, "interval": LIQUIDATION_INTERVALS,

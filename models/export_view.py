@@ -23,6 +23,7 @@ from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
     from models.analyses import (
+        BasisAnalysis,
         ChainAnalysis,
         CorrelationMatrix,
         DataLoader,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 #: the docks whose x axis is time: their exports keep the rows of the visible time window
 TIME_DOCKS = ("prices", "funding", "open_interest", "volatility", "rotation", "liquidations",
-              "squeeze")
+              "basis", "squeeze")
 EXPORTABLE_DOCKS = (*TIME_DOCKS, "options", "movers")
 
 
@@ -358,6 +359,37 @@ def correlation_matrix_series(matrix: CorrelationMatrix,
                          columns, provenance)
 
 
+# -- basis ------------------------------------------------------------------------------------
+def basis_series(result: BasisAnalysis) -> list[PlottedSeries]:
+    """The term structure per venue (APR by days to expiry, CME's front month among them), each
+    venue's front-quarterly APR and the CME basis over time, each venue's perp premium."""
+    from models.ids import basis_id, premium_id
+
+    asset = result.asset
+    out = []
+    for venue, rows in result.curve.items():
+        name = f"termstructure.{asset}.{venue}"
+        provenance = _derived(f"termstructure.{asset}", result, result.curve_time_ms,
+                              venue=venue)
+        out.append(PlottedSeries(name, f"termstructure.{asset}", np.asarray(rows["days"]), {
+            "days": np.asarray(rows["days"], dtype=np.float64),
+            "apr_pct": np.asarray(rows["apr_pct"], dtype=np.float64),
+            "basis_pct": np.asarray(rows["basis_pct"], dtype=np.float64),
+            "expiry_ms": np.asarray(rows["expiry_ms"], dtype=np.float64),
+            "instrument": np.asarray(rows["instrument"], dtype=object)}, provenance))
+    for venue, data in result.front.items():
+        out.append(_stored(basis_id(venue, asset), data, ("apr_pct", "basis_pct",
+                                                          "days_to_expiry")))
+    if len(result.cme):
+        cme = result.cme
+        out.append(_timed("cmebasis.btc", "cmebasis.btc", cme.time,
+                          {c: cme[c] for c in ("apr_pct", "basis_pct", "days_to_expiry")},
+                          _derived("cmebasis.btc", result, cme.last_ms)))
+    for venue, data in result.premium.items():
+        out.append(_stored(premium_id(venue, asset), data, ("premium_pct",)))
+    return out
+
+
 # -- options ----------------------------------------------------------------------------------
 def options_series(view: ChainAnalysis, smile_expiry: int | None = None) -> list[PlottedSeries]:
     """GEX by strike, total GEX across spot, the ATM term structure, 25Δ RR/BF by expiry and
@@ -510,6 +542,12 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
         matrix = analyses.correlation_matrix_between(view.returns, *window_ms) \
             if len(view.returns) else None
         return DockView(rotation_series(view, matrix, window_ms), default)
+    if dock == "basis":
+        from models.dock_choices import BASIS_SPAN_DAYS
+
+        result = analyses.analyse_basis(loader, choices["asset"])
+        end = result.as_of_ms / 1e3 if result.as_of_ms else None
+        return DockView(basis_series(result), ending(end, BASIS_SPAN_DAYS))
     if dock == "options":
         view = analyses.analyse_chain(loader, choices["asset"], choices["positioning"],
                                       choices["delta"])

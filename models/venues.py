@@ -54,6 +54,9 @@ class Venue:
     light_color: str = ""  # hex, on the light theme ("": the dark one)
     #: funding accrues all the time (no settlement instant to count down to)
     continuous_funding: bool = False
+    #: dated futures: asset stem -> what lists them (a currency, a pair, an instrument family);
+    #: served by the perps' client (docs/basis.md)
+    dated_futures: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def client_module(self) -> str:
@@ -83,6 +86,7 @@ VENUES: tuple[Venue, ...] = (
           perps={"btc": "BTCUSDT", "eth": "ETHUSDT"}, perp_client="binance_futures",
           funding_interval="8h", open_interest=True,
           oi_max_days=29,  # Binance keeps only the last 30 days of OI
+          dated_futures={"btc": "BTCUSDT", "eth": "ETHUSDT"},  # USD-M quarterlies of the pair
           light_color="#b88a00"),
     Venue("binance_futures", "Binance", "#f0b90b",
           "https://fapi.binance.com", "ROTOR_BINANCE_FUTURES_URL",
@@ -98,13 +102,15 @@ VENUES: tuple[Venue, ...] = (
           "services.okx:OkxClient",
           perps={"btc": "BTC-USDT-SWAP", "eth": "ETH-USDT-SWAP"}, funding_interval="8h",
           funding_max_days=90,  # OKX keeps only three months of funding history
+          dated_futures={"btc": "BTC-USD", "eth": "ETH-USD"},  # the coin-margined family
           light_color="#424242"),
     Venue("deribit", "Deribit", "#29b6f6", "https://www.deribit.com", "ROTOR_DERIBIT_URL",
           "services.deribit:DeribitClient",
           perps={"btc": "BTC-PERPETUAL", "eth": "ETH-PERPETUAL"}, funding_interval="1h",
           options=("btc", "eth"),
           vol_index=VolIndex({"btc": "BTC", "eth": "ETH"}, dvol_id, "{asset} DVOL (Deribit)"),
-          light_color="#0277bd", continuous_funding=True),
+          light_color="#0277bd", continuous_funding=True,
+          dated_futures={"btc": "BTC", "eth": "ETH"}),
     Venue("hyperliquid", "Hyperliquid", "#7ee0c4", "https://api.hyperliquid.xyz",
           "ROTOR_HYPERLIQUID_URL", "services.hyperliquid:HyperliquidClient",
           perps={"btc": "BTC", "eth": "ETH"}, funding_interval="1h",

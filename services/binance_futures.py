@@ -13,6 +13,10 @@
 - OPEN_INTEREST: `GET /futures/data/openInterestHist` period=1h, ≤ 500 rows, only ~30 days kept;
   the row order is undocumented, so it is asked in ≤ 500-hour windows and sorted here.
   sumOpenInterest is in coin, sumOpenInterestValue in USD(T).
+- BASIS / BASIS_CURVE (services/futures.py): the pair's quarterlies from `GET /fapi/v1/exchangeInfo`
+  (`pair`, `contractType` CURRENT_QUARTER / NEXT_QUARTER, `deliveryDate` ms, `status` TRADING;
+  cached like fundingInfo), each one's `markPrice`, `indexPrice` and `time` from
+  `GET /fapi/v1/premiumIndex?symbol=BTCUSDT_260327`.
 Errors are Binance's `{code, msg}`; HTTP 451 is a region block (same handling as spot).
 
 The frame builders and checks shared with the other perpetual venues (funding_frame,
@@ -30,11 +34,12 @@ from typing import Any
 
 import pandas as pd
 
-from models.catalog import FUNDING, FUNDING_NOW, OPEN_INTEREST, SeriesSpec
+from models.catalog import BASIS, BASIS_CURVE, FUNDING, FUNDING_NOW, OPEN_INTEREST, SeriesSpec
 from models.series import MS_PER_HOUR, Snapshot
 from services.binance import BinanceClient
 from services.config import Endpoints
 from services.errors import BadPayload, BadRequest, ServiceError, TransientError, UnknownSymbol
+from services.futures import CurveCache, FuturesCurve, basis_pages, curve_snapshot, make_curve
 from services.http import HttpClient
 from services.parsing import (
     DEFAULT_INTERVAL_HOURS,
@@ -56,6 +61,8 @@ log = logging.getLogger(__name__)
 FUNDING_LIMIT = 1000
 OI_LIMIT = 500
 FUNDING_INFO_TTL_S = 6 * 3600
+QUARTERLY_TYPES = ("CURRENT_QUARTER", "NEXT_QUARTER")
+SERIES_VENUE = "binance"  # the registry key the stored basis series are named after
 
 
 # -- parsers -----------------------------------------------------------------------------------
@@ -104,6 +111,23 @@ def parse_funding_info(rows: Any, venue: str = "binance_futures") -> dict[str, f
     return out
 
 
+def parse_quarterlies(info: Any, pair: str,
+                      venue: str = "binance_futures") -> dict[str, int]:
+    """`exchangeInfo` -> {symbol: deliveryDate} of the pair's trading quarterly contracts."""
+    require(isinstance(info, dict) and isinstance(info.get("symbols"), list),
+            "exchangeInfo: no `symbols` list", venue)
+    out: dict[str, int] = {}
+    for row in info["symbols"]:
+        if not isinstance(row, dict) or row.get("pair") != pair \
+                or row.get("contractType") not in QUARTERLY_TYPES \
+                or row.get("status", "TRADING") != "TRADING":
+            continue
+        delivery = to_float(row.get("deliveryDate"))
+        if isinstance(row.get("symbol"), str) and math.isfinite(delivery):
+            out[row["symbol"]] = int(delivery)
+    return out
+
+
 class BinanceFuturesClient(HttpClient):
     venue = "binance_futures"
 
@@ -112,6 +136,9 @@ class BinanceFuturesClient(HttpClient):
         self._info_lock = threading.Lock()
         self._info: dict[str, float] | None = None
         self._info_at = 0.0
+        self._exchange_info: Any = None
+        self._exchange_info_at = 0.0
+        self._curves = CurveCache()
 
     # Same `{code, msg}` errors and 451 region block as spot.
     check_payload = BinanceClient.check_payload
@@ -133,6 +160,8 @@ class BinanceFuturesClient(HttpClient):
             yield from self._funding_pages(symbol, start_ms, end_ms)
         elif spec.kind == OPEN_INTEREST:
             yield from self._oi_pages(symbol, start_ms, end_ms)
+        elif spec.kind == BASIS:
+            yield from basis_pages(self.futures_curve(symbol), start_ms, end_ms)
         else:
             raise BadRequest(f"{spec.kind} has no history on Binance futures", venue=self.venue)
 
@@ -185,6 +214,8 @@ class BinanceFuturesClient(HttpClient):
     # -- snapshot ------------------------------------------------------------------------------
     def fetch_snapshot(self, spec: SeriesSpec, symbol: str) -> Snapshot:
         symbol = check_symbol(symbol, self.venue)
+        if spec.kind == BASIS_CURVE:
+            return curve_snapshot(spec.id, self.futures_curve(symbol), symbol)
         if spec.kind != FUNDING_NOW:
             raise BadRequest(f"{spec.kind} is not a Binance futures snapshot", venue=self.venue)
         payload = self.get_json("/fapi/v1/premiumIndex", {"symbol": symbol})
@@ -223,3 +254,40 @@ class BinanceFuturesClient(HttpClient):
             return math.nan, math.nan
         last = frame.iloc[-1]
         return float(last["open_interest"]), float(last["open_interest_usd"])
+
+    # -- dated futures -------------------------------------------------------------------------
+    def futures_curve(self, pair: str) -> FuturesCurve:
+        return self._curves.get(pair, lambda: self._fetch_curve(pair))
+
+    def _quarterlies(self, pair: str) -> dict[str, int]:
+        with self._info_lock:
+            if self._exchange_info is None \
+                    or time.monotonic() - self._exchange_info_at > FUNDING_INFO_TTL_S:
+                self._exchange_info = self.get_json("/fapi/v1/exchangeInfo")
+                self._exchange_info_at = time.monotonic()
+            info = self._exchange_info
+        found = parse_quarterlies(info, pair, self.venue)
+        # A contract delivered since the list was read: read it again once.
+        if not found or min(found.values()) <= time.time() * 1000:
+            with self._info_lock:
+                self._exchange_info = None
+        return found
+
+    def _fetch_curve(self, pair: str) -> FuturesCurve:
+        rows: list[tuple[str, int, float]] = []
+        index_price, stamp = math.nan, None
+        for symbol, delivery in self._quarterlies(pair).items():
+            payload = self.get_json("/fapi/v1/premiumIndex", {"symbol": check_symbol(
+                symbol, self.venue)})
+            require(isinstance(payload, dict), "premiumIndex: expected an object", self.venue)
+            mark = to_float(payload.get("markPrice"))
+            if not mark > 0:
+                continue
+            rows.append((symbol, delivery, mark))
+            index_price = to_float(payload.get("indexPrice"))
+            when = to_float(payload.get("time"))
+            if math.isfinite(when):
+                stamp = int(when) if stamp is None else max(stamp, int(when))
+        if stamp is None and rows:
+            raise BadPayload("premiumIndex without a time", venue=self.venue)
+        return make_curve(SERIES_VENUE, stamp or 0, rows, index_price)

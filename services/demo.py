@@ -42,7 +42,7 @@ BUILD_KEY = "demo.build"  # cache meta: the build whose every series is in the c
 
 # Snapshot columns that are not float64 (everything else is; JSON null becomes NaN).
 _INT_COLUMNS = frozenset({"expiry_ms", "next_funding_ms"})
-_STR_COLUMNS = frozenset({"instrument_name", "option_type"})
+_STR_COLUMNS = frozenset({"instrument_name", "option_type", "venue", "instrument"})
 LIQ_EVENTS_PREFIX = "liqevents."
 _LIQ_COLUMNS = {"time": np.int64, "side": np.int8, "qty": np.float64, "price": np.float64}
 

@@ -26,6 +26,10 @@ Series:
   is no discrete next funding time (funding accrues every millisecond): next_funding_ms is NaN.
 - OPTION_CHAIN: `get_book_summary_by_currency?kind=option` plus `get_index_price`. Inverse options:
   prices are in coin, open interest in contracts of one coin, mark_iv in percent.
+- BASIS / BASIS_CURVE (services/futures.py): `get_instruments?currency=<C>&kind=future` for each
+  future's `expiration_timestamp` (the perpetual, `settlement_period` "perpetual", is left out),
+  `get_book_summary_by_currency?currency=<C>&kind=future` for its `mark_price` (USD: inverse
+  futures are quoted in USD) and `creation_timestamp`, `get_index_price` (`<c>_usd`) for the index.
 """
 
 from __future__ import annotations
@@ -38,7 +42,15 @@ import numpy as np
 import pandas as pd
 import requests
 
-from models.catalog import FUNDING, FUNDING_NOW, OPTION_CHAIN, VOL_INDEX, SeriesSpec
+from models.catalog import (
+    BASIS,
+    BASIS_CURVE,
+    FUNDING,
+    FUNDING_NOW,
+    OPTION_CHAIN,
+    VOL_INDEX,
+    SeriesSpec,
+)
 from models.funding import annualize_funding
 from models.options import parse_instrument
 from models.series import MS_PER_DAY, MS_PER_HOUR, Snapshot
@@ -51,6 +63,7 @@ from services.errors import (
     UnknownSymbol,
     VenueUnavailable,
 )
+from services.futures import CurveCache, FuturesCurve, basis_pages, curve_snapshot, make_curve
 from services.http import HttpClient
 from services.parsing import (  # FUNDING_NOW_COLUMNS: re-exported, the "now" table's columns
     FUNDING_NOW_COLUMNS,
@@ -203,6 +216,36 @@ def parse_perpetual_ticker(result: Any, venue: str = "deribit") -> tuple[pd.Data
     return frame, (int(stamp) if math.isfinite(stamp) else None)
 
 
+def parse_future_expiries(result: Any, venue: str = "deribit") -> dict[str, int]:
+    """`get_instruments?kind=future` -> {dated future's name: expiration_timestamp}."""
+    require(isinstance(result, list), "instruments: expected a list", venue)
+    out: dict[str, int] = {}
+    for row in result:
+        if not isinstance(row, Mapping) or row.get("settlement_period") == "perpetual":
+            continue
+        name, expiry = row.get("instrument_name"), to_float(row.get("expiration_timestamp"))
+        if isinstance(name, str) and math.isfinite(expiry):
+            out[name] = int(expiry)
+    return out
+
+
+def parse_future_marks(result: Any, venue: str = "deribit") -> tuple[dict[str, float], int | None]:
+    """`get_book_summary_by_currency?kind=future` -> ({name: mark_price}, newest stamp)."""
+    require(isinstance(result, list), "book summary: expected a list", venue)
+    marks: dict[str, float] = {}
+    newest: int | None = None
+    for row in result:
+        if not isinstance(row, Mapping) or not isinstance(row.get("instrument_name"), str):
+            continue
+        mark = to_float(row.get("mark_price"))
+        if mark > 0:
+            marks[row["instrument_name"]] = mark
+        created = to_float(row.get("creation_timestamp"))
+        if math.isfinite(created):
+            newest = int(created) if newest is None else max(newest, int(created))
+    return marks, newest
+
+
 def _envelope_time_ms(envelope: Mapping[str, Any]) -> int | None:
     """The server's send time: `usOut` is in microseconds."""
     us = to_float(envelope.get("usOut"))
@@ -214,6 +257,7 @@ class DeribitClient(HttpClient):
 
     def __init__(self, endpoints: Endpoints, **kwargs: Any) -> None:
         super().__init__(endpoints["deribit"], **kwargs)
+        self._curves = CurveCache()
 
     def check_payload(self, status: int, payload: Any, resp: requests.Response) -> None:
         if isinstance(payload, Mapping) and isinstance(payload.get("error"), Mapping):
@@ -233,6 +277,8 @@ class DeribitClient(HttpClient):
             yield from self._dvol_pages(spec, symbol, start_ms, end_ms)
         elif spec.kind == FUNDING:
             yield from self._funding_pages(symbol, start_ms, end_ms)
+        elif spec.kind == BASIS:
+            yield from basis_pages(self.futures_curve(symbol), start_ms, end_ms)
         else:
             raise BadRequest(f"{spec.kind} has no history on Deribit", venue=self.venue)
 
@@ -287,6 +333,8 @@ class DeribitClient(HttpClient):
             return self._option_chain(spec, symbol)
         if spec.kind == FUNDING_NOW:
             return self._funding_now(spec, symbol)
+        if spec.kind == BASIS_CURVE:
+            return curve_snapshot(spec.id, self.futures_curve(symbol), symbol)
         raise BadRequest(f"{spec.kind} is not a Deribit snapshot", venue=self.venue)
 
     def _option_chain(self, spec: SeriesSpec, currency: str) -> Snapshot:
@@ -313,3 +361,22 @@ class DeribitClient(HttpClient):
         if time_ms is None:
             raise BadPayload("ticker without a timestamp", venue=self.venue)
         return Snapshot(spec.id, time_ms, frame, {"venue": self.venue, "symbol": instrument})
+
+    # -- dated futures -------------------------------------------------------------------------
+    def futures_curve(self, currency: str) -> FuturesCurve:
+        return self._curves.get(currency, lambda: self._fetch_curve(currency))
+
+    def _fetch_curve(self, currency: str) -> FuturesCurve:
+        instruments, _env = self.call("get_instruments", currency=currency, kind="future")
+        expiries = parse_future_expiries(instruments, self.venue)
+        summary, envelope = self.call("get_book_summary_by_currency", currency=currency,
+                                      kind="future")
+        marks, newest = parse_future_marks(summary, self.venue)
+        index_result, _env = self.call("get_index_price", index_name=f"{currency.lower()}_usd")
+        index_price = to_float(index_result.get("index_price")
+                               if isinstance(index_result, Mapping) else None)
+        stamp = newest if newest is not None else _envelope_time_ms(envelope)
+        if stamp is None:
+            raise BadPayload("futures book summary without a timestamp", venue=self.venue)
+        rows = [(name, expiry, marks[name]) for name, expiry in expiries.items() if name in marks]
+        return make_curve(self.venue, stamp, rows, index_price)

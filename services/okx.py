@@ -8,6 +8,10 @@ Envelope `{"code": "0", "msg": "", "data": [...]}`; `code` != "0" is an error (`
   HTTP handling reports it)
 
 Lists are NEWEST FIRST, numbers are strings.
+- BASIS / BASIS_CURVE (services/futures.py), per instrument family (`BTC-USD`, coin-margined):
+  `/api/v5/public/instruments?instType=FUTURES&instFamily=` (instId, expTime ms as a string,
+  alias this_week … next_quarter, state live), `/api/v5/public/mark-price?instType=FUTURES&
+  instFamily=` (instId, markPx, ts), `/api/v5/market/index-tickers?instId=<family>` (idxPx, ts).
 - FUNDING: `/api/v5/public/funding-rate-history` (limit 100: the documented maximum in one source,
   400 in another). Paged back in time with `after` = the oldest fundingTime of the previous page
   (`after` returns strictly older rows). OKX keeps ~3 months. The stored rate is `realizedRate`
@@ -37,7 +41,7 @@ from typing import Any
 import pandas as pd
 import requests
 
-from models.catalog import FUNDING, FUNDING_NOW, LIQUIDATIONS, SeriesSpec
+from models.catalog import BASIS, BASIS_CURVE, FUNDING, FUNDING_NOW, LIQUIDATIONS, SeriesSpec
 from models.liquidations import check_liquidation
 from models.series import MS_PER_HOUR, Snapshot
 from models.stream_events import BANKRUPTCY, LONG, SHORT, Liquidation
@@ -51,6 +55,7 @@ from services.errors import (
     UnknownSymbol,
     VenueUnavailable,
 )
+from services.futures import CurveCache, FuturesCurve, basis_pages, curve_snapshot, make_curve
 from services.http import HttpClient
 from services.parsing import (
     MAX_PAGES,
@@ -155,11 +160,42 @@ def current_interval_hours(row: Mapping[str, Any], default: float) -> float:
     return default
 
 
+def parse_future_instruments(data: Any, venue: str = "okx") -> dict[str, int]:
+    """`public/instruments?instType=FUTURES` -> {instId: expTime} of the live contracts."""
+    require(isinstance(data, list), "instruments: `data` is not a list", venue)
+    out: dict[str, int] = {}
+    for row in data:
+        if not isinstance(row, Mapping) or row.get("state", "live") != "live":
+            continue
+        expiry = to_float(row.get("expTime"))
+        if isinstance(row.get("instId"), str) and math.isfinite(expiry):
+            out[row["instId"]] = int(expiry)
+    return out
+
+
+def parse_marks(data: Any, venue: str = "okx") -> tuple[dict[str, float], int | None]:
+    """`public/mark-price` -> ({instId: markPx}, newest ts)."""
+    require(isinstance(data, list), "mark-price: `data` is not a list", venue)
+    marks: dict[str, float] = {}
+    newest: int | None = None
+    for row in data:
+        if not isinstance(row, Mapping) or not isinstance(row.get("instId"), str):
+            continue
+        mark = to_float(row.get("markPx"))
+        if mark > 0:
+            marks[row["instId"]] = mark
+        stamp = to_float(row.get("ts"))
+        if math.isfinite(stamp):
+            newest = int(stamp) if newest is None else max(newest, int(stamp))
+    return marks, newest
+
+
 class OkxClient(HttpClient):
     venue = "okx"
 
     def __init__(self, endpoints: Endpoints, **kwargs: Any) -> None:
         super().__init__(endpoints["okx"], **kwargs)
+        self._curves = CurveCache()
 
     def check_payload(self, status: int, payload: Any, resp: requests.Response) -> None:
         if not isinstance(payload, Mapping) or "code" not in payload:
@@ -198,6 +234,9 @@ class OkxClient(HttpClient):
     def iter_pages(self, spec: SeriesSpec, symbol: str, start_ms: int,
                    end_ms: int) -> Iterator[pd.DataFrame]:
         symbol = check_symbol(symbol, self.venue)
+        if spec.kind == BASIS:
+            yield from basis_pages(self.futures_curve(symbol), start_ms, end_ms)
+            return
         if spec.kind != FUNDING:
             raise BadRequest(f"{spec.kind} has no history on OKX (liquidations: "
                              "iter_liquidations)", venue=self.venue)
@@ -256,6 +295,8 @@ class OkxClient(HttpClient):
     # -- snapshot ------------------------------------------------------------------------------
     def fetch_snapshot(self, spec: SeriesSpec, symbol: str) -> Snapshot:
         symbol = check_symbol(symbol, self.venue)
+        if spec.kind == BASIS_CURVE:
+            return curve_snapshot(spec.id, self.futures_curve(symbol), symbol)
         if spec.kind != FUNDING_NOW:
             raise BadRequest(f"{spec.kind} is not an OKX snapshot", venue=self.venue)
         row = self._current(symbol)
@@ -288,3 +329,22 @@ class OkxClient(HttpClient):
         if row is None:
             return math.nan, math.nan
         return to_float(row.get("oiCcy")), to_float(row.get("oiUsd"))
+
+    # -- dated futures -------------------------------------------------------------------------
+    def futures_curve(self, family: str) -> FuturesCurve:
+        return self._curves.get(family, lambda: self._fetch_curve(family))
+
+    def _fetch_curve(self, family: str) -> FuturesCurve:
+        expiries = parse_future_instruments(self.call(
+            "/api/v5/public/instruments", {"instType": "FUTURES", "instFamily": family}),
+            self.venue)
+        marks, stamp = parse_marks(self.call(
+            "/api/v5/public/mark-price", {"instType": "FUTURES", "instFamily": family}),
+            self.venue)
+        index = next((r for r in self.call("/api/v5/market/index-tickers", {"instId": family})
+                      if isinstance(r, Mapping) and r.get("instId") == family), None)
+        index_price = to_float(index.get("idxPx")) if index is not None else math.nan
+        if stamp is None:
+            raise BadPayload("mark-price without a ts", venue=self.venue)
+        rows = [(inst, expiry, marks[inst]) for inst, expiry in expiries.items() if inst in marks]
+        return make_curve(self.venue, stamp, rows, index_price)

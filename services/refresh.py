@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from models.catalog import (
     LIQUIDATIONS,
@@ -351,6 +352,8 @@ def _venue_order(spec: SeriesSpec, meta: dict) -> Sequence[tuple[str, str]]:
 
 def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
                       meta: dict, now: int) -> RefreshResult:
+    if spec.extra.get("merge_venues"):
+        return _refresh_merged_snapshot(spec, cache, sources, now)
     errors: list[ServiceError] = []
     for venue, symbol in _venue_order(spec, meta):
         validate_symbol(symbol)
@@ -371,6 +374,43 @@ def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
                              fallback_errors=tuple(errors), **_future_drops(errors))
     return RefreshResult(spec.id, 0, None, "", errors[0] if errors else None,
                          fallback_errors=tuple(errors[1:]), **_future_drops(errors))
+
+
+def _refresh_merged_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
+                             now: int) -> RefreshResult:
+    """One table from every venue of the spec (a futures term structure across venues): the
+    venues that answer are stored, stamped with the newest venue time; the others are reported
+    as fallback errors, and only when none answers is it a failure."""
+    import pandas as pd
+
+    from models.series import Snapshot
+
+    errors: list[ServiceError] = []
+    frames: list[Any] = []
+    served: list[str] = []
+    stamp = None
+    for venue, symbol in spec.venues:
+        validate_symbol(symbol)
+        try:
+            snap = sources.get(venue).fetch_snapshot(spec, symbol)
+            if snap.time_ms > now + FUTURE_TOLERANCE_MS:
+                raise BadPayload(f"snapshot stamped {snap.time_ms - now} ms in the future; "
+                                 "refused", venue=venue)
+        except ServiceError as e:
+            errors.append(e)
+            continue
+        frames.append(snap.frame)
+        served.append(venue)
+        stamp = snap.time_ms if stamp is None else max(stamp, snap.time_ms)
+    if stamp is None:
+        return RefreshResult(spec.id, 0, None, "", errors[0] if errors else None,
+                             fallback_errors=tuple(errors[1:]), **_future_drops(errors))
+    merged = Snapshot(spec.id, stamp, pd.concat(frames, ignore_index=True),
+                      {"venues": served, "failed": sorted({e.venue for e in errors})})
+    added = 1 if cache.put_snapshot(merged) else 0
+    cache.update_meta(spec.id, last_fetch_ms=now_ms(), venue=served[0])
+    return RefreshResult(spec.id, added, stamp, served[0], None, fallback_errors=tuple(errors),
+                         **_future_drops(errors))
 
 
 def _future_drops(errors: list[ServiceError]) -> dict:

@@ -51,9 +51,22 @@ if __package__ in (None, ""):  # run as a script: import this checkout's models,
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.basis import annualised_pct, cme_front_expiry_ms, front_quarterly
+from models.basis import basis_pct as basis_of
+from models.catalog import BASIS_VENUES, CME_BTC_ID, INTERVAL_MS, OI_VENUES
 from models.catalog import FUNDING_VENUES as FUNDING_VENUE_KEYS
-from models.catalog import INTERVAL_MS, OI_VENUES
-from models.ids import dvol_id, funding_id, funding_now_id, oi_id, options_id, price_id, volmex_id
+from models.ids import (
+    basis_curve_id,
+    basis_id,
+    dvol_id,
+    funding_id,
+    funding_now_id,
+    oi_id,
+    options_id,
+    premium_id,
+    price_id,
+    volmex_id,
+)
 from models.venues import VENUES
 
 SEED = 20260206
@@ -524,7 +537,7 @@ def funding_series(rng: np.random.Generator, logp_hour: np.ndarray, beta: float)
         rate = np.round(venue_rate(venue, avg), 8)
         out[venue] = (t, rate, float(interval))
         premium_now[venue] = float(p[-1])
-    return out, premium_now
+    return out, premium_now, (t_all, prem)
 
 
 def apr(rate: np.ndarray | float, interval_hours: float) -> np.ndarray | float:
@@ -752,6 +765,152 @@ def option_chain(rng: np.random.Generator, asset: str, t_ms: int, spot: float, d
     return rows
 
 
+# -- premium, basis, CME (models/basis.py for the conventions) --------------------------------
+PREMIUM_DAYS = 3  # minute rows, as the streams record them (kept short: the npz size)
+BASIS_DAYS = 14  # a row per 5-minute poll
+BASIS_STEP_MS = 300_000
+CURVE_DAYS = 7  # a term-structure snapshot a day
+#: the venues' front-quarterly APR sits a little apart (points of APR)
+BASIS_OFFSET = {"deribit": 0.35, "binance": 0.0, "okx": -0.2}
+
+
+def minute_index(rng: np.random.Generator, logp_hour: np.ndarray, days: int) -> tuple[np.ndarray,
+                                                                                   np.ndarray]:
+    """The spot index every minute over the last `days`: the hourly path, with a Brownian
+    bridge inside each hour (so it passes through every hourly close)."""
+    hours = days * 24
+    h0 = hour_index(NOW_MS) - hours
+    lp = logp_hour[h0:h0 + hours + 1]
+    walk = np.cumsum(rng.normal(0.0, 0.0004, (hours, 60)), axis=1)
+    bridge = walk - walk[:, -1:] * (np.arange(1, 61) / 60.0)
+    ramp = lp[:-1, None] + (lp[1:] - lp[:-1])[:, None] * (np.arange(1, 61) / 60.0)
+    logs = np.concatenate([[lp[0]], (ramp + bridge).ravel()[:-1]])
+    t = NOW_MS - hours * MS_H + np.arange(hours * 60, dtype=np.int64) * 60_000
+    return t, np.exp(logs)
+
+
+def quarterly_expiries(t_ms: int, count: int) -> list[int]:
+    """The next `count` quarterly expiries (last Friday of Mar/Jun/Sep/Dec, 08:00 UTC)."""
+    out = []
+    today = EPOCH + dt.timedelta(days=t_ms // MS_D)
+    y, m = today.year, today.month
+    while len(out) < count:
+        if m % 3 == 0:
+            e = day_ms(last_friday(y, m)) + 8 * MS_H
+            if e > t_ms:
+                out.append(e)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def sentiment_apr(premium_hourly: tuple[np.ndarray, dict[str, np.ndarray]],
+                  t: np.ndarray) -> np.ndarray:
+    """The crowd's funding, as an APR, averaged over venues and smoothed over a day, at t."""
+    t_h, prem = premium_hourly
+    mean = np.mean([p for p in prem.values()], axis=0)
+    smooth = np.empty_like(mean)
+    alpha = 1 - math.exp(-1 / 24)
+    acc = mean[0]
+    for i, v in enumerate(mean):
+        acc += alpha * (v - acc)
+        smooth[i] = acc
+    return np.interp(t, t_h, smooth) * 3 * 365 * 100  # per 8h -> APR %
+
+
+def front_apr_path(rng: np.random.Generator, sentiment: np.ndarray, level: float,
+                   swing: float, phi: float, sd: float) -> np.ndarray:
+    """Front-quarterly APR %: carry compresses toward zero when funding turns negative."""
+    return level + swing * np.tanh(sentiment / 40.0) + ou(rng, len(sentiment), phi, sd)
+
+
+def premium_rows(rng: np.random.Generator, t_min: np.ndarray, index: np.ndarray,
+                 premium_hourly: tuple[np.ndarray, dict[str, np.ndarray]], venue: str
+                 ) -> dict[str, np.ndarray]:
+    """A venue's perp premium each minute: its hourly premium path (the one its funding is
+    built from, so negative funding is a perp below its index) plus minute noise."""
+    t_h, prem = premium_hourly
+    p = np.interp(t_min, t_h, prem[venue]) + ou(rng, len(t_min), math.exp(-1 / 30), 0.00002)
+    idx = np.round(index, 2)
+    mark = np.round(index * (1 + p), 2)
+    # rounded to 1e-6 %: far below a tick, and the file compresses
+    return {"mark": mark, "index": idx, "premium_pct": np.round((mark - idx) / idx * 100.0, 6)}
+
+
+def basis_rows(t: np.ndarray, index: np.ndarray, apr: np.ndarray) -> dict[str, np.ndarray]:
+    """Stored BASIS rows: the front quarterly priced at `apr`, the row's numbers recomputed
+    from the rounded prices exactly as the clients compute them."""
+    expiry = np.array([front_quarterly(quarterly_expiries(int(x), 2), int(x)) for x in t],
+                      dtype=np.int64)
+    days = (expiry - t) / MS_D
+    idx = np.round(index, 2)
+    fut = np.round(index * (1 + apr / 100 * days / 365), 1)
+    b = basis_of(fut, idx)
+    return {"future_price": fut, "index_price": idx, "days_to_expiry": days,
+            "basis_pct": np.round(b, 6), "apr_pct": np.round(annualised_pct(b, days), 6)}
+
+
+def listed_expiries(venue: str, t_ms: int) -> list[int]:
+    if venue == "deribit":
+        return [day_ms(d) + 8 * MS_H for d in expiries(t_ms)]
+    if venue == "binance":  # CURRENT_QUARTER, NEXT_QUARTER
+        return quarterly_expiries(t_ms, 2)
+    today = EPOCH + dt.timedelta(days=t_ms // MS_D)  # OKX: this/next week, quarter, next quarter
+    fridays = [day_ms(today + dt.timedelta(days=i)) + 8 * MS_H for i in range(15)
+               if (today + dt.timedelta(days=i)).weekday() == 4]
+    return sorted(set([f for f in fridays if f > t_ms][:2] + quarterly_expiries(t_ms, 2)))
+
+
+def instrument_name(venue: str, stem: str, expiry_ms: int) -> str:
+    d = EPOCH + dt.timedelta(days=expiry_ms // MS_D)
+    if venue == "deribit":
+        return f"{stem.upper()}-{d.day}{MONTHS[d.month - 1]}{d.year % 100:02d}"
+    if venue == "binance":
+        return f"{stem.upper()}USDT_{d:%y%m%d}"
+    return f"{stem.upper()}-USD-{d:%y%m%d}"
+
+
+def curve_frame(rng: np.random.Generator, stem: str, t_ms: int, index: float,
+                front_apr: dict[str, float]) -> dict[str, list]:
+    """Every venue's listed futures at t: APR rising with the log of days from the front
+    quarterly's (contango), short expiries noisier."""
+    rows = []
+    for venue, apr0 in front_apr.items():
+        listed = listed_expiries(venue, t_ms)
+        d_front = (front_quarterly(listed, t_ms) - t_ms) / MS_D
+        for e in listed:
+            days = (e - t_ms) / MS_D
+            apr = apr0 + 0.9 * math.log(days / d_front) + rng.normal(0, 0.6 / math.sqrt(days))
+            rows.append({"venue": venue, "instrument": instrument_name(venue, stem, e),
+                         "expiry_ms": e, "future_price": round(index * (1 + apr / 100 * days
+                                                                        / 365), 1),
+                         "index_price": round(index, 2), "time_ms": t_ms})
+    return columns_of(rows)
+
+
+def cme_open(t_ms: np.ndarray) -> np.ndarray:
+    """CME Globex hours for Bitcoin futures in UTC, winter time throughout (a simplification):
+    Sunday 23:00 to Friday 22:00, with the daily halt 22:00–23:00; holidays not modelled."""
+    days = t_ms // MS_D
+    weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
+    hour = (t_ms % MS_D) // MS_H
+    return (((weekday <= 3) & (hour != 22)) | ((weekday == 4) & (hour < 22))
+            | ((weekday == 6) & (hour == 23)))
+
+
+def cme_bars(rng: np.random.Generator, spot: dict[str, np.ndarray], t: np.ndarray,
+             sentiment: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """BTC=F hourly: spot's bar scaled by the front month's carry (CME's basis runs richer
+    than the crypto venues'), in 5-dollar ticks, volume in contracts of 5 BTC."""
+    apr = 7.5 + 5.0 * np.tanh(sentiment / 40.0) + ou(rng, len(t), math.exp(-1 / 12), 0.4)
+    close_ms = t + MS_H
+    days = (np.array([cme_front_expiry_ms(int(x)) for x in close_ms]) - close_ms) / MS_D
+    factor = 1 + apr / 100 * days / 365
+    keep = cme_open(t)
+    cols = {k: np.round(spot[k] * factor / 5) * 5 for k in ("open", "high", "low", "close")}
+    cols["volume"] = np.maximum(1.0, np.round(spot["volume"] * 0.01))
+    return t[keep], {k: v[keep] for k, v in cols.items()}
+
+
 def columns_of(rows: list[dict]) -> dict[str, list]:
     return {c: [r[c] for r in rows] for c in rows[0]}
 
@@ -848,7 +1007,7 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
             put(oi_id(venue, stem), t, {"open_interest": oi,
                                            "open_interest_usd": np.round(oi * px, 2)})
             oi_now[(venue, stem)] = float(oi[-1])
-        funding, premium_now = funding_series(stream("funding", CRYPTO.index(stem)),
+        funding, premium_now, premium_hourly = funding_series(stream("funding", CRYPTO.index(stem)),
                                               logp_pts[stem], beta=1.0 if stem == "btc" else 1.35)
         spot = float(close_hour[-1])
         flush = float(oi_path(stream("oi.other", CRYPTO.index(stem)), 1.0)[-1])
@@ -891,6 +1050,41 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
                 "meta": {"index_price": round(spot_t, 2), "currency": stem.upper(),
                          "venue": "deribit", "synthetic": True},
                 "frame": columns_of(rows)})
+        # premium (minute rows, last week), front-quarterly basis (5-minute polls, last month),
+        # a term structure a day (last week); all from the same minute index
+        t_min, index = minute_index(stream("index", CRYPTO.index(stem)), logp_pts[stem],
+                                    BASIS_DAYS)
+        recent = t_min >= NOW_MS - PREMIUM_DAYS * MS_D
+        for venue in FUNDING_VENUES:
+            if stem in PERP_SYMBOLS[venue]:
+                put(premium_id(venue, stem), t_min[recent],
+                    premium_rows(stream(f"premium.{venue}", CRYPTO.index(stem)), t_min[recent],
+                                 index[recent], premium_hourly, venue))
+        polls = slice(None, None, BASIS_STEP_MS // 60_000)
+        t_poll, index_poll = t_min[polls], index[polls]
+        mood = sentiment_apr(premium_hourly, t_poll.astype(float))
+        front = {}
+        for venue in BASIS_VENUES:
+            front[venue] = front_apr_path(stream(f"basis.{venue}", CRYPTO.index(stem)), mood,
+                                          5.5 + BASIS_OFFSET.get(venue, 0.0), 4.5,
+                                          math.exp(-1 / 24), 0.12)
+            put(basis_id(venue, stem), t_poll, basis_rows(t_poll, index_poll, front[venue]))
+        for back in range(CURVE_DAYS - 1, -1, -1):
+            t_snap = snap_ms - back * MS_D
+            i = int(np.searchsorted(t_poll, t_snap, "right")) - 1
+            j = int(np.searchsorted(t_min, t_snap, "right")) - 1
+            snapshots.append({
+                "series_id": basis_curve_id(stem), "time_ms": t_snap,
+                "meta": {"venues": list(BASIS_VENUES), "synthetic": True},
+                "frame": curve_frame(stream(f"curve.{stem}", back), stem, t_snap,
+                                     float(index[j]), {v: float(a[i]) for v, a in
+                                                       front.items()})})
+        if stem == "btc":
+            hourly_t = arrays[f"{price_id('btc', '1h')}/time"]
+            spot = {k: arrays[f"{price_id('btc', '1h')}/{k}"]
+                    for k in ("open", "high", "low", "close", "volume")}
+            put(CME_BTC_ID, *cme_bars(stream("cme"), spot, hourly_t,
+                                      sentiment_apr(premium_hourly, hourly_t.astype(float))))
     # reported liquidations, per venue: events as the streams deliver them (`liqevents.*`);
     # the app stores them through Cache.add_liquidations, which builds the liq.* buckets
     for stem in CRYPTO:

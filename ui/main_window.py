@@ -31,6 +31,7 @@ from ui.dock_titles import DockTitles
 from ui.export_actions import ExportActions
 from ui.gui_collector import collect_on_gui_thread
 from ui.panels.base import Panel, UiContext
+from ui.panels.basis import BasisPanel
 from ui.panels.drawings import DrawingsPanel
 from ui.panels.funding import FundingPanel
 from ui.panels.liquidations import LiquidationsPanel
@@ -90,6 +91,7 @@ def panel_types() -> list[PanelType]:
         PanelType(VolatilityPanel, right, tab_with="funding"),
         PanelType(OptionsPanel, right, tab_with="funding"),
         PanelType(RotationPanel, right, tab_with="funding"),
+        PanelType(BasisPanel, right, tab_with="funding"),
         PanelType(SqueezePanel, right, tab_with="funding"),
         PanelType(SourcesPanel, right, tab_with="movers"),
         PanelType(DrawingsPanel, right, tab_with="sources"),

@@ -48,6 +48,7 @@ class Palette:
     realised: str
     secondary: str  # a second option metric (25Δ butterfly), user levels
     volmex: str
+    cme: str  # CME Bitcoin futures among the crypto venues (the basis dock)
     area_fill: tuple[int, int, int, int]  # under a spread or a profile
     down_fill: tuple[int, int, int, int]  # under a negative funding average
     heatmap_zero: tuple[int, int, int]  # the diverging colour map's middle: the background's
@@ -59,7 +60,7 @@ DARK = Palette(
     ok="#26a69a", border="#2a2e39", alternate_row="#171b26", accent="#2962ff",
     banner_background="#5c4a00", banner_text="#ffe082", legend_brush=(19, 23, 34, 190),
     grid_alpha=0.12, strong="#ffffff", flip="#ffca28", implied="#29b6f6", realised="#ffca28",
-    secondary="#b39ddb", volmex="#ce93d8", area_fill=(41, 182, 246, 45),
+    secondary="#b39ddb", volmex="#ce93d8", cme="#ff7043", area_fill=(41, 182, 246, 45),
     down_fill=(239, 83, 80, 70), heatmap_zero=(30, 34, 45))
 
 # On white: the darker shades of the same hues (a yellow or a pale grey line vanishes on white).
@@ -69,7 +70,7 @@ LIGHT = Palette(
     ok="#00897b", border="#c9ced8", alternate_row="#f6f7f9", accent="#2962ff",
     banner_background="#fff1c2", banner_text="#5c4a00", legend_brush=(255, 255, 255, 210),
     grid_alpha=0.16, strong="#131722", flip="#a87500", implied="#0277bd", realised="#a87500",
-    secondary="#6a4fb3", volmex="#8e24aa", area_fill=(2, 119, 189, 40),
+    secondary="#6a4fb3", volmex="#8e24aa", cme="#d84315", area_fill=(2, 119, 189, 40),
     down_fill=(229, 57, 53, 60), heatmap_zero=(244, 245, 248))
 
 PALETTES = {p.name: p for p in (DARK, LIGHT)}

@@ -10,7 +10,17 @@ import sys
 import textwrap
 from pathlib import Path
 
-from models.catalog import CATALOG, FUNDING_VENUES, OI_VENUES, venue_label
+from models.catalog import (
+    BASIS,
+    BASIS_CURVE,
+    CATALOG,
+    CME_BTC_ID,
+    FUNDING_VENUES,
+    LIQUIDATIONS,
+    OI_VENUES,
+    PREMIUM,
+    venue_label,
+)
 from models.venues import DEFAULT_VENUE_COLOR, VENUES, venue_color
 from services.config import DEFAULT_URLS, ENV_VARS, Endpoints
 from services.sources import CLIENTS, Sources
@@ -74,8 +84,13 @@ VENUES_BEFORE_REGISTRY = ("binance", "binance_futures", "bybit", "okx", "deribit
                           "coinbase", "kraken", "yahoo", "volmex")
 
 
+# Series added since (issue 15: premium, futures basis, CME) are not part of that table.
+_ADDED_SINCE = frozenset({PREMIUM, BASIS, BASIS_CURVE, LIQUIDATIONS})
+
+
 def _of_venues_before(ids):
-    return [i for i in ids if all(v in VENUES_BEFORE_REGISTRY for v, _ in CATALOG[i].venues)]
+    return [i for i in ids if all(v in VENUES_BEFORE_REGISTRY for v, _ in CATALOG[i].venues)
+            and CATALOG[i].kind not in _ADDED_SINCE and i != CME_BTC_ID]
 
 
 def test_catalog_is_unchanged_by_the_registry():
@@ -214,7 +229,8 @@ def test_a_venue_added_as_one_row_reaches_catalog_endpoints_sources_and_colours(
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
-    added = {"funding.testvenue.btc", "fundingnow.testvenue.btc", "oi.testvenue.btc"}
+    added = {"funding.testvenue.btc", "fundingnow.testvenue.btc", "oi.testvenue.btc",
+             "premium.testvenue.btc"}  # a perp's premium comes with its funding
     assert set(got["ids"]) == set(CATALOG) | added  # btc only: it lists no eth perp
     assert got["funding"] == ["testvenue", "BTC-PERP-X", "4h", "BTC funding · Test Venue"]
     assert got["funding_venues"][-1] == "testvenue" and got["oi_venues"][-1] == "testvenue"

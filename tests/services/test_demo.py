@@ -18,12 +18,15 @@ import pandas as pd
 import pytest
 
 from models.catalog import (
+    BASIS,
+    BASIS_CURVE,
     CANDLES,
     CATALOG,
     FUNDING,
     FUNDING_NOW,
     OPEN_INTEREST,
     OPTION_CHAIN,
+    PREMIUM,
     VOL_INDEX,
 )
 from models.funding import annualize_funding, average_funding
@@ -45,7 +48,7 @@ CRYPTO = ("btc", "eth")
 EXCHANGE = ("spx", "ndx", "gold", "silver", "dxy", "vix")
 OPEN_STAMPED = ("spx", "ndx", "vix")  # Yahoo stamps index dailies at the 09:30 open
 FUTURES = ("gold", "silver")
-SERIES_KINDS = (CANDLES, FUNDING, OPEN_INTEREST, VOL_INDEX)
+SERIES_KINDS = (CANDLES, FUNDING, OPEN_INTEREST, VOL_INDEX, PREMIUM, BASIS)
 CHAIN_COLUMNS = ["instrument_name", "expiry_ms", "strike", "option_type", "mark_iv",
                  "open_interest", "underlying_price", "mark_price", "bid_price", "ask_price"]
 FUNDING_NOW_COLUMNS = ["rate", "interval_hours", "apr_pct", "next_funding_ms", "mark_price",
@@ -128,7 +131,8 @@ def test_every_stored_catalog_series_has_data(demo):
 
 def test_snapshots_exist_for_every_chain_and_venue(demo):
     ids = set(demo.snapshot_ids())
-    wanted = {sid for sid, spec in CATALOG.items() if spec.kind in (OPTION_CHAIN, FUNDING_NOW)}
+    wanted = {sid for sid, spec in CATALOG.items()
+              if spec.kind in (OPTION_CHAIN, FUNDING_NOW, BASIS_CURVE)}
     assert ids == wanted
     for asset in CRYPTO:  # a week of daily chains, so skew history has points
         assert len(chains(demo, f"options.{asset}")) >= 5
@@ -388,7 +392,7 @@ def test_ohlc_consistent_and_volumes_as_yahoo_sends_them(demo):
         if spec.kind != CANDLES:
             continue
         stem = sid.split(".")[0]
-        if stem in CRYPTO + FUTURES:
+        if stem in (*CRYPTO, *FUTURES, "cmebtc"):
             assert (data["volume"] > 0).all(), sid
         else:
             assert np.isnan(data["volume"]).all(), sid
@@ -532,3 +536,53 @@ def test_load_never_unpickles(tmp_path):
         load_demo(tmp_path)
     with pytest.raises(DemoDataError):
         load_demo(tmp_path / "missing")
+
+
+# -- premium, basis, CME (models/basis.py) -----------------------------------------------------
+def test_premium_is_negative_where_funding_is_and_follows_its_formula(demo):
+    low = ms("2026-02-05", 21)
+    for sid, spec in CATALOG.items():
+        if spec.kind != PREMIUM:
+            continue
+        data = demo.series[sid]
+        assert set(np.diff(data.time)) == {60_000}, sid  # a row a minute, as recorded
+        assert data.last_ms == DEMO_NOW_MS - 60_000, sid
+        by_hand = (data["mark"] - data["index"]) / data["index"] * 100
+        np.testing.assert_allclose(data["premium_pct"], by_hand, atol=1e-6)
+        funding = demo.series[sid.replace("premium.", "funding.")]
+        rate = funding["rate"][np.searchsorted(funding.time, low, "right") - 1]
+        i = np.searchsorted(data.time, low)
+        assert rate < 0 and data["premium_pct"][i] < 0, sid  # a perp below its index
+
+
+def test_basis_rows_are_the_front_quarterly_and_compress_into_the_low(demo):
+    march = ms("2026-03-27", 8)
+    for sid, spec in CATALOG.items():
+        if spec.kind != BASIS:
+            continue
+        data = demo.series[sid]
+        assert set(np.diff(data.time)) == {300_000}, sid
+        np.testing.assert_allclose(data["days_to_expiry"], (march - data.time) / MS_PER_DAY)
+        basis = (data["future_price"] - data["index_price"]) / data["index_price"] * 100
+        np.testing.assert_allclose(data["basis_pct"], basis, atol=1e-6)
+        np.testing.assert_allclose(data["apr_pct"], basis * 365 / data["days_to_expiry"],
+                                   atol=1e-5)
+        calm = data["apr_pct"][data.time < ms("2026-01-30")].mean()
+        stressed = data["apr_pct"][(data.time >= ms("2026-02-05")) & (data.time < ms("2026-02-07"))]
+        assert stressed.mean() < calm - 1.0, sid
+
+
+def test_curve_snapshots_are_shaped_like_the_clients_and_cme_keeps_globex_hours(demo):
+    curves = [s for s in demo.snapshots if s.series_id == "basiscurve.btc"]
+    assert len(curves) == 7
+    frame = curves[-1].frame
+    assert list(frame.columns) == ["venue", "instrument", "expiry_ms", "future_price",
+                                   "index_price", "time_ms"]
+    assert set(frame["venue"]) == {"binance", "okx", "deribit"}
+    assert "BTC-27MAR26" in set(frame["instrument"]) and "BTCUSDT_260327" in set(
+        frame["instrument"])
+    cme = demo.series["cmebtc.1h"]
+    hours = local_dates(cme.time)
+    assert not (hours.day_of_week == 5).any()  # closed on Saturdays
+    assert not ((hours.day_of_week == 4) & (hours.hour >= 22)).any()
+    assert not (hours.hour == 22).any()  # the daily halt (winter time in UTC)

@@ -266,3 +266,33 @@ def test_liquidations_dock_draws_the_exported_totals_and_the_price_chart_the_bur
         for column in mine.columns:
             np.testing.assert_allclose(mine.columns[column], theirs.columns[column],
                                        rtol=1e-12, equal_nan=True)
+
+
+def test_basis_dock_draws_the_exported_term_structure_front_apr_and_premium(
+        demo_window, qtbot, tmp_path):
+    panel = demo_window.panels["basis"]
+    # every input in: the curve snapshot may arrive after the series
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.asset == "btc"
+                    and len(panel.result.curve) == 4 and len(panel.result.front) == 3
+                    and len(panel.result.premium) == 5, timeout=30000)
+    term = export(demo_window, "termstructure.btc", tmp_path)
+    assert set(term["venue"]) == {"binance", "okx", "deribit", "cme"}
+    for venue, item in panel._term.items():
+        rows = term[term["venue"] == venue]
+        np.testing.assert_allclose(item.xData, rows["days"], rtol=1e-9)
+        np.testing.assert_allclose(item.yData, rows["apr_pct"], rtol=1e-9)
+    for venue in ("binance", "okx", "deribit"):
+        front = export(demo_window, f"basis.{venue}.btc", tmp_path)
+        drawn = panel._front[venue].pyramid()
+        np.testing.assert_allclose(drawn.x, seconds(front))
+        np.testing.assert_allclose(drawn.y, front["apr_pct"], rtol=1e-9)
+    cme = export(demo_window, "cmebasis.btc", tmp_path)
+    drawn = panel._front["cme"].pyramid()
+    shown, exported = np.isfinite(drawn.y), np.isfinite(cme["apr_pct"].to_numpy())
+    assert shown.sum() == exported.sum() > 1000
+    np.testing.assert_allclose(drawn.x[shown], seconds(cme)[exported])
+    np.testing.assert_allclose(drawn.y[shown], cme["apr_pct"][exported], rtol=1e-9)
+    premium = export(demo_window, "premium.okx.btc", tmp_path)
+    drawn = panel._premium["okx"].pyramid()
+    np.testing.assert_allclose(drawn.x, seconds(premium))
+    np.testing.assert_allclose(drawn.y, premium["premium_pct"], rtol=1e-9)

@@ -15,6 +15,7 @@ import math
 import pytest
 
 from models.assets import ASSETS
+from models.catalog import BASIS_VENUES
 from models.venues import VENUES
 from ui import theme
 
@@ -152,6 +153,8 @@ def _groups(p: theme.Palette) -> dict[str, dict[str, str]]:
         "levels": {"flip": p.flip, "call wall": p.up, "put wall": p.down, "user": p.secondary,
                    "spot": p.foreground},
         "up and down": {"up": p.up, "down": p.down},
+        # the basis dock: the venues with dated futures and CME
+        "basis": {**{v: theme.venue_color(v) for v in BASIS_VENUES}, "cme": p.cme},
     }
 
 
@@ -168,7 +171,7 @@ def test_each_theme_keeps_every_pair_apart(palette):
 def test_each_theme_draws_every_colour_readable_on_its_background(palette):
     inks = {f: getattr(palette, f) for f in ("foreground", "muted", "up", "down", "warning",
                                              "error", "ok", "strong", "flip", "implied",
-                                             "realised", "secondary", "volmex")}
+                                             "realised", "secondary", "volmex", "cme")}
     for colors in _groups(palette).values():
         inks.update(colors)
     inks["unknown asset"] = theme.asset_color("an-asset-nobody-listed")
