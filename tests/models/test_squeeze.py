@@ -245,3 +245,53 @@ def test_missing_inputs_are_reasons_not_failures():
     result = analyses.analyse_squeeze(Loader({}), "btc")
     assert len(result.hours) == 0 and result.periods == ()
     assert set(result.missing) >= {"price", "funding", "oi", "liq", "dvol", "basis"}
+
+
+# -- the demo: the 6 Feb 2026 rebound -------------------------------------------------------------
+def demo_loader() -> Loader:
+    """The bundled demo as the window reads it: its series, each snapshot id's newest snapshot,
+    and the liquidation buckets of its stream-shaped events (`bucket_rows`, what
+    `Cache.add_liquidations` stores)."""
+    from models.liquidations import bucket_rows
+    from services.demo import load_demo
+
+    demo = load_demo()
+    series = dict(demo.series)
+    for series_id in demo.liquidations:
+        series.update(bucket_rows(demo.liquidation_events(series_id)))
+    newest: dict = {}
+    for snap in demo.snapshots:
+        if snap.series_id not in newest or snap.time_ms > newest[snap.series_id].time_ms:
+            newest[snap.series_id] = snap
+    return Loader(series, newest)
+
+
+def test_on_the_demo_6_feb_is_shaded_short_squeeze_and_the_quiet_month_before_is_not():
+    """The demo's rebound (funding negative, OI falling, price up, short liquidations elevated,
+    as `tools/build_demo.py` and the liquidation demo shape them) under the default
+    thresholds."""
+    from models.analyses import analyse_squeeze
+    from models.derived import DERIVED
+
+    loader = demo_loader()
+    result = analyse_squeeze(loader, "btc")
+    assert not result.missing
+    day = 1_770_336_000_000  # 2026-02-06 00:00 UTC
+    rebound = (result.hours >= day) & (result.hours < day + 24 * H)
+    assert rebound.sum() == 24
+    squeezed = result.regime[rebound] == sq.SHORT_SQUEEZE
+    assert squeezed.sum() >= 18, squeezed  # most of the day: shorts closing into the rise
+    assert (result.hours[rebound][squeezed] >= day + 9 * H).sum() >= 15  # the afternoon run
+    # in every squeezed hour, each condition holds by the numbers shown
+    i = np.flatnonzero(rebound)[squeezed]
+    assert (result.funding_apr_pct[i] < 0).all() and (result.oi_change_pct[i] < -0.5).all()
+    assert (result.price_change_pct[i] > 1.5).all() and (result.short_ratio[i] > 3).all()
+    month = (result.hours >= day - 30 * 24 * H) & (result.hours < day - 24 * H)
+    known = np.isfinite(result.regime[month])
+    assert known.mean() > 0.9  # decided (every input present), not merely unknown
+    assert not (result.regime[month] == sq.SHORT_SQUEEZE).any()
+    assert all(start >= day for start, _end, kind in result.periods
+               if kind == sq.SHORT_SQUEEZE)
+    periods = DERIVED["regimeperiods.btc"].compute(loader)
+    assert set(periods["regime"]) == {"short squeeze"}
+    assert periods.index.min().strftime("%Y-%m-%d") == "2026-02-06"
