@@ -361,11 +361,17 @@ class SqueezePanel(Panel):
         def usd(value: float) -> str:
             return compact(value, "$") if np.isfinite(value) else "–"
 
-        parts = [f"{self.asset.upper()} {format_price(float(r.close[i]))} "
+        code = r.regime[i]
+        parts = []  # the regime first: the line is cut at the right in a narrow dock
+        if code == SHORT_SQUEEZE:
+            parts.append(f"<b style='color:{theme.UP}'>short squeeze</b>")
+        elif code == LONG_FLUSH:
+            parts.append(f"<b style='color:{theme.DOWN}'>long flush</b>")
+        parts += [f"{self.asset.upper()} {format_price(float(r.close[i]))} "
                  f"(Δ{w}h {pct(r.price_change_pct[i])})",
                  f"funding {pct(r.funding_apr_pct[i])} APR",
                  f"OI Δ{w}h {pct(r.oi_change_pct[i], '+.2f')}",
-                 f"<span style='color:{theme.UP}'>shorts liq {usd(r.short_usd[i])}</span> / "
+                 f"liq <span style='color:{theme.UP}'>shorts {usd(r.short_usd[i])}</span> / "
                  f"<span style='color:{theme.DOWN}'>longs {usd(r.long_usd[i])}</span>"]
         if len(r.dvol):
             j = index_at_or_before(r.dvol.time, float(r.hours[i]))
@@ -374,11 +380,6 @@ class SqueezePanel(Panel):
                              f"{r.dvol['close'][j]:.1f}</span>")
         if np.isfinite(r.premium_pct[i]):
             parts.append(f"premium {r.premium_pct[i]:+.3f} %")
-        code = r.regime[i]
-        if code == SHORT_SQUEEZE:
-            parts.append(f"<b style='color:{theme.UP}'>short squeeze</b>")
-        elif code == LONG_FLUSH:
-            parts.append(f"<b style='color:{theme.DOWN}'>long flush</b>")
         return " · ".join(parts)
 
     def show_at(self, x: float | None) -> None:
