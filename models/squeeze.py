@@ -235,26 +235,37 @@ def elevation(hourly_usd: np.ndarray, window_hours: int,
     """Per hour h: (mean USD of the W hours ending at h / median of the known hours among the
     `baseline_hours` before them, that median). NaN where the window has an unknown hour or
     the baseline fewer than `min_baseline` known hours."""
-    n = len(hourly_usd)
+    values = np.asarray(hourly_usd, dtype=np.float64)
+    n = len(values)
     ratio = np.full(n, np.nan)
     usual = np.full(n, np.nan)
-    values = np.asarray(hourly_usd, dtype=np.float64)
-    for i in range(window_hours - 1, n):
-        window = values[i - window_hours + 1:i + 1]
-        if not np.isfinite(window).all():
-            continue
-        start = max(0, i - window_hours + 1 - baseline_hours)
-        base = values[start:i - window_hours + 1]
-        base = base[np.isfinite(base)]
-        if len(base) < min_baseline:
-            continue
-        median = float(np.median(base))
-        mean = float(window.mean())
-        usual[i] = median
-        if median > 0:
-            ratio[i] = mean / median
-        else:
-            ratio[i] = np.inf if mean > 0 else 0.0
+    if n < window_hours:
+        return ratio, usual
+    known = np.isfinite(values)
+    # window sums and counts of unknown hours, by cumulative sums
+    csum = np.concatenate([[0.0], np.cumsum(np.where(known, values, 0.0))])
+    cbad = np.concatenate([[0], np.cumsum(~known)])
+    ends = np.arange(window_hours - 1, n)
+    mean = (csum[ends + 1] - csum[ends + 1 - window_hours]) / window_hours
+    whole = cbad[ends + 1] - cbad[ends + 1 - window_hours] == 0
+    # the baseline of hour i: values[i − W + 1 − B : i − W + 1], NaN before the first hour
+    padded = np.concatenate([np.full(baseline_hours, np.nan), values])
+    starts = ends - window_hours + 1  # in `values`; in `padded` the slice is [starts, +B)
+    counts = (np.concatenate([[0], np.cumsum(np.isfinite(padded))]))
+    enough = counts[starts + baseline_hours] - counts[starts] >= min_baseline
+    rows = np.flatnonzero(whole & enough)
+    if not len(rows):
+        return ratio, usual
+    windows = np.lib.stride_tricks.sliding_window_view(padded, baseline_hours)
+    ordered = np.sort(windows[starts[rows]], axis=1)  # NaN sort last
+    k = np.isfinite(ordered).sum(axis=1)  # ≥ min_baseline ≥ 1
+    pick = np.arange(len(rows))
+    median = (ordered[pick, (k - 1) // 2] + ordered[pick, k // 2]) / 2.0
+    at = ends[rows]
+    usual[at] = median
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio[at] = np.where(median > 0, mean[rows] / median,
+                             np.where(mean[rows] > 0, np.inf, 0.0))
     return ratio, usual
 
 

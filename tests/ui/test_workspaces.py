@@ -331,7 +331,7 @@ def test_the_choice_table_matches_what_the_panels_read(open_window, settings):
         for choice in choices.values():
             assert choice.setting.split("/")[0] in {"prices", "funding", "movers", "oi", "vol",
                                                     "options", "rotation", "liq",
-                                                    "squeeze"}, choice
+                                                    "basis", "squeeze"}, choice
 
 
 def test_a_workspace_named_at_start_opens_and_an_unknown_name_is_said(open_window, qtbot):
