@@ -133,6 +133,25 @@ def test_elevation_is_the_window_mean_over_the_median_usual_hour():
     assert np.isnan(sq.elevation(np.array([1.0, 1.0, np.nan, 1.0]), 2, 3, 1)[0][2:]).all()
 
 
+def test_elevation_equals_the_hour_by_hour_definition_with_gaps_and_quiet_stretches():
+    rng = np.random.default_rng(7)
+    values = rng.lognormal(0, 1, 500)
+    values[rng.random(500) < 0.3] = 0.0  # quiet hours: medians of 0 happen
+    values[100:110] = np.nan  # a stretch unknown
+    for window, baseline, least in ((1, 48, 5), (6, 100, 24), (24, 30, 30)):
+        ratio, usual = sq.elevation(values, window, baseline, least)
+        for i in range(len(values)):
+            w = values[max(0, i - window + 1):i + 1]
+            base = values[max(0, i - window + 1 - baseline):max(0, i - window + 1)]
+            base = base[np.isfinite(base)]
+            if i < window - 1 or not np.isfinite(w).all() or len(base) < least:
+                assert np.isnan(ratio[i]) and np.isnan(usual[i]), (window, i)
+                continue
+            median = float(np.median(base))
+            expected = w.mean() / median if median > 0 else (np.inf if w.mean() > 0 else 0.0)
+            assert usual[i] == pytest.approx(median) and ratio[i] == pytest.approx(expected)
+
+
 def test_classify_short_squeeze_long_flush_and_unknown():
     t = sq.SqueezeThresholds(window_hours=6, funding_apr_max=0.0, oi_change_max_pct=-0.5,
                              price_change_min_pct=1.5, liq_multiple=3.0)
