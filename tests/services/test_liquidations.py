@@ -15,7 +15,7 @@ from models.catalog import CATALOG, STREAM_ONLY_NOTE, get_spec, is_stream_only
 from models.status import SourceState
 from models.stream_events import BANKRUPTCY, FILL, LONG, SHORT, Liquidation
 from services.config import DEFAULT_URLS, Endpoints
-from services.okx import CONTRACT_VALUE, OkxClient, parse_liquidations
+from services.okx import CONTRACT_VALUE, parse_liquidations
 from services.refresh import refresh_series
 from services.source_tracker import SourceTracker
 from services.sources import Sources
