@@ -30,6 +30,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,9 @@ import numpy as np
 
 from models.catalog import validate_series_id
 from models.ids import IdKind, SeriesId, liq_id, parse_series_id
-from models.liquidations import BUCKET_MS, bucket_arrays, bucket_start, check_liquidation
+from models.liquidations import BUCKET_MS, bucket_arrays, check_liquidation
 from models.series import FUTURE_TOLERANCE_MS, SeriesData, Snapshot, now_ms
-from models.stream_events import LONG, Liquidation
+from models.stream_events import LONG, SHORT, Liquidation
 from services.errors import (
     DISK_RETRY_SECONDS,
     LOCK_RETRY_SECONDS,
@@ -83,6 +84,8 @@ CREATE TABLE IF NOT EXISTS series_meta (
 -- Reported liquidations as the venues sent them (models/stream_events.Liquidation); the
 -- liq.* minute buckets are recomputed from these rows, so a repeat (a stream message and the
 -- REST backfill of the same order) is counted once.
+-- The key is (venue, instrument, time, side, size, price); the asset follows from the
+-- instrument, and leads the key so that a series' minutes are one range of it.
 CREATE TABLE IF NOT EXISTS liquidations (
     venue      TEXT NOT NULL,
     instrument TEXT NOT NULL,
@@ -93,9 +96,8 @@ CREATE TABLE IF NOT EXISTS liquidations (
     asset      TEXT NOT NULL,
     usd        REAL NOT NULL,
     price_kind TEXT NOT NULL,
-    PRIMARY KEY (venue, instrument, time_ms, side, qty, price)
+    PRIMARY KEY (venue, asset, time_ms, instrument, side, qty, price)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS liquidations_by_asset ON liquidations (venue, asset, time_ms);
 """
 
 
@@ -160,10 +162,28 @@ def _parsed_or_none(series_id: str) -> SeriesId | None:
         return None
 
 
-def _key_float(value: float) -> float:
-    """A size or price as the dedupe key holds it: 12 significant digits, so one order reported
-    twice (sz × ctVal computed on two roads) is one key."""
-    return float(f"{float(value):.12g}")
+def _key_floats(values: np.ndarray) -> np.ndarray:
+    """Sizes or prices as the dedupe key holds them: 12 significant digits, so one order
+    reported twice (sz × ctVal computed on two roads, a last-bit difference) is one key."""
+    values = np.asarray(values, dtype=float)
+    digits = 11 - np.floor(np.log10(np.abs(values)))
+    scale = 10.0 ** digits
+    return np.round(values * scale) / scale
+
+
+@dataclass(frozen=True)
+class _LiquidationBatch:
+    """Checked events of one venue and asset, as arrays."""
+
+    venue: str
+    asset: str
+    instruments: list[str]
+    price_kinds: list[str]
+    time_ms: np.ndarray
+    is_long: np.ndarray
+    qty: np.ndarray
+    price: np.ndarray
+    usd: np.ndarray
 
 
 def _encode(data: SeriesData) -> bytes:
@@ -503,8 +523,7 @@ class Cache:
     def add_liquidations_counted(self, events: Sequence[Liquidation]
                                  ) -> tuple[dict[str, SeriesData], int]:
         """`add_liquidations`, and how many of the events were new."""
-        rows = []
-        touched: dict[tuple[str, str], set[int]] = {}
+        groups: dict[tuple[str, str], list[Liquidation]] = {}
         refused = 0
         for ev in events:
             problem = check_liquidation(ev)
@@ -513,27 +532,71 @@ class Cache:
                 if refused == 1:
                     log.warning("liquidation refused (%s): %s", problem, ev)
                 continue
-            rows.append((ev.venue, ev.instrument, int(ev.time_ms), ev.side, _key_float(ev.qty),
-                         _key_float(ev.price), ev.asset, float(ev.usd), ev.price_kind))
-            touched.setdefault((ev.venue, ev.asset), set()).add(bucket_start(int(ev.time_ms)))
+            groups.setdefault((ev.venue, ev.asset), []).append(ev)
         if refused > 1:
             log.warning("%d liquidations refused in one batch", refused)
-        if not rows:
+        batches = [_LiquidationBatch(
+            venue, asset, [e.instrument for e in group], [e.price_kind for e in group],
+            np.array([e.time_ms for e in group], dtype=np.int64),
+            np.array([e.side == LONG for e in group], dtype=bool),
+            np.array([e.qty for e in group], dtype=float),
+            np.array([e.price for e in group], dtype=float),
+            np.array([e.usd for e in group], dtype=float))
+            for (venue, asset), group in groups.items()]
+        return self._store_liquidations(batches)
+
+    def add_liquidation_arrays(self, venue: str, asset: str, instrument: str, price_kind: str,
+                               time_ms: np.ndarray, is_long: np.ndarray, qty: np.ndarray,
+                               price: np.ndarray) -> tuple[dict[str, SeriesData], int]:
+        """`add_liquidations_counted` for many events of one instrument given as arrays (the
+        demo's month of them): the same table and buckets, without an object per event."""
+        time_ms = np.asarray(time_ms, dtype=np.int64)
+        qty, price = np.asarray(qty, dtype=float), np.asarray(price, dtype=float)
+        usd = qty * price
+        ok = (time_ms > 0) & np.isfinite(usd) & (qty > 0) & (price > 0)
+        if not ok.all():
+            log.warning("%d liquidations refused (size or price not finite and positive)",
+                        int((~ok).sum()))
+        n = int(ok.sum())
+        batch = _LiquidationBatch(venue, asset, [instrument] * n, [price_kind] * n, time_ms[ok],
+                                  np.asarray(is_long, dtype=bool)[ok], qty[ok], price[ok], usd[ok])
+        return self._store_liquidations([batch] if n else [])
+
+    def _store_liquidations(self, batches: list[_LiquidationBatch]
+                            ) -> tuple[dict[str, SeriesData], int]:
+        if not batches:
             return {}, 0
-        for venue, asset in touched:
-            validate_series_id(liq_id(venue, asset))
+        for batch in batches:
+            validate_series_id(liq_id(batch.venue, batch.asset))
         out: dict[str, SeriesData] = {}
+        new_total = 0
         with self._guard(), self._write_lock:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                before = conn.total_changes
-                conn.executemany("INSERT OR IGNORE INTO liquidations VALUES (?,?,?,?,?,?,?,?,?)",
-                                 rows)
-                new = conn.total_changes - before
-                for (venue, asset), minutes in touched.items():
-                    series_id = liq_id(venue, asset)
-                    buckets = self._liquidation_buckets(conn, venue, asset, minutes)
+                for b in batches:
+                    minutes = np.unique(b.time_ms - b.time_ms % BUCKET_MS)
+                    lo, hi = int(minutes[0]), int(minutes[-1]) + BUCKET_MS
+                    stored_before = conn.execute(
+                        "SELECT 1 FROM liquidations WHERE venue=? AND asset=? AND time_ms>=? "
+                        "AND time_ms<? LIMIT 1", (b.venue, b.asset, lo, hi)).fetchone()
+                    qty, price = _key_floats(b.qty), _key_floats(b.price)
+                    n = len(b.time_ms)
+                    rows = zip([b.venue] * n, b.instruments, b.time_ms.tolist(),
+                               [LONG if v else SHORT for v in b.is_long.tolist()], qty.tolist(),
+                               price.tolist(), [b.asset] * n, b.usd.tolist(), b.price_kinds,
+                               strict=True)
+                    before = conn.total_changes
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO liquidations VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                    new = conn.total_changes - before
+                    new_total += new
+                    if stored_before is None and new == n:
+                        # nothing else in these minutes: the batch alone is their sum
+                        buckets = bucket_arrays(b.time_ms, b.is_long, qty, b.usd)
+                    else:
+                        buckets = self._liquidation_buckets(conn, b.venue, b.asset, minutes)
+                    series_id = liq_id(b.venue, b.asset)
                     if len(buckets):
                         self._upsert_in(conn, series_id, buckets)
                     out[series_id] = buckets
@@ -542,13 +605,13 @@ class Cache:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        return out, new
+        return out, new_total
 
     @staticmethod
     def _liquidation_buckets(conn: sqlite3.Connection, venue: str, asset: str,
-                             minutes: set[int]) -> SeriesData:
+                             minutes: np.ndarray) -> SeriesData:
         """The buckets of these minutes, summed from every stored event in them."""
-        lo, hi = min(minutes), max(minutes) + BUCKET_MS
+        lo, hi = int(minutes[0]), int(minutes[-1]) + BUCKET_MS
         found = conn.execute(
             "SELECT time_ms, side = ?, qty, usd FROM liquidations "
             "WHERE venue=? AND asset=? AND time_ms>=? AND time_ms<?",
@@ -559,7 +622,7 @@ class Cache:
         is_long = np.fromiter((r[1] for r in found), dtype=bool, count=len(found))
         qty = np.fromiter((r[2] for r in found), dtype=float, count=len(found))
         usd = np.fromiter((r[3] for r in found), dtype=float, count=len(found))
-        keep = np.isin(time_ms - time_ms % BUCKET_MS, np.fromiter(minutes, dtype=np.int64))
+        keep = np.isin(time_ms - time_ms % BUCKET_MS, minutes)
         return bucket_arrays(time_ms[keep], is_long[keep], qty[keep], usd[keep])
 
     def liquidation_events(self, series_id: str, start_ms: int | None = None,

@@ -204,7 +204,11 @@ def populate_cache(cache: Cache, demo: DemoData | None = None) -> int:
         if _is_current(cache, series_id, demo.fingerprint):
             continue
         cache.delete(series_id)  # its buckets and the events they sum
-        written += cache.add_liquidations_counted(demo.liquidation_events(series_id))[1]
+        arrays = demo.liquidations[series_id]
+        venue = series_id.split(".")[1]
+        written += cache.add_liquidation_arrays(
+            venue, series_id.split(".")[2], get_spec(series_id).symbol, price_kind_of(venue),
+            arrays["time"], arrays["side"] == 1, arrays["qty"], arrays["price"])[1]
         cache.update_meta(series_id, **meta)
     by_id: dict[str, list[Snapshot]] = {}
     for snap in demo.snapshots:

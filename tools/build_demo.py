@@ -566,8 +566,8 @@ LIQ_DAYS = 32  # the 6 Feb rebound against a full 30 days before it
 LIQ_VENUE_SHARE = {"bybit": 1.0, "binance": 0.7, "okx": 0.5, "deribit": 0.25}
 LIQ_QTY_STEP = {"binance": 0.001, "bybit": 0.001, "okx": None, "deribit": None}
 OKX_CT_VAL = {"btc": 0.01, "eth": 0.1}  # contracts: sz × ctVal
-LIQ_MEDIAN_USD = {"btc": 40_000.0, "eth": 25_000.0}
-LIQ_BASE_PER_HOUR = {"long": 5.0, "short": 4.0}  # on the busiest venue, before the episode
+LIQ_MEDIAN_USD = {"btc": 80_000.0, "eth": 50_000.0}
+LIQ_BASE_PER_HOUR = {"long": 2.5, "short": 2.0}  # on the busiest venue, before the episode
 
 
 def _hour_of(text: str) -> int:

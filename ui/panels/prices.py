@@ -789,8 +789,8 @@ class PricesPanel(Panel):
     def _on_liquidations(self, result: LiquidationAnalysis) -> None:
         before = self._liquidations.get(result.asset)
         self._liquidations[result.asset] = result
-        if before is None or before.bursts != result.bursts:
-            self._draw_overlays()
+        if (before.bursts if before is not None else ()) != result.bursts:
+            self._draw_overlays()  # only when the marks change: none yet is no change
 
     def _draw_burst_marks(self, stem: str, plot: pg.PlotItem) -> None:
         """▲ above the close for an hour of short liquidations over the threshold, ▼ below it
