@@ -182,18 +182,17 @@ def term_structure(venue: Sequence[str], instrument: Sequence[str], expiry_ms: n
     return out
 
 
-def cme_basis(cme: SeriesData, spot: SeriesData) -> SeriesData:
+def cme_basis(cme: SeriesData, spot: SeriesData, bar_ms: int = 3_600_000) -> SeriesData:
     """CME front-month basis against spot, at each CME bar with a spot bar of the same stamp
-    (hourly bars at their open: both closes are the price at the end of the same hour). The
-    expiry is the front month's at the bar's close."""
+    (bars of `bar_ms` stamped at their open: both closes are the price at the end of the same
+    hour). The expiry is the front month's at the bar's close."""
     if not len(cme) or not len(spot):
         return SeriesData.empty(BASIS_COLUMNS)
     common, ci, si = np.intersect1d(cme.time, spot.time, assume_unique=True,
                                     return_indices=True)
     future = cme["close"][ci]
     index = spot["close"][si]
-    step = int(np.median(np.diff(cme.time))) if len(cme) > 1 else 3_600_000
-    close_ms = common + step
+    close_ms = common + bar_ms
     expiry = np.array([cme_front_expiry_ms(int(t)) for t in close_ms], dtype=np.int64)
     days = days_to_expiry(expiry, close_ms)
     basis = basis_pct(future, index)

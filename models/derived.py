@@ -388,7 +388,9 @@ def term_structure_frame(result: BasisAnalysis) -> pd.DataFrame:
     parts = [pd.DataFrame({"venue": [venue] * len(rows["days"]),
                            **{c: rows[c] for c in CURVE_COLUMNS_OUT[1:]}})
              for venue, rows in result.curve.items()]
-    return pd.concat(parts, ignore_index=True)[CURVE_COLUMNS_OUT]
+    frame = pd.concat(parts, ignore_index=True)[CURVE_COLUMNS_OUT]
+    frame["expiry_ms"] = frame["expiry_ms"].astype(np.int64)  # an instant, not a measurement
+    return frame
 
 
 def cme_basis_frame(result: BasisAnalysis) -> pd.DataFrame:

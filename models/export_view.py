@@ -375,7 +375,7 @@ def basis_series(result: BasisAnalysis) -> list[PlottedSeries]:
             "days": np.asarray(rows["days"], dtype=np.float64),
             "apr_pct": np.asarray(rows["apr_pct"], dtype=np.float64),
             "basis_pct": np.asarray(rows["basis_pct"], dtype=np.float64),
-            "expiry_ms": np.asarray(rows["expiry_ms"], dtype=np.float64),
+            "expiry_ms": np.asarray(rows["expiry_ms"], dtype=np.float64).astype(np.int64),
             "instrument": np.asarray(rows["instrument"], dtype=object)}, provenance))
     for venue, data in result.front.items():
         out.append(_stored(basis_id(venue, asset), data, ("apr_pct", "basis_pct",

@@ -115,3 +115,49 @@ def test_term_structure_sorts_per_venue_and_drops_the_last_day():
     assert curve["deribit"]["instrument"].tolist() == ["d-mar", "d-jun"]  # 8 hours left: out
     assert curve["deribit"]["apr_pct"][0] == pytest.approx(1.0 * 365 / (48 + 20 / 24))
     assert curve["deribit"]["basis_pct"][1] == pytest.approx(2.0)
+
+
+class _Loader:
+    """A DataLoader over a few hand-made series and one snapshot."""
+
+    def __init__(self, series, snapshot=None):
+        self.series, self.snapshot = series, snapshot
+
+    def read(self, series_id, start_ms=None, end_ms=None):
+        return self.series.get(series_id, SeriesData.empty())
+
+    def latest_snapshot(self, series_id, at_ms=None):
+        return self.snapshot if self.snapshot and self.snapshot.series_id == series_id else None
+
+
+def test_analysis_and_export_of_the_term_structure_with_cme_at_the_curve_time():
+    import pandas as pd
+
+    from models.analyses import analyse_basis
+    from models.derived import DERIVED
+    from models.series import Snapshot
+
+    t = utc_ms(2026, 2, 6, 12)
+    frame = pd.DataFrame({"venue": ["okx", "okx"], "instrument": ["BTC-USD-260626",
+                                                               "BTC-USD-260327"],
+                          "expiry_ms": [utc_ms(2026, 6, 26, 8), utc_ms(2026, 3, 27, 8)],
+                          "future_price": [71_400.0, 70_700.0], "index_price": [70_000.0] * 2,
+                          "time_ms": [float(t)] * 2})
+    hours = np.array([t - 2 * H, t - H, t + H], dtype=np.int64)  # the last is after the curve
+    loader = _Loader({"cmebtc.1h": SeriesData.from_rows(hours, close=[70_560.0, 70_700.0, 1.0]),
+                      "btc.1h": SeriesData.from_rows(hours, close=[70_000.0] * 3),
+                      "premium.okx.btc": SeriesData.from_rows(
+                          [t], mark=[69_930.0], index=[70_000.0], premium_pct=[-0.1])},
+                     Snapshot("basiscurve.btc", t, frame))
+    result = analyse_basis(loader, "btc")
+    assert result.curve_time_ms == t and set(result.premium) == {"okx"}
+    assert result.curve["okx"]["instrument"].tolist() == ["BTC-USD-260327", "BTC-USD-260626"]
+    # CME: the 11:00 bar (the last at or before 12:00), 1 % over spot, 21 d 4 h to 27 Feb 16:00
+    days = (dt.datetime(2026, 2, 27, 16) - dt.datetime(2026, 2, 6, 12)).total_seconds() / 86400
+    assert result.curve["cme"]["apr_pct"][0] == pytest.approx(365 / days)
+    assert result.curve["cme"]["expiry_ms"][0] == utc_ms(2026, 2, 27, 16)
+    table = DERIVED["termstructure.btc"].compute(loader)
+    assert table["venue"].tolist() == ["okx", "okx", "cme"]
+    assert table["apr_pct"].tolist()[:2] == pytest.approx(
+        [1.0 * 365 / (48 + 20 / 24), 2.0 * 365 / (139 + 20 / 24)])
+    assert table["expiry_ms"].dtype == np.int64
