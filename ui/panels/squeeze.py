@@ -143,6 +143,7 @@ class SqueezePanel(Panel):
         basis.getAxis("right").linkToView(self.front_view)
         basis.getAxis("right").setStyle(showValues=True)
         self.front_view.setXLink(basis)
+        self.front_view.setAutoVisible(y=True)  # the days in view, as the left axis
         self.front_curve = LodCurveItem(pen=theme.pen(theme.SECONDARY,
                                                       style=Qt.PenStyle.DotLine))
         self.front_view.addItem(self.front_curve)
