@@ -298,7 +298,7 @@ class SqueezePanel(Panel):
             return
         self.result = result
         x = result.hours / 1e3
-        self.price_curve.setData(x, result.close) if len(x) else self.price_curve.clear()
+        self._line(self.price_curve, x, result.close)
         self._line(self.funding_curve, x, result.funding_apr_pct)
         self._line(self.oi_curve, x, result.oi_change_pct)
         self._bars(self.short_bars, x, result.short_usd)
