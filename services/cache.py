@@ -8,6 +8,10 @@ it touches. Rows are merged by (series, time): a row is never duplicated; a newe
 
 Every method may be called from any worker thread: each thread gets its own connection.
 
+Reported liquidations are kept twice: as the events the venues sent (table `liquidations`, one
+row per order, repeats ignored) and as the `liq.*` minute buckets recomputed from them in the same
+transaction (`add_liquidations`; docs/liquidations.md).
+
 Failures (docs/architecture.md, "The cache under faults"): a full disk, an I/O error, a
 read-only folder or another process's lock raise a typed, transient `services.errors` error and
 leave the file alone. Only proven corruption (`PRAGMA integrity_check` fails, or "file is not a
