@@ -8,6 +8,10 @@ it touches. Rows are merged by (series, time): a row is never duplicated; a newe
 
 Every method may be called from any worker thread: each thread gets its own connection.
 
+Reported liquidations are kept twice: as the events the venues sent (table `liquidations`, one
+row per order, repeats ignored) and as the `liq.*` minute buckets recomputed from them in the same
+transaction (`add_liquidations`; docs/liquidations.md).
+
 Failures (docs/architecture.md, "The cache under faults"): a full disk, an I/O error, a
 read-only folder or another process's lock raise a typed, transient `services.errors` error and
 leave the file alone. Only proven corruption (`PRAGMA integrity_check` fails, or "file is not a
@@ -38,7 +42,7 @@ import numpy as np
 
 from models.catalog import validate_series_id
 from models.ids import IdKind, SeriesId, liq_id, parse_series_id
-from models.liquidations import BUCKET_MS, bucket_arrays, check_liquidation
+from models.liquidations import BUCKET_MS, add_buckets, bucket_arrays, check_liquidation
 from models.series import FUTURE_TOLERANCE_MS, SeriesData, Snapshot, now_ms
 from models.stream_events import LONG, SHORT, Liquidation
 from services.errors import (
@@ -591,12 +595,19 @@ class Cache:
                         "INSERT OR IGNORE INTO liquidations VALUES (?,?,?,?,?,?,?,?,?)", rows)
                     new = conn.total_changes - before
                     new_total += new
-                    if stored_before is None and new == n:
-                        # nothing else in these minutes: the batch alone is their sum
-                        buckets = bucket_arrays(b.time_ms, b.is_long, qty, b.usd)
-                    else:
-                        buckets = self._liquidation_buckets(conn, b.venue, b.asset, minutes)
                     series_id = liq_id(b.venue, b.asset)
+                    if new == n:
+                        # every event new: the stored minutes plus the batch's (a cascade's
+                        # busy minute is not read back once a second)
+                        buckets = bucket_arrays(b.time_ms, b.is_long, qty, b.usd)
+                        if stored_before is not None:
+                            stored = self._series_in(conn, series_id, lo, hi - 1)
+                            mine = np.isin(stored.time, minutes)
+                            buckets = add_buckets(SeriesData(
+                                stored.time[mine],
+                                {k: v[mine] for k, v in stored.columns.items()}), buckets)
+                    else:  # some were repeats: sum the minutes from what is stored
+                        buckets = self._liquidation_buckets(conn, b.venue, b.asset, minutes)
                     if len(buckets):
                         self._upsert_in(conn, series_id, buckets)
                     out[series_id] = buckets
@@ -606,6 +617,17 @@ class Cache:
                     conn.execute("ROLLBACK")
                 raise
         return out, new_total
+
+    @staticmethod
+    def _series_in(conn: sqlite3.Connection, series_id: str, start_ms: int,
+                   end_ms: int) -> SeriesData:
+        """A stored series' rows in [start, end], inside the caller's transaction."""
+        rows = conn.execute(
+            "SELECT n, columns, data FROM chunks WHERE series_id=? AND last_ms>=? AND first_ms<=? "
+            "ORDER BY chunk", (series_id, start_ms, end_ms)).fetchall()
+        parts = [SeriesData(*_decode(n, json.loads(cols), blob)) for n, cols, blob in rows]
+        return SeriesData.concat(parts).between(start_ms, end_ms) if parts else \
+            SeriesData.empty()
 
     @staticmethod
     def _liquidation_buckets(conn: sqlite3.Connection, venue: str, asset: str,

@@ -26,7 +26,6 @@ from models.catalog import get_spec, validate_series_id
 from models.ids import liq_id
 from models.liquidations import price_kind_of
 from models.series import SeriesData, Snapshot
-from models.stream_events import LONG, SHORT, Liquidation
 from services.resources import demo_dir
 
 if TYPE_CHECKING:
@@ -61,19 +60,6 @@ class DemoData:
 
     def snapshot_ids(self) -> list[str]:
         return sorted({s.series_id for s in self.snapshots})
-
-    def liquidation_events(self, series_id: str) -> list[Liquidation]:
-        """The stream-shaped events behind `liq.<venue>.<asset>`."""
-        arrays = self.liquidations[series_id]
-        spec = get_spec(series_id)
-        venue = series_id.split(".")[1]
-        kind = price_kind_of(venue)
-        asset = series_id.split(".")[2]
-        return [Liquidation(int(t), venue, spec.symbol, asset, LONG if side else SHORT,
-                            float(q), float(p), float(q) * float(p), kind)
-                for t, side, q, p in zip(arrays["time"].tolist(), arrays["side"].tolist(),
-                                         arrays["qty"].tolist(), arrays["price"].tolist(),
-                                         strict=True)]
 
 
 def demo_path() -> Path:

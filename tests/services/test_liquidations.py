@@ -52,6 +52,20 @@ def test_buckets_are_sums_of_the_stored_events_and_repeats_count_once(cache):
     assert again["liq.bybit.btc"]["long_usd"].tolist() == stored["long_usd"].tolist()
 
 
+def test_new_events_in_a_stored_minute_add_to_it(cache):
+    # stream batches a second apart, all new: each adds to the minute already stored
+    batches = [[ev(T0 + k * 1_000 + i, LONG if i % 2 else SHORT, 0.1 * (i + 1), 70_000 + k)
+                for i in range(5)] for k in range(30)]
+    for batch in batches:
+        cache.add_liquidations(batch)
+    stored = cache.read("liq.bybit.btc")
+    every = [e for batch in batches for e in batch]
+    assert stored.time.tolist() == [T0]
+    assert stored["count"].tolist() == [150.0]
+    assert stored["long_usd"][0] == pytest.approx(sum(e.usd for e in every if e.side == LONG))
+    assert stored["short_qty"][0] == pytest.approx(sum(e.qty for e in every if e.side == SHORT))
+
+
 def test_events_split_by_venue_and_asset_and_read_back(cache):
     events = [ev(T0, venue="binance", instrument="BTCUSDT"),
               ev(T0 + 10, venue="binance", asset="eth", instrument="ETHUSDT", price=2_000.0),

@@ -257,6 +257,19 @@ def test_liquidations_dock_draws_the_exported_totals_and_the_price_chart_the_bur
     np.testing.assert_allclose(marks_x, seconds(bursts) + 3600)
     assert {"long", "short"} <= set(bursts["side"])
 
+    # a higher threshold in the dock reaches the price chart's marks (one shared parameter)
+    panel.burst_box.setCurrentIndex(panel.burst_box.findData(50))
+    qtbot.waitUntil(lambda: prices._liquidations["btc"].burst_usd == 50e6
+                    and panel.result is not None and panel.result.burst_usd == 50e6,
+                    timeout=20000)
+    fewer = list(prices._liquidations["btc"].bursts)
+    assert 0 < len(fewer) < len(bursts) and all(b.usd >= 50e6 for b in fewer)
+    assert len(prices._burst_marks["btc"].getData()[0]) == len(fewer)
+    assert demo_window.settings.value("liq/burst_musd") in (50, "50")
+    panel.burst_box.setCurrentIndex(panel.burst_box.findData(10))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.burst_usd == 10e6,
+                    timeout=20000)
+
     # the headless export-view builds the same tables from the cache
     headless = dock_series(demo_window.scheduler.services.cache, "liquidations",
                            resolve_choices("liquidations", {})).series
