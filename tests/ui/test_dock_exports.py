@@ -309,3 +309,10 @@ def test_basis_dock_draws_the_exported_term_structure_front_apr_and_premium(
     drawn = panel._premium["okx"].pyramid()
     np.testing.assert_allclose(drawn.x, seconds(premium))
     np.testing.assert_allclose(drawn.y, premium["premium_pct"], rtol=1e-9)
+    # The readout at the shared time cursor: each venue's value in force at that instant.
+    front = panel.result.front["deribit"]
+    at = (front.time[100] + 60_000) / 1e3  # a minute after a poll: that poll's row
+    panel.show_at(at)
+    assert f"Deribit</span> {front['apr_pct'][100]:+.2f}%" in panel.summary.text()
+    panel.show_at(None)
+    assert "(48d)" in panel.summary.text()  # back to the latest values

@@ -90,7 +90,7 @@ class BasisPanel(Panel):
             plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=theme.pen(theme.MUTED)))
             marks.watch(plot, self.freshness_ids)
         set_title(self.curve_plot, "Term structure (annualised basis)")
-        set_title(self.apr_plot, "Front quarterly APR (CME: front month vs spot)")
+        self._title_apr()
         set_title(self.premium_plot, "Perp premium over index")
         self.chart.ci.layout.setColumnStretchFactor(0, 2)
         self.chart.ci.layout.setColumnStretchFactor(1, 3)
@@ -125,6 +125,10 @@ class BasisPanel(Panel):
         ctx.time_link.attach(self.crosshair, self.show_at, own=True)
         ctx.time_link.attach_range(self.key, self.apr_plot)
         self._feed = self.follow("basis", self._on_result, asset=self.asset)
+
+    def _title_apr(self) -> None:
+        cme = " (CME: front month vs spot)" if self.asset == "btc" else ""
+        set_title(self.apr_plot, "Front quarterly APR" + cme)
 
     def freshness_ids(self) -> tuple[str, ...]:
         cme = (CME_BTC_ID, price_id("btc", "1h")) if self.asset == "btc" else ()
@@ -223,6 +227,7 @@ class BasisPanel(Panel):
     def _on_choice(self, name: str) -> None:
         self.result = None
         self._ranged = False
+        self._title_apr()
         self._feed.update(asset=self.asset)
         self.freshness.refresh()
 
