@@ -269,15 +269,16 @@ def test_missing_inputs_are_reasons_not_failures():
 # -- the demo: the 6 Feb 2026 rebound -------------------------------------------------------------
 def demo_loader() -> Loader:
     """The bundled demo as the window reads it: its series, each snapshot id's newest snapshot,
-    and the liquidation buckets of its stream-shaped events (`bucket_rows`, what
-    `Cache.add_liquidations` stores)."""
-    from models.liquidations import bucket_rows
+    and the minute buckets of its stream-shaped liquidation events (`bucket_arrays`, what
+    `Cache.add_liquidation_arrays` stores)."""
+    from models.liquidations import bucket_arrays
     from services.demo import load_demo
 
     demo = load_demo()
     series = dict(demo.series)
-    for series_id in demo.liquidations:
-        series.update(bucket_rows(demo.liquidation_events(series_id)))
+    for series_id, events in demo.liquidations.items():
+        series[series_id] = bucket_arrays(events["time"], events["side"] == 1, events["qty"],
+                                          events["qty"] * events["price"])
     newest: dict = {}
     for snap in demo.snapshots:
         if snap.series_id not in newest or snap.time_ms > newest[snap.series_id].time_ms:
