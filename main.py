@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("view_workspace", metavar="WORKSPACE",
                       help="a workspace's name (saved or shipped) or a workspace JSON file")
     view.add_argument("dock", help="dock key: prices, funding, open_interest, volatility, "
-                                   "rotation, basis, options, movers")
+                                   "rotation, basis, squeeze, options, movers, liquidations")
     view.add_argument("--out", required=True, help="folder to write the CSV files into")
     view.add_argument("--start", help="from date (YYYY-MM-DD, UTC; default: the dock's range)")
     view.add_argument("--end", help="to date (YYYY-MM-DD, UTC; default: the data's end)")

@@ -19,10 +19,29 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from models.assets import CRYPTO_STEMS, ROTATION_PEERS
-from models.catalog import FUNDING_VENUES, OI_VENUES, PRICE_STEMS
-from models.ids import dvol_id, funding_id, funding_now_id, oi_id, options_id, price_id, volmex_id
+from models.catalog import FUNDING_VENUES, LIQUIDATION_VENUES, OI_VENUES, PRICE_STEMS
+from models.ids import (
+    dvol_id,
+    funding_id,
+    funding_now_id,
+    liq_id,
+    oi_id,
+    options_id,
+    price_id,
+    volmex_id,
+)
 from models.levels import CALL_WALL, GAMMA_FLIP, PUT_WALL, Level
-from models.series import SeriesData, Snapshot
+from models.liquidations import (
+    BURST_INTERVAL_MS,
+    DEFAULT_BURST_MUSD,
+    LIQ_INTERVALS_MS,
+    Burst,
+    IntervalTotals,
+    coverage_note,
+    find_bursts,
+    interval_totals,
+)
+from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData, Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -176,6 +195,43 @@ def analyse_open_interest(loader: DataLoader, asset: str) -> OpenInterestAnalysi
         SeriesData.empty(["close"])
     return OpenInterestAnalysis(asset, venues, {v: oi_change_pct(d, 24) for v, d in
                                                 venues.items()}, price.select(["close"]))
+
+
+# -- reported liquidations --------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiquidationAnalysis:
+    """Reported liquidations of one asset per interval, per venue and in total, and the hours
+    whose total on one side reached the burst threshold."""
+
+    asset: str
+    interval: str
+    totals: IntervalTotals
+    bursts: tuple[Burst, ...]
+    burst_usd: float
+    coverage: dict[str, str]  # venue -> what its feed covers (every venue asked, data or not)
+    as_of_ms: int | None
+
+
+DEFAULT_LIQ_INTERVAL = "1h"
+
+
+def liquidation_inputs(asset: str, interval: str = DEFAULT_LIQ_INTERVAL,
+                       burst_musd: int = DEFAULT_BURST_MUSD) -> tuple[str, ...]:
+    return tuple(liq_id(v, asset) for v in LIQUIDATION_VENUES)
+
+
+def analyse_liquidations(loader: DataLoader, asset: str, interval: str = DEFAULT_LIQ_INTERVAL,
+                         burst_musd: int = DEFAULT_BURST_MUSD) -> LiquidationAnalysis:
+    if interval not in LIQ_INTERVALS_MS:
+        raise ValueError(f"interval {interval!r} (one of {', '.join(LIQ_INTERVALS_MS)})")
+    buckets = {v: loader.read(liq_id(v, asset)) for v in LIQUIDATION_VENUES}
+    totals = interval_totals(buckets, LIQ_INTERVALS_MS[interval])
+    hourly = totals if interval == "1h" else interval_totals(buckets, BURST_INTERVAL_MS)
+    burst_usd = float(burst_musd) * 1e6
+    as_of = max((d.last_ms for d in buckets.values() if len(d)), default=None)
+    return LiquidationAnalysis(asset, interval, totals, tuple(find_bursts(hourly, burst_usd)),
+                               burst_usd, {v: coverage_note(v) for v in LIQUIDATION_VENUES},
+                               as_of)
 
 
 # -- implied and realised volatility ------------------------------------------------------------
@@ -540,6 +596,164 @@ def analyse_movers(loader: DataLoader, drawdown: str = DEFAULT_DRAWDOWN,
                       drawdown_basis=drawdown)
 
 
+# -- squeeze anatomy --------------------------------------------------------------------------
+#: how far back the squeeze grid reaches (the hourly price history may be ten years long)
+SQUEEZE_HISTORY_DAYS = 180
+
+
+def _catalog_ids(kind: str, asset: str) -> tuple[str, ...]:
+    """The catalog's series of `kind` for `asset`, in catalog order (liquidations, premium and
+    basis are declared by their own modules; none yet is an empty tuple)."""
+    from models.catalog import CATALOG
+    from models.ids import parse_series_id
+
+    return tuple(i for i, spec in CATALOG.items()
+                 if spec.kind == kind and parse_series_id(i).asset == asset)
+
+
+def liquidation_ids(asset: str) -> tuple[str, ...]:
+    from models.catalog import LIQUIDATIONS
+
+    return _catalog_ids(LIQUIDATIONS, asset)
+
+
+def premium_ids(asset: str) -> tuple[str, ...]:
+    from models.catalog import PREMIUM
+
+    return _catalog_ids(PREMIUM, asset)
+
+
+def basis_ids(asset: str) -> tuple[str, ...]:
+    from models.catalog import BASIS
+
+    return _catalog_ids(BASIS, asset)
+
+
+@dataclass(frozen=True, eq=False)
+class SqueezeAnalysis:
+    """The six rows of the squeeze dock on the hourly bars of `hours` (bar opens, ms), and the
+    regime of each bar (models/squeeze.py for every convention)."""
+
+    asset: str
+    thresholds: Any  # models.squeeze.SqueezeThresholds
+    hours: np.ndarray
+    close: np.ndarray
+    price_change_pct: np.ndarray
+    funding_apr_pct: np.ndarray
+    funding_note: str
+    oi_coins: np.ndarray
+    oi_change_pct: np.ndarray
+    long_usd: np.ndarray
+    short_usd: np.ndarray
+    long_ratio: np.ndarray
+    short_ratio: np.ndarray
+    long_usual: np.ndarray
+    short_usual: np.ndarray
+    dvol: SeriesData  # close, within the grid's span
+    premium_pct: np.ndarray  # hourly mean across the venues' perp premiums
+    front_apr_pct: np.ndarray  # hourly mean across the venues' front quarterly basis APR
+    regime: np.ndarray  # +1 short squeeze, −1 long flush, 0, NaN unknown
+    periods: tuple[tuple[int, int, int], ...]
+    liq_venues: tuple[str, ...] = ()
+    premium_venues: tuple[str, ...] = ()
+    basis_venues: tuple[str, ...] = ()
+    #: plot -> the one line saying why it is empty ("price", "funding", "oi", "liq", "dvol",
+    #: "basis")
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def as_of_ms(self) -> int | None:
+        return int(self.hours[-1]) if len(self.hours) else None
+
+
+def squeeze_inputs(asset: str, **thresholds: Any) -> tuple[str, ...]:
+    return (price_id(asset, "1h"), *(funding_id(v, asset) for v in FUNDING_VENUES),
+            *(funding_now_id(v, asset) for v in FUNDING_VENUES),
+            *(oi_id(v, asset) for v in OI_VENUES), *liquidation_ids(asset), dvol_id(asset),
+            *premium_ids(asset), *basis_ids(asset))
+
+
+def _running_rates(loader: DataLoader, asset: str) -> dict[str, Any]:
+    """Each venue's current funding (its fundingnow snapshot) for the period now running."""
+    from models.squeeze import RunningRate
+
+    out = {}
+    for venue, row in _funding_now(loader, asset).items():
+        snap = loader.latest_snapshot(funding_now_id(venue, asset))
+        if snap is not None and np.isfinite(row["apr_pct"]):
+            out[venue] = RunningRate(int(snap.time_ms), float(row["apr_pct"]))
+    return out
+
+
+def analyse_squeeze(loader: DataLoader, asset: str, **thresholds: Any) -> SqueezeAnalysis:
+    """Price, OI-weighted funding APR, OI change, liquidations, DVOL and basis per hourly bar
+    over the last `SQUEEZE_HISTORY_DAYS`, and each bar's regime under `thresholds`
+    (models/squeeze.py: SqueezeThresholds)."""
+    from models import squeeze as sq
+
+    limits = sq.SqueezeThresholds(**thresholds)
+    window = limits.window_hours
+    bars = loader.read(price_id(asset, "1h"))
+    if len(bars):
+        bars = bars.between(bars.last_ms - SQUEEZE_HISTORY_DAYS * MS_PER_DAY, None)
+    hours = bars.time
+    n = len(hours)
+    close = bars["close"] if n else np.empty(0)
+    missing: dict[str, str] = {}
+    if not n:
+        missing["price"] = f"no hourly {asset.upper()} bars yet"
+    price_change = sq.price_change_pct(bars, window) if n else np.empty(0)
+
+    settled = {v: d for v in FUNDING_VENUES if len(d := loader.read(funding_id(v, asset)))}
+    oi_usd = _funding_oi(loader, asset)
+    funding, note = sq.funding_apr(hours, settled, oi_usd, _running_rates(loader, asset))
+    if not settled:
+        missing["funding"] = "no funding history yet"
+
+    oi = {v: d for v in OI_VENUES if len(d := loader.read(oi_id(v, asset)))}
+    oi_change, oi_coins = sq.coin_oi_change_pct(hours + MS_PER_HOUR, window, oi)
+    if not oi:
+        missing["oi"] = "no open-interest history yet"
+
+    liq_ids = liquidation_ids(asset)
+    buckets = {i: d for i in liq_ids if len(d := loader.read(i))}
+    long_usd, short_usd = sq.hourly_liquidations(hours, buckets)
+    long_ratio, long_usual = sq.elevation(long_usd, window)
+    short_ratio, short_usual = sq.elevation(short_usd, window)
+    if not liq_ids:
+        missing["liq"] = "liquidations are not recorded by this version"
+    elif not buckets:
+        missing["liq"] = "no liquidations recorded yet (they come from the venues' streams)"
+
+    dvol = loader.read(dvol_id(asset))
+    dvol = dvol.between(int(hours[0]), None).select(["close"]) if n and len(dvol) else \
+        SeriesData.empty(["close"])
+    if not len(dvol):
+        missing["dvol"] = "no DVOL yet"
+
+    premiums = {i: d for i in premium_ids(asset) if len(d := loader.read(i))}
+    bases = {i: d for i in basis_ids(asset) if len(d := loader.read(i))}
+    premium = sq.venue_mean([sq.hourly_mean(d, "premium_pct", hours)
+                             for d in premiums.values()], n)
+    front = sq.venue_mean([sq.hourly_mean(d, "apr_pct", hours) for d in bases.values()], n)
+    if not premium_ids(asset) and not basis_ids(asset):
+        missing["basis"] = "premium and basis are not recorded by this version"
+    elif not premiums and not bases:
+        missing["basis"] = "no premium or basis data yet"
+
+    regime = sq.classify(limits, funding, oi_change, price_change, short_ratio, long_ratio)
+    from models.ids import parse_series_id
+
+    def venues_of(ids: Any) -> tuple[str, ...]:
+        return tuple(parse_series_id(i).venue for i in ids)
+
+    return SqueezeAnalysis(
+        asset, limits, hours, close, price_change, funding, note, oi_coins, oi_change,
+        long_usd, short_usd, long_ratio, short_ratio, long_usual, short_usual, dvol, premium,
+        front, regime, tuple(sq.regime_periods(hours, regime)), venues_of(buckets),
+        venues_of(premiums), venues_of(bases), missing)
+
+
 # -- basis ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BasisAnalysis:
@@ -622,6 +836,8 @@ ANALYSES: dict[str, Analysis] = {a.name: a for a in (
     Analysis("skew_history", skew_history_inputs, analyse_skew_history),
     Analysis("rotation", rotation_inputs, analyse_rotation),
     Analysis("movers", movers_inputs, analyse_movers),
+    Analysis("squeeze", squeeze_inputs, analyse_squeeze),
+    Analysis("liquidations", liquidation_inputs, analyse_liquidations),
     Analysis("basis", basis_inputs, analyse_basis),
 )}
 

@@ -18,6 +18,7 @@ from models.ids import (
     basis_id,
     funding_id,
     funding_now_id,
+    liq_id,
     oi_id,
     options_id,
     premium_id,
@@ -220,6 +221,40 @@ def _vol_specs() -> list[SeriesSpec]:
     return specs
 
 
+# -- reported liquidations -------------------------------------------------------------------
+# The venues with a public liquidation feed (docs/streams.md §8; Hyperliquid has none), and the
+# one that also serves a key-less recent history over REST (OKX: about the last day to week).
+LIQUIDATION_VENUES: tuple[str, ...] = ("binance", "bybit", "okx", "deribit")
+LIQUIDATION_REST_VENUES = frozenset({"okx"})
+LIQUIDATION_REST_DAYS = 7
+
+
+STREAM_ONLY_NOTE = "recorded from the stream"
+
+
+def is_stream_only(spec: SeriesSpec) -> bool:
+    """A series only a stream can fill (no key-less REST history): never fetched, recorded."""
+    return spec.extra.get("rest_history") is False
+
+
+def _liquidation_specs() -> list[SeriesSpec]:
+    specs = []
+    for key in LIQUIDATION_VENUES:
+        venue = next(v for v in VENUES if v.key == key)
+        rest = key in LIQUIDATION_REST_VENUES
+        for stem in _perp_stems(venue):
+            name = _trader_name(stem)
+            specs.append(SeriesSpec(
+                id=liq_id(key, stem), kind=LIQUIDATIONS, source=venue.perp_source,
+                symbol=venue.perps[stem], interval="1m",
+                label=f"{name} liquidations · {venue.label} (reported)", asset=name, unit="USD",
+                history_days=LIQUIDATION_REST_DAYS if rest else 30, poll_seconds=300,
+                max_history_days=LIQUIDATION_REST_DAYS if rest else None,
+                extra={} if rest else {"rest_history": False},
+            ))
+    return specs
+
+
 # -- premium, dated futures' basis, CME (models/basis.py, docs/basis.md) ----------------------
 PREMIUM_VENUES: tuple[str, ...] = FUNDING_VENUES
 BASIS_VENUES: tuple[str, ...] = tuple(v.key for v in VENUES if v.dated_futures)
@@ -285,7 +320,8 @@ def _basis_specs() -> list[SeriesSpec]:
 
 CATALOG: dict[str, SeriesSpec] = {s.id: s for s in
                                   (*_price_specs(), *_funding_specs(), *_vol_specs(),
-                                   *_premium_specs(), *_basis_specs())}
+                                   *_liquidation_specs(), *_premium_specs(),
+                                   *_basis_specs())}
 
 
 def price_series_id(stem: str, interval: str) -> str:

@@ -26,14 +26,20 @@ from models.analyses import (
     ChainAnalysis,
     DataLoader,
     FundingAnalysis,
+    LiquidationAnalysis,
     OpenInterestAnalysis,
     RotationAnalysis,
+    SqueezeAnalysis,
     VolatilityAnalysis,
+    basis_ids,
+    premium_ids,
 )
 from models.assets import CRYPTO_STEMS, ROTATION_PEERS, asset, prose_name
 from models.catalog import venue_label
 from models.ids import dvol_id, price_id
+from models.liquidations import DEFAULT_BURST_MUSD
 from models.series import SeriesData
+from models.squeeze import SqueezeThresholds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,6 +52,18 @@ RV_FORMULA = ("RV = 100 × √(365 / n × Σ rᵢ²) (zero-mean, the default) or
 GEX_FORMULA = ("GEX_K = Σᵢ sign × OI_i,K (coins) × Γ(F_i, K, σ_mark, T_i) × F_i² × 1 %, in USD "
                "per 1 % move; Γ from Black-76 on each expiry's own forward F_i (scaled by "
                "S' / index at a hypothetical spot S'), ACT/365 to the 08:00 UTC expiry, r = 0")
+SQUEEZE_FORMULA = (
+    "short squeeze (+1): funding APR < f, OI Δ_W < o, price Δ_W > p, short liquidations > L × "
+    "usual; long flush (−1): funding APR > −f, OI Δ_W < o, price Δ_W < −p, long liquidations > "
+    "L × usual; price Δ_W = (C_h / C_(h−W) − 1) × 100; OI Δ_W = (Σ_v OI_v(h+1h) / "
+    "Σ_v OI_v(h+1h−W) − 1) × 100, coins, venues known at both; liquidations over W = mean "
+    "hourly reported USD of the W bars ending at h, usual = median hour of the 30 days before")
+SQUEEZE_CONVENTION = (
+    "hourly bars stamped at their open h, valued at their close h + 1 h; funding APR of the hour "
+    "[h, h + 1 h) weighted by each venue's OI in USD at h (a venue without OI then is left out, "
+    "the rest renormalise; equal weights where none has OI; after a venue's last settlement its "
+    "fundingnow rate up to the snapshot); liquidations as reported by the venues' streams "
+    "(incomplete feeds: totals are 'reported'); empty where an input is unknown")
 ROTATION_CONVENTION = ("daily log returns at each XNYS session close (exchange-calendars: "
                        "half-days and holidays included; BTC sampled from hourly bars at the "
                        "close), common sessions only")
@@ -282,6 +300,80 @@ def movers_frame(result: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     return frame.reset_index()
 
 
+def squeeze_regime_frame(result: SqueezeAnalysis) -> pd.DataFrame:
+    """One row per hourly bar: the four quantities the regime reads and the regime (+1 short
+    squeeze, −1 long flush, 0 neither, empty where an input is unknown)."""
+    import pandas as pd
+
+    return pd.DataFrame({
+        "close": result.close, "price_change_pct": result.price_change_pct,
+        "funding_apr_pct": result.funding_apr_pct, "oi_coins": result.oi_coins,
+        "oi_change_pct": result.oi_change_pct, "long_liq_usd": result.long_usd,
+        "short_liq_usd": result.short_usd, "long_liq_ratio": result.long_ratio,
+        "short_liq_ratio": result.short_ratio, "regime": result.regime},
+        index=_time_index(result.hours))
+
+
+def squeeze_periods_frame(result: SqueezeAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    from models.squeeze import REGIME_NAMES
+
+    starts = np.array([a for a, _b, _k in result.periods], dtype=np.int64)
+    ends = np.array([b for _a, b, _k in result.periods], dtype=np.int64)
+    return pd.DataFrame({"end": _time_index(ends).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "regime": [REGIME_NAMES[k] for _a, _b, k in result.periods],
+                         "hours": (ends - starts) / 3_600_000.0}, index=_time_index(starts))
+
+
+def squeeze_basis_frame(result: SqueezeAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({"premium_pct": result.premium_pct,
+                         "front_apr_pct": result.front_apr_pct},
+                        index=_time_index(result.hours)).dropna(how="all")
+
+
+def squeeze_details(result: SqueezeAnalysis) -> dict[str, Any]:
+    return {"Thresholds": result.thresholds.describe(), "Funding weights": result.funding_note,
+            "Liquidation venues (reported)": ", ".join(venue_label(v) for v in
+                                                       result.liq_venues) or "none"}
+
+
+def liquidation_totals_frame(result: LiquidationAnalysis) -> pd.DataFrame:
+    """One row per interval: each venue's long and short USD, then the totals."""
+    import pandas as pd
+
+    totals = result.totals
+    columns: dict[str, np.ndarray] = {}
+    for venue in totals.long_usd:
+        columns[f"{venue}_long_usd"] = totals.long_usd[venue]
+        columns[f"{venue}_short_usd"] = totals.short_usd[venue]
+    columns["total_long_usd"] = totals.total_long
+    columns["total_short_usd"] = totals.total_short
+    return pd.DataFrame(columns, index=_time_index(totals.times))
+
+
+def liquidation_bursts_frame(result: LiquidationAnalysis) -> pd.DataFrame:
+    import pandas as pd
+
+    times = np.array([b.time_ms for b in result.bursts], dtype=np.int64)
+    return pd.DataFrame({"side": [b.side for b in result.bursts],
+                         "usd": np.array([b.usd for b in result.bursts], dtype=np.float64)},
+                        index=_time_index(times))
+
+
+def liquidation_details(result: LiquidationAnalysis) -> dict[str, Any]:
+    return {"Coverage": "; ".join(result.coverage.values()),
+            "Burst threshold": f"${result.burst_usd / 1e6:g}M per hour on one side"}
+
+
+LIQ_CONVENTION = ("the liquidated side (a long's liquidation is a forced sell); USD = size × the "
+                  "venue's price (Binance average fill, Bybit/OKX bankruptcy price, Deribit "
+                  "trade amount); intervals stamped at their start, UTC; venue feeds are "
+                  "incomplete, so every total is a reported total")
+
+
 BASIS_FORMULA = ("basis % = (future − index) / index × 100; APR % = basis % × 365 / days to "
                  "expiry (simple, actual/365)")
 CURVE_COLUMNS_OUT = ["venue", "instrument", "expiry_ms", "days", "basis_pct", "apr_pct",
@@ -347,6 +439,42 @@ def _declare() -> list[DerivedSpec]:
                         "% (24h)", "open_interest", fp, oi_change_frame,
                         "change = (OI_now / OI_(now − 24h) − 1) × 100, OI in coins",
                         "OI_(now − 24h) is the last row at or before 24 h earlier", ""),
+        ]
+        sp = {"asset": stem, **SqueezeThresholds().as_params()}
+        specs += [
+            DerivedSpec(f"regime.{stem}", f"{name} squeeze regime per hourly bar", "regime",
+                        "squeeze", sp, squeeze_regime_frame, SQUEEZE_FORMULA,
+                        SQUEEZE_CONVENTION, "1h", details=squeeze_details),
+            DerivedSpec(f"regimeperiods.{stem}", f"{name} short squeezes and long flushes",
+                        "hours", "squeeze", sp, squeeze_periods_frame,
+                        "runs of consecutive hourly bars in one regime; " + SQUEEZE_FORMULA,
+                        "start and end of each run (UTC, end exclusive); " + SQUEEZE_CONVENTION,
+                        "", details=squeeze_details),
+            DerivedSpec(f"squeezebasis.{stem}", f"{name} perpetual premium and front quarterly "
+                        "basis, mean across venues", "%", "squeeze", sp, squeeze_basis_frame,
+                        "premium_pct = mean over venues of the hour's mean (mark − index) / "
+                        "index × 100; front_apr_pct = mean over venues of the hour's mean front "
+                        "quarterly basis APR (basis_pct × 365 / days to expiry)",
+                        "hour h = [h, h + 1 h); a venue without a row in the hour is left out "
+                        "of that hour's mean", "1h", details=squeeze_details,
+                        own_inputs=(*premium_ids(stem), *basis_ids(stem)) or None),
+        ]
+        lp = {"asset": stem, "interval": "1h", "burst_musd": DEFAULT_BURST_MUSD}
+        specs += [
+            DerivedSpec(f"liqtotals.{stem}",
+                        f"{name} reported liquidations per hour, long and short, per venue "
+                        "and in total", "USD", "liquidations", lp, liquidation_totals_frame,
+                        "Σ USD of the reported liquidations in the hour, per liquidated side, "
+                        "per venue; total = Σ over venues", LIQ_CONVENTION, "1h",
+                        details=liquidation_details),
+            DerivedSpec(f"liqbursts.{stem}",
+                        f"{name} reported liquidation bursts (hours ≥ "
+                        f"${DEFAULT_BURST_MUSD}M on one side)", "USD", "liquidations", lp,
+                        liquidation_bursts_frame,
+                        "hours whose reported total on one side, over every venue, reaches "
+                        "the threshold", LIQ_CONVENTION + "; threshold set in the "
+                        "Liquidations dock (export: the default)", "1h",
+                        details=liquidation_details),
         ]
         for window in RV_WINDOWS:
             vp = {"asset": stem, "window": window, "rv_method": DEFAULT_RV_METHOD}

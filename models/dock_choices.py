@@ -22,6 +22,8 @@ from models.analyses import (
     ROTATION_WINDOWS,
 )
 from models.catalog import PRICE_INTERVALS, PRICE_STEMS
+from models.liquidations import BURST_THRESHOLDS_MUSD, DEFAULT_BURST_MUSD
+from models.squeeze import SqueezeThresholds
 
 #: the price chart's range buttons: days shown, ending at the data's end
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
@@ -35,8 +37,16 @@ DERIVATIVE_ASSETS = ("btc", "eth")
 VOLATILITY_SPAN_DAYS = 365
 ROTATION_SPAN_DAYS = 730
 
+#: the span the squeeze dock opens on, ending at its data's end
+SQUEEZE_SPAN_DAYS = 10
+
+#: the liquidations dock's bar intervals (models/liquidations.LIQ_INTERVALS_MS without 5m: a
+#: month of 5-minute bars per venue is more rectangles than a dock can show)
+LIQUIDATION_INTERVALS = ("15m", "1h", "4h", "1d")
+
 #: the span the basis dock's time plots open on, ending at their data's end
 BASIS_SPAN_DAYS = 14
+
 #: the options dock's pages (one row of charts at a time in a short dock)
 OPTIONS_PAGES = ("gex", "iv", "skew")
 
@@ -77,6 +87,14 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
                 "delta": Choice("options/delta", DEFAULT_DELTA)},
     "rotation": {"window": Choice("rotation/window", 60), "k": Choice("rotation/k", 2.0),
                  "threshold": Choice("rotation/threshold", 0.2)},
+    "liquidations": {"asset": Choice("liq/asset", "btc"),
+                     "interval": Choice("liq/interval", "1h"),
+                     # shared with the price chart's burst markers (ui/derived_feeds.py)
+                     "burst_musd": Choice("liq/burst_musd", DEFAULT_BURST_MUSD)},
+    # the regime thresholds (models/squeeze.py: SqueezeThresholds, whose defaults these are)
+    "squeeze": {"asset": Choice("squeeze/asset", "btc"),
+                **{name: Choice(f"squeeze/{name}", value)
+                   for name, value in SqueezeThresholds().as_params().items()}},
     "basis": {"asset": Choice("basis/asset", "btc")},
     "sources": {},
 }
@@ -101,6 +119,7 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
     from models.derived import RV_WINDOWS
     from models.movers import DRAWDOWN_BASES
     from models.options import DealerPositioning, DeltaConvention
+    from models.squeeze import SQUEEZE_LIMITS, WINDOWS_HOURS
     from models.volatility import RvMethod
 
     if symbols is None:
@@ -122,6 +141,11 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
         "basis": {"asset": DERIVATIVE_ASSETS},
         "rotation": {"window": ROTATION_WINDOWS, "k": lambda v: 0.5 <= v <= 6.0,
                      "threshold": lambda v: -1.0 <= v <= 1.0},
+        "liquidations": {"asset": DERIVATIVE_ASSETS, "interval": LIQUIDATION_INTERVALS,
+                         "burst_musd": BURST_THRESHOLDS_MUSD},
+        "squeeze": {"asset": DERIVATIVE_ASSETS, "window_hours": WINDOWS_HOURS,
+                    **{name: (lambda v, lo=lo, hi=hi: lo <= v <= hi)
+                       for name, (lo, hi) in SQUEEZE_LIMITS.items()}},
     }
 
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from models.catalog import find_spec
 from models.derived import DERIVED, stored_provenance
-from models.ids import dvol_id, funding_id, oi_id, price_id, volmex_id
-from models.series import MS_PER_DAY, SeriesData
+from models.ids import dvol_id, funding_id, liq_id, oi_id, price_id, volmex_id
+from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 if TYPE_CHECKING:
     from models.analyses import (
@@ -28,14 +28,17 @@ if TYPE_CHECKING:
         CorrelationMatrix,
         DataLoader,
         FundingAnalysis,
+        LiquidationAnalysis,
         OpenInterestAnalysis,
         RotationAnalysis,
+        SqueezeAnalysis,
         VolatilityAnalysis,
     )
     from models.price_view import PreparedPrices
 
 #: the docks whose x axis is time: their exports keep the rows of the visible time window
-TIME_DOCKS = ("prices", "funding", "open_interest", "volatility", "rotation", "basis")
+TIME_DOCKS = ("prices", "funding", "open_interest", "volatility", "rotation", "liquidations",
+              "basis", "squeeze")
 EXPORTABLE_DOCKS = (*TIME_DOCKS, "options", "movers")
 
 
@@ -199,6 +202,39 @@ def open_interest_series(result: OpenInterestAnalysis) -> list[PlottedSeries]:
     return out
 
 
+# -- liquidations -----------------------------------------------------------------------------
+def liquidation_series(result: LiquidationAnalysis) -> list[PlottedSeries]:
+    """Each venue's reported long and short USD per interval (the stacked bars: shorts drawn
+    above the axis, longs below), the totals over venues, and the bursts the price chart
+    marks."""
+    asset, totals = result.asset, result.totals
+    note = (f"summed per {result.interval} interval (stamped at its start); short liquidations "
+            "drawn above the axis, long below; reported by the venue's feed")
+    out = []
+    for venue in totals.long_usd:
+        series_id = liq_id(venue, asset)
+        out.append(_timed(f"{series_id}.{result.interval}", series_id, totals.times,
+                          {"long_usd": totals.long_usd[venue],
+                           "short_usd": totals.short_usd[venue]},
+                          _stored_provenance(series_id, result.as_of_ms, note)))
+    if len(totals.times):
+        out.append(_timed(f"liqtotals.{asset}.{result.interval}", f"liqtotals.{asset}",
+                          totals.times, {"total_long_usd": totals.total_long,
+                                         "total_short_usd": totals.total_short},
+                          _derived(f"liqtotals.{asset}", result, result.as_of_ms,
+                                   interval=result.interval)))
+    if result.bursts:
+        out.append(_timed(f"liqbursts.{asset}", f"liqbursts.{asset}",
+                          np.array([b.time_ms for b in result.bursts], dtype=np.int64),
+                          {"long_usd": np.array([b.usd if b.side == "long" else np.nan
+                                                 for b in result.bursts]),
+                           "short_usd": np.array([b.usd if b.side == "short" else np.nan
+                                                  for b in result.bursts])},
+                          _derived(f"liqbursts.{asset}", result, result.as_of_ms,
+                                   burst_musd=result.burst_usd / 1e6)))
+    return out
+
+
 # -- volatility -------------------------------------------------------------------------------
 def volatility_series(result: VolatilityAnalysis) -> list[PlottedSeries]:
     asset, window = result.asset, result.window
@@ -218,6 +254,44 @@ def volatility_series(result: VolatilityAnalysis) -> list[PlottedSeries]:
                                    rv_method=result.rv_method)))
     if len(result.volmex):
         out.append(_stored(volmex_id(asset), result.volmex, ("close",)))
+    return out
+
+
+# -- squeeze anatomy --------------------------------------------------------------------------
+def squeeze_series(result: SqueezeAnalysis) -> list[PlottedSeries]:
+    """The price, the regime table (funding APR, OI change, liquidations, the regime that
+    shades all six plots), DVOL, the premium and front basis, and the regime's runs."""
+    asset = result.asset
+    params = result.thresholds.as_params()
+    as_of = result.as_of_ms
+    out = []
+    if len(result.hours):
+        price = SeriesData(result.hours, {"close": result.close})
+        out.append(_stored(price_id(asset, "1h"), price, ("close",)))
+        name = f"regime.{asset}"
+        provenance = _derived(name, result, as_of, **params)
+        provenance["details"] = {**provenance["details"], "On the chart": (
+            "long liquidations are drawn below the axis (as negative USD), short ones above")}
+        columns = {"funding_apr_pct": result.funding_apr_pct,
+                   "oi_change_pct": result.oi_change_pct, "long_liq_usd": result.long_usd,
+                   "short_liq_usd": result.short_usd, "long_liq_ratio": result.long_ratio,
+                   "short_liq_ratio": result.short_ratio,
+                   "price_change_pct": result.price_change_pct, "regime": result.regime}
+        out.append(_timed(name, name, result.hours, columns, provenance))
+    if len(result.dvol):
+        out.append(_stored(dvol_id(asset), result.dvol, ("close",)))
+    basis = {"premium_pct": result.premium_pct, "front_apr_pct": result.front_apr_pct}
+    if any(np.isfinite(v).any() for v in basis.values()):
+        name = f"squeezebasis.{asset}"
+        out.append(_timed(name, name, result.hours, basis,
+                          _derived(name, result, as_of, **params)))
+    if result.periods:
+        name = f"regimeperiods.{asset}"
+        starts = np.array([a for a, _b, _k in result.periods], dtype=np.int64)
+        out.append(_timed(name, name, starts, {
+            "end_ms": np.array([b for _a, b, _k in result.periods], dtype=np.float64),
+            "regime": np.array([k for _a, _b, k in result.periods], dtype=np.float64)},
+            _derived(name, result, as_of, **params)))
     return out
 
 
@@ -440,11 +514,22 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
     if dock == "open_interest":
         return DockView(open_interest_series(
             analyses.analyse_open_interest(loader, choices["asset"])), None)
+    if dock == "liquidations":
+        return DockView(liquidation_series(analyses.analyse_liquidations(
+            loader, choices["asset"], choices["interval"], choices["burst_musd"])), None)
     if dock == "volatility":
         result = analyses.analyse_volatility(loader, choices["asset"], choices["window"],
                                              choices["rv_method"])
         end = result.dvol.time[-1] / 1e3 if len(result.dvol) else None
         return DockView(volatility_series(result), ending(end, VOLATILITY_SPAN_DAYS))
+    if dock == "squeeze":
+        from models.dock_choices import SQUEEZE_SPAN_DAYS
+        from models.squeeze import SqueezeThresholds
+
+        thresholds = {k: choices[k] for k in SqueezeThresholds().as_params()}
+        result = analyses.analyse_squeeze(loader, choices["asset"], **thresholds)
+        end = (result.as_of_ms + MS_PER_HOUR) / 1e3 if result.as_of_ms else None
+        return DockView(squeeze_series(result), ending(end, SQUEEZE_SPAN_DAYS))
     if dock == "rotation":
         view = analyses.analyse_rotation(loader, choices["window"], choices["k"],
                                          choices["threshold"], choices.get("user_peers", ()))

@@ -98,6 +98,8 @@ class SourceStatus:
     failures: int = 0
     #: what the last good refresh refused ("3 dropped: 1 future time, …"); empty when nothing
     dropped: str = ""
+    #: a word on a state that needs one ("recorded from the stream": never fetched, not late)
+    note: str = ""
 
     def evolve(self, **changes: object) -> SourceStatus:
         return replace(self, **changes)  # type: ignore[arg-type]

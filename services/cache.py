@@ -8,6 +8,10 @@ it touches. Rows are merged by (series, time): a row is never duplicated; a newe
 
 Every method may be called from any worker thread: each thread gets its own connection.
 
+Reported liquidations are kept twice: as the events the venues sent (table `liquidations`, one
+row per order, repeats ignored) and as the `liq.*` minute buckets recomputed from them in the same
+transaction (`add_liquidations`; docs/liquidations.md).
+
 Failures (docs/architecture.md, "The cache under faults"): a full disk, an I/O error, a
 read-only folder or another process's lock raise a typed, transient `services.errors` error and
 leave the file alone. Only proven corruption (`PRAGMA integrity_check` fails, or "file is not a
@@ -29,14 +33,18 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.catalog import validate_series_id
+from models.ids import IdKind, SeriesId, liq_id, parse_series_id
+from models.liquidations import BUCKET_MS, add_buckets, bucket_arrays, check_liquidation
 from models.series import FUTURE_TOLERANCE_MS, SeriesData, Snapshot, now_ms
+from models.stream_events import LONG, SHORT, Liquidation
 from services.errors import (
     DISK_RETRY_SECONDS,
     LOCK_RETRY_SECONDS,
@@ -76,6 +84,23 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE TABLE IF NOT EXISTS series_meta (
     series_id TEXT PRIMARY KEY,
     meta      TEXT NOT NULL          -- JSON object
+) WITHOUT ROWID;
+-- Reported liquidations as the venues sent them (models/stream_events.Liquidation); the
+-- liq.* minute buckets are recomputed from these rows, so a repeat (a stream message and the
+-- REST backfill of the same order) is counted once.
+-- The key is (venue, instrument, time, side, size, price); the asset follows from the
+-- instrument, and leads the key so that a series' minutes are one range of it.
+CREATE TABLE IF NOT EXISTS liquidations (
+    venue      TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    time_ms    INTEGER NOT NULL,
+    side       TEXT NOT NULL,        -- the liquidated side: long or short
+    qty        REAL NOT NULL,        -- base coin
+    price      REAL NOT NULL,
+    asset      TEXT NOT NULL,
+    usd        REAL NOT NULL,
+    price_kind TEXT NOT NULL,
+    PRIMARY KEY (venue, asset, time_ms, instrument, side, qty, price)
 ) WITHOUT ROWID;
 """
 
@@ -132,6 +157,37 @@ def _is_corruption(exc: BaseException) -> bool:
     text = str(exc)
     return (primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text
             or "not a database" in text)
+
+
+def _parsed_or_none(series_id: str) -> SeriesId | None:
+    try:
+        return parse_series_id(series_id)
+    except ValueError:
+        return None
+
+
+def _key_floats(values: np.ndarray) -> np.ndarray:
+    """Sizes or prices as the dedupe key holds them: 12 significant digits, so one order
+    reported twice (sz × ctVal computed on two roads, a last-bit difference) is one key."""
+    values = np.asarray(values, dtype=float)
+    digits = 11 - np.floor(np.log10(np.abs(values)))
+    scale = 10.0 ** digits
+    return np.round(values * scale) / scale
+
+
+@dataclass(frozen=True)
+class _LiquidationBatch:
+    """Checked events of one venue and asset, as arrays."""
+
+    venue: str
+    asset: str
+    instruments: list[str]
+    price_kinds: list[str]
+    time_ms: np.ndarray
+    is_long: np.ndarray
+    qty: np.ndarray
+    price: np.ndarray
+    usd: np.ndarray
 
 
 def _encode(data: SeriesData) -> bytes:
@@ -348,35 +404,11 @@ class Cache:
         data = data.normalized().without_empty_rows()
         if not len(data):
             return 0
-        added = 0
         with self._guard(), self._write_lock:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                span = self._chunk_span(conn, series_id, data)
-                keys = data.time // span
-                bounds = np.flatnonzero(np.diff(keys)) + 1
-                starts = np.concatenate([[0], bounds])
-                ends = np.concatenate([bounds, [len(data)]])
-                for lo, hi in zip(starts, ends, strict=True):
-                    key = int(keys[lo])
-                    part = SeriesData(data.time[lo:hi],
-                                      {k: v[lo:hi] for k, v in data.columns.items()})
-                    row = conn.execute(
-                        "SELECT n, columns, data FROM chunks WHERE series_id=? AND chunk=?",
-                        (series_id, key)).fetchone()
-                    if row is not None:
-                        t_old, cols_old = _decode(row[0], json.loads(row[1]), row[2])
-                        old = SeriesData(t_old, cols_old)
-                        added += int(len(part) - np.isin(part.time, old.time).sum())
-                        merged = old.merge(part)
-                    else:
-                        added += len(part)
-                        merged = part
-                    conn.execute(
-                        "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)",
-                        (series_id, key, len(merged), merged.first_ms, merged.last_ms,
-                         json.dumps(list(merged.names)), _encode(merged)))
+                added = self._upsert_in(conn, series_id, data)
                 conn.execute("COMMIT")
             except BaseException:
                 # SQLITE_FULL and some I/O errors roll back by themselves: a second ROLLBACK
@@ -384,6 +416,34 @@ class Cache:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        return added
+
+    def _upsert_in(self, conn: sqlite3.Connection, series_id: str, data: SeriesData) -> int:
+        """The merge of `upsert`, inside the caller's transaction."""
+        added = 0
+        span = self._chunk_span(conn, series_id, data)
+        keys = data.time // span
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        starts = np.concatenate([[0], bounds])
+        ends = np.concatenate([bounds, [len(data)]])
+        for lo, hi in zip(starts, ends, strict=True):
+            key = int(keys[lo])
+            part = SeriesData(data.time[lo:hi], {k: v[lo:hi] for k, v in data.columns.items()})
+            row = conn.execute(
+                "SELECT n, columns, data FROM chunks WHERE series_id=? AND chunk=?",
+                (series_id, key)).fetchone()
+            if row is not None:
+                t_old, cols_old = _decode(row[0], json.loads(row[1]), row[2])
+                old = SeriesData(t_old, cols_old)
+                added += int(len(part) - np.isin(part.time, old.time).sum())
+                merged = old.merge(part)
+            else:
+                added += len(part)
+                merged = part
+            conn.execute(
+                "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)",
+                (series_id, key, len(merged), merged.first_ms, merged.last_ms,
+                 json.dumps(list(merged.names)), _encode(merged)))
         return added
 
     def read(self, series_id: str, start_ms: int | None = None,
@@ -445,7 +505,169 @@ class Cache:
             conn.execute("BEGIN IMMEDIATE")
             for table in ("chunks", "snapshots", "series_meta"):
                 conn.execute(f"DELETE FROM {table} WHERE series_id=?", (series_id,))
+            parsed = _parsed_or_none(series_id)
+            if parsed is not None and parsed.kind is IdKind.LIQUIDATIONS:
+                # the events the buckets are summed from go with them
+                conn.execute("DELETE FROM liquidations WHERE venue=? AND asset=?",
+                             (parsed.venue, parsed.asset))
             conn.execute("COMMIT")
+
+    # -- reported liquidations ------------------------------------------------------------------
+    def add_liquidations(self, events: Sequence[Liquidation]) -> dict[str, SeriesData]:
+        """Store reported liquidations and bring their `liq.*` minute buckets up to date.
+
+        A repeat of a stored event (same venue, instrument, time, side, size and price: the
+        stream and the REST backfill reporting one order) is ignored. Every minute an event
+        touched is recomputed from the stored events, so a bucket is always the sum of what
+        was recorded in it, however often its events arrived. Returns the recomputed buckets
+        by series id (what a caller merges into what it shows). Events that are not finite
+        or positive are refused (logged), not stored."""
+        return self.add_liquidations_counted(events)[0]
+
+    def add_liquidations_counted(self, events: Sequence[Liquidation]
+                                 ) -> tuple[dict[str, SeriesData], int]:
+        """`add_liquidations`, and how many of the events were new."""
+        groups: dict[tuple[str, str], list[Liquidation]] = {}
+        refused = 0
+        for ev in events:
+            problem = check_liquidation(ev)
+            if problem:
+                refused += 1
+                if refused == 1:
+                    log.warning("liquidation refused (%s): %s", problem, ev)
+                continue
+            groups.setdefault((ev.venue, ev.asset), []).append(ev)
+        if refused > 1:
+            log.warning("%d liquidations refused in one batch", refused)
+        batches = [_LiquidationBatch(
+            venue, asset, [e.instrument for e in group], [e.price_kind for e in group],
+            np.array([e.time_ms for e in group], dtype=np.int64),
+            np.array([e.side == LONG for e in group], dtype=bool),
+            np.array([e.qty for e in group], dtype=float),
+            np.array([e.price for e in group], dtype=float),
+            np.array([e.usd for e in group], dtype=float))
+            for (venue, asset), group in groups.items()]
+        return self._store_liquidations(batches)
+
+    def add_liquidation_arrays(self, venue: str, asset: str, instrument: str, price_kind: str,
+                               time_ms: np.ndarray, is_long: np.ndarray, qty: np.ndarray,
+                               price: np.ndarray) -> tuple[dict[str, SeriesData], int]:
+        """`add_liquidations_counted` for many events of one instrument given as arrays (the
+        demo's month of them): the same table and buckets, without an object per event."""
+        time_ms = np.asarray(time_ms, dtype=np.int64)
+        qty, price = np.asarray(qty, dtype=float), np.asarray(price, dtype=float)
+        usd = qty * price
+        ok = (time_ms > 0) & np.isfinite(usd) & (qty > 0) & (price > 0)
+        if not ok.all():
+            log.warning("%d liquidations refused (size or price not finite and positive)",
+                        int((~ok).sum()))
+        n = int(ok.sum())
+        batch = _LiquidationBatch(venue, asset, [instrument] * n, [price_kind] * n, time_ms[ok],
+                                  np.asarray(is_long, dtype=bool)[ok], qty[ok], price[ok], usd[ok])
+        return self._store_liquidations([batch] if n else [])
+
+    def _store_liquidations(self, batches: list[_LiquidationBatch]
+                            ) -> tuple[dict[str, SeriesData], int]:
+        if not batches:
+            return {}, 0
+        for batch in batches:
+            validate_series_id(liq_id(batch.venue, batch.asset))
+        out: dict[str, SeriesData] = {}
+        new_total = 0
+        with self._guard(), self._write_lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for b in batches:
+                    minutes = np.unique(b.time_ms - b.time_ms % BUCKET_MS)
+                    lo, hi = int(minutes[0]), int(minutes[-1]) + BUCKET_MS
+                    stored_before = conn.execute(
+                        "SELECT 1 FROM liquidations WHERE venue=? AND asset=? AND time_ms>=? "
+                        "AND time_ms<? LIMIT 1", (b.venue, b.asset, lo, hi)).fetchone()
+                    qty, price = _key_floats(b.qty), _key_floats(b.price)
+                    n = len(b.time_ms)
+                    rows = zip([b.venue] * n, b.instruments, b.time_ms.tolist(),
+                               [LONG if v else SHORT for v in b.is_long.tolist()], qty.tolist(),
+                               price.tolist(), [b.asset] * n, b.usd.tolist(), b.price_kinds,
+                               strict=True)
+                    before = conn.total_changes
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO liquidations VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                    new = conn.total_changes - before
+                    new_total += new
+                    series_id = liq_id(b.venue, b.asset)
+                    if new == n:
+                        # every event new: the stored minutes plus the batch's (a cascade's
+                        # busy minute is not read back once a second)
+                        buckets = bucket_arrays(b.time_ms, b.is_long, qty, b.usd)
+                        if stored_before is not None:
+                            stored = self._series_in(conn, series_id, lo, hi - 1)
+                            mine = np.isin(stored.time, minutes)
+                            buckets = add_buckets(SeriesData(
+                                stored.time[mine],
+                                {k: v[mine] for k, v in stored.columns.items()}), buckets)
+                    else:  # some were repeats: sum the minutes from what is stored
+                        buckets = self._liquidation_buckets(conn, b.venue, b.asset, minutes)
+                    if len(buckets):
+                        self._upsert_in(conn, series_id, buckets)
+                    out[series_id] = buckets
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return out, new_total
+
+    @staticmethod
+    def _series_in(conn: sqlite3.Connection, series_id: str, start_ms: int,
+                   end_ms: int) -> SeriesData:
+        """A stored series' rows in [start, end], inside the caller's transaction."""
+        rows = conn.execute(
+            "SELECT n, columns, data FROM chunks WHERE series_id=? AND last_ms>=? AND first_ms<=? "
+            "ORDER BY chunk", (series_id, start_ms, end_ms)).fetchall()
+        parts = [SeriesData(*_decode(n, json.loads(cols), blob)) for n, cols, blob in rows]
+        return SeriesData.concat(parts).between(start_ms, end_ms) if parts else \
+            SeriesData.empty()
+
+    @staticmethod
+    def _liquidation_buckets(conn: sqlite3.Connection, venue: str, asset: str,
+                             minutes: np.ndarray) -> SeriesData:
+        """The buckets of these minutes, summed from every stored event in them."""
+        lo, hi = int(minutes[0]), int(minutes[-1]) + BUCKET_MS
+        found = conn.execute(
+            "SELECT time_ms, side = ?, qty, usd FROM liquidations "
+            "WHERE venue=? AND asset=? AND time_ms>=? AND time_ms<?",
+            (LONG, venue, asset, lo, hi)).fetchall()
+        if not found:
+            return SeriesData.empty()
+        time_ms = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
+        is_long = np.fromiter((r[1] for r in found), dtype=bool, count=len(found))
+        qty = np.fromiter((r[2] for r in found), dtype=float, count=len(found))
+        usd = np.fromiter((r[3] for r in found), dtype=float, count=len(found))
+        keep = np.isin(time_ms - time_ms % BUCKET_MS, minutes)
+        return bucket_arrays(time_ms[keep], is_long[keep], qty[keep], usd[keep])
+
+    def liquidation_events(self, series_id: str, start_ms: int | None = None,
+                           end_ms: int | None = None) -> list[Liquidation]:
+        """The stored events behind `liq.<venue>.<asset>`, oldest first, in [start, end]."""
+        validate_series_id(series_id)
+        parsed = parse_series_id(series_id)
+        if parsed.kind is not IdKind.LIQUIDATIONS:
+            raise ValueError(f"{series_id} is not a liquidation series")
+        sql = ("SELECT time_ms, instrument, side, qty, price, usd, price_kind FROM liquidations "
+               "WHERE venue=? AND asset=?")
+        args: list[Any] = [parsed.venue, parsed.asset]
+        if start_ms is not None:
+            sql += " AND time_ms>=?"
+            args.append(int(start_ms))
+        if end_ms is not None:
+            sql += " AND time_ms<=?"
+            args.append(int(end_ms))
+        sql += " ORDER BY time_ms, instrument, side, qty, price"
+        with self._guard():
+            found = self._conn().execute(sql, args).fetchall()
+        return [Liquidation(t, parsed.venue, inst, parsed.asset, side, qty, price, usd, kind)
+                for t, inst, side, qty, price, usd, kind in found]
 
     # -- per-series metadata (last fetch, serving venue …) -------------------------------------
     def _meta(self, conn: sqlite3.Connection, series_id: str) -> dict[str, Any]:

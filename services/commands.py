@@ -120,6 +120,7 @@ def cmd_refresh(services: AppServices, ids: Sequence[str], start: str | None, en
         total_requests += result.requests
         if result.ok:
             via = f" via {result.venue}" if result.venue else ""
+            via += f" ({result.note})" if result.note else ""
             dropped = f", {result.drop_summary}" if result.rows_dropped else ""
             out.write(f"{series_id}\tok\t+{result.rows_added} rows{dropped}"
                       f"\tlast {iso_utc(result.last_ms)}{via}\t{result.requests} requests\n")

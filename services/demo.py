@@ -1,10 +1,13 @@
-"""The bundled demo dataset: SYNTHETIC prices, funding, open interest, DVOL and option chains.
+"""The bundled demo dataset: SYNTHETIC prices, funding, open interest, DVOL, option chains and
+reported liquidations.
 
 `--demo` (and the fallback when there is neither a cache nor a network) shows this dataset,
 shaped after the crypto sell-off of early February 2026; `tools/build_demo.py` builds it
 deterministically into `resources/demo/`. Series live in `demo.npz` (`<id>/time` int64 epoch ms,
 `<id>/<column>` float64) and are read with `allow_pickle=False`; snapshots live in
-`snapshots.json.gz` as plain JSON. Nothing here ever unpickles.
+`snapshots.json.gz` as plain JSON. Liquidations are stream-shaped events
+(`liqevents.<venue>.<asset>/time|side|qty|price`), stored through `Cache.add_liquidations` like
+the streams' so the `liq.*` buckets are built the one way. Nothing here ever unpickles.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.catalog import validate_series_id
+from models.catalog import get_spec, validate_series_id
+from models.ids import liq_id
+from models.liquidations import price_kind_of
 from models.series import SeriesData, Snapshot
 from services.resources import demo_dir
 
@@ -37,6 +42,8 @@ BUILD_KEY = "demo.build"  # cache meta: the build whose every series is in the c
 # Snapshot columns that are not float64 (everything else is; JSON null becomes NaN).
 _INT_COLUMNS = frozenset({"expiry_ms", "next_funding_ms"})
 _STR_COLUMNS = frozenset({"instrument_name", "option_type", "venue", "instrument"})
+LIQ_EVENTS_PREFIX = "liqevents."
+_LIQ_COLUMNS = {"time": np.int64, "side": np.int8, "qty": np.float64, "price": np.float64}
 
 
 class DemoDataError(Exception):
@@ -48,6 +55,8 @@ class DemoData:
     series: Mapping[str, SeriesData]
     snapshots: list[Snapshot] = field(default_factory=list)
     fingerprint: str = ""  # hash of the files: a rebuilt dataset replaces a cached older one
+    #: liq series id -> its events' arrays (time, side 1 = long liquidated, qty, price)
+    liquidations: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
 
     def snapshot_ids(self) -> list[str]:
         return sorted({s.series_id for s in self.snapshots})
@@ -69,9 +78,9 @@ def load_demo(path: Path | str | None = None) -> DemoData:
         snap_bytes = snap_path.read_bytes()
     except OSError as e:
         raise DemoDataError(f"demo dataset not found in {folder}: {e}") from e
-    series = _read_series(npz_path)
+    series, liquidations = _read_series(npz_path)
     snapshots = _read_snapshots(snap_bytes)
-    return DemoData(series, snapshots, _fingerprint(npz_bytes, snap_bytes))
+    return DemoData(series, snapshots, _fingerprint(npz_bytes, snap_bytes), liquidations)
 
 
 def _fingerprint(npz_bytes: bytes, snap_bytes: bytes) -> str:
@@ -90,7 +99,8 @@ def demo_fingerprint(path: Path | str | None = None) -> str:
         raise DemoDataError(f"demo dataset not found in {folder}: {e}") from e
 
 
-def _read_series(npz_path: Path) -> dict[str, SeriesData]:
+def _read_series(npz_path: Path) -> tuple[dict[str, SeriesData],
+                                           dict[str, dict[str, np.ndarray]]]:
     arrays: dict[str, dict[str, np.ndarray]] = {}
     # allow_pickle=False: an object array in the file raises instead of running code.
     with np.load(npz_path, allow_pickle=False) as npz:
@@ -100,14 +110,37 @@ def _read_series(npz_path: Path) -> dict[str, SeriesData]:
                 raise DemoDataError(f"unexpected array {key!r} in {npz_path.name}")
             arrays.setdefault(validate_series_id(series_id), {})[column] = npz[key]
     out = {}
+    liquidations = {}
     for series_id, cols in sorted(arrays.items()):
+        if series_id.startswith(LIQ_EVENTS_PREFIX):
+            liquidations[_liq_series(series_id)] = _liq_arrays(series_id, cols)
+            continue
         if "time" not in cols:
             raise DemoDataError(f"{series_id} has no time array")
         t = cols.pop("time")
         if t.dtype != np.int64 or any(v.dtype != np.float64 for v in cols.values()):
             raise DemoDataError(f"{series_id}: time must be int64 and columns float64")
         out[series_id] = SeriesData(t, cols)
-    return out
+    return out, liquidations
+
+
+def _liq_series(events_id: str) -> str:
+    venue, _, asset = events_id.removeprefix(LIQ_EVENTS_PREFIX).partition(".")
+    series_id = liq_id(venue, asset)
+    try:
+        get_spec(series_id)
+    except KeyError as e:
+        raise DemoDataError(f"{events_id}: no liquidation series {series_id}") from e
+    return series_id
+
+
+def _liq_arrays(events_id: str, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if set(cols) != set(_LIQ_COLUMNS) or any(cols[c].dtype != d for c, d in _LIQ_COLUMNS.items()):
+        raise DemoDataError(f"{events_id}: expected {', '.join(_LIQ_COLUMNS)} "
+                            "(int64, int8, float64, float64)")
+    if len({len(v) for v in cols.values()}) != 1:
+        raise DemoDataError(f"{events_id}: columns of different lengths")
+    return cols
 
 
 def _read_snapshots(raw: bytes) -> list[Snapshot]:
@@ -153,6 +186,16 @@ def populate_cache(cache: Cache, demo: DemoData | None = None) -> int:
         cache.delete(series_id)
         written += cache.upsert(series_id, data)
         cache.update_meta(series_id, **meta)  # last: a crash before it means "redo"
+    for series_id in demo.liquidations:
+        if _is_current(cache, series_id, demo.fingerprint):
+            continue
+        cache.delete(series_id)  # its buckets and the events they sum
+        arrays = demo.liquidations[series_id]
+        venue = series_id.split(".")[1]
+        written += cache.add_liquidation_arrays(
+            venue, series_id.split(".")[2], get_spec(series_id).symbol, price_kind_of(venue),
+            arrays["time"], arrays["side"] == 1, arrays["qty"], arrays["price"])[1]
+        cache.update_meta(series_id, **meta)
     by_id: dict[str, list[Snapshot]] = {}
     for snap in demo.snapshots:
         by_id.setdefault(snap.series_id, []).append(snap)

@@ -20,6 +20,12 @@ Lists are NEWEST FIRST, numbers are strings.
   (across page seams too, and paging on until a row older than the range gives its first row
   one), else today's from the current funding's fundingTime -> nextFundingTime, else the
   catalog's 8h.
+- LIQUIDATIONS (reported, recent only): `/api/v5/public/liquidation-orders` with instType=SWAP,
+  instFamily/uly (BTC-USDT), state=filled, limit 100, paged back with `after` (rows older than
+  that `ts`). `data` = [{instId, instFamily, uly, details: [{side, posSide, bkPx, sz, ts, …}]}];
+  `sz` is in contracts (× `CONTRACT_VALUE`), `side` the order side (`sell` closes a long),
+  `posSide` long/short in hedge mode (`net` otherwise). OKX says the feed "doesn't represent the
+  total number of liquidations" and keeps only recent ones (docs/streams.md §5.2, §8).
 - FUNDING_NOW: `/api/v5/public/funding-rate` (fundingRate for the period settling at fundingTime;
   nextFundingRate may be ""), plus `/api/v5/public/open-interest` (oiCcy coin, oiUsd) as a best
   effort. Mark and index prices are not in these answers (NaN).
@@ -35,8 +41,10 @@ from typing import Any
 import pandas as pd
 import requests
 
-from models.catalog import BASIS, BASIS_CURVE, FUNDING, FUNDING_NOW, SeriesSpec
+from models.catalog import BASIS, BASIS_CURVE, FUNDING, FUNDING_NOW, LIQUIDATIONS, SeriesSpec
+from models.liquidations import check_liquidation
 from models.series import MS_PER_HOUR, Snapshot
+from models.stream_events import BANKRUPTCY, LONG, SHORT, Liquidation
 from services.config import Endpoints
 from services.errors import (
     BadPayload,
@@ -89,6 +97,57 @@ def parse_funding_history(data: Any, default_hours: float = 8.0,
         rates.append(rate)
     oldest = min(times) if times else None
     return funding_frame(times, rates, default_hours=default_hours), oldest
+
+
+LIQUIDATION_LIMIT = 100
+# Base coin per contract (`ctVal` of GET /api/v5/public/instruments?instType=SWAP): OKX sizes
+# swap liquidations in contracts.
+CONTRACT_VALUE = {"BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1}
+
+
+def liquidated_side(detail: Mapping[str, Any]) -> str | None:
+    """The liquidated side: `posSide` in hedge mode, else from the order side (a forced sell
+    closes a long)."""
+    pos = str(detail.get("posSide", "")).lower()
+    if pos in (LONG, SHORT):
+        return pos
+    return {"sell": LONG, "buy": SHORT}.get(str(detail.get("side", "")).lower())
+
+
+def parse_liquidations(data: Any, inst_id: str, asset: str,
+                       venue: str = "okx") -> tuple[list[Liquidation], int | None, int]:
+    """One `data` page -> (this instrument's events, oldest ts of the page, details on it).
+
+    A detail that cannot be read (no side, no size) is skipped and logged, never guessed."""
+    require(isinstance(data, list), "liquidation orders: `data` is not a list", venue)
+    ct_val = CONTRACT_VALUE.get(inst_id)
+    if ct_val is None:
+        raise BadRequest(f"no contract size known for {inst_id}", venue=venue)
+    events: list[Liquidation] = []
+    oldest: int | None = None
+    count = 0
+    for entry in data:
+        require(isinstance(entry, Mapping) and isinstance(entry.get("details"), list),
+                f"liquidation entry without details: {str(entry)[:80]}", venue)
+        for detail in entry["details"]:
+            count += 1
+            require(isinstance(detail, Mapping) and "ts" in detail,
+                    f"liquidation detail without ts: {str(detail)[:80]}", venue)
+            ts = to_int(detail["ts"], "ts", venue)
+            oldest = ts if oldest is None else min(oldest, ts)
+            if entry.get("instId", inst_id) != inst_id:
+                continue
+            side = liquidated_side(detail)
+            qty = to_float(detail.get("sz")) * ct_val
+            price = to_float(detail.get("bkPx"))
+            event = Liquidation(ts, venue, inst_id, asset, side or "", qty, price, qty * price,
+                                BANKRUPTCY)
+            problem = check_liquidation(event)
+            if problem:
+                log.warning("OKX liquidation skipped (%s): %s", problem, str(detail)[:120])
+                continue
+            events.append(event)
+    return events, oldest, count
 
 
 def current_interval_hours(row: Mapping[str, Any], default: float) -> float:
@@ -179,7 +238,8 @@ class OkxClient(HttpClient):
             yield from basis_pages(self.futures_curve(symbol), start_ms, end_ms)
             return
         if spec.kind != FUNDING:
-            raise BadRequest(f"{spec.kind} has no history on OKX", venue=self.venue)
+            raise BadRequest(f"{spec.kind} has no history on OKX (liquidations: "
+                             "iter_liquidations)", venue=self.venue)
         default = spec_interval_hours(spec)
         try:
             default = current_interval_hours(self._current(symbol), default)
@@ -207,6 +267,30 @@ class OkxClient(HttpClient):
                     or oldest >= after:
                 return
             after = oldest
+
+    def iter_liquidations(self, spec: SeriesSpec, symbol: str, start_ms: int,
+                          end_ms: int) -> Iterator[list[Liquidation]]:
+        """This swap's reported liquidations in [start_ms, end_ms], one list per page, newest
+        pages first. OKX keeps only recent ones: the walk ends where its rows end."""
+        symbol = check_symbol(symbol, self.venue)
+        if spec.kind != LIQUIDATIONS:
+            raise BadRequest(f"{spec.kind} is not a liquidation series", venue=self.venue)
+        family = symbol.removesuffix("-SWAP")
+        asset = spec.id.rsplit(".", 1)[-1]
+        after = end_ms + 1
+        for _ in range(MAX_PAGES):
+            data = self.call("/api/v5/public/liquidation-orders", {
+                "instType": "SWAP", "instFamily": family, "uly": family, "state": "filled",
+                "after": after, "limit": LIQUIDATION_LIMIT})
+            events, oldest, count = parse_liquidations(data, symbol, asset, self.venue)
+            yield [e for e in events if start_ms <= e.time_ms <= end_ms]
+            # The next page starts at the oldest ts again (inclusive): orders sharing that
+            # millisecond across the page seam are not lost, and the repeats are deduped by the
+            # cache. A page that does not move the cursor back ends the walk.
+            if oldest is None or count < LIQUIDATION_LIMIT or oldest < start_ms \
+                    or oldest + 1 >= after:
+                return
+            after = oldest + 1
 
     # -- snapshot ------------------------------------------------------------------------------
     def fetch_snapshot(self, spec: SeriesSpec, symbol: str) -> Snapshot:

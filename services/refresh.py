@@ -12,7 +12,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from models.catalog import SeriesSpec, validate_symbol
+from models.catalog import (
+    LIQUIDATIONS,
+    STREAM_ONLY_NOTE,
+    SeriesSpec,
+    is_stream_only,
+    validate_symbol,
+)
 from models.series import (
     DUPLICATE_CONFLICTS,
     DUPLICATE_REASON,
@@ -134,6 +140,8 @@ class RefreshResult:
     #: rows refused before storing (non-finite, out of range, future, conflicting repeats)
     rows_dropped: int = 0
     drop_reasons: Mapping[str, int] = field(default_factory=dict)
+    #: a word on a result that fetched nothing on purpose ("recorded from the stream")
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -180,6 +188,12 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
 
     if spec.is_snapshot:
         return _refresh_snapshot(spec, cache, sources, meta, now)
+    if is_stream_only(spec):
+        # No key-less REST history exists: what the stream recorded is all there is, and it is
+        # up to date by definition. Not an error, and no request.
+        bounds = cache.bounds(spec.id)
+        return RefreshResult(spec.id, 0, bounds[1] if bounds else None, spec.source,
+                             note=STREAM_ONLY_NOTE)
 
     bounds = cache.bounds(spec.id)
     if bounds is not None and "covered" not in meta:
@@ -264,10 +278,14 @@ def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, st
     added = 0
     oldest: int | None = None
     newest: int | None = None
-    for page in client.iter_pages(spec, symbol, start, end):  # type: ignore[attr-defined]
-        data = _checked_page(spec, page, now_ms() if now is None else now, dropped)
-        data = data.between(start, end).without_empty_rows()
-        added += cache.upsert(spec.id, data)
+    for page in _pages(spec, cache, client, symbol, start, end, now, dropped):
+        if isinstance(page, _StoredPage):
+            added += page.added
+            data = page.data.between(start, end)
+        else:
+            data = _checked_page(spec, page, now_ms() if now is None else now, dropped)
+            data = data.between(start, end).without_empty_rows()
+            added += cache.upsert(spec.id, data)
         stored.append(data)
         if len(data):
             oldest = int(data.time[0]) if oldest is None else min(oldest, int(data.time[0]))
@@ -278,6 +296,30 @@ def _fetch_range(spec: SeriesSpec, cache: Cache, client: object, symbol: str, st
         if should_stop is not None and should_stop():
             return _RangeOutcome(added, oldest, complete=False)
     return _RangeOutcome(added, oldest)
+
+
+@dataclass(frozen=True)
+class _StoredPage:
+    """A page the cache has already stored (reported liquidations: events, then buckets)."""
+
+    data: SeriesData
+    added: int  # new events
+
+
+def _pages(spec: SeriesSpec, cache: Cache, client: object, symbol: str, start: int, end: int,
+           now: int | None, dropped: dict[str, int] | None) -> Iterable[object]:
+    if spec.kind != LIQUIDATIONS:
+        yield from client.iter_pages(spec, symbol, start, end)  # type: ignore[attr-defined]
+        return
+    # Events go through the raw table, so an order the stream recorded too is counted once.
+    limit = (now_ms() if now is None else now) + FUTURE_TOLERANCE_MS
+    for events in client.iter_liquidations(spec, symbol, start, end):  # type: ignore[attr-defined]
+        future = [e for e in events if e.time_ms > limit]
+        if future and dropped is not None:
+            dropped["future time"] = dropped.get("future time", 0) + len(future)
+        buckets, new = cache.add_liquidations_counted(
+            [e for e in events if e.time_ms <= limit])
+        yield _StoredPage(buckets.get(spec.id, SeriesData.empty()), new)
 
 
 def _checked_page(spec: SeriesSpec, page: object, now: int,

@@ -17,6 +17,9 @@ statuses it reports through `on_change`.
 - The user's settings (`models/preferences.py`) replace a venue's poll interval for all its
   series (`set_cadence`, taking effect on the next due time) and switch venues off
   (`set_disabled`: their series are not refreshed and show OFF; the demo is unaffected).
+- A stream-only series (`models.catalog.is_stream_only`: no key-less REST history, e.g. most
+  venues' liquidations) is never due and never stale: it shows OK, "recorded from the stream",
+  with the newest row the stream stored (`on_recorded`).
 - With no cache and no network (three venues unreachable, none answering) the window falls back
   to the demo dataset rather than leave a trader staring at empty charts.
 """
@@ -26,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from models.catalog import SeriesSpec
+from models.catalog import STREAM_ONLY_NOTE, SeriesSpec, is_stream_only
 from models.preferences import Preferences, poll_seconds
 from models.status import (
     UNREACHABLE,
@@ -163,9 +166,30 @@ class SourceTracker:
                                    data_last_ms=data_last_ms))
             self._due_ms[series_id] = now if mono is None else mono  # due once enabled
             return
+        if is_stream_only(self._specs[series_id]):
+            self._show_recorded(series_id, data_last_ms)
+            return
         self._set(SourceStatus(series_id, SourceState.UPDATING,
                                venue=self._specs[series_id].source, data_last_ms=data_last_ms))
         self._due_ms[series_id] = now if mono is None else mono
+
+    def on_recorded(self, series_id: str, data_last_ms: int | None) -> None:
+        """A stream stored rows of a stream-only series (the window's stream bridge says so):
+        its status shows the newest one."""
+        spec = self._specs.get(series_id)
+        if spec is None or self.demo or not is_stream_only(spec) or self.is_disabled(spec):
+            return
+        self._show_recorded(series_id, data_last_ms)
+
+    def _show_recorded(self, series_id: str, data_last_ms: int | None) -> None:
+        spec = self._specs[series_id]
+        status = self._status.get(series_id) or SourceStatus(series_id)
+        newest = max((t for t in (data_last_ms, status.data_last_ms) if t is not None),
+                     default=None)
+        self._due_ms.pop(series_id, None)  # never fetched: there is nothing to fetch
+        self._set(status.evolve(state=SourceState.OK, venue=spec.source, data_last_ms=newest,
+                                last_error="", error_kind=ErrorKind.NONE, failures=0,
+                                next_retry_ms=None, note=STREAM_ONLY_NOTE))
 
     # -- the tick -----------------------------------------------------------------------------
     def mark_stale(self, now: int, *, mono: int | None = None) -> None:
@@ -200,7 +224,7 @@ class SourceTracker:
                 break
             if series_id in self._inflight or now < self._due_ms.get(series_id, now + 1):
                 continue
-            if spec.source in stalled or self.is_disabled(spec):
+            if spec.source in stalled or self.is_disabled(spec) or is_stream_only(spec):
                 continue
             hold = self._venue_hold_ms.get(spec.source, 0)
             if now < hold:
@@ -273,6 +297,9 @@ class SourceTracker:
                     mono: int | None = None) -> None:
         """Due at once, and fetch the newest bar even if it was fetched moments ago."""
         for series_id in series_ids or list(self._specs):
+            spec = self._specs.get(series_id)
+            if spec is not None and is_stream_only(spec):
+                continue  # nothing to fetch: the stream records it
             self._due_ms[series_id] = now if mono is None else mono
             self._forced.add(series_id)
 
@@ -301,6 +328,8 @@ class SourceTracker:
                 continue  # the demo is never refreshed; its statuses stay DEMO
             if self.is_disabled(spec):
                 self._show_off(series_id)
+            elif was_off and is_stream_only(spec):
+                self._show_recorded(series_id, None)
             elif was_off:
                 status = self._status.get(series_id) or SourceStatus(series_id)
                 self._set(status.evolve(state=SourceState.UPDATING, next_retry_ms=None))

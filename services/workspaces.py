@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 MAX_WORKSPACE_BYTES = 2 << 20
 SUFFIX = ".json"
 #: the shipped templates, in menu order
-SHIPPED_FILES = ("squeeze-watch", "rotation", "options")
+SHIPPED_FILES = ("squeeze-watch", "squeeze-anatomy", "rotation", "options")
 
 
 def shipped_dir() -> Path:

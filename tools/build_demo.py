@@ -5,12 +5,18 @@ Every number is made up by a seeded random model, shaped after the crypto sell-o
 February 2026: BTC −17 % over the four days to 2026-02-05 (close ≈ 60.7k), +10 % on 2026-02-06
 (close 66.8k) while the S&P 500 gains 0.47 %; gold and silver roll over after a hard rally;
 funding turns negative across venues and stays negative through the bounce (each venue's
-current-funding table repeats its last settlement); open interest builds into the drop, then
-flushes; DVOL
+current-funding table repeats its last settlement); open interest builds into the drop, flushes
+at the low and keeps falling through the bounce (shorts closing); DVOL
 peaks near 97; the BTC option chain piles call open interest at 70k–75k and puts at 60k–65k.
 
+Reported liquidations (SYNTHETIC, last 32 days, btc and eth on Binance, Bybit, OKX, Deribit):
+a quiet baseline that follows each hour's move, a long cascade into 5 Feb's low and short
+liquidations elevated through the whole 6 Feb rebound, stored as stream-shaped events.
+
 Output (byte-identical on every run with the same numpy):
-  demo.npz             `<series id>/time` int64 epoch ms, `<series id>/<column>` float64
+  demo.npz             `<series id>/time` int64 epoch ms, `<series id>/<column>` float64;
+                       `liqevents.<venue>.<asset>/time|side|qty|price` liquidation events
+                       (side int8: 1 = a long liquidated, 0 = a short)
   snapshots.json.gz    option chains and current-funding tables, frames as column lists
 
 Conventions (what the live clients deliver, so the app cannot tell the difference):
@@ -539,18 +545,99 @@ def apr(rate: np.ndarray | float, interval_hours: float) -> np.ndarray | float:
 
 
 def oi_path(rng: np.random.Generator, base: float) -> np.ndarray:
-    """Hourly open interest (coins) over the last 30 days: builds into the drop, flushes at the
-    low, rebuilds a little."""
+    """Hourly open interest (coins) over the last 30 days: builds into the drop, flushes as
+    longs are liquidated into the low (2026-02-05 21:00), then keeps falling through the 6 Feb
+    rebound as shorts close (the squeeze: price up, open interest down)."""
     n = OI_DAYS * 24
     h0 = hour_index(NOW_MS) - n
     pts = [("2026-01-08T00", 0.92), ("2026-01-15T00", 0.95), ("2026-01-22T00", 0.93),
            ("2026-01-28T00", 0.97), ("2026-02-01T00", 1.0), ("2026-02-03T00", 1.05),
-           ("2026-02-05T12", 1.09), ("2026-02-05T23", 0.94), ("2026-02-06T12", 0.93),
-           ("2026-02-06T23", 0.955)]
+           ("2026-02-05T12", 1.09), ("2026-02-05T21", 0.97), ("2026-02-06T23", 0.885)]
     idx = [hour_index(day_ms(dt.date.fromisoformat(s[:10])) + int(s[11:]) * MS_H) - h0
            for s, _ in pts]
     level = np.interp(np.arange(n), idx, np.log([v for _, v in pts]))
     return base * np.exp(level + ou(rng, n, math.exp(-1 / 24), 0.012))
+
+
+# -- reported liquidations (stream-shaped events) --------------------------------------------
+LIQ_DAYS = 32  # the 6 Feb rebound against a full 30 days before it
+# Each venue's share of the reported flow (Binance's feed is throttled to one order per second
+# per symbol, so it reports less than Bybit's complete one), and its size step in base coin.
+LIQ_VENUE_SHARE = {"bybit": 1.0, "binance": 0.7, "okx": 0.5, "deribit": 0.25}
+LIQ_QTY_STEP = {"binance": 0.001, "bybit": 0.001, "okx": None, "deribit": None}
+OKX_CT_VAL = {"btc": 0.01, "eth": 0.1}  # contracts: sz × ctVal
+LIQ_MEDIAN_USD = {"btc": 80_000.0, "eth": 50_000.0}
+LIQ_BASE_PER_HOUR = {"long": 2.5, "short": 2.0}  # on the busiest venue, before the episode
+
+
+def _hour_of(text: str) -> int:
+    return hour_index(day_ms(dt.date.fromisoformat(text[:10])) + int(text[11:]) * MS_H)
+
+
+def liquidation_intensity(logp_hour: np.ndarray, h0: int, n: int) -> dict[str, np.ndarray]:
+    """Expected reports per hour on the busiest venue, per liquidated side: a quiet baseline
+    that follows the hour's move (falls liquidate longs, rises shorts), the long cascade into
+    5 Feb's low and the short squeeze of the 6 Feb rebound."""
+    r = np.diff(logp_hour[h0:h0 + n + 1])
+    sigma = float(np.median(np.abs(r))) / 0.6745 or 0.005
+    z = np.clip(r / sigma, -4.0, 4.0)
+    long_mult = np.exp(0.45 * np.clip(-z, 0.0, None))
+    short_mult = np.exp(0.45 * np.clip(z, 0.0, None))
+    hours = np.arange(h0, h0 + n)
+    low = _hour_of("2026-02-05T21")
+    cascade = np.where((hours >= _hour_of("2026-02-02T00")) & (hours < low - 24), 3.0, 1.0)
+    cascade = np.where((hours >= low - 24) & (hours < low - 6), 7.0, cascade)
+    cascade = np.where((hours >= low - 6) & (hours <= low), 22.0, cascade)
+    squeeze = np.where((hours > low) & (hours < _hour_of("2026-02-06T00")), 6.0, 1.0)
+    squeeze = np.where((hours >= _hour_of("2026-02-06T00")) & (hours <= _hour_of("2026-02-06T23")),
+                       14.0, squeeze)
+    return {"long": LIQ_BASE_PER_HOUR["long"] * long_mult * cascade,
+            "short": LIQ_BASE_PER_HOUR["short"] * short_mult * squeeze,
+            "size_long": np.where(cascade > 1.0, 1.8, 1.0),
+            "size_short": np.where(squeeze > 1.0, 1.8, 1.0)}
+
+
+def liquidation_events(rng: np.random.Generator, stem: str, venue: str, logp_hour: np.ndarray
+                       ) -> dict[str, np.ndarray]:
+    """One venue's reported liquidations of one asset over the last LIQ_DAYS days, as its
+    stream would deliver them: time, liquidated side (1 long, 0 short), size in base coin on
+    the venue's step, and its price (a forced sell fills below the market, a bankruptcy price
+    lies beyond it)."""
+    n = LIQ_DAYS * 24
+    h0 = hour_index(NOW_MS) - n
+    lam = liquidation_intensity(logp_hour, h0, n)
+    share = LIQ_VENUE_SHARE[venue]
+    times, sides, usd = [], [], []
+    for side_code, side in ((1, "long"), (0, "short")):
+        counts = rng.poisson(lam[side] * share)
+        hour = np.repeat(np.arange(n), counts)
+        t = (NOW_MS - n * MS_H) + hour * MS_H + rng.integers(0, MS_H, len(hour))
+        size = LIQ_MEDIAN_USD[stem] * np.exp(rng.normal(0.0, 1.2, len(hour))) \
+            * lam[f"size_{side}"][hour]
+        times.append(t)
+        sides.append(np.full(len(hour), side_code, dtype=np.int8))
+        usd.append(size)
+    t = np.concatenate(times).astype(np.int64)
+    side = np.concatenate(sides)
+    usd = np.concatenate(usd)
+    order = np.argsort(t, kind="stable")
+    t, side, usd = t[order], side[order], usd[order]
+    # the price at the event: the hourly log path interpolated, then the venue's price kind
+    pos = (t - day_ms(START_DAY)) / MS_H
+    mark = np.exp(np.interp(pos, np.arange(len(logp_hour)), logp_hour))
+    away = np.where(side == 1, -1.0, 1.0)  # a long's forced sell is below the market
+    offset = {"binance": 0.0008, "bybit": 0.006, "okx": 0.006, "deribit": 0.0}[venue]
+    price = np.round(mark * (1.0 + away * offset * rng.uniform(0.5, 1.5, len(t))), 1)
+    if venue == "okx":
+        qty = np.maximum(1, np.round(usd / price / OKX_CT_VAL[stem])) * OKX_CT_VAL[stem]
+    elif venue == "deribit":
+        # Deribit's perpetual trades in USD: amount in steps of $10 (BTC) or $1 (ETH)
+        step = 10.0 if stem == "btc" else 1.0
+        qty = np.maximum(step, np.round(usd / step) * step) / price
+    else:
+        qty_step = LIQ_QTY_STEP[venue]
+        qty = np.maximum(qty_step, np.round(usd / price / qty_step) * qty_step)
+    return {"time": t, "side": side, "qty": qty, "price": price}
 
 
 # -- option chains ---------------------------------------------------------------------------
@@ -998,6 +1085,17 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
                     for k in ("open", "high", "low", "close", "volume")}
             put(CME_BTC_ID, *cme_bars(stream("cme"), spot, hourly_t,
                                       sentiment_apr(premium_hourly, hourly_t.astype(float))))
+    # reported liquidations, per venue: events as the streams deliver them (`liqevents.*`);
+    # the app stores them through Cache.add_liquidations, which builds the liq.* buckets
+    for stem in CRYPTO:
+        for venue in LIQ_VENUE_SHARE:
+            events = liquidation_events(stream(f"liq.{venue}", CRYPTO.index(stem)), stem, venue,
+                                        logp_pts[stem])
+            key = f"liqevents.{venue}.{stem}"
+            arrays[f"{key}/time"] = events["time"]
+            arrays[f"{key}/side"] = events["side"]
+            arrays[f"{key}/qty"] = events["qty"].astype(np.float64)
+            arrays[f"{key}/price"] = events["price"].astype(np.float64)
     doc = {"format": FORMAT, "now_ms": NOW_MS, "snapshots": snapshots}
     return arrays, doc
 

@@ -42,6 +42,7 @@ from models.analyses import (
 )
 from models.catalog import find_spec
 from models.dock_choices import DOCK_DEFAULTS
+from models.liquidations import BURST_THRESHOLDS_MUSD
 from models.movers import DRAWDOWN_BASES
 from models.options import DealerPositioning, DeltaConvention
 from models.series import SeriesData, Snapshot
@@ -64,10 +65,12 @@ SHARED_DEFAULTS: dict[str, dict[str, Any]] = {
     "skew_history": {"delta": DEFAULT_DELTA},
     "volatility": {"rv_method": DEFAULT_RV_METHOD},
     "movers": {"drawdown": DEFAULT_DRAWDOWN},
+    # the Liquidations dock sets it; the price chart's burst markers use the same
+    "liquidations": {"burst_musd": DOCK_DEFAULTS["liquidations"]["burst_musd"]},
 }
 #: where they are saved (the keys earlier versions used, so a user's choices survive)
 _SETTINGS_PREFIX = {"rotation": "rotation", "chain": "options", "skew_history": "options",
-                    "volatility": "vol", "movers": "movers"}
+                    "volatility": "vol", "movers": "movers", "liquidations": "liq"}
 #: what a saved value may be; anything else (a hand edit, an old version) reads as the default
 _VALID: dict[tuple[str, str], Callable[[Any], bool]] = {
     ("rotation", "window"): lambda v: v in ROTATION_WINDOWS,
@@ -78,6 +81,7 @@ _VALID: dict[tuple[str, str], Callable[[Any], bool]] = {
     ("skew_history", "delta"): lambda v: v in {d.value for d in DeltaConvention},
     ("volatility", "rv_method"): lambda v: v in {m.value for m in RvMethod},
     ("movers", "drawdown"): lambda v: v in DRAWDOWN_BASES,
+    ("liquidations", "burst_musd"): lambda v: v in BURST_THRESHOLDS_MUSD,
 }
 
 

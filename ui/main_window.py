@@ -35,12 +35,14 @@ from ui.panels.base import Panel, UiContext
 from ui.panels.basis import BasisPanel
 from ui.panels.drawings import DrawingsPanel
 from ui.panels.funding import FundingPanel
+from ui.panels.liquidations import LiquidationsPanel
 from ui.panels.movers import MoversPanel
 from ui.panels.open_interest import OpenInterestPanel
 from ui.panels.options import OptionsPanel
 from ui.panels.prices import PricesPanel
 from ui.panels.rotation import RotationPanel
 from ui.panels.sources import SourcesPanel
+from ui.panels.squeeze import SqueezePanel
 from ui.panels.volatility import VolatilityPanel
 from ui.preferences import load_preferences
 from ui.scheduler import Scheduler
@@ -94,8 +96,10 @@ def panel_types() -> list[PanelType]:
         PanelType(OptionsPanel, right, tab_with="funding"),
         PanelType(RotationPanel, right, tab_with="funding"),
         PanelType(BasisPanel, right, tab_with="funding"),
+        PanelType(SqueezePanel, right, tab_with="funding"),
         PanelType(SourcesPanel, right, tab_with="movers"),
         PanelType(DrawingsPanel, right, tab_with="sources"),
+        PanelType(LiquidationsPanel, right, tab_with="movers"),
     ]
 
 

@@ -432,7 +432,8 @@ def test_populate_cache_round_trip_and_idempotent(tmp_path, demo):
     cache = Cache(tmp_path / "demo.sqlite")
     try:
         rows = sum(len(d) for d in demo.series.values())
-        assert populate_cache(cache, demo) == rows + len(demo.snapshots)
+        events = sum(len(a["time"]) for a in demo.liquidations.values())
+        assert populate_cache(cache, demo) == rows + len(demo.snapshots) + events
         for sid, data in demo.series.items():
             back = cache.read(sid)
             assert np.array_equal(back.time, data.time), sid
@@ -457,6 +458,56 @@ def test_populate_cache_round_trip_and_idempotent(tmp_path, demo):
         assert cache.read("btc.1h").first_ms == demo.series["btc.1h"].first_ms
     finally:
         cache.close()
+
+
+def test_liquidations_stored_through_the_raw_table(tmp_path, demo):
+    cache = Cache(tmp_path / "demo.sqlite")
+    try:
+        populate_cache(cache, demo)
+        for sid, arrays in demo.liquidations.items():
+            assert len(cache.liquidation_events(sid)) == len(arrays["time"]), sid
+            stored = cache.read(sid)
+            assert stored["count"].sum() == len(arrays["time"]), sid
+            usd = arrays["qty"] * arrays["price"]
+            assert stored["long_usd"].sum() + stored["short_usd"].sum() == \
+                pytest.approx(usd.sum()), sid
+            assert cache.get_meta(sid)["synthetic"] is True
+        assert populate_cache(cache, demo) == 0
+    finally:
+        cache.close()
+
+
+def _hourly_side_usd(demo, stem: str, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hour starts and the reported USD of one liquidated side summed over every venue,
+    straight from the events."""
+    sums: dict[int, float] = {}
+    for sid, arrays in demo.liquidations.items():
+        if not sid.endswith(f".{stem}"):
+            continue
+        pick = arrays["side"] == side
+        hours = arrays["time"][pick] // MS_PER_HOUR * MS_PER_HOUR
+        for h, usd in zip(hours.tolist(), (arrays["qty"] * arrays["price"])[pick].tolist(),
+                          strict=True):
+            sums[h] = sums.get(h, 0.0) + usd
+    grid = np.arange(DEMO_NOW_MS - 32 * MS_PER_DAY, DEMO_NOW_MS, MS_PER_HOUR)
+    return grid, np.array([sums.get(int(h), 0.0) for h in grid])
+
+
+@pytest.mark.parametrize("stem", CRYPTO)
+def test_short_liquidations_elevated_through_the_rebound_long_cascade_into_the_low(demo, stem):
+    assert {sid.split(".")[1] for sid in demo.liquidations if sid.endswith(stem)} == \
+        {"binance", "bybit", "okx", "deribit"}
+    hours, short = _hourly_side_usd(demo, stem, 0)
+    feb6 = (hours >= ms("2026-02-06")) & (hours < ms("2026-02-07"))
+    before = (hours >= ms("2026-02-06") - 30 * MS_PER_DAY) & (hours < ms("2026-02-06"))
+    assert before.sum() == 30 * 24
+    median = np.median(short[before])
+    assert median > 0 and np.all(short[feb6] >= 5 * median)  # every hour of the rebound
+    _, long = _hourly_side_usd(demo, stem, 1)
+    peak = hours[np.argmax(long)]
+    assert ms("2026-02-05") + 14 * MS_PER_HOUR <= peak <= ms("2026-02-05") + 21 * MS_PER_HOUR
+    quiet = (hours < ms("2026-01-31"))
+    assert np.median(long[quiet]) * 20 < long.max()  # a quiet baseline, then the cascade
 
 
 def test_start_up_skips_parsing_when_the_cache_holds_this_build(tmp_path, monkeypatch):

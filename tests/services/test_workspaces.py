@@ -20,7 +20,7 @@ from services.workspaces import (
     write_workspace_file,
 )
 
-SHIPPED_NAMES = ["Squeeze watch", "Rotation", "Options"]
+SHIPPED_NAMES = ["Squeeze watch", "Squeeze anatomy", "Rotation", "Options"]
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_the_list_has_the_shipped_ones_first_then_the_users_by_name(store: Works
     (store.folder / "broken.json").write_text("{not json")
     entries = store.entries()
     assert [e.name for e in entries] == [*SHIPPED_NAMES, "Alpha", "zeta"]
-    assert [e.shipped for e in entries] == [True, True, True, False, False]
+    assert [e.shipped for e in entries] == [True] * len(SHIPPED_NAMES) + [False, False]
 
 
 def test_saving_over_a_shipped_workspace_writes_a_user_copy(store: WorkspaceStore):

@@ -218,6 +218,69 @@ def test_an_unchanged_rotation_result_is_not_redrawn(demo_window, qtbot):
     assert all(panel.corr_curves[s] is not curves[s] for s in curves)
 
 
+def test_liquidations_dock_draws_the_exported_totals_and_the_price_chart_the_bursts(
+        demo_window, qtbot, tmp_path):
+    from models.dock_choices import resolve_choices
+    from models.export_view import dock_series
+
+    panel, prices = demo_window.panels["liquidations"], demo_window.panels["prices"]
+    qtbot.waitUntil(lambda: panel.result is not None and "btc" in prices._burst_marks,
+                    timeout=30000)
+    totals = export(demo_window, "liqtotals.btc", tmp_path)
+    assert "reported" in json.loads(sidecar_path(str(tmp_path / "liqtotals.btc.csv"))
+                                    .read_text())["label"]
+    x = seconds(totals)
+    assert len(x) > 24 * 30
+    stacked_short = np.zeros(len(x))
+    stacked_long = np.zeros(len(x))
+    for venue in ("binance", "bybit", "okx", "deribit"):  # stacked in this order
+        short, long = panel.bars[(venue, "short")].opts, panel.bars[(venue, "long")].opts
+        np.testing.assert_allclose(short["x0"], x)
+        np.testing.assert_allclose(np.asarray(short["y1"]) - np.asarray(short["y0"]),
+                                   totals[f"{venue}_short_usd"], rtol=1e-9)
+        np.testing.assert_allclose(np.asarray(long["y0"]) - np.asarray(long["y1"]),
+                                   totals[f"{venue}_long_usd"], rtol=1e-9)
+        stacked_short += totals[f"{venue}_short_usd"]
+        stacked_long += totals[f"{venue}_long_usd"]
+        assert (np.asarray(long["y1"]) <= 0).all() and (np.asarray(short["y1"]) >= 0).all()
+    # the top of the stack is the total: shorts above the axis, longs below
+    np.testing.assert_allclose(panel.bars[("deribit", "short")].opts["y1"],
+                               totals["total_short_usd"], rtol=1e-9)
+    np.testing.assert_allclose(-np.asarray(panel.bars[("deribit", "long")].opts["y1"]),
+                               totals["total_long_usd"], rtol=1e-9)
+    np.testing.assert_allclose(stacked_short, totals["total_short_usd"], rtol=1e-9)
+    assert "Reported" in panel.key_label.text() and "per symbol" in panel.key_label.text()
+
+    # the price chart marks the exported bursts, at the close of their hour
+    bursts = export(demo_window, "liqbursts.btc", tmp_path)
+    marks_x, _y = prices._burst_marks["btc"].getData()
+    np.testing.assert_allclose(marks_x, seconds(bursts) + 3600)
+    assert {"long", "short"} <= set(bursts["side"])
+
+    # a higher threshold in the dock reaches the price chart's marks (one shared parameter)
+    panel.burst_box.setCurrentIndex(panel.burst_box.findData(50))
+    qtbot.waitUntil(lambda: prices._liquidations["btc"].burst_usd == 50e6
+                    and panel.result is not None and panel.result.burst_usd == 50e6,
+                    timeout=20000)
+    fewer = list(prices._liquidations["btc"].bursts)
+    assert 0 < len(fewer) < len(bursts) and all(b.usd >= 50e6 for b in fewer)
+    assert len(prices._burst_marks["btc"].getData()[0]) == len(fewer)
+    assert demo_window.settings.value("liq/burst_musd") in (50, "50")
+    panel.burst_box.setCurrentIndex(panel.burst_box.findData(10))
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.burst_usd == 10e6,
+                    timeout=20000)
+
+    # the headless export-view builds the same tables from the cache
+    headless = dock_series(demo_window.scheduler.services.cache, "liquidations",
+                           resolve_choices("liquidations", {})).series
+    shown = panel.plotted_series()
+    assert [s.name for s in headless] == [s.name for s in shown]
+    for mine, theirs in zip(shown, headless, strict=True):
+        for column in mine.columns:
+            np.testing.assert_allclose(mine.columns[column], theirs.columns[column],
+                                       rtol=1e-12, equal_nan=True)
+
+
 def test_basis_dock_draws_the_exported_term_structure_front_apr_and_premium(
         demo_window, qtbot, tmp_path):
     panel = demo_window.panels["basis"]

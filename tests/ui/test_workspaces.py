@@ -248,7 +248,7 @@ def test_each_shipped_workspace_applies_from_the_menu_keys(open_window, qtbot):
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
     names = [e.name for e in window.workspaces.entries]
-    assert names[:3] == ["Squeeze watch", "Rotation", "Options"]
+    assert names[:4] == ["Squeeze watch", "Squeeze anatomy", "Rotation", "Options"]
     for n, stem in enumerate(SHIPPED_FILES, start=1):
         expected = load_workspace_file(shipped_dir() / f"{stem}.json")
         with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000):
@@ -324,11 +324,14 @@ def test_the_choice_table_matches_what_the_panels_read(open_window, settings):
     assert {k: captured["options"][k] for k in ("positioning", "delta")} == \
         feeds.shared_params("chain")
     assert captured["volatility"]["rv_method"] == feeds.shared_params("volatility")["rv_method"]
+    assert captured["liquidations"]["burst_musd"] == \
+        feeds.shared_params("liquidations")["burst_musd"]
     # The settings each choice is written to are the ones the window reads back.
     for choices in DOCK_CHOICES.values():
         for choice in choices.values():
             assert choice.setting.split("/")[0] in {"prices", "funding", "movers", "oi", "vol",
-                                                    "options", "rotation", "basis"}, choice
+                                                    "options", "rotation", "liq",
+                                                    "basis", "squeeze"}, choice
 
 
 def test_a_workspace_named_at_start_opens_and_an_unknown_name_is_said(open_window, qtbot):

@@ -116,6 +116,15 @@ class ValueAxisItem(pg.AxisItem):
 MIN_LOG_TICKS = 3
 
 
+class MirroredValueAxisItem(ValueAxisItem):
+    """A value axis for a chart drawn both ways from zero (short liquidations above, long below):
+    each tick shows its magnitude ("$40M" on both sides)."""
+
+    def tickStrings(self, values, scale, spacing):
+        return [text.replace("-", "", 1).replace("−", "", 1)
+                for text in super().tickStrings([abs(v) for v in values], scale, spacing)]
+
+
 def even_ticks(low: float, high: float, count: int) -> list[float]:
     """At least `count` round values (the largest step of 1, 2, 2.5 or 5 × 10ⁿ that gives
     that many) from low to high."""

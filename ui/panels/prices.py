@@ -28,7 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from models import dock_choices
-from models.analyses import ChainAnalysis, FundingAnalysis, RotationAnalysis
+from models.analyses import (
+    ChainAnalysis,
+    FundingAnalysis,
+    LiquidationAnalysis,
+    RotationAnalysis,
+)
 from models.assets import short_name
 from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, find_spec
 from models.derived import DERIVED
@@ -136,6 +141,9 @@ class PricesPanel(Panel):
         self._funding: FundingAnalysis | None = None
         self._chain: ChainAnalysis | None = None
         self._rotation: RotationAnalysis | None = None
+        #: asset -> its reported liquidation bursts (the Liquidations dock's threshold)
+        self._liquidations: dict[str, LiquidationAnalysis] = {}
+        self._burst_marks: dict[str, pg.ScatterPlotItem] = {}
 
         self._build_controls()
         self.chart = _PlotLayout()
@@ -177,6 +185,8 @@ class PricesPanel(Panel):
         # Shares the rotation dock's feed: the user's symbols are a parameter of it.
         self._rotation_feed = self.follow("rotation", self._on_overlay("_rotation"),
                                           **symbol_params(ctx))
+        for stem in dock_choices.DERIVATIVE_ASSETS:
+            self.follow("liquidations", self._on_liquidations, asset=stem, interval="1h")
 
     # -- controls -----------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -404,6 +414,8 @@ class PricesPanel(Panel):
             self._show_last_values()
         if stem == "btc" and series_id == self._series_id(stem):
             self._place_decoupling_marks()
+        if stem in self._burst_marks and series_id == self._series_id(stem):
+            self._place_burst_marks(stem)
 
     def _apply_data(self, stem: str) -> None:
         prepared = self._prepared.get(self._series_id(stem))
@@ -701,6 +713,11 @@ class PricesPanel(Panel):
                 shading.setZValue(-10)
                 plot.addItem(shading, ignoreBounds=True)
                 self._overlay_items.append((plot, shading))
+        self._burst_marks = {}
+        if self.mode == "stacked":
+            for stem in self._liquidations:
+                if stem in self._plots:
+                    self._draw_burst_marks(stem, self._plots[stem])
         btc_plot = self._plots.get("btc")
         if btc_plot is None or self.mode != "stacked":
             return
@@ -767,6 +784,49 @@ class PricesPanel(Panel):
         old_x, old_y = marks.getData()
         if not (np.array_equal(old_x, xs) and np.array_equal(old_y, ys)):
             marks.setData(xs, ys)
+
+    # -- liquidation bursts (the Liquidations dock's threshold, stacked view) -------------------
+    def _on_liquidations(self, result: LiquidationAnalysis) -> None:
+        before = self._liquidations.get(result.asset)
+        self._liquidations[result.asset] = result
+        if (before.bursts if before is not None else ()) != result.bursts:
+            self._draw_overlays()  # only when the marks change: none yet is no change
+
+    def _draw_burst_marks(self, stem: str, plot: pg.PlotItem) -> None:
+        """▲ above the close for an hour of short liquidations over the threshold, ▼ below it
+        for longs: small, so they mark the chart without hiding it."""
+        result = self._liquidations[stem]
+        marks = pg.ScatterPlotItem(size=9, pen=pg.mkPen(None))
+        marks.setToolTip(f"reported liquidation bursts: hours ≥ ${result.burst_usd / 1e6:g}M "
+                         "on one side over every venue (▲ shorts, ▼ longs; threshold set in "
+                         "the Liquidations dock)\n\n"
+                         + DERIVED[f"liqbursts.{stem}"].provenance(
+                             result, result.as_of_ms).tooltip())
+        marks.setZValue(25)
+        plot.addItem(marks, ignoreBounds=True)
+        self._overlay_items.append((plot, marks))
+        self._burst_marks[stem] = marks
+        self._place_burst_marks(stem)
+
+    def _place_burst_marks(self, stem: str) -> None:
+        marks = self._burst_marks.get(stem)
+        result = self._liquidations.get(stem)
+        prepared = self._prepared.get(self._series_id(stem))
+        if marks is None or marks.scene() is None or result is None:
+            return
+        if prepared is None or not len(prepared.t_raw) or not result.bursts:
+            marks.setData([], [])
+            return
+        spec = find_spec(self._series_id(stem))
+        bar_seconds = 0.0 if prepared.by_date else ((spec.interval_ms if spec else 0) or 0) / 1e3
+        # each burst at the close of its hour, on the shown interval's bars
+        ends = np.array([b.time_ms / 1e3 + 3600.0 for b in result.bursts])
+        xs, closes = closes_at(prepared, ends, bar_seconds)
+        shown = result.bursts[len(ends) - len(xs):]  # closes_at drops only the leading ones
+        ys = np.log10(closes) if self.log_scale else closes
+        marks.setData(x=xs, y=ys,
+                      symbol=["t1" if b.side == "short" else "t" for b in shown],
+                      brush=[theme.UP if b.side == "short" else theme.DOWN for b in shown])
 
     def _on_add_level(self) -> None:
         prepared = self._prepared.get(self._series_id("btc"))

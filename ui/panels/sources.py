@@ -125,7 +125,8 @@ class SourcesPanel(Panel):
             _stamp(status.data_last_ms),
             _stamp(status.last_good_ms, with_date=False),
             _stamp(status.next_retry_ms, with_date=False),
-            status.last_error or (f"rows refused: {status.dropped}" if status.dropped else ""),
+            status.last_error or (f"rows refused: {status.dropped}" if status.dropped
+                                  else status.note),
         )
         for col, value in enumerate(values):
             item = self.table.item(row, col)
