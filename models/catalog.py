@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import models.venues as venue_registry
 from models.assets import ASSETS
 from models.ids import (
     basis_curve_id,
@@ -335,6 +336,19 @@ def source_label(key: str) -> str:
     """A series source as the status chips name it: the venue's label, with "spot" or
     "futures" added when two registry rows share that label (Binance serves spot candles and
     perpetuals from different hosts, which fail separately)."""
+    # The status bar asks for every status on every change: remembered per registry, as the
+    # scan of the catalog below made a window's start-up spend half a second here.
+    token = (key, id(venue_registry.VENUES))
+    found = _source_labels.get(token)
+    if found is None:
+        found = _source_labels[token] = _source_label(key)
+    return found
+
+
+_source_labels: dict[tuple[str, int], str] = {}
+
+
+def _source_label(key: str) -> str:
     label = venue_label(key)
     if sum(v.label == label for v in VENUES) < 2:
         return label

@@ -3,8 +3,10 @@ teardown checks that no worker is left running."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -67,13 +69,32 @@ def settings(tmp_path):
     return open_settings(str(tmp_path / "settings.ini"))
 
 
+@pytest.fixture(scope="session")
+def demo_cache_template(tmp_path_factory) -> Path:
+    """The demo dataset stored once per session: a demo window copies it instead of storing the
+    dataset again (about 1 s a window since the liquidation events)."""
+    from services.app import DEMO_CACHE_FILE
+    from services.cache import Cache
+    from services.demo import populate_cache
+
+    path = tmp_path_factory.mktemp("demo-cache") / DEMO_CACHE_FILE
+    cache = Cache(path)
+    populate_cache(cache)
+    cache.close()
+    return path
+
+
 @pytest.fixture
-def make_window(qtbot, settings):
+def make_window(qtbot, settings, data_dir, demo_cache_template):
+    from services.app import DEMO_CACHE_FILE
     from ui.main_window import MainWindow
 
     windows = []
 
     def make(**kwargs):
+        target = data_dir / DEMO_CACHE_FILE
+        if kwargs.get("demo") and not target.exists():
+            shutil.copyfile(demo_cache_template, target)
         window = MainWindow(kwargs.pop("settings", settings), **kwargs)
         qtbot.addWidget(window)
         windows.append(window)

@@ -239,6 +239,25 @@ def test_candle_readout_shows_the_hovered_bars_open_high_low_close(make_panel):
     assert "BTC O 60,450  H 60,600  L 60,350  C 60,500 +0.17%" in _plain(panel.readout.text())
 
 
+def test_the_readout_stays_at_the_cursor_while_bars_arrive_and_returns_to_the_last_on_leave(
+        make_panel):
+    import numpy as np
+
+    from models.series import MS_PER_HOUR
+    from ui.panels.prices import PricesPanel
+
+    panel = make_panel(PricesPanel)
+    hours = 1_769_990_400_000 + np.arange(10) * MS_PER_HOUR
+    panel.ctx.store.set_series("btc.1h", _bars(hours, 60_000 + 100 * np.arange(10)))
+    panel._on_crosshair(hours[5] / 1e3 + 60)
+    # a streamed bar: the forming bar changes and a new one opens while the trader hovers bar 5
+    more = np.append(hours, hours[-1] + MS_PER_HOUR)
+    panel.ctx.store.set_series("btc.1h", _bars(more, 60_000 + 100 * np.arange(11)), 9)
+    assert "BTC 60,500" in _plain(panel.readout.text())
+    panel.crosshair.left.emit()
+    assert "BTC 61,000" in _plain(panel.readout.text())  # the newest bar, 60,000 + 100 × 10
+
+
 def test_readout_wraps_to_show_every_visible_asset_at_half_width(make_panel, qtbot):
     import numpy as np
 

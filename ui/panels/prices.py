@@ -162,9 +162,10 @@ class PricesPanel(Panel):
         layout.addWidget(self.readout)
         layout.addWidget(self.chart, 1)
         layout.addWidget(self.freshness)  # the demo badge sits in the legend row
+        self._readout_x: float | None = None  # the cursor the readout shows, None: last bar
         self.crosshair = Crosshair(self.chart.scene(), self)
         self.crosshair.moved.connect(self._on_crosshair)
-        self.crosshair.left.connect(self._show_last_values)
+        self.crosshair.left.connect(lambda: self._update_readout(None))
         ctx.time_link.attach(self.crosshair, self._update_readout)  # the other docks' cursor
         self.state_marks = ChartStateMarks.for_panel(self)  # stale, failing, empty
         self.drawing_layer = DrawingLayer(ctx.drawings, self.chart.scene(), self,
@@ -516,9 +517,12 @@ class PricesPanel(Panel):
         self._update_readout(x)
 
     def _show_last_values(self) -> None:
-        self._update_readout(None)
+        """Redraw the readout after the data or the view changed: at the cursor while there is
+        one (a streamed bar arrives every second while the trader hovers), else the last bar."""
+        self._update_readout(self._readout_x)
 
     def _update_readout(self, x: float | None) -> None:
+        self._readout_x = x
         parts: list[str] = []
         when = None
         for stem in [s for s in self._stems() if s in self.visible]:
