@@ -30,6 +30,7 @@ Conventions (docs/basis.md; every one is tested by hand in tests/models/test_bas
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
@@ -135,6 +136,7 @@ def cme_expiry_day(year: int, month: int) -> dt.date:
     return day
 
 
+@functools.lru_cache(maxsize=1024)  # pure; the CME basis asks once per hourly bar
 def cme_expiry_ms(year: int, month: int) -> int:
     """16:00 London time on the last trading day, as UTC epoch ms (15:00 UTC in summer time)."""
     day = cme_expiry_day(year, month)

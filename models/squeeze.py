@@ -35,6 +35,7 @@ tests/models/test_squeeze.py:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
@@ -295,7 +296,7 @@ def regime_periods(hours: np.ndarray, regime: np.ndarray) -> list[tuple[int, int
     kind = 0
     prev: int | None = None
     for h, r in zip(np.asarray(hours, dtype=np.int64).tolist(), regime.tolist(), strict=True):
-        code = int(r) if np.isfinite(r) else 0
+        code = int(r) if math.isfinite(r) else 0
         contiguous = prev is not None and h - prev == MS_PER_HOUR
         if start is not None and (code != kind or not contiguous):
             out.append((start, prev + MS_PER_HOUR, kind))  # type: ignore[operator]

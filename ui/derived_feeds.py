@@ -53,8 +53,10 @@ from ui.store import DataStore
 
 log = logging.getLogger(__name__)
 
-#: a feed recomputes for live (tail) changes at most this often
-LIVE_MIN_INTERVAL_MS = 5000
+#: a feed recomputes for live (tail) changes at most this often: every analysis reads hourly or
+#: slower data, and with the squeeze, basis and liquidation docks a 5 s cadence kept a core busy
+#: in steady streaming (bench/streams.py)
+LIVE_MIN_INTERVAL_MS = 15000
 
 #: analyses whose code imports pandas: held until the docks on screen have painted
 HEAVY = frozenset({"chain", "rotation", "skew_history", "gamma_levels"})
