@@ -16,7 +16,8 @@ docks on screen have painted, so their first paint never waits on pandas holding
 Live updates (a stream moved a series' tail: the forming bar, every second or two) recompute a
 feed at most every `LIVE_MIN_INTERVAL_MS`, and never while its previous computation still runs:
 a rotation over ten years of hourly bars is not redone per tick, and a stream cannot pile jobs
-up. Everything else (a refresh, a cache read, a snapshot) recomputes at once.
+up. A snapshot built from stream ticks (the live funding "now") counts as live too. Everything
+else (a refresh, a cache read, a fetched snapshot) recomputes at once.
 """
 
 from __future__ import annotations
@@ -300,7 +301,10 @@ class DerivedFeeds(QObject):
         hit = [k for k, f in self._feeds.items() if series_id in f.inputs]
         if not hit:
             return
-        live = self.scheduler.publishing_stream and self.store.tail_from(series_id) is not None
+        # live: a streamed tail, or a snapshot built from stream ticks (ui/streams.py)
+        live = self.scheduler.publishing_stream and (
+            self.store.tail_from(series_id) is not None
+            or self.store.snapshot(series_id) is not None)
         for key in hit:
             if not live:
                 self._not_before.pop(key, None)  # the whole series changed: at once

@@ -360,9 +360,14 @@ class StreamBridge(QObject):
     def _on_funding_now(self, snapshots: dict[str, Any]) -> None:
         if self.scheduler.demo:
             return
-        for series_id, snap in snapshots.items():
-            if find_spec(series_id) is not None:
-                self.scheduler.snapshotChanged.emit(series_id, snap)
+        # a live change: the analyses reading these snapshots follow at their live cadence
+        self.scheduler.publishing_stream = True
+        try:
+            for series_id, snap in snapshots.items():
+                if find_spec(series_id) is not None:
+                    self.scheduler.snapshotChanged.emit(series_id, snap)
+        finally:
+            self.scheduler.publishing_stream = False
 
     # -- chips --------------------------------------------------------------------------------
     def set_statuses(self, statuses: Mapping[str, StreamStatus]) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from models import analyses
 from models.analyses import ANALYSES, Analysis
-from models.ids import funding_id
-from models.series import MS_PER_HOUR, SeriesData
+from models.ids import funding_id, funding_now_id
+from models.series import MS_PER_HOUR, SeriesData, Snapshot
 from ui.derived_feeds import DerivedFeeds, StoreLoader, feed_key
 from ui.scheduler import Scheduler
 from ui.store import DataStore
@@ -84,6 +84,38 @@ def test_live_tail_changes_recompute_at_most_once_per_interval(feeds, counting, 
     assert len(counting) == 2 and counting[1][1] == pytest.approx(0.39)  # the newest rows
     assert time.monotonic() - started >= 0.39  # not before the interval since the first run
     feeds.store.set_series(sid, funding(0.5), tail_from=23)  # a refresh: no wait
+    qtbot.waitUntil(lambda: got == [1, 2, 3], timeout=300)
+
+
+def test_a_snapshot_built_from_stream_ticks_waits_like_a_live_tail(feeds, qtbot, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr("ui.derived_feeds.LIVE_MIN_INTERVAL_MS", 1500)
+    sid = funding_now_id("okx", "btc")
+    seen = []
+
+    def run(loader, asset):
+        seen.append(loader.latest_snapshot(sid).time_ms)
+        return len(seen)
+
+    monkeypatch.setitem(ANALYSES, "nowprobe", Analysis("nowprobe", lambda asset: (sid,), run))
+    got = []
+    feeds.subscribe("nowprobe", got.append, asset="btc")
+
+    def snap(t):
+        return Snapshot(sid, t, pd.DataFrame({"rate": [0.0001]}))
+
+    feeds.store.set_snapshot(sid, snap(1))  # fetched over REST: at once
+    qtbot.waitUntil(lambda: got == [1], timeout=5000)
+    for t in range(2, 12):  # built from ticks (ui/streams.py), five a second
+        feeds.scheduler.publishing_stream = True
+        feeds.store.set_snapshot(sid, snap(t))
+        feeds.scheduler.publishing_stream = False
+        qtbot.wait(20)
+    assert got == [1]  # still inside the interval since the first run
+    qtbot.waitUntil(lambda: got == [1, 2], timeout=5000)
+    assert seen == [1, 11]  # one run, on the newest snapshot
+    feeds.store.set_snapshot(sid, snap(20))  # fetched again: no wait
     qtbot.waitUntil(lambda: got == [1, 2, 3], timeout=300)
 
 
