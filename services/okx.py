@@ -23,7 +23,7 @@ Lists are NEWEST FIRST, numbers are strings.
 - LIQUIDATIONS (reported, recent only): `/api/v5/public/liquidation-orders` with instType=SWAP,
   instFamily/uly (BTC-USDT), state=filled, limit 100, paged back with `after` (rows older than
   that `ts`). `data` = [{instId, instFamily, uly, details: [{side, posSide, bkPx, sz, ts, …}]}];
-  `sz` is in contracts (× `CONTRACT_VALUE`), `side` the order side (`sell` closes a long),
+  `sz` is in contracts (× `CONTRACT_VALUES`), `side` the order side (`sell` closes a long),
   `posSide` long/short in hedge mode (`net` otherwise). OKX says the feed "doesn't represent the
   total number of liquidations" and keeps only recent ones (docs/streams.md §5.2, §8).
 - FUNDING_NOW: `/api/v5/public/funding-rate` (fundingRate for the period settling at fundingTime;
@@ -44,7 +44,7 @@ import requests
 from models.catalog import BASIS, BASIS_CURVE, FUNDING, FUNDING_NOW, LIQUIDATIONS, SeriesSpec
 from models.liquidations import check_liquidation
 from models.series import MS_PER_HOUR, Snapshot
-from models.stream_events import BANKRUPTCY, LONG, SHORT, Liquidation
+from models.stream_events import BANKRUPTCY, Liquidation
 from services.config import Endpoints
 from services.errors import (
     BadPayload,
@@ -70,6 +70,7 @@ from services.parsing import (
     to_float,
     to_int,
 )
+from services.streams.okx import CONTRACT_VALUES, liquidated_side
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +103,6 @@ def parse_funding_history(data: Any, default_hours: float = 8.0,
 LIQUIDATION_LIMIT = 100
 # Base coin per contract (`ctVal` of GET /api/v5/public/instruments?instType=SWAP): OKX sizes
 # swap liquidations in contracts.
-CONTRACT_VALUE = {"BTC-USDT-SWAP": 0.01, "ETH-USDT-SWAP": 0.1}
-
-
-def liquidated_side(detail: Mapping[str, Any]) -> str | None:
-    """The liquidated side: `posSide` in hedge mode, else from the order side (a forced sell
-    closes a long)."""
-    pos = str(detail.get("posSide", "")).lower()
-    if pos in (LONG, SHORT):
-        return pos
-    return {"sell": LONG, "buy": SHORT}.get(str(detail.get("side", "")).lower())
 
 
 def parse_liquidations(data: Any, inst_id: str, asset: str,
@@ -120,7 +111,7 @@ def parse_liquidations(data: Any, inst_id: str, asset: str,
 
     A detail that cannot be read (no side, no size) is skipped and logged, never guessed."""
     require(isinstance(data, list), "liquidation orders: `data` is not a list", venue)
-    ct_val = CONTRACT_VALUE.get(inst_id)
+    ct_val = CONTRACT_VALUES.get(inst_id)
     if ct_val is None:
         raise BadRequest(f"no contract size known for {inst_id}", venue=venue)
     events: list[Liquidation] = []

@@ -56,6 +56,14 @@ ORDER_SIDE_LIQUIDATED = {"sell": LONG, "buy": SHORT}  # the forced order's side
 POSITION_SIDE = {"long": LONG, "short": SHORT}
 
 
+def liquidated_side(detail: Mapping[str, Any]) -> str | None:
+    """The liquidated side of a liquidation detail (stream and REST share the shape): `posSide`
+    in hedge mode, else the forced order's side (`net`, one-way mode: a forced sell closes a
+    long)."""
+    side = POSITION_SIDE.get(str(detail.get("posSide", "")).lower())
+    return side or ORDER_SIDE_LIQUIDATED.get(str(detail.get("side", "")).lower())
+
+
 def index_inst_id(swap: str) -> str:
     """BTC-USDT-SWAP → BTC-USDT, the index the swap's mark follows."""
     return swap.removesuffix("-SWAP")
@@ -170,9 +178,7 @@ class OkxStream(StreamBase):
         out: list[Event] = []
         for detail in listing(row.get("details"), f"{where} {instrument}"):
             detail = mapping(detail, where)
-            side = POSITION_SIDE.get(str(detail.get("posSide")))
-            if side is None:  # one-way mode (`net`): the order side says which was closed
-                side = ORDER_SIDE_LIQUIDATED.get(str(detail.get("side")))
+            side = liquidated_side(detail)
             if side is None:
                 raise ValueError(f"{where} {instrument}: no side in "
                                  f"{excerpt(json.dumps(detail, default=str))}")

@@ -15,10 +15,11 @@ from models.catalog import CATALOG, STREAM_ONLY_NOTE, get_spec, is_stream_only
 from models.status import SourceState
 from models.stream_events import BANKRUPTCY, FILL, LONG, SHORT, Liquidation
 from services.config import DEFAULT_URLS, Endpoints
-from services.okx import CONTRACT_VALUE, parse_liquidations
+from services.okx import parse_liquidations
 from services.refresh import refresh_series
 from services.source_tracker import SourceTracker
 from services.sources import Sources
+from services.streams.okx import CONTRACT_VALUES
 from tests.conftest import shared_fixture
 
 T0 = 1_770_336_000_000  # 2026-02-06T00:00Z
@@ -169,7 +170,7 @@ def test_okx_sizes_in_contracts_and_sides():
     assert all(e.price_kind == BANKRUPTCY and e.venue == "okx" for e in events)
     eth, _, _ = parse_liquidations(okx_page([okx_detail(T0, "sell", "3", "2000")],
                                             "ETH-USDT-SWAP")["data"], "ETH-USDT-SWAP", "eth")
-    assert eth[0].qty == pytest.approx(0.3) and CONTRACT_VALUE["ETH-USDT-SWAP"] == 0.1
+    assert eth[0].qty == pytest.approx(0.3) and CONTRACT_VALUES["ETH-USDT-SWAP"] == 0.1
 
 
 def okx_liq_handler(details: list[dict], seen: list[dict]):
