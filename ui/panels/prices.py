@@ -793,8 +793,16 @@ class PricesPanel(Panel):
     def _on_liquidations(self, result: LiquidationAnalysis) -> None:
         before = self._liquidations.get(result.asset)
         self._liquidations[result.asset] = result
-        if (before.bursts if before is not None else ()) != result.bursts:
-            self._draw_overlays()  # only when the marks change: none yet is no change
+        if (before.bursts if before is not None else ()) == result.bursts:
+            return  # only when the marks change: none yet is no change
+        marks = self._burst_marks.get(result.asset)
+        if marks is not None and marks.scene() is not None and before is not None \
+                and before.bursts and result.bursts:
+            # a cascade grows the hour's burst every result: move the marks, and leave the
+            # other overlays (levels, shading) alone (redrawing them all cost a burst's frames)
+            self._place_burst_marks(result.asset)
+        else:
+            self._draw_overlays()
 
     def _draw_burst_marks(self, stem: str, plot: pg.PlotItem) -> None:
         """▲ above the close for an hour of short liquidations over the threshold, ▼ below it
