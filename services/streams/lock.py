@@ -13,7 +13,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import time
 from pathlib import Path
 
 LOCK_FILE = "streams.lock"
@@ -59,7 +58,8 @@ class StreamLock:
         os.close(fd)  # closing the descriptor drops the flock
 
     def holder(self) -> int | None:
-        """The pid holding the lock, or None when nobody streams into this folder."""
+        """The pid holding the lock; None when nobody streams into this folder, or when the
+        holder has not written its pid yet."""
         if self._fd is not None:
             return os.getpid()
         try:
@@ -73,13 +73,11 @@ class StreamLock:
                 pass  # held: read who holds it
             else:
                 return None
-            # the holder writes its pid just after taking the lock: allow it a moment
-            for _ in range(20):
-                text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-                if text.isdigit():
-                    return int(text)
-                time.sleep(0.005)
-            return None
+            # the holder writes its pid just after taking the lock: read in that instant, the
+            # file is still empty and the caller says "another process" (whether the folder is
+            # free is decided by `acquire`, never by this)
+            text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else None
         finally:
             os.close(fd)
 
