@@ -26,6 +26,7 @@ from models.series import (
     MS_PER_DAY,
     RowCheck,
     SeriesData,
+    Snapshot,
     check_rows,
     frame_rows,
     now_ms,
@@ -358,11 +359,7 @@ def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
     for venue, symbol in _venue_order(spec, meta):
         validate_symbol(symbol)
         try:
-            snap = sources.get(venue).fetch_snapshot(spec, symbol)
-            if snap.time_ms > now + FUTURE_TOLERANCE_MS:
-                # Stored, it would be the newest snapshot for good and hide every later one.
-                raise BadPayload(f"snapshot stamped {snap.time_ms - now} ms in the future; "
-                                 "refused", venue=venue)
+            snap = _fetch_snapshot(sources, spec, venue, symbol, now)
         except ServiceError as e:
             errors.append(e)
             if isinstance(e, PermanentError) and not isinstance(e, GeoBlocked | UnknownSymbol):
@@ -376,14 +373,22 @@ def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
                          fallback_errors=tuple(errors[1:]), **_future_drops(errors))
 
 
+def _fetch_snapshot(sources: Sources, spec: SeriesSpec, venue: str, symbol: str,
+                    now: int) -> Snapshot:
+    snap = sources.get(venue).fetch_snapshot(spec, symbol)
+    if snap.time_ms > now + FUTURE_TOLERANCE_MS:
+        # Stored, it would be the newest snapshot for good and hide every later one.
+        raise BadPayload(f"snapshot stamped {snap.time_ms - now} ms in the future; refused",
+                         venue=venue)
+    return snap
+
+
 def _refresh_merged_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
                              now: int) -> RefreshResult:
     """One table from every venue of the spec (a futures term structure across venues): the
     venues that answer are stored, stamped with the newest venue time; the others are reported
     as fallback errors, and only when none answers is it a failure."""
     import pandas as pd
-
-    from models.series import Snapshot
 
     errors: list[ServiceError] = []
     frames: list[Any] = []
@@ -392,10 +397,7 @@ def _refresh_merged_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,
     for venue, symbol in spec.venues:
         validate_symbol(symbol)
         try:
-            snap = sources.get(venue).fetch_snapshot(spec, symbol)
-            if snap.time_ms > now + FUTURE_TOLERANCE_MS:
-                raise BadPayload(f"snapshot stamped {snap.time_ms - now} ms in the future; "
-                                 "refused", venue=venue)
+            snap = _fetch_snapshot(sources, spec, venue, symbol, now)
         except ServiceError as e:
             errors.append(e)
             continue
