@@ -192,6 +192,8 @@ class Snapshot:
     time_ms: int
     frame: pd.DataFrame
     meta: Mapping[str, object] = field(default_factory=dict)
+    #: when the cache stored this revision (wall clock ms); None when not read from a cache
+    recorded_ms: int | None = None
 
 
 def break_gaps(time_ms: np.ndarray, values: np.ndarray, max_gap_ms: int) -> tuple[np.ndarray,

@@ -23,6 +23,7 @@ where the cache files go is refused, never followed.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import errno
 import io
@@ -61,7 +62,21 @@ from services.errors import (
 log = logging.getLogger(__name__)
 
 ROWS_PER_CHUNK = 4096
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: snapshot revisions (recorded_ms)
+_SNAPSHOTS_DDL = """
+-- Every revision of a snapshot is kept: a venue re-serving the same stamp with other numbers
+-- (a correction) adds a row recorded later (docs/replay.md, "As of").
+CREATE TABLE IF NOT EXISTS snapshots (
+    series_id   TEXT NOT NULL,
+    time_ms     INTEGER NOT NULL,
+    recorded_ms INTEGER NOT NULL,    -- when this revision was stored (wall clock, epoch ms)
+    format      TEXT NOT NULL,       -- 'json-split+zlib': a DataFrame as JSON, never a pickle
+    meta        TEXT NOT NULL,
+    data        BLOB NOT NULL,
+    PRIMARY KEY (series_id, time_ms, recorded_ms)
+) WITHOUT ROWID;
+"""
+_SNAPSHOT_COLUMNS = "series_id, time_ms, recorded_ms, format, meta, data"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
     series_id TEXT NOT NULL,
@@ -73,14 +88,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     data      BLOB NOT NULL,         -- int64[n] time, then float64[n] per column (little-endian)
     PRIMARY KEY (series_id, chunk)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS snapshots (
-    series_id TEXT NOT NULL,
-    time_ms   INTEGER NOT NULL,
-    format    TEXT NOT NULL,         -- 'json-split+zlib': a DataFrame as JSON, never a pickle
-    meta      TEXT NOT NULL,
-    data      BLOB NOT NULL,
-    PRIMARY KEY (series_id, time_ms)
-) WITHOUT ROWID;
+""" + _SNAPSHOTS_DDL + """
 CREATE TABLE IF NOT EXISTS series_meta (
     series_id TEXT PRIMARY KEY,
     meta      TEXT NOT NULL          -- JSON object
@@ -209,7 +217,40 @@ def _decode(n: int, names: list[str], blob: bytes) -> tuple[np.ndarray, dict[str
     return t, cols
 
 
+def _has_revisions(conn: sqlite3.Connection) -> bool:
+    """Whether the file's snapshot table has the revision column (schema 2), or no table."""
+    columns = [r[1] for r in conn.execute("PRAGMA main.table_info(snapshots)")]
+    return not columns or "recorded_ms" in columns
+
+
+def _migrate_snapshots(conn: sqlite3.Connection) -> None:
+    """Schema 1 kept one snapshot per (series, time) and ignored a later different one. Rebuild
+    the table with the revision column; each stored snapshot becomes the revision recorded at
+    its own stamp, which is when a live fetch stored it (docs/replay.md, "As of")."""
+    if _has_revisions(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_revisions(conn):  # another process may have migrated it meanwhile
+            conn.execute("ALTER TABLE snapshots RENAME TO snapshots_v1")
+            conn.execute(_SNAPSHOTS_DDL)
+            conn.execute(f"INSERT INTO snapshots ({_SNAPSHOT_COLUMNS}) SELECT series_id, "
+                         "time_ms, time_ms, format, meta, data FROM snapshots_v1")
+            conn.execute("DROP TABLE snapshots_v1")
+            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    log.info("cache: snapshots migrated to schema %d (revisions kept)", _SCHEMA_VERSION)
+
+
 class Cache:
+    #: a later-corrected snapshot is kept beside the first one; as-of reads pick the revision
+    #: known then (models/asof.py: AsOfLoader passes `known_ms`)
+    keeps_revisions = True
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.notice: str | None = None
@@ -277,14 +318,20 @@ class Cache:
             # is (nothing else can write there either).
             conn = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False,
                                    isolation_level=None)
+        if not _has_revisions(conn):
+            # A schema-1 file that cannot be migrated here: read its snapshots as revisions
+            # recorded at their stamps (a temp view shadows the table, the file is untouched).
+            conn.execute("CREATE TEMP VIEW snapshots AS SELECT series_id, time_ms, "
+                         "time_ms AS recorded_ms, format, meta, data FROM main.snapshots")
         return conn
 
     def _open_checked(self) -> None:
         try:
             conn = self._conn()
             conn.executescript(_SCHEMA)
+            _migrate_snapshots(conn)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
+            if version < _SCHEMA_VERSION:
                 conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
             conn.execute("SELECT count(*) FROM chunks WHERE series_id = ''").fetchone()
         except (sqlite3.Error, OSError) as e:
@@ -702,67 +749,153 @@ class Cache:
         return meta
 
     # -- snapshots (option chains, funding now) -------------------------------------------------
-    def put_snapshot(self, snap: Snapshot) -> bool:
-        """Store a snapshot; returns False when one with the same time was already stored."""
-        validate_series_id(snap.series_id)
-        text = snap.frame.to_json(orient="split", index=False, date_format="iso",
-                                  double_precision=15)
-        blob = zlib.compress(text.encode(), 6)
+    # A snapshot is stored per (series, stamp) with every revision kept: a venue serving the same
+    # stamp again with other content is a correction, recorded at the wall clock of its arrival.
+    # Live reads serve the newest revision; as-of reads (`known_ms`) the newest recorded by
+    # then, or the earliest when none was (history fetched after the fact). docs/replay.md.
+    def put_snapshot(self, snap: Snapshot, recorded_ms: int | None = None) -> bool:
+        """Store a snapshot; returns False when its content (frame and meta) equals the revision
+        already in effect for its stamp at `recorded_ms` (default: the wall clock, i.e. the
+        newest revision), True when it was stored as the first or a new revision."""
+        return self.put_snapshots([snap], recorded_ms) == 1
+
+    def put_snapshots(self, snaps: Sequence[Snapshot], recorded_ms: int | None = None) -> int:
+        """`put_snapshot` for many, in one transaction; returns how many were stored.
+        `recorded_ms` None: the wall clock; a demo or a test passes the stamps it means."""
+        encoded = [(snap.series_id, int(snap.time_ms), *_encode_snapshot(snap)) for snap in snaps]
+        for series_id, *_rest in encoded:
+            validate_series_id(series_id)
+        stored = 0
         with self._guard(), self._write_lock:
-            cur = self._conn().execute(
-                "INSERT OR IGNORE INTO snapshots VALUES (?,?,?,?,?)",
-                (snap.series_id, int(snap.time_ms), "json-split+zlib",
-                 json.dumps(dict(snap.meta), sort_keys=True, default=str), blob))
-            return cur.rowcount > 0
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for series_id, time_ms, meta, blob in encoded:
+                    stored += self._put_revision(conn, series_id, time_ms, meta, blob,
+                                                 recorded_ms)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # as in upsert: some errors roll back by themselves
+                    conn.execute("ROLLBACK")
+                raise
+        return stored
+
+    @staticmethod
+    def _put_revision(conn: sqlite3.Connection, series_id: str, time_ms: int, meta: str,
+                      blob: bytes, recorded_ms: int | None) -> int:
+        revisions = conn.execute(
+            "SELECT recorded_ms, meta, data FROM snapshots WHERE series_id=? AND time_ms=? "
+            "ORDER BY recorded_ms", (series_id, time_ms)).fetchall()
+        if recorded_ms is None:
+            # the wall clock, kept after the newest revision even if the clock stepped back
+            recorded = now_ms() if not revisions else max(now_ms(), revisions[-1][0] + 1)
+        else:
+            recorded = int(recorded_ms)
+        if revisions:
+            in_effect = _revision_at([r[0] for r in revisions], recorded)
+            _at, old_meta, old_blob = revisions[in_effect]
+            if old_meta == meta and (old_blob == blob
+                                     or zlib.decompress(old_blob) == zlib.decompress(blob)):
+                return 0
+            taken = {r[0] for r in revisions}
+            while recorded in taken:  # two revisions given one instant: keep both, in order
+                recorded += 1
+        conn.execute(f"INSERT INTO snapshots ({_SNAPSHOT_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                     (series_id, time_ms, recorded, "json-split+zlib", meta, blob))
+        return 1
 
     def snapshot_times(self, series_id: str) -> np.ndarray:
+        """The stamps of the stored snapshots, oldest first (each once, whatever its
+        revisions)."""
         validate_series_id(series_id)
         with self._guard():
             rows = self._conn().execute(
-                "SELECT time_ms FROM snapshots WHERE series_id=? ORDER BY time_ms",
+                "SELECT DISTINCT time_ms FROM snapshots WHERE series_id=? ORDER BY time_ms",
                 (series_id,)).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def latest_snapshot(self, series_id: str, at_ms: int | None = None,
-                        now: int | None = None) -> Snapshot | None:
+                        now: int | None = None, known_ms: int | None = None) -> Snapshot | None:
         """The newest snapshot at or before `at_ms` (default: the newest of all). One stamped in
         the future (past `now` + FUTURE_TOLERANCE_MS, default the wall clock) is never served:
-        it was stored before future rows were refused, and would hide every later snapshot."""
+        it was stored before future rows were refused, and would hide every later snapshot.
+        Its revision: the newest, or with `known_ms` the one known then (see above)."""
         validate_series_id(series_id)
         latest_allowed = (now_ms() if now is None else int(now)) + FUTURE_TOLERANCE_MS
-        at_ms = latest_allowed if at_ms is None else min(int(at_ms), latest_allowed)
-        sql = "SELECT time_ms, format, meta, data FROM snapshots WHERE series_id=?"
-        args: list[Any] = [series_id]
-        if at_ms is not None:
-            sql += " AND time_ms <= ?"
-            args.append(int(at_ms))
-        sql += " ORDER BY time_ms DESC LIMIT 1"
+        at = latest_allowed if at_ms is None else min(int(at_ms), latest_allowed)
         with self._guard():
-            row = self._conn().execute(sql, args).fetchone()
-        if row is None:
-            return None
-        return self._load_snapshot(series_id, row)
+            conn = self._conn()
+            if known_ms is None:
+                row = conn.execute(
+                    f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE series_id=? AND "
+                    "time_ms<=? ORDER BY time_ms DESC, recorded_ms DESC LIMIT 1",
+                    (series_id, at)).fetchone()
+            else:
+                stamp = conn.execute(
+                    "SELECT max(time_ms) FROM snapshots WHERE series_id=? AND time_ms<=?",
+                    (series_id, at)).fetchone()[0]
+                row = None if stamp is None else self._revision_row(conn, series_id, stamp,
+                                                                    known_ms)
+        return None if row is None else self._load_snapshot(series_id, row)
 
-    def snapshot_at(self, series_id: str, time_ms: int) -> Snapshot | None:
+    def snapshot_at(self, series_id: str, time_ms: int,
+                    known_ms: int | None = None) -> Snapshot | None:
+        """The snapshot stamped `time_ms`: its newest revision, or the one known at
+        `known_ms`."""
         validate_series_id(series_id)
         with self._guard():
-            row = self._conn().execute(
-                "SELECT time_ms, format, meta, data FROM snapshots "
-                "WHERE series_id=? AND time_ms=?", (series_id, int(time_ms))).fetchone()
+            row = self._revision_row(self._conn(), series_id, int(time_ms), known_ms)
         return None if row is None else self._load_snapshot(series_id, row)
+
+    def snapshot_revisions(self, series_id: str, time_ms: int) -> list[Snapshot]:
+        """Every stored revision of the snapshot stamped `time_ms`, the first recorded first
+        (each with its `recorded_ms`)."""
+        validate_series_id(series_id)
+        with self._guard():
+            rows = self._conn().execute(
+                f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE series_id=? AND time_ms=? "
+                "ORDER BY recorded_ms", (series_id, int(time_ms))).fetchall()
+        return [self._load_snapshot(series_id, row) for row in rows]
+
+    @staticmethod
+    def _revision_row(conn: sqlite3.Connection, series_id: str, time_ms: int,
+                      known_ms: int | None) -> tuple[Any, ...] | None:
+        recorded = [r[0] for r in conn.execute(
+            "SELECT recorded_ms FROM snapshots WHERE series_id=? AND time_ms=? "
+            "ORDER BY recorded_ms", (series_id, time_ms))]
+        if not recorded:
+            return None
+        pick = recorded[-1] if known_ms is None else recorded[_revision_at(recorded, known_ms)]
+        return conn.execute(
+            f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE series_id=? AND time_ms=? AND "
+            "recorded_ms=?", (series_id, time_ms, pick)).fetchone()
 
     @staticmethod
     def _load_snapshot(series_id: str, row: tuple[Any, ...]) -> Snapshot:
         import pandas as pd
 
-        time_ms, fmt, meta, blob = row
+        _series_id, time_ms, recorded_ms, fmt, meta, blob = row
         if fmt != "json-split+zlib":
             raise CacheError(f"unknown snapshot format {fmt!r}")
         table = json.loads(zlib.decompress(blob))
         frame = pd.DataFrame(table["data"], columns=table["columns"])
         # JSON null comes back as None: numeric columns get NaN, like the frame that was stored.
         frame = frame.infer_objects()
-        return Snapshot(series_id, int(time_ms), frame, json.loads(meta))
+        return Snapshot(series_id, int(time_ms), frame, json.loads(meta), int(recorded_ms))
+
+
+def _encode_snapshot(snap: Snapshot) -> tuple[str, bytes]:
+    """(meta JSON, zlib'd frame JSON): the stored form, also what two revisions compare by."""
+    text = snap.frame.to_json(orient="split", index=False, date_format="iso",
+                              double_precision=15)
+    return (json.dumps(dict(snap.meta), sort_keys=True, default=str),
+            zlib.compress(text.encode(), 6))
+
+
+def _revision_at(recorded: Sequence[int], known_ms: int) -> int:
+    """Index of the revision in effect at `known_ms` among ascending record times: the newest
+    recorded at or before it, else the earliest (a snapshot fetched after the fact)."""
+    return max(bisect.bisect_right(recorded, int(known_ms)) - 1, 0)
 
 
 def _copy_readable_series(damaged: Path, fresh: Path) -> tuple[list[str], list[str]]:
@@ -779,12 +912,21 @@ def _copy_readable_series(damaged: Path, fresh: Path) -> tuple[list[str], list[s
         except sqlite3.Error:
             return [], []
         try:
+            try:
+                revisions = _has_revisions(src)
+            except sqlite3.Error:
+                revisions = True  # the scan below finds out what can be read
+            # a row's key: every revision of a snapshot is a row of its own
+            snap_key = "time_ms || '/' || recorded_ms" if revisions else "time_ms"
             tables = {table: _readable_rows(src, table, key, blob)
                       for table, key, blob in (("chunks", "chunk", "data"),
-                                               ("snapshots", "time_ms", "data"),
+                                               ("snapshots", snap_key, "data"),
                                                ("series_meta", "''", "meta"))}
         finally:
             src.close()
+        if not revisions:  # a schema-1 file: each snapshot is the revision recorded at its stamp
+            rows, bad = tables["snapshots"]
+            tables["snapshots"] = ([(sid, t, t, *rest) for sid, t, *rest in rows], bad)
         lost = set().union(*(bad for _rows, bad in tables.values()))
         with_rows: set[str] = set()
         dst.execute("BEGIN")
@@ -854,7 +996,7 @@ def _readable_rows(src: sqlite3.Connection, table: str, key: str,
             if table == "chunks":
                 _decode(row[2], json.loads(row[5]), row[6])
             elif table == "snapshots":
-                zlib.decompress(row[4])
+                zlib.decompress(row[columns.index("data")])
         except (CacheError, ValueError, TypeError, zlib.error):
             bad_series.add(series_id)
             continue
