@@ -5,7 +5,8 @@ reported liquidations.
 shaped after the crypto sell-off of early February 2026; `tools/build_demo.py` builds it
 deterministically into `resources/demo/`. Series live in `demo.npz` (`<id>/time` int64 epoch ms,
 `<id>/<column>` float64) and are read with `allow_pickle=False`; snapshots live in
-`snapshots.json.gz` as plain JSON. Liquidations are stream-shaped events
+`snapshots.json.gz` as plain JSON (each recorded at its own time, one corrected chain
+recorded later). Liquidations are stream-shaped events
 (`liqevents.<venue>.<asset>/time|side|qty|price`), stored through `Cache.add_liquidations` like
 the streams' so the `liq.*` buckets are built the one way. Nothing here ever unpickles.
 """
@@ -153,8 +154,11 @@ def _read_snapshots(raw: bytes) -> list[Snapshot]:
     for item in doc["snapshots"]:
         frame = pd.DataFrame({name: _column(name, values)
                               for name, values in item["frame"].items()})
-        out.append(Snapshot(validate_series_id(item["series_id"]), int(item["time_ms"]), frame,
-                            dict(item["meta"])))
+        # Recorded when taken, as a live fetch would be, unless the item is a later correction
+        # (docs/replay.md, "As of").
+        time_ms = int(item["time_ms"])
+        out.append(Snapshot(validate_series_id(item["series_id"]), time_ms, frame,
+                            dict(item["meta"]), int(item.get("recorded_ms", time_ms))))
     return out
 
 
@@ -203,7 +207,7 @@ def populate_cache(cache: Cache, demo: DemoData | None = None) -> int:
         if _is_current(cache, series_id, demo.fingerprint):
             continue
         cache.delete(series_id)
-        written += sum(cache.put_snapshot(s) for s in snaps)
+        written += cache.put_snapshots(snaps)  # each recorded at its recorded_ms
         cache.update_meta(series_id, **meta)
     cache.update_meta(BUILD_KEY, demo_build=demo.fingerprint)  # last: every series is in
     return written

@@ -17,7 +17,10 @@ Output (byte-identical on every run with the same numpy):
   demo.npz             `<series id>/time` int64 epoch ms, `<series id>/<column>` float64;
                        `liqevents.<venue>.<asset>/time|side|qty|price` liquidation events
                        (side int8: 1 = a long liquidated, 0 = a short)
-  snapshots.json.gz    option chains and current-funding tables, frames as column lists
+  snapshots.json.gz    option chains (daily for a week, 4-hourly over 4-6 Feb), hourly
+                       current-funding tables for the last week, term structures, frames as
+                       column lists; an item with "recorded_ms" is a later revision (a
+                       correction) of the one before it with the same series and time
 
 Conventions (what the live clients deliver, so the app cannot tell the difference):
   * crypto: 1h bars every hour, 1d bars at 00:00 UTC, volume in coins (base asset).
@@ -911,6 +914,26 @@ def cme_bars(rng: np.random.Generator, spot: dict[str, np.ndarray], t: np.ndarra
     return t[keep], {k: v[keep] for k, v in cols.items()}
 
 
+FUNDING_NOW_HOURS = 7 * 24  # a current-funding table every hour of the last week
+CHAIN_STEP_MS = 4 * MS_H  # the 4-hourly chains over 4-6 Feb (the last 72 hours)
+CHAIN_STEPS = 18
+# One chain the venue served again later with other numbers (its put open interest at the
+# 60k strikes had been counted once per book side): the cache keeps both revisions and replay
+# shows the one known at its time (docs/replay.md, "As of").
+CORRECTED_CHAIN_MS = NOW_MS - 60_000 - 7 * CHAIN_STEP_MS  # 2026-02-05 19:59 UTC
+CORRECTED_RECORDED_MS = CORRECTED_CHAIN_MS + 3 * MS_H + 60_000  # 2026-02-05 23:00 UTC
+
+
+def corrected_chain(first: dict) -> dict:
+    """The later revision of `first`: put open interest at 58k-62k halved (a double count the
+    venue fixed), everything else as served the first time."""
+    frame = {c: list(v) for c, v in first["frame"].items()}
+    for i, (kind, strike) in enumerate(zip(frame["option_type"], frame["strike"], strict=True)):
+        if kind == "P" and 58_000 <= strike <= 62_000:
+            frame["open_interest"][i] = round(frame["open_interest"][i] / 2, 1)
+    return {**first, "recorded_ms": CORRECTED_RECORDED_MS, "frame": frame}
+
+
 def columns_of(rows: list[dict]) -> dict[str, list]:
     return {c: [r[c] for r in rows] for c in rows[0]}
 
@@ -993,7 +1016,7 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
     # funding (90 days) and open interest (30 days)
     snapshots = []
     snap_ms = NOW_MS - 60_000  # the chains and current funding as fetched at 23:59 UTC
-    oi_now = {}
+    oi_hist = {}
     oi_base = {("binance", "btc"): 85_000, ("bybit", "btc"): 52_000,
                ("binance", "eth"): 2_150_000, ("bybit", "eth"): 1_050_000}
     for stem in CRYPTO:
@@ -1006,50 +1029,69 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
             px = close_hour[np.array([hour_index(int(v)) for v in t])]
             put(oi_id(venue, stem), t, {"open_interest": oi,
                                            "open_interest_usd": np.round(oi * px, 2)})
-            oi_now[(venue, stem)] = float(oi[-1])
-        funding, premium_now, premium_hourly = funding_series(stream("funding", CRYPTO.index(stem)),
-                                              logp_pts[stem], beta=1.0 if stem == "btc" else 1.35)
-        spot = float(close_hour[-1])
-        flush = float(oi_path(stream("oi.other", CRYPTO.index(stem)), 1.0)[-1])
+            oi_hist[(venue, stem)] = (t, oi)
+        funding, _premium_now, premium_hourly = funding_series(
+            stream("funding", CRYPTO.index(stem)), logp_pts[stem],
+            beta=1.0 if stem == "btc" else 1.35)
+        # venues without OI history: a level that flushes like Binance's and Bybit's
+        flush = oi_path(stream("oi.other", CRYPTO.index(stem)), 1.0)
+        t_oi = NOW_MS - OI_DAYS * MS_D + np.arange(len(flush), dtype=np.int64) * MS_H
         other_oi = {"okx": 30_000.0, "deribit": 11_500.0, "hyperliquid": 24_000.0}
+        t_prem, prem = premium_hourly
         for venue, (t, rate, interval) in funding.items():
             if stem not in PERP_SYMBOLS[venue]:
                 continue
             put(funding_id(venue, stem), t, {
                 "rate": rate, "interval_hours": np.full(len(t), interval),
                 "apr_pct": apr(rate, interval)})
-            # The "now" table shows the last settled rate, so it tells the history's story.
-            rate_now = float(rate[-1])
-            mark = round(spot * (1 + premium_now[venue]), 2)  # the perp trades at its premium
-            if (venue, stem) in oi_now:
-                oi = oi_now[(venue, stem)]  # the last row of the venue's OI history
-            else:
-                oi = round(other_oi.get(venue, 10_000.0) * flush
-                           * (26.0 if stem == "eth" else 1.0), 3)
-            frame = {"rate": [rate_now], "interval_hours": [interval],
-                     "apr_pct": [float(apr(rate_now, interval))], "next_funding_ms": [NOW_MS],
-                     "mark_price": [mark], "index_price": [round(spot, 2)],
-                     "open_interest": [oi], "open_interest_usd": [round(oi * mark, 2)]}
-            snapshots.append({
-                "series_id": funding_now_id(venue, stem), "time_ms": snap_ms,
-                "meta": {"venue": venue, "symbol": PERP_SYMBOLS[venue][stem],
-                         "synthetic": True},
-                "frame": frame})
+            # The "now" table as fetched at :59 every hour of the last week: it shows the last
+            # settled rate (so it tells the history's story), the perp at its premium of the
+            # hour, and the open interest of the hour (the venue's OI history where it has one).
+            for back in range(FUNDING_NOW_HOURS - 1, -1, -1):
+                t_now = snap_ms - back * MS_H
+                settled = int(np.searchsorted(t, t_now, "right")) - 1
+                hour = t_now - t_now % MS_H
+                spot = float(close_hour[hour_index(hour + MS_H)])
+                premium = float(prem[venue][int(np.searchsorted(t_prem, hour))])
+                mark = round(spot * (1 + premium), 2)  # the perp trades at its premium
+                if (venue, stem) in oi_hist:
+                    t_v, oi_v = oi_hist[(venue, stem)]
+                    oi = float(oi_v[int(np.searchsorted(t_v, t_now, "right")) - 1])
+                else:
+                    j = int(np.searchsorted(t_oi, t_now, "right")) - 1
+                    oi = round(other_oi.get(venue, 10_000.0) * float(flush[j])
+                               * (26.0 if stem == "eth" else 1.0), 3)
+                rate_now = float(rate[settled])
+                frame = {"rate": [rate_now], "interval_hours": [interval],
+                         "apr_pct": [float(apr(rate_now, interval))],
+                         "next_funding_ms": [int(t[settled] + interval * MS_H)],
+                         "mark_price": [mark], "index_price": [round(spot, 2)],
+                         "open_interest": [oi], "open_interest_usd": [round(oi * mark, 2)]}
+                snapshots.append({
+                    "series_id": funding_now_id(venue, stem), "time_ms": t_now,
+                    "meta": {"venue": venue, "symbol": PERP_SYMBOLS[venue][stem],
+                             "synthetic": True},
+                    "frame": frame})
 
-        # option chains: one per day for the last week (skew history), the newest at "now"
+        # option chains: one per day for the last week (skew history), the newest at "now",
+        # and one every 4 hours over 4-6 Feb (the gamma levels through the sell-off and rebound)
         t_dv, dv = dvol_close[stem]
-        for back in range(6, -1, -1):
-            t_snap = snap_ms - back * MS_D
+        daily = [(snap_ms - back * MS_D, f"options.{stem}", back) for back in range(6, -1, -1)]
+        four_hourly = [(snap_ms - k * CHAIN_STEP_MS, f"options4h.{stem}", k)
+                       for k in range(1, CHAIN_STEPS) if (k * CHAIN_STEP_MS) % MS_D]
+        for t_snap, part, key in sorted(daily + four_hourly):
             spot_t = float(close_hour[hour_index(t_snap - t_snap % MS_H + MS_H)])
             dvol_t = float(dv[np.searchsorted(t_dv, t_snap, "right") - 1])
             # put open interest builds through the week of the sell-off
-            rows = option_chain(stream(f"options.{stem}", back), stem, t_snap, spot_t, dvol_t,
-                                put_build=1.0 - 0.06 * back)
+            rows = option_chain(stream(part, key), stem, t_snap, spot_t, dvol_t,
+                                put_build=1.0 - 0.06 * (snap_ms - t_snap) / MS_D)
             snapshots.append({
                 "series_id": options_id(stem), "time_ms": t_snap,
                 "meta": {"index_price": round(spot_t, 2), "currency": stem.upper(),
                          "venue": "deribit", "synthetic": True},
                 "frame": columns_of(rows)})
+            if stem == "btc" and t_snap == CORRECTED_CHAIN_MS:
+                snapshots.append(corrected_chain(snapshots[-1]))
         # premium (minute rows, last week), front-quarterly basis (5-minute polls, last month),
         # a term structure a day (last week); all from the same minute index
         t_min, index = minute_index(stream("index", CRYPTO.index(stem)), logp_pts[stem],

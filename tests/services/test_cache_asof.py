@@ -257,3 +257,34 @@ def test_the_rescue_of_a_schema_1_file_records_each_snapshot_at_its_stamp(tmp_pa
             (50.0, T), (52.0, T + H)]
     finally:
         copy.close()
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"a": [1.0, np.nan, np.inf, -np.inf], "b": ["x", None, "z", np.nan],
+                  "c": [1, 2, 3, 2**62], "d": [True, False, True, False]}),
+    pd.DataFrame({"t": pd.to_datetime([0, 1], unit="ms", utc=True), "x": [1.5, 2.5]}),
+    pd.DataFrame({"a": [1e-20, 123456789.123456789, -0.0, 1e300]}),
+    pd.DataFrame({"o": [{"k": 1}, [1, 2]]}),
+    pd.DataFrame({"o": [pd.Timestamp(0, tz="UTC"), 1.5]}),
+    pd.DataFrame({"s": ["é\"\\\n", "ok"], "n": [np.nan, 2]}),
+    pd.DataFrame({"u": np.array([1, 2], dtype=np.uint8),
+                  "f32": np.array([0.1, 0.2], dtype=np.float32)}),
+    pd.DataFrame({"x": pd.array([1, None], dtype="Int64"),
+                  "c": pd.Categorical(["a", "b"])}),
+    pd.DataFrame({"a": []}), pd.DataFrame(), pd.DataFrame({"a": [1.0]}, index=[5]),
+], ids=lambda f: ",".join(map(str, f.dtypes)) or "empty")
+def test_the_stored_frame_text_is_pandas_to_json(frame):
+    from services.cache import _frame_json
+
+    assert _frame_json(frame) == frame.to_json(orient="split", index=False, date_format="iso",
+                                               double_precision=15)
+
+
+def test_the_demo_frames_store_as_to_json_would():
+    from services.cache import _frame_json
+    from services.demo import load_demo
+
+    one_each = {s.series_id: s for s in load_demo().snapshots}  # the shapes the app stores
+    for s in one_each.values():
+        assert _frame_json(s.frame) == s.frame.to_json(
+            orient="split", index=False, date_format="iso", double_precision=15), s.series_id

@@ -236,6 +236,31 @@ def test_btc_chain_puts_the_gamma_level_near_73k(demo):
     assert snap.meta["index_price"] == pytest.approx(close_on(demo, "btc", "2026-02-06"))
 
 
+def test_chains_every_4_hours_over_4_to_6_feb_and_one_correction(demo):
+    btc = chains(demo, "options.btc")
+    times = sorted({s.time_ms for s in btc})
+    recent = [t for t in times if t >= ms("2026-02-04")]
+    assert recent == [ms("2026-02-04", 3) + k * 4 * MS_PER_HOUR - 60_000 + MS_PER_HOUR
+                      for k in range(18)]  # 03:59, 07:59, … 23:59 each day
+    assert len([t for t in times if t < ms("2026-02-04")]) == 4  # the daily ones before
+    # the spot of each chain is the BTC close of its hour
+    price = demo.series["btc.1h"]
+    for snap in btc:
+        bar = int(np.searchsorted(price.time, snap.time_ms, "right")) - 1
+        assert snap.meta["index_price"] == pytest.approx(price["close"][bar], abs=0.01)
+    # one chain was served again later: put open interest at 58k-62k halved, nothing else
+    first, fixed = sorted((s for s in btc if s.time_ms == ms("2026-02-05", 19) + 59 * 60_000),
+                          key=lambda s: s.recorded_ms)
+    assert first.recorded_ms == first.time_ms and fixed.recorded_ms == ms("2026-02-05", 23)
+    changed = first.frame.open_interest != fixed.frame.open_interest
+    puts = first.frame[changed]
+    assert set(puts.option_type) == {"P"} and puts.strike.between(58_000, 62_000).all()
+    assert np.allclose(fixed.frame.open_interest[changed], puts.open_interest / 2, atol=0.051)
+    pd.testing.assert_frame_equal(first.frame.drop(columns="open_interest"),
+                                  fixed.frame.drop(columns="open_interest"))
+    assert all(s.recorded_ms == s.time_ms for s in btc if s is not fixed)
+
+
 def test_puts_carry_the_skew_steepest_at_the_low(demo):
     def skew(snap) -> float:
         f = snap.frame
@@ -294,20 +319,48 @@ def test_funding_now_frames(demo):
     for sid, spec in CATALOG.items():
         if spec.kind != FUNDING_NOW:
             continue
-        (snap,) = [s for s in demo.snapshots if s.series_id == sid]
-        f = snap.frame
-        assert list(f.columns) == FUNDING_NOW_COLUMNS and len(f) == 1, sid
-        assert isinstance(f.index, pd.RangeIndex)
-        assert snap.meta == {"venue": sid.split(".")[1], "symbol": spec.symbol,
-                             "synthetic": True}
-        row = f.iloc[0]
-        funding = CATALOG[sid.replace("fundingnow.", "funding.")]
-        assert row.interval_hours == funding.interval_ms / MS_PER_HOUR
-        assert row.apr_pct == pytest.approx(annualize_funding(row.rate, row.interval_hours))
-        assert snap.time_ms < row.next_funding_ms <= snap.time_ms + funding.interval_ms
-        assert row.open_interest_usd == pytest.approx(row.open_interest * row.mark_price,
-                                                      rel=1e-6)
-        assert row.index_price == pytest.approx(row.mark_price, rel=0.01)
+        for snap in chains(demo, sid):
+            f = snap.frame
+            assert list(f.columns) == FUNDING_NOW_COLUMNS and len(f) == 1, sid
+            assert isinstance(f.index, pd.RangeIndex)
+            assert snap.meta == {"venue": sid.split(".")[1], "symbol": spec.symbol,
+                                 "synthetic": True}
+            row = f.iloc[0]
+            funding = CATALOG[sid.replace("fundingnow.", "funding.")]
+            assert row.interval_hours == funding.interval_ms / MS_PER_HOUR
+            assert row.apr_pct == pytest.approx(annualize_funding(row.rate, row.interval_hours))
+            assert snap.time_ms < row.next_funding_ms <= snap.time_ms + funding.interval_ms
+            assert row.open_interest_usd == pytest.approx(row.open_interest * row.mark_price,
+                                                          rel=1e-6)
+            assert row.index_price == pytest.approx(row.mark_price, rel=0.01)
+
+
+def test_funding_now_every_hour_of_the_last_week_agrees_with_the_history(demo):
+    """A table fetched at :59 of every hour of the last week (replay shows the one at or
+    before its cursor): the last settlement then, the next one after it, the spot of that
+    hour's close, and the open interest of the venue's history at that time."""
+    week = [DEMO_NOW_MS - 60_000 - k * MS_PER_HOUR for k in range(7 * 24 - 1, -1, -1)]
+    for asset in CRYPTO:
+        price = demo.series[f"{asset}.1h"]
+        for venue in ("binance", "bybit", "okx", "deribit", "hyperliquid"):
+            snaps = chains(demo, f"fundingnow.{venue}.{asset}")
+            assert [s.time_ms for s in snaps] == week
+            assert all(s.recorded_ms == s.time_ms for s in snaps)  # as fetched live
+            history = demo.series[f"funding.{venue}.{asset}"]
+            oi = demo.series.get(f"oi.{venue}.{asset}")
+            for snap in snaps:
+                row = snap.frame.iloc[0]
+                i = int(np.searchsorted(history.time, snap.time_ms, "right")) - 1
+                assert row.rate == history["rate"][i], (venue, snap.time_ms)
+                assert row.next_funding_ms == history.time[i] + row.interval_hours * MS_PER_HOUR
+                bar = int(np.searchsorted(price.time, snap.time_ms, "right")) - 1
+                assert row.index_price == pytest.approx(price["close"][bar], abs=0.01)
+                if oi is not None:
+                    j = int(np.searchsorted(oi.time, snap.time_ms, "right")) - 1
+                    assert row.open_interest == oi["open_interest"][j]
+            rates = np.array([s.frame["rate"].iloc[0] for s in snaps])
+            at_low = week.index(ms("2026-02-05", 21) - 60_000)
+            assert rates[at_low] < 0, (venue, asset)  # negative at the low, as the history
 
 
 def test_funding_now_agrees_with_the_history_negative_at_the_low(demo):
@@ -316,7 +369,7 @@ def test_funding_now_agrees_with_the_history_negative_at_the_low(demo):
     for asset in CRYPTO:
         series, oi = {}, {}
         for venue in ("binance", "bybit", "okx", "deribit", "hyperliquid"):
-            (snap,) = [s for s in demo.snapshots if s.series_id == f"fundingnow.{venue}.{asset}"]
+            snap = chains(demo, f"fundingnow.{venue}.{asset}")[-1]  # the table at "now"
             row = snap.frame.iloc[0]
             history = demo.series[f"funding.{venue}.{asset}"]
             assert row.rate == history["rate"][-1], (venue, asset)
@@ -442,12 +495,15 @@ def test_populate_cache_round_trip_and_idempotent(tmp_path, demo):
             meta = cache.get_meta(sid)
             assert meta["venue"] == "demo" and meta["synthetic"] is True, sid
         for sid in demo.snapshot_ids():
-            mine = chains(demo, sid)
-            assert list(cache.snapshot_times(sid)) == [s.time_ms for s in mine]
+            mine = sorted(chains(demo, sid), key=lambda s: (s.time_ms, s.recorded_ms))
+            assert list(cache.snapshot_times(sid)) == sorted({s.time_ms for s in mine})
             back = cache.latest_snapshot(sid)
             assert back.meta == dict(mine[-1].meta)
             pd.testing.assert_frame_equal(back.frame, mine[-1].frame, check_dtype=False)
             assert cache.get_meta(sid)["synthetic"] is True
+            for snap in mine:  # every revision, recorded when the dataset says
+                assert snap.recorded_ms in [r.recorded_ms for r in
+                                            cache.snapshot_revisions(sid, snap.time_ms)]
         assert populate_cache(cache, demo) == 0  # a second run writes nothing
         assert len(cache.read("btc.1h")) == len(demo.series["btc.1h"])
         # a cache holding another build is replaced, not merged into
