@@ -126,7 +126,7 @@ def _describe(leaf: Condition, t: int, s: _Scalar) -> str:
         return (f"{leaf.asset.upper()} {leaf.side} liquidations ${_fmt(total)} in "
                 f"{format_duration(leaf.window_ms)} (over ${_fmt(leaf.over_usd)})")
     if isinstance(leaf, RegimeEntered):
-        return f"{leaf.asset.upper()} regime {leaf.regime.replace('_', ' ')}"
+        return f"{leaf.asset.upper()} regime entered {leaf.regime.replace('_', ' ')}"
     if isinstance(leaf, Decoupling):
         return f"decoupling day {leaf.pair} (BTC move {s.value(leaf.operand) * 100:+.2f}%)"
     raise TypeError(leaf)
