@@ -481,7 +481,8 @@ class _Feed:
     """One operand as the evaluator holds it: its latest series, how far it is applied, the
     value now, its running sum (liquidation windows)."""
 
-    __slots__ = ("applied", "cumsum", "last_known", "memo", "series", "value", "wants_sum")
+    __slots__ = ("applied", "cumsum", "first_known", "last_known", "memo", "series", "value",
+                 "wants_sum")
 
     def __init__(self) -> None:
         self.series = OperandSeries.empty()
@@ -489,6 +490,7 @@ class _Feed:
         self.last_known: int | None = None  # its known time
         self.value = _NAN
         self.cumsum: list[float] = [0.0]
+        self.first_known: int | None = None  # of the row the running sum starts at
         self.wants_sum = False
         #: (what, window) -> (t, applied, result): rules sharing a window share the lookup
         self.memo: dict[tuple[str, int], tuple[int, int, float]] = {}
@@ -842,7 +844,11 @@ class RuleEvaluator:
         last = int(np.searchsorted(known, now_ms, side="right"))
         feed.series = data
         if feed.wants_sum:
-            _extend_sum(feed, values, last)
+            if len(known) and feed.first_known != int(known[0]):  # a new or trimmed series
+                feed.cumsum = _cumsum(values[:last]).tolist()
+                feed.first_known = int(known[0])
+            else:
+                _extend_sum(feed, values, last)
         # rows up to the readers' start are history: the newest of them is the value now
         starts = [s.start_ms for s in readers]
         if None not in starts:
