@@ -920,12 +920,14 @@ class RuleEvaluator:
         if not isinstance(obj, Mapping) or obj.get("version") != 1:
             return
         operands = obj.get("operands") or {}
+        newest = obj.get("newest_ms")
         for op, feed in self._feeds.items():
             last = operands.get(op.key)
+            if not isinstance(last, int) and isinstance(newest, int):
+                last = newest  # an input with no row then: what came before is history
             if isinstance(last, int):
                 feed.last_known = last
                 feed.applied = -1
-        newest = obj.get("newest_ms")
         if isinstance(newest, int):
             self._newest = newest if self._newest is None else max(self._newest, newest)
         saved = obj.get("rules") or {}

@@ -493,3 +493,22 @@ def test_a_firing_says_the_numbers_of_each_condition_in_its_tree():
     assert first.fired_ms == T0 + H
     assert first.values["gammalevels.btc:gamma_flip"] == 100.0
     assert first.values["funding.deribit.btc:rate"] == 1.0
+
+
+def test_after_a_restart_an_input_seen_for_the_first_time_does_not_replay_its_history():
+    when = {"all": [above(100), COUNT]}
+    rules = [rule_from_json(rule(when))]
+    first = RuleEvaluator(rules)
+    first.on_operand(CLOSE, hourly([101] * 6), now_ms=T0 + 5 * H)  # funding never arrived
+    second = RuleEvaluator(rules)
+    second.state_from_json(first.state_to_json())
+    rows = funding([[-1] * 8, [-1] * 8, [-1] * 8, [1] * 8, [1] * 8])
+    out = []
+    for op, series in sorted(rows.items()):
+        out += second.on_operand(op, series, now_ms=T0 + 5 * H)
+    assert out == []  # 00:00-05:00 is history for the funding too
+    out = []
+    for op, series in sorted(rows.items()):
+        out += second.on_operand(op, series, now_ms=T0 + 6 * H)
+    out += second.on_operand(CLOSE, hourly([101] * 7), now_ms=T0 + 6 * H)
+    assert [(f.true_since_ms, f.fired_ms) for f in out] == [(T0 + 6 * H, T0 + 6 * H)]
