@@ -66,6 +66,8 @@ def webhook_problem(url: str) -> str | None:
                "in clear)"
     if not parts.hostname:
         return "the webhook URL has no host"
+    if parts.username is not None or parts.password is not None:
+        return "put credentials in a header, not in the webhook URL"
     if port == 0:
         return "the webhook URL has no valid port"
     return None

@@ -255,7 +255,8 @@ def test_a_bad_timeout_is_a_result():
 
 @pytest.mark.parametrize(("url", "problem"), [
     ("https://hooks.example.com/services/T/B/x", None),
-    ("https://user:pw@hooks.example.com:8443/x?y=1", None),
+    ("https://hooks.example.com:8443/x?y=1", None),
+    ("https://user:pw@hooks.example.com/x", "put credentials in a header"),
     ("HTTPS://hooks.example.com", None),
     ("http://hooks.example.com/x", "webhooks must use https://"),
     ("http://127.0.0.1:8080/x", "webhooks must use https://"),
@@ -276,6 +277,13 @@ def test_webhook_problems(url, problem):
         assert found is None
     else:
         assert found is not None and found.startswith(problem)
+
+
+def test_credentials_in_the_url_are_refused_without_a_request(caplog):
+    caplog.set_level(logging.DEBUG)
+    result = send_webhook("https://usersecret:passsecret@127.0.0.1:9/x", {}, PAYLOAD)
+    assert result.error == "put credentials in a header, not in the webhook URL"
+    assert_no_secret(_log_text(caplog), result)
 
 
 def test_a_non_string_url_is_a_problem():
