@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import ssl
 import threading
 import time
 
 import pytest
-import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -22,6 +20,7 @@ from services.webhook import (
     send_webhook,
     webhook_problem,
 )
+from tests.services.tls_loopback import make_ca, tls_server
 
 SECRET_PATH = "hooks/T000/B111/pathsecret42"
 SECRET_QUERY = "querysecret77"
@@ -31,28 +30,18 @@ PAYLOAD = {"rule": "squeeze", "summary": "BTC crossed 70k"}
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
+def _ca(tmp_path_factory):
+    return make_ca(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-def _tls_server(ca: trustme.CA, host: str) -> HTTPServer:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
-    server = HTTPServer(host=host, ssl_context=ctx)
-    server.start()
-    return server
+def ca_file(_ca) -> str:
+    return _ca[1]
 
 
 @pytest.fixture(scope="module")
-def _tls_servers(ca):
-    servers = [_tls_server(ca, "127.0.0.1"), _tls_server(ca, "localhost")]
+def _tls_servers(_ca):
+    servers = [tls_server(_ca[0], "127.0.0.1"), tls_server(_ca[0], "localhost")]
     yield servers
     for server in servers:
         server.stop()
