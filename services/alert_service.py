@@ -17,6 +17,8 @@ submit operand updates here (docs/alert-delivery.md).
 - The evaluator's state (armed, cooldowns, last evaluated) is saved in the log after every
   firing, at most a minute apart otherwise, and on `close`; it is loaded at start under
   `state_key`, so a restart neither forgets a cooldown nor fires again what it fired.
+- Rows known more than `catch_up_ms` before the start are history, not evaluated: a first start
+  on a full cache does not replay last year's alerts (the back-test lists them).
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[Firing], None]
 STATE_SAVE_INTERVAL_S = 60.0
-#: firings older than this before the service started are history, not news: neither logged nor
-#: delivered (the first evaluation of a cache reads all of it; a back-test lists those)
+#: rows known longer than this before the service started are history: read (for windows and
+#: levels), not evaluated; and a firing older than that (a state restored after days away) is
+#: neither logged nor delivered (a back-test lists those)
 CATCH_UP_MS = 3_600_000
 PAYLOAD_FORMAT = "rotor-alert"
 
@@ -56,7 +59,8 @@ class AlertService:
         self._state_key = state_key
         #: data time before which a firing is history (None: everything is delivered)
         self.deliver_from_ms = None if catch_up_ms is None else clock() - catch_up_ms
-        self._evaluator = RuleEvaluator(self._rules)
+        # rows known before that are read as history (windows, levels), not evaluated
+        self._evaluator = RuleEvaluator(self._rules, start_ms=self.deliver_from_ms)
         self._restore_state()
         self._needs = self._evaluator.needs()
         for sink in self._sinks:
