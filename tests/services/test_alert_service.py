@@ -1,0 +1,260 @@
+"""The alert service without a window: the real RuleEvaluator on a worker thread, a real alert
+log file, sinks that record. Updates coalesce per operand and none is lost; firings go to the log
+first, then to every sink; a failing sink or evaluation is logged and the service goes on."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pytest
+
+from models.alerts import Firing, Operand, OperandSeries, rule_from_json
+from services.alert_log import AlertLog
+from services.alert_service import (
+    CATCH_UP_MS,
+    PAYLOAD_FORMAT,
+    AlertService,
+    WebhookSink,
+    webhook_payload,
+)
+from services.webhook import DeliveryResult
+
+HOUR = 3_600_000
+NOW = 1_770_400_800_000  # 2026-02-06 18:00 UTC
+CLOSE = Operand("series", "btc.1h", "close")
+ETH = Operand("series", "eth.1h", "close")
+
+
+def rule(rule_id: str = "hot", series: str = "btc.1h", value: float = 100.0, **extra):
+    return rule_from_json({"id": rule_id, "name": rule_id.upper(),
+                           "when": {"type": "above",
+                                    "operand": {"series": series, "column": "close"},
+                                    "value": value}, **extra})
+
+
+def rows(*closes: float, last_known: int = NOW) -> OperandSeries:
+    """Hourly values, the last one known at `last_known`."""
+    n = len(closes)
+    known = last_known - HOUR * np.arange(n - 1, -1, -1, dtype=np.int64)
+    return OperandSeries(known, np.array(closes, dtype=float))
+
+
+class Recorder:
+    def __init__(self, alert_log: AlertLog | None = None) -> None:
+        self.firings: list[Firing] = []
+        self.logged_first: list[bool] = []
+        self._log = alert_log
+        self.rules: list = []
+
+    def __call__(self, firing: Firing) -> None:
+        if self._log is not None:
+            self.logged_first.append(firing in self._log.recent())
+        self.firings.append(firing)
+
+    def set_rules(self, rules) -> None:
+        self.rules = [r.id for r in rules]
+
+
+@pytest.fixture
+def alert_log(tmp_path):
+    log = AlertLog(tmp_path / "alerts.sqlite")
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def services():
+    made: list[AlertService] = []
+    yield made
+    for service in made:
+        service.close(2.0)
+
+
+def start(services, *args, **kwargs) -> AlertService:
+    """A service at NOW; every row is evaluated unless the test asks for a catch-up window."""
+    kwargs.setdefault("clock", lambda: NOW)
+    kwargs.setdefault("catch_up_ms", None)
+    service = AlertService(*args, **kwargs)
+    services.append(service)
+    return service
+
+
+def test_a_firing_is_logged_then_given_to_every_sink(services, alert_log):
+    first, second = Recorder(alert_log), Recorder()
+    service = start(services, [rule()], alert_log, [first, second])
+    assert service.needs() == frozenset({CLOSE})
+    assert first.rules == ["hot"]
+    service.submit(CLOSE, rows(90, 95, 101))
+    assert service.wait_idle(5)
+    (fired,) = first.firings
+    assert second.firings == [fired]
+    assert first.logged_first == [True]
+    assert fired.rule_id == "hot" and fired.fired_ms == NOW and fired.true_since_ms == NOW
+    assert fired.noticed_ms == NOW
+    assert alert_log.recent() == [fired]
+
+
+def test_updates_waiting_for_an_operand_coalesce_and_lose_no_row(services, alert_log):
+    release = threading.Event()
+    blocked = threading.Event()
+
+    def slow_sink(firing: Firing) -> None:
+        if firing.rule_id == "eth":
+            blocked.set()
+            release.wait(5)
+
+    got = Recorder()
+    service = start(services, [rule("eth", "eth.1h"), rule("hot")], alert_log,
+                    [slow_sink, got])
+    service.submit(ETH, rows(50, 120))  # fires; its sink holds the worker
+    assert blocked.wait(5)
+    # four updates of btc while the worker is busy: the threshold is crossed in the 2nd only,
+    # and is back below in the 4th; each carries every row so far
+    closes = [90.0, 101.0, 102.0, 99.0]
+    for n in range(1, 5):
+        service.submit(CLOSE, rows(*closes[:n], last_known=NOW - (4 - n) * HOUR))
+    release.set()
+    assert service.wait_idle(5)
+    assert service.stats["submitted"] == 5 and service.stats["coalesced"] == 3
+    assert service.stats["evaluated"] == 2  # eth once, btc once: at most once per update
+    hot = [f for f in got.firings if f.rule_id == "hot"]
+    assert [(f.true_since_ms, f.fired_ms) for f in hot] == [(NOW - 2 * HOUR, NOW - 2 * HOUR)]
+
+
+def test_a_failing_sink_is_logged_and_the_others_still_run(services, alert_log, caplog):
+    def broken(_firing: Firing) -> None:
+        raise RuntimeError("tray gone")
+
+    got = Recorder()
+    service = start(services, [rule()], alert_log, [broken, got])
+    caplog.set_level(logging.ERROR)
+    service.submit(CLOSE, rows(90, 101, last_known=NOW - 2 * HOUR))
+    service.submit(ETH, rows(1.0))  # nothing reads it: ignored
+    assert service.wait_idle(5)
+    service.submit(CLOSE, rows(90, 101, 99, 105, last_known=NOW))
+    assert service.wait_idle(5)
+    assert len(got.firings) == 2  # the second firing after re-arming: the worker lives on
+    assert service.stats["sink_errors"] == 2
+    assert "alert sink broken failed on rule 'hot': RuntimeError: tray gone" in caplog.text
+
+
+def test_an_evaluation_that_raises_is_logged_and_the_next_update_runs(services, alert_log,
+                                                                      caplog, monkeypatch):
+    got = Recorder()
+    service = start(services, [rule()], alert_log, [got])
+    real = service._evaluator.on_operand
+    calls = []
+
+    def flaky(op, data, now_ms):
+        calls.append(op)
+        if len(calls) == 1:
+            raise ValueError("bad row")
+        return real(op, data, now_ms)
+
+    monkeypatch.setattr(service._evaluator, "on_operand", flaky)
+    caplog.set_level(logging.ERROR)
+    service.submit(CLOSE, rows(90, 95))
+    assert service.wait_idle(5)
+    service.submit(CLOSE, rows(90, 95, 101))
+    assert service.wait_idle(5)
+    assert service.stats["errors"] == 1 and len(got.firings) == 1
+    assert "alert evaluation of btc.1h:close failed" in caplog.text
+
+
+def test_a_restart_continues_without_firing_again(services, tmp_path):
+    path = tmp_path / "alerts.sqlite"
+    first_log = AlertLog(path)
+    got = Recorder()
+    service = start(services, [rule(cooldown="6h")], first_log, [got])
+    service.submit(CLOSE, rows(90, 101))
+    assert service.wait_idle(5)
+    assert service.close(2.0)
+    first_log.close()
+    assert len(got.firings) == 1
+
+    again_log = AlertLog(path)
+    again = Recorder()
+    service = start(services, [rule(cooldown="6h")], again_log, [again],
+                    clock=lambda: NOW + 2 * HOUR)
+    # the same rows, then a dip and a new high inside the cooldown: nothing fires
+    service.submit(CLOSE, rows(90, 101, 99, 102, last_known=NOW + 2 * HOUR))
+    assert service.wait_idle(5)
+    assert again.firings == []
+    again_log.close()
+
+
+def test_a_firing_already_logged_is_not_delivered_twice(services, alert_log):
+    # two evaluators (a window and a recorder) on one log: each its own state key
+    window, recorder = Recorder(), Recorder()
+    one = start(services, [rule()], alert_log, [window], state_key="window")
+    two = start(services, [rule()], alert_log, [recorder], state_key="recorder")
+    for service in (one, two):
+        service.submit(CLOSE, rows(90, 101))
+        assert service.wait_idle(5)
+    assert len(window.firings) == 1 and recorder.firings == []
+    assert len(alert_log.recent()) == 1
+
+
+def test_rows_known_long_before_the_start_are_history(services, alert_log):
+    got = Recorder()
+    service = start(services, [rule()], alert_log, [got], catch_up_ms=CATCH_UP_MS)
+    assert service.deliver_from_ms == NOW - CATCH_UP_MS
+    service.submit(CLOSE, rows(90, 101, 102, last_known=NOW - 2 * HOUR))
+    assert service.wait_idle(5)
+    assert got.firings == []  # crossed three hours before the start: a back-test shows it
+    service.submit(CLOSE, rows(90, 101, 102, 99, 104, last_known=NOW))
+    assert service.wait_idle(5)
+    assert [f.fired_ms for f in got.firings] == [NOW]
+
+
+def test_new_rules_apply_to_the_updates_after_them(services, alert_log):
+    got = Recorder()
+    service = start(services, [rule()], alert_log, [got])
+    service.set_rules([rule("eth", "eth.1h")])
+    assert service.needs() == frozenset({ETH})
+    service.submit(CLOSE, rows(90, 101))
+    service.submit(ETH, rows(90, 101))
+    assert service.wait_idle(5)
+    assert [f.rule_id for f in got.firings] == ["eth"]
+    assert got.rules == ["eth"]
+
+
+def test_an_update_after_close_is_refused_with_a_warning(services, alert_log, caplog):
+    got = Recorder()
+    service = start(services, [rule()], alert_log, [got])
+    service.submit(CLOSE, rows(90, 101))
+    assert service.close(2.0)  # what was waiting is evaluated first
+    assert len(got.firings) == 1
+    caplog.set_level(logging.WARNING)
+    service.submit(CLOSE, rows(90, 101, 99, 105))
+    assert "after close: not evaluated" in caplog.text
+
+
+def test_the_webhook_sink_posts_only_rules_with_a_webhook(services, alert_log):
+    sent: list[tuple] = []
+    results: list[DeliveryResult] = []
+
+    def fake_send(url, headers, payload, *, timeout_s, verify):
+        sent.append((url, headers, payload, timeout_s, verify))
+        return DeliveryResult(True, 204)
+
+    hooks = WebhookSink(verify="/ca.pem", timeout_s=2.0, send=fake_send,
+                        on_result=lambda _f, r: results.append(r))
+    with_hook = rule("hook", delivery={"webhook": {"url": "https://hooks.example.com/t0ken",
+                                                   "headers": {"X-Key": "k"}}})
+    service = start(services, [with_hook, rule("quiet", "eth.1h")], alert_log, [hooks])
+    service.submit(CLOSE, rows(90, 101))
+    service.submit(ETH, rows(90, 101))
+    assert service.wait_idle(5) and hooks.wait_idle(5)
+    ((url, headers, payload, timeout_s, verify),) = sent
+    assert (url, headers, timeout_s, verify) == ("https://hooks.example.com/t0ken",
+                                                 {"X-Key": "k"}, 2.0, "/ca.pem")
+    (fired,) = [f for f in alert_log.recent() if f.rule_id == "hook"]
+    assert payload == webhook_payload(fired)
+    assert payload["format"] == PAYLOAD_FORMAT and payload["firing"] == fired.to_json()
+    assert payload["fired"] == "2026-02-06T18:00:00Z"
+    assert payload["text"] == f"HOOK: {fired.summary}"
+    assert results == [DeliveryResult(True, 204)]
+    assert hooks.sent == 1 and hooks.failed == 0

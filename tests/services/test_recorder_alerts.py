@@ -1,0 +1,139 @@
+"""`main.py record` evaluating alert rules with no window: a toy venue stream on loopback stores
+a bar, the rule fires once, the firing is printed, logged in the alert log and posted to the
+rule's webhook (loopback HTTPS). No real venue is reached."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from models.alerts import rule_from_json
+from models.series import SeriesData
+from services.alert_log import ALERT_LOG_FILE, AlertLog
+from services.app import open_live
+from services.headless_alerts import RecorderAlerts, firing_line
+from services.recorder import Recorder, RecordError, cmd_record
+from tests.services.streams.loopback import FAST, LoopbackServer, ToyStream, bar_frame, wait_until
+from tests.services.tls_loopback import make_ca, tls_server
+
+HOUR = 3_600_000
+SECRET = "pathsecret42"
+
+
+def last_closed_hour() -> int:
+    """The start of the newest hourly bar that has closed (known less than an hour ago)."""
+    now = time.time_ns() // 1_000_000
+    return (now - HOUR) - (now - HOUR) % HOUR
+
+
+@pytest.fixture
+def https(tmp_path):
+    ca, ca_file = make_ca(tmp_path)
+    server = tls_server(ca)
+    yield server, ca_file
+    server.clear()
+    server.stop()
+
+
+def hot_rule(url: str):
+    return rule_from_json({
+        "id": "hot", "name": "BTC hot",
+        "when": {"type": "above", "operand": {"series": "btc.1h", "column": "close"},
+                 "value": 100},
+        "delivery": {"webhook": {"url": url, "headers": {"Authorization": "Bearer tok"}}}})
+
+
+def test_a_stored_bar_fires_the_rule_printed_logged_and_posted(data_dir, https):
+    server, ca_file = https
+    server.expect_request(f"/hook/{SECRET}", method="POST").respond_with_data("", 204)
+    t0 = last_closed_hour()
+    services = open_live()
+    # the history the rule reads first: quiet, below the level
+    hist = np.arange(t0 - 10 * HOUR, t0, HOUR, dtype=np.int64)
+    services.cache.upsert("btc.1h", SeriesData.from_rows(
+        hist, open=np.full(10, 90.0), high=np.full(10, 91.0), low=np.full(10, 89.0),
+        close=np.full(10, 90.0), volume=np.ones(10)))
+
+    def scenario(ws, n):
+        time.sleep(0.2)  # after the recorder read the cache once
+        ws.send(bar_frame(t0, 101.0))  # closed: stored, and above the level
+        server_ws.hold(ws, n)
+
+    out = io.StringIO()
+    alert_log = AlertLog(data_dir / ALERT_LOG_FILE)
+    try:
+        with LoopbackServer(scenario) as server_ws:
+            alerts = RecorderAlerts(services.cache, [hot_rule(server.url_for(f"/hook/{SECRET}"))],
+                                    alert_log=alert_log, out=out, webhook_verify=ca_file)
+            recorder = Recorder(services, [ToyStream(server_ws.url)], out=out,
+                                timing=replace(FAST, heartbeat_timeout_s=5.0),
+                                flush_interval_s=0.05, status_interval_s=0.2,
+                                liquidation_sink=lambda _e: None, refresh_on_start=False,
+                                alerts=alerts, alerts_note="1 rule(s) from test")
+            done = threading.Event()
+            runner = threading.Thread(target=lambda: (recorder.run(20.0), done.set()))
+            runner.start()
+            try:
+                wait_until(lambda: alerts.printed == 1, timeout_s=10)
+                wait_until(lambda: alerts.webhooks.sent == 1, timeout_s=10)
+                time.sleep(0.3)  # a status line, and time for any wrong second firing
+            finally:
+                recorder.request_stop()
+                runner.join(10)
+            assert done.is_set()
+        lines = out.getvalue().splitlines()
+        assert "alert rules: 1 rule(s) from test" in lines[1]
+        (fired,) = alert_log.recent()
+        assert fired.rule_id == "hot" and fired.fired_ms == t0 + HOUR  # known at the close
+        assert firing_line(fired) in lines
+        assert any(line.endswith("; 1 alerts fired") for line in lines if "toy live" in line)
+        ((request, _),) = server.log
+        body = json.loads(request.get_data())
+        assert body["firing"] == fired.to_json()
+        assert request.headers["Authorization"] == "Bearer tok"
+        assert SECRET not in out.getvalue() and "tok" not in out.getvalue()
+        assert alerts.sample_errors == 0
+    finally:
+        alert_log.close()
+        services.close()
+
+
+def test_a_webhook_that_fails_is_one_printed_line_without_the_url(data_dir, https):
+    server, ca_file = https
+    server.expect_request(f"/hook/{SECRET}").respond_with_data("no", 403)
+    t0 = last_closed_hour()
+    services = open_live()
+    services.cache.upsert("btc.1h", SeriesData.from_rows(
+        [t0 - HOUR, t0], open=[90.0, 100.0], high=[91.0, 102.0], low=[89.0, 99.0],
+        close=[90.0, 101.0], volume=[1.0, 1.0]))
+    out = io.StringIO()
+    alerts = RecorderAlerts(services.cache, [hot_rule(server.url_for(f"/hook/{SECRET}"))],
+                            alert_log=None, out=out, webhook_verify=ca_file)
+    try:
+        alerts.start()  # what the cache holds is evaluated at start
+        assert alerts.wait_idle(5)
+        assert alerts.close(5)
+        printed = out.getvalue().splitlines()
+        assert len(printed) == 2
+        assert " ALERT BTC hot [hot] fired " in printed[0]
+        assert printed[1].endswith("webhook of rule hot not delivered: HTTP 403 (FORBIDDEN)")
+        assert SECRET not in out.getvalue()
+    finally:
+        services.close()
+
+
+def test_an_unreadable_rules_file_stops_record_in_one_line(data_dir):
+    services = open_live()
+    bad = data_dir / "rules.json"
+    bad.write_text("{not json")
+    try:
+        with pytest.raises(RecordError, match=r"--rules: .*rules\.json: not JSON \(line 1"):
+            cmd_record(services, "1m", streams_factory=lambda: [], rules_path=str(bad))
+    finally:
+        services.close()
