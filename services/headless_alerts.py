@@ -26,6 +26,7 @@ from typing import TextIO
 from models.alerts import Firing, Operand, Rule, RuleBook, RuleError, sample_operands
 from models.series import now_ms
 from services.alert_log import AlertLog
+from services.alert_service import CATCH_UP_MS, AlertService, WebhookSink
 from services.webhook import DeliveryResult
 
 log = logging.getLogger(__name__)
@@ -134,16 +135,15 @@ class RecorderAlerts:
 
     def __init__(self, cache, rules: Iterable[Rule], *, alert_log: AlertLog | None,
                  out: TextIO = sys.stdout, webhook_verify: bool | str = True,
-                 clock: Callable[[], int] = now_ms) -> None:
-        from services.alert_service import AlertService, WebhookSink
-
+                 clock: Callable[[], int] = now_ms,
+                 catch_up_ms: int | None = CATCH_UP_MS) -> None:
         self._cache = cache
         self.out = out
         self._out_lock = threading.Lock()
         self.printed = 0
         self.webhooks = WebhookSink(verify=webhook_verify, on_result=self._webhook_result)
         self.service = AlertService(rules, alert_log, [self._print, self.webhooks], clock,
-                                    state_key=RECORDER_STATE_KEY)
+                                    state_key=RECORDER_STATE_KEY, catch_up_ms=catch_up_ms)
         self._readers = readers_by_series(self.service.needs())
         self._cond = threading.Condition()
         self._touched: set[str] = set()
@@ -156,6 +156,14 @@ class RecorderAlerts:
     def series_ids(self) -> frozenset[str]:
         """The stored series the rules read."""
         return frozenset(self._readers)
+
+    def rest_inputs(self) -> list[str]:
+        """The stored series the rules read that a REST refresh can bring up to date (the
+        recorder polls them)."""
+        from models.catalog import CATALOG
+
+        return sorted(sid for sid in self._readers
+                      if sid in CATALOG and CATALOG[sid].extra.get("rest_history") is not False)
 
     def start(self) -> None:
         """Start, and evaluate what the cache holds already."""

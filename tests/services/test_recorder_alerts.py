@@ -32,13 +32,18 @@ def last_closed_hour() -> int:
     return (now - HOUR) - (now - HOUR) % HOUR
 
 
-@pytest.fixture
-def https(tmp_path):
-    ca, ca_file = make_ca(tmp_path)
+@pytest.fixture(scope="module")
+def _https(tmp_path_factory):
+    ca, ca_file = make_ca(tmp_path_factory.mktemp("ca"))
     server = tls_server(ca)
     yield server, ca_file
-    server.clear()
     server.stop()
+
+
+@pytest.fixture
+def https(_https):
+    yield _https
+    _https[0].clear()
 
 
 def hot_rule(url: str):
@@ -126,6 +131,43 @@ def test_a_webhook_that_fails_is_one_printed_line_without_the_url(data_dir, http
         assert SECRET not in out.getvalue()
     finally:
         services.close()
+
+
+def test_inputs_no_stream_stores_are_polled_over_rest(data_dir):
+    """Funding settlements come over REST only: with the window closed, the recorder's own
+    polls keep a funding rule's input new (bench/fake_venues.py answers as Binance does)."""
+    import os
+
+    from bench.fake_venues import FakeVenues
+
+    rule = rule_from_json({"id": "funding", "name": "Funding seen",
+                           "when": {"type": "above",
+                                    "operand": {"series": "funding.binance.btc",
+                                                "column": "rate"}, "value": -1}})
+    with FakeVenues() as rest:
+        services = open_live({**os.environ, **rest.env()})
+        out = io.StringIO()
+        try:
+            alerts = RecorderAlerts(services.cache, [rule], alert_log=None, out=out,
+                                    catch_up_ms=None)  # every settlement counts here
+            assert alerts.rest_inputs() == ["funding.binance.btc"]
+            recorder = Recorder(services, [], out=out, status_interval_s=60.0,
+                                refresh_on_start=False, alerts=alerts, alert_poll_s=0.2)
+            done = threading.Event()
+            runner = threading.Thread(target=lambda: (recorder.run(20.0), done.set()))
+            runner.start()
+            try:
+                wait_until(lambda: recorder.gaps.filled >= 2, timeout_s=15)  # polled twice
+                wait_until(lambda: alerts.printed == 1, timeout_s=10)
+            finally:
+                recorder.request_stop()
+                runner.join(10)
+            assert done.is_set()
+            assert len(services.cache.read("funding.binance.btc")) > 0
+            assert " ALERT Funding seen [funding] fired " in out.getvalue()
+            assert alerts.printed == 1  # once: the condition held since, never re-armed
+        finally:
+            services.close()
 
 
 def test_an_unreadable_rules_file_stops_record_in_one_line(data_dir):
