@@ -79,6 +79,8 @@ class AlertLog:
         """Log `firings`; returns those not logged before, in the order given. When the file
         cannot be written they are all returned (to be delivered) and kept for the next call."""
         firings = list(firings)
+        if not firings:
+            return []
         with self._lock:
             for f in firings:
                 self._pending.setdefault((f.rule_id, int(f.fired_ms)), f)
@@ -90,7 +92,13 @@ class AlertLog:
                 return firings
             self._pending, self._pending_state = {}, {}  # committed
             self.problem = None
-        return [f for f in firings if (f.rule_id, int(f.fired_ms)) in written]
+        new = []
+        for f in firings:  # a firing given twice in one call is new once
+            key = (f.rule_id, int(f.fired_ms))
+            if key in written:
+                written.discard(key)
+                new.append(f)
+        return new
 
     def save_state(self, state: dict[str, Any], key: str = DEFAULT_STATE_KEY) -> bool:
         """Keep an evaluator's state (its JSON); False when only kept in memory for now."""

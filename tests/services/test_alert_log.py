@@ -61,6 +61,9 @@ def test_the_same_firing_is_kept_once_and_not_returned_as_new(alert_log):
     other = firing("squeeze", 4)
     assert alert_log.add([later, other]) == [other]
     assert alert_log.recent() == [other, one]
+    twice = firing("flip", 5)
+    assert alert_log.add([twice, twice]) == [twice]
+    assert alert_log.add([]) == []
 
 
 def test_recent_is_limited_and_between_is_half_open(alert_log):
