@@ -280,6 +280,8 @@ class AlertLog:
         where = self.path.name
         if isinstance(e, OSError) and e.errno == errno.ELOOP:
             return f"{e.filename or self.path} is a symbolic link; Rotor does not follow it"
+        if isinstance(e, OSError) and e.errno in (errno.EEXIST, errno.ENOTDIR):
+            return f"alert log folder {self.path.parent} cannot be made (a file is in the way)"
         if _is_busy(e):
             return (f"alert log {where} is locked by another process (waited "
                     f"{self.busy_timeout_s:g} s)")
