@@ -146,13 +146,22 @@ def _summary(rule: Rule, t: int, s: _Scalar) -> str:
     return f"{rule.name}: " + "; ".join(parts)
 
 
-def _values(rule: Rule, s: _Scalar) -> dict[str, float]:
-    return {op.key: float(s.value(op)) for op in sorted(rule_operands(rule))}
+@dataclass(frozen=True)
+class _About:
+    """What a firing of a rule reports besides the moment (worked out once per rule)."""
 
+    rule: Rule
+    ops: tuple[Operand, ...]
+    subject: str | None
 
-def _firing(rule: Rule, since: int, t: int, noticed: int | None, s: _Scalar) -> Firing:
-    return Firing(rule.id, rule.name, int(since), int(t), noticed, _summary(rule, t, s),
-                  _values(rule, s), rule.subject)
+    @classmethod
+    def of(cls, rule: Rule) -> _About:
+        return cls(rule, tuple(sorted(rule_operands(rule))), rule.subject)
+
+    def firing(self, since: int, t: int, noticed: int | None, s: _Scalar) -> Firing:
+        rule = self.rule
+        return Firing(rule.id, rule.name, int(since), int(t), noticed, _summary(rule, t, s),
+                      {op.key: float(s.value(op)) for op in self.ops}, self.subject)
 
 
 # -- the vectorised back-test -------------------------------------------------------------------
@@ -421,11 +430,12 @@ def _rule_firings(rule: Rule, data: Mapping[Operand, OperandSeries], start_ms: i
         fresh |= event
     rearm = None if rule.rearm is None else _vector(rule.rearm, pts)
     out = []
+    about = _About.of(rule)
     for p, since in _fire_points(rule, cond, rearm, fresh, pts.t):
         t = int(pts.t[p])
         if start_ms is not None and t < start_ms:
             continue
-        out.append(_firing(rule, int(pts.t[since]), t, None, pts.scalar(p)))
+        out.append(about.firing(int(pts.t[since]), t, None, pts.scalar(p)))
     return out
 
 
@@ -453,7 +463,7 @@ class _Feed:
     """One operand as the evaluator holds it: its latest series, how far it is applied, the
     value now, its running sum (liquidation windows)."""
 
-    __slots__ = ("applied", "cumsum", "last_known", "series", "value", "wants_sum")
+    __slots__ = ("applied", "cumsum", "last_known", "memo", "series", "value", "wants_sum")
 
     def __init__(self) -> None:
         self.series = OperandSeries.empty()
@@ -462,6 +472,31 @@ class _Feed:
         self.value = _NAN
         self.cumsum: list[float] = [0.0]
         self.wants_sum = False
+        #: (what, window) -> (t, applied, result): rules sharing a window share the lookup
+        self.memo: dict[tuple[str, int], tuple[int, int, float]] = {}
+
+    def value_then(self, t: int, window_ms: int) -> float:
+        """The value known at t − window (NaN before the first row)."""
+        hit = self.memo.get(("then", window_ms))
+        if hit is not None and hit[0] == t and hit[1] == self.applied:
+            return hit[2]
+        i = int(self.series.known_ms.searchsorted(t - window_ms, side="right")) - 1
+        value = float(self.series.values[i]) if i >= 0 else _NAN
+        self.memo[("then", window_ms)] = (t, self.applied, value)
+        return value
+
+    def window_sum(self, t: int, window_ms: int) -> float:
+        """The sum of the applied rows known in (t − window, t]."""
+        if self.applied < 0:
+            return 0.0
+        hit = self.memo.get(("sum", window_ms))
+        if hit is not None and hit[0] == t and hit[1] == self.applied:
+            return hit[2]
+        start = int(self.series.known_ms.searchsorted(t - window_ms, side="right"))
+        cs = self.cumsum
+        value = cs[self.applied + 1] - cs[min(start, self.applied + 1)]
+        self.memo[("sum", window_ms)] = (t, self.applied, value)
+        return value
 
 
 class _Leaf:
@@ -546,11 +581,10 @@ class _ChangeLeaf(_Leaf):
 
     def step(self, t: int) -> bool:
         leaf = self.leaf
-        series = self.feed.series
-        i = int(np.searchsorted(series.known_ms, t - leaf.window_ms, side="right")) - 1
-        if i < 0:
+        then = self.feed.value_then(t, leaf.window_ms)
+        if then != then:
             return False
-        change = _change(leaf, self.feed.value, float(series.values[i]))
+        change = _change(leaf, self.feed.value, then)
         if change != change:
             return False
         if leaf.direction == "up":
@@ -587,14 +621,8 @@ class _LiquidationsLeaf(_Leaf):
     def step(self, t: int) -> bool:
         total = 0.0
         for feed in self.feeds:
-            total += _feed_window_sum(feed, t, self.window)
+            total += feed.window_sum(t, self.window)
         return total > self.over
-
-
-def _feed_window_sum(feed: _Feed, t: int, window_ms: int) -> float:
-    start = int(np.searchsorted(feed.series.known_ms, t - window_ms, side="right"))
-    cs = feed.cumsum
-    return cs[feed.applied + 1] - cs[min(start, feed.applied + 1)]
 
 
 class _RegimeLeaf(_Leaf):
@@ -679,6 +707,7 @@ class _RuleState:
     def __init__(self, rule: Rule, feeds: Mapping[Operand, _Feed], start_ms: int | None
                  ) -> None:
         self.rule = rule
+        self.about = _About.of(rule)
         self.fingerprint = repr(rule_to_json(rule))
         self.leaves: list[_Leaf] = []
         self.when = _compile(rule.when, feeds, self.leaves)
@@ -827,7 +856,7 @@ class RuleEvaluator:
                     continue  # history for this rule
                 if state.step(t):
                     since = state.since if state.since is not None else t
-                    out.append(_firing(state.rule, since, t, int(now_ms), self._scalar()))
+                    out.append(state.about.firing(since, t, int(now_ms), self._scalar()))
         return out
 
     def _scalar(self) -> _Scalar:
@@ -837,7 +866,7 @@ class RuleEvaluator:
             return feeds[op].value
 
         def window_sum(op: Operand, t: int, window_ms: int) -> float:
-            return _feed_window_sum(feeds[op], t, window_ms)
+            return feeds[op].window_sum(t, window_ms)
 
         return _Scalar(value, lambda op: feeds[op].series, window_sum)
 
