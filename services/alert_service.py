@@ -1,12 +1,13 @@
 """Live rule evaluation off the caller's thread: the window's AlertEngine and the recorder both
 submit operand updates here (docs/alert-delivery.md).
 
-- `submit(op, data)` returns at once from any thread. Updates wait in a queue keyed by operand:
-  a newer update of an operand replaces the one still waiting (an `OperandSeries` holds every row
-  up to its newest, and the evaluator reads only rows it has not evaluated yet, so the replaced
-  one's rows are all in the newer: nothing is dropped), and operands are evaluated in the order
-  they first arrived. So each input update is evaluated at most once, and a burst of updates
-  costs one evaluation per operand.
+- `submit(op, data)` (or `submit_many`) returns at once from any thread. Updates wait keyed by
+  operand: a newer update of an operand replaces the one still waiting (an `OperandSeries`
+  holds every row up to its newest, and only rows not handed to the evaluator yet are, so the
+  replaced one's rows are all in the newer: nothing is dropped). The worker takes everything
+  waiting at once and hands the new rows over in the order they became known, across operands
+  (as the back-test meets them), each row once: a burst costs one pass, and an operand that
+  waited longer is not evaluated against the others' later values.
 - One worker thread runs the `RuleEvaluator`; firings go to the `AlertLog` first (which returns
   only the ones it had not logged, so a restart or a second process never delivers one twice),
   then to each sink in turn. A sink that raises is logged and the next sink still runs; an
@@ -27,9 +28,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+import numpy as np
 
 from models.alerts import Firing, Operand, OperandSeries, Rule, RuleEvaluator
 from models.series import now_ms
@@ -66,7 +70,9 @@ class AlertService:
         for sink in self._sinks:
             _tell_rules(sink, self._rules)
         self._cond = threading.Condition()
-        self._waiting: dict[Operand, OperandSeries] = {}  # insertion order: first arrival
+        self._waiting: dict[Operand, OperandSeries] = {}
+        # per operand, the newest known time handed to the evaluator
+        self._evaluated_to: dict[Operand, int] = {}
         self._new_rules: list[Rule] | None = None
         self._busy = False
         self._closing = False
@@ -103,6 +109,20 @@ class AlertService:
             if op in self._waiting:
                 self.stats["coalesced"] += 1
             self._waiting[op] = data
+            self._cond.notify_all()
+
+    def submit_many(self, updates: Mapping[Operand, OperandSeries]) -> None:
+        """Queue several operands at once (one stored batch): they are evaluated together, in
+        the order their rows became known."""
+        with self._cond:
+            if self._closing:
+                log.warning("alert updates after close: not evaluated")
+                return
+            for op, data in updates.items():
+                self.stats["submitted"] += 1
+                if op in self._waiting:
+                    self.stats["coalesced"] += 1
+                self._waiting[op] = data
             self._cond.notify_all()
 
     def wait_idle(self, timeout_s: float) -> bool:
@@ -144,18 +164,17 @@ class AlertService:
                 while not (self._waiting or self._new_rules is not None or self._closing):
                     self._cond.wait()
                 rules, self._new_rules = self._new_rules, None
-                item = None
-                if rules is None and self._waiting:
-                    op = next(iter(self._waiting))
-                    item = (op, self._waiting.pop(op))
-                if rules is None and item is None:  # closing, nothing left
+                batch: dict[Operand, OperandSeries] = {}
+                if rules is None:  # everything waiting, evaluated together in time order
+                    batch, self._waiting = self._waiting, {}
+                if rules is None and not batch:  # closing, nothing left
                     return
                 self._busy = True
             try:
                 if rules is not None:
                     self._apply_rules(rules)
                 else:
-                    self._evaluate(*item)
+                    self._evaluate(batch)
                 self._save_state()
             finally:
                 with self._cond:
@@ -174,26 +193,60 @@ class AlertService:
         for sink in self._sinks:
             _tell_rules(sink, rules)
 
-    def _evaluate(self, op: Operand, data: OperandSeries) -> None:
-        try:
-            firings = self._evaluator.on_operand(op, data, self._clock())
-        except Exception:  # logged with its traceback; the next update runs
-            self.stats["errors"] += 1
-            log.exception("alert evaluation of %s failed", op.key)
-            return
-        self.stats["evaluated"] += 1
+    def _evaluate(self, batch: dict[Operand, OperandSeries]) -> None:
+        now = self._clock()
+        firings = self._feed(batch, now)
+        self.stats["evaluated"] += len(batch)
         self._state_dirty = True
         if firings and self.deliver_from_ms is not None:
             news = [f for f in firings if f.fired_ms >= self.deliver_from_ms]
             if len(news) < len(firings):
                 self.stats["history"] += len(firings) - len(news)
-                log.info("alerts: %d firing(s) of %s before %s are history, not delivered",
-                         len(firings) - len(news), op.key, iso_utc(self.deliver_from_ms))
+                log.info("alerts: %d firing(s) before %s are history, not delivered",
+                         len(firings) - len(news), iso_utc(self.deliver_from_ms))
             firings = news
         if firings:
             self.stats["firings"] += len(firings)
             self._deliver(firings)
             self._save_state(force=True)
+
+    def _feed(self, batch: dict[Operand, OperandSeries], now: int) -> list[Firing]:
+        """Hand the batch's new rows to the evaluator in the order they became known.
+
+        One operand with new rows: one call. Several (a flush that stored many series, updates
+        that waited together): moment by moment, at each moment the operands with a row then
+        in operand order, each call cut at that moment (`now_ms=t`), as the back-test meets
+        them; without that, one operand's rows would all be evaluated against the others'
+        values of before. Firings are then stamped noticed now."""
+        new: dict[Operand, np.ndarray] = {}
+        for op, data in batch.items():
+            since = self._evaluated_to.get(op, self.deliver_from_ms)
+            known = data.known_ms
+            lo = 0 if since is None else int(np.searchsorted(known, since, side="right"))
+            hi = int(np.searchsorted(known, now, side="right"))
+            if hi > lo:
+                new[op] = np.unique(known[lo:hi])
+                self._evaluated_to[op] = int(known[hi - 1])
+        if len(new) <= 1:
+            return [f for op in new for f in self._on_operand(op, batch[op], now)]
+        out: list[Firing] = []
+        ops = sorted(new)
+        at = {op: 0 for op in ops}
+        for t in np.unique(np.concatenate(list(new.values()))).tolist():
+            for op in ops:
+                times = new[op]
+                if at[op] < len(times) and times[at[op]] == t:
+                    at[op] += 1
+                    out += self._on_operand(op, batch[op], t)
+        return [replace(f, noticed_ms=now) for f in out]
+
+    def _on_operand(self, op: Operand, data: OperandSeries, until_ms: int) -> list[Firing]:
+        try:
+            return self._evaluator.on_operand(op, data, until_ms)
+        except Exception:  # logged with its traceback; the other operands and updates go on
+            self.stats["errors"] += 1
+            log.exception("alert evaluation of %s failed", op.key)
+            return []
 
     def _deliver(self, firings: list[Firing]) -> None:
         new = self._log.add(firings) if self._log is not None else firings
@@ -300,6 +353,20 @@ class WebhookSink:
             hook = self._hooks.get(firing.rule_id)
         if hook is not None:
             self._queue.put((firing, *hook))
+
+    def submit_many(self, updates: Mapping[Operand, OperandSeries]) -> None:
+        """Queue several operands at once (one stored batch): they are evaluated together, in
+        the order their rows became known."""
+        with self._cond:
+            if self._closing:
+                log.warning("alert updates after close: not evaluated")
+                return
+            for op, data in updates.items():
+                self.stats["submitted"] += 1
+                if op in self._waiting:
+                    self.stats["coalesced"] += 1
+                self._waiting[op] = data
+            self._cond.notify_all()
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until every firing queued so far was posted (or failed); False on timeout."""

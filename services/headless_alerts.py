@@ -222,6 +222,7 @@ class RecorderAlerts:
         by_id: dict[str, list[Operand]] = {}
         for op in sorted(ops):
             by_id.setdefault(op.id, []).append(op)
+        updates = {}
         for op_id, group in by_id.items():
             try:  # one failing analysis must not keep the others from being evaluated
                 sampled = sample_operands(group, self._cache)
@@ -229,8 +230,8 @@ class RecorderAlerts:
                 self.sample_errors += 1
                 log.warning("alert input %s not read: %s: %s", op_id, type(e).__name__, e)
                 continue
-            for op in group:
-                self.service.submit(op, sampled[op])
+            updates.update((op, sampled[op]) for op in group)
+        self.service.submit_many(updates)  # together: evaluated in the order rows were known
 
     def _write(self, line: str) -> None:
         with self._out_lock:

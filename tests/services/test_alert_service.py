@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 
-from models.alerts import Firing, Operand, OperandSeries, rule_from_json
+from models.alerts import Firing, Operand, OperandSeries, backtest, rule_from_json
 from services.alert_log import AlertLog
 from services.alert_service import (
     CATCH_UP_MS,
@@ -123,6 +123,40 @@ def test_updates_waiting_for_an_operand_coalesce_and_lose_no_row(services, alert
     assert [(f.true_since_ms, f.fired_ms) for f in hot] == [(NOW - 2 * HOUR, NOW - 2 * HOUR)]
 
 
+def at(*pairs: tuple[int, float]) -> OperandSeries:
+    """Rows (minutes from NOW, value)."""
+    return OperandSeries(np.array([NOW + m * 60_000 for m, _ in pairs], dtype=np.int64),
+                         np.array([v for _, v in pairs], dtype=float))
+
+
+def test_operands_waiting_together_are_evaluated_in_the_order_rows_were_known(services,
+                                                                              alert_log):
+    # BTC above 100 and ETH below 50 never hold at one moment: ETH dips at -50 min while BTC
+    # is at 99. Fed one operand's rows after the other's, the dip would meet BTC's last 101.
+    both = rule_from_json({"id": "both", "name": "Both", "when": {"all": [
+        {"type": "above", "operand": CLOSE.to_json(), "value": 100},
+        {"type": "below", "operand": ETH.to_json(), "value": 50}]}})
+    data = {CLOSE: at((-120, 101), (-60, 99), (0, 101)),
+            ETH: at((-150, 60), (-50, 40), (-10, 60))}
+    assert backtest([both], None, data=data) == []
+    got = Recorder()
+    service = start(services, [both], alert_log, [got])
+    service.submit_many(data)
+    assert service.wait_idle(5)
+    assert got.firings == [] and service.stats["evaluated"] == 2
+    # a later moment when both hold fires as the back-test says, noticed now
+    more = {CLOSE: at((-120, 101), (-60, 99), (0, 101), (60, 102)),
+            ETH: at((-150, 60), (-50, 40), (-10, 60), (70, 45))}
+    expected = backtest([both], None, data=more)
+    assert [f.fired_ms for f in expected] == [NOW + 70 * 60_000]
+    later = start(services, [both], None, [got], clock=lambda: NOW + 2 * HOUR)
+    later.submit_many(more)
+    assert later.wait_idle(5)
+    assert [(f.true_since_ms, f.fired_ms) for f in got.firings] == \
+        [(f.true_since_ms, f.fired_ms) for f in expected]
+    assert got.firings[0].noticed_ms == NOW + 2 * HOUR
+
+
 def test_a_failing_sink_is_logged_and_the_others_still_run(services, alert_log, caplog):
     def broken(_firing: Firing) -> None:
         raise RuntimeError("tray gone")
@@ -155,7 +189,7 @@ def test_an_evaluation_that_raises_is_logged_and_the_next_update_runs(services, 
 
     monkeypatch.setattr(service._evaluator, "on_operand", flaky)
     caplog.set_level(logging.ERROR)
-    service.submit(CLOSE, rows(90, 95))
+    service.submit(CLOSE, rows(90, 95, last_known=NOW - HOUR))
     assert service.wait_idle(5)
     service.submit(CLOSE, rows(90, 95, 101))
     assert service.wait_idle(5)

@@ -170,6 +170,39 @@ def test_inputs_no_stream_stores_are_polled_over_rest(data_dir):
             services.close()
 
 
+def test_the_recorder_path_fires_what_the_back_test_lists_on_the_demo(tmp_path):
+    """The shipped funding rule (five venues' settlements, each an operand read separately from
+    the cache) and the squeeze rule (a derived regime), evaluated by the recorder's path over
+    the stored demo from its first row: the same firings, to the moment, as `backtest`."""
+    from models.alerts import backtest
+    from services.alerts_files import shipped_rules
+    from services.cache import Cache
+    from services.demo import DEMO_NOW_MS, populate_cache
+
+    cache = Cache(tmp_path / "demo.sqlite")
+    try:
+        populate_cache(cache)
+        rules = [r for r in shipped_rules()
+                 if r.id in ("btc-funding-negative-3-venues", "btc-short-squeeze")]
+        expected = backtest(rules, cache)
+        assert {f.rule_id for f in expected} == {r.id for r in rules}
+        got: list = []
+        alerts = RecorderAlerts(cache, rules, alert_log=None, out=io.StringIO(),
+                                clock=lambda: DEMO_NOW_MS, catch_up_ms=None)
+        alerts.service._sinks.append(got.append)
+        alerts.start()
+        assert alerts.wait_idle(30)
+        assert alerts.close(5)
+
+        def key(f):
+            return f.rule_id, f.true_since_ms, f.fired_ms
+
+        assert sorted(map(key, got)) == sorted(map(key, expected))
+        assert all(f.noticed_ms == DEMO_NOW_MS for f in got)
+    finally:
+        cache.close()
+
+
 def test_an_unreadable_rules_file_stops_record_in_one_line(data_dir):
     services = open_live()
     bad = data_dir / "rules.json"
