@@ -65,7 +65,6 @@ class AlertService:
         self.deliver_from_ms = None if catch_up_ms is None else clock() - catch_up_ms
         # rows known before that are read as history (windows, levels), not evaluated
         self._evaluator = RuleEvaluator(self._rules, start_ms=self.deliver_from_ms)
-        self._restore_state()
         self._needs = self._evaluator.needs()
         for sink in self._sinks:
             _tell_rules(sink, self._rules)
@@ -74,7 +73,7 @@ class AlertService:
         # per operand, the newest known time handed to the evaluator
         self._evaluated_to: dict[Operand, int] = {}
         self._new_rules: list[Rule] | None = None
-        self._busy = False
+        self._busy = True  # until the worker has restored the saved state
         self._closing = False
         self._state_dirty = False
         self._state_saved_at = time.monotonic()
@@ -101,22 +100,15 @@ class AlertService:
 
     def submit(self, op: Operand, data: OperandSeries) -> None:
         """Queue `data`, the operand's values so far; returns at once."""
-        with self._cond:
-            if self._closing:
-                log.warning("alert update for %s after close: not evaluated", op.key)
-                return
-            self.stats["submitted"] += 1
-            if op in self._waiting:
-                self.stats["coalesced"] += 1
-            self._waiting[op] = data
-            self._cond.notify_all()
+        self.submit_many({op: data})
 
     def submit_many(self, updates: Mapping[Operand, OperandSeries]) -> None:
         """Queue several operands at once (one stored batch): they are evaluated together, in
         the order their rows became known."""
         with self._cond:
             if self._closing:
-                log.warning("alert updates after close: not evaluated")
+                log.warning("alert update of %s after close: not evaluated",
+                            ", ".join(op.key for op in updates))
                 return
             for op, data in updates.items():
                 self.stats["submitted"] += 1
@@ -138,16 +130,15 @@ class AlertService:
         return True
 
     def close(self, timeout_s: float = 5.0) -> bool:
-        """Evaluate what is waiting, save the state, close the sinks. True when all of it ended
-        within `timeout_s`."""
+        """Evaluate what is waiting, save the state (on the worker), close the sinks (a webhook
+        in flight gets what is left of `timeout_s`: the window passes a short one). Blocks up to
+        `timeout_s`; True when all of it ended within it."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(max(0.0, deadline - time.monotonic()))
         done = not self._thread.is_alive()
-        if done:
-            self._save_state(force=True)
         for sink in self._sinks:
             closer = getattr(sink, "close", None)
             if callable(closer):
@@ -159,6 +150,12 @@ class AlertService:
 
     # -- the worker ----------------------------------------------------------------------------
     def _run(self) -> None:
+        try:  # the log is a file: read here, never on the caller's (the GUI) thread
+            self._restore_state()
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
         while True:
             with self._cond:
                 while not (self._waiting or self._new_rules is not None or self._closing):
@@ -168,6 +165,7 @@ class AlertService:
                 if rules is None:  # everything waiting, evaluated together in time order
                     batch, self._waiting = self._waiting, {}
                 if rules is None and not batch:  # closing, nothing left
+                    self._save_state(force=True)
                     return
                 self._busy = True
             try:
