@@ -14,6 +14,9 @@ from the venues, a firing cannot be fetched again (docs/alert-delivery.md).
   as `alerts.sqlite.corrupt-<stamp>` (kept for inspection), the firings that can still be read are
   copied into a new file, and `notice` says so.
 - A symbolic link where the file goes is refused, never followed; the file is created 0600.
+
+Blocking I/O without Qt: the window calls it on workers (the alert service's own, or the job
+runner for the log dock's reads). One connection, shared under a lock by the calling threads.
 """
 
 from __future__ import annotations
