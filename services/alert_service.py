@@ -8,10 +8,12 @@ submit operand updates here (docs/alert-delivery.md).
   waiting at once and hands the new rows over in the order they became known, across operands
   (as the back-test meets them), each row once: a burst costs one pass, and an operand that
   waited longer is not evaluated against the others' later values.
-- One worker thread runs the `RuleEvaluator`; firings go to the `AlertLog` first (which returns
-  only the ones it had not logged, so a restart or a second process never delivers one twice),
-  then to each sink in turn. A sink that raises is logged and the next sink still runs; an
-  evaluation that raises is logged and the worker goes on.
+- One worker thread runs the `RuleEvaluator`; firings go to the `AlertLog` first, then to each
+  sink in turn. The log returns only the firings it had not logged: a sink with
+  `once_per_log = True` (the webhook) gets only those, so the outside world hears of a firing
+  once however many evaluators share the data folder (a window and the recorder); the others
+  (the tray, a printed line) get every firing of this evaluator. A sink that raises is logged
+  and the next sink still runs; an evaluation that raises is logged and the worker goes on.
 - A sink may have `set_rules(rules)` (told of every rule change before the next firing) and
   `close(timeout_s)` (called by `close`). `WebhookSink` has both: it posts on its own thread, so
   a slow webhook host never holds the evaluation up.
@@ -248,9 +250,12 @@ class AlertService:
 
     def _deliver(self, firings: list[Firing]) -> None:
         new = self._log.add(firings) if self._log is not None else firings
-        for firing in new:
+        first = {id(f) for f in new}
+        for firing in firings:
             self.stats["delivered"] += 1
             for sink in self._sinks:
+                if getattr(sink, "once_per_log", False) and id(firing) not in first:
+                    continue  # another evaluator on this log delivered it already
                 try:
                     sink(firing)
                 except Exception as e:  # noqa: BLE001 - one sink must not stop the others
@@ -323,7 +328,12 @@ DeliveryCallback = Callable[[Firing, DeliveryResult], None]
 
 class WebhookSink:
     """Posts each firing of a rule with a webhook to the rule's URL, on a thread of its own, in
-    the order they came. `on_result(firing, result)` hears how each went (on that thread)."""
+    the order they came. `on_result(firing, result)` hears how each went (on that thread).
+
+    Once per alert log: a firing another evaluator on the same data folder logged first (the
+    recorder, while a window is open) is not posted again."""
+
+    once_per_log = True
 
     def __init__(self, *, verify: bool | str = True, timeout_s: float = DEFAULT_TIMEOUT_S,
                  on_result: DeliveryCallback | None = None,

@@ -219,16 +219,23 @@ def test_a_restart_continues_without_firing_again(services, tmp_path):
     again_log.close()
 
 
-def test_a_firing_already_logged_is_not_delivered_twice(services, alert_log):
-    # two evaluators (a window and a recorder) on one log: each its own state key
-    window, recorder = Recorder(), Recorder()
-    one = start(services, [rule()], alert_log, [window], state_key="window")
-    two = start(services, [rule()], alert_log, [recorder], state_key="recorder")
-    for service in (one, two):
+class SharedSink(Recorder):
+    once_per_log = True
+
+
+def test_a_firing_already_logged_is_shown_but_posted_once(services, alert_log):
+    # two evaluators (a recorder and a window) on one log, each with its own state key: both
+    # show the firing (the window's tray), only the first posts it (the webhook)
+    shown = [Recorder(), Recorder()]
+    posted = [SharedSink(), SharedSink()]
+    for key, show, post in zip(("recorder", "window"), shown, posted, strict=True):
+        service = start(services, [rule()], alert_log, [show, post], state_key=key)
         service.submit(CLOSE, rows(90, 101))
         assert service.wait_idle(5)
-    assert len(window.firings) == 1 and recorder.firings == []
+    assert [len(s.firings) for s in shown] == [1, 1]
+    assert [len(p.firings) for p in posted] == [1, 0]
     assert len(alert_log.recent()) == 1
+    assert WebhookSink.once_per_log
 
 
 def test_rows_known_long_before_the_start_are_history(services, alert_log):
