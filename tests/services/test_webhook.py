@@ -62,6 +62,13 @@ def other_tls(_tls_servers):
     server.clear()
 
 
+@pytest.fixture(autouse=True)
+def _urllib3_debug(caplog):
+    """urllib3's own debug lines quote the request path: let them through (the app sets that
+    logger to WARNING) so that the secrecy checks below see them."""
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+
+
 def secret_url(server: HTTPServer) -> str:
     return server.url_for(f"/{SECRET_PATH}") + f"?token={SECRET_QUERY}"
 
