@@ -92,13 +92,8 @@ class _Scalar:
     """What a leaf's description reads at one point: operand values, series, window sums."""
 
     value: Callable[[Operand], float]
-    series: Callable[[Operand], OperandSeries]
+    value_then: Callable[[Operand, int, int], float]
     window_sum: Callable[[Operand, int, int], float]
-
-
-def _value_then(series: OperandSeries, t_ms: int) -> float:
-    i = int(np.searchsorted(series.known_ms, t_ms, side="right")) - 1
-    return float(series.values[i]) if i >= 0 else _NAN
 
 
 def _change(leaf: Change, now: float, then: float) -> float:
@@ -116,7 +111,7 @@ def _describe(leaf: Condition, t: int, s: _Scalar) -> str:
         return f"{_name(leaf.operand)} {_fmt(v)} {verb} {_level_text(leaf.value, level)}{label}"
     if isinstance(leaf, Change):
         now = s.value(leaf.operand)
-        then = _value_then(s.series(leaf.operand), t - leaf.window_ms)
+        then = s.value_then(leaf.operand, t, leaf.window_ms)
         change = _change(leaf, now, then)
         unit = "%" if leaf.unit == "pct" else ""
         return (f"{_name(leaf.operand)} {_fmt(then)} -> {_fmt(now)} in "
@@ -169,38 +164,47 @@ class _Points:
     """A rule's evaluation points (t, k) and each operand's row index at them."""
 
     def __init__(self, ops: Sequence[Operand], data: Mapping[Operand, OperandSeries],
-                 end_ms: int | None) -> None:
+                 end_ms: int | None, sums: dict[Operand, np.ndarray] | None = None) -> None:
         self.ops = list(ops)
         self.data = data
         times, order = [], []
+        self._last_rows: list[np.ndarray] = []
         for k, op in enumerate(self.ops):
             known = data[op].known_ms
             if end_ms is not None:
-                known = known[known <= end_ms]
-            unique = np.unique(known)
-            times.append(unique)
-            order.append(np.full(len(unique), k, dtype=np.int64))
+                known = known[:int(np.searchsorted(known, end_ms, side="right"))]
+            # distinct known times (rows are sorted) and the last row of each
+            change = np.flatnonzero(known[1:] != known[:-1])
+            last = np.append(change, len(known) - 1) if len(known) else change
+            self._last_rows.append(last)
+            times.append(known[last])
+            order.append(np.full(len(last), k, dtype=np.int64))
         t = np.concatenate(times) if times else np.empty(0, np.int64)
         k = np.concatenate(order) if order else np.empty(0, np.int64)
-        sort = np.lexsort((k, t))
+        sort = np.argsort(t * max(len(self.ops), 1) + k, kind="stable")  # by t, then k
         self.t = t[sort]
         self.k = k[sort]
         self.n = len(self.t)
+        where = np.empty(self.n, dtype=np.int64)
+        where[sort] = np.arange(self.n)
+        bounds = np.cumsum([0, *(len(x) for x in times)])
+        #: each operand's points, in time order
+        self._pos = [where[bounds[j]:bounds[j + 1]] for j in range(len(self.ops))]
         self._idx: dict[Operand, np.ndarray] = {}
         self._vals: dict[Operand, np.ndarray] = {}
-        self._cumsum: dict[Operand, np.ndarray] = {}
+        self._cumsum: dict[Operand, np.ndarray] = {} if sums is None else sums
+        self._windows: dict[tuple[Operand, str, int], np.ndarray] = {}
 
     def idx(self, op: Operand) -> np.ndarray:
+        """The row of `op` applied at each point (−1: none yet). Each distinct known time of
+        op owns one point, so the count of op's points so far is how many of its times are
+        applied: at (t, k < j) op's own point at t comes later, as it should."""
         out = self._idx.get(op)
         if out is None:
-            known = self.data[op].known_ms
-            out = np.searchsorted(known, self.t, side="right") - 1
-            if len(self.ops) > 1:
-                j = self.ops.index(op)
-                before = self.k < j  # at (t, k < j) op's rows at t are not applied yet
-                if before.any():
-                    left = np.searchsorted(known, self.t[before], side="left") - 1
-                    out[before] = left
+            j = self.ops.index(op)
+            out = np.full(self.n, -1, dtype=np.int64)
+            out[self._pos[j]] = self._last_rows[j]
+            np.maximum.accumulate(out, out=out)  # rows only move forward
             self._idx[op] = out
         return out
 
@@ -227,21 +231,31 @@ class _Points:
         return out
 
     def window_sum(self, op: Operand, window_ms: int) -> np.ndarray:
-        cs = self.cumsum(op)
-        known = self.data[op].known_ms
-        start = np.searchsorted(known, self.t - window_ms, side="right")
-        return cs[self.idx(op) + 1] - cs[start]
+        """Sum of op's applied rows known in (t − window, t] at each point."""
+        key = (op, "sum", window_ms)
+        out = self._windows.get(key)
+        if out is None:
+            cs = self.cumsum(op)
+            start = np.searchsorted(self.data[op].known_ms, self.t - window_ms, side="right")
+            out = self._windows[key] = cs[self.idx(op) + 1] - cs[start]
+        return out
+
+    def then(self, op: Operand, window_ms: int) -> np.ndarray:
+        """op's value known at t − window at each point (NaN before its first row)."""
+        key = (op, "then", window_ms)
+        out = self._windows.get(key)
+        if out is None:
+            series = self.data[op]
+            i = np.searchsorted(series.known_ms, self.t - window_ms, side="right") - 1
+            out = np.where(i >= 0, series.values[np.maximum(i, 0)], np.nan) if len(series) \
+                else np.full(self.n, np.nan)
+            self._windows[key] = out
+        return out
 
     def scalar(self, p: int) -> _Scalar:
-        def value(op: Operand) -> float:
-            return float(self.vals(op)[p])
-
-        def window_sum(op: Operand, t: int, window_ms: int) -> float:
-            cs = self.cumsum(op)
-            start = int(np.searchsorted(self.data[op].known_ms, t - window_ms, side="right"))
-            return float(cs[int(self.idx(op)[p]) + 1] - cs[start])
-
-        return _Scalar(value, lambda op: self.data[op], window_sum)
+        return _Scalar(lambda op: float(self.vals(op)[p]),
+                       lambda op, t, w: float(self.then(op, w)[p]),
+                       lambda op, t, w: float(self.window_sum(op, w)[p]))
 
 
 def _cumsum(values: np.ndarray) -> np.ndarray:
@@ -312,10 +326,7 @@ def _vector(cond: Condition, pts: _Points, fresh: list[np.ndarray] | None = None
         return _event(event, pts.t, cond.within_ms, fresh)
     if isinstance(cond, Change):
         now = pts.vals(cond.operand)
-        series = pts.data[cond.operand]
-        i = np.searchsorted(series.known_ms, pts.t - cond.window_ms, side="right") - 1
-        then = np.where(i >= 0, series.values[np.maximum(i, 0)] if len(series) else np.nan,
-                        np.nan)
+        then = pts.then(cond.operand, cond.window_ms)
         with np.errstate(invalid="ignore", divide="ignore"):
             change = now - then if cond.unit == "abs" else np.where(
                 then != 0, (now / then - 1.0) * 100.0, np.nan)
@@ -357,19 +368,26 @@ def _vector(cond: Condition, pts: _Points, fresh: list[np.ndarray] | None = None
     raise TypeError(f"not a condition: {cond!r}")
 
 
+def _zone_of(name: str) -> Any:
+    from models.alerts import _zone
+
+    return _zone(name)
+
+
 def _in_hours(rule: Rule, t: np.ndarray) -> np.ndarray:
     hours = rule.active_hours
     if hours is None or not len(t):
         return np.ones(len(t), dtype=bool)
-    if hours.zone == "UTC":
-        weekday = (t // MS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday
-        minute = (t % MS_PER_DAY) // 60_000
-    else:
-        import pandas as pd
-
-        local = pd.to_datetime(t, unit="ms", utc=True).tz_convert(hours.zone)
-        weekday = np.asarray(local.day_of_week)
-        minute = np.asarray(local.hour) * 60 + np.asarray(local.minute)
+    if hours.zone != "UTC":
+        # the zone's UTC offset per UTC hour (offsets change on the hour): local wall time
+        zone = _zone_of(hours.zone)
+        hour = t // 3_600_000
+        unique, back = np.unique(hour, return_inverse=True)
+        offsets = np.array([datetime.fromtimestamp(int(h) * 3600, zone).utcoffset()
+                            .total_seconds() * 1000 for h in unique.tolist()], dtype=np.int64)
+        t = t + offsets[back]
+    weekday = (t // MS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday
+    minute = (t % MS_PER_DAY) // 60_000
     days = np.zeros(7, dtype=bool)
     days[list(hours.days)] = True
     start, end = hours.start_minute, hours.end_minute
@@ -420,7 +438,7 @@ def _rule_firings(rule: Rule, data: Mapping[Operand, OperandSeries], start_ms: i
     key = tuple(ops)
     pts = cache.get(key)
     if pts is None:
-        pts = cache[key] = _Points(ops, data, end_ms)
+        pts = cache[key] = _Points(ops, data, end_ms, cache.setdefault("sums", {}))
     if not pts.n:
         return []
     events: list[np.ndarray] = []
@@ -868,7 +886,7 @@ class RuleEvaluator:
         def window_sum(op: Operand, t: int, window_ms: int) -> float:
             return feeds[op].window_sum(t, window_ms)
 
-        return _Scalar(value, lambda op: feeds[op].series, window_sum)
+        return _Scalar(value, lambda op, t, w: feeds[op].value_then(t, w), window_sum)
 
     # -- restarts ------------------------------------------------------------------------------
     def state_to_json(self) -> dict[str, Any]:
