@@ -170,37 +170,75 @@ def test_inputs_no_stream_stores_are_polled_over_rest(data_dir):
             services.close()
 
 
-def test_the_recorder_path_fires_what_the_back_test_lists_on_the_demo(tmp_path):
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory):
+    """The demo dataset stored in a real cache file, as `main.py --demo` stores it."""
+    from services.cache import Cache
+    from services.demo import populate_cache
+
+    cache = Cache(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+    populate_cache(cache)
+    yield cache
+    cache.close()
+
+
+def test_the_recorder_path_fires_what_the_back_test_lists_on_the_demo(demo_cache):
     """The shipped funding rule (five venues' settlements, each an operand read separately from
     the cache) and the squeeze rule (a derived regime), evaluated by the recorder's path over
     the stored demo from its first row: the same firings, to the moment, as `backtest`."""
     from models.alerts import backtest
     from services.alerts_files import shipped_rules
-    from services.cache import Cache
-    from services.demo import DEMO_NOW_MS, populate_cache
+    from services.demo import DEMO_NOW_MS
 
-    cache = Cache(tmp_path / "demo.sqlite")
-    try:
-        populate_cache(cache)
-        rules = [r for r in shipped_rules()
-                 if r.id in ("btc-funding-negative-3-venues", "btc-short-squeeze")]
-        expected = backtest(rules, cache)
-        assert {f.rule_id for f in expected} == {r.id for r in rules}
-        got: list = []
-        alerts = RecorderAlerts(cache, rules, alert_log=None, out=io.StringIO(),
-                                clock=lambda: DEMO_NOW_MS, catch_up_ms=None)
-        alerts.service._sinks.append(got.append)
-        alerts.start()
-        assert alerts.wait_idle(30)
-        assert alerts.close(5)
+    rules = [r for r in shipped_rules()
+             if r.id in ("btc-funding-negative-3-venues", "btc-short-squeeze")]
+    expected = backtest(rules, demo_cache)
+    assert {f.rule_id for f in expected} == {r.id for r in rules}
+    got: list = []
+    alerts = RecorderAlerts(demo_cache, rules, alert_log=None, out=io.StringIO(),
+                            clock=lambda: DEMO_NOW_MS, catch_up_ms=None)
+    alerts.service._sinks.append(got.append)
+    alerts.start()
+    assert alerts.wait_idle(30)
+    assert alerts.close(5)
 
-        def key(f):
-            return f.rule_id, f.true_since_ms, f.fired_ms
+    def key(f):
+        return f.rule_id, f.true_since_ms, f.fired_ms
 
-        assert sorted(map(key, got)) == sorted(map(key, expected))
-        assert all(f.noticed_ms == DEMO_NOW_MS for f in got)
-    finally:
-        cache.close()
+    assert sorted(map(key, got)) == sorted(map(key, expected))
+    assert all(f.noticed_ms == DEMO_NOW_MS for f in got)
+
+
+def test_a_derived_operand_is_recomputed_at_most_every_interval(demo_cache, monkeypatch):
+    import services.headless_alerts as headless
+    from services.demo import DEMO_NOW_MS
+
+    runs: list[str] = []
+    real = headless.sample_operands
+
+    def counting(ops, loader):
+        runs.extend(sorted({op.id for op in ops}))
+        return real(ops, loader)
+
+    monkeypatch.setattr(headless, "sample_operands", counting)
+    rule = rule_from_json({"id": "squeeze-and-high", "name": "Squeeze and high", "when": {"all": [
+        {"type": "regime_entered", "asset": "btc", "regime": "short_squeeze"},
+        {"type": "above", "operand": {"series": "btc.1h", "column": "close"}, "value": 1}]}})
+    alerts = RecorderAlerts(demo_cache, [rule], alert_log=None, out=io.StringIO(),
+                            clock=lambda: DEMO_NOW_MS, derived_every_s=0.5)
+    alerts.start()
+    assert alerts.wait_idle(10)
+    assert sorted(runs) == ["btc.1h", "regime.btc"]
+    started = time.monotonic()
+    for _ in range(3):  # three flushes storing BTC's bars: the price at once, the regime later
+        alerts.stored(["btc.1h"])
+        time.sleep(0.02)
+    assert alerts.wait_idle(10)
+    assert time.monotonic() - started >= 0.4  # the regime waited for its turn
+    assert runs.count("regime.btc") == 2 and runs.count("btc.1h") >= 2
+    alerts.stored(["btc.1h"])
+    assert alerts.close(5)  # what waits runs on close
+    assert runs.count("regime.btc") == 3
 
 
 def test_an_unreadable_rules_file_stops_record_in_one_line(data_dir):
