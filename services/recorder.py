@@ -1,10 +1,15 @@
-"""`main.py record [--for DURATION]`: stream every venue into the cache without a window.
+"""`main.py record [--for DURATION] [--rules FILE]`: stream every venue into the cache without a
+window, and evaluate alert rules on what is stored.
 
 For a workstation that records around the clock (liquidations have no key-less REST history:
 what is not recorded is lost). The recorder takes the data folder's `StreamLock` (one stream
 writer per folder), runs the `StreamHub`, drains it, fills each reconnect's gap over REST on its
 own thread, and prints one status line a minute. SIGINT/SIGTERM stop it cleanly: the sockets are
 closed, the last batch is stored, the lock is released, exit status 0.
+
+With alert rules (`--rules FILE`, else the last-used workspace's), the hub's writer and the gap
+filler report what they stored to `RecorderAlerts` (services/headless_alerts.py), and the rules'
+REST-only inputs are refreshed at their poll interval (docs/alert-delivery.md).
 
 A window opened on the same folder meanwhile finds the lock held: it streams nothing and re-reads
 the stream-fed series from the cache (docs/streams.md, "Connections, hub and recorder").
