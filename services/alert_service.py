@@ -16,7 +16,7 @@ submit operand updates here (docs/alert-delivery.md).
   and the next sink still runs; an evaluation that raises is logged and the worker goes on.
 - A sink may have `set_rules(rules)` (told of every rule change before the next firing) and
   `close(timeout_s)` (called by `close`). `WebhookSink` has both: it posts on its own thread, so
-  a slow webhook host never holds the evaluation up.
+  a slow webhook host never holds the evaluation up, and tries a transient failure again.
 - The evaluator's state (armed, cooldowns, last evaluated) is saved in the log after every
   firing, at most a minute apart otherwise, and on `close`; it is loaded at start under
   `state_key`, so a restart neither forgets a cooldown nor fires again what it fired.
@@ -27,11 +27,10 @@ submit operand updates here (docs/alert-delivery.md).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -326,9 +325,15 @@ def webhook_payload(firing: Firing) -> dict[str, Any]:
 DeliveryCallback = Callable[[Firing, DeliveryResult], None]
 
 
+#: waits before posting again after a transient failure (no connection, a timeout, 429, 5xx)
+RETRY_DELAYS_S = (30.0, 300.0)
+
+
 class WebhookSink:
     """Posts each firing of a rule with a webhook to the rule's URL, on a thread of its own, in
-    the order they came. `on_result(firing, result)` hears how each went (on that thread).
+    the order they came. A transient failure is tried again after each of `retry_delays_s`
+    (while later firings go on); `on_result(firing, result)` hears the final outcome (on that
+    thread). Retries still waiting at `close` are given up, and logged.
 
     Once per alert log: a firing another evaluator on the same data folder logged first (the
     recorder, while a window is open) is not posted again."""
@@ -337,18 +342,25 @@ class WebhookSink:
 
     def __init__(self, *, verify: bool | str = True, timeout_s: float = DEFAULT_TIMEOUT_S,
                  on_result: DeliveryCallback | None = None,
-                 send: Callable[..., DeliveryResult] = send_webhook) -> None:
+                 send: Callable[..., DeliveryResult] = send_webhook,
+                 retry_delays_s: Sequence[float] = RETRY_DELAYS_S) -> None:
         self._verify = verify
         self._timeout_s = timeout_s
         self._on_result = on_result
         self._send = send
+        self._retry_delays_s = tuple(retry_delays_s)
         self._hooks: dict[str, tuple[str, dict[str, str]]] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[tuple[Firing, str, dict[str, str]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
-        self._thread.start()
+        self._cond = threading.Condition(self._lock)
+        self._todo: list[_Post] = []  # first in, first out
+        self._retries: list[_Post] = []  # waiting for their time
+        self._posting = False
+        self._closing = False
         self.sent = 0
         self.failed = 0
+        self.retried = 0
+        self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
+        self._thread.start()
 
     def set_rules(self, rules: Iterable[Rule]) -> None:
         hooks = {r.id: (r.delivery.webhook_url, dict(r.delivery.webhook_headers))
@@ -357,62 +369,103 @@ class WebhookSink:
             self._hooks = hooks
 
     def __call__(self, firing: Firing) -> None:
-        with self._lock:
-            hook = self._hooks.get(firing.rule_id)
-        if hook is not None:
-            self._queue.put((firing, *hook))
-
-    def submit_many(self, updates: Mapping[Operand, OperandSeries]) -> None:
-        """Queue several operands at once (one stored batch): they are evaluated together, in
-        the order their rows became known."""
         with self._cond:
-            if self._closing:
-                log.warning("alert updates after close: not evaluated")
+            hook = self._hooks.get(firing.rule_id)
+            if hook is None or self._closing:
                 return
-            for op, data in updates.items():
-                self.stats["submitted"] += 1
-                if op in self._waiting:
-                    self.stats["coalesced"] += 1
-                self._waiting[op] = data
+            self._todo.append(_Post(firing, hook[0], hook[1]))
             self._cond.notify_all()
 
     def wait_idle(self, timeout_s: float) -> bool:
-        """Wait until every firing queued so far was posted (or failed); False on timeout."""
+        """Wait until every firing queued so far was posted or given up (retries included);
+        False on timeout."""
         deadline = time.monotonic() + timeout_s
-        while self._queue.unfinished_tasks:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+        with self._cond:
+            while self._todo or self._retries or self._posting:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._thread.is_alive():
+                    return False
+                self._cond.wait(remaining)
         return True
 
     def close(self, timeout_s: float = 5.0) -> bool:
-        self._queue.put(None)
+        """Post what is queued (not the retries still waiting), then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
         self._thread.join(timeout_s)
         return not self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            with self._cond:
+                while True:
+                    now = time.monotonic()
+                    due = [p for p in self._retries if p.at <= now]
+                    if self._todo or due or (self._closing and not self._todo):
+                        break
+                    wait = min((p.at for p in self._retries), default=now + 3600) - now
+                    self._cond.wait(max(0.0, wait))
+                if self._todo:
+                    post = self._todo.pop(0)
+                elif due:
+                    post = min(due, key=lambda p: p.at)
+                    self._retries.remove(post)
+                else:  # closing, nothing queued: the retries still waiting are given up
+                    given_up, self._retries = self._retries, []
+                    self.failed += len(given_up)
+                    self._cond.notify_all()
+                    break
+                self._posting = True
             try:
-                if item is None:
-                    return
-                firing, url, headers = item
-                result = self._send(url, headers, webhook_payload(firing),
-                                    timeout_s=self._timeout_s, verify=self._verify)
-                if result.ok:
-                    self.sent += 1
-                else:
-                    self.failed += 1
-                if self._on_result is not None:
-                    try:
-                        self._on_result(firing, result)
-                    except Exception as e:  # noqa: BLE001
-                        log.error("webhook result callback failed: %s", _text(e))
-            except Exception as e:  # noqa: BLE001 - send_webhook never raises; a fake might
-                self.failed += 1
-                log.error("webhook delivery failed: %s", type(e).__name__)
+                self._post(post)
             finally:
-                self._queue.task_done()
+                with self._cond:
+                    self._posting = False
+                    self._cond.notify_all()
+        for post in given_up:
+            last = post.last or DeliveryResult(False, None, "not delivered")
+            self._report(post.firing, replace(last, error=f"{last.error} (retry given up: "
+                                                          "closing)"))
+
+    def _post(self, post: _Post) -> None:
+        try:
+            result = self._send(post.url, post.headers, webhook_payload(post.firing),
+                                timeout_s=self._timeout_s, verify=self._verify)
+        except Exception as e:  # noqa: BLE001 - send_webhook never raises; a fake might
+            result = DeliveryResult(False, None, f"delivery failed ({type(e).__name__})")
+        if not result.ok and result.transient and post.attempt < len(self._retry_delays_s):
+            delay = self._retry_delays_s[post.attempt]
+            log.warning("webhook of rule %r: %s; trying again in %g s", post.firing.rule_id,
+                        result.error, delay)
+            self.retried += 1
+            with self._cond:
+                if not self._closing:
+                    self._retries.append(replace(post, attempt=post.attempt + 1,
+                                                 at=time.monotonic() + delay, last=result))
+                    return
+        if result.ok:
+            self.sent += 1
+        else:
+            self.failed += 1
+        self._report(post.firing, result)
+
+    def _report(self, firing: Firing, result: DeliveryResult) -> None:
+        if self._on_result is not None:
+            try:
+                self._on_result(firing, result)
+            except Exception as e:  # noqa: BLE001
+                log.error("webhook result callback failed: %s", _text(e))
+
+
+@dataclass(frozen=True)
+class _Post:
+    firing: Firing
+    url: str
+    headers: dict[str, str]
+    attempt: int = 0
+    at: float = 0.0
+    last: DeliveryResult | None = None
 
 
 def webhook_sink(*, verify: bool | str = True, timeout_s: float = DEFAULT_TIMEOUT_S,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from services.alert_service import (
     webhook_payload,
 )
 from services.webhook import DeliveryResult
+from tests.services.tls_loopback import make_ca, tls_server
 
 HOUR = 3_600_000
 NOW = 1_770_400_800_000  # 2026-02-06 18:00 UTC
@@ -299,3 +301,94 @@ def test_the_webhook_sink_posts_only_rules_with_a_webhook(services, alert_log):
     assert payload["text"] == f"HOOK: {fired.summary}"
     assert results == [DeliveryResult(True, 204)]
     assert hooks.sent == 1 and hooks.failed == 0
+
+
+def fired(rule_id: str = "hook") -> Firing:
+    return Firing(rule_id, rule_id.upper(), NOW, NOW, NOW, "BTC 101 above 100",
+                  {"btc.1h:close": 101.0}, "btc")
+
+
+HOOK_RULE = rule("hook", delivery={"webhook": {"url": "https://hooks.example.com/t0ken"}})
+
+
+class ScriptedSend:
+    """A webhook host answering from a script, then 204s."""
+
+    def __init__(self, *answers: DeliveryResult) -> None:
+        self.answers = list(answers)
+        self.calls = 0
+
+    def __call__(self, url, headers, payload, *, timeout_s, verify) -> DeliveryResult:
+        self.calls += 1
+        return self.answers.pop(0) if self.answers else DeliveryResult(True, 204)
+
+
+UNAVAILABLE = DeliveryResult(False, 503, "HTTP 503 (SERVICE UNAVAILABLE)", transient=True)
+
+
+def test_a_transient_webhook_failure_is_tried_again():
+    results: list[DeliveryResult] = []
+    send = ScriptedSend(UNAVAILABLE)
+    hooks = WebhookSink(send=send, retry_delays_s=(0.05, 0.05),
+                        on_result=lambda _f, r: results.append(r))
+    hooks.set_rules([HOOK_RULE])
+    hooks(fired())
+    assert hooks.wait_idle(5)
+    assert send.calls == 2 and hooks.retried == 1 and hooks.sent == 1
+    assert results == [DeliveryResult(True, 204)]  # the outcome, once
+    assert hooks.close(1)
+
+
+def test_retries_end_and_a_lasting_refusal_is_not_retried():
+    results: list[DeliveryResult] = []
+    send = ScriptedSend(UNAVAILABLE, UNAVAILABLE, UNAVAILABLE,
+                        DeliveryResult(False, 403, "HTTP 403 (FORBIDDEN)"))
+    hooks = WebhookSink(send=send, retry_delays_s=(0.02, 0.02),
+                        on_result=lambda _f, r: results.append(r))
+    hooks.set_rules([HOOK_RULE])
+    hooks(fired())  # 503 three times: given up after two retries
+    assert hooks.wait_idle(5)
+    hooks(fired())  # 403: not worth another try
+    assert hooks.wait_idle(5)
+    assert send.calls == 4 and hooks.failed == 2 and hooks.retried == 2
+    assert results == [UNAVAILABLE, DeliveryResult(False, 403, "HTTP 403 (FORBIDDEN)")]
+    assert hooks.close(1)
+
+
+def test_a_retry_still_waiting_at_close_is_given_up_and_said():
+    results: list[DeliveryResult] = []
+    send = ScriptedSend(UNAVAILABLE)
+    hooks = WebhookSink(send=send, retry_delays_s=(60.0,),
+                        on_result=lambda _f, r: results.append(r))
+    hooks.set_rules([HOOK_RULE])
+    hooks(fired())
+    deadline = time.monotonic() + 5
+    while hooks.retried == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert hooks.close(2) and time.monotonic() - started < 1
+    assert results == [DeliveryResult(False, 503, "HTTP 503 (SERVICE UNAVAILABLE) (retry given "
+                                      "up: closing)", transient=True)]
+    assert hooks.failed == 1 and send.calls == 1
+    hooks(fired())  # after close: nothing is queued
+    assert send.calls == 1
+
+
+def test_a_webhook_host_that_recovers_gets_the_post(tmp_path):
+    """The real post against loopback HTTPS: 503 first, then accepted."""
+    ca, ca_file = make_ca(tmp_path)
+    server = tls_server(ca)
+    try:
+        server.expect_oneshot_request("/hook", method="POST").respond_with_data("busy", 503)
+        server.expect_request("/hook", method="POST").respond_with_data("", 204)
+        results: list[DeliveryResult] = []
+        hooks = WebhookSink(verify=ca_file, retry_delays_s=(0.05,),
+                            on_result=lambda _f, r: results.append(r))
+        hooks.set_rules([rule("hook", delivery={"webhook": {"url": server.url_for("/hook")}})])
+        hooks(fired())
+        assert hooks.wait_idle(10)
+        assert [r.status_code for _, r in server.log] == [503, 204]
+        assert results == [DeliveryResult(True, 204)]
+        assert hooks.close(1)
+    finally:
+        server.stop()

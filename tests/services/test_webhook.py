@@ -108,7 +108,7 @@ def test_a_closed_port_is_reported_as_refused(caplog):
     result = send_webhook(f"https://127.0.0.1:{port}/{SECRET_PATH}?t={SECRET_QUERY}",
                           {"X-Token": SECRET_HEADER}, PAYLOAD, timeout_s=2.0)
     assert not result.ok and result.status is None
-    assert result.error == "connection refused"
+    assert result.error == "connection refused" and result.transient
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -122,7 +122,7 @@ def test_a_host_that_never_answers_times_out(caplog, ca_file):
         result = send_webhook(f"https://127.0.0.1:{port}/{SECRET_PATH}", {}, PAYLOAD,
                               timeout_s=0.3, verify=ca_file)
     assert not result.ok and result.status is None
-    assert "timed out" in result.error
+    assert "timed out" in result.error and result.transient
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -144,7 +144,7 @@ def test_a_slow_answer_times_out(tls, ca_file, caplog):
     while not tls.log and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not result.ok and result.status is None
-    assert result.error == "timed out waiting for the answer"
+    assert result.error == "timed out waiting for the answer" and result.transient
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -202,13 +202,14 @@ def test_plain_http_is_refused_before_any_request(httpserver, caplog):
     url = httpserver.url_for("/hook") + f"?token={SECRET_QUERY}"
     result = send_webhook(url, {"Authorization": SECRET_HEADER}, PAYLOAD)
     assert not result.ok and result.status is None
-    assert result.error.startswith("webhooks must use https://")
+    assert result.error.startswith("webhooks must use https://") and not result.transient
     assert httpserver.log == []
     assert_no_secret(_log_text(caplog), result)
 
 
 @pytest.mark.parametrize(("status", "reason"), [(400, "BAD REQUEST"), (403, "FORBIDDEN"),
-                                                (404, "NOT FOUND"), (500, "INTERNAL SERVER ERROR"),
+                                                (404, "NOT FOUND"), (429, "TOO MANY REQUESTS"),
+                                                (500, "INTERNAL SERVER ERROR"),
                                                 (503, "SERVICE UNAVAILABLE")])
 def test_an_error_status_is_reported_with_its_code(tls, ca_file, caplog, status, reason):
     # The body echoes the secrets: it must not be copied into the result.
@@ -217,7 +218,8 @@ def test_an_error_status_is_reported_with_its_code(tls, ca_file, caplog, status,
     caplog.set_level(logging.DEBUG)
     result = send_webhook(secret_url(tls), {"Authorization": SECRET_HEADER}, PAYLOAD,
                           verify=ca_file)
-    assert result == DeliveryResult(False, status, f"HTTP {status} ({reason})")
+    assert result == DeliveryResult(False, status, f"HTTP {status} ({reason})",
+                                    transient=status in (429, 500, 503))  # worth a retry
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -225,7 +227,7 @@ def test_an_untrusted_certificate_is_refused(tls):
     tls.expect_request(f"/{SECRET_PATH}").respond_with_data("ok")
     result = send_webhook(secret_url(tls), {}, PAYLOAD)  # the system CAs do not know trustme's
     assert not result.ok
-    assert result.error.startswith("TLS failed")
+    assert result.error.startswith("TLS failed") and not result.transient
     assert tls.log == []
     assert_no_secret(result)
 
