@@ -41,6 +41,7 @@ from models.analyses import (
     DEFAULT_RV_METHOD,
     ROTATION_WINDOWS,
 )
+from models.asof import AsOfLoader
 from models.catalog import find_spec
 from models.dock_choices import DOCK_DEFAULTS
 from models.liquidations import BURST_THRESHOLDS_MUSD
@@ -91,13 +92,22 @@ _VALID: dict[tuple[str, str], Callable[[Any], bool]] = {
 class StoreLoader:
     """The `DataLoader` an analysis reads in the window: the store's series and newest snapshots
     (references taken on the GUI thread; SeriesData is immutable), with the cache behind it for
-    older snapshots (read on the worker)."""
+    older snapshots (read on the worker).
+
+    In replay the snapshots are those the store read as of `as_of_ms`; an as-of read
+    (`known_ms`, models/asof.py AsOfLoader) at that moment is served from them, any other goes
+    to the cache, which picks the revision known then when it keeps corrections."""
 
     def __init__(self, series: Mapping[str, SeriesData], snapshots: Mapping[str, Snapshot],
-                 cache: Any = None) -> None:
+                 cache: Any = None, *, as_of_ms: int | None = None) -> None:
         self._series = dict(series)
         self._snapshots = dict(snapshots)
         self._cache = cache
+        self._as_of_ms = as_of_ms
+
+    @property
+    def keeps_revisions(self) -> bool:
+        return bool(getattr(self._cache, "keeps_revisions", False))
 
     def read(self, series_id: str, start_ms: int | None = None,
              end_ms: int | None = None) -> SeriesData:
@@ -107,8 +117,15 @@ class StoreLoader:
             return SeriesData.empty(spec.columns if spec else ())
         return data.between(start_ms, end_ms) if start_ms or end_ms else data
 
-    def latest_snapshot(self, series_id: str, at_ms: int | None = None) -> Snapshot | None:
+    def latest_snapshot(self, series_id: str, at_ms: int | None = None,
+                        known_ms: int | None = None) -> Snapshot | None:
         snap = self._snapshots.get(series_id)
+        # The store's snapshot is the newest (live) or the newest at or before `as_of_ms`
+        # (replay, read as known then): it answers any `at_ms` it is not after.
+        if known_ms is not None and self.keeps_revisions and not (
+                known_ms == self._as_of_ms and snap is not None and at_ms is not None
+                and snap.time_ms <= at_ms):
+            return self._cache.latest_snapshot(series_id, at_ms, known_ms=known_ms)
         if at_ms is None or (snap is not None and snap.time_ms <= at_ms):
             return snap
         return self._cache.latest_snapshot(series_id, at_ms) if self._cache else None
@@ -119,8 +136,13 @@ class StoreLoader:
         snap = self._snapshots.get(series_id)
         return np.array([snap.time_ms] if snap else [], dtype=np.int64)
 
-    def snapshot_at(self, series_id: str, time_ms: int) -> Snapshot | None:
+    def snapshot_at(self, series_id: str, time_ms: int,
+                    known_ms: int | None = None) -> Snapshot | None:
         snap = self._snapshots.get(series_id)
+        if known_ms is not None and self.keeps_revisions:
+            if known_ms == self._as_of_ms and snap is not None and snap.time_ms == time_ms:
+                return snap
+            return self._cache.snapshot_at(series_id, time_ms, known_ms=known_ms)
         if snap is not None and snap.time_ms == time_ms:
             return snap
         return self._cache.snapshot_at(series_id, time_ms) if self._cache else None
@@ -196,6 +218,8 @@ class DerivedFeeds(QObject):
         self._timer.timeout.connect(self._recompute_dirty)
         store.seriesChanged.connect(self._on_input_changed)
         store.snapshotChanged.connect(self._on_input_changed)
+        store.replayChanged.connect(self._on_replay_changed)
+        self._replay_ms: int | None = None
 
     # -- subscribing ------------------------------------------------------------------------
     def subscribe(self, name: str, slot: Callable[[Any], None], **own: Any) -> Subscription:
@@ -219,6 +243,10 @@ class DerivedFeeds(QObject):
         key = feed_key(name, {**self.shared_params(name), **own})
         if key in self._feeds:
             self._on_result(key, value)
+
+    def values_of(self, name: str) -> list[tuple[dict[str, Any], Any]]:
+        """(parameters, latest result) of every feed of analysis `name`."""
+        return [(dict(f.params), f.value) for f in self._feeds.values() if f.name == name]
 
     def active_keys(self) -> list[str]:
         return list(self._feeds)
@@ -296,6 +324,19 @@ class DerivedFeeds(QObject):
         self._drop(sub)
         sub.key = ""
 
+    @Slot(object)
+    def _on_replay_changed(self, t_ms: int | None) -> None:
+        """Entering or leaving replay: every feed recomputes in the new mode, and a run of the
+        old one still on a worker is superseded (its result dropped by the job runner). A step
+        within replay recomputes only the feeds whose inputs the step changed."""
+        entered_or_left = (t_ms is None) != (self._replay_ms is None)
+        self._replay_ms = t_ms
+        if entered_or_left:
+            self._running.clear()
+            self._not_before.clear()
+            self._dirty.update(self._feeds)
+            self._timer.start(0)
+
     @Slot(str)
     def _on_input_changed(self, series_id: str) -> None:
         hit = [k for k, f in self._feeds.items() if series_id in f.inputs]
@@ -328,14 +369,16 @@ class DerivedFeeds(QObject):
                 continue  # stays dirty until release()
             if key in self._running and key in self._not_before:
                 continue  # a live change waits for the run on a worker: its result calls back
+            if key in self._running and self.store.replaying:
+                continue  # replay: the latest step runs when this run is back (no backlog)
             due = self._not_before.get(key, 0.0)
             if due > now:
                 wait = due - now if wait is None else min(wait, due - now)
                 continue
             self._not_before.pop(key, None)
             self._dirty.discard(key)
-            if not any(self.store.series(i) is not None or self.store.snapshot(i) is not None
-                       for i in feed.inputs):
+            if not any(self.store.live_series(i) is not None
+                       or self.store.live_snapshot(i) is not None for i in feed.inputs):
                 continue  # nothing loaded yet: its first input will mark it again
             self._submit(feed)
         if wait is not None:
@@ -343,10 +386,13 @@ class DerivedFeeds(QObject):
 
     def _submit(self, feed: _Feed) -> None:
         services = self.scheduler.services
-        loader = StoreLoader(
+        t = self.store.replay_ms
+        loader: Any = StoreLoader(
             {i: d for i in feed.inputs if (d := self.store.series(i)) is not None},
             {i: s for i in feed.inputs if (s := self.store.snapshot(i)) is not None},
-            services.cache if services is not None else None)
+            services.cache if services is not None else None, as_of_ms=t)
+        if t is not None:  # replay: only what was known at t (docs/replay.md)
+            loader = AsOfLoader(loader, t)
         run = partial(ANALYSES[feed.name].run, loader, **feed.params)
         self._running.add(feed.key)
         self._last_run[feed.key] = time.monotonic() * 1000
@@ -358,6 +404,10 @@ class DerivedFeeds(QObject):
         """Released, nothing waiting to recompute and nothing computing (a screenshot waits for
         this, so the overlays are in the picture)."""
         return self._released and not self._dirty and not self._running
+
+    def pending_keys(self) -> set[str]:
+        """Feeds waiting to recompute or computing (replay's step waits for none left)."""
+        return self._dirty | self._running
 
     def _on_failed(self, key: str, exc: Exception) -> None:
         """A bug in an analysis: logged with its traceback; the feed keeps its last result."""

@@ -28,7 +28,7 @@ from ui.derived_feeds import DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
 from ui.settings_file import read_setting
 from ui.store import DataStore
-from ui.time_display import on_zone_changed, to_datetime, zone_label
+from ui.time_display import format_time, on_zone_changed, to_datetime, zone_label
 from ui.time_link import TimeLink
 
 
@@ -50,7 +50,9 @@ class UiContext:
         return self.store.demo
 
     def now_ms(self) -> int:
-        return self.scheduler.now_ms()
+        """The wall clock, or in replay the moment shown (countdowns and ages read as of it)."""
+        t = self.store.replay_ms
+        return t if t is not None else self.scheduler.now_ms()
 
 
 def symbol_params(ctx: UiContext) -> dict[str, Any]:
@@ -300,15 +302,27 @@ class FreshnessLine(QLabel):
         self._ages.timeout.connect(self.refresh)
         self._ages.start()
         on_zone_changed(self.refresh)
+        ctx.store.replayChanged.connect(self._on_replay)  # a method: goes with the label
         self.refresh_soon()  # after the panel's own __init__: its ids may depend on it
 
     def refresh(self) -> None:
+        t = self.ctx.store.replay_ms
+        if t is not None:  # the sources' state is today's: say what is shown instead
+            text = (f"replay: as known at {format_time(t, '%d %b %H:%M')} {zone_label()}; "
+                    "live updates wait")
+            self.setText(text)
+            self.setStyleSheet(f"color: {theme.ACCENT}; font-size: 8pt;")
+            self.setToolTip(text)
+            return
         statuses = [s for i in self._ids() if (s := self.ctx.store.status(i)) is not None]
         text, tone = describe_freshness(statuses, self.ctx.now_ms(), self.ctx.demo)
         self.setText(text)
         self.setStyleSheet(f"color: {tone_color(tone)}; font-size: 8pt;")
         errors = [f"{s.series_id}: {s.last_error}" for s in statuses if s.last_error]
         self.setToolTip("\n".join(errors[:10]) or text)
+
+    def _on_replay(self, _t_ms: object) -> None:
+        self.refresh_soon()
 
     def stop(self) -> None:
         self._ages.stop()
