@@ -6,6 +6,8 @@
                                     one case in this process (what the runner spawns)
     python -m bench --case streams --steady-s 20 --burst-rate 2000 --burst-s 10 --json
                                     the live window streaming (bench/streams.py)
+    python -m bench --case replay --json
+                                    replay steps and 3600× playback (bench/replay.py)
 
 Method and targets: docs/performance.md.
 Progress goes to stderr; stdout carries only the JSON.
@@ -74,6 +76,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
         from bench.streams import streams
         res = streams(idle_s=a.idle_s, steady_s=a.steady_s, burst_rate=a.burst_rate,
                       burst_s=a.burst_s)
+    elif a.case == "replay":
+        from bench.replay import replay
+        res = replay(play_s=a.play_s)
     else:
         raise SystemExit(f"unknown case {a.case!r}")
     res.setdefault("status", "ok")
@@ -133,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--burst-rate", type=float, default=2000.0,
                    help="streams: liquidation messages a second in the burst")
     p.add_argument("--burst-s", type=float, default=10.0, help="streams: burst length")
+    p.add_argument("--play-s", type=float, default=10.0, help="replay: playback at 3600×")
     p.add_argument("--json", action="store_true", help="print the case result as one JSON line")
     a = p.parse_args(argv)
     if a.case:

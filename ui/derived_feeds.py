@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -60,6 +61,12 @@ log = logging.getLogger(__name__)
 #: in steady streaming (bench/streams.py)
 LIVE_MIN_INTERVAL_MS = 15000
 
+#: replay keeps this many results per (feed, inputs as of t): scrubbing back costs nothing
+REPLAY_MEMO_SIZE = 512
+#: analyses of one snapshot, computed ahead for each snapshot stamp when replay begins (a chain
+#: takes ~0.1-0.3 s: a step onto a new chain must not wait for it)
+REPLAY_PREFETCH = frozenset({"chain"})
+
 #: analyses whose code imports pandas: held until the docks on screen have painted
 HEAVY = frozenset({"chain", "rotation", "skew_history", "gamma_levels"})
 #: parameters everyone showing the analysis shares, with their defaults
@@ -87,6 +94,9 @@ _VALID: dict[tuple[str, str], Callable[[Any], bool]] = {
     ("movers", "drawdown"): lambda v: v in DRAWDOWN_BASES,
     ("liquidations", "burst_musd"): lambda v: v in BURST_THRESHOLDS_MUSD,
 }
+
+
+_MISSING = object()
 
 
 class StoreLoader:
@@ -148,6 +158,59 @@ class StoreLoader:
         return self._cache.snapshot_at(series_id, time_ms) if self._cache else None
 
 
+def _rotation_rows(store: DataStore, inputs: frozenset[str]) -> dict[str, int]:
+    """Rotation samples hourly bars only at the session closes of the daily bars known: hourly
+    rows after the newest daily bar's day change nothing (models/rotation.py)."""
+    daily = [d for i in inputs if i.endswith(".1d") and (d := store.series(i)) is not None
+             and len(d)]
+    bound = max((int(d.time[-1]) for d in daily), default=None)
+    out = {}
+    for series_id in inputs:
+        data = store.series(series_id)
+        n = -1 if data is None else len(data)
+        if bound is not None and data is not None and not series_id.endswith(".1d"):
+            n = int(data.time.searchsorted(bound + 86_400_000, "left"))
+        out[series_id] = n
+    return out
+
+
+#: analyses whose result depends on fewer rows than those known (their replay fingerprint)
+_NARROW_ROWS: dict[str, Callable[[DataStore, frozenset[str]], dict[str, int]]] = {
+    "rotation": _rotation_rows,
+}
+
+
+def replay_fingerprint(store: DataStore, name: str, inputs: frozenset[str]) -> tuple:
+    """What an analysis reads as of the store's replay time: the rows known of each series and
+    the stamp and revision of each snapshot. Equal fingerprints, equal results."""
+    rows = _NARROW_ROWS[name](store, inputs) if name in _NARROW_ROWS else None
+    out = []
+    for series_id in sorted(inputs):
+        snap = store.snapshot(series_id)
+        if snap is not None:
+            out.append((series_id, snap.time_ms, getattr(snap, "recorded_ms", None)))
+        elif rows is not None:
+            out.append((series_id, rows[series_id]))
+        else:
+            data = store.series(series_id)
+            out.append((series_id, -1 if data is None else len(data)))
+    return tuple(out)
+
+
+def _prefetch(name: str, params: dict[str, Any], series_id: str, cache: Any,
+              stamps: list[int]) -> Any:
+    """Worker: the analysis of each snapshot stamp, as replay would run it there."""
+    revisions = getattr(cache, "keeps_revisions", False)
+    for stamp in stamps:
+        snap = cache.latest_snapshot(series_id, stamp, known_ms=stamp) if revisions else \
+            cache.latest_snapshot(series_id, stamp)
+        if snap is None:
+            continue
+        loader = AsOfLoader(StoreLoader({}, {series_id: snap}, cache, as_of_ms=stamp), stamp)
+        fingerprint = ((series_id, snap.time_ms, getattr(snap, "recorded_ms", None)),)
+        yield fingerprint, ANALYSES[name].run(loader, **params)
+
+
 def feed_key(name: str, params: Mapping[str, Any]) -> str:
     """`rotation(k=2.0, threshold=0.2, window=60)`: stable, readable (job keys, logs)."""
     inner = ", ".join(f"{k}={params[k]}" for k in sorted(params))
@@ -169,12 +232,15 @@ class Subscription:
     """One subscriber's hold on a feed: it gets every new result until `close()`."""
 
     def __init__(self, feeds: DerivedFeeds, name: str, own: dict[str, Any],
-                 slot: Callable[[Any], None]) -> None:
+                 slot: Callable[[Any], None],
+                 on_screen: Callable[[], bool] | None = None) -> None:
         # Weak: the feeds hold their subscriptions; a strong link back would make a cycle.
         self._feeds_ref = weakref.ref(feeds)
         self.name = name
         self.own = own
         self.slot = slot
+        #: whether the subscriber is on screen (a dock behind another's tab is not); None: always
+        self.on_screen = on_screen
         self.key = ""
         self.closed = False
 
@@ -220,13 +286,19 @@ class DerivedFeeds(QObject):
         store.snapshotChanged.connect(self._on_input_changed)
         store.replayChanged.connect(self._on_replay_changed)
         self._replay_ms: int | None = None
+        #: replay: (feed key, fingerprint) -> result; and each running feed's fingerprint
+        self._memo: OrderedDict[tuple[str, tuple], Any] = OrderedDict()
+        self._running_fp: dict[str, tuple] = {}
+        self._request: dict[str, int] = {}  # feed key -> its run's request id
 
     # -- subscribing ------------------------------------------------------------------------
-    def subscribe(self, name: str, slot: Callable[[Any], None], **own: Any) -> Subscription:
-        """`slot(result)` now if the feed has a result, and after each recompute."""
+    def subscribe(self, name: str, slot: Callable[[Any], None], *,
+                  on_screen: Callable[[], bool] | None = None, **own: Any) -> Subscription:
+        """`slot(result)` now if the feed has a result, and after each recompute. In replay a
+        feed whose every subscriber says it is not `on_screen` waits until one is (`recheck`)."""
         if name not in ANALYSES:
             raise KeyError(f"unknown analysis {name!r}")
-        sub = Subscription(self, name, own, slot)
+        sub = Subscription(self, name, own, slot, on_screen)
         self._attach(sub)
         return sub
 
@@ -332,6 +404,8 @@ class DerivedFeeds(QObject):
         entered_or_left = (t_ms is None) != (self._replay_ms is None)
         self._replay_ms = t_ms
         if entered_or_left:
+            self._memo.clear()
+            self._running_fp.clear()
             self._running.clear()
             self._not_before.clear()
             self._dirty.update(self._feeds)
@@ -369,8 +443,10 @@ class DerivedFeeds(QObject):
                 continue  # stays dirty until release()
             if key in self._running and key in self._not_before:
                 continue  # a live change waits for the run on a worker: its result calls back
-            if key in self._running and self.store.replaying:
+            if key in self._running and self.store.replaying and self._out(key):
                 continue  # replay: the latest step runs when this run is back (no backlog)
+            if self.store.replaying and not self._shown(feed):
+                continue  # replay: behind a tab; recomputed when it comes forward (recheck)
             due = self._not_before.get(key, 0.0)
             if due > now:
                 wait = due - now if wait is None else min(wait, due - now)
@@ -387,6 +463,14 @@ class DerivedFeeds(QObject):
     def _submit(self, feed: _Feed) -> None:
         services = self.scheduler.services
         t = self.store.replay_ms
+        if t is not None:
+            fingerprint = replay_fingerprint(self.store, feed.name, feed.inputs)
+            memo = self._memo.get((feed.key, fingerprint), _MISSING)
+            if memo is not _MISSING:  # computed before (a step back, a prefetched chain)
+                self._memo.move_to_end((feed.key, fingerprint))
+                self._deliver(feed.key, memo)
+                return
+            self._running_fp[feed.key] = fingerprint
         loader: Any = StoreLoader(
             {i: d for i in feed.inputs if (d := self.store.series(i)) is not None},
             {i: s for i in feed.inputs if (s := self.store.snapshot(i)) is not None},
@@ -396,14 +480,44 @@ class DerivedFeeds(QObject):
         run = partial(ANALYSES[feed.name].run, loader, **feed.params)
         self._running.add(feed.key)
         self._last_run[feed.key] = time.monotonic() * 1000
-        self.scheduler.run(f"feed:{feed.key}", run,
-                           on_result=lambda value, key=feed.key: self._on_result(key, value),
-                           on_error=lambda exc, key=feed.key: self._on_failed(key, exc))
+        self._request[feed.key] = self.scheduler.run(
+            f"feed:{feed.key}", run,
+            on_result=lambda value, key=feed.key: self._on_result(key, value),
+            on_error=lambda exc, key=feed.key: self._on_failed(key, exc))
+
+    def _out(self, key: str) -> bool:
+        """The feed's run is still on a worker. A run whose result the job runner dropped (a
+        newer request under its key) would otherwise hold the feed back in replay for good."""
+        request = self._request.get(key)
+        if request is not None and self.scheduler.jobs.outstanding(request):
+            return True
+        if key in self._running:
+            log.warning("derived feed %s: its run's result was dropped; recomputing", key)
+        self._running.discard(key)
+        self._running_fp.pop(key, None)
+        return False
 
     def settled(self) -> bool:
         """Released, nothing waiting to recompute and nothing computing (a screenshot waits for
-        this, so the overlays are in the picture)."""
+        this, so the overlays are in the picture). In replay, feeds nobody on screen reads
+        wait, and are not waited for."""
+        if self.store.replaying:
+            lost = [k for k in list(self._running) if not self._out(k)]
+            if lost:  # recompute what they were for
+                self._dirty.update(k for k in lost if k in self._feeds)
+                self._timer.start(0)
+            return self._released and not self._running and not any(
+                (f := self._feeds.get(k)) is not None and self._shown(f) for k in self._dirty)
         return self._released and not self._dirty and not self._running
+
+    @staticmethod
+    def _shown(feed: _Feed) -> bool:
+        return any(sub.on_screen is None or sub.on_screen() for sub in feed.subscribers)
+
+    def recheck(self) -> None:
+        """A dock came forward: its feeds that waited in replay recompute now."""
+        if self._dirty:
+            self._timer.start(0)
 
     def pending_keys(self) -> set[str]:
         """Feeds waiting to recompute or computing (replay's step waits for none left)."""
@@ -412,12 +526,51 @@ class DerivedFeeds(QObject):
     def _on_failed(self, key: str, exc: Exception) -> None:
         """A bug in an analysis: logged with its traceback; the feed keeps its last result."""
         self._running.discard(key)
+        self._running_fp.pop(key, None)
         if key in self._dirty:
             self._timer.start(0)
         log.error("derived feed %s failed", key, exc_info=exc)
 
+    def prefetch(self, snapshot_times: Mapping[str, np.ndarray], start_ms: int,
+                 end_ms: int) -> None:
+        """Replay begins: compute each one-snapshot feed (`REPLAY_PREFETCH`) at every stamp in
+        [start, end] on a worker, into the replay memo."""
+        services = self.scheduler.services
+        if services is None or self.store.replay_ms is None:
+            return
+        for feed in list(self._feeds.values()):
+            if feed.name not in REPLAY_PREFETCH or len(feed.inputs) != 1:
+                continue
+            (series_id,) = feed.inputs
+            times = np.asarray(snapshot_times.get(series_id, ()), dtype=np.int64)
+            stamps = [int(x) for x in times[(times >= start_ms) & (times <= end_ms)]]
+            if not stamps:
+                continue
+            # nearest the cursor first: the steps the trader takes next
+            t = self.store.replay_ms
+            stamps.sort(key=lambda x: abs(x - t))
+            self.scheduler.jobs.run(
+                f"prefetch:{feed.key}", _prefetch, feed.name, dict(feed.params), series_id,
+                services.cache, stamps, on_result=lambda _r: None,
+                on_item=lambda item, key=feed.key: self._remember(key, *item),
+                on_error=lambda exc, key=feed.key: log.error("prefetch of %s failed", key,
+                                                             exc_info=exc))
+
+    def _remember(self, key: str, fingerprint: tuple, value: Any) -> None:
+        if self.store.replay_ms is None:
+            return
+        self._memo[(key, fingerprint)] = value
+        while len(self._memo) > REPLAY_MEMO_SIZE:
+            self._memo.popitem(last=False)
+
     def _on_result(self, key: str, value: Any) -> None:
         self._running.discard(key)
+        fingerprint = self._running_fp.pop(key, None)
+        if fingerprint is not None and self.store.replay_ms is not None:
+            self._remember(key, fingerprint, value)
+        self._deliver(key, value)
+
+    def _deliver(self, key: str, value: Any) -> None:
         if key in self._dirty:  # changed while it ran
             self._timer.start(0)
         feed = self._feeds.get(key)

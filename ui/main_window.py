@@ -226,6 +226,9 @@ class MainWindow(QMainWindow):
             dock.setWidget(QWidget())  # the panel comes when the dock is first on screen
             dock.visibilityChanged.connect(
                 lambda on, key=ptype.cls.key: self.build_panel(key) if on else None)
+            # replay computes only what is on screen: a dock coming forward catches up
+            dock.visibilityChanged.connect(
+                lambda on: QTimer.singleShot(0, self.feeds.recheck) if on else None)
             self.addDockWidget(ptype.area, dock)
             if ptype.tab_with and ptype.tab_with in self.docks:
                 self.tabifyDockWidget(self.docks[ptype.tab_with], dock)

@@ -52,6 +52,9 @@ SPEEDS = (1, 60, 3600)
 PLAY_TICK_MS = 50
 #: the slider's resolution
 SLIDER_STEP_MS = 60_000
+#: the price chart's right edge follows t once it is this share of the span away from t + 2 %
+#: (a few pixels: moving every linked dock's range at each step would cost ~100 ms)
+FOLLOW_SLACK = 0.01
 #: the keys' small step
 NUDGE_MS = MS_PER_HOUR
 REGIME_WORDS = {1: "short squeeze", -1: "long flush"}
@@ -369,6 +372,8 @@ class ReplayController(QObject):
         self._snapshot_times = times
         self._snapshots_pending = False
         self._update_snapshots(self.t_ms or 0)
+        if self._span is not None:
+            self.feeds.prefetch(times, *self._span)
 
     def _on_snapshot_error(self, exc: Exception) -> None:
         self._snapshots_pending = False
@@ -427,6 +432,9 @@ class ReplayController(QObject):
             return
         span = self._follow_span_s
         end = t_ms / 1000 + span * 0.02  # the room the range buttons leave
+        x1 = plot.vb.viewRange()[0][1]
+        if abs(x1 - end) <= span * FOLLOW_SLACK:
+            return  # t is still by the right edge: re-ranging every dock each step costs
         plot.setXRange(end - span, end, padding=0)
         self.window.time_link.publish("prices")
 

@@ -137,7 +137,7 @@ class Panel(QWidget):
 
     def follow(self, analysis: str, slot: Callable[[Any], None], **params: Any) -> Subscription:
         """Receive the results of a derived feed (now, if it has one, and on every change)."""
-        sub = self.ctx.feeds.subscribe(analysis, slot, **params)
+        sub = self.ctx.feeds.subscribe(analysis, slot, on_screen=self.on_screen, **params)
         self._subscriptions.append(sub)
         return sub
 

@@ -795,6 +795,8 @@ class PricesPanel(Panel):
         self._liquidations[result.asset] = result
         if (before.bursts if before is not None else ()) == result.bursts:
             return  # only when the marks change: none yet is no change
+        if result.asset not in self._curves:
+            return  # not on the chart: drawn with the rest if it is ticked
         marks = self._burst_marks.get(result.asset)
         if marks is not None and marks.scene() is not None and before is not None \
                 and before.bursts and result.bursts:
