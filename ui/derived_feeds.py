@@ -67,6 +67,10 @@ REPLAY_MEMO_SIZE = 512
 #: takes ~0.1-0.3 s: a step onto a new chain must not wait for it)
 REPLAY_PREFETCH = frozenset({"chain"})
 
+#: replay holds a step's first results at most this long for the others (ms): at 3600× the
+#: minute liquidations change every tick, and the docks must still move
+HOLD_MAX_MS = 120
+
 #: analyses whose code imports pandas: held until the docks on screen have painted
 HEAVY = frozenset({"chain", "rotation", "skew_history", "gamma_levels"})
 #: parameters everyone showing the analysis shares, with their defaults
@@ -285,11 +289,17 @@ class DerivedFeeds(QObject):
         store.seriesChanged.connect(self._on_input_changed)
         store.snapshotChanged.connect(self._on_input_changed)
         store.replayChanged.connect(self._on_replay_changed)
+        store.replayStepped.connect(self._on_replay_stepped)
+        self._announcing = False
         self._replay_ms: int | None = None
         #: replay: (feed key, fingerprint) -> result; and each running feed's fingerprint
         self._memo: OrderedDict[tuple[str, tuple], Any] = OrderedDict()
         self._running_fp: dict[str, tuple] = {}
         self._request: dict[str, int] = {}  # feed key -> its run's request id
+        #: replay: results held until every feed on screen has its result for the step, so
+        #: the docks change together and each paints once
+        self._held: dict[str, Any] = {}
+        self._held_since = 0.0
 
     # -- subscribing ------------------------------------------------------------------------
     def subscribe(self, name: str, slot: Callable[[Any], None], *,
@@ -404,6 +414,7 @@ class DerivedFeeds(QObject):
         entered_or_left = (t_ms is None) != (self._replay_ms is None)
         self._replay_ms = t_ms
         if entered_or_left:
+            self._held.clear()
             self._memo.clear()
             self._running_fp.clear()
             self._running.clear()
@@ -411,8 +422,22 @@ class DerivedFeeds(QObject):
             self._dirty.update(self._feeds)
             self._timer.start(0)
 
+    @Slot(list)
+    def _on_replay_stepped(self, series_ids: list[str]) -> None:
+        """A replay step: the feeds reading these recompute; if one is on screen, the views
+        hear of the series with its result (`DataStore.hold_step`)."""
+        changed = set(series_ids)
+        hit = [k for k, f in self._feeds.items() if f.inputs & changed]
+        if any(self._shown(self._feeds[k]) for k in hit):
+            self.store.hold_step()
+        self._dirty.update(hit)
+        if hit:
+            self._timer.start(0)
+
     @Slot(str)
     def _on_input_changed(self, series_id: str) -> None:
+        if self._announcing:
+            return  # a replay step's series, handed to the views with the feeds' results
         hit = [k for k, f in self._feeds.items() if series_id in f.inputs]
         if not hit:
             return
@@ -459,6 +484,12 @@ class DerivedFeeds(QObject):
             self._submit(feed)
         if wait is not None:
             self._timer.start(int(wait) + 1)
+        self._flush_if_done()
+
+    def _flush_if_done(self) -> None:
+        """Replay: hand out the held results once no feed on screen is pending."""
+        if (self._held or self.store.unannounced) and not self._step_pending(""):
+            self._flush()
 
     def _submit(self, feed: _Feed) -> None:
         services = self.scheduler.services
@@ -506,7 +537,9 @@ class DerivedFeeds(QObject):
             if lost:  # recompute what they were for
                 self._dirty.update(k for k in lost if k in self._feeds)
                 self._timer.start(0)
-            return self._released and not self._running and not any(
+            self._flush_if_done()
+            return self._released and not self._running and not self._held \
+                and not self.store.unannounced and not any(
                 (f := self._feeds.get(k)) is not None and self._shown(f) for k in self._dirty)
         return self._released and not self._dirty and not self._running
 
@@ -530,6 +563,7 @@ class DerivedFeeds(QObject):
         if key in self._dirty:
             self._timer.start(0)
         log.error("derived feed %s failed", key, exc_info=exc)
+        self._flush_if_done()
 
     def prefetch(self, snapshot_times: Mapping[str, np.ndarray], start_ms: int,
                  end_ms: int) -> None:
@@ -573,6 +607,35 @@ class DerivedFeeds(QObject):
     def _deliver(self, key: str, value: Any) -> None:
         if key in self._dirty:  # changed while it ran
             self._timer.start(0)
+        if self.store.replaying:
+            now = time.monotonic() * 1000
+            if not self._held:
+                self._held_since = now
+            self._held[key] = value
+            if now - self._held_since < HOLD_MAX_MS and self._step_pending(key):
+                return
+            self._flush()  # all in (or held long enough: playback)
+            return
+        self._hand_out(key, value)
+
+    def _flush(self) -> None:
+        """Replay: the step's series to the views, then the held results: one paint a dock."""
+        held, self._held = self._held, {}
+        self._announcing = True
+        try:
+            self.store.announce_step()
+        finally:
+            self._announcing = False
+        for key, value in held.items():
+            self._hand_out(key, value)
+
+    def _step_pending(self, done: str) -> bool:
+        """Another feed on screen is still to recompute or computing."""
+        return any(k != done and (f := self._feeds.get(k)) is not None and self._shown(f)
+                   and (k in self._dirty or (k in self._running and self._out(k)))
+                   for k in (*self._dirty, *self._running))
+
+    def _hand_out(self, key: str, value: Any) -> None:
         feed = self._feeds.get(key)
         if feed is None:
             return  # nobody subscribes any more

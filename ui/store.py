@@ -39,6 +39,9 @@ class DataStore(QObject):
     statusChanged = Signal(str)
     #: replay entered, moved or left: the time shown (UTC epoch ms), or None for live
     replayChanged = Signal(object)
+    #: a replay step changed these series (before `seriesChanged`: the derived feeds hear it
+    #: first and may hold the views' signal until their results are in, `hold_step`)
+    replayStepped = Signal(list)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +57,9 @@ class DataStore(QObject):
         self._replay_snapshots: dict[str, Snapshot] = {}
         self._held_series: dict[str, tuple[SeriesData, int | None]] = {}
         self._held_snapshots: dict[str, Snapshot] = {}
+        #: a replay step's series changes not yet signalled to the views (`announce_step`)
+        self._unannounced: list[str] = []
+        self._hold = False
 
     def series(self, series_id: str) -> SeriesData | None:
         """The series as shown: all of it live, the rows known at t in replay."""
@@ -130,12 +136,35 @@ class DataStore(QObject):
                 SeriesData(data.time[:0], {k: v[:0] for k, v in data.columns.items()})
             self._cut[series_id] = cut
             grew = old is not None and 0 < len(old) < n
-            self._tail_from[series_id] = len(old) if grew else None  # type: ignore[arg-type]
+            tail = len(old) if grew else None  # type: ignore[arg-type]
+            if series_id in self._unannounced:  # the views still draw an earlier cut
+                before = self._tail_from.get(series_id)
+                tail = None if tail is None or before is None else min(tail, before)
+            self._tail_from[series_id] = tail
             changed.append(series_id)
-        for series_id in changed:
-            self.seriesChanged.emit(series_id)
+        self._hold = False
+        if changed:
+            self.replayStepped.emit(changed)
+        self._unannounced.extend(i for i in changed if i not in self._unannounced)
+        if not self._hold:
+            self.announce_step()
         self.replayChanged.emit(t_ms)
         return changed
+
+    @property
+    def unannounced(self) -> bool:
+        return bool(self._unannounced)
+
+    def hold_step(self) -> None:
+        """Called during `replayStepped`: signal this step's series to the views only at
+        `announce_step` (the feeds' results come with it: each dock paints once a step)."""
+        self._hold = True
+
+    def announce_step(self) -> None:
+        """Signal the series that replay steps changed since the last announcement."""
+        ids, self._unannounced = self._unannounced, []
+        for series_id in ids:
+            self.seriesChanged.emit(series_id)
 
     def set_replay_snapshots(self, t_ms: int, snapshots: dict[str, Snapshot | None]) -> None:
         """The snapshots as of `t_ms` (read on a worker); dropped when replay moved on or left
@@ -163,6 +192,7 @@ class DataStore(QObject):
         self._replay_ms = None
         self._cut.clear()
         self._replay_snapshots.clear()
+        self._unannounced.clear()
         held_series, self._held_series = self._held_series, {}
         held_snaps, self._held_snapshots = self._held_snapshots, {}
         for series_id, (data, _tail) in held_series.items():

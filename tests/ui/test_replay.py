@@ -67,8 +67,11 @@ def test_replay_at_t_shows_the_funding_table_and_gamma_levels_known_then(demo_wi
 
     # price and the hourly docks: the last bar is the one closed by t
     assert prices._prepared[BTC_1H].t_raw[-1] * 1000 == T - MS_PER_HOUR
-    squeeze = window.panels["squeeze"].result
-    assert squeeze.hours[-1] == T - MS_PER_HOUR
+    # a dock behind a tab waits in replay, and catches up when it comes forward
+    squeeze = window.panels["squeeze"]
+    window.docks["squeeze"].raise_()
+    qtbot.waitUntil(lambda: squeeze.result is not None
+                    and squeeze.result.hours[-1] == T - MS_PER_HOUR, timeout=15000)
     assert window.replay.bar.time_label.text() == "REPLAY 2026-02-05 20:00 UTC"
     # the price chart kept its span, its right edge at t
     x0, x1 = prices.crosshair.plots[0].vb.viewRange()[0]
