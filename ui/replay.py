@@ -462,6 +462,10 @@ class ReplayBar(QToolBar):
                                       "padding: 2px 8px; border-radius: 3px;")
         self.time_label.setToolTip("The window shows what was known at this moment; live "
                                    "updates wait until you leave replay")
+        # A fixed width: a new time each step must not lay the window out again.
+        widest = self.time_label.fontMetrics().horizontalAdvance("REPLAY 8888-88-88 88:88 UTC")
+        self.time_label.setFixedWidth(widest + 24)
+        self.time_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.addWidget(self.time_label)
         self.prev_button = self._button("◀ Event", "Previous event (regime change, alert)",
                                         lambda: replay.step_event(-1))

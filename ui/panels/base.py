@@ -28,7 +28,7 @@ from ui.derived_feeds import DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
 from ui.settings_file import read_setting
 from ui.store import DataStore
-from ui.time_display import format_time, on_zone_changed, to_datetime, zone_label
+from ui.time_display import on_zone_changed, to_datetime, zone_label
 from ui.time_link import TimeLink
 
 
@@ -306,10 +306,10 @@ class FreshnessLine(QLabel):
         self.refresh_soon()  # after the panel's own __init__: its ids may depend on it
 
     def refresh(self) -> None:
-        t = self.ctx.store.replay_ms
-        if t is not None:  # the sources' state is today's: say what is shown instead
-            text = (f"replay: as known at {format_time(t, '%d %b %H:%M')} {zone_label()}; "
-                    "live updates wait")
+        if self.ctx.store.replaying:  # the sources' state is today's: say what is shown
+            # One text for every step (the replay bar has the time): a new text would lay out
+            # every dock again at each step (~50 ms).
+            text = "replay: as known at the time in the replay bar; live updates wait"
             self.setText(text)
             self.setStyleSheet(f"color: {theme.ACCENT}; font-size: 8pt;")
             self.setToolTip(text)

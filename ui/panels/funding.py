@@ -235,8 +235,11 @@ class FundingPanel(Panel):
         # The weighting's first clause on screen ("OI-weighted (Binance, Bybit)"); all of it,
         # with the venues left out and the hours on equal weights, on hover.
         short = result.weighting.split(";")[0] if result.weighting else "average"
+        # replay before the first "now" snapshot: say why the table is empty
+        no_now = " · no current-rate snapshot known then" \
+            if self.ctx.store.replaying and not result.now else ""
         self.note.setText(f"red: average < 0 · {short}"
-                          + (f" · no data: {', '.join(missing)}" if missing else ""))
+                          + (f" · no data: {', '.join(missing)}" if missing else "") + no_now)
         self.note.setToolTip(result.weighting)
         self._weighting_short = short
         self._set_key(short)

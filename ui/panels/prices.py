@@ -148,6 +148,7 @@ class PricesPanel(Panel):
         self._build_controls()
         self.chart = _PlotLayout()
         self._on_x_range_changed = debounced(self, 250, self._on_view_settled)
+        self._show_last_values_soon = debounced(self, 0, self._show_last_values)
         self.chart.ci.setSpacing(0)
         self.chart.painted.connect(self._mark_painted)
         self.readout = elastic(QLabel(" "))
@@ -412,7 +413,10 @@ class PricesPanel(Panel):
                 self._apply_range()
             elif self.mode == "compare" and stem not in self._rebase_factors:
                 self._on_compare_range()  # arrived after the others: rebase it too
-            self._show_last_values()
+            if self.ctx.store.replaying:  # a step moves every series: one readout for all
+                self._show_last_values_soon()
+            else:
+                self._show_last_values()
         if stem == "btc" and series_id == self._series_id(stem):
             self._place_decoupling_marks()
         if stem in self._burst_marks and series_id == self._series_id(stem):
