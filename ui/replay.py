@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
@@ -463,8 +464,10 @@ class ReplayBar(QToolBar):
         self.time_label.setToolTip("The window shows what was known at this moment; live "
                                    "updates wait until you leave replay")
         # A fixed width: a new time each step must not lay the window out again.
-        widest = self.time_label.fontMetrics().horizontalAdvance("REPLAY 8888-88-88 88:88 UTC")
-        self.time_label.setFixedWidth(widest + 24)
+        bold = QFont(self.time_label.font())
+        bold.setBold(True)
+        widest = QFontMetrics(bold).horizontalAdvance("REPLAY 8888-88-88 88:88 UTC")
+        self.time_label.setFixedWidth(widest + 32)
         self.time_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.addWidget(self.time_label)
         self.prev_button = self._button("◀ Event", "Previous event (regime change, alert)",
