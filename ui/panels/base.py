@@ -310,9 +310,10 @@ class FreshnessLine(QLabel):
             # One text for every step (the replay bar has the time): a new text would lay out
             # every dock again at each step (~50 ms).
             text = "replay: as known at the time in the replay bar; live updates wait"
-            self.setText(text)
-            self.setStyleSheet(f"color: {theme.ACCENT}; font-size: 8pt;")
-            self.setToolTip(text)
+            if self.text() != text:  # a style set again lays the dock out again
+                self.setText(text)
+                self.setStyleSheet(f"color: {theme.ACCENT}; font-size: 8pt;")
+                self.setToolTip(text)
             return
         statuses = [s for i in self._ids() if (s := self.ctx.store.status(i)) is not None]
         text, tone = describe_freshness(statuses, self.ctx.now_ms(), self.ctx.demo)
