@@ -173,3 +173,35 @@ def test_replay_at_reads_iso_times_as_utc_unless_zoned():
         replay_time("yesterday")
     args = build_parser().parse_args(["--demo", "--replay-at", "2026-02-06T16:00"])
     assert args.replay_at == T0 + 40 * MS_PER_HOUR
+
+
+def test_rotation_is_remembered_only_while_what_it_reads_is_unchanged(qtbot, tmp_path):
+    """The replay memo keys rotation by the daily sessions known (ui/derived_feeds.py): two
+    moments with the same key must give the same analysis, computed independently as of each."""
+    from models.analyses import analyse_rotation, rotation_inputs
+    from models.asof import AsOfLoader
+    from services.cache import Cache
+    from services.demo import load_demo
+    from ui.derived_feeds import StoreLoader, replay_fingerprint
+
+    demo = load_demo()
+    inputs = frozenset(rotation_inputs())
+    series = {i: demo.series[i] for i in inputs if i in demo.series}
+    store = DataStore()
+    for series_id, data in series.items():
+        store.set_series(series_id, data)
+    loader = StoreLoader(series, {}, Cache(tmp_path / "c.sqlite"))
+    store.enter_replay(T0)
+    keys = {}
+    for hour in range(0, 48, 3):
+        store.set_replay_time(T0 + hour * MS_PER_HOUR)
+        keys[hour] = replay_fingerprint(store, "rotation", inputs)
+    hours = sorted(keys)
+    same = [(a, b) for a, b in zip(hours, hours[1:], strict=False) if keys[a] == keys[b]]
+    differ = [(a, b) for a, b in zip(hours, hours[1:], strict=False) if keys[a] != keys[b]]
+    assert same and differ  # the key moves with the sessions, not with every hour
+    for a, b in same[:3]:
+        first = analyse_rotation(AsOfLoader(loader, T0 + a * MS_PER_HOUR))
+        second = analyse_rotation(AsOfLoader(loader, T0 + b * MS_PER_HOUR))
+        assert first.same_as(second)
+        assert first.latest_corr == pytest.approx(second.latest_corr)
