@@ -4,6 +4,7 @@ events to step to; the --replay-at time."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -197,8 +198,8 @@ def test_rotation_is_remembered_only_while_what_it_reads_is_unchanged(qtbot, tmp
         store.set_replay_time(T0 + hour * MS_PER_HOUR)
         keys[hour] = replay_fingerprint(store, "rotation", inputs)
     hours = sorted(keys)
-    same = [(a, b) for a, b in zip(hours, hours[1:], strict=False) if keys[a] == keys[b]]
-    differ = [(a, b) for a, b in zip(hours, hours[1:], strict=False) if keys[a] != keys[b]]
+    same = [(a, b) for a, b in itertools.pairwise(hours) if keys[a] == keys[b]]
+    differ = [(a, b) for a, b in itertools.pairwise(hours) if keys[a] != keys[b]]
     assert same and differ  # the key moves with the sessions, not with every hour
     for a, b in same[:3]:
         first = analyse_rotation(AsOfLoader(loader, T0 + a * MS_PER_HOUR))
