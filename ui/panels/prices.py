@@ -834,6 +834,7 @@ class PricesPanel(Panel):
             return
         if prepared is None or not len(prepared.t_raw) or not result.bursts:
             marks.setData([], [])
+            marks._rotor_placed = None
             return
         spec = find_spec(self._series_id(stem))
         bar_seconds = 0.0 if prepared.by_date else ((spec.interval_ms if spec else 0) or 0) / 1e3
@@ -842,9 +843,15 @@ class PricesPanel(Panel):
         xs, closes = closes_at(prepared, ends, bar_seconds)
         shown = result.bursts[len(ends) - len(xs):]  # closes_at drops only the leading ones
         ys = np.log10(closes) if self.log_scale else closes
+        sides = tuple(b.side for b in shown)
+        placed = getattr(marks, "_rotor_placed", None)
+        if placed is not None and placed[2] == sides and np.array_equal(placed[0], xs) \
+                and np.array_equal(placed[1], ys):
+            return  # a new bar after the bursts moves none (each replay step brings one)
         marks.setData(x=xs, y=ys,
-                      symbol=["t1" if b.side == "short" else "t" for b in shown],
-                      brush=[theme.UP if b.side == "short" else theme.DOWN for b in shown])
+                      symbol=["t1" if side == "short" else "t" for side in sides],
+                      brush=[theme.UP if side == "short" else theme.DOWN for side in sides])
+        marks._rotor_placed = (np.array(xs), np.array(ys), sides)
 
     def _on_add_level(self) -> None:
         prepared = self._prepared.get(self._series_id("btc"))
