@@ -4,6 +4,8 @@
     python main.py --demo               the window with the bundled synthetic dataset
     python main.py --screenshot F.png   open, wait for data (≤ 20 s), save a PNG, exit
     python main.py --workspace NAME     open the window in that workspace (Workspaces menu)
+    python main.py --replay-at ISO      open in replay at that moment (UTC unless the time
+                                        names its zone; with --screenshot: a picture of it)
     python main.py list                 the series Rotor knows
     python main.py refresh [SERIES ...] [--start DATE] [--end DATE]
     python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
@@ -64,6 +66,20 @@ class _PrintVersion(argparse.Action):
         raise SystemExit(0)
 
 
+def replay_time(text: str) -> int:
+    """An ISO 8601 moment as UTC epoch ms (naive times are UTC)."""
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time like 2026-02-05T20:00 or 2026-02-05T20:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
 def build_parser() -> argparse.ArgumentParser:
     prog = "rotor" if os.path.basename(sys.argv[0]).startswith("rotor") else "main.py"
     parser = _Parser(prog=prog, description="Rotor: cross-asset rotation charts for traders")
@@ -75,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open the window, wait for data, save a PNG and exit")
     parser.add_argument("--workspace", metavar="NAME",
                         help="open the window in this workspace (e.g. \"Squeeze watch\")")
+    parser.add_argument("--replay-at", metavar="ISO", type=replay_time,
+                        help="open in replay at this moment, e.g. 2026-02-05T20:00 (UTC "
+                             "unless a zone is given)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.add_parser("list", help="print every series id with its source, symbol, kind, interval")
     refresh = sub.add_parser("refresh", help="fetch series into the cache")
@@ -243,8 +262,8 @@ def run_gui(args: argparse.Namespace) -> int:
 
     window.allDocksPainted.connect(on_all_painted)
 
-    if args.screenshot:
-        _schedule_screenshot(window, args.screenshot)
+    if args.screenshot or args.replay_at is not None:
+        _schedule_screenshot(window, args.screenshot, args.replay_at)
     window.show()
     code = app.exec()
     if window.workers_left:
@@ -255,7 +274,9 @@ def run_gui(args: argparse.Namespace) -> int:
     return code
 
 
-def _schedule_screenshot(window, path: str) -> None:
+def _schedule_screenshot(window, path: str | None, replay_at: int | None = None) -> None:
+    """Once the docks show data: enter replay at `replay_at` (if given) and wait until every
+    dock shows that moment; then save `path` (if given) and close."""
     from PySide6.QtCore import QTimer
 
     started = time.monotonic()
@@ -265,9 +286,15 @@ def _schedule_screenshot(window, path: str) -> None:
     def check() -> None:
         waited = time.monotonic() - started
         ready = window.panels_have_data() and window.workspaces.is_started
+        if ready and replay_at is not None:
+            if not window.replay.active:
+                window.replay.enter(replay_at)
+            ready = window.replay.settled()
         if not ready and waited < SCREENSHOT_TIMEOUT_S:
             return
         timer.stop()
+        if path is None:
+            return
         if waited >= SCREENSHOT_TIMEOUT_S:
             sys.stderr.write("rotor: warning: panels had no data after "
                              f"{SCREENSHOT_TIMEOUT_S:.0f} s; saving what is shown\n")
@@ -294,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().error("--screenshot cannot be combined with a command")
         if args.workspace:
             build_parser().error("--workspace cannot be combined with a command")
+        if args.replay_at is not None:
+            build_parser().error("--replay-at cannot be combined with a command")
         return run_command(args)
     return run_gui(args)
 

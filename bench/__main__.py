@@ -8,6 +8,8 @@
                                     the live window streaming (bench/streams.py)
     python -m bench --case alerts --reps 3 --n 2000
                                     alert rules: per new row and back-test (bench/alerts.py)
+    python -m bench --case replay --json
+                                    replay steps and 3600× playback (bench/replay.py)
 
 Method and targets: docs/performance.md.
 Progress goes to stderr; stdout carries only the JSON.
@@ -79,6 +81,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "alerts":
         from bench.alerts import alerts
         res = alerts(a.reps, a.n)
+    elif a.case == "replay":
+        from bench.replay import replay
+        res = replay(play_s=a.play_s)
     else:
         raise SystemExit(f"unknown case {a.case!r}")
     res.setdefault("status", "ok")
@@ -138,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--burst-rate", type=float, default=2000.0,
                    help="streams: liquidation messages a second in the burst")
     p.add_argument("--burst-s", type=float, default=10.0, help="streams: burst length")
+    p.add_argument("--play-s", type=float, default=10.0, help="replay: playback at 3600×")
     p.add_argument("--json", action="store_true", help="print the case result as one JSON line")
     a = p.parse_args(argv)
     if a.case:

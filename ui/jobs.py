@@ -83,6 +83,10 @@ class JobRunner(QObject):
     def closing(self) -> bool:
         return self._closing
 
+    def outstanding(self, request_id: int) -> bool:
+        """The job was submitted and its result (or failure) not handled yet."""
+        return request_id in self._jobs
+
     @property
     def abandoned(self) -> int:
         """Jobs past their deadline whose worker has not returned yet."""

@@ -45,6 +45,7 @@ from ui.panels.sources import SourcesPanel
 from ui.panels.squeeze import SqueezePanel
 from ui.panels.volatility import VolatilityPanel
 from ui.preferences import load_preferences
+from ui.replay import ReplayController
 from ui.scheduler import Scheduler
 from ui.settings_dialog import SettingsDialog, apply_preferences
 from ui.settings_file import layout_text, read_layout, read_setting
@@ -166,6 +167,8 @@ class MainWindow(QMainWindow):
         # its market is open (ui/market_hours.py); both start once the docks have painted.
         self.streams = StreamBridge(self.scheduler, self.store, self.status, parent=self)
         self.market_hours = MarketHoursCadence(self.scheduler, self.symbols.feed_param, self)
+        #: replay: every dock as of one moment (ui/replay.py, docs/replay.md)
+        self.replay = ReplayController(self)
 
         self._sized_once = False
         #: the built panels; a dock behind another's tab gets its panel when first shown
@@ -223,6 +226,9 @@ class MainWindow(QMainWindow):
             dock.setWidget(QWidget())  # the panel comes when the dock is first on screen
             dock.visibilityChanged.connect(
                 lambda on, key=ptype.cls.key: self.build_panel(key) if on else None)
+            # replay computes only what is on screen: a dock coming forward catches up
+            dock.visibilityChanged.connect(
+                lambda on: QTimer.singleShot(0, self.feeds.recheck) if on else None)
             self.addDockWidget(ptype.area, dock)
             if ptype.tab_with and ptype.tab_with in self.docks:
                 self.tabifyDockWidget(self.docks[ptype.tab_with], dock)
@@ -454,6 +460,7 @@ class MainWindow(QMainWindow):
         """A restored state also restores the banner bar's visibility from when it was saved:
         the demo banner must stay, and a live session must not get an empty strip."""
         self._banner_bar.setVisible(bool(self.banner.text()))
+        self.replay.bar.setVisible(self.replay.active)  # never a saved replay bar when live
 
     # -- services, status, notices ------------------------------------------------------------
     @Slot(object)
@@ -465,6 +472,7 @@ class MainWindow(QMainWindow):
         stay on screen), the scheduler reads the live cache, then the network."""
         if not self.scheduler.demo:
             return
+        self.replay.leave()
         self.store.demo = False
         self.store.clear()
         self.show_banner("")

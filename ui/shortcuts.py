@@ -78,6 +78,15 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("redoDrawing", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo a change to the drawings"),
     Shortcut("deleteDrawing", ("Delete",), "Delete the selected drawing"),
     Shortcut("addSymbol", ("Ctrl+K",), "Add a symbol (a Binance pair or a Yahoo ticker)…"),
+    # Replay (ui/replay.py): the keys below the first work while replaying.
+    Shortcut("replayToggle", ("Ctrl+R",), "Replay: show every dock as of the time cursor (or a "
+                                          "day before the data's end) / back to live"),
+    Shortcut("replayPlay", ("Space",), "Replay: play / pause"),
+    Shortcut("replaySpeed", ("S",), "Replay: next speed (1×, 60×, 3600×)"),
+    Shortcut("replayNextEvent", ("]",), "Replay: next event (regime change, alert firing)"),
+    Shortcut("replayPreviousEvent", ("[",), "Replay: previous event"),
+    Shortcut("replayForward", (".",), "Replay: one hour later"),
+    Shortcut("replayBack", (",",), "Replay: one hour earlier"),
 )
 BY_NAME = {s.name: s for s in SHORTCUTS}
 
@@ -124,6 +133,7 @@ class Shortcuts(QObject):
         file_menu.insertSeparator(first)
         self._add("cancelDrawing", self.cancel_drawing)
         self._add("showShortcuts", self.show_help, menu=window.help_menu)
+        self._add_replay_actions()
         self._add_drawing_actions()
         for name in ("refreshAction", "settingsAction"):  # actions the File menu made itself
             action = window.findChild(QAction, name)
@@ -152,6 +162,32 @@ class Shortcuts(QObject):
         self.window.addAction(action)  # active without a menu too
         self.actions[name] = action
         return action
+
+    def _add_replay_actions(self) -> None:
+        """Ctrl+R in the View menu; the others only while replaying (Space, S, [ ] , . are
+        left to the widgets otherwise)."""
+        window = self.window
+        window.view_menu.addSeparator()
+        toggle = self._add("replayToggle", lambda: window.replay.toggle(),
+                           menu=window.view_menu)
+        toggle.setText("&Replay (every dock as of a moment)")
+        while_replaying = [
+            self._add("replayPlay", lambda: window.replay.toggle_play()),
+            self._add("replaySpeed", lambda: window.replay.cycle_speed()),
+            self._add("replayNextEvent", lambda: window.replay.step_event(+1)),
+            self._add("replayPreviousEvent", lambda: window.replay.step_event(-1)),
+            self._add("replayForward", lambda: window.replay.nudge(+1)),
+            self._add("replayBack", lambda: window.replay.nudge(-1)),
+        ]
+
+        def on_time(t_ms: object) -> None:
+            for action in while_replaying:
+                action.setEnabled(t_ms is not None)
+            toggle.setText("Leave &replay (back to live)" if t_ms is not None
+                           else "&Replay (every dock as of a moment)")
+
+        on_time(None)
+        window.replay.timeChanged.connect(on_time)
 
     def _on_prices(self, act: Callable[[Any], object]) -> None:
         prices = self.window.panels.get("prices")

@@ -50,7 +50,9 @@ class UiContext:
         return self.store.demo
 
     def now_ms(self) -> int:
-        return self.scheduler.now_ms()
+        """The wall clock, or in replay the moment shown (countdowns and ages read as of it)."""
+        t = self.store.replay_ms
+        return t if t is not None else self.scheduler.now_ms()
 
 
 def symbol_params(ctx: UiContext) -> dict[str, Any]:
@@ -135,7 +137,7 @@ class Panel(QWidget):
 
     def follow(self, analysis: str, slot: Callable[[Any], None], **params: Any) -> Subscription:
         """Receive the results of a derived feed (now, if it has one, and on every change)."""
-        sub = self.ctx.feeds.subscribe(analysis, slot, **params)
+        sub = self.ctx.feeds.subscribe(analysis, slot, on_screen=self.on_screen, **params)
         self._subscriptions.append(sub)
         return sub
 
@@ -300,15 +302,28 @@ class FreshnessLine(QLabel):
         self._ages.timeout.connect(self.refresh)
         self._ages.start()
         on_zone_changed(self.refresh)
+        ctx.store.replayChanged.connect(self._on_replay)  # a method: goes with the label
         self.refresh_soon()  # after the panel's own __init__: its ids may depend on it
 
     def refresh(self) -> None:
+        if self.ctx.store.replaying:  # the sources' state is today's: say what is shown
+            # One text for every step (the replay bar has the time): a new text would lay out
+            # every dock again at each step (~50 ms).
+            text = "replay: as known at the time in the replay bar; live updates wait"
+            if self.text() != text:  # a style set again lays the dock out again
+                self.setText(text)
+                self.setStyleSheet(f"color: {theme.ACCENT}; font-size: 8pt;")
+                self.setToolTip(text)
+            return
         statuses = [s for i in self._ids() if (s := self.ctx.store.status(i)) is not None]
         text, tone = describe_freshness(statuses, self.ctx.now_ms(), self.ctx.demo)
         self.setText(text)
         self.setStyleSheet(f"color: {tone_color(tone)}; font-size: 8pt;")
         errors = [f"{s.series_id}: {s.last_error}" for s in statuses if s.last_error]
         self.setToolTip("\n".join(errors[:10]) or text)
+
+    def _on_replay(self, _t_ms: object) -> None:
+        self.refresh_soon()
 
     def stop(self) -> None:
         self._ages.stop()

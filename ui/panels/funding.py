@@ -173,6 +173,12 @@ class FundingPanel(Panel):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self._fit = FitColumns(self.table)  # headers never cut ("lext fundin")
         self.table.setSortingEnabled(True)
+        self._no_now = QLabel("No current-rate snapshot was known at this time",
+                              self.table.viewport())
+        self._no_now.setStyleSheet(f"color: {theme.MUTED};")
+        self._no_now.move(8, 8)
+        self._no_now.adjustSize()
+        self._no_now.hide()
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.chart)
@@ -314,6 +320,8 @@ class FundingPanel(Panel):
                 for venue, r in now.items()]
         # Refilled only when a value changed: the feed recomputes with every forming hourly
         # bar, and each replaced coloured cell keeps references to None under PySide 6.11.
+        # replay before the first "now" snapshot: say why the table is empty
+        self._no_now.setVisible(not rows and self.ctx.store.replaying)
         shown = repr(rows)  # NaN-safe, unlike ==
         if shown == self._now_shown:
             return

@@ -148,6 +148,7 @@ class PricesPanel(Panel):
         self._build_controls()
         self.chart = _PlotLayout()
         self._on_x_range_changed = debounced(self, 250, self._on_view_settled)
+        self._show_last_values_soon = debounced(self, 0, self._show_last_values)
         self.chart.ci.setSpacing(0)
         self.chart.painted.connect(self._mark_painted)
         self.readout = elastic(QLabel(" "))
@@ -412,7 +413,10 @@ class PricesPanel(Panel):
                 self._apply_range()
             elif self.mode == "compare" and stem not in self._rebase_factors:
                 self._on_compare_range()  # arrived after the others: rebase it too
-            self._show_last_values()
+            if self.ctx.store.replaying:  # a step moves every series: one readout for all
+                self._show_last_values_soon()
+            else:
+                self._show_last_values()
         if stem == "btc" and series_id == self._series_id(stem):
             self._place_decoupling_marks()
         if stem in self._burst_marks and series_id == self._series_id(stem):
@@ -795,6 +799,8 @@ class PricesPanel(Panel):
         self._liquidations[result.asset] = result
         if (before.bursts if before is not None else ()) == result.bursts:
             return  # only when the marks change: none yet is no change
+        if result.asset not in self._curves:
+            return  # not on the chart: drawn with the rest if it is ticked
         marks = self._burst_marks.get(result.asset)
         if marks is not None and marks.scene() is not None and before is not None \
                 and before.bursts and result.bursts:
@@ -828,6 +834,7 @@ class PricesPanel(Panel):
             return
         if prepared is None or not len(prepared.t_raw) or not result.bursts:
             marks.setData([], [])
+            marks._rotor_placed = None
             return
         spec = find_spec(self._series_id(stem))
         bar_seconds = 0.0 if prepared.by_date else ((spec.interval_ms if spec else 0) or 0) / 1e3
@@ -836,9 +843,15 @@ class PricesPanel(Panel):
         xs, closes = closes_at(prepared, ends, bar_seconds)
         shown = result.bursts[len(ends) - len(xs):]  # closes_at drops only the leading ones
         ys = np.log10(closes) if self.log_scale else closes
+        sides = tuple(b.side for b in shown)
+        placed = getattr(marks, "_rotor_placed", None)
+        if placed is not None and placed[2] == sides and np.array_equal(placed[0], xs) \
+                and np.array_equal(placed[1], ys):
+            return  # a new bar after the bursts moves none (each replay step brings one)
         marks.setData(x=xs, y=ys,
-                      symbol=["t1" if b.side == "short" else "t" for b in shown],
-                      brush=[theme.UP if b.side == "short" else theme.DOWN for b in shown])
+                      symbol=["t1" if side == "short" else "t" for side in sides],
+                      brush=[theme.UP if side == "short" else theme.DOWN for side in sides])
+        marks._rotor_placed = (np.array(xs), np.array(ys), sides)
 
     def _on_add_level(self) -> None:
         prepared = self._prepared.get(self._series_id("btc"))
