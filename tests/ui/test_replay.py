@@ -18,10 +18,15 @@ BTC_1H = price_id("btc", "1h")
 
 
 def _snapshot_known_at(cache, series_id: str, t_ms: int):
-    """Independently of the window: the snapshot stamped last at or before t."""
+    """Independently of the window: the snapshot stamped last at or before t, in the revision
+    recorded by t (the demo's 5 Feb 19:59 BTC chain was corrected at 23:00: docs/replay.md)."""
     times = np.asarray(cache.snapshot_times(series_id), dtype=np.int64)
     times = times[times <= t_ms]
-    return cache.snapshot_at(series_id, int(times.max())) if len(times) else None
+    if not len(times):
+        return None
+    known = [s for s in cache.snapshot_revisions(series_id, int(times.max()))
+             if s.recorded_ms <= t_ms]
+    return known[-1] if known else cache.snapshot_revisions(series_id, int(times.max()))[0]
 
 
 def _settled(window, qtbot) -> None:
@@ -57,6 +62,8 @@ def test_replay_at_t_shows_the_funding_table_and_gamma_levels_known_then(demo_wi
     snap = _snapshot_known_at(cache, options_id("btc"), T)
     assert snap is not None and snap.time_ms < live_chain.time_ms
     by_hand = chain_analysis("btc", snap)
+    corrected = cache.snapshot_at(options_id("btc"), snap.time_ms)  # recorded after t
+    assert corrected.recorded_ms > T and chain_analysis("btc", corrected).flip != by_hand.flip
     shown = window.panels["options"].view
     assert shown.time_ms == snap.time_ms
     assert (shown.flip, shown.call_wall, shown.put_wall) == pytest.approx(
