@@ -245,6 +245,9 @@ class Subscription:
         self.slot = slot
         #: whether the subscriber is on screen (a dock behind another's tab is not); None: always
         self.on_screen = on_screen
+        #: replay: a result held while the subscriber was off screen (handed over by recheck)
+        self.held: Any = None
+        self.has_held = False
         self.key = ""
         self.closed = False
 
@@ -415,6 +418,9 @@ class DerivedFeeds(QObject):
         self._replay_ms = t_ms
         if entered_or_left:
             self._held.clear()
+            for feed in self._feeds.values():
+                for sub in feed.subscribers:
+                    sub.held, sub.has_held = None, False
             self._memo.clear()
             self._running_fp.clear()
             self._running.clear()
@@ -548,7 +554,13 @@ class DerivedFeeds(QObject):
         return any(sub.on_screen is None or sub.on_screen() for sub in feed.subscribers)
 
     def recheck(self) -> None:
-        """A dock came forward: its feeds that waited in replay recompute now."""
+        """A dock came forward: its feeds that waited in replay recompute now, and results held
+        for it while it was off screen are handed over."""
+        for feed in list(self._feeds.values()):
+            for sub in list(feed.subscribers):
+                if sub.has_held and (sub.on_screen is None or sub.on_screen()):
+                    value, sub.held, sub.has_held = sub.held, None, False
+                    sub.slot(value)
         if self._dirty:
             self._timer.start(0)
 
@@ -641,5 +653,12 @@ class DerivedFeeds(QObject):
             return  # nobody subscribes any more
         feed.value = value
         feed.has_value = True
+        replaying = self.store.replaying
         for sub in list(feed.subscribers):
+            if replaying and sub.on_screen is not None and not sub.on_screen():
+                # a feed shared with a dock on screen (the chain: the price chart's gamma
+                # levels): the hidden dock draws once, when it comes forward
+                sub.held, sub.has_held = value, True
+                continue
+            sub.held, sub.has_held = None, False
             sub.slot(value)

@@ -64,8 +64,13 @@ def test_replay_at_t_shows_the_funding_table_and_gamma_levels_known_then(demo_wi
     by_hand = chain_analysis("btc", snap)
     corrected = cache.snapshot_at(options_id("btc"), snap.time_ms)  # recorded after t
     assert corrected.recorded_ms > T and chain_analysis("btc", corrected).flip != by_hand.flip
-    shown = window.panels["options"].view
-    assert shown.time_ms == snap.time_ms
+    # the options dock shares the chain feed with the price chart; behind its tab it draws
+    # when it comes forward
+    window.docks["options"].raise_()
+    options = window.panels["options"]
+    qtbot.waitUntil(lambda: options.view is not None and options.view.time_ms == snap.time_ms,
+                    timeout=15000)
+    shown = options.view
     assert (shown.flip, shown.call_wall, shown.put_wall) == pytest.approx(
         (by_hand.flip, by_hand.call_wall, by_hand.put_wall))
     prices = window.panels["prices"]
