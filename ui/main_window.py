@@ -22,15 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.alerts import RuleBook
 from models.drawings import DrawingBook, levels_from_setting
 from models.symbols import SymbolList
 from services.app import AppServices
 from ui import theme
+from ui.alerts import AlertEngine
 from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
 from ui.export_actions import ExportActions
 from ui.gui_collector import collect_on_gui_thread
 from ui.market_hours import MarketHoursCadence
+from ui.panels.alert_log import AlertLogPanel
+from ui.panels.alert_rules import AlertRulesPanel
 from ui.panels.base import Panel, UiContext
 from ui.panels.basis import BasisPanel
 from ui.panels.drawings import DrawingsPanel
@@ -101,6 +105,8 @@ def panel_types() -> list[PanelType]:
         PanelType(SourcesPanel, right, tab_with="movers"),
         PanelType(DrawingsPanel, right, tab_with="sources"),
         PanelType(LiquidationsPanel, right, tab_with="movers"),
+        PanelType(AlertLogPanel, right, tab_with="movers"),
+        PanelType(AlertRulesPanel, right, tab_with="movers"),
     ]
 
 
@@ -145,8 +151,12 @@ class MainWindow(QMainWindow):
         #: every asset's drawings and the user's symbols: sections of the current workspace
         self.drawings = DrawingBook()
         self.symbols = SymbolList()
+        #: the workspace's alert rules (section "alerts"), evaluated by the engine (ui/alerts.py)
+        self.alert_rules = RuleBook()
+        self.alerts = AlertEngine(self.alert_rules, self.store, self.feeds, self.scheduler,
+                                  self.time_link, self)
         self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link,
-                             drawings=self.drawings, symbols=self.symbols)
+                             drawings=self.drawings, symbols=self.symbols, alerts=self.alerts)
         # First to hear of a change: the series and names exist before the panels look.
         self.symbol_sync = SymbolSync(self.symbols, self.scheduler, self)
 
@@ -187,6 +197,7 @@ class MainWindow(QMainWindow):
         # a drawing may sit on a user symbol's chart).
         self.workspaces.register_section("symbols", self.symbols)
         self.workspaces.register_section("drawings", self.drawings)
+        self.workspaces.register_section("alerts", self.alert_rules)
         self.workspaces.started.connect(self._take_over_old_levels)
         self.workspaces.start(workspace)
         if demo:
@@ -535,6 +546,7 @@ class MainWindow(QMainWindow):
         # Its sockets close and threads join on a worker the wait below covers.
         self.streams.stop(timeout_s=max(0.1, wait_ms / 1000 * STREAM_STOP_SHARE))
         self.workers_left = not self.scheduler.shutdown(wait_ms)
+        self.alerts.close()  # after the workers: none may submit to the service any more
         if self.workers_left:
             log.warning("workers still running at shutdown (waited %d ms of %d)", wait_ms,
                         self.shutdown_msecs)

@@ -1,0 +1,480 @@
+"""Alert rules: the workspace's rules, to switch on and off, edit, add from the shipped examples
+and back-test on the cached history.
+
+The list's check boxes enable a rule at once. The editor holds a draft of the selected rule: a
+form for the common conditions (one comparison of a series or derived column with a value or
+another column, change over a window) and the rule's JSON for everything else (docs/alerts.md).
+Both are checked as they are typed (`models.alerts.validate_rule_json`); Save stays disabled
+while the draft has a problem, and the problem is shown in words. A draft survives switching to
+another rule until it is saved or reverted.
+
+Back-test runs `models.alerts.backtest` for the draft (or the saved rule) on a worker over the
+cache: its firings are listed (a click shows the moment on the charts) and marked on the price
+chart (ui/alerts.py `AlertEngine.set_backtest`). The dock reads and edits only `ctx.alerts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from models.alerts import (
+    Rule,
+    RuleError,
+    backtest,
+    rule_from_json,
+    rule_operands,
+    rule_to_json,
+    validate_rule_json,
+)
+from ui import theme
+from ui.alert_table import FiringTable
+from ui.panels.base import Panel, UiContext, debounced, elastic
+from ui.table_fit import FitColumns
+from ui.time_display import format_time, zone_label
+
+BACKTEST_COLUMNS = ("true_since", "fired", "rule", "summary")
+RULE_COLUMNS = ("On", "Rule", "Reads")
+#: problems listed under the editor (the rest are counted)
+SHOWN_PROBLEMS = 4
+
+
+def json_problems(text: str) -> tuple[Any, list[str]]:
+    """The draft's JSON and what is wrong with it, in words ([] when it can be saved)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, [f"not valid JSON: line {e.lineno}, column {e.colno}: {e.msg}"]
+    return obj, validate_rule_json(obj)
+
+
+def rule_text(rule: Rule) -> str:
+    return json.dumps(rule_to_json(rule), indent=2, ensure_ascii=False)
+
+
+def unique_id(wanted: str, taken: set[str]) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3` … when a rule of the book has it already."""
+    if wanted not in taken:
+        return wanted
+    n = 2
+    while f"{wanted}-{n}" in taken:
+        n += 1
+    return f"{wanted}-{n}"
+
+
+class AlertRulesPanel(Panel):
+    key = "alert_rules"
+    title = "Alert rules"
+
+    def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
+        super().__init__(ctx, parent)
+        self.engine = ctx.alerts
+        self.book = self.engine.book if self.engine is not None else None
+        self._ids: list[str] = []
+        self._selected: str | None = None
+        self._drafts: dict[str, str] = {}  # rule id -> unsaved JSON text
+        self._examples: list[Rule] = []
+        self._filling = False
+
+        # -- the buttons
+        buttons = QHBoxLayout()
+        self.add_button = QToolButton(text="Add example")
+        self.add_button.setObjectName("alertRulesAdd")
+        self.add_button.setToolTip("Add one of the shipped example rules (it starts switched "
+                                   "off: back-test it, then tick it)")
+        self.add_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.add_menu = QMenu(self)
+        self.add_button.setMenu(self.add_menu)
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setObjectName("alertRulesDelete")
+        self.delete_button.clicked.connect(self._delete)
+        self.backtest_button = QPushButton("Back-test")
+        self.backtest_button.setObjectName("alertRulesBacktest")
+        self.backtest_button.setToolTip("When would this rule have fired? Runs it over the "
+                                        "cached history; the firings are listed and starred "
+                                        "on the price chart")
+        self.backtest_button.clicked.connect(self.run_backtest)
+        for button in (self.add_button, self.delete_button, self.backtest_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+
+        # -- the rules
+        self.table = QTableWidget(0, len(RULE_COLUMNS))
+        self.table.setObjectName("alertRulesTable")
+        self.table.setHorizontalHeaderLabels(list(RULE_COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setWordWrap(False)
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+        self.table.itemChanged.connect(self._on_item_changed)
+        self._fit = FitColumns(self.table)
+        self.empty = QLabel("No rules in this workspace: add a shipped example with "
+                            "“Add example”, then edit it.")
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet(f"color: {theme.MUTED};")
+
+        # -- the editor: JSON (the form joins it when the schema allows, see _build_form)
+        self.editor = QPlainTextEdit()
+        self.editor.setObjectName("alertRuleJson")
+        self.editor.setFont(QFont("monospace", 9))
+        self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.editor.setPlaceholderText("Select a rule to edit its JSON")
+        self.editor.textChanged.connect(self._on_text_changed)
+        self.problems = QLabel("")
+        self.problems.setObjectName("alertRuleProblems")
+        self.problems.setWordWrap(True)
+        self.problems.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_button = QPushButton("Save")
+        self.save_button.setObjectName("alertRuleSave")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.setObjectName("alertRuleRevert")
+        self.revert_button.setToolTip("Forget the unsaved edits of this rule")
+        self.revert_button.clicked.connect(self._revert)
+        save_row = QHBoxLayout()
+        save_row.addWidget(self.problems, 1)
+        save_row.addWidget(self.revert_button, 0, Qt.AlignmentFlag.AlignTop)
+        save_row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
+        json_page = QWidget()
+        json_layout = QVBoxLayout(json_page)
+        json_layout.setContentsMargins(0, 0, 0, 0)
+        json_layout.addWidget(self.editor, 1)
+
+        # -- back-test results
+        self.backtest_table = FiringTable(BACKTEST_COLUMNS, self._jump)
+        self.backtest_table.setObjectName("alertBacktestTable")
+        self.backtest_note = elastic(QLabel("Back-test a rule to see when it would have fired."))
+        self.backtest_note.setWordWrap(True)
+        self.backtest_note.setStyleSheet(f"color: {theme.MUTED};")
+        backtest_page = QWidget()
+        backtest_layout = QVBoxLayout(backtest_page)
+        backtest_layout.setContentsMargins(0, 0, 0, 0)
+        backtest_layout.addWidget(self.backtest_note)
+        backtest_layout.addWidget(self.backtest_table, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("alertRuleTabs")
+        self.form = self._build_form()
+        if self.form is not None:
+            self.tabs.addTab(self.form, "Form")
+        self.tabs.addTab(json_page, "JSON")
+        self.tabs.addTab(backtest_page, "Back-test")
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addWidget(self.tabs, 1)
+        lower_layout.addLayout(save_row)
+        upper = QWidget()
+        upper_layout = QVBoxLayout(upper)
+        upper_layout.setContentsMargins(0, 0, 0, 0)
+        upper_layout.addWidget(self.empty)
+        upper_layout.addWidget(self.table, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(upper)
+        self.splitter.addWidget(lower)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(buttons)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.demo_badge, 0, Qt.AlignmentFlag.AlignRight)
+        self.freshness.stop()  # no series of its own: no freshness line
+        self.freshness.setVisible(False)
+
+        self._refill_soon = debounced(self, 0, self.refill)
+        if self.book is not None:
+            self.book.add_listener(self._refill_soon)
+        self._load_examples()
+        self.refill()
+
+    def _build_form(self) -> QWidget | None:
+        return None
+
+    def has_data(self) -> bool:
+        return True  # an empty list is what there is to show
+
+    def shutdown(self) -> None:
+        if self.book is not None:
+            self.book.remove_listener(self._refill_soon)
+        super().shutdown()
+
+    # -- the list -------------------------------------------------------------------------------
+    def rules(self) -> list[Rule]:
+        return list(self.book.rules) if self.book is not None else []
+
+    def refill(self) -> None:
+        rules = self.rules()
+        self._ids = [r.id for r in rules]
+        self._drafts = {i: t for i, t in self._drafts.items() if i in self._ids}
+        self._filling = True
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rules))
+        for row, rule in enumerate(rules):
+            on = QTableWidgetItem("")
+            on.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled |
+                        Qt.ItemFlag.ItemIsSelectable)
+            on.setCheckState(Qt.CheckState.Checked if rule.enabled else Qt.CheckState.Unchecked)
+            on.setToolTip("Evaluate this rule on every new row of its inputs")
+            name = rule.name + (" •" if rule.id in self._drafts else "")
+            name_item = QTableWidgetItem(name)
+            name_item.setToolTip(f"{rule.name} ({rule.id})" + (
+                "\nunsaved edits in the editor" if rule.id in self._drafts else ""))
+            reads = ", ".join(sorted({op.id for op in rule_operands(rule)}))
+            reads_item = QTableWidgetItem(reads)
+            reads_item.setToolTip(reads)
+            for col, item in enumerate((on, name_item, reads_item)):
+                self.table.setItem(row, col, item)
+        self.table.blockSignals(False)
+        self._filling = False
+        self.empty.setVisible(not rules)
+        self._fit.refit()
+        if self._selected not in self._ids:
+            self._selected = self._ids[0] if self._ids else None
+        self._show_selection()
+        self._note_painted()
+
+    def _show_selection(self) -> None:
+        row = self._ids.index(self._selected) if self._selected in self._ids else -1
+        self.table.blockSignals(True)
+        if row < 0:
+            self.table.clearSelection()
+        else:
+            self.table.selectRow(row)
+        self.table.blockSignals(False)
+        self._load_editor()
+
+    def _on_row_selected(self) -> None:
+        rows = {index.row() for index in self.table.selectedIndexes()}
+        row = min(rows) if rows else -1
+        chosen = self._ids[row] if 0 <= row < len(self._ids) else None
+        if chosen != self._selected:
+            self._selected = chosen
+            self._load_editor()
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() != 0 or self.book is None:
+            return
+        rule = self.rule(self._ids[item.row()])
+        on = item.checkState() == Qt.CheckState.Checked
+        if rule is not None and rule.enabled != on:
+            self.book.set_rule(dataclasses.replace(rule, enabled=on))
+
+    def rule(self, rule_id: str | None) -> Rule | None:
+        return next((r for r in self.rules() if r.id == rule_id), None)
+
+    def select(self, rule_id: str) -> None:
+        self._selected = rule_id
+        self._show_selection()
+
+    # -- adding and deleting ----------------------------------------------------------------------
+    def _load_examples(self) -> None:
+        """The shipped example rules, read on a worker (they are package files)."""
+        from services.alerts_files import shipped_rules
+
+        self.add_button.setEnabled(False)
+        self.ctx.scheduler.run("alerts:examples", shipped_rules, on_result=self._on_examples,
+                               on_error=self._on_examples_failed)
+
+    def _on_examples(self, rules: list[Rule]) -> None:
+        self._examples = list(rules)
+        self.add_menu.clear()
+        for rule in self._examples:
+            action = self.add_menu.addAction(rule.name)
+            action.triggered.connect(lambda _=False, r=rule: self.add_rule(r))
+        self.add_button.setEnabled(bool(self._examples) and self.book is not None)
+
+    def _on_examples_failed(self, exc: Exception) -> None:
+        self.add_button.setToolTip(f"The shipped example rules could not be read: {exc}")
+
+    def add_rule(self, rule: Rule) -> Rule:
+        """A copy of `rule` in the book, switched off, under an id no other rule has."""
+        assert self.book is not None
+        taken = set(self._ids)
+        added = dataclasses.replace(rule, id=unique_id(rule.id, taken), enabled=False)
+        self.book.set_rule(added)
+        self._selected = added.id
+        self.refill()
+        return added
+
+    def _delete(self) -> None:
+        if self.book is not None and self._selected in self._ids:
+            self._drafts.pop(self._selected, None)
+            self.book.remove(self._selected)
+
+    # -- the editor ---------------------------------------------------------------------------
+    def _load_editor(self) -> None:
+        rule = self.rule(self._selected)
+        self.editor.blockSignals(True)
+        if rule is None:
+            self.editor.setPlainText("")
+        else:
+            self.editor.setPlainText(self._drafts.get(rule.id, rule_text(rule)))
+        self.editor.blockSignals(False)
+        self.editor.setEnabled(rule is not None)
+        self._check()
+
+    def _on_text_changed(self) -> None:
+        rule = self.rule(self._selected)
+        if rule is None:
+            return
+        text = self.editor.toPlainText()
+        had = rule.id in self._drafts
+        if text == rule_text(rule):
+            self._drafts.pop(rule.id, None)
+        else:
+            self._drafts[rule.id] = text
+        if had != (rule.id in self._drafts):
+            self._mark_draft(rule.id)
+        self._check()
+
+    def _mark_draft(self, rule_id: str) -> None:
+        """The list's "•" for unsaved edits, without refilling (the editor keeps its cursor)."""
+        rule = self.rule(rule_id)
+        if rule is None or rule_id not in self._ids:
+            return
+        item = self.table.item(self._ids.index(rule_id), 1)
+        if item is not None:
+            self._filling = True
+            item.setText(rule.name + (" •" if rule_id in self._drafts else ""))
+            self._filling = False
+
+    def draft_problems(self) -> tuple[Any, list[str]]:
+        """The editor's rule JSON and its problems; a new id must not be another rule's."""
+        obj, problems = json_problems(self.editor.toPlainText())
+        if not problems and isinstance(obj, dict):
+            new_id = obj.get("id")
+            if new_id != self._selected and new_id in self._ids:
+                problems = [f"another rule has the id {new_id!r}: choose another"]
+        return obj, problems
+
+    def _check(self) -> None:
+        rule = self.rule(self._selected)
+        dirty = rule is not None and rule.id in self._drafts
+        if rule is None:
+            problems: list[str] = []
+            self.problems.setText("")
+        else:
+            _obj, problems = self.draft_problems()
+            if problems:
+                shown = problems[:SHOWN_PROBLEMS]
+                more = len(problems) - len(shown)
+                self.problems.setText("Cannot save: " + "; ".join(shown) +
+                                      (f" (and {more} more)" if more else ""))
+                self.problems.setStyleSheet(f"color: {theme.ERROR};")
+            else:
+                self.problems.setText("Unsaved edits: the rule is valid." if dirty
+                                      else "Saved.")
+                self.problems.setStyleSheet(f"color: {theme.MUTED};")
+        self.save_button.setEnabled(dirty and not problems)
+        self.save_button.setToolTip(
+            "Nothing to save" if not dirty else
+            ("Fix the problems first: " + problems[0]) if problems else
+            "Save this rule in the workspace")
+        self.revert_button.setEnabled(dirty)
+        self.delete_button.setEnabled(rule is not None)
+        self.backtest_button.setEnabled(rule is not None and not problems)
+
+    def save(self) -> bool:
+        """Put the draft into the book (it is saved with the workspace); False when it has a
+        problem (the button is disabled then)."""
+        rule = self.rule(self._selected)
+        obj, problems = self.draft_problems()
+        if rule is None or problems or self.book is None:
+            return False
+        try:
+            new = rule_from_json(obj)
+        except RuleError as e:  # validate_rule_json found nothing: should not happen
+            self.problems.setText(f"Cannot save: {e}")
+            return False
+        self._drafts.pop(rule.id, None)
+        if new.id != rule.id:
+            self.book.remove(rule.id)
+        self.book.set_rule(new)
+        self._selected = new.id
+        self.refill()
+        return True
+
+    def _revert(self) -> None:
+        if self._selected is not None:
+            self._drafts.pop(self._selected, None)
+            self._mark_draft(self._selected)
+            self._load_editor()
+
+    # -- back-test --------------------------------------------------------------------------------
+    def draft_rule(self) -> Rule | None:
+        """The rule as the editor has it (the draft when it is valid)."""
+        obj, problems = self.draft_problems()
+        if problems:
+            return None
+        try:
+            return rule_from_json(obj)
+        except RuleError:
+            return None
+
+    def run_backtest(self) -> None:
+        rule = self.draft_rule()
+        services = self.ctx.scheduler.services
+        if rule is None:
+            return
+        if services is None:
+            self.backtest_note.setText("The cache is not open yet: try again in a moment.")
+            self.tabs.setCurrentIndex(self.tabs.count() - 1)
+            return
+        self.backtest_button.setEnabled(False)
+        self.backtest_note.setText(f"Back-testing {rule.name} over the cached history…")
+        self.tabs.setCurrentIndex(self.tabs.count() - 1)
+        test_rule = dataclasses.replace(rule, enabled=True)
+        self.ctx.scheduler.run("alerts:backtest", backtest, [test_rule], services.cache,
+                               on_result=lambda firings, r=rule: self._on_backtest(r, firings),
+                               on_error=lambda exc, r=rule: self._on_backtest_failed(r, exc))
+
+    def _on_backtest(self, rule: Rule, firings: list[Any]) -> None:
+        self.backtest_button.setEnabled(True)
+        self._check()
+        self.backtest_table.set_firings(firings)
+        if self.engine is not None:
+            self.engine.set_backtest([rule.id], firings)
+        if not firings:
+            self.backtest_note.setText(f"{rule.name} would not have fired on the cached "
+                                       "history.")
+            return
+        first, last = firings[0].fired_ms, firings[-1].fired_ms
+        fmt = "%Y-%m-%d %H:%M"
+        self.backtest_note.setText(
+            f"{rule.name} would have fired {len(firings)} time"
+            f"{'s' if len(firings) != 1 else ''}, from {format_time(first, fmt)} to "
+            f"{format_time(last, fmt)} {zone_label()} (starred on the price chart; click a "
+            "row to see its moment)")
+
+    def _on_backtest_failed(self, rule: Rule, exc: Exception) -> None:
+        self.backtest_button.setEnabled(True)
+        self._check()
+        self.backtest_note.setText(f"Back-test of {rule.name} failed: {exc}")
+
+    def _jump(self, ms: int) -> None:
+        if self.engine is not None:
+            self.engine.jump_to(ms)
