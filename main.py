@@ -9,8 +9,10 @@
     python main.py export SERIES --out FILE.csv [--start DATE] [--end DATE]
     python main.py export-view WORKSPACE DOCK --out DIR [--start DATE] [--end DATE]
                                         what a dock shows, one CSV per series (docs/export.md)
-    python main.py record [--for DURATION]    stream every venue into the cache, no window
-                                        (30m, 2h, 1d; default: until Ctrl-C or SIGTERM)
+    python main.py record [--for DURATION] [--rules FILE]
+                                        stream every venue into the cache, no window
+                                        (30m, 2h, 1d; default: until Ctrl-C or SIGTERM), and
+                                        evaluate alert rules on every stored row
     python main.py install-desktop [--remove]   a Linux application-menu entry with an icon
     python main.py --version
 
@@ -99,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long: 30m, 2h, 1d (default: until stopped)")
     record.add_argument("--flush-every", type=float, default=1.0, metavar="SECONDS",
                         help="how often stream rows are written to the cache (default 1)")
+    record.add_argument("--rules", metavar="FILE",
+                        help="alert rules to evaluate on every stored row (a rules file; "
+                             "default: the rules of the workspace the window used last)")
     desktop = sub.add_parser("install-desktop",
                              help="add Rotor to the Linux application menu (desktop entry, icon)")
     desktop.add_argument("--remove", action="store_true", help="take the entry away again")
@@ -146,7 +151,8 @@ def run_command(args: argparse.Namespace) -> int:
             from services.recorder import RecordError, cmd_record
 
             try:
-                return cmd_record(services, args.duration, args.flush_every)
+                return cmd_record(services, args.duration, args.flush_every,
+                                  rules_path=args.rules)
             except RecordError as e:
                 sys.stderr.write(f"rotor: error: {e}\n")
                 return e.exit_status

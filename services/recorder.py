@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from models.catalog import CATALOG
 from services.app import AppServices
@@ -32,6 +32,9 @@ from services.streams.gaps import gap_series_ids
 from services.streams.hub import DEFAULT_TIMING, LiquidationSink, StreamHub
 from services.streams.lock import StreamLock
 from services.streams.runner import StreamTiming
+
+if TYPE_CHECKING:
+    from services.headless_alerts import RecorderAlerts
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +67,11 @@ class GapFiller:
     daemon thread, from the gap's start (the cache's own rows decide what is missing); an id
     already waiting is not queued twice (its earliest start is kept)."""
 
-    def __init__(self, services: AppServices, should_stop: Callable[[], bool]) -> None:
+    def __init__(self, services: AppServices, should_stop: Callable[[], bool],
+                 on_stored: Callable[[set[str]], None] | None = None) -> None:
         self._services = services
         self._should_stop = should_stop
+        self._on_stored = on_stored
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._waiting: dict[str, int | None] = {}  # id -> from when (None: its full history)
         self._lock = threading.Lock()
@@ -107,6 +112,8 @@ class GapFiller:
                                     want_start_ms=since_ms, should_stop=self._should_stop)
             if result.ok:
                 self.filled += 1
+                if self._on_stored is not None:
+                    self._on_stored({sid})
             else:
                 self.failed += 1
                 log.warning("gap fill %s: %s", sid, result.error)
@@ -118,7 +125,8 @@ class Recorder:
                  flush_interval_s: float = 1.0, status_interval_s: float = STATUS_INTERVAL_S,
                  assets: Sequence[str] = DEFAULT_ASSETS,
                  liquidation_sink: LiquidationSink | None = None,
-                 refresh_on_start: bool = True) -> None:
+                 refresh_on_start: bool = True, alerts: RecorderAlerts | None = None,
+                 alerts_note: str | None = None) -> None:
         self.services = services
         self.streams = list(streams)
         self.out = out
@@ -127,10 +135,13 @@ class Recorder:
         self.refresh_on_start = refresh_on_start
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.alerts = alerts
+        self.alerts_note = alerts_note
+        on_stored = alerts.stored if alerts is not None else None
         self.hub = StreamHub(services.cache, self.streams, timing=timing,
                              on_wake=self._wake.set, flush_interval_s=flush_interval_s,
-                             liquidation_sink=liquidation_sink)
-        self.gaps = GapFiller(services, self._stop.is_set)
+                             liquidation_sink=liquidation_sink, on_stored=on_stored)
+        self.gaps = GapFiller(services, self._stop.is_set, on_stored=on_stored)
         self.gaps_seen = 0
         self.liquidations_seen = 0
 
@@ -146,7 +157,11 @@ class Recorder:
         until = "until stopped" if end is None else f"for {duration_s:g} s"
         self.out.write(f"{_clock()} recording {len(self.streams)} streams ({names}) into "
                        f"{self.services.data_dir} {until}; Ctrl-C or SIGTERM stops\n")
+        if self.alerts_note is not None:
+            self.out.write(f"{_clock()} alert rules: {self.alerts_note}\n")
         self.out.flush()
+        if self.alerts is not None:  # evaluates what the cache holds, then each stored batch
+            self.alerts.start()
         if self.refresh_on_start:  # what happened while nothing recorded: a gap like any other
             for venue in dict.fromkeys(s.venue for s in self.streams):
                 self.gaps.add(gap_series_ids_for(venue, self.assets))
@@ -170,6 +185,8 @@ class Recorder:
             self._take(self.hub.drain())
             # a REST request in flight is not waited for: each cache write is one transaction
             self.gaps.stop(timeout_s=0.2)
+            if self.alerts is not None:  # the last batch's rows evaluated, webhooks sent
+                self.alerts.close(timeout_s=5.0)
         stats = self.hub.store_stats
         self.out.write(f"{_clock()} stopped: stored {stats['rows_stored']} rows and "
                        f"{stats['liquidations_stored']} liquidations"
@@ -194,10 +211,11 @@ class Recorder:
         store = self.hub.store_stats
         failed_writes = (f", {store['store_errors']} writes failed (kept, retried; see the log)"
                          if store["store_errors"] else "")
+        alerts = (f"; {self.alerts.printed} alerts fired" if self.alerts is not None else "")
         self.out.write(f"{_clock()} {' · '.join(parts)} | stored {store['rows_stored']} rows, "
                        f"{store['liquidations_stored']} liquidations{failed_writes}; "
                        f"{self.gaps_seen} gaps, {self.gaps.filled} refreshed, "
-                       f"{self.gaps.failed} failed\n")
+                       f"{self.gaps.failed} failed{alerts}\n")
         self.out.flush()
 
 
@@ -209,8 +227,10 @@ def gap_series_ids_for(venue: str, assets: Sequence[str]) -> list[str]:
 
 def cmd_record(services: AppServices, duration: str | None, flush_every_s: float = 1.0,
                out: TextIO = sys.stdout,
-               streams_factory: Callable[[], list[VenueStream]] | None = None) -> int:
-    """The `record` command: checks, the lock, signals, the run."""
+               streams_factory: Callable[[], list[VenueStream]] | None = None,
+               rules_path: str | None = None) -> int:
+    """The `record` command: checks, the rules, the lock, signals, the run. `rules_path`: a
+    rules file; None takes the rules of the last-used workspace (services/headless_alerts.py)."""
     duration_s = parse_duration(duration) if duration is not None else None
     if not flush_every_s > 0:
         raise RecordError(f"--flush-every must be positive, got {flush_every_s:g}")
@@ -228,6 +248,12 @@ def cmd_record(services: AppServices, duration: str | None, flush_every_s: float
             raise RecordError(str(e)) from None
     else:
         streams = streams_factory()
+    from services.headless_alerts import RulesUnavailable, record_rules
+
+    try:
+        rules, rules_source = record_rules(rules_path, services.data_dir)
+    except RulesUnavailable as e:
+        raise RecordError(str(e)) from None
     lock = StreamLock(services.data_dir)
     try:
         acquired = lock.acquire()
@@ -238,8 +264,17 @@ def cmd_record(services: AppServices, duration: str | None, flush_every_s: float
         who = f"process {holder}" if holder else "another process"
         raise RecordError(f"{who} is already streaming into {services.data_dir} (a recorder or "
                           "a window); stop it first, or point ROTOR_DATA_DIR elsewhere")
+    alert_log = alerts = None
     try:
-        recorder = Recorder(services, streams, out=out, flush_interval_s=flush_every_s)
+        if rules:
+            from services.alert_log import ALERT_LOG_FILE, AlertLog
+            from services.headless_alerts import RecorderAlerts
+
+            alert_log = AlertLog(services.data_dir / ALERT_LOG_FILE)
+            alerts = RecorderAlerts(services.cache, rules, out=out, alert_log=alert_log)
+        note = f"{len(rules)} rule(s) {rules_source}" if rules else rules_source
+        recorder = Recorder(services, streams, out=out, flush_interval_s=flush_every_s,
+                            alerts=alerts, alerts_note=note)
         previous = {sig: signal.signal(sig, lambda *_a: recorder.request_stop())
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -248,4 +283,6 @@ def cmd_record(services: AppServices, duration: str | None, flush_every_s: float
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     finally:
+        if alert_log is not None:
+            alert_log.close()
         lock.release()

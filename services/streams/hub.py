@@ -92,6 +92,7 @@ class StreamHub:
                  timing: StreamTiming = DEFAULT_TIMING,
                  on_wake: Callable[[], None] | None = None, flush_interval_s: float = 1.0,
                  liquidation_sink: LiquidationSink | None = None,
+                 on_stored: Callable[[set[str]], None] | None = None,
                  rng: random.Random | None = None) -> None:
         names = [s.name for s in streams]
         if len(set(names)) != len(names):
@@ -102,6 +103,9 @@ class StreamHub:
         if liquidation_sink is None and cache is not None:
             liquidation_sink = self._store_liquidations
         self._liq_sink = liquidation_sink
+        # told (on the writer thread) the series ids each flush stored rows of: the recorder's
+        # alert evaluation reads them back from the cache
+        self._on_stored = on_stored
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake_pending = False
@@ -343,20 +347,30 @@ class StreamHub:
             if not (bars or premium or liqs):
                 return
             failed_rows: dict[str, dict[int, tuple]] = {}
+            stored: set[str] = set()
             for table, names in ((bars, BAR_COLUMNS), (premium, PREMIUM_COLUMNS)):
                 for sid, rows in table.items():
                     if self._cache is None or not self._upsert(sid, rows, names):
                         failed_rows[sid] = rows
+                    else:
+                        stored.add(sid)
             liqs_failed = False
             if liqs and self._liq_sink is not None:
                 try:
-                    self._liq_sink(liqs)
+                    buckets = self._liq_sink(liqs)
+                    if isinstance(buckets, dict):  # the cache's: the liq.* series it updated
+                        stored.update(buckets)
                     self.store_stats["liquidations_stored"] += len(liqs)
                 except Exception as e:  # noqa: BLE001 (any sink: the events are kept, retried)
                     self.store_stats["store_errors"] += 1
                     self._log_once("liq", "liquidations not stored yet (kept): %s", e)
                     liqs_failed = True
             self.store_stats["flushes"] += 1
+            if stored and self._on_stored is not None:
+                try:
+                    self._on_stored(stored)
+                except Exception as e:  # noqa: BLE001 - a listener never stops the writer
+                    self._log_once("on_stored", "stored-rows listener failed: %s", e)
             if failed_rows or liqs_failed:
                 with self._lock:
                     for sid, rows in failed_rows.items():
