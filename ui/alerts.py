@@ -16,11 +16,12 @@ chart's markers, and announces every firing it knows, live, logged or back-teste
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from models.alert_operands import series_operand
 from models.alerts import (
     Firing,
     Operand,
@@ -29,10 +30,9 @@ from models.alerts import (
     RuleBook,
     operand_from_result,
     rule_operands,
-    sample_operand,
 )
 from models.derived import DERIVED
-from ui.derived_feeds import SHARED_DEFAULTS, DerivedFeeds, StoreLoader, Subscription
+from ui.derived_feeds import SHARED_DEFAULTS, DerivedFeeds, Subscription
 from ui.scheduler import Scheduler
 from ui.store import DataStore
 from ui.time_link import TimeLink
@@ -43,9 +43,11 @@ log = logging.getLogger(__name__)
 RECENT_LIMIT = 500
 #: how often the alert log file is read again: the recorder (`main.py record`) may add to it
 LOG_RELOAD_MS = 60_000
+#: the evaluator state the window saves in the log (the recorder keeps its own)
+WINDOW_STATE_KEY = "window"
 #: what closing waits for the service's thread (its queue is in memory: nothing is lost that
 #: the next start would not evaluate again from the cache)
-CLOSE_TIMEOUT_S = 0.2
+CLOSE_TIMEOUT_S = 0.1
 
 
 def firing_key(firing: Firing) -> tuple[str, int]:
@@ -60,9 +62,6 @@ def feed_params(analysis: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in shared}
 
 
-def sample_stored(op: Operand, data: Any) -> OperandSeries:
-    """On a worker: a stored series' column as the rules read it (rows at their known time)."""
-    return sample_operand(op, StoreLoader({op.id: data}, {}))
 
 
 class AlertEngine(QObject):
@@ -76,19 +75,22 @@ class AlertEngine(QObject):
     rulesChanged = Signal()
     #: the last back-test's firings changed (the price chart's markers)
     backtestChanged = Signal()
+    #: a webhook post failed: (rule name, what happened), for the status bar
+    webhookFailed = Signal(str, str)
     #: emitted on the service's thread; queued to the GUI thread (a cross-thread signal)
     _arrived = Signal(object)
+    #: emitted on the webhook thread: (firing, services.webhook.DeliveryResult)
+    _webhook_done = Signal(object, object)
 
     def __init__(self, book: RuleBook, store: DataStore, feeds: DerivedFeeds,
-                 scheduler: Scheduler, time_link: TimeLink, parent: QObject | None = None,
-                 *, deliver: Callable[[Firing, Rule | None], None] | None = None) -> None:
+                 scheduler: Scheduler, time_link: TimeLink,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.book = book
         self.store = store
         self.feeds = feeds
         self.scheduler = scheduler
         self.time_link = time_link
-        self._deliver = deliver
         self.service: Any = None  # services.alert_service.AlertService, once services are up
         self._log: Any = None
         self._firings: dict[tuple[str, int], Firing] = {}
@@ -99,6 +101,7 @@ class AlertEngine(QObject):
         self._subscriptions: dict[str, Subscription] = {}
         self._closed = False
         self._arrived.connect(self._on_arrived)
+        self._webhook_done.connect(self._on_webhook_done)
         self._rules_soon = QTimer(self)
         self._rules_soon.setSingleShot(True)
         self._rules_soon.setInterval(0)
@@ -164,7 +167,7 @@ class AlertEngine(QObject):
         if not ops or data is None or self.service is None or self._closed:
             return
         for op in ops:
-            self.scheduler.run(f"alert-operand:{op.id}:{op.column}", sample_stored, op, data,
+            self.scheduler.run(f"alert-operand:{op.id}:{op.column}", series_operand, op, data,
                                on_result=lambda sampled, o=op: self._submit(o, sampled),
                                on_error=lambda exc, o=op: self._failed(o, exc))
 
@@ -187,25 +190,34 @@ class AlertEngine(QObject):
     def _failed(self, op: Operand, exc: Exception) -> None:
         log.error("alert input %s:%s could not be read", op.id, op.column, exc_info=exc)
 
-    # -- the service and the log --------------------------------------------------------------------
+    # -- the service and the log ------------------------------------------------------------------
     @Slot(object)
     def _on_services_ready(self, services: Any) -> None:
         if self.service is not None or self._closed:
             return
-        self.scheduler.run("alerts:open", self._open_service, services,
+        self.scheduler.run("alerts:open", self._open_service, services, self.enabled_rules(),
                            on_result=self._on_service_open,
                            on_error=lambda exc: log.error("alert service not started",
                                                           exc_info=exc))
 
-    def _open_service(self, services: Any) -> tuple[Any, Any, list[Firing]]:
-        """On a worker: the log file is opened and read here (I/O), the service starts."""
+    def _open_service(self, services: Any, rules: list[Rule]) -> tuple[Any, Any, list[Firing]]:
+        """On a worker: the log file is opened and read here (I/O), the service starts. Its
+        clock is the window's (the demo's own "now" in demo mode): firings older than an hour
+        before it are history, listed by a back-test, not delivered."""
         from services.alert_log import AlertLog
         from services.alert_service import AlertService, webhook_sink
 
         alert_log = AlertLog(alert_log_path(services))
-        service = AlertService(self.enabled_rules(), alert_log,
-                               [self._arrived.emit, webhook_sink()])
-        return service, alert_log, alert_log.recent(RECENT_LIMIT)
+        webhooks = webhook_sink(on_result=lambda firing, result:
+                                self._webhook_done.emit(firing, result))
+        service = AlertService(rules, alert_log, [self._arrived.emit, webhooks],
+                               self.scheduler.now_ms, state_key=WINDOW_STATE_KEY)
+        try:
+            recent = alert_log.recent(RECENT_LIMIT)
+        except Exception as e:  # noqa: BLE001  (AlertLogError: the service still runs)
+            log.warning("alert log not read: %s", e)
+            recent = []
+        return service, alert_log, recent
 
     def _on_service_open(self, opened: tuple[Any, Any, list[Firing]]) -> None:
         service, alert_log, recent = opened
@@ -240,10 +252,12 @@ class AlertEngine(QObject):
         if self._closed:
             return
         self._merge([firing])
-        rule = next((r for r in self.book.rules if r.id == firing.rule_id), None)
-        if self._deliver is not None:
-            self._deliver(firing, rule)
         self.fired.emit(firing)
+
+    @Slot(object, object)
+    def _on_webhook_done(self, firing: Firing, result: Any) -> None:
+        if not result.ok:  # the error text is secret-free (services/webhook.py)
+            self.webhookFailed.emit(firing.rule_name, result.error or f"HTTP {result.status}")
 
     def firings(self) -> list[Firing]:
         """The firings the log dock lists, newest first."""
@@ -260,7 +274,7 @@ class AlertEngine(QObject):
     def backtest_firings(self) -> list[Firing]:
         return list(self._backtest)
 
-    # -- replay and jumps ---------------------------------------------------------------------------
+    # -- replay and jumps -------------------------------------------------------------------------
     def firing_times(self) -> list[tuple[int, str]]:
         """(fired ms, label) of every firing known, oldest first: logged ones, then the last
         back-test's (labelled so), one entry per moment and label."""
@@ -291,5 +305,7 @@ class AlertEngine(QObject):
 
 def alert_log_path(services: Any) -> Any:
     """The alert log beside the cache; the demo's own, so its firings never mix with live."""
-    name = "alerts-demo.sqlite" if services.demo else "alerts.sqlite"
+    from services.alert_log import ALERT_LOG_FILE
+
+    name = "alerts-demo.sqlite" if services.demo else ALERT_LOG_FILE
     return services.data_dir / name

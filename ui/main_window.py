@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.alerts import RuleBook
+from models.alerts import Firing, RuleBook
 from models.drawings import DrawingBook, levels_from_setting
 from models.symbols import SymbolList
 from services.app import AppServices
 from ui import theme
+from ui.alert_delivery import TrayNotifier
 from ui.alerts import AlertEngine
 from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
@@ -171,6 +172,14 @@ class MainWindow(QMainWindow):
 
         self.status = SourceStatusBar(self.store, self)
         self.setStatusBar(self.status)
+        # A firing as a desktop notification (the status bar without a tray), and a click on it
+        # shows its moment (ui/alert_delivery.py)
+        self.notifier = TrayNotifier(self, status_bar=self.status)
+        self.notifier.clicked.connect(self._show_firing)
+        self.alerts.fired.connect(self._deliver_firing)
+        self.alerts.webhookFailed.connect(
+            lambda rule, error: self.status.showMessage(
+                f"Alert {rule}: the webhook failed ({error})", 15000))
         self.scheduler.progressChanged.connect(self.status.set_progress)
         # Live: the venues' streams into the store (ui/streams.py), Yahoo polled faster while
         # its market is open (ui/market_hours.py); both start once the docks have painted.
@@ -466,6 +475,18 @@ class MainWindow(QMainWindow):
         the demo banner must stay, and a live session must not get an empty strip."""
         self._banner_bar.setVisible(bool(self.banner.text()))
 
+    # -- alerts -------------------------------------------------------------------------------
+    def _deliver_firing(self, firing: Firing) -> None:
+        rule = self.alert_rules.get(firing.rule_id)
+        self.notifier.deliver(firing, rule.delivery if rule is not None else None)
+
+    def _show_firing(self, firing: Firing) -> None:
+        """The trader clicked a notification: the window comes forward at the moment."""
+        self.showNormal() if self.isMinimized() else self.show()
+        self.raise_()
+        self.activateWindow()
+        self.alerts.jump_to(firing.fired_ms)
+
     # -- services, status, notices ------------------------------------------------------------
     @Slot(object)
     def _on_services_ready(self, services: AppServices) -> None:
@@ -547,6 +568,7 @@ class MainWindow(QMainWindow):
         self.streams.stop(timeout_s=max(0.1, wait_ms / 1000 * STREAM_STOP_SHARE))
         self.workers_left = not self.scheduler.shutdown(wait_ms)
         self.alerts.close()  # after the workers: none may submit to the service any more
+        self.notifier.close()
         if self.workers_left:
             log.warning("workers still running at shutdown (waited %d ms of %d)", wait_ms,
                         self.shutdown_msecs)

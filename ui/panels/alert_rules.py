@@ -40,20 +40,20 @@ from PySide6.QtWidgets import (
 from models.alerts import (
     Rule,
     RuleError,
-    backtest,
     rule_from_json,
     rule_operands,
     rule_to_json,
     validate_rule_json,
 )
 from ui import theme
+from ui.alert_form import RuleForm
 from ui.alert_table import FiringTable
 from ui.panels.base import Panel, UiContext, debounced, elastic
 from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 
 BACKTEST_COLUMNS = ("true_since", "fired", "rule", "summary")
-RULE_COLUMNS = ("On", "Rule", "Reads")
+RULE_COLUMNS = ("Rule (ticked: on watch)", "Reads")
 #: problems listed under the editor (the rest are counted)
 SHOWN_PROBLEMS = 4
 
@@ -94,6 +94,7 @@ class AlertRulesPanel(Panel):
         self._drafts: dict[str, str] = {}  # rule id -> unsaved JSON text
         self._examples: list[Rule] = []
         self._filling = False
+        self._from_form = False
 
         # -- the buttons
         buttons = QHBoxLayout()
@@ -176,8 +177,7 @@ class AlertRulesPanel(Panel):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("alertRuleTabs")
         self.form = self._build_form()
-        if self.form is not None:
-            self.tabs.addTab(self.form, "Form")
+        self.tabs.addTab(self.form, "Form")
         self.tabs.addTab(json_page, "JSON")
         self.tabs.addTab(backtest_page, "Back-test")
         lower = QWidget()
@@ -211,8 +211,20 @@ class AlertRulesPanel(Panel):
         self._load_examples()
         self.refill()
 
-    def _build_form(self) -> QWidget | None:
-        return None
+    def _build_form(self) -> RuleForm:
+        form = RuleForm()
+        form.setObjectName("alertRuleForm")
+        form.edited.connect(self._on_form_edited)
+        return form
+
+    def _on_form_edited(self, obj: dict[str, Any]) -> None:
+        """The form changed a field: the JSON follows (and is checked); the form is not
+        reloaded from it, so the field being typed in keeps its cursor."""
+        self._from_form = True
+        try:
+            self.editor.setPlainText(json.dumps(obj, indent=2, ensure_ascii=False))
+        finally:
+            self._from_form = False
 
     def has_data(self) -> bool:
         return True  # an empty list is what there is to show
@@ -234,20 +246,20 @@ class AlertRulesPanel(Panel):
         self.table.blockSignals(True)
         self.table.setRowCount(len(rules))
         for row, rule in enumerate(rules):
-            on = QTableWidgetItem("")
-            on.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled |
-                        Qt.ItemFlag.ItemIsSelectable)
-            on.setCheckState(Qt.CheckState.Checked if rule.enabled else Qt.CheckState.Unchecked)
-            on.setToolTip("Evaluate this rule on every new row of its inputs")
-            name = rule.name + (" •" if rule.id in self._drafts else "")
-            name_item = QTableWidgetItem(name)
-            name_item.setToolTip(f"{rule.name} ({rule.id})" + (
-                "\nunsaved edits in the editor" if rule.id in self._drafts else ""))
+            name_item = QTableWidgetItem(rule.name + (" •" if rule.id in self._drafts else ""))
+            name_item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled |
+                               Qt.ItemFlag.ItemIsSelectable)
+            name_item.setCheckState(Qt.CheckState.Checked if rule.enabled
+                                    else Qt.CheckState.Unchecked)
+            name_item.setToolTip(
+                f"{rule.name} ({rule.id}): " + ("on watch, evaluated on every new row of its "
+                                               "inputs" if rule.enabled else "switched off") +
+                ("\nunsaved edits in the editor" if rule.id in self._drafts else ""))
             reads = ", ".join(sorted({op.id for op in rule_operands(rule)}))
             reads_item = QTableWidgetItem(reads)
             reads_item.setToolTip(reads)
-            for col, item in enumerate((on, name_item, reads_item)):
-                self.table.setItem(row, col, item)
+            self.table.setItem(row, 0, name_item)
+            self.table.setItem(row, 1, reads_item)
         self.table.blockSignals(False)
         self._filling = False
         self.empty.setVisible(not rules)
@@ -336,6 +348,7 @@ class AlertRulesPanel(Panel):
         self.editor.blockSignals(False)
         self.editor.setEnabled(rule is not None)
         self._check()
+        self.form.load(json_problems(self.editor.toPlainText())[0] if rule else None)
 
     def _on_text_changed(self) -> None:
         rule = self.rule(self._selected)
@@ -350,13 +363,15 @@ class AlertRulesPanel(Panel):
         if had != (rule.id in self._drafts):
             self._mark_draft(rule.id)
         self._check()
+        if not self._from_form:
+            self.form.load(json_problems(text)[0])
 
     def _mark_draft(self, rule_id: str) -> None:
         """The list's "•" for unsaved edits, without refilling (the editor keeps its cursor)."""
         rule = self.rule(rule_id)
         if rule is None or rule_id not in self._ids:
             return
-        item = self.table.item(self._ids.index(rule_id), 1)
+        item = self.table.item(self._ids.index(rule_id), 0)
         if item is not None:
             self._filling = True
             item.setText(rule.name + (" •" if rule_id in self._drafts else ""))
@@ -448,7 +463,7 @@ class AlertRulesPanel(Panel):
         self.backtest_note.setText(f"Back-testing {rule.name} over the cached history…")
         self.tabs.setCurrentIndex(self.tabs.count() - 1)
         test_rule = dataclasses.replace(rule, enabled=True)
-        self.ctx.scheduler.run("alerts:backtest", backtest, [test_rule], services.cache,
+        self.ctx.scheduler.run("alerts:backtest", _backtest, [test_rule], services.cache,
                                on_result=lambda firings, r=rule: self._on_backtest(r, firings),
                                on_error=lambda exc, r=rule: self._on_backtest_failed(r, exc))
 
@@ -478,3 +493,9 @@ class AlertRulesPanel(Panel):
     def _jump(self, ms: int) -> None:
         if self.engine is not None:
             self.engine.jump_to(ms)
+
+
+def _backtest(rules: list[Rule], loader: Any) -> list[Any]:
+    from models.alerts import backtest
+
+    return backtest(rules, loader)
