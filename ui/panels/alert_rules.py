@@ -129,6 +129,14 @@ class AlertRulesPanel(Panel):
         self.table.setWordWrap(False)
         self.table.itemSelectionChanged.connect(self._on_row_selected)
         self.table.itemChanged.connect(self._on_item_changed)
+        # an unticked box must show on the dark theme too (the window's sheet styles only
+        # QCheckBox's indicator)
+        self.table.setStyleSheet(
+            f"QTableView::indicator {{ width: 10px; height: 10px; border: 1px solid "
+            f"{theme.MUTED}; border-radius: 2px; background: {theme.BACKGROUND}; }}"
+            f"QTableView::indicator:checked {{ background: {theme.ACCENT}; "
+            f"border-color: {theme.ACCENT}; }}")
+        self.table.setMinimumHeight(self.table.fontMetrics().height() * 6)
         self._fit = FitColumns(self.table)
         self.empty = QLabel("No rules in this workspace: add a shipped example with "
                             "“Add example”, then edit it.")
