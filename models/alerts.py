@@ -965,3 +965,7 @@ class RuleBook:
         rules = rules_file_from_json(copy.deepcopy(data))
         self._rules = {r.id: r for r in rules}
         self._changed()
+
+
+# The evaluation (models/alert_engine.py) is part of this API; imported last, it reads the above.
+from models.alert_engine import RuleEvaluator, backtest  # noqa: E402, F401
