@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from models.alerts import (
     Rule,
     RuleError,
+    backtest,
     rule_from_json,
     rule_operands,
     rule_to_json,
@@ -471,7 +472,7 @@ class AlertRulesPanel(Panel):
         self.backtest_note.setText(f"Back-testing {rule.name} over the cached history…")
         self.tabs.setCurrentIndex(self.tabs.count() - 1)
         test_rule = dataclasses.replace(rule, enabled=True)
-        self.ctx.scheduler.run("alerts:backtest", _backtest, [test_rule], services.cache,
+        self.ctx.scheduler.run("alerts:backtest", backtest, [test_rule], services.cache,
                                on_result=lambda firings, r=rule: self._on_backtest(r, firings),
                                on_error=lambda exc, r=rule: self._on_backtest_failed(r, exc))
 
@@ -502,8 +503,3 @@ class AlertRulesPanel(Panel):
         if self.engine is not None:
             self.engine.jump_to(ms)
 
-
-def _backtest(rules: list[Rule], loader: Any) -> list[Any]:
-    from models.alerts import backtest
-
-    return backtest(rules, loader)
