@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--rules", metavar="FILE",
                         help="alert rules to evaluate on every stored row (a rules file; "
                              "default: the rules of the workspace the window used last)")
+    alerts = sub.add_parser("alerts", help="back-test alert rules over the cached history "
+                                           "(docs/alerts.md)")
+    alerts.add_argument("--backtest", required=True, metavar="RULEFILE",
+                        help="a rules file (resources/alerts/*.json has examples)")
+    alerts.add_argument("--from", dest="start", help="first firing date (YYYY-MM-DD, UTC)")
+    alerts.add_argument("--to", dest="end", help="last date evaluated (YYYY-MM-DD, UTC)")
+    alerts.add_argument("--demo", dest="alerts_demo", action="store_true",
+                        help="over the bundled synthetic demo dataset")
     desktop = sub.add_parser("install-desktop",
                              help="add Rotor to the Linux application menu (desktop entry, icon)")
     desktop.add_argument("--remove", action="store_true", help="take the entry away again")
@@ -140,7 +148,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         # Logging first: what opening the cache logs goes to the file, not to stderr.
         setup_logging(data_dir(), console=False)
-        services = open_demo() if args.demo else open_live()
+        demo = args.demo or getattr(args, "alerts_demo", False)
+        services = open_demo() if demo else open_live()
     except ServiceError as e:  # an insecure base URL override, a full disk, a symlinked cache
         sys.stderr.write(f"rotor: error: {e}\n")
         return 2
@@ -156,6 +165,8 @@ def run_command(args: argparse.Namespace) -> int:
             except RecordError as e:
                 sys.stderr.write(f"rotor: error: {e}\n")
                 return e.exit_status
+        if args.command == "alerts":
+            return commands.cmd_alerts_backtest(services, args.backtest, args.start, args.end)
         if args.command == "export-view":
             from services.export_view import cmd_export_view
 

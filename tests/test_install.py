@@ -46,7 +46,8 @@ def test_the_wheel_ships_the_demo_dataset_and_the_icon(wheel: Path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for bundled in ("resources/demo/demo.npz", "resources/demo/snapshots.json.gz",
                     "resources/demo/README.md", "resources/icons/rotor.svg", "main.py",
-                    *(f"resources/workspaces/{stem}.json" for stem in SHIPPED_FILES)):
+                    *(f"resources/workspaces/{stem}.json" for stem in SHIPPED_FILES),
+                    "resources/alerts/squeeze.json", "resources/alerts/combined.json"):
         assert bundled in names, bundled
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
