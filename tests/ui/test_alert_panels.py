@@ -148,7 +148,7 @@ def test_ticks_switch_rules_and_examples_arrive_switched_off(make_panel, ctx):
     assert ctx.alerts.book.get("btc70").enabled is False
     assert ctx.alerts.enabled_rules() == []
     added = panel.add_rule(rule_from_json(rule_json()))  # same id as the one in the book
-    assert added.id == "btc70-2" and added.enabled is False
+    assert (added.id, added.name, added.enabled) == ("btc70-2", "BTC above 70k (2)", False)
     assert [r.id for r in ctx.alerts.book.rules] == ["btc70", "btc70-2"]
     assert panel.table.rowCount() == 2 and panel._selected == "btc70-2"
 

@@ -137,7 +137,7 @@ class AlertRulesPanel(Panel):
             f"{theme.MUTED}; border-radius: 2px; background: {theme.BACKGROUND}; }}"
             f"QTableView::indicator:checked {{ background: {theme.ACCENT}; "
             f"border-color: {theme.ACCENT}; }}")
-        self.table.setMinimumHeight(self.table.fontMetrics().height() * 6)
+        self.table.setMinimumHeight(self.table.fontMetrics().height() * 8)
         self._fit = FitColumns(self.table)
         self.empty = QLabel("No rules in this workspace: add a shipped example with "
                             "“Add example”, then edit it.")
@@ -335,7 +335,14 @@ class AlertRulesPanel(Panel):
         """A copy of `rule` in the book, switched off, under an id no other rule has."""
         assert self.book is not None
         taken = set(self._ids)
-        added = dataclasses.replace(rule, id=unique_id(rule.id, taken), enabled=False)
+        names = {r.name for r in self.rules()}
+        name = rule.name
+        n = 2
+        while name in names:  # a second copy is told apart in the list
+            name = f"{rule.name} ({n})"
+            n += 1
+        added = dataclasses.replace(rule, id=unique_id(rule.id, taken), name=name,
+                                    enabled=False)
         self.book.set_rule(added)
         self._selected = added.id
         self.refill()
