@@ -52,6 +52,11 @@ def test_the_shipped_squeeze_rule_back_tests_onto_the_price_chart(demo_window, q
     assert window.time_link.cursor == moment
     x0, x1 = prices._plots["btc"].vb.viewRange()[0]
     assert (x0 + x1) / 2 == pytest.approx(moment, abs=1.0)
+    # or on its star
+    window.time_link.leave()
+    marks = prices._alert_marks["btc"]
+    marks.sigClicked.emit(marks, marks.points()[:1], None)
+    assert window.time_link.cursor == moment
     # the rules are the workspace's section "alerts"
     sections = window.workspaces.capture().sections
     assert sections["alerts"] == rules_file_to_json(window.alert_rules.rules)

@@ -137,7 +137,6 @@ class AlertRulesPanel(Panel):
             f"{theme.MUTED}; border-radius: 2px; background: {theme.BACKGROUND}; }}"
             f"QTableView::indicator:checked {{ background: {theme.ACCENT}; "
             f"border-color: {theme.ACCENT}; }}")
-        self.table.setMinimumHeight(self.table.fontMetrics().height() * 8)
         self._fit = FitColumns(self.table)
         self.empty = QLabel("No rules in this workspace: add a shipped example with "
                             "“Add example”, then edit it.")
@@ -205,6 +204,9 @@ class AlertRulesPanel(Panel):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
+        # short tables and editor may scroll: the dock shares its tab group's height (a laptop)
+        for scrolled in (self.table, self.editor, self.form, self.backtest_table):
+            scrolled.setMinimumHeight(3 * self.fontMetrics().height())
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
