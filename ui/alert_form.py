@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -102,10 +102,10 @@ class OperandPicker(QWidget):
             self.kind.addItem(label, value)
         self.ident = QComboBox()
         self.ident.setEditable(True)
-        self.ident.setMinimumContentsLength(14)
+        self.ident.setMinimumContentsLength(10)
         self.column = QComboBox()
         self.column.setEditable(True)
-        self.column.setMinimumContentsLength(8)
+        self.column.setMinimumContentsLength(5)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.kind)
@@ -177,6 +177,8 @@ class RuleForm(QScrollArea):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWidgetResizable(True)
+        # narrow docks: the fields shrink, the form does not scroll sideways
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._obj: dict[str, Any] | None = None
         self._loading = False
         body = QWidget()
@@ -187,7 +189,8 @@ class RuleForm(QScrollArea):
         top = QFormLayout()
         self.name = QLineEdit()
         self.name.setObjectName("alertFormName")
-        self.enabled = QCheckBox("On watch (evaluated on every new row of its inputs)")
+        self.enabled = QCheckBox("On watch")
+        self.enabled.setToolTip("Evaluated on every new row of its inputs while ticked")
         top.addRow("Name", self.name)
         top.addRow("", self.enabled)
         outer.addLayout(top)
@@ -243,7 +246,7 @@ class RuleForm(QScrollArea):
         times = QFormLayout(timing)
         self.cooldown = QLineEdit()
         self.cooldown.setPlaceholderText("0, or e.g. 4h: no second firing within it")
-        self.hours_on = QCheckBox("Only between")
+        self.hours_on = QCheckBox("Only")
         self.hours_start = QLineEdit()
         self.hours_start.setPlaceholderText("08:00")
         self.hours_end = QLineEdit()
@@ -251,11 +254,14 @@ class RuleForm(QScrollArea):
         self.hours_zone = QLineEdit()
         self.hours_zone.setPlaceholderText("UTC, Europe/London …")
         hours = QHBoxLayout()
-        for widget in (self.hours_on, self.hours_start, QLabel("and"), self.hours_end,
-                       QLabel("in"), self.hours_zone):
+        for widget in (self.hours_on, self.hours_start, QLabel("to"), self.hours_end):
             hours.addWidget(widget)
+        self.hours_on.setToolTip("Fire only between these local times (end excluded; an end "
+                                 "before the start runs past midnight); the weekdays are in "
+                                 "the JSON tab")
         times.addRow("Cooldown", self.cooldown)
         times.addRow("Active hours", hours)
+        times.addRow("Time zone", self.hours_zone)
         outer.addWidget(timing)
 
         delivery = QGroupBox("Delivery")
@@ -358,9 +364,10 @@ class RuleForm(QScrollArea):
             self.condition_note.setVisible(True)
             self.condition_note.setText(
                 "This rule's condition (" + _describe(self._obj) + ") is edited in the JSON "
-                "tab: the form shows one comparison or one change; all / any, counts across "
-                "venues, liquidations, regimes and decoupling days are written there "
-                "(docs/alerts.md has an example of each).")
+                "tab; the form edits one comparison or one change.")
+            self.condition_note.setToolTip(
+                "All / any, counts across venues, liquidations, regimes and decoupling days "
+                "are written in JSON: docs/alerts.md has an example of each.")
         self.hours_start.setEnabled(self.hours_on.isChecked())
         self.hours_end.setEnabled(self.hours_on.isChecked())
         self.hours_zone.setEnabled(self.hours_on.isChecked())

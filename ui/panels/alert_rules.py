@@ -20,7 +20,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -54,9 +54,12 @@ from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 
 BACKTEST_COLUMNS = ("true_since", "fired", "rule", "summary")
-RULE_COLUMNS = ("Rule (ticked: on watch)", "Reads")
+RULE_COLUMNS = ("Rule", "Reads")
 #: problems listed under the editor (the rest are counted)
 SHOWN_PROBLEMS = 4
+#: below this height the rules list sits beside the editor, this wide
+SIDE_BY_SIDE_BELOW_PX = 480
+LIST_WIDTH_PX = 260
 
 
 def json_problems(text: str) -> tuple[Any, list[str]]:
@@ -123,6 +126,10 @@ class AlertRulesPanel(Panel):
         self.table = QTableWidget(0, len(RULE_COLUMNS))
         self.table.setObjectName("alertRulesTable")
         self.table.setHorizontalHeaderLabels(list(RULE_COLUMNS))
+        self.table.horizontalHeaderItem(0).setToolTip("Ticked: on watch (evaluated on every "
+                                                      "new row of its inputs)")
+        self.table.horizontalHeaderItem(1).setToolTip("The series and derived quantities the "
+                                                      "rule reads")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -239,6 +246,17 @@ class AlertRulesPanel(Panel):
 
     def has_data(self) -> bool:
         return True  # an empty list is what there is to show
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """A short, wide dock (its default place, tabbed under the funding dock on a laptop)
+        puts the list beside the editor; a tall one puts it above."""
+        super().resizeEvent(event)
+        beside = self.height() < SIDE_BY_SIDE_BELOW_PX and self.width() >= 2 * LIST_WIDTH_PX
+        orientation = Qt.Orientation.Horizontal if beside else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+            if beside:
+                self.splitter.setSizes([LIST_WIDTH_PX, self.width() - LIST_WIDTH_PX])
 
     def shutdown(self) -> None:
         if self.book is not None:
