@@ -6,6 +6,8 @@
                                     one case in this process (what the runner spawns)
     python -m bench --case streams --steady-s 20 --burst-rate 2000 --burst-s 10 --json
                                     the live window streaming (bench/streams.py)
+    python -m bench --case alerts --reps 3 --n 2000
+                                    alert rules: per new row and back-test (bench/alerts.py)
 
 Method and targets: docs/performance.md.
 Progress goes to stderr; stdout carries only the JSON.
@@ -74,6 +76,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
         from bench.streams import streams
         res = streams(idle_s=a.idle_s, steady_s=a.steady_s, burst_rate=a.burst_rate,
                       burst_s=a.burst_s)
+    elif a.case == "alerts":
+        from bench.alerts import alerts
+        res = alerts(a.reps, a.n)
     else:
         raise SystemExit(f"unknown case {a.case!r}")
     res.setdefault("status", "ok")

@@ -118,6 +118,9 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
     cases.append(("streams", ["--case", "streams", "--idle-s", "10" if quick else "20",
                               "--steady-s", "20" if quick else "60", "--burst-rate", "2000",
                               "--burst-s", "10"], tmo))
+    # Alert rules: a new row through 100 rules, and the back-test of 100 rules (bench/alerts.py).
+    cases.append(("alerts", ["--case", "alerts", "--reps", "1" if quick else "3", "--n",
+                             "500" if quick else "2000"], tmo))
     cases.append(("cold_start", ["--case", "coldstart", "--reps", "3" if quick else "5",
                                  "--wait-all-s", "3" if quick else "8"], tmo))
     return cases
@@ -263,6 +266,15 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
           "<=", 5.0, "ms, 1 ms PreciseTimer"),
         t("S5 CPU steady streaming", _get(sm, "steady", "cpu_pct_of_core"), "<=", 15.0,
           "% of one core (idle window beside it)"),
+    ]
+    al = res.get("alerts")
+    out += [
+        t("A1 alert evaluation per new row, 100 rules",
+          _get(al, "incremental_all_100_read_it_ms", "median"), "<=", 1.0,
+          "ms, median of on_operand, every rule reading the row"),
+        t("A2 alert back-test, 100 rules over 5 y hourly + 1 y 1m", _get(al, "backtest_s",
+                                                                          "median"),
+          "<=", 3.0, "s"),
     ]
     if c7 is not None:
         out.insert(8, t("G5 10M candles out p95", _get(c7, "p95_ms"), "<=", 6.0, "ms, settled"))

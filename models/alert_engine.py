@@ -92,13 +92,8 @@ class _Scalar:
     """What a leaf's description reads at one point: operand values, series, window sums."""
 
     value: Callable[[Operand], float]
-    series: Callable[[Operand], OperandSeries]
+    value_then: Callable[[Operand, int, int], float]
     window_sum: Callable[[Operand, int, int], float]
-
-
-def _value_then(series: OperandSeries, t_ms: int) -> float:
-    i = int(np.searchsorted(series.known_ms, t_ms, side="right")) - 1
-    return float(series.values[i]) if i >= 0 else _NAN
 
 
 def _change(leaf: Change, now: float, then: float) -> float:
@@ -116,7 +111,7 @@ def _describe(leaf: Condition, t: int, s: _Scalar) -> str:
         return f"{_name(leaf.operand)} {_fmt(v)} {verb} {_level_text(leaf.value, level)}{label}"
     if isinstance(leaf, Change):
         now = s.value(leaf.operand)
-        then = _value_then(s.series(leaf.operand), t - leaf.window_ms)
+        then = s.value_then(leaf.operand, t, leaf.window_ms)
         change = _change(leaf, now, then)
         unit = "%" if leaf.unit == "pct" else ""
         return (f"{_name(leaf.operand)} {_fmt(then)} -> {_fmt(now)} in "
@@ -131,7 +126,7 @@ def _describe(leaf: Condition, t: int, s: _Scalar) -> str:
         return (f"{leaf.asset.upper()} {leaf.side} liquidations ${_fmt(total)} in "
                 f"{format_duration(leaf.window_ms)} (over ${_fmt(leaf.over_usd)})")
     if isinstance(leaf, RegimeEntered):
-        return f"{leaf.asset.upper()} regime {leaf.regime.replace('_', ' ')}"
+        return f"{leaf.asset.upper()} regime entered {leaf.regime.replace('_', ' ')}"
     if isinstance(leaf, Decoupling):
         return f"decoupling day {leaf.pair} (BTC move {s.value(leaf.operand) * 100:+.2f}%)"
     raise TypeError(leaf)
@@ -146,13 +141,22 @@ def _summary(rule: Rule, t: int, s: _Scalar) -> str:
     return f"{rule.name}: " + "; ".join(parts)
 
 
-def _values(rule: Rule, s: _Scalar) -> dict[str, float]:
-    return {op.key: float(s.value(op)) for op in sorted(rule_operands(rule))}
+@dataclass(frozen=True)
+class _About:
+    """What a firing of a rule reports besides the moment (worked out once per rule)."""
 
+    rule: Rule
+    ops: tuple[Operand, ...]
+    subject: str | None
 
-def _firing(rule: Rule, since: int, t: int, noticed: int | None, s: _Scalar) -> Firing:
-    return Firing(rule.id, rule.name, int(since), int(t), noticed, _summary(rule, t, s),
-                  _values(rule, s), rule.subject)
+    @classmethod
+    def of(cls, rule: Rule) -> _About:
+        return cls(rule, tuple(sorted(rule_operands(rule))), rule.subject)
+
+    def firing(self, since: int, t: int, noticed: int | None, s: _Scalar) -> Firing:
+        rule = self.rule
+        return Firing(rule.id, rule.name, int(since), int(t), noticed, _summary(rule, t, s),
+                      {op.key: float(s.value(op)) for op in self.ops}, self.subject)
 
 
 # -- the vectorised back-test -------------------------------------------------------------------
@@ -160,38 +164,47 @@ class _Points:
     """A rule's evaluation points (t, k) and each operand's row index at them."""
 
     def __init__(self, ops: Sequence[Operand], data: Mapping[Operand, OperandSeries],
-                 end_ms: int | None) -> None:
+                 end_ms: int | None, sums: dict[Operand, np.ndarray] | None = None) -> None:
         self.ops = list(ops)
         self.data = data
         times, order = [], []
+        self._last_rows: list[np.ndarray] = []
         for k, op in enumerate(self.ops):
             known = data[op].known_ms
             if end_ms is not None:
-                known = known[known <= end_ms]
-            unique = np.unique(known)
-            times.append(unique)
-            order.append(np.full(len(unique), k, dtype=np.int64))
+                known = known[:int(np.searchsorted(known, end_ms, side="right"))]
+            # distinct known times (rows are sorted) and the last row of each
+            change = np.flatnonzero(known[1:] != known[:-1])
+            last = np.append(change, len(known) - 1) if len(known) else change
+            self._last_rows.append(last)
+            times.append(known[last])
+            order.append(np.full(len(last), k, dtype=np.int64))
         t = np.concatenate(times) if times else np.empty(0, np.int64)
         k = np.concatenate(order) if order else np.empty(0, np.int64)
-        sort = np.lexsort((k, t))
+        sort = np.argsort(t * max(len(self.ops), 1) + k, kind="stable")  # by t, then k
         self.t = t[sort]
         self.k = k[sort]
         self.n = len(self.t)
+        where = np.empty(self.n, dtype=np.int64)
+        where[sort] = np.arange(self.n)
+        bounds = np.cumsum([0, *(len(x) for x in times)])
+        #: each operand's points, in time order
+        self._pos = [where[bounds[j]:bounds[j + 1]] for j in range(len(self.ops))]
         self._idx: dict[Operand, np.ndarray] = {}
         self._vals: dict[Operand, np.ndarray] = {}
-        self._cumsum: dict[Operand, np.ndarray] = {}
+        self._cumsum: dict[Operand, np.ndarray] = {} if sums is None else sums
+        self._windows: dict[tuple[Operand, str, int], np.ndarray] = {}
 
     def idx(self, op: Operand) -> np.ndarray:
+        """The row of `op` applied at each point (−1: none yet). Each distinct known time of
+        op owns one point, so the count of op's points so far is how many of its times are
+        applied: at (t, k < j) op's own point at t comes later, as it should."""
         out = self._idx.get(op)
         if out is None:
-            known = self.data[op].known_ms
-            out = np.searchsorted(known, self.t, side="right") - 1
-            if len(self.ops) > 1:
-                j = self.ops.index(op)
-                before = self.k < j  # at (t, k < j) op's rows at t are not applied yet
-                if before.any():
-                    left = np.searchsorted(known, self.t[before], side="left") - 1
-                    out[before] = left
+            j = self.ops.index(op)
+            out = np.full(self.n, -1, dtype=np.int64)
+            out[self._pos[j]] = self._last_rows[j]
+            np.maximum.accumulate(out, out=out)  # rows only move forward
             self._idx[op] = out
         return out
 
@@ -218,21 +231,31 @@ class _Points:
         return out
 
     def window_sum(self, op: Operand, window_ms: int) -> np.ndarray:
-        cs = self.cumsum(op)
-        known = self.data[op].known_ms
-        start = np.searchsorted(known, self.t - window_ms, side="right")
-        return cs[self.idx(op) + 1] - cs[start]
+        """Sum of op's applied rows known in (t − window, t] at each point."""
+        key = (op, "sum", window_ms)
+        out = self._windows.get(key)
+        if out is None:
+            cs = self.cumsum(op)
+            start = np.searchsorted(self.data[op].known_ms, self.t - window_ms, side="right")
+            out = self._windows[key] = cs[self.idx(op) + 1] - cs[start]
+        return out
+
+    def then(self, op: Operand, window_ms: int) -> np.ndarray:
+        """op's value known at t − window at each point (NaN before its first row)."""
+        key = (op, "then", window_ms)
+        out = self._windows.get(key)
+        if out is None:
+            series = self.data[op]
+            i = np.searchsorted(series.known_ms, self.t - window_ms, side="right") - 1
+            out = np.where(i >= 0, series.values[np.maximum(i, 0)], np.nan) if len(series) \
+                else np.full(self.n, np.nan)
+            self._windows[key] = out
+        return out
 
     def scalar(self, p: int) -> _Scalar:
-        def value(op: Operand) -> float:
-            return float(self.vals(op)[p])
-
-        def window_sum(op: Operand, t: int, window_ms: int) -> float:
-            cs = self.cumsum(op)
-            start = int(np.searchsorted(self.data[op].known_ms, t - window_ms, side="right"))
-            return float(cs[int(self.idx(op)[p]) + 1] - cs[start])
-
-        return _Scalar(value, lambda op: self.data[op], window_sum)
+        return _Scalar(lambda op: float(self.vals(op)[p]),
+                       lambda op, t, w: float(self.then(op, w)[p]),
+                       lambda op, t, w: float(self.window_sum(op, w)[p]))
 
 
 def _cumsum(values: np.ndarray) -> np.ndarray:
@@ -303,10 +326,7 @@ def _vector(cond: Condition, pts: _Points, fresh: list[np.ndarray] | None = None
         return _event(event, pts.t, cond.within_ms, fresh)
     if isinstance(cond, Change):
         now = pts.vals(cond.operand)
-        series = pts.data[cond.operand]
-        i = np.searchsorted(series.known_ms, pts.t - cond.window_ms, side="right") - 1
-        then = np.where(i >= 0, series.values[np.maximum(i, 0)] if len(series) else np.nan,
-                        np.nan)
+        then = pts.then(cond.operand, cond.window_ms)
         with np.errstate(invalid="ignore", divide="ignore"):
             change = now - then if cond.unit == "abs" else np.where(
                 then != 0, (now / then - 1.0) * 100.0, np.nan)
@@ -348,19 +368,26 @@ def _vector(cond: Condition, pts: _Points, fresh: list[np.ndarray] | None = None
     raise TypeError(f"not a condition: {cond!r}")
 
 
+def _zone_of(name: str) -> Any:
+    from models.alerts import _zone
+
+    return _zone(name)
+
+
 def _in_hours(rule: Rule, t: np.ndarray) -> np.ndarray:
     hours = rule.active_hours
     if hours is None or not len(t):
         return np.ones(len(t), dtype=bool)
-    if hours.zone == "UTC":
-        weekday = (t // MS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday
-        minute = (t % MS_PER_DAY) // 60_000
-    else:
-        import pandas as pd
-
-        local = pd.to_datetime(t, unit="ms", utc=True).tz_convert(hours.zone)
-        weekday = np.asarray(local.day_of_week)
-        minute = np.asarray(local.hour) * 60 + np.asarray(local.minute)
+    if hours.zone != "UTC":
+        # the zone's UTC offset per UTC hour (offsets change on the hour): local wall time
+        zone = _zone_of(hours.zone)
+        hour = t // 3_600_000
+        unique, back = np.unique(hour, return_inverse=True)
+        offsets = np.array([datetime.fromtimestamp(int(h) * 3600, zone).utcoffset()
+                            .total_seconds() * 1000 for h in unique.tolist()], dtype=np.int64)
+        t = t + offsets[back]
+    weekday = (t // MS_PER_DAY + 3) % 7  # 1970-01-01 was a Thursday
+    minute = (t % MS_PER_DAY) // 60_000
     days = np.zeros(7, dtype=bool)
     days[list(hours.days)] = True
     start, end = hours.start_minute, hours.end_minute
@@ -411,7 +438,7 @@ def _rule_firings(rule: Rule, data: Mapping[Operand, OperandSeries], start_ms: i
     key = tuple(ops)
     pts = cache.get(key)
     if pts is None:
-        pts = cache[key] = _Points(ops, data, end_ms)
+        pts = cache[key] = _Points(ops, data, end_ms, cache.setdefault("sums", {}))
     if not pts.n:
         return []
     events: list[np.ndarray] = []
@@ -421,11 +448,12 @@ def _rule_firings(rule: Rule, data: Mapping[Operand, OperandSeries], start_ms: i
         fresh |= event
     rearm = None if rule.rearm is None else _vector(rule.rearm, pts)
     out = []
+    about = _About.of(rule)
     for p, since in _fire_points(rule, cond, rearm, fresh, pts.t):
         t = int(pts.t[p])
         if start_ms is not None and t < start_ms:
             continue
-        out.append(_firing(rule, int(pts.t[since]), t, None, pts.scalar(p)))
+        out.append(about.firing(int(pts.t[since]), t, None, pts.scalar(p)))
     return out
 
 
@@ -453,7 +481,8 @@ class _Feed:
     """One operand as the evaluator holds it: its latest series, how far it is applied, the
     value now, its running sum (liquidation windows)."""
 
-    __slots__ = ("applied", "cumsum", "last_known", "series", "value", "wants_sum")
+    __slots__ = ("applied", "cumsum", "first_known", "last_known", "memo", "series", "value",
+                 "wants_sum")
 
     def __init__(self) -> None:
         self.series = OperandSeries.empty()
@@ -461,7 +490,33 @@ class _Feed:
         self.last_known: int | None = None  # its known time
         self.value = _NAN
         self.cumsum: list[float] = [0.0]
+        self.first_known: int | None = None  # of the row the running sum starts at
         self.wants_sum = False
+        #: (what, window) -> (t, applied, result): rules sharing a window share the lookup
+        self.memo: dict[tuple[str, int], tuple[int, int, float]] = {}
+
+    def value_then(self, t: int, window_ms: int) -> float:
+        """The value known at t − window (NaN before the first row)."""
+        hit = self.memo.get(("then", window_ms))
+        if hit is not None and hit[0] == t and hit[1] == self.applied:
+            return hit[2]
+        i = int(self.series.known_ms.searchsorted(t - window_ms, side="right")) - 1
+        value = float(self.series.values[i]) if i >= 0 else _NAN
+        self.memo[("then", window_ms)] = (t, self.applied, value)
+        return value
+
+    def window_sum(self, t: int, window_ms: int) -> float:
+        """The sum of the applied rows known in (t − window, t]."""
+        if self.applied < 0:
+            return 0.0
+        hit = self.memo.get(("sum", window_ms))
+        if hit is not None and hit[0] == t and hit[1] == self.applied:
+            return hit[2]
+        start = int(self.series.known_ms.searchsorted(t - window_ms, side="right"))
+        cs = self.cumsum
+        value = cs[self.applied + 1] - cs[min(start, self.applied + 1)]
+        self.memo[("sum", window_ms)] = (t, self.applied, value)
+        return value
 
 
 class _Leaf:
@@ -546,11 +601,10 @@ class _ChangeLeaf(_Leaf):
 
     def step(self, t: int) -> bool:
         leaf = self.leaf
-        series = self.feed.series
-        i = int(np.searchsorted(series.known_ms, t - leaf.window_ms, side="right")) - 1
-        if i < 0:
+        then = self.feed.value_then(t, leaf.window_ms)
+        if then != then:
             return False
-        change = _change(leaf, self.feed.value, float(series.values[i]))
+        change = _change(leaf, self.feed.value, then)
         if change != change:
             return False
         if leaf.direction == "up":
@@ -587,14 +641,8 @@ class _LiquidationsLeaf(_Leaf):
     def step(self, t: int) -> bool:
         total = 0.0
         for feed in self.feeds:
-            total += _feed_window_sum(feed, t, self.window)
+            total += feed.window_sum(t, self.window)
         return total > self.over
-
-
-def _feed_window_sum(feed: _Feed, t: int, window_ms: int) -> float:
-    start = int(np.searchsorted(feed.series.known_ms, t - window_ms, side="right"))
-    cs = feed.cumsum
-    return cs[feed.applied + 1] - cs[min(start, feed.applied + 1)]
 
 
 class _RegimeLeaf(_Leaf):
@@ -679,6 +727,7 @@ class _RuleState:
     def __init__(self, rule: Rule, feeds: Mapping[Operand, _Feed], start_ms: int | None
                  ) -> None:
         self.rule = rule
+        self.about = _About.of(rule)
         self.fingerprint = repr(rule_to_json(rule))
         self.leaves: list[_Leaf] = []
         self.when = _compile(rule.when, feeds, self.leaves)
@@ -795,7 +844,11 @@ class RuleEvaluator:
         last = int(np.searchsorted(known, now_ms, side="right"))
         feed.series = data
         if feed.wants_sum:
-            _extend_sum(feed, values, last)
+            if len(known) and feed.first_known != int(known[0]):  # a new or trimmed series
+                feed.cumsum = _cumsum(values[:last]).tolist()
+                feed.first_known = int(known[0])
+            else:
+                _extend_sum(feed, values, last)
         # rows up to the readers' start are history: the newest of them is the value now
         starts = [s.start_ms for s in readers]
         if None not in starts:
@@ -827,7 +880,7 @@ class RuleEvaluator:
                     continue  # history for this rule
                 if state.step(t):
                     since = state.since if state.since is not None else t
-                    out.append(_firing(state.rule, since, t, int(now_ms), self._scalar()))
+                    out.append(state.about.firing(since, t, int(now_ms), self._scalar()))
         return out
 
     def _scalar(self) -> _Scalar:
@@ -837,9 +890,9 @@ class RuleEvaluator:
             return feeds[op].value
 
         def window_sum(op: Operand, t: int, window_ms: int) -> float:
-            return _feed_window_sum(feeds[op], t, window_ms)
+            return feeds[op].window_sum(t, window_ms)
 
-        return _Scalar(value, lambda op: feeds[op].series, window_sum)
+        return _Scalar(value, lambda op, t, w: feeds[op].value_then(t, w), window_sum)
 
     # -- restarts ------------------------------------------------------------------------------
     def state_to_json(self) -> dict[str, Any]:

@@ -5,7 +5,8 @@ A stored row is known at stamp + `models.asof.known_delay_ms` (a bar at its clos
 or reading at its stamp). A derived quantity is computed by its `models.derived.DERIVED` spec and
 each of its rows gets the known time of the inputs it was made from (`DERIVED_KNOWN`): the
 squeeze regime of the bar opened at h is known at h + 1 h, a decoupling session once the daily
-bars of its date are closed (next 00:00 UTC), the gamma levels at their chain snapshot's time.
+bars of its date are known (the S&P 500's bar, stamped at the open, a day after its stamp), the
+gamma levels at their chain snapshot's time.
 Derived ids without an entry here cannot be alerted on (their rows have no honest known time,
 e.g. the hourly funding average, whose hour is settled up to eight hours later).
 """
@@ -84,13 +85,14 @@ class OperandSeries:
 
 @dataclass(frozen=True)
 class DerivedKnown:
-    """How the rows of a derived id become known: stamp + `delay_ms`, or, for session-close
-    stamps (`next_utc_day`), at the 00:00 UTC after the session's date (when its daily bars
-    close under models/asof.py)."""
+    """How the rows of a derived id become known: stamp + `delay_ms`; or, for a session-close
+    stamp (`session_peer`: the peer whose daily bars the session reads), once the daily bars of
+    the session's UTC date are known under models/asof.py: the peer's bar of that date (stamped
+    at the exchange open, or 00:00) + 1 day, and BTC's daily bar at the next 00:00 UTC."""
 
     columns: tuple[str, ...]
     delay_ms: int = 0
-    next_utc_day: bool = False
+    session_peer: int | None = None  # which dot-part of the id names the pair "btc_<peer>"
     why: str = ""
 
 
@@ -113,12 +115,12 @@ DERIVED_KNOWN: dict[str, DerivedKnown] = {
                                    why="an hourly bar's close, known at its end"),
     r"ivrv\.[a-z0-9]+\.\d+": DerivedKnown(("spread", "iv", "rv"), 0,
                                           why="stamped when both inputs are known"),
-    r"decoupling\.btc_spx": DerivedKnown(("btc_ret", "peer_ret", "z", "corr"), 0, True,
-                                         "a session's daily bars close at 00:00 UTC after it"),
-    r"corr\.btc_[a-z0-9]+\.\d+": DerivedKnown(("corr",), 0, True,
-                                              "a session's daily bars close at 00:00 UTC after"),
-    r"beta\.btc_spx\.\d+": DerivedKnown(("beta",), 0, True,
-                                        "a session's daily bars close at 00:00 UTC after it"),
+    r"decoupling\.btc_spx": DerivedKnown(("btc_ret", "peer_ret", "z", "corr"), 0, 1,
+                                         "a session is known once its daily bars are"),
+    r"corr\.btc_[a-z0-9]+\.\d+": DerivedKnown(("corr",), 0, 1,
+                                              "a session is known once its daily bars are"),
+    r"beta\.btc_spx\.\d+": DerivedKnown(("beta",), 0, 1,
+                                        "a session is known once its daily bars are"),
 }
 _DERIVED_RES = [(re.compile(p + r"\Z"), k) for p, k in DERIVED_KNOWN.items()]
 
@@ -180,32 +182,58 @@ def _frame_times(frame: Any) -> np.ndarray:
     return np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
 
 
-def _known_of_derived(derived_id: str, stamps: np.ndarray) -> np.ndarray:
+def _session_known(stamps: np.ndarray, peer_daily: Any) -> np.ndarray:
+    """When each session (stamped at its close) is known: its UTC date's daily bars closed —
+    BTC's at the next 00:00 UTC, the peer's at its own stamp + 1 day. Without the peer's bars
+    (`peer_daily` None or missing the date) the latest a bar of that date can close: 00:00 UTC
+    two days after."""
+    day = stamps // MS_PER_DAY * MS_PER_DAY
+    known = day + 2 * MS_PER_DAY
+    if peer_daily is not None and len(peer_daily):
+        times = np.asarray(peer_daily.time, dtype=np.int64)
+        i = np.searchsorted(times // MS_PER_DAY * MS_PER_DAY, day, side="right") - 1
+        same = (i >= 0) & (times[np.maximum(i, 0)] // MS_PER_DAY * MS_PER_DAY == day)
+        peer_known = times[np.maximum(i, 0)] + MS_PER_DAY
+        known = np.where(same, np.maximum(peer_known, day + MS_PER_DAY), known)
+    return known
+
+
+def _peer_of(derived_id: str) -> str:
+    return derived_id.split(".")[1].split("_", 1)[1]
+
+
+def _known_of_derived(derived_id: str, stamps: np.ndarray, loader: Any = None) -> np.ndarray:
     known = derived_known(derived_id)
     assert known is not None
-    if known.next_utc_day:
-        return (stamps // MS_PER_DAY + 1) * MS_PER_DAY
+    if known.session_peer is not None:
+        from models.ids import price_id
+
+        peer = loader.read(price_id(_peer_of(derived_id), "1d")) if loader is not None \
+            else None
+        return _session_known(stamps, peer)
     return stamps + known.delay_ms
 
 
-def _from_frame(op: Operand, frame: Any) -> OperandSeries:
+def _from_frame(op: Operand, frame: Any, loader: Any = None) -> OperandSeries:
     if frame is None or len(frame) == 0 or op.column not in frame.columns:
         return OperandSeries.empty()
     stamps = _frame_times(frame)
-    known = _known_of_derived(op.id, stamps)
+    known = _known_of_derived(op.id, stamps, loader)
     values = frame[op.column].to_numpy(dtype=np.float64, na_value=np.nan)
     order = np.argsort(known, kind="stable")
     return OperandSeries(known[order], values[order])
 
 
-def operand_from_result(op: Operand, result: Any) -> OperandSeries:
+def operand_from_result(op: Operand, result: Any, loader: Any = None) -> OperandSeries:
     """A derived operand from its analysis result already computed (the window's derived
-    feeds: alerts read the same result the dock draws)."""
+    feeds: alerts read the same result the dock draws). `loader`: the one the result was
+    computed from; the rotation quantities (decoupling, corr, beta) need it for the exact time
+    a session is known (without it, the latest its daily bars can close)."""
     from models.catalog import derived_specs
 
     if op.kind != DERIVED:
         raise ValueError(f"{op.key}: not a derived operand")
-    return _from_frame(op, derived_specs()[op.id].extract(result))
+    return _from_frame(op, derived_specs()[op.id].extract(result), loader)
 
 
 def series_operand(op: Operand, data: Any) -> OperandSeries:
@@ -236,5 +264,5 @@ def sample_operands(ops: Iterable[Operand], loader: Any) -> Mapping[Operand, Ope
         else:
             if op.id not in frames:
                 frames[op.id] = derived_specs()[op.id].compute(loader)
-            out[op] = _from_frame(op, frames[op.id])
+            out[op] = _from_frame(op, frames[op.id], loader)
     return out

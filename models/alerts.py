@@ -233,8 +233,8 @@ def _zone(name: str) -> Any:
 class Rule:
     id: str
     name: str
+    enabled: bool
     when: Condition
-    enabled: bool = True
     cooldown_ms: int = 0
     rearm: Condition | None = None  # None: re-armed once `when` is false again
     active_hours: ActiveHours | None = None
@@ -648,7 +648,7 @@ def _parse_rule(obj: Any, p: _Problems) -> Rule | None:
     delivery = _delivery(obj.get("delivery", {}), p)
     if len(p.items) != before:
         return None
-    return Rule(ident, name.strip(), when, enabled, cooldown, rearm, hours,  # type: ignore
+    return Rule(ident, name.strip(), enabled, when, cooldown, rearm, hours,  # type: ignore
                 delivery, asset, description)  # type: ignore[arg-type]
 
 
@@ -967,5 +967,11 @@ class RuleBook:
         self._changed()
 
 
-# The evaluation (models/alert_engine.py) is part of this API; imported last, it reads the above.
-from models.alert_engine import RuleEvaluator, backtest  # noqa: E402, F401
+def __getattr__(name: str) -> Any:
+    """`backtest` and `RuleEvaluator` live in models/alert_engine.py (which reads this module);
+    they are part of this API, imported on first use."""
+    if name in ("backtest", "RuleEvaluator"):
+        from models import alert_engine
+
+        return getattr(alert_engine, name)
+    raise AttributeError(f"module 'models.alerts' has no attribute {name!r}")

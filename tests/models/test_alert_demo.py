@@ -66,6 +66,12 @@ def test_the_squeeze_rule_fires_on_the_rebound_and_not_in_the_quiet_month(demo_c
     assert not ((regime.to_numpy() == 1) & (opens >= REBOUND - 30 * DAY) &
                 (opens < REBOUND)).any()  # an independent look: no squeezed bar before
     assert firing.noticed_ms is None and firing.asset == "btc"
+    # live, at the firing moment, the regime computed from what was known then says the same
+    from models.asof import AsOfLoader
+
+    live = DERIVED["regime.btc"].compute(AsOfLoader(demo_cache, firing.fired_ms))["regime"]
+    assert live.iloc[-1] == 1 and live.index[-1].value // 1_000_000 == first
+    assert live.iloc[-2] != 1  # entered at that bar
 
 
 def test_the_other_shipped_rules_on_the_demo(demo_cache):

@@ -404,3 +404,74 @@ def test_disabled_rules_are_not_evaluated():
     off = rule_from_json(rule(above(100), enabled=False))
     assert backtest([off], None, data={CLOSE: hourly([99, 101])}) == []
     assert RuleEvaluator([off]).needs() == frozenset()
+
+
+# -- the remaining combinations of type × (hysteresis or re-arm, cooldown, active hours) --------
+def test_below_in_active_hours_and_cross_with_cooldown_and_hours():
+    values = [101, 99, 101, 99, 101, 99, 101, 99]
+    when = {"type": "below", "operand": CLOSE.to_json(), "value": 100}
+    # 03:00-06:00 UTC: the dips at 01:00 (outside), 03:00 and 05:00 fire
+    hours = {"start": "03:00", "end": "06:00"}
+    assert fired(rule(when, active_hours=hours), {CLOSE: hourly(values)}) == [(3, 3), (5, 5)]
+    crossing = cross("below", 100)
+    assert fired(rule(crossing), {CLOSE: hourly(values)}) == [(1, 1), (3, 3), (5, 5), (7, 7)]
+    assert fired(rule(crossing, cooldown="3h"), {CLOSE: hourly(values)}) == [(1, 1), (5, 5)]
+    # a cross within 1 h, active from 02:00: the 01:00 cross still counts at 02:00
+    assert fired(rule(cross("below", 100, within="1h"), active_hours={"start": "02:00",
+                                                                     "end": "04:00"}),
+                 {CLOSE: hourly(values)}) == [(1, 2), (3, 3)]
+
+
+def test_change_with_cooldown_and_active_hours():
+    values = [100, 103, 106, 109, 112, 115]  # +3 % or more over every 1 h window
+    when = change(2.5, window="1h")
+    assert fired(rule(when), {CLOSE: hourly(values)}) == [(1, 1)]  # holds: fires once
+    # re-armed by a level, cooling down 2 h: fires at 1, then 3 (the cooldown ends), then 5
+    rearm = above(0)
+    assert fired(rule(when, rearm=rearm, cooldown="2h"), {CLOSE: hourly(values)}) == \
+        [(1, 1), (1, 3), (1, 5)]
+    hours = {"start": "04:00", "end": "05:00"}
+    assert fired(rule(when, active_hours=hours), {CLOSE: hourly(values)}) == [(1, 4)]
+
+
+def test_count_with_a_rearm_level():
+    rows = [[1, -1, 1, -1, 1, -1], [1, -1, -1, -1, 1, -1], [1, -1, -1, -1, -1, -1],
+            [1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]
+    # ≥ 3 negative at t1, t3, t5 (2 at t2, 2 at t4): fires each time by default; re-armed only
+    # once no venue is negative (never here), it fires once
+    assert fired(rule(COUNT), funding(rows)) == [(1, 1), (3, 3), (5, 5)]
+    none_negative = {**COUNT, "direction": "above", "at_least": 5}
+    assert fired(rule(COUNT, rearm=none_negative), funding(rows)) == [(1, 1)]
+
+
+def test_decoupling_with_cooldown_and_a_rearm():
+    days = OperandSeries(T0 + np.array([24, 48, 120]) * H, [0.05, -0.06, 0.07])
+    when = {"type": "decoupling"}
+    assert fired(rule(when, cooldown="2d"), {DECOUPLING: days}) == [(24, 24), (120, 120)]
+    # re-armed only by BTC above 100 (the close at 100 h)
+    data = {DECOUPLING: days, CLOSE: hourly(np.r_[np.full(100, 99.0), np.full(30, 101.0)])}
+    assert fired(rule(when, rearm=above(100)), data) == [(24, 24), (120, 120)]
+
+
+def test_liquidations_in_active_hours():
+    data = dict([liq("binance", "short", [0, 10, 125, 130], [30e6, 30e6, 30e6, 30e6])])
+    when = {**LIQ, "venues": ["binance"]}
+    # over $50M at 00:11 and 02:11; active 02:00-03:00 UTC: only the second
+    assert fired(rule(when), data) == [(11 / 60, 11 / 60), (131 / 60, 131 / 60)]
+    assert fired(rule(when, active_hours={"start": "02:00", "end": "03:00"}), data) == \
+        [(131 / 60, 131 / 60)]
+
+
+def test_a_series_trimmed_at_the_front_keeps_window_sums_right():
+    op, series = liq("binance", "short", np.arange(0, 180, 10), np.full(18, 10e6))
+    ev = RuleEvaluator([rule_from_json(rule({**LIQ, "venues": ["binance"],
+                                             "over_usd": 55e6}))])
+    # 6 buckets an hour of $10M: ≤ $60M… exactly 60 from the 6th: fires at 00:51
+    got = ev.on_operand(op, OperandSeries(series.known_ms[:8], series.values[:8]),
+                        now_ms=T0 + 80 * M)
+    assert [f.fired_ms for f in got] == [T0 + 51 * M]
+    # the store keeps only the last hour now: the sums still count that hour's buckets
+    trimmed = OperandSeries(series.known_ms[8:], series.values[8:])
+    ev.on_operand(op, trimmed, now_ms=T0 + 200 * M)
+    summary = ev._scalar().window_sum(op, T0 + 171 * M, H)
+    assert summary == pytest.approx(60e6)
