@@ -14,6 +14,9 @@ from the venues, a firing cannot be fetched again (docs/alert-delivery.md).
   as `alerts.sqlite.corrupt-<stamp>` (kept for inspection), the firings that can still be read are
   copied into a new file, and `notice` says so.
 - A symbolic link where the file goes is refused, never followed; the file is created 0600.
+
+Blocking I/O without Qt: the window calls it on workers (the alert service's own, or the job
+runner for the log dock's reads). One connection, shared under a lock by the calling threads.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class AlertLog:
         """Log `firings`; returns those not logged before, in the order given. When the file
         cannot be written they are all returned (to be delivered) and kept for the next call."""
         firings = list(firings)
+        if not firings:
+            return []
         with self._lock:
             for f in firings:
                 self._pending.setdefault((f.rule_id, int(f.fired_ms)), f)
@@ -90,7 +95,13 @@ class AlertLog:
                 return firings
             self._pending, self._pending_state = {}, {}  # committed
             self.problem = None
-        return [f for f in firings if (f.rule_id, int(f.fired_ms)) in written]
+        new = []
+        for f in firings:  # a firing given twice in one call is new once
+            key = (f.rule_id, int(f.fired_ms))
+            if key in written:
+                written.discard(key)
+                new.append(f)
+        return new
 
     def save_state(self, state: dict[str, Any], key: str = DEFAULT_STATE_KEY) -> bool:
         """Keep an evaluator's state (its JSON); False when only kept in memory for now."""
@@ -272,6 +283,8 @@ class AlertLog:
         where = self.path.name
         if isinstance(e, OSError) and e.errno == errno.ELOOP:
             return f"{e.filename or self.path} is a symbolic link; Rotor does not follow it"
+        if isinstance(e, OSError) and e.errno in (errno.EEXIST, errno.ENOTDIR):
+            return f"alert log folder {self.path.parent} cannot be made (a file is in the way)"
         if _is_busy(e):
             return (f"alert log {where} is locked by another process (waited "
                     f"{self.busy_timeout_s:g} s)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import configparser
 import logging
+import math
 import sys
 import threading
 import time
@@ -26,11 +27,15 @@ from typing import TextIO
 from models.alerts import Firing, Operand, Rule, RuleBook, RuleError, sample_operands
 from models.series import now_ms
 from services.alert_log import AlertLog
+from services.alert_service import CATCH_UP_MS, AlertService, WebhookSink
 from services.webhook import DeliveryResult
 
 log = logging.getLogger(__name__)
 
 RECORDER_STATE_KEY = "recorder"
+#: a derived operand's analysis re-runs at most this often on stored rows (the window's feeds
+#: recompute live changes at most every 15 s too)
+DERIVED_EVERY_S = 15.0
 SETTINGS_FILE = "settings.ini"
 #: settings.ini: section and key of the workspace in use (ui/workspaces.py CURRENT_SETTING)
 CURRENT_WORKSPACE = ("workspaces", "current")
@@ -130,32 +135,44 @@ def firing_line(firing: Firing) -> str:
 
 
 class RecorderAlerts:
-    """Rule evaluation for the recorder: `stored(series_ids)` from any thread."""
+    """Rule evaluation for the recorder: `stored(series_ids)` from any thread.
+
+    A stored operand is read back at once; a derived one re-runs its analysis at most every
+    `derived_every_s` (as the window's live feeds do, docs/architecture.md): the premium and the
+    liquidations are stored every second, and a regime or a decoupling analysis costs about
+    0.1-0.3 s on a year of data. What waits is evaluated when its time comes, and on close."""
 
     def __init__(self, cache, rules: Iterable[Rule], *, alert_log: AlertLog | None,
                  out: TextIO = sys.stdout, webhook_verify: bool | str = True,
-                 clock: Callable[[], int] = now_ms) -> None:
-        from services.alert_service import AlertService, WebhookSink
-
+                 clock: Callable[[], int] = now_ms,
+                 catch_up_ms: int | None = CATCH_UP_MS,
+                 derived_every_s: float = DERIVED_EVERY_S) -> None:
         self._cache = cache
         self.out = out
         self._out_lock = threading.Lock()
         self.printed = 0
         self.webhooks = WebhookSink(verify=webhook_verify, on_result=self._webhook_result)
         self.service = AlertService(rules, alert_log, [self._print, self.webhooks], clock,
-                                    state_key=RECORDER_STATE_KEY)
+                                    state_key=RECORDER_STATE_KEY, catch_up_ms=catch_up_ms)
         self._readers = readers_by_series(self.service.needs())
+        self._derived_every_s = derived_every_s
         self._cond = threading.Condition()
         self._touched: set[str] = set()
+        # derived id -> its operands, waiting for their analysis' next turn
+        self._deferred: dict[str, set[Operand]] = {}
+        self._last_run: dict[str, float] = {}  # derived id -> monotonic time of its last run
         self._busy = False
         self._stopping = False
         self.sample_errors = 0
         self._thread = threading.Thread(target=self._run, name="alert-sampler", daemon=True)
 
-    @property
-    def series_ids(self) -> frozenset[str]:
-        """The stored series the rules read."""
-        return frozenset(self._readers)
+    def rest_inputs(self) -> list[str]:
+        """The stored series the rules read that a REST refresh can bring up to date (the
+        recorder polls them)."""
+        from models.catalog import CATALOG
+
+        return sorted(sid for sid in self._readers
+                      if sid in CATALOG and CATALOG[sid].extra.get("rest_history") is not False)
 
     def start(self) -> None:
         """Start, and evaluate what the cache holds already."""
@@ -172,12 +189,13 @@ class RecorderAlerts:
             self._cond.notify_all()
 
     def wait_idle(self, timeout_s: float) -> bool:
-        """Every stored batch so far sampled, evaluated and printed (webhooks not waited for)."""
+        """Every stored batch so far sampled (derived operands waiting their turn included),
+        evaluated and printed (webhooks not waited for); False on timeout."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self._touched or self._busy:
+            while self._touched or self._busy or self._deferred:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or not self._thread.is_alive():
                     return False
                 self._cond.wait(remaining)
         return self.service.wait_idle(max(0.0, deadline - time.monotonic()))
@@ -193,36 +211,61 @@ class RecorderAlerts:
             self._thread.join(max(0.0, deadline - time.monotonic()))
         return self.service.close(max(0.0, deadline - time.monotonic()))
 
+    def _next_turn(self) -> float | None:
+        if not self._deferred:
+            return None
+        return min(self._last_run.get(i, 0.0) for i in self._deferred) + self._derived_every_s
+
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._touched and not self._stopping:
-                    self._cond.wait()
-                if not self._touched:
+                while not (self._touched or self._stopping):
+                    turn = self._next_turn()
+                    if turn is not None and turn <= time.monotonic():
+                        break
+                    self._cond.wait(None if turn is None else turn - time.monotonic())
+                if self._stopping and not (self._touched or self._deferred):
                     return
                 touched, self._touched = self._touched, set()
+                final = self._stopping
                 self._busy = True
             try:
-                self._sample(touched)
+                self._sample(touched, final)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _sample(self, touched: set[str]) -> None:
+    def _sample(self, touched: set[str], final: bool) -> None:
         ops = set().union(*(self._readers[sid] for sid in touched))
-        by_id: dict[str, list[Operand]] = {}
-        for op in sorted(ops):
-            by_id.setdefault(op.id, []).append(op)
-        for op_id, group in by_id.items():
+        by_id: dict[str, set[Operand]] = {}
+        for op in ops:
+            by_id.setdefault(op.id, set()).add(op)
+        with self._cond:
+            for op_id, waiting in self._deferred.items():
+                by_id.setdefault(op_id, set()).update(waiting)
+        updates = {}
+        now = time.monotonic()
+        for op_id, group in sorted(by_id.items()):
+            derived = next(iter(group)).kind != "series"
+            if derived and not final and \
+                    now - self._last_run.get(op_id, -math.inf) < self._derived_every_s:
+                with self._cond:
+                    self._deferred.setdefault(op_id, set()).update(group)
+                continue
+            with self._cond:
+                self._deferred.pop(op_id, None)
+            if derived:
+                self._last_run[op_id] = now
             try:  # one failing analysis must not keep the others from being evaluated
                 sampled = sample_operands(group, self._cache)
             except Exception as e:  # noqa: BLE001
                 self.sample_errors += 1
                 log.warning("alert input %s not read: %s: %s", op_id, type(e).__name__, e)
                 continue
-            for op in group:
-                self.service.submit(op, sampled[op])
+            updates.update((op, sampled[op]) for op in group)
+        if updates:
+            self.service.submit_many(updates)  # together: evaluated in the order rows were known
 
     def _write(self, line: str) -> None:
         with self._out_lock:

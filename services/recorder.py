@@ -1,10 +1,15 @@
-"""`main.py record [--for DURATION]`: stream every venue into the cache without a window.
+"""`main.py record [--for DURATION] [--rules FILE]`: stream every venue into the cache without a
+window, and evaluate alert rules on what is stored.
 
 For a workstation that records around the clock (liquidations have no key-less REST history:
 what is not recorded is lost). The recorder takes the data folder's `StreamLock` (one stream
 writer per folder), runs the `StreamHub`, drains it, fills each reconnect's gap over REST on its
 own thread, and prints one status line a minute. SIGINT/SIGTERM stop it cleanly: the sockets are
 closed, the last batch is stored, the lock is released, exit status 0.
+
+With alert rules (`--rules FILE`, else the last-used workspace's), the hub's writer and the gap
+filler report what they stored to `RecorderAlerts` (services/headless_alerts.py), and the rules'
+REST-only inputs are refreshed at their poll interval (docs/alert-delivery.md).
 
 A window opened on the same folder meanwhile finds the lock held: it streams nothing and re-reads
 the stream-fed series from the cache (docs/streams.md, "Connections, hub and recorder").
@@ -40,6 +45,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ASSETS = ("btc", "eth")
 STATUS_INTERVAL_S = 60.0
+#: the alert rules' REST inputs are refreshed at their own poll interval, at most once a minute
+MIN_ALERT_POLL_S = 60.0
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 
@@ -126,7 +133,7 @@ class Recorder:
                  assets: Sequence[str] = DEFAULT_ASSETS,
                  liquidation_sink: LiquidationSink | None = None,
                  refresh_on_start: bool = True, alerts: RecorderAlerts | None = None,
-                 alerts_note: str | None = None) -> None:
+                 alerts_note: str | None = None, alert_poll_s: float | None = None) -> None:
         self.services = services
         self.streams = list(streams)
         self.out = out
@@ -137,6 +144,10 @@ class Recorder:
         self._wake = threading.Event()
         self.alerts = alerts
         self.alerts_note = alerts_note
+        # Funding settlements, open interest, option chains, index prices: no stream stores
+        # them, so with the window closed only these polls keep the rules' inputs new.
+        self.alert_poll_s = alert_poll_s  # None: each series' own poll interval
+        self._polls: dict[str, float] = {}  # series id -> monotonic time of its next refresh
         on_stored = alerts.stored if alerts is not None else None
         self.hub = StreamHub(services.cache, self.streams, timing=timing,
                              on_wake=self._wake.set, flush_interval_s=flush_interval_s,
@@ -162,6 +173,7 @@ class Recorder:
         self.out.flush()
         if self.alerts is not None:  # evaluates what the cache holds, then each stored batch
             self.alerts.start()
+            self._polls = dict.fromkeys(self.alerts.rest_inputs(), started)
         if self.refresh_on_start:  # what happened while nothing recorded: a gap like any other
             for venue in dict.fromkeys(s.venue for s in self.streams):
                 self.gaps.add(gap_series_ids_for(venue, self.assets))
@@ -174,9 +186,12 @@ class Recorder:
                 if end is not None and now >= end:
                     break
                 wait = next_status - now if end is None else min(next_status, end) - now
+                if self._polls:
+                    wait = min(wait, min(self._polls.values()) - now)
                 if self._wake.wait(max(0.0, wait)):
                     self._wake.clear()
                 self._take(self.hub.drain())
+                self._poll_alert_inputs(time.monotonic())
                 if time.monotonic() >= next_status:
                     self._print_status()
                     next_status += self.status_interval_s
@@ -193,6 +208,15 @@ class Recorder:
                        f"{'' if joined else ' (a connection was still closing)'}\n")
         self.out.flush()
         return 0
+
+    def _poll_alert_inputs(self, now: float) -> None:
+        due = [sid for sid, at in self._polls.items() if at <= now]
+        if not due:
+            return
+        self.gaps.add(due)  # refreshed one at a time; what is stored reaches the alerts
+        for sid in due:
+            every = self.alert_poll_s or max(MIN_ALERT_POLL_S, CATALOG[sid].poll_seconds)
+            self._polls[sid] = now + every
 
     def _take(self, batch) -> None:
         self.liquidations_seen += len(batch.liquidations)

@@ -41,11 +41,13 @@ _URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.res
 
 @dataclass
 class DeliveryResult:
-    """How a delivery went. `error` is for a person and never carries a secret."""
+    """How a delivery went. `error` is for a person and never carries a secret; `transient`:
+    the same post may succeed later (no connection, a timeout, HTTP 429 or 5xx)."""
 
     ok: bool
     status: int | None = None
     error: str | None = None
+    transient: bool = False
 
 
 def webhook_problem(url: str) -> str | None:
@@ -131,13 +133,16 @@ def _deliver(session: requests.Session, url: str, headers: dict[str, str], body:
     for _hop in range(MAX_REDIRECTS + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return _failed(first, "timed out (no answer within the delivery deadline)")
+            return _failed(first, "timed out (no answer within the delivery deadline)",
+                           transient=True)
         wait = min(timeout_s, remaining)
         try:
             resp = session.post(url, data=body, headers=headers, timeout=(wait, wait),
                                 verify=verify, allow_redirects=False, stream=True)
         except Exception as e:  # noqa: BLE001 - any failure becomes a result; the text is ours
-            return _failed(first, _transport_error(e))
+            # a certificate Rotor does not trust will not be trusted in a minute either
+            return _failed(first, _transport_error(e),
+                           transient=not isinstance(e, requests.exceptions.SSLError))
         try:
             status = resp.status_code
             location = resp.headers.get("Location")
@@ -155,13 +160,15 @@ def _deliver(session: requests.Session, url: str, headers: dict[str, str], body:
             log.info("webhook %s delivered (HTTP %d)", redact_url(first), status)
             return DeliveryResult(True, status, None)
         reason = _reason(resp)
-        return _failed(first, f"HTTP {status}{f' ({reason})' if reason else ''}", status=status)
+        return _failed(first, f"HTTP {status}{f' ({reason})' if reason else ''}", status=status,
+                       transient=status == 429 or status >= 500)
     return _failed(first, f"more than {MAX_REDIRECTS} redirects")
 
 
-def _failed(url: str, error: str, *, status: int | None = None) -> DeliveryResult:
+def _failed(url: str, error: str, *, status: int | None = None,
+            transient: bool = False) -> DeliveryResult:
     log.warning("webhook %s not delivered: %s", redact_url(url), error)
-    return DeliveryResult(False, status, error)
+    return DeliveryResult(False, status, error, transient)
 
 
 def _same_origin(url: str, target: str) -> bool:

@@ -93,7 +93,7 @@ class TrayNotifier(QObject):
                 self._last = firing
                 shown = "tray"
             elif self._status_bar is not None:
-                self._status_bar.showMessage(f"🔔 {title} — {text}", STATUS_MS)
+                self._status_bar.showMessage(f"{title} — {text}", STATUS_MS)
                 shown = "status bar"
         if sound:
             self._beep()

@@ -61,6 +61,9 @@ def test_the_same_firing_is_kept_once_and_not_returned_as_new(alert_log):
     other = firing("squeeze", 4)
     assert alert_log.add([later, other]) == [other]
     assert alert_log.recent() == [other, one]
+    twice = firing("flip", 5)
+    assert alert_log.add([twice, twice]) == [twice]
+    assert alert_log.add([]) == []
 
 
 def test_recent_is_limited_and_between_is_half_open(alert_log):
@@ -195,3 +198,16 @@ def test_a_read_only_folder_is_said_in_one_line(tmp_path):
         log.close()
     finally:
         folder.chmod(0o700)
+
+
+def test_a_folder_that_cannot_be_made_is_a_problem_not_a_crash(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    log = AlertLog(blocker / ALERT_LOG_FILE)
+    one = firing()
+    assert log.add([one]) == [one]
+    assert not log.save_state({"k": 1})
+    assert log.problem.startswith(f"alert log folder {blocker} cannot be made (a file is in "
+                                  "the way): the alert state is kept in memory")
+    assert log.load_state() == {"k": 1}
+    log.close()

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import ssl
 import threading
 import time
 
 import pytest
-import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -22,6 +20,7 @@ from services.webhook import (
     send_webhook,
     webhook_problem,
 )
+from tests.services.tls_loopback import make_ca, tls_server
 
 SECRET_PATH = "hooks/T000/B111/pathsecret42"
 SECRET_QUERY = "querysecret77"
@@ -31,28 +30,18 @@ PAYLOAD = {"rule": "squeeze", "summary": "BTC crossed 70k"}
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
+def _ca(tmp_path_factory):
+    return make_ca(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
-def ca_file(ca, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-def _tls_server(ca: trustme.CA, host: str) -> HTTPServer:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
-    server = HTTPServer(host=host, ssl_context=ctx)
-    server.start()
-    return server
+def ca_file(_ca) -> str:
+    return _ca[1]
 
 
 @pytest.fixture(scope="module")
-def _tls_servers(ca):
-    servers = [_tls_server(ca, "127.0.0.1"), _tls_server(ca, "localhost")]
+def _tls_servers(_ca):
+    servers = [tls_server(_ca[0], "127.0.0.1"), tls_server(_ca[0], "localhost")]
     yield servers
     for server in servers:
         server.stop()
@@ -71,6 +60,13 @@ def other_tls(_tls_servers):
     server = _tls_servers[1]
     yield server
     server.clear()
+
+
+@pytest.fixture(autouse=True)
+def _urllib3_debug(caplog):
+    """urllib3's own debug lines quote the request path: let them through (the app sets that
+    logger to WARNING) so that the secrecy checks below see them."""
+    caplog.set_level(logging.DEBUG, logger="urllib3")
 
 
 def secret_url(server: HTTPServer) -> str:
@@ -112,7 +108,7 @@ def test_a_closed_port_is_reported_as_refused(caplog):
     result = send_webhook(f"https://127.0.0.1:{port}/{SECRET_PATH}?t={SECRET_QUERY}",
                           {"X-Token": SECRET_HEADER}, PAYLOAD, timeout_s=2.0)
     assert not result.ok and result.status is None
-    assert result.error == "connection refused"
+    assert result.error == "connection refused" and result.transient
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -126,7 +122,7 @@ def test_a_host_that_never_answers_times_out(caplog, ca_file):
         result = send_webhook(f"https://127.0.0.1:{port}/{SECRET_PATH}", {}, PAYLOAD,
                               timeout_s=0.3, verify=ca_file)
     assert not result.ok and result.status is None
-    assert "timed out" in result.error
+    assert "timed out" in result.error and result.transient
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -148,7 +144,7 @@ def test_a_slow_answer_times_out(tls, ca_file, caplog):
     while not tls.log and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not result.ok and result.status is None
-    assert result.error == "timed out waiting for the answer"
+    assert result.error == "timed out waiting for the answer" and result.transient
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -206,13 +202,14 @@ def test_plain_http_is_refused_before_any_request(httpserver, caplog):
     url = httpserver.url_for("/hook") + f"?token={SECRET_QUERY}"
     result = send_webhook(url, {"Authorization": SECRET_HEADER}, PAYLOAD)
     assert not result.ok and result.status is None
-    assert result.error.startswith("webhooks must use https://")
+    assert result.error.startswith("webhooks must use https://") and not result.transient
     assert httpserver.log == []
     assert_no_secret(_log_text(caplog), result)
 
 
 @pytest.mark.parametrize(("status", "reason"), [(400, "BAD REQUEST"), (403, "FORBIDDEN"),
-                                                (404, "NOT FOUND"), (500, "INTERNAL SERVER ERROR"),
+                                                (404, "NOT FOUND"), (429, "TOO MANY REQUESTS"),
+                                                (500, "INTERNAL SERVER ERROR"),
                                                 (503, "SERVICE UNAVAILABLE")])
 def test_an_error_status_is_reported_with_its_code(tls, ca_file, caplog, status, reason):
     # The body echoes the secrets: it must not be copied into the result.
@@ -221,7 +218,8 @@ def test_an_error_status_is_reported_with_its_code(tls, ca_file, caplog, status,
     caplog.set_level(logging.DEBUG)
     result = send_webhook(secret_url(tls), {"Authorization": SECRET_HEADER}, PAYLOAD,
                           verify=ca_file)
-    assert result == DeliveryResult(False, status, f"HTTP {status} ({reason})")
+    assert result == DeliveryResult(False, status, f"HTTP {status} ({reason})",
+                                    transient=status in (429, 500, 503))  # worth a retry
     assert_no_secret(_log_text(caplog), result)
 
 
@@ -229,7 +227,7 @@ def test_an_untrusted_certificate_is_refused(tls):
     tls.expect_request(f"/{SECRET_PATH}").respond_with_data("ok")
     result = send_webhook(secret_url(tls), {}, PAYLOAD)  # the system CAs do not know trustme's
     assert not result.ok
-    assert result.error.startswith("TLS failed")
+    assert result.error.startswith("TLS failed") and not result.transient
     assert tls.log == []
     assert_no_secret(result)
 

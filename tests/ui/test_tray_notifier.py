@@ -87,7 +87,7 @@ def test_without_a_tray_the_status_bar_says_it(qtbot, beeps):
                             beep=lambda: beeps.append(1))
     assert notifier.channel == "status bar"
     assert notifier.notify(firing(since_ms=T0), sound=True) == "status bar"
-    assert bar.currentMessage() == ("🔔 Rotor alert: Short squeeze — BTC +6.1 % in 4 h with "
+    assert bar.currentMessage() == ("Rotor alert: Short squeeze — BTC +6.1 % in 4 h with "
                                     "funding < 0 on 3 venues (fired 2026-02-06 18:00 UTC)")
     assert beeps == [1]
     assert STATUS_MS >= 10_000
