@@ -36,7 +36,7 @@ def bars(closes, start=T0):
 
 @pytest.fixture
 def now():
-    return {"ms": T0 + 3 * H + 30 * 60_000}  # half an hour after the third bar closed
+    return {"ms": T0 + 2 * H + 30 * 60_000}  # the service starts half an hour after 02:00
 
 
 @pytest.fixture
@@ -60,6 +60,7 @@ def test_store_rows_fire_on_the_service_with_their_data_time_and_are_logged(engi
 
     events = []
     engine.eventsChanged.connect(events.append)
+    now["ms"] = T0 + 3 * H + 30 * 60_000  # an hour later
     with qtbot.waitSignal(engine.fired, timeout=10000) as fired:
         # the close crosses 70k in the bar opened at 02:00: known when it closes, at 03:00
         engine.store.set_series("btc.1h", bars([69_000, 69_500, 70_500]))
