@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem,
 
 from models.alerts import Firing
 from ui.table_fit import FitColumns
-from ui.time_display import format_time, zone_label
+from ui.time_display import format_time, on_zone_changed, zone_label
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 #: column -> what it shows; the "(UTC)" of a header follows the display zone
@@ -70,6 +70,7 @@ class FiringTable(QTableWidget):
         self.cellClicked.connect(self._on_clicked)
         self._fit = FitColumns(self)
         self.set_headers()
+        on_zone_changed(self.refresh)  # times and headers follow the display zone
 
     def set_headers(self) -> None:
         self.setHorizontalHeaderLabels(
@@ -89,6 +90,9 @@ class FiringTable(QTableWidget):
                                           Qt.AlignmentFlag.AlignLeft)
                 self.setItem(row, col, item)
         self._fit.refit()
+
+    def refresh(self) -> None:
+        self.set_firings(self._firings)
 
     def firings(self) -> list[Firing]:
         return list(self._firings)

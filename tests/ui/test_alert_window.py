@@ -57,6 +57,8 @@ def test_the_shipped_squeeze_rule_back_tests_onto_the_price_chart(demo_window, q
     marks = prices._alert_marks["btc"]
     marks.sigClicked.emit(marks, marks.points()[:1], None)
     assert window.time_link.cursor == moment
+    rules.clear_button.click()
+    assert "btc" not in prices._alert_marks and window.alerts.firing_times() == []
     # the rules are the workspace's section "alerts"
     sections = window.workspaces.capture().sections
     assert sections["alerts"] == rules_file_to_json(window.alert_rules.rules)

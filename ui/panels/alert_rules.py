@@ -183,10 +183,18 @@ class AlertRulesPanel(Panel):
         self.backtest_note = elastic(QLabel("Back-test a rule to see when it would have fired."))
         self.backtest_note.setWordWrap(True)
         self.backtest_note.setStyleSheet(f"color: {theme.MUTED};")
+        self.clear_button = QPushButton("Clear stars")
+        self.clear_button.setObjectName("alertBacktestClear")
+        self.clear_button.setToolTip("Take the back-test's stars off the price chart")
+        self.clear_button.setEnabled(False)
+        self.clear_button.clicked.connect(self.clear_backtest)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.backtest_note, 1)
+        note_row.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignTop)
         backtest_page = QWidget()
         backtest_layout = QVBoxLayout(backtest_page)
         backtest_layout.setContentsMargins(0, 0, 0, 0)
-        backtest_layout.addWidget(self.backtest_note)
+        backtest_layout.addLayout(note_row)
         backtest_layout.addWidget(self.backtest_table, 1)
 
         self.tabs = QTabWidget()
@@ -507,6 +515,7 @@ class AlertRulesPanel(Panel):
         self.backtest_button.setEnabled(True)
         self._check()
         self.backtest_table.set_firings(firings)
+        self.clear_button.setEnabled(bool(firings))
         if self.engine is not None:
             self.engine.set_backtest([rule.id], firings)
         if not firings:
@@ -520,6 +529,13 @@ class AlertRulesPanel(Panel):
             f"{'s' if len(firings) != 1 else ''}, from {format_time(first, fmt)} to "
             f"{format_time(last, fmt)} {zone_label()} (starred on the price chart; click a "
             "row to see its moment)")
+
+    def clear_backtest(self) -> None:
+        self.backtest_table.set_firings([])
+        self.clear_button.setEnabled(False)
+        self.backtest_note.setText("Back-test a rule to see when it would have fired.")
+        if self.engine is not None:
+            self.engine.set_backtest([], [])
 
     def _on_backtest_failed(self, rule: Rule, exc: Exception) -> None:
         self.backtest_button.setEnabled(True)
