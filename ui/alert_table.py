@@ -23,6 +23,11 @@ COLUMNS = {
 }
 
 
+#: what the text columns ask for at most when the table is fitted: the times are read first,
+#: a long summary is cut (its whole text is the row's tooltip)
+TEXT_WANT_PX = {"rule": 120, "summary": 180}
+
+
 def cell_text(firing: Firing, column: str) -> str:
     if column == "true_since":
         return format_time(firing.true_since_ms, TIME_FORMAT)
@@ -93,6 +98,13 @@ class FiringTable(QTableWidget):
 
     def refresh(self) -> None:
         self.set_firings(self._firings)
+
+    def sizeHintForColumn(self, column: int) -> int:
+        """What `FitColumns` gives a column when space is short: the text columns ask for
+        at most `TEXT_WANT_PX` and take what is left over after the times."""
+        wanted = super().sizeHintForColumn(column)
+        cap = TEXT_WANT_PX.get(self.columns[column]) if 0 <= column < len(self.columns) else None
+        return min(wanted, cap) if cap is not None else wanted
 
     def firings(self) -> list[Firing]:
         return list(self._firings)

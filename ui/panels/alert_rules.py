@@ -53,7 +53,7 @@ from ui.panels.base import Panel, UiContext, debounced, elastic
 from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 
-BACKTEST_COLUMNS = ("true_since", "fired", "rule", "summary")
+BACKTEST_COLUMNS = ("true_since", "fired", "summary")  # one rule's: no rule column
 RULE_COLUMNS = ("Rule", "Reads")
 #: problems listed under the editor (the rest are counted)
 SHOWN_PROBLEMS = 4
@@ -524,11 +524,12 @@ class AlertRulesPanel(Panel):
             return
         first, last = firings[0].fired_ms, firings[-1].fired_ms
         fmt = "%Y-%m-%d %H:%M"
+        when = (f"once, at {format_time(first, fmt)}" if len(firings) == 1 else
+                f"{len(firings)} times, from {format_time(first, fmt)} to "
+                f"{format_time(last, fmt)}")
         self.backtest_note.setText(
-            f"{rule.name} would have fired {len(firings)} time"
-            f"{'s' if len(firings) != 1 else ''}, from {format_time(first, fmt)} to "
-            f"{format_time(last, fmt)} {zone_label()} (starred on the price chart; click a "
-            "row to see its moment)")
+            f"{rule.name} would have fired {when} {zone_label()} (starred on the price chart; "
+            "click a row to see its moment)")
 
     def clear_backtest(self) -> None:
         self.backtest_table.set_firings([])
