@@ -100,11 +100,15 @@ class FiringTable(QTableWidget):
         self.set_firings(self._firings)
 
     def sizeHintForColumn(self, column: int) -> int:
-        """What `FitColumns` gives a column when space is short: the text columns ask for
-        at most `TEXT_WANT_PX` and take what is left over after the times."""
+        """What `FitColumns` fits a column to: its text's width when every column fits; when
+        they do not, the text columns ask for at most `TEXT_WANT_PX`, so the times are whole."""
         wanted = super().sizeHintForColumn(column)
         cap = TEXT_WANT_PX.get(self.columns[column]) if 0 <= column < len(self.columns) else None
-        return min(wanted, cap) if cap is not None else wanted
+        if cap is None or wanted <= cap:
+            return wanted
+        total = sum(super(FiringTable, self).sizeHintForColumn(c)
+                    for c in range(self.columnCount()))
+        return wanted if total <= self.viewport().width() else cap
 
     def firings(self) -> list[Firing]:
         return list(self._firings)

@@ -219,6 +219,8 @@ class AlertRulesPanel(Panel):
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
+        self._list_sized_by_hand = False
+        self.splitter.splitterMoved.connect(self._on_splitter_moved)
         # short tables and editor may scroll: the dock shares its tab group's height (a laptop)
         for scrolled in (self.table, self.editor, self.form, self.backtest_table):
             scrolled.setMinimumHeight(3 * self.fontMetrics().height())
@@ -265,6 +267,7 @@ class AlertRulesPanel(Panel):
             self.splitter.setOrientation(orientation)
             if beside:
                 self.splitter.setSizes([LIST_WIDTH_PX, self.width() - LIST_WIDTH_PX])
+        self._size_list()
 
     def shutdown(self) -> None:
         if self.book is not None:
@@ -301,10 +304,30 @@ class AlertRulesPanel(Panel):
         self._filling = False
         self.empty.setVisible(not rules)
         self._fit.refit()
+        self._size_list()
         if self._selected not in self._ids:
             self._selected = self._ids[0] if self._ids else None
         self._show_selection()
         self._note_painted()
+
+    def _on_splitter_moved(self, *_args: object) -> None:
+        self._list_sized_by_hand = True
+
+    def _size_list(self) -> None:
+        """Above the editor, the list is as tall as its rules (up to 40 % of the dock) until
+        the trader drags the splitter."""
+        if self._list_sized_by_hand or self.splitter.orientation() != Qt.Orientation.Vertical:
+            return
+        total = sum(self.splitter.sizes())
+        if total <= 0:
+            return
+        rows = max(1, self.table.rowCount())
+        wanted = (self.table.horizontalHeader().height() + 2 * self.table.frameWidth() + 4 +
+                  sum(self.table.rowHeight(r) for r in range(rows)) +
+                  (self.empty.sizeHint().height() if self.empty.isVisible() else 0))
+        upper = max(self.splitter.widget(0).minimumSizeHint().height(),
+                    min(wanted, int(total * 0.4)))
+        self.splitter.setSizes([upper, total - upper])
 
     def _show_selection(self) -> None:
         row = self._ids.index(self._selected) if self._selected in self._ids else -1
