@@ -113,9 +113,12 @@ def _describe(leaf: Condition, t: int, s: _Scalar) -> str:
         now = s.value(leaf.operand)
         then = s.value_then(leaf.operand, t, leaf.window_ms)
         change = _change(leaf, now, then)
+        window = format_duration(leaf.window_ms)
+        if change != change:
+            return f"{_name(leaf.operand)} {_fmt(now)}, no change known over {window}"
         unit = "%" if leaf.unit == "pct" else ""
-        return (f"{_name(leaf.operand)} {_fmt(then)} -> {_fmt(now)} in "
-                f"{format_duration(leaf.window_ms)} ({change:+.2f}{unit})")
+        return (f"{_name(leaf.operand)} {_fmt(then)} -> {_fmt(now)} in {window} "
+                f"({change:+.2f}{unit})")
     if isinstance(leaf, Count):
         hits = [op.id for op in leaf.operands
                 if _compare_value(leaf.direction, s.value(op), leaf.value)]
@@ -136,9 +139,17 @@ def _compare_value(direction: str, v: float, level: float) -> bool:
     return v > level if direction == "above" else v < level
 
 
+def _tree_text(cond: Condition, t: int, s: _Scalar, nested: bool = False) -> str:
+    """The tree with each leaf's numbers: "A; B" for all, "A or B" for any."""
+    if isinstance(cond, AllOf | AnyOf):
+        parts = [_tree_text(c, t, s, True) for c in cond.items]
+        text = ("; " if isinstance(cond, AllOf) else " or ").join(parts)
+        return f"({text})" if nested and len(parts) > 1 else text
+    return _describe(cond, t, s)
+
+
 def _summary(rule: Rule, t: int, s: _Scalar) -> str:
-    parts = [_describe(leaf, t, s) for leaf in _leaves(rule.when)]
-    return f"{rule.name}: " + "; ".join(parts)
+    return f"{rule.name}: {_tree_text(rule.when, t, s)}"
 
 
 @dataclass(frozen=True)
@@ -909,12 +920,14 @@ class RuleEvaluator:
         if not isinstance(obj, Mapping) or obj.get("version") != 1:
             return
         operands = obj.get("operands") or {}
+        newest = obj.get("newest_ms")
         for op, feed in self._feeds.items():
             last = operands.get(op.key)
+            if not isinstance(last, int) and isinstance(newest, int):
+                last = newest  # an input with no row then: what came before is history
             if isinstance(last, int):
                 feed.last_known = last
                 feed.applied = -1
-        newest = obj.get("newest_ms")
         if isinstance(newest, int):
             self._newest = newest if self._newest is None else max(self._newest, newest)
         saved = obj.get("rules") or {}

@@ -115,6 +115,12 @@ DERIVED_KNOWN: dict[str, DerivedKnown] = {
                                    why="an hourly bar's close, known at its end"),
     r"ivrv\.[a-z0-9]+\.\d+": DerivedKnown(("spread", "iv", "rv"), 0,
                                           why="stamped when both inputs are known"),
+    r"rv\.[a-z0-9]+\.\d+": DerivedKnown(("rv",), MS_PER_DAY,
+                                        why="the daily bar's close, a day after its open"),
+    r"skew30\.[a-z0-9]+": DerivedKnown(("atm_iv", "rr25", "bf25"), 0,
+                                       why="of a chain snapshot, at its time"),
+    r"liqbursts\.[a-z0-9]+": DerivedKnown(("usd",), MS_PER_HOUR,
+                                          why="an hour's total, known at its end"),
     r"decoupling\.btc_spx": DerivedKnown(("btc_ret", "peer_ret", "z", "corr"), 0, 1,
                                          "a session is known once its daily bars are"),
     r"corr\.btc_[a-z0-9]+\.\d+": DerivedKnown(("corr",), 0, 1,
@@ -151,9 +157,10 @@ def operand_problem(op: Operand) -> str | None:
         known = derived_known(op.id)
         if known is None:
             return (f"derived {op.id!r} cannot be alerted on (supported: gammalevels.<asset>, "
-                    "regime.<asset>, liqtotals.<asset>, squeezebasis.<asset>, cmebasis.btc, "
-                    "ivrv.<asset>.<days>, decoupling.btc_spx, corr.btc_<peer>.<n>, "
-                    "beta.btc_spx.<n>)")
+                    "regime.<asset>, liqtotals.<asset>, liqbursts.<asset>, "
+                    "squeezebasis.<asset>, cmebasis.btc, rv.<asset>.<days>, "
+                    "ivrv.<asset>.<days>, skew30.<asset>, decoupling.btc_spx, "
+                    "corr.btc_<peer>.<n>, beta.btc_spx.<n>)")
         from models.catalog import derived_specs
 
         if op.id not in derived_specs():

@@ -475,3 +475,40 @@ def test_a_series_trimmed_at_the_front_keeps_window_sums_right():
     ev.on_operand(op, trimmed, now_ms=T0 + 200 * M)
     summary = ev._scalar().window_sum(op, T0 + 171 * M, H)
     assert summary == pytest.approx(60e6)
+
+
+def test_a_firing_says_the_numbers_of_each_condition_in_its_tree():
+    flip = OperandSeries([T0], [100.0])
+    data = {CLOSE: hourly([99, 102, 104]), FLIP: flip, **funding([[-1, -1, -1]] * 3 +
+                                                                [[1, 1, 1]] * 2)}
+    when = {"all": [{**COUNT, "at_least": 3},
+                    {"any": [cross("above", FLIP.to_json(), label="flip"), change(3, "2h")]}]}
+    # fires on the cross at 01:00; at 02:00 the cross is past but the change holds (+5.05 %):
+    # the tree never turned false, so no second firing
+    (first,) = backtest([rule_from_json(rule(when, name="Setup"))], None, data=data)
+    assert first.summary == (
+        "Setup: 3 of 5 funding.*.btc rate below 0 (funding.binance.btc, funding.bybit.btc, "
+        "funding.okx.btc); (btc.1h close 102.00 crossed above gammalevels.btc gamma_flip "
+        "100.00 (flip) or btc.1h close 102.00, no change known over 2h)")
+    assert first.fired_ms == T0 + H
+    assert first.values["gammalevels.btc:gamma_flip"] == 100.0
+    assert first.values["funding.deribit.btc:rate"] == 1.0
+
+
+def test_after_a_restart_an_input_seen_for_the_first_time_does_not_replay_its_history():
+    when = {"all": [above(100), COUNT]}
+    rules = [rule_from_json(rule(when))]
+    first = RuleEvaluator(rules)
+    first.on_operand(CLOSE, hourly([101] * 6), now_ms=T0 + 5 * H)  # funding never arrived
+    second = RuleEvaluator(rules)
+    second.state_from_json(first.state_to_json())
+    rows = funding([[-1] * 8, [-1] * 8, [-1] * 8, [1] * 8, [1] * 8])
+    out = []
+    for op, series in sorted(rows.items()):
+        out += second.on_operand(op, series, now_ms=T0 + 5 * H)
+    assert out == []  # 00:00-05:00 is history for the funding too
+    out = []
+    for op, series in sorted(rows.items()):
+        out += second.on_operand(op, series, now_ms=T0 + 6 * H)
+    out += second.on_operand(CLOSE, hourly([101] * 7), now_ms=T0 + 6 * H)
+    assert [(f.true_since_ms, f.fired_ms) for f in out] == [(T0 + 6 * H, T0 + 6 * H)]

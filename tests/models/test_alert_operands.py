@@ -80,7 +80,8 @@ def demo_cache(tmp_path_factory):
 CASES = [("regime.btc", "regime"), ("gammalevels.btc", "gamma_flip"),
          ("decoupling.btc_spx", "btc_ret"), ("liqtotals.btc", "total_short_usd"),
          ("squeezebasis.btc", "premium_pct"), ("cmebasis.btc", "apr_pct"),
-         ("ivrv.btc.30", "spread"), ("corr.btc_spx.60", "corr"), ("beta.btc_spx.60", "beta")]
+         ("ivrv.btc.30", "spread"), ("corr.btc_spx.60", "corr"), ("beta.btc_spx.60", "beta"),
+         ("rv.btc.30", "rv"), ("skew30.btc", "rr25"), ("liqbursts.btc", "usd")]
 
 
 def test_every_supported_derived_id_is_covered():
