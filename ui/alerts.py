@@ -92,6 +92,7 @@ class AlertEngine(QObject):
         self.scheduler = scheduler
         self.time_link = time_link
         self.service: Any = None  # services.alert_service.AlertService, once services are up
+        self._log_path: Any = None  # the alert log file the service writes
         self._log: Any = None
         self._firings: dict[tuple[str, int], Firing] = {}
         self._backtest: list[Firing] = []
@@ -193,8 +194,19 @@ class AlertEngine(QObject):
     # -- the service and the log ------------------------------------------------------------------
     @Slot(object)
     def _on_services_ready(self, services: Any) -> None:
-        if self.service is not None or self._closed:
+        """Open the service on the services' log; leaving the demo (Go live) closes the demo's
+        and forgets its firings: none of them may show in the live log."""
+        if self._closed or self._log_path == alert_log_path(services):
             return
+        if self.service is not None:
+            old, self.service, self._log = self.service, None, None
+            self._reload.stop()
+            self.scheduler.run("alerts:close", old.close, CLOSE_TIMEOUT_S,
+                               on_result=lambda _done: None)
+            self._firings.clear()
+            self.firingsChanged.emit()
+            self._emit_events()
+        self._log_path = alert_log_path(services)
         self.scheduler.run("alerts:open", self._open_service, services, self.enabled_rules(),
                            on_result=self._on_service_open,
                            on_error=lambda exc: log.error("alert service not started",
@@ -221,7 +233,7 @@ class AlertEngine(QObject):
 
     def _on_service_open(self, opened: tuple[Any, Any, list[Firing]]) -> None:
         service, alert_log, recent = opened
-        if self._closed:
+        if self._closed or alert_log.path != self._log_path:  # closed, or left the demo since
             service.close(CLOSE_TIMEOUT_S)
             return
         self.service, self._log = service, alert_log

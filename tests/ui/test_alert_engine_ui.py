@@ -111,3 +111,26 @@ def test_derived_operands_read_the_feed_the_docks_subscribe_to(engine):
     engine._apply_rules()
     assert "decoupling.btc_spx" not in engine._subscriptions
     assert dock_key not in engine.feeds.active_keys()  # nobody else held it
+
+
+def test_new_services_open_their_own_log_and_forget_the_old_ones_firings(engine, qtbot,
+                                                                         tmp_path):
+    """Go live: the demo's services give way to the live ones (another data file)."""
+    from models.alerts import Firing
+    from services.alert_log import AlertLog
+
+    live = tmp_path / "live"
+    live.mkdir()
+    AlertLog(live / "alerts.sqlite").add([Firing("btc70", "BTC back above 70k", T0, T0, T0,
+                                                 "recorded headless")])
+    demo_service = engine.service
+    engine._merge([Firing("btc70", "BTC back above 70k", T0 + H, T0 + H, T0 + H, "demo")])
+    events = []
+    engine.eventsChanged.connect(events.append)
+    engine._on_services_ready(SimpleNamespace(data_dir=live, demo=False))
+    assert engine.firings() == [] and events[0] == []  # nothing of the old log stays
+    qtbot.waitUntil(lambda: engine.service is not None and engine.service is not demo_service,
+                    timeout=10000)
+    qtbot.waitUntil(lambda: len(engine.firings()) == 1, timeout=5000)
+    assert engine.firings()[0].summary == "recorded headless"  # the recorder's, read in
+    assert events[-1] == [(T0, "BTC back above 70k")]
