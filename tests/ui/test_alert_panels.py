@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from models.alerts import Firing, RuleBook, rule_from_json
+from models.series import SeriesData
 from ui.derived_feeds import DerivedFeeds
 from ui.panels.base import UiContext
 from ui.scheduler import Scheduler
@@ -151,6 +153,13 @@ def test_ticks_switch_rules_and_examples_arrive_switched_off(make_panel, ctx):
     assert (added.id, added.name, added.enabled) == ("btc70-2", "BTC above 70k (2)", False)
     assert [r.id for r in ctx.alerts.book.rules] == ["btc70", "btc70-2"]
     assert panel.table.rowCount() == 2 and panel._selected == "btc70-2"
+    fresh = panel.new_rule()  # no BTC loaded: the thousand above 70,000
+    assert (fresh.id, fresh.enabled, fresh.when.value) == ("rule", False, 71_000)
+    closes = np.array([66_100.0, 66_800.0])
+    ctx.store.set_series("btc.1h", SeriesData(T0 + H * np.arange(2), {"close": closes}))
+    fresh = panel.new_rule()  # the round thousand above the last close
+    assert (fresh.id, fresh.name, fresh.when.value) == ("rule-2", "BTC crosses above 67,000",
+                                                        67_000)
 
 
 def test_firing_tables_jump_to_when_it_became_true_or_when_it_fired(qtbot):

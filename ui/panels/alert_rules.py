@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -102,6 +103,11 @@ class AlertRulesPanel(Panel):
 
         # -- the buttons
         buttons = QHBoxLayout()
+        self.new_button = QPushButton("New")
+        self.new_button.setObjectName("alertRulesNew")
+        self.new_button.setToolTip("A new rule (switched off): BTC's hourly close crossing a "
+                                   "round number near its last close; edit it in the form")
+        self.new_button.clicked.connect(self.new_rule)
         self.add_button = QToolButton(text="Add example")
         self.add_button.setObjectName("alertRulesAdd")
         self.add_button.setToolTip("Add one of the shipped example rules (it starts switched "
@@ -118,7 +124,8 @@ class AlertRulesPanel(Panel):
                                         "cached history; the firings are listed and starred "
                                         "on the price chart")
         self.backtest_button.clicked.connect(self.run_backtest)
-        for button in (self.add_button, self.delete_button, self.backtest_button):
+        for button in (self.new_button, self.add_button, self.delete_button,
+                       self.backtest_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
 
@@ -399,10 +406,26 @@ class AlertRulesPanel(Panel):
         self.refill()
         return added
 
+    def new_rule(self) -> Rule:
+        """BTC's hourly close crossing the round number above its last close (switched off)."""
+        btc = self.ctx.store.series("btc.1h")
+        last = float(btc["close"][-1]) if btc is not None and len(btc) else 70_000.0
+        level = (int(last // 1000) + 1) * 1000
+        return self.add_rule(rule_from_json({
+            "id": "rule", "name": f"BTC crosses above {level:,}",
+            "when": {"type": "cross_above", "operand": {"series": "btc.1h", "column": "close"},
+                     "value": level}}))
+
     def _delete(self) -> None:
-        if self.book is not None and self._selected in self._ids:
-            self._drafts.pop(self._selected, None)
-            self.book.remove(self._selected)
+        rule = self.rule(self._selected)
+        if self.book is None or rule is None:
+            return
+        answer = QMessageBox.question(self, "Delete rule", f"Delete the rule “{rule.name}”? "
+                                      "It cannot be undone (a shipped example can be added "
+                                      "again).")
+        if answer == QMessageBox.StandardButton.Yes:
+            self._drafts.pop(rule.id, None)
+            self.book.remove(rule.id)
 
     # -- the editor ---------------------------------------------------------------------------
     def _load_editor(self) -> None:
