@@ -86,6 +86,17 @@ def unique_id(wanted: str, taken: set[str]) -> str:
     return f"{wanted}-{n}"
 
 
+class _RuleTable(QTableWidget):
+    """The rules list: the names are read first, what a rule reads is cut when space is short
+    (its tooltip has it all)."""
+
+    READS_WANT_PX = 100
+
+    def sizeHintForColumn(self, column: int) -> int:
+        wanted = super().sizeHintForColumn(column)
+        return min(wanted, self.READS_WANT_PX) if column == 1 else wanted
+
+
 class AlertRulesPanel(Panel):
     key = "alert_rules"
     title = "Alert rules"
@@ -130,7 +141,7 @@ class AlertRulesPanel(Panel):
         buttons.addStretch(1)
 
         # -- the rules
-        self.table = QTableWidget(0, len(RULE_COLUMNS))
+        self.table = _RuleTable(0, len(RULE_COLUMNS))
         self.table.setObjectName("alertRulesTable")
         self.table.setHorizontalHeaderLabels(list(RULE_COLUMNS))
         self.table.horizontalHeaderItem(0).setToolTip("Ticked: on watch (evaluated on every "
@@ -272,8 +283,6 @@ class AlertRulesPanel(Panel):
         orientation = Qt.Orientation.Horizontal if beside else Qt.Orientation.Vertical
         if self.splitter.orientation() != orientation:
             self.splitter.setOrientation(orientation)
-            if beside:
-                self.splitter.setSizes([LIST_WIDTH_PX, self.width() - LIST_WIDTH_PX])
         self._size_list()
 
     def shutdown(self) -> None:
@@ -321,12 +330,15 @@ class AlertRulesPanel(Panel):
         self._list_sized_by_hand = True
 
     def _size_list(self) -> None:
-        """Above the editor, the list is as tall as its rules (up to 40 % of the dock) until
-        the trader drags the splitter."""
-        if self._list_sized_by_hand or self.splitter.orientation() != Qt.Orientation.Vertical:
+        """Above the editor, the list is as tall as its rules (up to 40 % of the dock); beside
+        it, `LIST_WIDTH_PX` wide; until the trader drags the splitter."""
+        if self._list_sized_by_hand:
             return
         total = sum(self.splitter.sizes())
         if total <= 0:
+            return
+        if self.splitter.orientation() == Qt.Orientation.Horizontal:
+            self.splitter.setSizes([LIST_WIDTH_PX, max(0, total - LIST_WIDTH_PX)])
             return
         rows = max(1, self.table.rowCount())
         wanted = (self.table.horizontalHeader().height() + 2 * self.table.frameWidth() + 4 +
