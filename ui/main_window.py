@@ -22,15 +22,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from models.alerts import Firing, RuleBook
 from models.drawings import DrawingBook, levels_from_setting
 from models.symbols import SymbolList
 from services.app import AppServices
 from ui import theme
+from ui.alert_delivery import TrayNotifier
+from ui.alerts import AlertEngine
 from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
 from ui.export_actions import ExportActions
 from ui.gui_collector import collect_on_gui_thread
 from ui.market_hours import MarketHoursCadence
+from ui.panels.alert_log import AlertLogPanel
+from ui.panels.alert_rules import AlertRulesPanel
 from ui.panels.base import Panel, UiContext
 from ui.panels.basis import BasisPanel
 from ui.panels.drawings import DrawingsPanel
@@ -102,6 +107,8 @@ def panel_types() -> list[PanelType]:
         PanelType(SourcesPanel, right, tab_with="movers"),
         PanelType(DrawingsPanel, right, tab_with="sources"),
         PanelType(LiquidationsPanel, right, tab_with="movers"),
+        PanelType(AlertLogPanel, right, tab_with="movers"),
+        PanelType(AlertRulesPanel, right, tab_with="movers"),
     ]
 
 
@@ -146,8 +153,12 @@ class MainWindow(QMainWindow):
         #: every asset's drawings and the user's symbols: sections of the current workspace
         self.drawings = DrawingBook()
         self.symbols = SymbolList()
+        #: the workspace's alert rules (section "alerts"), evaluated by the engine (ui/alerts.py)
+        self.alert_rules = RuleBook()
+        self.alerts = AlertEngine(self.alert_rules, self.store, self.feeds, self.scheduler,
+                                  self.time_link, self)
         self.ctx = UiContext(self.store, self.scheduler, settings, self.feeds, self.time_link,
-                             drawings=self.drawings, symbols=self.symbols)
+                             drawings=self.drawings, symbols=self.symbols, alerts=self.alerts)
         # First to hear of a change: the series and names exist before the panels look.
         self.symbol_sync = SymbolSync(self.symbols, self.scheduler, self)
 
@@ -162,6 +173,14 @@ class MainWindow(QMainWindow):
 
         self.status = SourceStatusBar(self.store, self)
         self.setStatusBar(self.status)
+        # A firing as a desktop notification (the status bar without a tray), and a click on it
+        # shows its moment (ui/alert_delivery.py)
+        self.notifier = TrayNotifier(self, status_bar=self.status)
+        self.notifier.clicked.connect(self._show_firing)
+        self.alerts.fired.connect(self._deliver_firing)
+        self.alerts.webhookFailed.connect(
+            lambda rule, error: self.status.showMessage(
+                f"Alert {rule}: the webhook failed ({error})", 15000))
         self.scheduler.progressChanged.connect(self.status.set_progress)
         # Live: the venues' streams into the store (ui/streams.py), Yahoo polled faster while
         # its market is open (ui/market_hours.py); both start once the docks have painted.
@@ -190,6 +209,7 @@ class MainWindow(QMainWindow):
         # a drawing may sit on a user symbol's chart).
         self.workspaces.register_section("symbols", self.symbols)
         self.workspaces.register_section("drawings", self.drawings)
+        self.workspaces.register_section("alerts", self.alert_rules)
         self.workspaces.started.connect(self._take_over_old_levels)
         self.workspaces.start(workspace)
         if demo:
@@ -462,6 +482,18 @@ class MainWindow(QMainWindow):
         self._banner_bar.setVisible(bool(self.banner.text()))
         self.replay.bar.setVisible(self.replay.active)  # never a saved replay bar when live
 
+    # -- alerts -------------------------------------------------------------------------------
+    def _deliver_firing(self, firing: Firing) -> None:
+        rule = self.alert_rules.get(firing.rule_id)
+        self.notifier.deliver(firing, rule.delivery if rule is not None else None)
+
+    def _show_firing(self, firing: Firing) -> None:
+        """The trader clicked a notification: the window comes forward at the moment."""
+        self.showNormal() if self.isMinimized() else self.show()
+        self.raise_()
+        self.activateWindow()
+        self.alerts.jump_to(firing.fired_ms)
+
     # -- services, status, notices ------------------------------------------------------------
     @Slot(object)
     def _on_services_ready(self, services: AppServices) -> None:
@@ -543,6 +575,8 @@ class MainWindow(QMainWindow):
         # Its sockets close and threads join on a worker the wait below covers.
         self.streams.stop(timeout_s=max(0.1, wait_ms / 1000 * STREAM_STOP_SHARE))
         self.workers_left = not self.scheduler.shutdown(wait_ms)
+        self.alerts.close()  # after the workers: none may submit to the service any more
+        self.notifier.close()
         if self.workers_left:
             log.warning("workers still running at shutdown (waited %d ms of %d)", wait_ms,
                         self.shutdown_msecs)

@@ -277,6 +277,21 @@ class TimeLink(QObject):
         self._to_enforce.add(key)
         self._enforce_timer.start(0)
 
+    def jump_to(self, x: float) -> None:
+        """Show the instant `x` (seconds) everywhere: the time cursor moves there and every
+        time chart is centred on it, keeping its width (an alert's "jump to the moment")."""
+        self.move(x)
+        keys = [k for k in self._plots if self._live_plot(k) is not None]
+        if not keys:
+            return
+        lead = self._range_source if self._range_source in keys else keys[0]
+        for key in keys if not self._linked else [lead]:
+            plot = self._plots[key]
+            x0, x1 = plot.vb.viewRange()[0]
+            half = (x1 - x0) / 2
+            plot.setXRange(x - half, x + half, padding=0)
+            self.publish(key)  # linked: the others follow (publish does nothing unlinked)
+
     def _enforce(self) -> None:
         keys, self._to_enforce = self._to_enforce, set()
         if not self._linked or self._user_range is None:

@@ -211,7 +211,7 @@ def test_an_import_with_unknown_keys_keeps_them_on_export(open_window, qtbot, fo
                        "splitters": "thin"},
             "docks": {"prices": {"interval": "1d", "later_choice": 3},
                       "heatmap": {"depth": 20}},
-            "sections": {"notes": {"items": ["from a friend"]}, "alerts": [{"at": 70000}]}}
+            "sections": {"notes": {"items": ["from a friend"]}, "screener": [{"at": 70000}]}}
     source = tmp_path / "friend.json"
     source.write_text(json.dumps(data))
     with qtbot.waitSignal(window.workspaces.currentChanged, timeout=10000) as changed:
@@ -227,7 +227,7 @@ def test_an_import_with_unknown_keys_keeps_them_on_export(open_window, qtbot, fo
     qtbot.waitUntil(out.exists, timeout=10000)
     written = json.loads(out.read_text())
     assert written["plugin_state"] == data["plugin_state"]
-    assert written["sections"]["alerts"] == [{"at": 70000}]
+    assert written["sections"]["screener"] == [{"at": 70000}]
     assert written["sections"]["notes"] == {"items": ["from a friend"]}
     assert written["docks"]["prices"]["later_choice"] == 3
     assert written["docks"]["heatmap"] == {"depth": 20}

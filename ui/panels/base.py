@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtWidgets import (
@@ -31,6 +31,9 @@ from ui.store import DataStore
 from ui.time_display import on_zone_changed, to_datetime, zone_label
 from ui.time_link import TimeLink
 
+if TYPE_CHECKING:
+    from ui.alerts import AlertEngine
+
 
 @dataclass
 class UiContext:
@@ -44,6 +47,8 @@ class UiContext:
     drawings: DrawingBook = field(default_factory=DrawingBook)
     #: the user's own symbols (models/symbols.py), shown beside the built-in assets
     symbols: SymbolList = field(default_factory=SymbolList)
+    #: the workspace's alert rules at work (ui/alerts.py); None in a window without alerts
+    alerts: AlertEngine | None = None
 
     @property
     def demo(self) -> bool:

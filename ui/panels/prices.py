@@ -144,6 +144,8 @@ class PricesPanel(Panel):
         #: asset -> its reported liquidation bursts (the Liquidations dock's threshold)
         self._liquidations: dict[str, LiquidationAnalysis] = {}
         self._burst_marks: dict[str, pg.ScatterPlotItem] = {}
+        #: asset -> the marks of the last alert back-test (the Alert rules dock)
+        self._alert_marks: dict[str, pg.ScatterPlotItem] = {}
 
         self._build_controls()
         self.chart = _PlotLayout()
@@ -189,6 +191,8 @@ class PricesPanel(Panel):
                                           **symbol_params(ctx))
         for stem in dock_choices.DERIVATIVE_ASSETS:
             self.follow("liquidations", self._on_liquidations, asset=stem, interval="1h")
+        if ctx.alerts is not None:
+            self.listen(ctx.alerts.backtestChanged, self._draw_overlays)
 
     # -- controls -----------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -421,6 +425,8 @@ class PricesPanel(Panel):
             self._place_decoupling_marks()
         if stem in self._burst_marks and series_id == self._series_id(stem):
             self._place_burst_marks(stem)
+        if stem in self._alert_marks and series_id == self._series_id(stem):
+            self._place_alert_marks(stem)
 
     def _apply_data(self, stem: str) -> None:
         prepared = self._prepared.get(self._series_id(stem))
@@ -722,10 +728,12 @@ class PricesPanel(Panel):
                 plot.addItem(shading, ignoreBounds=True)
                 self._overlay_items.append((plot, shading))
         self._burst_marks = {}
+        self._alert_marks = {}
         if self.mode == "stacked":
             for stem in self._liquidations:
                 if stem in self._plots:
                     self._draw_burst_marks(stem, self._plots[stem])
+            self._draw_alert_marks()
         btc_plot = self._plots.get("btc")
         if btc_plot is None or self.mode != "stacked":
             return
@@ -852,6 +860,56 @@ class PricesPanel(Panel):
                       symbol=["t1" if side == "short" else "t" for side in sides],
                       brush=[theme.UP if side == "short" else theme.DOWN for side in sides])
         marks._rotor_placed = (np.array(xs), np.array(ys), sides)
+
+    # -- alert back-test firings (the Alert rules dock's Back-test, stacked view) ----------------
+    def _alert_firings(self) -> dict[str, list[Any]]:
+        """The last back-test's firings by the shown asset they sit on: their own asset's
+        chart, else BTC's (a rule on funding or a regime names its asset)."""
+        engine = self.ctx.alerts
+        by_stem: dict[str, list[Any]] = {}
+        for firing in engine.backtest_firings() if engine is not None else ():
+            stem = firing.asset if firing.asset in self._plots else "btc"
+            if stem in self._plots:
+                by_stem.setdefault(stem, []).append(firing)
+        return by_stem
+
+    def _draw_alert_marks(self) -> None:
+        """A star at the close of the bar each back-tested firing fired in; hover says what
+        fired, a click shows the moment on every time chart."""
+        engine = self.ctx.alerts
+        if engine is None:
+            return
+        for stem in self._alert_firings():
+            marks = pg.ScatterPlotItem(
+                symbol="star", size=15, brush=theme.ACCENT, pen=theme.pen(theme.STRONG),
+                hoverable=True, hoverSize=19,
+                tip=lambda x, y, data: f"alert back-test: {data.rule_name}\n{data.summary}\n"
+                f"fired {format_time(data.fired_ms, '%Y-%m-%d %H:%M')} {zone_label()}"
+                "\n(click: show this moment on the charts)")
+            marks.setZValue(35)
+            marks.sigClicked.connect(
+                lambda _item, points, _ev: engine.jump_to(points[0].data().fired_ms)
+                if len(points) else None)
+            self._plots[stem].addItem(marks, ignoreBounds=True)
+            self._overlay_items.append((self._plots[stem], marks))
+            self._alert_marks[stem] = marks
+            self._place_alert_marks(stem)
+
+    def _place_alert_marks(self, stem: str) -> None:
+        marks = self._alert_marks.get(stem)
+        prepared = self._prepared.get(self._series_id(stem))
+        firings = self._alert_firings().get(stem, [])
+        if marks is None or marks.scene() is None:
+            return
+        if prepared is None or not len(prepared.t_raw) or not firings:
+            marks.setData([], [])
+            return
+        spec = find_spec(self._series_id(stem))
+        bar_seconds = 0.0 if prepared.by_date else ((spec.interval_ms if spec else 0) or 0) / 1e3
+        xs, closes = closes_at(prepared, np.array([f.fired_ms / 1e3 for f in firings]),
+                               bar_seconds)
+        shown = firings[len(firings) - len(xs):]  # closes_at drops only the leading ones
+        marks.setData(x=xs, y=np.log10(closes) if self.log_scale else closes, data=shown)
 
     def _on_add_level(self) -> None:
         prepared = self._prepared.get(self._series_id("btc"))
