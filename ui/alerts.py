@@ -1,8 +1,8 @@
 """Alerts in the window: the rules of the workspace evaluated on the data the docks draw.
 
 `AlertEngine` watches the inputs of the enabled rules: stored series through the store's
-`seriesChanged`, derived quantities (gamma flip, regime, decoupling …) through the same
-derived feeds the docks subscribe to. Each update becomes an `OperandSeries` on a worker and is
+`livePublished` (also what a replay holds back), derived quantities (gamma flip, regime,
+decoupling …) through the same derived feeds the docks subscribe to. Each update becomes an `OperandSeries` on a worker and is
 handed to the `AlertService` (services/alert_service.py), whose own thread evaluates the rules
 (models/alerts.py `RuleEvaluator`) and writes firings to the alert log. Firings come back to
 the GUI thread by a queued signal: the tray notification or status-bar message, the sound, the
@@ -111,7 +111,8 @@ class AlertEngine(QObject):
         self._reload.setInterval(LOG_RELOAD_MS)
         self._reload.timeout.connect(self.read_log)
         book.add_listener(self._rules_soon.start)
-        store.seriesChanged.connect(self._on_series_changed)
+        # live publications, also those held back while the window replays a moment
+        store.livePublished.connect(self._on_series_changed)
         scheduler.servicesReady.connect(self._on_services_ready)
         if scheduler.services is not None:
             self._on_services_ready(scheduler.services)
@@ -164,7 +165,7 @@ class AlertEngine(QObject):
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
         ops = self._series_ops.get(series_id)
-        data = self.store.series(series_id)
+        data = self.store.newest_series(series_id)
         if not ops or data is None or self.service is None or self._closed:
             return
         for op in ops:
@@ -174,8 +175,8 @@ class AlertEngine(QObject):
 
     def _on_result(self, derived_id: str, result: Any) -> None:
         ops = self._derived_ops.get(derived_id, [])
-        if self.service is None or self._closed:
-            return
+        if self.service is None or self._closed or self.store.replaying:
+            return  # a replayed moment's result: the feed recomputes live on leaving replay
         for op in ops:
             self.scheduler.run(f"alert-operand:{op.id}:{op.column}", operand_from_result, op,
                                result,

@@ -188,6 +188,9 @@ class MainWindow(QMainWindow):
         self.market_hours = MarketHoursCadence(self.scheduler, self.symbols.feed_param, self)
         #: replay: every dock as of one moment (ui/replay.py, docs/replay.md)
         self.replay = ReplayController(self)
+        # alert firings (live and the last back-test) are events replay steps to
+        self.alerts.eventsChanged.connect(lambda events: self.replay.set_events("alerts", events))
+        self.replay.set_events("alerts", self.alerts.firing_times())
 
         self._sized_once = False
         #: the built panels; a dock behind another's tab gets its panel when first shown

@@ -42,6 +42,9 @@ class DataStore(QObject):
     #: a replay step changed these series (before `seriesChanged`: the derived feeds hear it
     #: first and may hold the views' signal until their results are in, `hold_step`)
     replayStepped = Signal(list)
+    #: a series was published by a refresh or a stream, shown or (in replay) held: the alert
+    #: engine evaluates live data whatever the docks show (ui/alerts.py)
+    livePublished = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +73,11 @@ class DataStore(QObject):
     def live_series(self, series_id: str) -> SeriesData | None:
         """The series as last published (in replay: as it was when replay began)."""
         return self._series.get(series_id)
+
+    def newest_series(self, series_id: str) -> SeriesData | None:
+        """The newest publication, including one held back while replaying."""
+        held = self._held_series.get(series_id)
+        return held[0] if held is not None else self._series.get(series_id)
 
     def snapshot(self, series_id: str) -> Snapshot | None:
         """The newest snapshot live; in replay the one at or before t."""
@@ -227,14 +235,17 @@ class DataStore(QObject):
     def set_series(self, series_id: str, data: SeriesData, tail_from: int | None = None) -> None:
         if self._replay_ms is not None and series_id in self._series:  # shown when replay ends
             self._held_series[series_id] = (data, tail_from)
+            self.livePublished.emit(series_id)
             return
         if self._replay_ms is not None:  # a series not loaded before (a dock opened): its cut
             self._series[series_id] = data
             self.set_replay_time(self._replay_ms, force=True)
+            self.livePublished.emit(series_id)
             return
         self._series[series_id] = data
         self._tail_from[series_id] = tail_from
         self.seriesChanged.emit(series_id)
+        self.livePublished.emit(series_id)
 
     @Slot(str, object)
     def set_snapshot(self, series_id: str, snap: Snapshot) -> None:

@@ -20,6 +20,9 @@ def close_when_known(data: SeriesData, t_ms: int) -> float:
     return float(data["close"][i])
 
 
+REPLAY_MS = 1_770_321_600_000  # 2026-02-05 20:00 UTC
+
+
 def test_the_shipped_squeeze_rule_back_tests_onto_the_price_chart(demo_window, qtbot):
     window = demo_window
     titles = [a.text() for a in window.view_menu.actions()]
@@ -38,6 +41,8 @@ def test_the_shipped_squeeze_rule_back_tests_onto_the_price_chart(demo_window, q
     days = {np.datetime64(f.fired_ms, "ms").astype("datetime64[D]") for f in firings}
     assert days == {np.datetime64("2026-02-06")}
     assert events[-1] == [(f.fired_ms, "BTC short squeeze (back-test)") for f in firings]
+    # replay steps to them ("next event")
+    assert set(events[-1]) <= set(window.replay.events())
     # a star on the BTC chart at each firing, on the close known then
     prices = window.panels["prices"]
     qtbot.waitUntil(lambda: "btc" in prices._alert_marks and
@@ -82,11 +87,16 @@ def test_a_live_firing_reaches_the_status_bar_and_the_alert_log(demo_window, qtb
     assert window.alerts.firings() == []  # the history is no news
     # two hours pass in the demo; its next bar (opened at its "now", known an hour later)
     # closes above the level
+    # closes above the level, while the trader replays 5 Feb: alerts still follow live data
+    assert window.replay.enter(REPLAY_MS)
     window.scheduler.services.now_ms_override = DEMO_NOW_MS + 2 * H
     bar = SeriesData(np.array([DEMO_NOW_MS], dtype=np.int64),
                      {c: np.array([level * 1.01]) for c in btc.columns})
     window.store.set_series("btc.1h", btc.merge_with_tail(bar)[0])
     qtbot.waitUntil(lambda: log_dock.table.rowCount() == 1, timeout=15000)
+    assert window.store.series("btc.1h").last_ms < REPLAY_MS  # the docks still show 5 Feb
+    assert (DEMO_NOW_MS + H, "BTC pops 2 %") in window.replay.events()
+    window.replay.leave()
     firing = window.alerts.firings()[0]
     assert (firing.rule_id, firing.true_since_ms, firing.fired_ms) == ("pop", DEMO_NOW_MS + H,
                                                                        DEMO_NOW_MS + H)
