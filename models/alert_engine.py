@@ -590,6 +590,10 @@ class _CrossLeaf(_CompareLeaf):
         super().__init__(leaf, feeds, nan_resets=False)
         self.within = leaf.within_ms
         self.last_event: int | None = None
+        self.fresh = False
+        # a rule added after rows were seen takes its side from the values held now, so the
+        # next row can cross (a new evaluator holds none: its first row sets the side)
+        self._update()
 
     def step(self, t: int) -> bool:
         before = self.on

@@ -120,6 +120,19 @@ def test_cross_above_a_level_needs_a_side_first_and_hysteresis_ignores_chatter()
         [(2, 2), (6, 6)]
 
 
+def test_a_cross_rule_added_after_rows_were_seen_fires_on_the_next_cross():
+    first = rule_from_json(rule(cross("above", 100), id="first"))
+    added = rule_from_json(rule(cross("above", 100), id="added"))
+    evaluator = RuleEvaluator([first])
+    seen = hourly([99, 99.5])
+    assert evaluator.on_operand(CLOSE, seen, now_ms=T0 + H) == []
+    evaluator.set_rules([first, added])
+    data = hourly([99, 99.5, 100.5])
+    fired_now = evaluator.on_operand(CLOSE, data, now_ms=T0 + 2 * H)
+    assert sorted(f.rule_id for f in fired_now) == ["added", "first"]
+    assert {f.fired_ms for f in fired_now} == {T0 + 2 * H}
+
+
 def test_cross_below_the_gamma_flip_as_it_moves():
     flip = OperandSeries([T0, T0 + 3 * H], [100.0, 95.0])
     values = [101, 99, 101, 97, 94, 96, 93]
