@@ -2,9 +2,10 @@
 
 `AlertEngine` watches the inputs of the enabled rules: stored series through the store's
 `livePublished` (also what a replay holds back), derived quantities (gamma flip, regime,
-decoupling …) through the same derived feeds the docks subscribe to. Each update becomes an `OperandSeries` on a worker and is
-handed to the `AlertService` (services/alert_service.py), whose own thread evaluates the rules
-(models/alerts.py `RuleEvaluator`) and writes firings to the alert log. Firings come back to
+decoupling …) through the same derived feeds the docks subscribe to. Each update becomes an
+`OperandSeries` on a worker and is handed to the `AlertService` (services/alert_service.py),
+whose own thread evaluates the rules (models/alerts.py `RuleEvaluator`) and writes firings to
+the alert log. Firings come back to
 the GUI thread by a queued signal: the tray notification or status-bar message, the sound, the
 alert log dock.
 
