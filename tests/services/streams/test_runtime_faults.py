@@ -296,7 +296,9 @@ def test_lifetime_reopens_at_once_when_healthy(start_runner):
     timing = replace(FAST, lifetime_s=0.15, stable_s=0.05, backoff_base_s=5.0)
     with LoopbackServer(scenario) as server:
         _runner, rec = start_runner(ToyStream(server.url), timing)
-        wait_until(lambda: server.connections >= 3, timeout_s=2.0)  # no 5 s back-off between
+        # no 5 s back-off between; a reconnect's gap is reported just after the server counts
+        # the connection, so wait for both
+        wait_until(lambda: server.connections >= 3 and len(rec.gaps) >= 2, timeout_s=2.0)
         lifetimes = [s for s in rec.statuses if s.state is StreamState.RECONNECTING]
         assert lifetimes[0].message == "connection lifetime (0.15 s)"
         assert lifetimes[0].retry_at_ms == lifetimes[0].since_ms
