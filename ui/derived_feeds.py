@@ -434,7 +434,7 @@ class DerivedFeeds(QObject):
         hear of the series with its result (`DataStore.hold_step`)."""
         changed = set(series_ids)
         hit = [k for k, f in self._feeds.items() if f.inputs & changed]
-        if any(self._shown(self._feeds[k]) for k in hit):
+        if self.store.snapshot_reads_pending or any(self._shown(self._feeds[k]) for k in hit):
             self.store.hold_step()
         self._dirty.update(hit)
         if hit:
@@ -490,10 +490,11 @@ class DerivedFeeds(QObject):
             self._submit(feed)
         if wait is not None:
             self._timer.start(int(wait) + 1)
-        self._flush_if_done()
+        self.flush_if_done()
 
-    def _flush_if_done(self) -> None:
-        """Replay: hand out the held results once no feed on screen is pending."""
+    def flush_if_done(self) -> None:
+        """Replay: hand out the held results once no feed on screen is pending and the step's
+        snapshots are read."""
         if (self._held or self.store.unannounced) and not self._step_pending(""):
             self._flush()
 
@@ -543,7 +544,7 @@ class DerivedFeeds(QObject):
             if lost:  # recompute what they were for
                 self._dirty.update(k for k in lost if k in self._feeds)
                 self._timer.start(0)
-            self._flush_if_done()
+            self.flush_if_done()
             return self._released and not self._running and not self._held \
                 and not self.store.unannounced and not any(
                 (f := self._feeds.get(k)) is not None and self._shown(f) for k in self._dirty)
@@ -575,7 +576,7 @@ class DerivedFeeds(QObject):
         if key in self._dirty:
             self._timer.start(0)
         log.error("derived feed %s failed", key, exc_info=exc)
-        self._flush_if_done()
+        self.flush_if_done()
 
     def prefetch(self, snapshot_times: Mapping[str, np.ndarray], start_ms: int,
                  end_ms: int) -> None:
@@ -642,7 +643,10 @@ class DerivedFeeds(QObject):
             self._hand_out(key, value)
 
     def _step_pending(self, done: str) -> bool:
-        """Another feed on screen is still to recompute or computing."""
+        """Another feed on screen is still to recompute or computing, or the step's snapshots
+        are still being read."""
+        if self.store.snapshot_reads_pending:
+            return True
         return any(k != done and (f := self._feeds.get(k)) is not None and self._shown(f)
                    and (k in self._dirty or (k in self._running and self._out(k)))
                    for k in (*self._dirty, *self._running))

@@ -141,7 +141,7 @@ class ReplayController(QObject):
         self._events: dict[str, list[tuple[int, str]]] = {}
         self._snapshot_times: dict[str, np.ndarray] | None = None
         self._wanted: dict[str, int | None] = {}  # snapshot id -> stamp shown (None: none yet)
-        self._snapshots_pending = False
+        self._set_reads_pending(False)
         self._saved_range: tuple[float, float] | None = None
         self._follow_span_s: float | None = None
         self._play_timer = QTimer(self)
@@ -177,7 +177,14 @@ class ReplayController(QObject):
     def settled(self) -> bool:
         """Every dock shows t: the snapshots are read and no feed is computing."""
         return (self.active and self._snapshot_times is not None
-                and not self._snapshots_pending and self.feeds.settled())
+                and not self.store.snapshot_reads_pending and self.feeds.settled())
+
+    def _set_reads_pending(self, pending: bool) -> None:
+        """The step's snapshots are being read: the feeds hand the step to the docks only with
+        them (one paint a step, not one for the series and another for the snapshots)."""
+        self.store.snapshot_reads_pending = pending
+        if not pending:
+            self.feeds.flush_if_done()
 
     # -- entering, moving, leaving --------------------------------------------------------------
     def enter(self, t_ms: int | None = None) -> bool:
@@ -211,6 +218,7 @@ class ReplayController(QObject):
             return
         t_ms = self._clamp(t_ms)
         self._t_float = float(t_ms)
+        self._update_snapshots(t_ms)  # first: the step waits for them (_set_reads_pending)
         self.store.set_replay_time(t_ms)
         self._after_move(t_ms)
 
@@ -226,6 +234,7 @@ class ReplayController(QObject):
             return
         self.pause()
         self.store.leave_replay()
+        self.store.snapshot_reads_pending = False  # a read still out is for a replay left
         self._snapshot_times = None
         self._wanted = {}
         self.bar.setVisible(False)
@@ -362,7 +371,7 @@ class ReplayController(QObject):
                 for i in ids if (s := self.store.live_snapshot(i)) is not None}
             self._update_snapshots(self.t_ms or 0)
             return
-        self._snapshots_pending = True
+        self._set_reads_pending(True)
         self.scheduler.run("replay:snapshot-times", _read_snapshot_times, services.cache, ids,
                            on_result=self._on_snapshot_times,
                            on_error=self._on_snapshot_error)
@@ -371,13 +380,13 @@ class ReplayController(QObject):
         if not self.active:
             return
         self._snapshot_times = times
-        self._snapshots_pending = False
+        self._set_reads_pending(False)
         self._update_snapshots(self.t_ms or 0)
         if self._span is not None:
             self.feeds.prefetch(times, *self._span)
 
     def _on_snapshot_error(self, exc: Exception) -> None:
-        self._snapshots_pending = False
+        self._set_reads_pending(False)
         log.error("replay: reading the snapshots failed", exc_info=exc)
         self.window.status.showMessage(f"Replay: the snapshots could not be read ({exc}); "
                                        "the docks that use them keep what they show", 15000)
@@ -401,15 +410,15 @@ class ReplayController(QObject):
                 i: (self.store.live_snapshot(i) if wanted[i] is not None else None)
                 for i in changed})
             return
-        self._snapshots_pending = True
+        self._set_reads_pending(True)
         self.scheduler.run("replay:snapshots", _read_snapshots, services.cache, t_ms, changed,
                            on_result=self._on_snapshots, on_error=self._on_snapshot_error)
 
     def _on_snapshots(self, snaps: dict[str, Any]) -> None:
-        self._snapshots_pending = False
         if self.active and self.t_ms is not None:
             # The latest request's result: right for the stamps wanted now, whatever t moved to
             self.store.set_replay_snapshots(self.t_ms, snaps)
+        self._set_reads_pending(False)  # after: the feeds they dirtied hold the step's paint
 
     # -- the price chart follows t ------------------------------------------------------------
     def _price_plot(self) -> Any:

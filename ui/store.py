@@ -56,6 +56,8 @@ class DataStore(QObject):
         #: replay: the time shown, the series cut at it, the snapshots as of it, and what live
         #: publications came meanwhile (applied on leaving)
         self._replay_ms: int | None = None
+        #: replay: the snapshots of the step are being read on a worker (ui/replay.py)
+        self.snapshot_reads_pending = False
         self._cut: dict[str, SeriesData] = {}
         self._replay_snapshots: dict[str, Snapshot] = {}
         self._held_series: dict[str, tuple[SeriesData, int | None]] = {}
