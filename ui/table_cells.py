@@ -34,3 +34,16 @@ def put_cell(table: QTableWidget, row: int, col: int, text: str, *,
     if align is not None and item.textAlignment() != int(align):
         item.setTextAlignment(align)
     return item
+
+
+def select_row_quietly(table: QTableWidget, row: int) -> None:
+    """Select `row` (none when negative) without the table's selection signals: a refill that
+    puts the model's selection back is not the trader choosing a row."""
+    table.blockSignals(True)
+    try:
+        if row < 0:
+            table.clearSelection()
+        else:
+            table.selectRow(row)
+    finally:
+        table.blockSignals(False)

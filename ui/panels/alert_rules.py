@@ -51,6 +51,7 @@ from ui import theme
 from ui.alert_form import RuleForm
 from ui.alert_table import FiringTable
 from ui.panels.base import Panel, UiContext, debounced, elastic
+from ui.table_cells import select_row_quietly
 from ui.table_fit import FitColumns
 from ui.time_display import format_time, zone_label
 
@@ -350,12 +351,7 @@ class AlertRulesPanel(Panel):
 
     def _show_selection(self) -> None:
         row = self._ids.index(self._selected) if self._selected in self._ids else -1
-        self.table.blockSignals(True)
-        if row < 0:
-            self.table.clearSelection()
-        else:
-            self.table.selectRow(row)
-        self.table.blockSignals(False)
+        select_row_quietly(self.table, row)
         self._load_editor()
 
     def _on_row_selected(self) -> None:

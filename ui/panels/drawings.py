@@ -26,6 +26,7 @@ from models.drawings import BOX, KIND_NAMES, LEVEL, Drawing, box_numbers
 from ui import drawing_dialogs, theme
 from ui.charts.axis_format import tick_labels
 from ui.panels.base import Panel, UiContext, debounced
+from ui.table_cells import select_row_quietly
 from ui.table_fit import FitColumns
 from ui.time_display import format_time, on_zone_changed, zone_label
 
@@ -147,12 +148,7 @@ class DrawingsPanel(Panel):
 
     def _show_selection(self) -> None:
         row = self.selected_row()
-        self.table.blockSignals(True)
-        if row < 0:
-            self.table.clearSelection()
-        else:
-            self.table.selectRow(row)
-        self.table.blockSignals(False)
+        select_row_quietly(self.table, row)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
