@@ -130,3 +130,22 @@ def laptop_window(make_window, qtbot):
     qtbot.waitUntil(window.panels_have_data, timeout=60000)
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
     return window
+
+
+@pytest.fixture
+def make_panel(qtbot, ctx):
+    """`make_panel(cls, width, height)`: a panel on the test module's own `ctx` fixture, shown
+    at that size and shut down after the test."""
+    made = []
+
+    def make(cls, width=1000, height=700):
+        panel = cls(ctx)
+        qtbot.addWidget(panel)
+        panel.resize(width, height)
+        panel.show()
+        made.append(panel)
+        return panel
+
+    yield make
+    for panel in made:
+        panel.shutdown()

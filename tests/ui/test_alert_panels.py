@@ -42,23 +42,6 @@ def ctx(settings):
     engine.close()
 
 
-@pytest.fixture
-def make_panel(qtbot, ctx):
-    made = []
-
-    def make(cls, width=700, height=600):
-        panel = cls(ctx)
-        qtbot.addWidget(panel)
-        panel.resize(width, height)
-        panel.show()
-        made.append(panel)
-        return panel
-
-    yield make
-    for panel in made:
-        panel.shutdown()
-
-
 def firing(rule_id="btc70", fired=T0 + 5 * H, since=T0 + 3 * H, noticed=None, name=None):
     return Firing(rule_id, name or rule_id, since, fired, noticed, f"{rule_id} fired",
                   {"btc.1h:close": 70_250.0}, "btc")
@@ -67,7 +50,7 @@ def firing(rule_id="btc70", fired=T0 + 5 * H, since=T0 + 3 * H, noticed=None, na
 def test_the_editor_checks_as_typed_and_save_says_why_it_is_refused(make_panel, ctx):
     from ui.panels.alert_rules import AlertRulesPanel
 
-    panel = make_panel(AlertRulesPanel)
+    panel = make_panel(AlertRulesPanel, 700, 600)
     assert panel.rules()[0].id == "btc70" and not panel.save_button.isEnabled()
     text = panel.editor.toPlainText()
 
@@ -97,7 +80,7 @@ def test_a_new_id_may_not_take_another_rules(make_panel, ctx):
     from ui.panels.alert_rules import AlertRulesPanel
 
     ctx.alerts.book.set_rule(rule_from_json(rule_json(id="other", name="Other")))
-    panel = make_panel(AlertRulesPanel)
+    panel = make_panel(AlertRulesPanel, 700, 600)
     panel.select("btc70")
     panel.editor.setPlainText(panel.editor.toPlainText().replace('"btc70"', '"other"'))
     assert not panel.save_button.isEnabled()
@@ -107,7 +90,7 @@ def test_a_new_id_may_not_take_another_rules(make_panel, ctx):
 def test_the_form_writes_the_json_and_shows_what_it_cannot_edit(make_panel, ctx):
     from ui.panels.alert_rules import AlertRulesPanel
 
-    panel = make_panel(AlertRulesPanel)
+    panel = make_panel(AlertRulesPanel, 700, 600)
     form = panel.form
     assert form.value.text() == "70000" and form.operand.ident.currentText() == "btc.1h"
     form.value.setText("abc")
@@ -145,7 +128,7 @@ def test_ticks_switch_rules_and_examples_arrive_switched_off(make_panel, ctx):
 
     from ui.panels.alert_rules import AlertRulesPanel
 
-    panel = make_panel(AlertRulesPanel)
+    panel = make_panel(AlertRulesPanel, 700, 600)
     panel.table.item(0, 0).setCheckState(Qt.CheckState.Unchecked)
     assert ctx.alerts.book.get("btc70").enabled is False
     assert ctx.alerts.enabled_rules() == []
@@ -183,7 +166,7 @@ def test_firing_tables_jump_to_when_it_became_true_or_when_it_fired(qtbot):
 def test_the_log_lists_firings_newest_first_once_each(make_panel, ctx):
     from ui.panels.alert_log import AlertLogPanel
 
-    panel = make_panel(AlertLogPanel)
+    panel = make_panel(AlertLogPanel, 700, 600)
     assert panel.table.rowCount() == 0 and "1 rule on watch" in panel.summary.text()
     events = []
     ctx.alerts.eventsChanged.connect(events.append)

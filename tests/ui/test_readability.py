@@ -21,23 +21,6 @@ def ctx(settings):
                      DerivedFeeds(store, scheduler, settings, held=False))
 
 
-@pytest.fixture
-def make_panel(qtbot, ctx):
-    made = []
-
-    def make(cls, width=1000, height=700):
-        panel = cls(ctx)
-        qtbot.addWidget(panel)
-        panel.resize(width, height)
-        panel.show()
-        made.append(panel)
-        return panel
-
-    yield make
-    for panel in made:
-        panel.shutdown()
-
-
 def test_log_price_axis_reads_70k(make_panel):
     from ui.panels.prices import PricesPanel
 
