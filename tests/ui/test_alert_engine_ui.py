@@ -91,6 +91,7 @@ def test_only_enabled_rules_are_followed_and_a_series_no_dock_shows_is_watched(e
     engine.book.set_rule(dataclasses.replace(engine.book.get("okx-funding"), enabled=False))
     engine._apply_rules()
     assert set(engine._series_ops) == {"btc.1h"}
+    assert engine.service.wait_idle(5)  # the rules reach the service's worker through its queue
     assert [r.id for r in engine.service._evaluator.rules] == ["btc70"]
 
 
