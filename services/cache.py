@@ -26,7 +26,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import errno
-import io
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from models.ids import IdKind, SeriesId, liq_id, parse_series_id
 from models.liquidations import BUCKET_MS, add_buckets, bucket_arrays, check_liquidation
 from models.series import FUTURE_TOLERANCE_MS, SeriesData, Snapshot, now_ms
 from models.stream_events import LONG, SHORT, Liquidation
+from services import chunk_codec
 from services.errors import (
     DISK_RETRY_SECONDS,
     LOCK_RETRY_SECONDS,
@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     first_ms  INTEGER NOT NULL,
     last_ms   INTEGER NOT NULL,
     columns   TEXT NOT NULL,         -- JSON list of column names
-    data      BLOB NOT NULL,         -- int64[n] time, then float64[n] per column (little-endian)
+    data      BLOB NOT NULL,         -- services/chunk_codec.py: plain or compact (by its magic)
     PRIMARY KEY (series_id, chunk)
 ) WITHOUT ROWID;
 """ + _SNAPSHOTS_DDL + """
@@ -198,23 +198,16 @@ class _LiquidationBatch:
     usd: np.ndarray
 
 
-def _encode(data: SeriesData) -> bytes:
-    buf = io.BytesIO()
-    buf.write(data.time.astype("<i8", copy=False).tobytes())
-    for col in data.columns.values():
-        buf.write(col.astype("<f8", copy=False).tobytes())
-    return buf.getvalue()
+def _encode(data: SeriesData, fmt: int = chunk_codec.COMPACT) -> bytes:
+    return chunk_codec.encode(fmt, data.time, list(data.columns.values()))
 
 
 def _decode(n: int, names: list[str], blob: bytes) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    raw = memoryview(blob)
-    expected = 8 * n * (1 + len(names))
-    if len(raw) != expected:
-        raise CacheError(f"chunk has {len(raw)} bytes, expected {expected}")
-    t = np.frombuffer(raw, dtype="<i8", count=n)
-    cols = {name: np.frombuffer(raw, dtype="<f8", count=n, offset=8 * n * (i + 1))
-            for i, name in enumerate(names)}
-    return t, cols
+    try:
+        t, cols = chunk_codec.decode(n, len(names), blob)
+    except chunk_codec.ChunkFormatError as e:
+        raise CacheError(str(e)) from None
+    return t, dict(zip(names, cols, strict=True))
 
 
 def _has_revisions(conn: sqlite3.Connection) -> bool:
@@ -247,6 +240,9 @@ def _migrate_snapshots(conn: sqlite3.Connection) -> None:
 
 
 class Cache:
+    #: how new chunks are written (services/chunk_codec.py); chunks of either format are read.
+    #: The bench sets PLAIN on an instance to measure reads of the old format.
+    chunk_format = chunk_codec.COMPACT
     #: a later-corrected snapshot is kept beside the first one; as-of reads pick the revision
     #: known then (models/asof.py: AsOfLoader passes `known_ms`)
     keeps_revisions = True
@@ -490,7 +486,7 @@ class Cache:
             conn.execute(
                 "INSERT OR REPLACE INTO chunks VALUES (?,?,?,?,?,?,?)",
                 (series_id, key, len(merged), merged.first_ms, merged.last_ms,
-                 json.dumps(list(merged.names)), _encode(merged)))
+                 json.dumps(list(merged.names)), _encode(merged, self.chunk_format)))
         return added
 
     def read(self, series_id: str, start_ms: int | None = None,
@@ -509,6 +505,8 @@ class Cache:
             rows = self._conn().execute(sql, args).fetchall()
         if not rows:
             return SeriesData.empty()
+        if len({cols_json for _n, cols_json, _blob in rows}) == 1:
+            return self._read_one_layout(rows).between(start_ms, end_ms)
         names: list[str] = []
         layouts: dict[str, list[str]] = {}  # most chunks share one column list: parse it once
         decoded = []
@@ -526,6 +524,23 @@ class Cache:
         cols_out = {c: np.concatenate([cols[c] if c in cols else np.full(len(t), np.nan)
                                        for t, cols in decoded]) for c in names}
         return SeriesData(time_out, cols_out).between(start_ms, end_ms)
+
+    @staticmethod
+    def _read_one_layout(rows: list[tuple[int, str, bytes]]) -> SeriesData:
+        """Chunks with one column list, decoded straight into one array per column."""
+        names = json.loads(rows[0][1])
+        total = sum(n for n, _cols, _blob in rows)
+        time_out = np.empty(total, dtype=np.int64)
+        cols_out = [np.empty(total, dtype=np.float64) for _ in names]
+        at = 0
+        for n, _cols, blob in rows:
+            try:
+                chunk_codec.decode_into(n, len(names), blob, time_out[at:at + n],
+                                        [col[at:at + n] for col in cols_out])
+            except chunk_codec.ChunkFormatError as e:
+                raise CacheError(str(e)) from None
+            at += n
+        return SeriesData(time_out, dict(zip(names, cols_out, strict=True)))
 
     def bounds(self, series_id: str) -> tuple[int, int, int] | None:
         """(first_ms, last_ms, rows) of a cached series, or None when it has no rows."""

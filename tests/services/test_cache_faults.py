@@ -18,11 +18,19 @@ import numpy as np
 import pytest
 
 from models.series import SeriesData
-from services import errors
+from services import chunk_codec, errors
 from services.cache import Cache
 
 H = 3_600_000
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def plain_chunks(monkeypatch):
+    """These faults are placed by the plain chunk layout's sizes (a 48 KB blob over its own
+    overflow pages, a marker's raw bytes); the compact format's faults are in
+    tests/services/test_chunk_codec.py."""
+    monkeypatch.setattr(Cache, "chunk_format", chunk_codec.PLAIN)
 
 
 def closes(n: int, value: float, start: int = 0) -> SeriesData:
