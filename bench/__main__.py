@@ -8,6 +8,9 @@
                                     the live window streaming (bench/streams.py)
     python -m bench --case alerts --reps 3 --n 2000
                                     alert rules: per new row and back-test (bench/alerts.py)
+    python -m bench --case backfill_size --n 1000000 --reps 5
+                                    bytes per million minute candles, compact vs plain
+                                    chunks (bench/backfill.py)
     python -m bench --case replay --json
                                     replay steps and 3600× playback (bench/replay.py)
 
@@ -62,6 +65,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "cache_read":
         from bench.cases import cache_read
         res = cache_read(a.n, a.reps)
+    elif a.case == "backfill_size":
+        from bench.backfill import backfill_size
+        res = backfill_size(a.n, a.reps)
     elif a.case == "stall":
         from bench.stall import stall
         res = stall(a.task or "backfill", a.n)

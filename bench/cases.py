@@ -335,26 +335,38 @@ def cache_read(n: int, reps: int) -> dict:
     import pandas as pd
 
     from models.series import SeriesData
+    from services import chunk_codec
     from services.cache import Cache
 
     out: dict[str, Any] = {"n": n}
     x, o, h, low, c = fr.ohlc_data(n)
     t_ms = (x * 1000).astype(np.int64)
     vol = np.abs(fr.walk(n, seed=5)) + 1.0
+    # Prices and volume as a venue sends them (decimal text): what the compact chunks store
+    # as integer steps (services/chunk_codec.py).
+    o, h, low, c = (np.round(v, 2) for v in (o, h, low, c))
+    vol = np.round(vol, 8)
     cols = {"open": o, "high": h, "low": low, "close": c, "volume": vol}
     with tempfile.TemporaryDirectory() as tmp:
-        cache = Cache(Path(tmp) / "cache.sqlite")
-        t = time.perf_counter()
-        cache.upsert("bench.read", SeriesData(t_ms, cols))
-        out["upsert_ms"] = round((time.perf_counter() - t) * 1e3, 1)
-        times = []
-        for _ in range(reps):
+        # the plain format (before issue 16) first, the compact one the app writes now second
+        for key, fmt in (("cache_read_plain_ms", chunk_codec.PLAIN),
+                         ("cache_read_ms", chunk_codec.COMPACT)):
+            cache = Cache(Path(tmp) / f"cache-{fmt}.sqlite")
+            cache.chunk_format = fmt
             t = time.perf_counter()
-            data = cache.read("bench.read")
-            times.append((time.perf_counter() - t) * 1e3)
-        assert len(data) == n, (len(data), n)
-        out["cache_read_ms"] = _dist(times)
-        cache.close()
+            cache.upsert("bench.read", SeriesData(t_ms, cols))
+            out["upsert_ms" if fmt == chunk_codec.COMPACT else "upsert_plain_ms"] = round(
+                (time.perf_counter() - t) * 1e3, 1)
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                data = cache.read("bench.read")
+                times.append((time.perf_counter() - t) * 1e3)
+            assert len(data) == n, (len(data), n)
+            out[key] = _dist(times)
+            cache.close()
+        out["compact_to_plain_read_ratio"] = round(
+            out["cache_read_ms"]["median"] / out["cache_read_plain_ms"]["median"], 2)
         # Baseline: the same rows as a plain table, read with pandas.read_sql.
         db = Path(tmp) / "plain.sqlite"
         conn = sqlite3.connect(db)

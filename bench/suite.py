@@ -104,6 +104,8 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
                   tmo))
     cases.append(("cache_read", ["--case", "cache_read", "--n", str(E6), "--reps",
                                  "5" if quick else "9"], tmo))
+    cases.append(("backfill_size", ["--case", "backfill_size", "--n",
+                                    str(200_000 if quick else E6), "--reps", "5"], tmo))
     cases.append(("append", ["--case", "append", "--n", str(E7), "--reps",
                              "20" if quick else "100"], tmo))
     cases.append(("append_pg", ["--case", "append_pg", "--n", str(E7), "--reps",
@@ -228,6 +230,7 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
     ap = res.get("append")
     sw = res.get("swap")
     cr = res.get("cache_read")
+    bs = res.get("backfill_size")
     sm = res.get("streams")
     out = [
         t("G1 10M line out median", _get(line7, "median_ms"), "<=", 4.0, "ms, settled"),
@@ -253,6 +256,8 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
         t("G10 swap (setPyramid call)", _get(sw, "setpyramid_call_ms", "median"), "<=", 2.0,
           "ms, GUI thread"),
         t("G11 cache read 1M", _get(cr, "cache_read_ms", "median"), "<=", 50.0, "ms, median"),
+        t("B1 bytes per million 1m candles", _get(bs, "mb_per_million_candles"), "<=", 40.0,
+          "MB of chunk blobs, compact format"),
     ]
     out += [
         t("S1 tick-to-pixel p99, steady", _get(sm, "steady", "latency", "p99_ms"), "<=", 16.7,
@@ -323,6 +328,7 @@ def run_suite(quick: bool, spawn: Spawn) -> dict[str, Any]:
         "import_baseline": results.get("import_baseline"),
         "minimal_chart": results.get("minimal_chart"),
         "cache_read": results.get("cache_read"),
+        "backfill_size": results.get("backfill_size"),
         "append": results.get("append"),
         "append_pyqtgraph_setdata": results.get("append_pg"),
         "swap": results.get("swap"),
