@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 STATE_KEY = "minute_backfill"
+PAUSED_KEY = "minute_backfill_paused"
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume")
 KLINES_WEIGHT = 2  # /api/v3/klines with limit 101-1000 (docs/venues.md)
 WEIGHT_LIMIT_1M = 6000  # REQUEST_WEIGHT per minute per IP, Binance spot
@@ -205,19 +206,39 @@ class MinuteBackfill:
         self._failures = 0
         self._waiting = ""
         self._retry_at: float | None = None  # time.monotonic()
-        self._progress = {t.series_id: self._load(t) for t in self.targets}
-        self._paused = any(self.cache.get_meta(t.series_id).get(f"{STATE_KEY}_paused") is True
-                           for t in self.targets)
+        # Nothing is read here (the window builds this on the GUI thread): `load()` runs first
+        # on the worker, or in the first `step()`.
+        self._loaded = False
+        self._progress = {t.series_id: SeriesProgress(t.series_id, t.label)
+                          for t in self.targets}
+        self._paused = False
+        self._pause_unsaved = False
 
     # -- state ----------------------------------------------------------------------------------
-    def _load(self, target: BackfillTarget) -> SeriesProgress:
-        return SeriesProgress.from_json(target, self.cache.get_meta(target.series_id)
-                                        .get(STATE_KEY))
+    def load(self) -> None:
+        """Read every series' state and the pause from the cache (worker side)."""
+        progress = {t.series_id: SeriesProgress.from_json(
+            t, self.cache.get_meta(t.series_id).get(STATE_KEY)) for t in self.targets}
+        paused = any(self.cache.get_meta(t.series_id).get(PAUSED_KEY) is True
+                     for t in self.targets)
+        with self._lock:
+            self._progress = progress
+            if not self._pause_unsaved:  # a click before the state was read wins
+                self._paused = paused
+            self._loaded = True
 
     def _save(self, progress: SeriesProgress) -> None:
         self.cache.update_meta(progress.series_id, **{STATE_KEY: progress.to_json()})
         with self._lock:
             self._progress[progress.series_id] = progress
+
+    def _save_pause(self) -> None:
+        with self._lock:
+            if not self._pause_unsaved:
+                return
+            paused, self._pause_unsaved = self._paused, False
+        for target in self.targets:
+            self.cache.update_meta(target.series_id, **{PAUSED_KEY: paused})
 
     def status(self) -> BackfillStatus:
         with self._lock:
@@ -232,11 +253,11 @@ class MinuteBackfill:
         return self._paused
 
     def set_paused(self, paused: bool) -> None:
-        """Pause or resume; stored, so the next start keeps it. A request in flight finishes."""
+        """Pause or resume (any thread; no I/O here). The worker stores it, so the next start
+        keeps it; a request in flight finishes first."""
         with self._lock:
             self._paused = bool(paused)
-        for target in self.targets:
-            self.cache.update_meta(target.series_id, **{f"{STATE_KEY}_paused": bool(paused)})
+            self._pause_unsaved = True
         self._wake.set()
 
     def pause(self) -> None:
@@ -263,26 +284,41 @@ class MinuteBackfill:
         self.client.close()
 
     def _run(self) -> None:
+        try:
+            self.load()
+        except ServiceError as e:  # the cache is busy or gone: nothing to do without it
+            log.warning("minute backfill cannot read its state: %s", e)
+            return
         while not self._stopping:
-            if self._paused:
-                self._wake.wait()
-                self._wake.clear()
-                continue
+            delay: float | None = 0.0
             try:
-                delay = self.step()
+                self._save_pause()
+                if not self._paused:
+                    delay = self.step()
+            except ServiceError as e:  # the cache (full, busy): wait as it says
+                delay = self._back_off(e.message, e.retry_after)
             except Exception:  # never let the thread die silently: log, back off, go on
                 log.exception("minute backfill step failed")
                 delay = self._back_off("internal error (see the log)")
             if delay is None:
                 break
-            if delay > 0:
+            if self._paused:
+                self._wake.wait()
+            elif delay > 0:
                 self._wake.wait(delay)
-                self._wake.clear()
+            self._wake.clear()
+        try:
+            self._save_pause()
+        except ServiceError as e:
+            log.warning("minute backfill could not store the pause: %s", e)
 
     # -- one request ----------------------------------------------------------------------------
     def step(self) -> float | None:
         """Fetch and store one page (or find the venue's first minute). Returns the seconds to
         wait before the next step, None when every series is done or stopped."""
+        if not self._loaded:
+            self.load()
+        self._save_pause()
         with self._lock:
             progress = next((self._progress[t.series_id] for t in self.targets
                              if not self._progress[t.series_id].done

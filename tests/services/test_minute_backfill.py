@@ -227,6 +227,8 @@ def test_pause_stops_after_the_request_in_flight_and_is_remembered(httpserver, c
     # the pause is stored: a restart stays paused until resumed
     restarted = MinuteBackfill(cache, venue.url, (BTC,), clock_ms=lambda: now,
                                min_interval_s=0.0)
+    assert not restarted.paused  # nothing is read until the worker starts (no I/O here)
+    restarted.load()
     assert restarted.paused
     restarted.start()
     time.sleep(0.2)
@@ -237,7 +239,9 @@ def test_pause_stops_after_the_request_in_flight_and_is_remembered(httpserver, c
         time.sleep(0.02)
     restarted.stop()
     assert_exact(cache, "btc.1m", btc)
-    assert not MinuteBackfill(cache, venue.url, (BTC,)).paused
+    again = MinuteBackfill(cache, venue.url, (BTC,))
+    again.load()
+    assert not again.paused
 
 
 def test_429_waits_its_retry_after_then_asks_the_same_window_again(httpserver, cache):
