@@ -191,13 +191,13 @@ class MinuteBackfill:
 
     def __init__(self, cache: Cache, base_url: str,
                  targets: Sequence[BackfillTarget] = DEFAULT_TARGETS, *,
-                 clock_ms: Callable[[], int] = now_ms, min_interval_s: float = MIN_INTERVAL_S,
+                 clock_ms: Callable[[], int] = now_ms, min_interval_s: float | None = None,
                  weight_share: float = WEIGHT_SHARE) -> None:
         self.cache = cache
         self.targets = tuple(targets)
         self.client = _KlinesClient(base_url)
         self.clock_ms = clock_ms
-        self.min_interval_s = float(min_interval_s)
+        self.min_interval_s = float(MIN_INTERVAL_S if min_interval_s is None else min_interval_s)
         self.weight_share = float(weight_share)
         self._lock = threading.Lock()
         self._wake = threading.Event()

@@ -29,6 +29,7 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory,
     for var in ENV_VARS.values():
         monkeypatch.setenv(var, DEAD_URL)
     monkeypatch.setenv("ROTOR_STREAMS", "off")  # a window test opts in with a fake hub
+    monkeypatch.setenv("ROTOR_MINUTE_BACKFILL", "off")  # likewise (ui/backfill.py)
     return data
 
 

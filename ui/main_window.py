@@ -29,6 +29,7 @@ from services.app import AppServices
 from ui import theme
 from ui.alert_delivery import TrayNotifier
 from ui.alerts import AlertEngine
+from ui.backfill import BackfillControl
 from ui.derived_feeds import DerivedFeeds
 from ui.dock_titles import DockTitles
 from ui.export_actions import ExportActions
@@ -204,6 +205,9 @@ class MainWindow(QMainWindow):
                                              for t in panel_types()
                                              if (dock := self.docks.get(t.cls.key))})
         self._build_menus()
+        #: BTC/ETH minute history from Binance's first day, live mode only (ui/backfill.py)
+        self.backfill = BackfillControl(self.scheduler, self.status, settings, self.view_menu,
+                                        self)
         self._default_state = self.saveState(SETTINGS_VERSION)
         self._layout_restored = self._restore_layout()
         # Named workspaces (ui/workspaces.py): `workspace` opens that one, else the last used.
@@ -575,6 +579,7 @@ class MainWindow(QMainWindow):
         spent_ms = (time.monotonic() - started) * 1000
         wait_ms = max(0, int(self.shutdown_msecs - spent_ms - SHUTDOWN_RESERVE_MS))
         self.market_hours.stop()
+        self.backfill.stop()
         # Its sockets close and threads join on a worker the wait below covers.
         self.streams.stop(timeout_s=max(0.1, wait_ms / 1000 * STREAM_STOP_SHARE))
         self.workers_left = not self.scheduler.shutdown(wait_ms)
