@@ -117,8 +117,8 @@ _HISTORY_DAYS = {"1h": 120, "1d": 5 * 365}
 # sample BTC at each NYSE close from them, on every session of the peers' daily history.
 _CRYPTO_HISTORY_DAYS = {"1h": 3650, "1d": _HISTORY_DAYS["1d"]}
 # What a price series' close is quoted in.
-_PRICE_UNITS = {"btc": "USD", "eth": "USD", "spx": "USD", "ndx": "USD", "gold": "USD/oz",
-                "silver": "USD/oz", "dxy": "index", "vix": "vol pts"}
+_PRICE_UNITS = {"btc": "USD", "eth": "USD", "spx": "USD", "ndx": "USD", "es": "USD",
+                "nq": "USD", "gold": "USD/oz", "silver": "USD/oz", "dxy": "index", "vix": "vol pts"}
 
 
 def _trader_name(stem: str) -> str:
