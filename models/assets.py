@@ -49,6 +49,9 @@ ASSETS: dict[str, Asset] = {a.stem: a for a in (
     Asset("eth", "Ether", "ETH", "ETH", "#8c8cff", AssetClass.CRYPTO, "#5c5ce6"),
     Asset("spx", "S&P 500", "S&P 500", "SPX", "#4fc3f7", AssetClass.EQUITY_INDEX, "#0288d1"),
     Asset("ndx", "Nasdaq 100", "Nasdaq 100", "NDX", "#00bfa5", AssetClass.EQUITY_INDEX, "#00897b"),
+    # the CME E-mini futures on the two indices: they trade ~23 h a weekday (CME Globex)
+    Asset("es", "E-mini S&P 500", "ES", "ES", "#ff99dd", AssetClass.EQUITY_INDEX, "#dd22cc"),
+    Asset("nq", "E-mini Nasdaq 100", "NQ", "NQ", "#88aa00", AssetClass.EQUITY_INDEX, "#555500"),
     Asset("gold", "Gold", "Gold", "XAU", "#ffd54f", AssetClass.METAL, "#a67c00"),
     Asset("silver", "Silver", "Silver", "XAG", "#cfd8dc", AssetClass.METAL, "#607d8b"),
     Asset("dxy", "US Dollar Index", "DXY", "DXY", "#bcaaa4", AssetClass.FX, "#8d6e63"),

@@ -125,8 +125,8 @@ _HISTORY_DAYS = {"1m": 7, "5m": 30, "15m": 60, "1h": 120, "4h": 365, "1d": 5 * 3
 # full minute history is the backfill's (services/minute_backfill.py), not the refresh's.
 _CRYPTO_HISTORY_DAYS = {**_HISTORY_DAYS, "5m": 60, "15m": 180, "1h": 3650, "4h": 3650}
 # What a price series' close is quoted in.
-_PRICE_UNITS = {"btc": "USD", "eth": "USD", "spx": "USD", "ndx": "USD", "gold": "USD/oz",
-                "silver": "USD/oz", "dxy": "index", "vix": "vol pts"}
+_PRICE_UNITS = {"btc": "USD", "eth": "USD", "spx": "USD", "ndx": "USD", "es": "USD",
+                "nq": "USD", "gold": "USD/oz", "silver": "USD/oz", "dxy": "index", "vix": "vol pts"}
 
 
 def price_history_days(interval: str, *, crypto: bool) -> int:

@@ -182,9 +182,10 @@ def next_change_ms(windows: list[tuple[int, int]], t_ms: int) -> int | None:
     return min(edges) if edges else None
 
 
-#: the market each built-in Yahoo series trades in: the cash indices on NYSE hours, the metal
-#: futures on CME Globex, the dollar-index future on ICE US
+#: the market each built-in Yahoo series trades in: the cash indices on NYSE hours, the E-mini
+#: and metal futures on CME Globex, the dollar-index future on ICE US
 YAHOO_MARKETS: dict[str, str] = {"spx": CALENDAR_NAME, "ndx": CALENDAR_NAME,
+                                 "es": "CMES", "nq": "CMES",
                                  "vix": CALENDAR_NAME, "gold": "CMES", "silver": "CMES",
                                  "dxy": "IEPA"}
 

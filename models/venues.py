@@ -132,7 +132,8 @@ VENUES: tuple[Venue, ...] = (
           light_color="#7132f5"),
     Venue("yahoo", "Yahoo Finance", "#c49cff", "https://query1.finance.yahoo.com",
           "ROTOR_YAHOO_URL", "services.yahoo:YahooClient",
-          spot={"spx": "^GSPC", "ndx": "^NDX", "gold": "GC=F", "silver": "SI=F",
+          spot={"spx": "^GSPC", "ndx": "^NDX", "es": "ES=F", "nq": "NQ=F", "gold": "GC=F",
+                "silver": "SI=F",
                 "dxy": "DX-Y.NYB", "vix": "^VIX"},
           candle_poll_seconds=300,
           # Yahoo serves 1m bars for the last 30 days, 5m/15m for 60, 1h for 730

@@ -28,6 +28,8 @@ Conventions (what the live clients deliver, so the app cannot tell the differenc
     weekends or NYSE holidays; 1h bars only in regular hours, stamped at :30 New York time
     (09:30 … 15:30, the last one a half hour; 09:30 … 12:30 on 13:00 early-close days), for
     futures and DXY too (a simplification: the real ones trade nearly around the clock).
+    The E-mini futures (es, nq) keep CME Globex hours instead: 18:00 New York the evening
+    before to 17:00 (23 bars stamped on the hour), dailies at 00:00 New York.
     Daily bars are stamped like Yahoo: indices (^GSPC, ^NDX, ^VIX) at 09:30 New York, futures
     and DX-Y.NYB at 00:00 New York, and are the aggregate of that session's 1h bars.
   * volume: positive for crypto and futures (gold, silver); NaN for indices and DXY (Yahoo
@@ -89,8 +91,12 @@ FORMAT = "rotor-demo-snapshots/1"
 
 CRYPTO = ("btc", "eth")
 EXCHANGE = ("spx", "ndx", "gold", "silver", "dxy", "vix")
+# the E-mini futures of the cash indices: Globex hours, their own 1h and 1d series
+EMINI = {"es": "spx", "nq": "ndx"}
 SESSION_OPEN_STAMPED = ("spx", "ndx", "vix")  # Yahoo stamps index dailies at the 09:30 open
-DECIMALS = {"btc": 2, "eth": 2, "spx": 2, "ndx": 2, "vix": 2, "dxy": 3, "gold": 1, "silver": 3}
+DECIMALS = {"btc": 2, "eth": 2, "spx": 2, "ndx": 2, "vix": 2, "dxy": 3, "gold": 1, "silver": 3,
+            "es": 2, "nq": 2}
+EMINI_TICK = {"es": 0.25, "nq": 0.25}
 # Every venue of the registry gets demo funding (and OI where it serves it): settlement hours
 # and perp symbols as the registry says; a venue the model below does not tune gets defaults.
 _REGISTRY = {v.key: v for v in VENUES}
@@ -445,6 +451,47 @@ def exchange_sessions(rng: np.random.Generator, stem: str, x: np.ndarray, sig: n
                        * (0.5 + 0.6 * ret / sd))
         vol = np.maximum(vol, 1.0)
     return t, {"open": o, "high": hi, "low": lo, "close": c, "volume": vol}, sess_of_bar
+
+
+def globex_hours(rng: np.random.Generator, stem: str, x: np.ndarray, sig: np.ndarray,
+                 sessions: np.ndarray, early: np.ndarray, base_volume: float):
+    """E-mini 1h bars on CME Globex hours: a session for trade date d runs from 18:00 New York
+    the evening before to 17:00 on d (23 bars, stamped on the hour; 13:00 on early-close days),
+    bridged from the previous session's close to the cash index's close times the futures'
+    carry. NYSE holidays have no session here (Globex trades a short one: a simplification)."""
+    ns = len(sessions)
+    nbar = np.where(early[sessions], 19, 23)
+    hours = np.arange(23) + 18  # 18:00 .. 16:00 next day (New York)
+    # quiet overnight, busy in the cash session (09:30-16:00 New York)
+    w = np.where((hours >= 33) & (hours <= 39), 1.0, 0.22)
+    w = np.where(hours == 33, 0.7, w)
+    wv = np.where(np.arange(23)[None, :] < nbar[:, None], w[None, :], 0.0)
+    wv = wv / wv.sum(axis=1, keepdims=True)
+    carry = 0.0035 + 0.0004 * rng.standard_normal(ns)  # futures over cash, in log points
+    close = x[sessions] + carry
+    s = sig[sessions]
+    prev = np.concatenate([[close[0] - s[0] * rng.standard_normal()], close[:-1]])
+    var = np.maximum(wv, 1e-12) * s[:, None] ** 2
+    pts = bridge(rng, prev, close, var)
+    mask = np.arange(23)[None, :] < nbar[:, None]
+    tick = EMINI_TICK[stem]
+    c_full = np.round(np.exp(pts) / tick) * tick
+    o_full = np.concatenate([(np.round(np.exp(prev) / tick) * tick)[:, None], c_full[:, :-1]],
+                            axis=1)
+    c, o, sd = c_full[mask], o_full[mask], np.sqrt(var)[mask]
+    hi, lo = intrabar(rng, o, c, sd, DECIMALS[stem])
+    hi = np.maximum(np.ceil(hi / tick) * tick, np.maximum(o, c))
+    lo = np.minimum(np.floor(lo / tick) * tick, np.minimum(o, c))
+    sess_of_bar = np.repeat(np.arange(ns), nbar)
+    k = np.concatenate([np.arange(n) for n in nbar])
+    eves = [START_DAY + dt.timedelta(days=int(i) - 1) for i in sessions]
+    t = np.array([ny_ms(eves[si], 18 + kk) for si, kk in zip(sess_of_bar, k, strict=True)],
+                 dtype=np.int64)
+    ret = np.abs(np.log(c / o))
+    vol = np.round(base_volume * wv[mask] * np.exp(0.3 * rng.standard_normal(len(t)))
+                   * (0.5 + 0.6 * ret / sd))
+    return t, {"open": o, "high": hi, "low": lo, "close": c,
+               "volume": np.maximum(vol, 1.0)}, sess_of_bar
 
 
 def aggregate(groups: np.ndarray, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -981,6 +1028,16 @@ def build() -> tuple[dict[str, np.ndarray], dict]:
         hours = 9.5 if stem in SESSION_OPEN_STAMPED else 0.0
         t_daily = np.array([ny_ms(dates[i], hours) for i in sessions], dtype=np.int64)
         put(price_id(stem, "1d"), t_daily, daily)
+        first = day_ms(END_DAY - dt.timedelta(days=HOURLY_DAYS - 1))
+        keep = t >= first
+        put(price_id(stem, "1h"), t[keep], {k: v[keep] for k, v in cols.items()})
+    # the E-mini futures: contracts a day, ES ~1.4M, NQ ~0.55M
+    emini_volume = {"es": 1_400_000.0, "nq": 550_000.0}
+    for i, (stem, cash) in enumerate(EMINI.items()):
+        t, cols, sess = globex_hours(stream("globex", i), stem, x[cash], sig[cash], sessions,
+                                     early, emini_volume[stem])
+        t_daily = np.array([ny_ms(dates[j], 0.0) for j in sessions], dtype=np.int64)
+        put(price_id(stem, "1d"), t_daily, aggregate(sess, cols))
         first = day_ms(END_DAY - dt.timedelta(days=HOURLY_DAYS - 1))
         keep = t >= first
         put(price_id(stem, "1h"), t[keep], {k: v[keep] for k, v in cols.items()})

@@ -47,7 +47,8 @@ NY = "America/New_York"
 CRYPTO = ("btc", "eth")
 EXCHANGE = ("spx", "ndx", "gold", "silver", "dxy", "vix")
 OPEN_STAMPED = ("spx", "ndx", "vix")  # Yahoo stamps index dailies at the 09:30 open
-FUTURES = ("gold", "silver")
+FUTURES = ("gold", "silver", "es", "nq")
+EMINI = ("es", "nq")  # Globex hours: their own rules below
 SERIES_KINDS = (CANDLES, FUNDING, OPEN_INTEREST, VOL_INDEX, PREMIUM, BASIS)
 CHAIN_COLUMNS = ["instrument_name", "expiry_ms", "strike", "option_type", "mark_iv",
                  "open_interest", "underlying_price", "mark_price", "bid_price", "ask_price"]
@@ -414,6 +415,50 @@ def test_exchange_bars_follow_the_nyse_calendar(demo, stem):
     # the daily stamp is Yahoo's: the 09:30 open for indices, midnight for futures and DXY
     stamp = (9, 30) if stem in OPEN_STAMPED else (0, 0)
     assert set(zip(d_local.hour, d_local.minute, strict=True)) == {stamp}
+
+
+@pytest.mark.parametrize("stem", EMINI)
+def test_emini_bars_keep_globex_hours_and_aggregate_into_their_trade_date(demo, stem):
+    """ES/NQ 1h bars lie inside CME's sessions (exchange-calendars CMES, independent of the
+    builder's hand-written hours), 23 a regular session; the 1d bar of a trade date (stamped at
+    00:00 New York, like Yahoo's futures) aggregates the bars of the session ending that day."""
+    from models.sessions import exchange_calendar
+
+    hourly, daily = demo.series[f"{stem}.1h"], demo.series[f"{stem}.1d"]
+    cal = exchange_calendar("CMES", "2025-09-01", "2026-02-10")
+    sched = cal.schedule.loc["2025-10-01":"2026-02-06"]
+    sched = sched[sched["open"] >= pd.Timestamp(int(hourly.time[0]), unit="ms", tz="UTC")]
+    opens = sched["open"].dt.tz_convert(None).to_numpy().astype("datetime64[ms]").astype("int64")
+    closes = sched["close"].dt.tz_convert(None).to_numpy().astype("datetime64[ms]").astype(
+        "int64")
+    t = hourly.time[hourly.time >= opens[0]]
+    k = np.searchsorted(opens, t, "right") - 1
+    assert (k >= 0).all() and (t + MS_PER_HOUR <= closes[k]).all()  # every bar inside a session
+    by_session = np.bincount(k)
+    session_days = sched.index.strftime("%Y-%m-%d")
+    assert by_session[list(session_days).index("2026-02-05")] == 23
+    assert by_session[list(session_days).index("2025-12-24")] == 19  # the 13:00 early close
+    # trading through the night: bars between the cash close and the next cash open exist
+    ny_hours = set(local_dates(t, NY).hour)
+    assert {18, 20, 2, 5, 8} <= ny_hours and 17 not in ny_hours  # the 17:00-18:00 halt
+    d_local = local_dates(daily.time, NY)
+    assert set(zip(d_local.hour, d_local.minute, strict=True)) == {(0, 0)}
+    d = daily.to_frame()
+    d.index = d_local.strftime("%Y-%m-%d")
+    h = hourly.to_frame().loc[hourly.time >= opens[0]]
+    h.index = session_days[k]
+    agg = h.groupby(level=0).agg({"open": "first", "high": "max", "low": "min",
+                                  "close": "last", "volume": "sum"})
+    d = d.loc[agg.index]
+    assert len(agg) > 70
+    for col in ("open", "high", "low", "close"):
+        assert np.array_equal(agg[col].to_numpy(), d[col].to_numpy()), col
+    assert np.allclose(agg["volume"], d["volume"], rtol=1e-9)
+    # the future trades a little above its cash index (carry), and moves with it
+    cash = demo.series[{"es": "spx", "nq": "ndx"}[stem] + ".1d"]
+    cash_close = pd.Series(cash["close"], index=local_dates(cash.time, NY).strftime("%Y-%m-%d"))
+    ratio = (d["close"] / cash_close.reindex(d.index)).dropna()
+    assert len(ratio) > 70 and ((ratio > 1.0) & (ratio < 1.01)).all()
 
 
 @pytest.mark.parametrize("stem", CRYPTO + EXCHANGE)

@@ -261,7 +261,8 @@ def test_readout_wraps_to_show_every_visible_asset_at_half_width(make_panel, qtb
     one_line = readout.fontMetrics().height()
     assert readout.height() > 1.5 * one_line  # a second line rather than a cut
     text = _plain(readout.text())
-    for name in ("BTC", "ETH", "S&P 500", "Nasdaq 100", "Gold", "Silver", "DXY", "VIX"):
+    for name in ("BTC", "ETH", "S&P 500", "Nasdaq 100", "ES", "NQ", "Gold", "Silver", "DXY",
+                 "VIX"):
         assert f"{name} 60,050" in text
 
 
