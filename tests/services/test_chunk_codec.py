@@ -196,3 +196,26 @@ def test_a_full_database_with_compact_chunks_keeps_the_cache(tmp_path):
                                           {"close": noise}))
     cache.close()
     assert len(Cache(path).read("btc.1m")) == 59
+
+
+def test_recovery_keeps_the_series_whose_compact_chunks_decode(tmp_path):
+    """A damaged file is copied series by series (services/cache.py, _copy_readable_series):
+    a compact chunk that does not decode loses its series, the others are kept whole."""
+    from services.cache import _copy_readable_series
+
+    path = tmp_path / "cache.sqlite"
+    cache = Cache(path)
+    cache.upsert("btc.1m", minute_candles(5000))
+    cache.upsert("eth.1m", minute_candles(5000, seed=4))
+    conn = cache._conn()
+    conn.execute("UPDATE chunks SET data = substr(data, 1, length(data) - 8) "
+                 "WHERE series_id = 'eth.1m' AND chunk = (SELECT max(chunk) FROM chunks "
+                 "WHERE series_id = 'eth.1m')")
+    cache.close()
+    saved, lost = _copy_readable_series(path, tmp_path / "fresh.sqlite")
+    assert saved == ["btc.1m"] and lost == ["eth.1m"]
+    fresh = Cache(tmp_path / "fresh.sqlite")
+    expected = minute_candles(5000)
+    back = fresh.read("btc.1m")
+    assert same_bits(back.time, expected.time) and same_bits(back["volume"], expected["volume"])
+    fresh.close()

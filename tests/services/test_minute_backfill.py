@@ -205,6 +205,18 @@ def test_killed_mid_way_and_restarted_ends_with_no_gaps_or_duplicates(httpserver
         cache.close()
 
 
+def settled_count(venue: KlineVenue, quiet_s: float = 0.3, timeout_s: float = 10.0) -> int:
+    """The request count once no request arrived for `quiet_s`."""
+    deadline = time.monotonic() + timeout_s
+    count = len(venue.log)
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        if len(venue.log) == count:
+            return count
+        count = len(venue.log)
+    raise AssertionError("requests kept coming")
+
+
 def test_pause_stops_after_the_request_in_flight_and_is_remembered(httpserver, cache):
     btc = history(FIRST, 6_000)
     venue = KlineVenue(httpserver, {"BTCUSDT": btc}, delay_s=0.02)
@@ -217,10 +229,10 @@ def test_pause_stops_after_the_request_in_flight_and_is_remembered(httpserver, c
         while len(venue.pages()) < 2 and time.monotonic() < deadline:
             time.sleep(0.005)
         backfill.pause()
-        time.sleep(0.1)  # the request in flight, if any, ends
-        asked = len(venue.log)
+        asked = settled_count(venue)  # the request in flight, if any, ends
         time.sleep(0.4)
         assert len(venue.log) == asked  # nothing more while paused
+        assert len(venue.pages()) < 6  # paused part-way
         assert backfill.status().paused and "paused" in status_text(backfill.status())
     finally:
         backfill.stop()
