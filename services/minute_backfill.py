@@ -169,6 +169,31 @@ def status_text(status: BackfillStatus) -> str:
     return " · ".join(parts)
 
 
+def status_details(status: BackfillStatus) -> str:
+    """The tooltip: each series' reach, rows, known gaps and requests, one line each."""
+    lines = []
+    for s in status.series:
+        if s.error:
+            state = f"stopped: {s.error}"
+        elif s.done:
+            state = "complete"
+        elif s.cursor_ms is None:
+            state = "not started"
+        else:
+            state = f"back to {_minute_text(s.cursor_ms)}, {s.fraction * 100:.0f} %"
+        since = f" · first minute {_minute_text(s.first_ms)}" if s.first_ms is not None else ""
+        noun = "gap" if len(s.gaps) == 1 else "gaps"
+        gaps = (f" · {len(s.gaps)} known {noun} ({s.gap_minutes:,} minutes Binance never had)"
+                if s.gaps else "")
+        lines.append(f"{s.label}: {state} · {s.rows:,} rows stored · {s.requests:,} requests"
+                     f"{since}{gaps}")
+    return "\n".join(lines)
+
+
+def _minute_text(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 class _KlinesClient(BinanceClient):
     """Binance spot klines that also read the weight the IP has used this minute."""
 

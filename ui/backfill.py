@@ -28,6 +28,8 @@ SETTING_KEY = "backfill/minutes"
 ENV_VAR = "ROTOR_MINUTE_BACKFILL"
 POLL_MS = 1000
 STOP_WAIT_S = 0.2  # at close: a request in flight is left to the daemon thread
+HINT = ("BTC and ETH minute candles from Binance's first day (2017-08-17), newest first.\n"
+        "View → Pause 1m history pauses it.")
 
 
 def backfill_allowed(environ: Mapping[str, str] | None = None) -> bool:
@@ -47,8 +49,7 @@ class BackfillControl(QObject):
         self.label = QLabel()
         self.label.setObjectName("backfill_status")
         self.label.setVisible(False)
-        self.label.setToolTip("BTC and ETH minute candles from Binance's first day (2017-08-17), "
-                              "newest first.\nView → Pause 1m history pauses it.")
+        self.label.setToolTip(HINT)
         status_bar.addPermanentWidget(self.label)
         self.pause_action = QAction("Pause 1m history", self)
         self.pause_action.setObjectName("backfill_pause")
@@ -119,10 +120,11 @@ class BackfillControl(QObject):
     def refresh(self) -> None:
         if self.backfill is None:
             return
-        from services.minute_backfill import status_text
+        from services.minute_backfill import status_details, status_text
 
         status = self.backfill.status()
         self.label.setText(status_text(status))
+        self.label.setToolTip(f"{status_details(status)}\n\n{HINT}")
         self.label.setVisible(True)
         self.pause_action.setText("Resume 1m history" if status.paused else "Pause 1m history")
         if status.done:

@@ -30,6 +30,7 @@ from services.minute_backfill import (
     BackfillTarget,
     MinuteBackfill,
     SeriesProgress,
+    status_details,
     status_text,
 )
 
@@ -137,6 +138,9 @@ def test_walks_back_newest_first_to_the_first_minute_and_records_the_outage(http
     assert btc_state.gaps == (OUTAGE,) and btc_state.gap_minutes == 90
     assert btc_state.first_ms == FIRST and btc_state.rows == len(btc)
     assert btc_state.requests == 6  # the first-minute question and five pages
+    assert status_details(status).splitlines()[0] == (
+        "BTC 1m: complete · 4,410 rows stored · 6 requests · first minute 2017-08-17 04:00 UTC"
+        " · 1 known gap (90 minutes Binance never had)")
     # stored beside the rows: a new backfill on this cache has nothing left to do
     again = MinuteBackfill(cache, venue.url, (BTC, ETH), clock_ms=lambda: now)
     asked = len(venue.log)

@@ -54,6 +54,7 @@ def test_live_window_backfills_shows_progress_and_pauses(make_window, venue_serv
     control.pause_action.trigger()
     assert control.pause_action.text() == "Pause 1m history"
     qtbot.waitUntil(lambda: "complete" in control.label.text(), timeout=20000)
+    assert control.label.toolTip().startswith("BTC 1m: complete · ")
     month = time.strftime("%Y-%m", time.gmtime(first / 1000))
     assert control.label.text() == f"1m history complete (BTC, ETH since {month})"
     btc = window.scheduler.services.cache.read("btc.1m")
