@@ -180,7 +180,7 @@ def decode_into(n: int, k: int, blob: bytes | memoryview, time: np.ndarray,
     for i, (kind, decimals, width, first, step_offset, length) in enumerate(headers):
         out = time if i == 0 else columns[i - 1]
         if kind == _KIND_FLOAT and i > 0:
-            if length != 8 * n:
+            if length != 8 * n or offset + length > len(raw):
                 raise ChunkFormatError(f"float column holds {length} bytes, expected {8 * n}")
             out[:] = np.frombuffer(raw, dtype="<f8", count=n, offset=offset)
             offset += length

@@ -98,6 +98,10 @@ def test_damaged_compact_chunks_raise_a_format_error():
             chunk_codec.decode(100, 3, bad)
     with pytest.raises(chunk_codec.ChunkFormatError):
         chunk_codec.decode(101, 3, blob)  # another row count than was written
+    floats = chunk_codec.encode_compact(data.time, [np.random.default_rng(1).random(100)])
+    for bad in (floats[:-8], floats[:-1]):  # a raw float column cut short
+        with pytest.raises(chunk_codec.ChunkFormatError):
+            chunk_codec.decode(100, 1, bad)
 
 
 # -- in the cache ---------------------------------------------------------------------------------
