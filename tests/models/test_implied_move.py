@@ -93,10 +93,10 @@ def test_daily_bands_use_the_close_and_the_iv_known_at_each_midnight() -> None:
     assert list(bands.start_ms) == [T0 + D, T0 + 2 * D]
     assert list(bands.centre) == [123.0, 147.0]  # the closes of the 23:00 bars
     assert list(bands.iv) == [73.0, 36.5]
-    # 0.73 / √365 = 0.0382105; 123 · (1 ± 0.0382105)
+    # 0.73 / √365 = 0.0382099; 123 · (1 ± 0.0382099)
     lo, hi = bands.edges(1)
-    assert lo[0] == pytest.approx(118.30011, abs=1e-4) and hi[0] == pytest.approx(127.69989,
-                                                                                  abs=1e-4)
+    assert lo[0] == pytest.approx(118.30018, abs=1e-5) and hi[0] == pytest.approx(127.69982,
+                                                                                  abs=1e-5)
 
 
 def test_the_seed_sized_week_is_about_minus_3_3_sigma() -> None:
