@@ -495,7 +495,7 @@ class PricesPanel(Panel):
         else:
             end = self._data_end_s()
             span = RANGES_DAYS[self.range_key] * 86400
-            plot.setXRange(end - span, end + self._room_ahead(span), padding=0)
+            plot.setXRange(end - span, end + self.room_ahead(span), padding=0)
         self._range_applied = True
         self._request_history_for_view()
         # The price chart's range is where the linked time docks start, not only after a pan.
@@ -956,7 +956,7 @@ class PricesPanel(Panel):
                            spec.interval_ms if spec else None,
                            self.ctx.store.series(dvol_id(stem)))
 
-    def _room_ahead(self, span: float) -> float:
+    def room_ahead(self, span: float) -> float:
         """Right of the last bar: 2 % of the span, or the week band's room when it is shown."""
         if self.show_implied and self.mode == "stacked" and self.implied.items:
             return max(span * 0.02, ahead_seconds(span))
@@ -969,8 +969,8 @@ class PricesPanel(Panel):
         if on and self._plots and self.has_data():  # make room for the week ahead
             plot = next(iter(self._plots.values()))
             (x0, x1), end = plot.vb.viewRange()[0], self._data_end_s()
-            if x1 >= end and x1 < end + self._room_ahead(x1 - x0):
-                plot.setXRange(x0, end + self._room_ahead(x1 - x0), padding=0)
+            if x1 >= end and x1 < end + self.room_ahead(x1 - x0):
+                plot.setXRange(x0, end + self.room_ahead(x1 - x0), padding=0)
 
     # -- export (docs/export.md) --------------------------------------------------------------
     def plotted_series(self) -> list:
