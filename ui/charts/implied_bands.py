@@ -8,13 +8,23 @@ painted, so a minute history's thousands of days cost nothing while panning.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPen,
+    QPolygonF,
+    QStaticText,
+    QTransform,
+)
 
 from models.asof import known_delay_ms
 from models.assets import ASSETS
@@ -31,6 +41,11 @@ from models.series import MS_PER_DAY, SeriesData
 from ui import theme
 from ui.charts.crosshair import format_price
 from ui.time_display import format_time, zone_label
+
+#: the most move labels one plot writes (the largest moves in view)
+MAX_LABELS = 30
+#: below this many pixels a day, the past bands are one outline without their ±2σ ticks
+MIN_TICK_DAY_PX = 3.0
 
 #: the assets with a DVOL series (BTC, ETH): the only ones that get bands
 IMPLIED_STEMS: tuple[str, ...] = tuple(s for s in ASSETS if find_spec(dvol_id(s)) is not None)
@@ -66,6 +81,10 @@ class ImpliedBandsItem(pg.GraphicsObject):
         self._view: ImpliedView | None = None
         self._rect = QRectF()
         self._text = ""
+        self._shapes: tuple[np.ndarray, list[QRectF], list[QLineF]] = (np.empty(0), [], [])
+        self._outlines: dict[int, QPolygonF] = {}
+        self._static: dict[str, QStaticText] = {}
+        self._ranked: list = []
         self._fill = _color(theme.IMPLIED, 46)
         self._fill_ahead = _color(theme.IMPLIED, 60)
         self._line = QPen(_color(theme.IMPLIED, 200), 1.0, Qt.PenStyle.DashLine)
@@ -74,6 +93,7 @@ class ImpliedBandsItem(pg.GraphicsObject):
         self._tick.setCosmetic(True)
         self._font = QFont()
         self._font.setPointSizeF(8.0)
+        self._ascent = QFontMetricsF(self._font).ascent()
         self.setToolTip("Implied-move bands from DVOL (Deribit implied vol): "
                         f"{CONVENTION}.\nShaded: ±1σ; dashed lines or ticks: ±2σ. Ahead of the "
                         "last bar: the next day and the next week; behind it: each UTC day's "
@@ -94,6 +114,11 @@ class ImpliedBandsItem(pg.GraphicsObject):
         self._view = view
         self._text = convention_text(view) if view is not None else ""
         self._rect = self._bounds()
+        self._shapes = self._daily_shapes()
+        self._static.clear()
+        self._outlines = {}
+        # the largest moves first: where labels would overlap, the larger one is written
+        self._ranked = self._labels()
         self.informViewBoundsChanged()  # the y auto-range takes the bands in (dataBounds)
         self.update()
 
@@ -176,25 +201,64 @@ class ImpliedBandsItem(pg.GraphicsObject):
         self._paint_convention(painter, vb, to_device)
         painter.restore()
 
-    def _paint_daily(self, painter: QPainter, view: ImpliedView, x0: float, x1: float) -> None:
-        daily = view.daily
-        if not len(daily):
-            return
+    def _daily_shapes(self) -> tuple[np.ndarray, list[QRectF], list[QLineF]]:
+        """The past day bands' boxes (±1σ) and ticks (±2σ, two per day), built once per view:
+        a frame slices the days in view and hands them to Qt in two calls."""
+        daily = self._view.daily if self._view is not None else None
+        if daily is None or not len(daily):
+            return np.empty(0), [], []
         starts = daily.start_ms / 1e3
+        lo1, hi1 = (self._y(e) for e in daily.edges(1))
+        lo2, hi2 = (self._y(e) for e in daily.edges(2))
+        boxes, ticks = [], []
+        for x, a, b, c, d in zip(starts.tolist(), lo1.tolist(), hi1.tolist(), lo2.tolist(),
+                                 hi2.tolist(), strict=True):
+            boxes.append(QRectF(x, a, 86400.0, b - a))
+            ticks.append(QLineF(x, c, x + 86400.0, c))
+            ticks.append(QLineF(x, d, x + 86400.0, d))
+        return starts, boxes, ticks
+
+    def _outline_for(self, group: int) -> QPolygonF:
+        """The past ±1σ day bands as one step polygon, `group` days a step (the lowest low and
+        highest high of each group): a level of detail, built once per view and level."""
+        outline = self._outlines.get(group)
+        if outline is not None:
+            return outline
+        daily = self._view.daily if self._view is not None else None
+        if daily is None or not len(daily):
+            return QPolygonF()
+        lo, hi = (np.asarray(self._y(e), dtype=np.float64) for e in daily.edges(1))
+        starts = daily.start_ms / 1e3
+        firsts = np.arange(0, len(starts), group)
+        left = starts[firsts]
+        right = np.append(starts[firsts[1:] - 1], starts[-1]) + 86400.0
+        top, bottom = np.maximum.reduceat(hi, firsts), np.minimum.reduceat(lo, firsts)
+        xs = np.concatenate([np.column_stack([left, right]).ravel(),
+                             np.column_stack([left, right]).ravel()[::-1]])
+        ys = np.concatenate([np.repeat(top, 2), np.repeat(bottom, 2)[::-1]])
+        outline = QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(),
+                                                            strict=True)])
+        self._outlines[group] = outline
+        return outline
+
+    def _paint_daily(self, painter: QPainter, view: ImpliedView, x0: float, x1: float) -> None:
+        starts, boxes, ticks = self._shapes
+        if not len(starts):
+            return
         a = max(int(np.searchsorted(starts, x0 - 86400.0)), 0)
         b = int(np.searchsorted(starts, x1, side="right"))
         if b <= a:
             return
-        lo1, hi1 = (self._y(e[a:b]) for e in daily.edges(1))
-        lo2, hi2 = (self._y(e[a:b]) for e in daily.edges(2))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._fill)
-        for i, x in enumerate(starts[a:b]):
-            painter.drawRect(QRectF(x, lo1[i], 86400.0, hi1[i] - lo1[i]))
+        day_px = painter.transform().m11() * 86400.0
+        if day_px < MIN_TICK_DAY_PX:  # zoomed out: the envelope of groups of days
+            group = 1 << max(0, math.ceil(math.log2(MIN_TICK_DAY_PX / max(day_px, 1e-9))))
+            painter.drawPolygon(self._outline_for(group))
+            return
+        painter.drawRects(boxes[a:b])
         painter.setPen(self._tick)
-        for i, x in enumerate(starts[a:b]):
-            painter.drawLine(QPointF(x, lo2[i]), QPointF(x + 86400.0, lo2[i]))
-            painter.drawLine(QPointF(x, hi2[i]), QPointF(x + 86400.0, hi2[i]))
+        painter.drawLines(ticks[2 * a:2 * b])
 
     def _paint_forward(self, painter: QPainter, view: ImpliedView) -> None:
         # the week first: the day's box is drawn over it
@@ -216,6 +280,14 @@ class ImpliedBandsItem(pg.GraphicsObject):
             painter.setPen(self._tick)
             painter.drawLine(QPointF(start, centre), QPointF(end, centre))
 
+    def _text_at(self, painter: QPainter, left: float, baseline: float, text: str) -> None:
+        """`text` laid out once per view (QStaticText): a frame only draws the glyphs."""
+        static = self._static.get(text)
+        if static is None:
+            static = self._static[text] = QStaticText(text)
+            static.prepare(QTransform(), self._font)
+        painter.drawStaticText(QPointF(left, baseline - self._ascent), static)
+
     def _paint_forward_labels(self, painter: QPainter, view: ImpliedView, to_device) -> None:
         painter.setPen(QColor(theme.FOREGROUND))
         metrics = QFontMetricsF(self._font)
@@ -230,24 +302,40 @@ class ImpliedBandsItem(pg.GraphicsObject):
                     w = metrics.horizontalAdvance(text)
                     # the week's at its end (inside), the day's just after the day box
                     left = p.x() - w - 3 if week else p.x() + 3
-                    painter.drawText(QPointF(left, p.y() - 2), text)
+                    self._text_at(painter, left, p.y() - 2, text)
+
+    def _labels(self) -> list[tuple[float, float, str, float, bool, bool]]:
+        """Each move's label, largest |σ| first: (x, y, text, width px, up, weekly)."""
+        if self._view is None:
+            return []
+        metrics = QFontMetricsF(self._font)
+        ranked = sorted(self._view.moves, key=lambda m: -abs(m.size_sigma))
+        return [(m.end_ms / 1e3, float(self._y(m.end_close)), m.label(),
+                 metrics.horizontalAdvance(m.label()), m.size_sigma > 0, m.horizon == "week")
+                for m in ranked]
 
     def _paint_move_labels(self, painter: QPainter, view: ImpliedView, to_device,
                            x0: float, x1: float) -> None:
+        """The σ labels of the moves in view, larger moves first; a label that would overlap
+        one already written is left out, and at most `MAX_LABELS` are written (a five-year
+        view would be a smear of text)."""
         metrics = QFontMetricsF(self._font)
-        for move in view.moves:
-            x = move.end_ms / 1e3
-            if not x0 - 86400.0 * move.days <= x <= x1:
+        line, ascent = metrics.height(), metrics.ascent()
+        taken: list[QRectF] = []
+        for x, y, text, w, up, weekly in self._ranked:
+            if not x0 <= x <= x1:
                 continue
-            p = to_device.map(QPointF(x, float(self._y(move.end_close))))
-            up = move.size_sigma > 0
+            p = to_device.map(QPointF(x, y))
+            step = line * (2.0 if weekly else 1.0)  # weekly labels a line further out
+            base = p.y() - step if up else p.y() + step + ascent - line
+            box = QRectF(p.x() - w / 2, base - ascent, w, line)
+            if any(box.intersects(other) for other in taken):
+                continue
+            taken.append(box)
             painter.setPen(QColor(theme.UP if up else theme.DOWN))
-            text = move.label()
-            w = metrics.horizontalAdvance(text)
-            # weekly labels one line further out than the daily ones at the same close
-            step = metrics.height() * (2.0 if move.horizon == "week" else 1.0)
-            y = p.y() - step if up else p.y() + step + metrics.ascent() - metrics.height()
-            painter.drawText(QPointF(p.x() - w / 2, y), text)
+            self._text_at(painter, box.left(), base, text)
+            if len(taken) >= MAX_LABELS:
+                break
 
     def _paint_convention(self, painter: QPainter, vb, to_device) -> None:
         if not self._text:
@@ -264,8 +352,8 @@ class ImpliedBandsItem(pg.GraphicsObject):
         painter.drawRect(box)
         painter.setPen(QColor(theme.MUTED))
         for i, line in enumerate(lines):
-            painter.drawText(QPointF(box.left() + 4, box.top() + 2 + metrics.ascent()
-                                     + i * metrics.height()), line)
+            self._text_at(painter, box.left() + 4,
+                          box.top() + 2 + metrics.ascent() + i * metrics.height(), line)
 
 
 def compute_view(prices: SeriesData, bar_ms: int, dvol: SeriesData, dvol_series: str,
