@@ -289,8 +289,13 @@ class ImpliedBandsItem(pg.GraphicsObject):
         painter.drawStaticText(QPointF(left, baseline - self._ascent), static)
 
     def _paint_forward_labels(self, painter: QPainter, view: ImpliedView, to_device) -> None:
-        painter.setPen(QColor(theme.FOREGROUND))
+        """Each band edge's price at its right end, when the week box is wide enough to hold
+        them (zoomed out, the convention line still says the ±% of each)."""
         metrics = QFontMetricsF(self._font)
+        week_px = HORIZONS["week"] * 86400.0 * to_device.m11()
+        if week_px < metrics.horizontalAdvance("+2σ week 100,000") + 8:
+            return
+        painter.setPen(QColor(theme.FOREGROUND))
         for band in view.forward:
             x = band.end_ms / 1e3
             week = band.horizon == "week"
