@@ -82,3 +82,25 @@ def test_the_toggle_persists_and_compare_or_log_follow(panel, qtbot, settings):
     panel.implied_action.setChecked(True)
     panel.choose("mode", "compare")  # rebased lines: no price bands
     assert panel.implied.items == {}
+
+
+def test_the_zoomed_out_outline_holds_every_days_band(qapp):
+    """Below 3 px a day the past bands are one outline of groups of days: each step spans its
+    group's days, from the lowest −1σ to the highest +1σ among them."""
+    from models.implied_move import DailyBands, ImpliedView
+    from ui.charts.implied_bands import ImpliedBandsItem
+
+    starts = JAN_01_2026 + np.arange(5) * MS_PER_DAY
+    centre = np.array([100.0, 200.0, 150.0, 120.0, 180.0])
+    sigma = np.full(5, 0.1)
+    item = ImpliedBandsItem()
+    item.set_view(ImpliedView([], DailyBands(starts, centre, np.full(5, 50.0), sigma), []))
+    points = [(p.x(), p.y()) for p in item._outline_for(2)]
+    day = 86400.0
+    t0 = JAN_01_2026 / 1e3
+    # groups: days 0-1, 2-3, 4; upper edges left to right, then lower edges right to left
+    np.testing.assert_allclose(points, [
+        (t0, 220.0), (t0 + 2 * day, 220.0), (t0 + 2 * day, 165.0), (t0 + 4 * day, 165.0),
+        (t0 + 4 * day, 198.0), (t0 + 5 * day, 198.0),
+        (t0 + 5 * day, 162.0), (t0 + 4 * day, 162.0), (t0 + 4 * day, 108.0),
+        (t0 + 2 * day, 108.0), (t0 + 2 * day, 90.0), (t0, 90.0)], rtol=1e-12)
