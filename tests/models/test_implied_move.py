@@ -170,3 +170,27 @@ def test_the_demo_sell_off_week_in_sigma() -> None:
     assert round(last.size_sigma, 1) == -4.1  # 84,000 → 60,700 (−27.7 %) on DVOL 48.28
     day, _week = view.forward
     assert day.centre == close_at[seed_end] and day.start_ms == seed_end + D
+
+
+def test_the_view_of_a_long_series_equals_each_function_on_all_its_rows() -> None:
+    """implied_view searches a long series once (one stand-in bar a boundary): same bands and
+    moves as every function run on all the rows, gaps and missing closes included."""
+    rng = np.random.default_rng(7)
+    minutes = 60_000
+    price_ms = T0 + 17 * 60_000 + 60_000 * np.arange(minutes, dtype=np.int64)
+    price_ms = np.delete(price_ms, np.arange(20_000, 23_000))  # a gap of two days
+    close = 50_000 * np.exp(np.cumsum(rng.normal(0, 0.002, len(price_ms))))
+    close[rng.integers(0, len(close), 50)] = np.nan
+    close[-3:] = np.nan  # the last bars have no close: the last good one is the centre
+    dvol_ms, dvol = hourly_dvol(T0, 24 * 45, 40.0)
+    dvol = dvol * np.exp(rng.normal(0, 0.1, len(dvol)))
+    args = (price_ms, close, 60_000, dvol_ms, dvol, H)
+    view = implied_view(*args, threshold=1.0)
+    assert view.forward and view.forward == forward_bands(*args)
+    full = daily_bands(*args)
+    for name in ("start_ms", "centre", "iv", "sigma"):
+        np.testing.assert_array_equal(getattr(view.daily, name), getattr(full, name))
+    moves = sorted([*large_moves(*args, days=1, threshold=1.0),
+                    *large_moves(*args, days=7, threshold=1.0)],
+                   key=lambda m: (m.end_ms, m.days))
+    assert view.moves == moves and len(moves) > 3
