@@ -280,10 +280,11 @@ def _at_boundaries(price_ms: np.ndarray, close: np.ndarray, bar_ms: int,
         return price_ms, close  # already short
     known = close_known_at(price_ms, close, bar_ms, edges)
     times = edges - int(bar_ms)
-    ok = np.flatnonzero(np.isfinite(close))
-    if not len(ok):
+    last = len(close) - 1
+    while last >= 0 and not np.isfinite(close[last]):  # only the trailing missing closes
+        last -= 1
+    if last < 0:
         return times, known
-    last = int(ok[-1])
     if times[-1] == price_ms[last]:
         return times, known
     return np.append(times, price_ms[last]), np.append(known, close[last])
