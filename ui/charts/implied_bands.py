@@ -197,7 +197,7 @@ class ImpliedBandsItem(pg.GraphicsObject):
         painter.resetTransform()
         painter.setFont(self._font)
         self._paint_move_labels(painter, view, to_device, x0, x1)
-        self._paint_forward_labels(painter, view, to_device)
+        self._paint_forward_labels(painter, view, to_device, x1)
         self._paint_convention(painter, vb, to_device)
         painter.restore()
 
@@ -288,7 +288,8 @@ class ImpliedBandsItem(pg.GraphicsObject):
             static.prepare(QTransform(), self._font)
         painter.drawStaticText(QPointF(left, baseline - self._ascent), static)
 
-    def _paint_forward_labels(self, painter: QPainter, view: ImpliedView, to_device) -> None:
+    def _paint_forward_labels(self, painter: QPainter, view: ImpliedView, to_device,
+                              x1: float) -> None:
         """Each band edge's price at its right end, when the week box is wide enough to hold
         them (zoomed out, the convention line still says the ±% of each)."""
         metrics = QFontMetricsF(self._font)
@@ -296,6 +297,7 @@ class ImpliedBandsItem(pg.GraphicsObject):
         if week_px < metrics.horizontalAdvance("+2σ week 100,000") + 8:
             return
         painter.setPen(QColor(theme.FOREGROUND))
+        right_px = to_device.map(QPointF(x1, 0.0)).x()
         for band in view.forward:
             x = band.end_ms / 1e3
             week = band.horizon == "week"
@@ -305,8 +307,10 @@ class ImpliedBandsItem(pg.GraphicsObject):
                     text = f"{'+' if edge > band.centre else '−'}{k}σ {band.horizon} " \
                            f"{format_price(edge)}"
                     w = metrics.horizontalAdvance(text)
-                    # the week's at its end (inside), the day's just after the day box
-                    left = p.x() - w - 3 if week else p.x() + 3
+                    # the week's at its end (inside), the day's just after the day box,
+                    # or inside it when the view ends there
+                    inside = week or p.x() + 3 + w > right_px
+                    left = p.x() - w - 3 if inside else p.x() + 3
                     self._text_at(painter, left, p.y() - 2, text)
 
     def _labels(self) -> list[tuple[float, float, str, float, bool, bool]]:
