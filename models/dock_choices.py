@@ -73,6 +73,7 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
         "assets": Choice("prices/assets", list(DEFAULT_PRICE_ASSETS)),
         "shade_funding": Choice("prices/shade_funding", True),
         "levels": Choice("prices/levels", True),
+        "implied": Choice("prices/implied", False),  # implied-move bands on BTC/ETH
         # the user's symbols are shown unless hidden here (a new one is shown at once)
         "hidden_symbols": Choice("prices/hidden_symbols", []),
     },

@@ -441,7 +441,9 @@ class ReplayController(QObject):
         if plot is None or not self._follow_span_s:
             return
         span = self._follow_span_s
-        end = t_ms / 1000 + span * 0.02  # the room the range buttons leave
+        prices = self.window.panels.get("prices")
+        room = getattr(prices, "room_ahead", lambda s: s * 0.02)(span)
+        end = t_ms / 1000 + room  # the room the range buttons leave (the implied bands' week)
         x1 = plot.vb.viewRange()[0][1]
         if abs(x1 - end) <= span * FOLLOW_SLACK:
             return  # t is still by the right edge: re-ranging every dock each step costs

@@ -44,7 +44,7 @@ from models.catalog import (
 )
 from models.derived import DERIVED
 from models.drawings import KIND_NAMES, KINDS, LEVEL, make_drawing
-from models.ids import parse_series_id, price_id
+from models.ids import dvol_id, parse_series_id, price_id
 from models.levels import (
     CALL_WALL,
     DEMO_LEVELS,
@@ -70,6 +70,7 @@ from ui.charts.candles import CandlestickItem
 from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.drawing_items import DrawingLayer
+from ui.charts.implied_bands import DVOL_STEMS, ImpliedBandsLayer, ahead_seconds
 from ui.charts.levels import LevelLabels
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
@@ -142,6 +143,8 @@ class PricesPanel(Panel):
         self._rebase_factors: dict[str, float] = {}
         self.shade_funding = read_setting(settings, "prices/shade_funding", True)
         self.show_levels = read_setting(settings, "prices/levels", True)
+        self.show_implied = read_setting(settings, "prices/implied", chosen["implied"])
+        self.implied = ImpliedBandsLayer(ctx.scheduler.run)  # docs/implied-move.md
         self._overlay_items: list[tuple[pg.PlotItem, pg.GraphicsObject]] = []
         self._decoupling_marks: pg.ScatterPlotItem | None = None
         self._level_labels = LevelLabels(self)  # labels closer than their height are merged
@@ -259,6 +262,13 @@ class PricesPanel(Panel):
         self.levels_action.setCheckable(True)
         self.levels_action.setChecked(self.show_levels)
         self.levels_action.toggled.connect(self._on_levels_toggled)
+        self.implied_action = overlays.addAction("Implied-move bands (DVOL)")
+        self.implied_action.setToolTip("±1σ (shaded) and ±2σ (lines) expected moves for the "
+                                       "next day and week from DVOL, past day bands, and large "
+                                       "moves labelled in σ (BTC and ETH, stacked view)")
+        self.implied_action.setCheckable(True)
+        self.implied_action.setChecked(self.show_implied)
+        self.implied_action.toggled.connect(self._on_implied_toggled)
         overlays.addSeparator()
         add_level = overlays.addAction("Add a BTC level at the last price")
         add_level.triggered.connect(self._on_add_level)
@@ -392,6 +402,9 @@ class PricesPanel(Panel):
 
     @Slot(str)
     def _on_series_changed(self, series_id: str) -> None:
+        if series_id in DVOL_STEMS:
+            self._place_implied(DVOL_STEMS[series_id])
+            return
         spec = find_spec(series_id)
         if spec is None or spec.kind != "candles" or spec.interval != self.interval:
             return
@@ -435,6 +448,8 @@ class PricesPanel(Panel):
             self._place_burst_marks(stem)
         if stem in self._alert_marks and series_id == self._series_id(stem):
             self._place_alert_marks(stem)
+        if stem in self.implied.items and series_id == self._series_id(stem):
+            self._place_implied(stem)
 
     def _apply_data(self, stem: str) -> None:
         prepared = self._prepared.get(self._series_id(stem))
@@ -488,7 +503,7 @@ class PricesPanel(Panel):
         else:
             end = self._data_end_s()
             span = RANGES_DAYS[self.range_key] * 86400
-            plot.setXRange(end - span, end + span * 0.02, padding=0)
+            plot.setXRange(end - span, end + self.room_ahead(span), padding=0)
         self._range_applied = True
         self._request_history_for_view()
         # The price chart's range is where the linked time docks start, not only after a pan.
@@ -744,6 +759,10 @@ class PricesPanel(Panel):
                 if stem in self._plots:
                     self._draw_burst_marks(stem, self._plots[stem])
             self._draw_alert_marks()
+        self._overlay_items += self.implied.attach(
+            self._plots if self.show_implied and self.mode == "stacked" else {}, self.log_scale)
+        for stem in self.implied.items:
+            self._place_implied(stem)
         btc_plot = self._plots.get("btc")
         if btc_plot is None or self.mode != "stacked":
             return
@@ -938,6 +957,30 @@ class PricesPanel(Panel):
         self.show_levels = on
         self.ctx.settings.setValue("prices/levels", on)
         self._draw_overlays()
+
+    # -- implied-move bands (ui/charts/implied_bands.py, docs/implied-move.md) -----------------
+    def _place_implied(self, stem: str) -> None:
+        prepared = self._prepared.get(self._series_id(stem))
+        spec = find_spec(self._series_id(stem))
+        self.implied.place(stem, prepared.source if prepared else None,
+                           spec.interval_ms if spec else None,
+                           self.ctx.store.series(dvol_id(stem)))
+
+    def room_ahead(self, span: float) -> float:
+        """Right of the last bar: 2 % of the span, or the week band's room when it is shown."""
+        if self.show_implied and self.mode == "stacked" and self.implied.items:
+            return max(span * 0.02, ahead_seconds(span))
+        return span * 0.02
+
+    def _on_implied_toggled(self, on: bool) -> None:
+        self.show_implied = on
+        self.ctx.settings.setValue("prices/implied", on)
+        self._draw_overlays()
+        if on and self._plots and self.has_data():  # make room for the week ahead
+            plot = next(iter(self._plots.values()))
+            (x0, x1), end = plot.vb.viewRange()[0], self._data_end_s()
+            if x1 >= end and x1 < end + self.room_ahead(x1 - x0):
+                plot.setXRange(x0, end + self.room_ahead(x1 - x0), padding=0)
 
     # -- export (docs/export.md) --------------------------------------------------------------
     def plotted_series(self) -> list:
