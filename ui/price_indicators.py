@@ -98,6 +98,7 @@ class PriceIndicators(QObject):
         self._profile_item: VolumeProfileItem | None = None
         self._legend: pg.LabelItem | None = None  # the overlay lines' names, in their colours
         self._host: pg.PlotItem | None = None  # the asset's price plot
+        self._range_vb: pg.ViewBox | None = None  # whose range changes move the profile
         self._last_compute = 0.0
         self._later = QTimer(self)
         self._later.setSingleShot(True)
@@ -229,18 +230,22 @@ class PriceIndicators(QObject):
         self._legend = None
         self._panes = {k: p for k, p in self._panes.items()
                        if p.scene() is not None and k in self.keys}
+        self._pane_labels = {k: v for k, v in self._pane_labels.items() if k in self._panes}
         host = self.panel._plots.get(self.asset) if self.panel.mode == "stacked" else None
-        if host is not self._host and self._host is not None:
+        if self._range_vb is not None and (host is None or host.vb is not self._range_vb):
             try:
-                self._host.vb.sigXRangeChanged.disconnect(self._on_range)
-            except (RuntimeError, TypeError):
+                self._range_vb.sigXRangeChanged.disconnect(self._on_range)
+            except (RuntimeError, TypeError):  # the old plot is gone with its signal
                 pass
+            self._range_vb = None
         self._host = host
         self._stretch_rows()
         if host is None or not self.keys:
             self.result = None
             return
-        host.vb.sigXRangeChanged.connect(self._on_range, Qt.ConnectionType.UniqueConnection)
+        if self._range_vb is None:
+            host.vb.sigXRangeChanged.connect(self._on_range)
+            self._range_vb = host.vb
         self._hook_clicks()
         self._legend = pg.LabelItem(justify="left", size="8pt")
         self._legend.setParentItem(host.vb)

@@ -1,0 +1,98 @@
+"""The price dock's indicators (ui/price_indicators.py): what the chart draws is the indicator of
+the shown bars, RSI/ATR get panes, the profile covers the bars in view, a right-click anchors the
+VWAP, and the choices come back with the dock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.indicator_lines import INDICATORS
+from models.series import MS_PER_HOUR, SeriesData
+from tests.ui.prices_helpers import shown_prices_panel
+
+FEB_02_2026 = 1_769_990_400_000
+
+
+def btc_hours(n: int = 400) -> SeriesData:
+    rng = np.random.default_rng(5)
+    close = 70_000 + np.cumsum(rng.normal(0, 60, n))
+    return SeriesData(FEB_02_2026 + np.arange(n, dtype=np.int64) * MS_PER_HOUR,
+                      {"open": close, "high": close + 40, "low": close - 40, "close": close,
+                       "volume": rng.uniform(1, 9, n)})
+
+
+@pytest.fixture
+def chosen_settings(settings):
+    settings.setValue("prices/assets", ["btc"])
+    settings.setValue("prices/indicators", ["sma20", "vwap", "rsi14", "profile"])
+    return settings
+
+
+def drawn(panel, key: str, part: str) -> tuple[np.ndarray, np.ndarray]:
+    pyramid = panel.indicator_layer._items[(key, part)].pyramid()
+    keep = np.isfinite(pyramid.y)
+    return pyramid.x[keep], pyramid.y[keep]
+
+
+def test_indicators_draw_the_shown_bars_and_come_back_with_the_dock(qtbot, chosen_settings):
+    panel = shown_prices_panel(qtbot, chosen_settings, 1000, 700)
+    data = btc_hours()
+    panel.ctx.store.set_series("btc.1h", data)
+    layer = panel.indicator_layer
+    qtbot.waitUntil(lambda: layer.result is not None, timeout=10000)
+    # SMA 20 on the price plot: pandas' rolling mean of the same closes
+    x, y = drawn(panel, "sma20", "SMA 20")
+    ref = pd.Series(data["close"]).rolling(20).mean().dropna().to_numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-12)
+    assert x[0] == data.time[19] / 1e3  # the first full window's bar
+    assert layer._items[("sma20", "SMA 20")].getViewBox() is panel._plots["btc"].vb
+    # RSI in its own pane under the price (two rows in the layout), titled with its last value
+    assert list(layer._panes) == ["rsi14"]
+    assert panel.chart.ci.getItem(1, 0) is layer._panes["rsi14"]
+    assert layer._items[("rsi14", "RSI 14")].getViewBox() is layer._panes["rsi14"].vb
+    assert f"{layer.result.last['rsi14:RSI 14']:,.2f}" in layer._pane_labels["rsi14"].text
+    # the profile of the bars in view, drawn as bars at the plot's right edge
+    qtbot.waitUntil(lambda: layer._profile_item.profile() is not None, timeout=5000)
+    x0, x1 = panel._plots["btc"].vb.viewRange()[0]
+    in_view = (data.time >= x0 * 1e3) & (data.time <= x1 * 1e3)
+    assert layer._profile_item.profile().total == pytest.approx(data["volume"][in_view].sum())
+    bars = layer._profile_item.bars()
+    right = panel._plots["btc"].vb.boundingRect().right()
+    assert bars and all(abs(rect.right() - right) < 1e-6 for rect, _ in bars)
+
+    # a right-click on a bar: "Anchor VWAP here" anchors it, ticks the anchored VWAP, keeps it
+    bar_ms = layer.bar_at(data.time[300] / 1e3 + 1800)
+    assert bar_ms == data.time[300]
+    menu = layer.context_menu(bar_ms)
+    [action] = [a for a in menu.actions() if a.objectName() == "anchorVwapHere"]
+    action.trigger()
+    qtbot.waitUntil(lambda: ("avwap", "anchored VWAP") in layer._items, timeout=5000)
+    ax, ay = drawn(panel, "avwap", "anchored VWAP")
+    assert ax[0] == data.time[300] / 1e3
+    tp = (data["high"] + data["low"] + data["close"]) / 3
+    assert ay[0] == pytest.approx(tp[300])
+    assert chosen_settings.value("prices/vwap_anchor_ms") in (bar_ms, str(bar_ms))
+    layer.set_keys([k for k in layer.keys if k != "rsi14"])  # the pane goes
+    assert "rsi14" not in layer._panes and panel.chart.ci.getItem(1, 0) is None
+    panel.shutdown()
+
+    again = shown_prices_panel(qtbot, chosen_settings, 1000, 700)
+    assert again.indicator_layer.keys == ["sma20", "vwap", "avwap", "profile"]
+    assert again.indicator_layer.anchor_ms == bar_ms
+    assert [a.isChecked() for a in again.indicator_layer._actions.values()] == \
+        [k in ("sma20", "vwap", "avwap", "profile") for k in INDICATORS]
+    again.shutdown()
+
+
+def test_compare_view_hides_the_indicators(qtbot, chosen_settings):
+    chosen_settings.setValue("prices/mode", "compare")
+    panel = shown_prices_panel(qtbot, chosen_settings, 900, 600)
+    panel.ctx.store.set_series("btc.1h", btc_hours(100))
+    assert panel.indicator_layer._host is None and not panel.indicator_layer._items
+    assert panel.indicator_layer._panes == {}
+    panel.choose("mode", "stacked")
+    qtbot.waitUntil(lambda: panel.indicator_layer.result is not None, timeout=5000)
+    assert ("sma20", "SMA 20") in panel.indicator_layer._items
+    panel.shutdown()
