@@ -10,6 +10,8 @@
                                     alert rules: per new row and back-test (bench/alerts.py)
     python -m bench --case replay --json
                                     replay steps and 3600× playback (bench/replay.py)
+    python -m bench --case indicators --n 5000000 --frames 30
+                                    a 5M-row pan with and without three indicators
 
 Method and targets: docs/performance.md.
 Progress goes to stderr; stdout carries only the JSON.
@@ -84,6 +86,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "replay":
         from bench.replay import replay
         res = replay(play_s=a.play_s)
+    elif a.case == "indicators":
+        from bench.indicators import indicators
+        res = indicators(a.n, a.frames, size)
     else:
         raise SystemExit(f"unknown case {a.case!r}")
     res.setdefault("status", "ok")

@@ -98,6 +98,9 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
     for grid in ("none", "pyqtgraph", "rotor"):
         cases.append((f"stacked/{grid}", ["--case", "stacked", "--contender", grid, "--n",
                                           str(E5 if quick else E6), "--frames", fr], tmo))
+    # A 5M-row series panned with and without three indicators (bench/indicators.py).
+    cases.append(("indicators", ["--case", "indicators", "--n", str(500_000 if quick else 5 * E6),
+                                 "--frames", fr], tmo))
     rows = str(200_000 if quick else E6)
     cases.append(("stall/backfill", ["--case", "stall", "--task", "backfill", "--n", rows], tmo))
     cases.append(("stall/json_loads", ["--case", "stall", "--task", "json_loads", "--n", rows],

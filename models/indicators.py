@@ -208,8 +208,12 @@ def anchored_vwap(high: object, low: object, close: object, volume: object,
     vol = _f8(volume)
     size = len(tp)
     ok = np.isfinite(tp) & np.isfinite(vol) & (vol > 0)
-    pv = np.where(ok, tp * np.where(ok, vol, 0.0), 0.0)
-    vv = np.where(ok, vol, 0.0)
+    if ok.all():  # the usual case: fewer temporaries
+        vv = vol
+        pv = tp * vol
+    else:
+        vv = np.where(ok, vol, 0.0)
+        pv = np.where(ok, tp, 0.0) * vv
     starts = np.unique(np.asarray(anchors, dtype=np.int64))
     starts = starts[(starts >= 0) & (starts < size)]
     out = np.full(size, np.nan)
@@ -220,7 +224,9 @@ def anchored_vwap(high: object, low: object, close: object, volume: object,
     cvv = np.cumsum(vv[first:])
     # each row's own anchor: subtract the running sums just before it
     local = starts - first
-    group = np.searchsorted(local, np.arange(size - first), side="right") - 1
+    marks = np.zeros(size - first, dtype=np.int64)
+    marks[local] = 1
+    group = np.cumsum(marks) - 1  # each row's anchor, by its number
     base_pv = np.concatenate(([0.0], cpv))[local][group]
     base_vv = np.concatenate(([0.0], cvv))[local][group]
     num = cpv - base_pv
