@@ -59,3 +59,16 @@ def test_drawings_case_reports_json() -> None:
     assert res["status"] == "ok", res
     assert (res["contender"], res["n"], res["plots"], res["frames"]) == ("rotor", 5, 4, 3)
     assert all(math.isfinite(res[k]) and res[k] >= 0 for k in FRAME_KEYS)
+
+
+def test_indicators_case_reports_both_charts_and_their_ratio() -> None:
+    res = spawn(["--case", "indicators", "--n", "20000", "--frames", "3", "--size", "800x600"],
+                90.0)
+    assert res["status"] == "ok", res
+    assert res["indicators"] == ["sma50", "ema200", "vwap"] and res["compute_ms"] > 0
+    for view in ("out", "in1"):
+        for chart in ("price", "with_indicators"):
+            assert all(math.isfinite(res[f"{view}/{chart}"][k]) for k in FRAME_KEYS)
+        ratio = res[f"{view}/p95_ratio"]
+        assert ratio == round(res[f"{view}/with_indicators"]["p95_ms"]
+                              / res[f"{view}/price"]["p95_ms"], 3)
