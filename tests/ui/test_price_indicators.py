@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMenu
 
 from models.indicator_lines import INDICATORS
 from models.series import MS_PER_HOUR, SeriesData
@@ -36,7 +39,10 @@ def drawn(panel, key: str, part: str) -> tuple[np.ndarray, np.ndarray]:
     return pyramid.x[keep], pyramid.y[keep]
 
 
-def test_indicators_draw_the_shown_bars_and_come_back_with_the_dock(qtbot, chosen_settings):
+def test_indicators_draw_the_shown_bars_and_come_back_with_the_dock(qtbot, chosen_settings,
+                                                                   monkeypatch):
+    popped: list[QMenu] = []  # the offscreen platform cannot grab a popup's keyboard
+    monkeypatch.setattr(QMenu, "popup", lambda menu, *_args: popped.append(menu))
     panel = shown_prices_panel(qtbot, chosen_settings, 1000, 700)
     data = btc_hours()
     panel.ctx.store.set_series("btc.1h", data)
@@ -65,8 +71,14 @@ def test_indicators_draw_the_shown_bars_and_come_back_with_the_dock(qtbot, chose
     # a right-click on a bar: "Anchor VWAP here" anchors it, ticks the anchored VWAP, keeps it
     bar_ms = layer.bar_at(data.time[300] / 1e3 + 1800)
     assert bar_ms == data.time[300]
-    menu = layer.context_menu(bar_ms)
+    # the real path: a right-click on the chart at bar 300 pops the menu up
+    vb = panel._plots["btc"].vb
+    scene_pos = vb.mapViewToScene(QPointF(data.time[300] / 1e3 + 1800, data["close"][300]))
+    at = panel.chart.mapFromScene(scene_pos)
+    QTest.mouseClick(panel.chart.viewport(), Qt.MouseButton.RightButton, pos=at)
+    [menu] = popped
     [action] = [a for a in menu.actions() if a.objectName() == "anchorVwapHere"]
+    assert action.text().startswith("Anchor VWAP here (")
     action.trigger()
     qtbot.waitUntil(lambda: ("avwap", "anchored VWAP") in layer._items, timeout=5000)
     ax, ay = drawn(panel, "avwap", "anchored VWAP")
