@@ -7,7 +7,8 @@ session opens (models/sessions.py, exchange-calendars) on the same worker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -49,6 +50,8 @@ class IndicatorLines:
     last: dict[str, float] = field(default_factory=dict)
     #: why an indicator the trader picked shows nothing here ("" when it shows)
     notes: dict[str, str] = field(default_factory=dict)
+    #: how long the computation took (the chart spaces live recomputations by it)
+    seconds: float = 0.0
 
 
 def session_anchors(time_ms: np.ndarray, calendar: str) -> np.ndarray:
@@ -75,15 +78,20 @@ def compute_lines(data: SeriesData, keys: tuple[str, ...], interval_ms: int, *,
     """The lines of `keys` over `data` (OHLC, volume optional). x is each bar's stamp in epoch
     seconds (at its trading date on daily bars, as models/price_view.py places them); lines
     break where the price line breaks (a gap longer than 1.5 bars)."""
+    started = time.perf_counter()
     t = data.time - data.time % MS_PER_DAY if by_date else data.time
     high, low, close = data["high"], data["low"], data["close"]
     volume = data.columns.get("volume")
     out = IndicatorLines(data, tuple(keys), anchor_ms)
     max_gap = int((interval_ms or MS_PER_DAY) * 1.5)
+    # one x for every line (a 5M-row line's x is 40 MB): the bars' stamps with a NaN row after
+    # each gap, as models.series.break_gaps puts them
+    gaps = np.flatnonzero(np.diff(t) > max_gap) + 1
+    x = break_gaps(t, np.zeros(len(t)), max_gap)[0] / 1e3
 
     def put(key: str, name: str, y: np.ndarray) -> None:
-        tt, yy = break_gaps(t, y, max_gap)
-        pyramid = MinMaxPyramid.build(tt / 1e3, yy)
+        yy = np.insert(y, gaps, np.nan) if len(gaps) else y
+        pyramid = MinMaxPyramid.build(x, yy)
         out.lines.setdefault(key, []).append((name, pyramid))
         finite = y[np.isfinite(y)]
         if len(finite):
@@ -122,7 +130,7 @@ def compute_lines(data: SeriesData, keys: tuple[str, ...], interval_ms: int, *,
                 out.notes[key] = "right-click a bar: Anchor VWAP here"
             else:
                 put(key, "anchored VWAP", ind.anchored_vwap(high, low, close, volume, [row]))
-    return out
+    return replace(out, seconds=time.perf_counter() - started)
 
 
 def visible_profile(data: SeriesData, x0_s: float, x1_s: float, bins: int = 48,

@@ -40,7 +40,8 @@ from ui.settings_file import read_setting
 if TYPE_CHECKING:
     from ui.panels.prices import PricesPanel
 
-#: a long series is recomputed at most this often while live bars arrive
+#: a long series is recomputed at most this often while live bars arrive, and never more often
+#: than ten times its last computation took (a worker busy at most ~10 % of the time)
 RECOMPUTE_EVERY_S = 5.0
 #: the visible range's profile is computed on a worker past this many bars
 PROFILE_ON_WORKER = 200_000
@@ -100,6 +101,7 @@ class PriceIndicators(QObject):
         self._host: pg.PlotItem | None = None  # the asset's price plot
         self._range_vb: pg.ViewBox | None = None  # whose range changes move the profile
         self._last_compute = 0.0
+        self._compute_s = 0.0  # the last computation's duration
         self._later = QTimer(self)
         self._later.setSingleShot(True)
         self._later.timeout.connect(self._compute)
@@ -301,7 +303,8 @@ class PriceIndicators(QObject):
         if data is None or not len(data) or spec is None or "high" not in data.columns:
             return
         long = len(data) >= PREPARE_ON_WORKER
-        wait = self._last_compute + RECOMPUTE_EVERY_S - time.monotonic()
+        spacing = max(RECOMPUTE_EVERY_S, 10.0 * self._compute_s)
+        wait = self._last_compute + spacing - time.monotonic()
         if long and not force and wait > 0:
             if not self._later.isActive():
                 self._later.start(int(wait * 1000))
@@ -329,6 +332,7 @@ class PriceIndicators(QObject):
         if self.panel.ctx.store.series(self._series_id()) is None:
             return
         self.result = result
+        self._compute_s = result.seconds
         for key, lines in result.lines.items():
             if key not in self.keys:
                 continue
