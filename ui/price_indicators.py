@@ -111,6 +111,7 @@ class PriceIndicators(QObject):
         self._profile_soon.timeout.connect(self._compute_profile)
         self._actions: dict[str, Any] = {}
         self._clicks_hooked = False
+        self._crosshair_hooked = False
 
     # -- choices ------------------------------------------------------------------------------
     def _save(self) -> None:
@@ -217,6 +218,10 @@ class PriceIndicators(QObject):
         self._panes[key] = plot
         self._pane_labels[key] = label
 
+    def pane_plots(self) -> list[pg.PlotItem]:
+        """The indicator panes on the chart now (the crosshair spans them too)."""
+        return [p for k, p in self._panes.items() if p.scene() is not None and k in self.keys]
+
     def attach(self) -> None:
         """After the panel built its plots (or the choices changed): put the items on them and
         compute what they show."""
@@ -249,6 +254,10 @@ class PriceIndicators(QObject):
             host.vb.sigXRangeChanged.connect(self._on_range)
             self._range_vb = host.vb
         self._hook_clicks()
+        if not self._crosshair_hooked:  # the panes' titles read the value under the cursor
+            self.panel.crosshair.moved.connect(self._show_pane_values)
+            self.panel.crosshair.left.connect(lambda: self._show_pane_values(None))
+            self._crosshair_hooked = True
         self._legend = pg.LabelItem(justify="left", size="8pt")
         self._legend.setParentItem(host.vb)
         self._legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 18))
@@ -352,12 +361,23 @@ class PriceIndicators(QObject):
         for (key, _name), item in self._items.items():
             if key not in result.lines:
                 item.clear()
-        for key, label in self._pane_labels.items():
-            last = result.last.get(f"{key}:{'RSI 14' if key == 'rsi14' else 'ATR 14'}")
-            text = INDICATORS[key] + ("" if last is None else f"  {last:,.2f}")
-            label.setText(text, color=theme.FOREGROUND)
+        self._show_pane_values(None)
         self._show_legend()
         self._update_tooltip()
+
+    def _show_pane_values(self, x: float | None) -> None:
+        """Each pane's title with its value at the cursor's bar (the last value without one)."""
+        for key, label in self._pane_labels.items():
+            name = "RSI 14" if key == "rsi14" else "ATR 14"
+            item = self._items.get((key, name))
+            value = None
+            if x is None and self.result is not None:
+                value = self.result.last.get(f"{key}:{name}")
+            elif x is not None and item is not None:
+                at = item.xy_at(x, side="before")
+                value = at[1] if at is not None and np.isfinite(at[1]) else None
+            text = INDICATORS[key] + ("" if value is None else f"  {value:,.2f}")
+            label.setText(text, color=theme.FOREGROUND)
 
     def _show_legend(self) -> None:
         import html

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
 
+from models import indicators as ind
 from models.indicator_lines import INDICATORS
 from models.series import MS_PER_HOUR, SeriesData
 from tests.ui.prices_helpers import shown_prices_panel
@@ -59,6 +60,10 @@ def test_indicators_draw_the_shown_bars_and_come_back_with_the_dock(qtbot, chose
     assert panel.chart.ci.getItem(1, 0) is layer._panes["rsi14"]
     assert layer._items[("rsi14", "RSI 14")].getViewBox() is layer._panes["rsi14"].vb
     assert f"{layer.result.last['rsi14:RSI 14']:,.2f}" in layer._pane_labels["rsi14"].text
+    # the crosshair spans the pane, whose title reads the RSI of the bar under the cursor
+    assert layer._panes["rsi14"] in panel.crosshair.plots
+    panel.crosshair.moved.emit(data.time[200] / 1e3 + 600)
+    assert f"{ind.rsi(data['close'], 14)[200]:,.2f}" in layer._pane_labels["rsi14"].text
     # the profile of the bars in view, drawn as bars at the plot's right edge
     qtbot.waitUntil(lambda: layer._profile_item.profile() is not None, timeout=5000)
     x0, x1 = panel._plots["btc"].vb.viewRange()[0]

@@ -365,7 +365,7 @@ class PricesPanel(Panel):
                     row += 1
                     self.indicator_layer.add_pane(key, pane)
         plots = list(dict.fromkeys(self._plots.values()))
-        self.crosshair.set_plots(plots)
+        self.crosshair.set_plots([*plots, *self.indicator_layer.pane_plots()])
         if plots:
             plots[0].vb.sigXRangeChanged.connect(self._on_x_range_changed)
             self.ctx.time_link.attach_range(self.key, plots[0])
