@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QMenu, QToolButton
 
 from models.assets import find_asset, short_name
 from models.catalog import find_spec
+from models.ids import price_id
 from models.indicator_lines import (
     INDICATORS,
     OVERLAY_INDICATORS,
@@ -75,6 +76,9 @@ def session_calendar(stem: str, symbols: Any = None) -> str:
     symbol = symbols.find(stem) if symbols is not None else None
     if symbol is not None:
         return symbol.calendar
+    spec = find_spec(price_id(stem, "1d"))
+    if spec is not None and str(spec.symbol).endswith("=F"):
+        return "CMES"  # a Yahoo future (ES=F, NQ=F …) trades on CME Globex hours
     return "XNYS"
 
 
@@ -249,6 +253,11 @@ class PriceIndicators(QObject):
         self._stretch_rows()
         if host is None or not self.keys:
             self.result = None
+            if self.keys and hasattr(self, "button"):
+                where = ("the compare view rebases to 100: switch to Stacked" if
+                         self.panel.mode != "stacked" else
+                         f"tick {short_name(self.asset)} to see them (or Show on another)")
+                self.button.setToolTip(f"Indicators hidden: {where}")
             return
         if self._range_vb is None:
             host.vb.sigXRangeChanged.connect(self._on_range)

@@ -109,7 +109,16 @@ def test_compare_view_hides_the_indicators(qtbot, chosen_settings):
     panel.ctx.store.set_series("btc.1h", btc_hours(100))
     assert panel.indicator_layer._host is None and not panel.indicator_layer._items
     assert panel.indicator_layer._panes == {}
+    assert "switch to Stacked" in panel.indicator_layer.button.toolTip()
     panel.choose("mode", "stacked")
     qtbot.waitUntil(lambda: panel.indicator_layer.result is not None, timeout=5000)
     assert ("sma20", "SMA 20") in panel.indicator_layer._items
     panel.shutdown()
+
+
+def test_session_vwap_restarts_on_each_assets_own_calendar():
+    from ui.price_indicators import session_calendar
+
+    assert session_calendar("btc") == "24/7"  # each UTC day
+    assert session_calendar("spx") == "XNYS"
+    assert session_calendar("gold") == "CMES"
