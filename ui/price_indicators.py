@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 #: a long series is recomputed at most this often while live bars arrive, and never more often
 #: than ten times its last computation took (a worker busy at most ~10 % of the time)
 RECOMPUTE_EVERY_S = 5.0
+#: the lines of a longer series are computed on a worker (~10 ms for seven indicators here)
+COMPUTE_ON_WORKER = 10_000
 #: the visible range's profile is computed on a worker past this many bars
 PROFILE_ON_WORKER = 200_000
 PROFILE_BINS = 48
@@ -321,9 +323,9 @@ class PriceIndicators(QObject):
         if data is None or not len(data) or spec is None or "high" not in data.columns:
             return
         long = len(data) >= PREPARE_ON_WORKER
-        spacing = max(RECOMPUTE_EVERY_S, 10.0 * self._compute_s)
+        spacing = max(RECOMPUTE_EVERY_S if long else 0.0, 10.0 * self._compute_s)
         wait = self._last_compute + spacing - time.monotonic()
-        if long and not force and wait > 0:
+        if not force and wait > 0:
             if not self._later.isActive():
                 self._later.start(int(wait * 1000))
             return
@@ -336,7 +338,7 @@ class PriceIndicators(QObject):
         kwargs = {"by_date": spec.interval == "1d",
                   "calendar": session_calendar(self.asset, self.panel.ctx.symbols),
                   "anchor_ms": self.anchor_ms}
-        if long or ("vwap" in keys and kwargs["calendar"] != "24/7"):
+        if len(data) >= COMPUTE_ON_WORKER or ("vwap" in keys and kwargs["calendar"] != "24/7"):
             # a long series, or an exchange calendar to read: not on the GUI thread
             self.panel.ctx.scheduler.run(
                 "indicators:prices", lambda: compute_lines(*args, **kwargs),
