@@ -47,7 +47,7 @@ RECOMPUTE_EVERY_S = 5.0
 #: the lines of a longer series are computed on a worker (~10 ms for seven indicators here)
 COMPUTE_ON_WORKER = 10_000
 #: the visible range's profile is computed on a worker past this many bars
-PROFILE_ON_WORKER = 200_000
+PROFILE_ON_WORKER = 50_000
 PROFILE_BINS = 48
 
 
