@@ -62,6 +62,8 @@ def test_drawings_case_reports_json() -> None:
 
 
 def test_indicators_case_reports_both_charts_and_their_ratio() -> None:
+    from bench.suite import ratios
+
     res = spawn(["--case", "indicators", "--n", "20000", "--frames", "3", "--size", "800x600"],
                 90.0)
     assert res["status"] == "ok", res
@@ -72,3 +74,4 @@ def test_indicators_case_reports_both_charts_and_their_ratio() -> None:
         ratio = res[f"{view}/p95_ratio"]
         assert ratio == round(res[f"{view}/with_indicators"]["p95_ms"]
                               / res[f"{view}/price"]["p95_ms"], 3)
+        assert ratios({"indicators": res})[f"indicators_{view}_p95_ratio"] == ratio
