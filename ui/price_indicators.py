@@ -133,8 +133,7 @@ class PriceIndicators(QObject):
             [k for k in self.keys if k in PANE_INDICATORS]
         self.keys = keys
         self._save()
-        for key, action in self._actions.items():
-            action.setChecked(key in keys)
+        self._sync_actions()
         if panes_changed:
             self.panel._rebuild_plots()  # attach() follows from there
         else:
@@ -150,10 +149,16 @@ class PriceIndicators(QObject):
         self.anchor_ms = anchor_ms
         if anchor_ms is not None and "avwap" not in self.keys:
             self.keys = [k for k in INDICATORS if k in (*self.keys, "avwap")]
-            if "avwap" in self._actions:
-                self._actions["avwap"].setChecked(True)
+            self._sync_actions()
         self._save()
         self._compute(force=True)
+
+    def _sync_actions(self) -> None:
+        """The menu's ticks from `keys`, without each tick asking for a redraw again."""
+        for key, action in self._actions.items():
+            blocked = action.blockSignals(True)
+            action.setChecked(key in self.keys)
+            action.blockSignals(blocked)
 
     # -- the menu -----------------------------------------------------------------------------
     def menu_button(self) -> QToolButton:
@@ -342,15 +347,15 @@ class PriceIndicators(QObject):
             # a long series, or an exchange calendar to read: not on the GUI thread
             self.panel.ctx.scheduler.run(
                 "indicators:prices", lambda: compute_lines(*args, **kwargs),
-                on_result=self._on_lines)
+                on_result=lambda result: self._on_lines(result, sid))
         else:
-            self._on_lines(compute_lines(*args, **kwargs))
+            self._on_lines(compute_lines(*args, **kwargs), sid)
 
-    def _on_lines(self, result: IndicatorLines) -> None:
+    def _on_lines(self, result: IndicatorLines, series_id: str) -> None:
         if self._host is None or self._host.scene() is None:
             return
-        if self.panel.ctx.store.series(self._series_id()) is None:
-            return
+        if series_id != self._series_id():
+            return  # computed for the interval or asset shown before: its own result follows
         self.result = result
         self._compute_s = result.seconds
         for key, lines in result.lines.items():
@@ -433,12 +438,12 @@ class PriceIndicators(QObject):
         if i1 - i0 >= PROFILE_ON_WORKER:
             self.panel.ctx.scheduler.run(
                 "indicators:profile", visible_profile, data, x0, x1, PROFILE_BINS, by_date,
-                on_result=lambda prof: self._on_profile(prof, log))
+                on_result=lambda prof: self._on_profile(prof, log, sid))
         else:
-            self._on_profile(visible_profile(data, x0, x1, PROFILE_BINS, by_date), log)
+            self._on_profile(visible_profile(data, x0, x1, PROFILE_BINS, by_date), log, sid)
 
-    def _on_profile(self, profile: Any, log: bool) -> None:
-        if self._profile_item is not None:
+    def _on_profile(self, profile: Any, log: bool, series_id: str) -> None:
+        if self._profile_item is not None and series_id == self._series_id():
             self._profile_item.set_profile(profile, log)
 
     # -- anchoring the VWAP on a clicked bar ----------------------------------------------------

@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
 
 from models import indicators as ind
-from models.indicator_lines import INDICATORS
+from models.indicator_lines import INDICATORS, compute_lines
 from models.series import MS_PER_HOUR, SeriesData
 from tests.ui.prices_helpers import shown_prices_panel
 
@@ -91,6 +91,10 @@ def test_indicators_draw_the_shown_bars_and_come_back_with_the_dock(qtbot, chose
     tp = (data["high"] + data["low"] + data["close"]) / 3
     assert ay[0] == pytest.approx(tp[300])
     assert chosen_settings.value("prices/vwap_anchor_ms") in (bar_ms, str(bar_ms))
+    # a result computed for another interval (a switch while the worker ran) is not drawn
+    shown = layer._items[("sma20", "SMA 20")].pyramid()
+    layer._on_lines(compute_lines(btc_hours(50), ("sma20",), MS_PER_HOUR), "btc.1d")
+    assert layer._items[("sma20", "SMA 20")].pyramid() is shown
     layer.set_keys([k for k in layer.keys if k != "rsi14"])  # the pane goes
     assert "rsi14" not in layer._panes and panel.chart.ci.getItem(1, 0) is None
     panel.shutdown()
