@@ -22,6 +22,7 @@ KEYS = ("sma50", "ema200", "vwap")
 def _chart(size: tuple[int, int], pyramids: list[Any]) -> tuple[Any, Any]:
     import pyqtgraph as pg
 
+    from ui.charts.indicator_items import IndicatorLineItem
     from ui.charts.lod_item import LodCurveItem
     from ui.charts.viewbox import PromptViewBox
 
@@ -29,8 +30,9 @@ def _chart(size: tuple[int, int], pyramids: list[Any]) -> tuple[Any, Any]:
     w.resize(*size)
     plot = w.getPlotItem()
     for i, pyramid in enumerate(pyramids):
-        plot.addItem(LodCurveItem(pyramid, pen=pg.mkPen("w" if i == 0 else "y")),
-                     ignoreBounds=i > 0)  # as the dock adds indicator lines
+        line = (LodCurveItem if i == 0 else IndicatorLineItem)(
+            pyramid, pen=pg.mkPen("w" if i == 0 else "y"))
+        plot.addItem(line, ignoreBounds=i > 0)  # as the dock adds indicator lines
     w.show()
     return w, plot
 

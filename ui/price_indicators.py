@@ -34,7 +34,7 @@ from models.price_view import PREPARE_ON_WORKER, index_at_or_before
 from models.series import MS_PER_DAY
 from models.sessions import YAHOO_MARKETS
 from ui import theme
-from ui.charts.indicator_items import VolumeProfileItem, rsi_guides
+from ui.charts.indicator_items import IndicatorLineItem, VolumeProfileItem, rsi_guides
 from ui.charts.lod_item import LodCurveItem
 from ui.settings_file import read_setting
 
@@ -367,7 +367,8 @@ class PriceIndicators(QObject):
             for name, pyramid in lines:
                 item = self._items.get((key, name))
                 if item is None:
-                    item = LodCurveItem(name=f"{INDICATORS[key]} {name}", pen=line_pen(key, name))
+                    item = IndicatorLineItem(name=f"{INDICATORS[key]} {name}",
+                                             pen=line_pen(key, name))
                     item.setZValue(5)
                     # the price sets the scale; an SMA 200 far off screen must not squeeze it
                     plot.addItem(item, ignoreBounds=plot is self._host)

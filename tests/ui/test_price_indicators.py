@@ -126,3 +126,38 @@ def test_session_vwap_restarts_on_each_assets_own_calendar():
     assert session_calendar("btc") == "24/7"  # each UTC day
     assert session_calendar("spx") == "XNYS"
     assert session_calendar("gold") == "CMES"
+
+
+def test_an_indicator_line_keeps_three_views_at_half_density_while_panning(qtbot):
+    import pyqtgraph as pg
+
+    from models.lod import MinMaxPyramid
+    from ui.charts.indicator_items import IndicatorLineItem
+
+    x = np.arange(200_000, dtype=np.float64)
+    y = np.sin(x / 5000.0) + x * 1e-5
+    pyramid = MinMaxPyramid.build(x, y)
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(800, 400)
+    widget.show()
+    item = IndicatorLineItem(pyramid)
+    widget.addItem(item)
+    vb = widget.getPlotItem().vb
+    vb.setXRange(100_000, 120_000, padding=0)
+    xs, ys = item.getData()
+    n_px = item._view_key()[2]
+    want_x, want_y = pyramid.query(80_000, 140_000, n_px * 3 // 2)  # a view either side
+    np.testing.assert_array_equal(xs, want_x)
+    np.testing.assert_array_equal(ys, want_y)
+    path = item._path
+    vb.setXRange(110_000, 130_000, padding=0)  # a pan inside: the same drawing
+    item.getData()
+    assert item._path is path
+    vb.setXRange(125_000, 145_000, padding=0)  # past the kept range: queried again
+    xs, _ = item.getData()
+    assert item._path is not path and xs[0] <= 105_000 + 40 and xs[-1] >= 165_000 - 40
+    path = item._path
+    vb.setXRange(125_000, 135_000, padding=0)  # a zoom: queried again
+    item.getData()
+    assert item._path is not path

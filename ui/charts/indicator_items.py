@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from models.indicators import VolumeProfile
+from ui.charts.lod_item import LodCurveItem
 
 #: the profile's longest bar, as a share of the plot's width
 PROFILE_WIDTH = 0.22
@@ -147,3 +148,32 @@ def rsi_guides(plot: pg.PlotItem, pen: Any) -> list[pg.InfiniteLine]:
         plot.addItem(line, ignoreBounds=True)
         lines.append(line)
     return lines
+
+
+class IndicatorLineItem(LodCurveItem):
+    """An indicator's line: the LOD line item at half its vertex density, over a range three
+    views wide that is kept while the trader pans at one zoom.
+
+    The price line keeps the min and the max of every pixel column (a wick must show). An
+    indicator is smooth (an average, a VWAP): the min/max pairs of two-pixel columns draw the
+    same picture within a pixel with half the vertices, so three views cost the stroke of 1.5
+    views at full density, and a pan that stays inside that range (a view's width either way)
+    skips the pyramid query (docs/indicators.md). A zoom, a resize or new data queries again.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._wide: tuple[Any, ...] | None = None
+
+    def _build(self, x0: float, x1: float, n_px: int) -> None:
+        width = x1 - x0
+        key = (n_px, self._version(), id(self._source()), self._log)
+        wide = self._wide
+        # the same zoom: a pan's width differs from the last one's only by rounding
+        if wide is not None and wide[0] == key and abs(width - wide[1]) <= 1e-9 * wide[1] \
+                and wide[2] <= x0 and x1 <= wide[3]:
+            self._xs, self._ys, self._path = wide[4], wide[5], wide[6]
+            return
+        lo, hi = x0 - width, x1 + width
+        super()._build(lo, hi, n_px * 3 // 2)  # three views at half the density
+        self._wide = (key, width, lo, hi, self._xs, self._ys, self._path)
