@@ -16,6 +16,9 @@
     python -m bench --case resample --json
                                     4.9M 1m rows to 1h, against pandas (bench/resample.py)
 
+    python -m bench --case indicators --n 5000000 --frames 30
+                                    a 5M-row pan with and without three indicators
+
 Method and targets: docs/performance.md.
 Progress goes to stderr; stdout carries only the JSON.
 """
@@ -95,6 +98,10 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "resample":
         from bench.resample import resample
         res = resample(a.n if a.n != 10_000 else 4_900_000, a.reps)
+
+    elif a.case == "indicators":
+        from bench.indicators import indicators
+        res = indicators(a.n, a.frames, size)
     else:
         raise SystemExit(f"unknown case {a.case!r}")
     res.setdefault("status", "ok")

@@ -98,6 +98,9 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
     for grid in ("none", "pyqtgraph", "rotor"):
         cases.append((f"stacked/{grid}", ["--case", "stacked", "--contender", grid, "--n",
                                           str(E5 if quick else E6), "--frames", fr], tmo))
+    # A 5M-row series panned with and without three indicators (bench/indicators.py).
+    cases.append(("indicators", ["--case", "indicators", "--n", str(500_000 if quick else 5 * E6),
+                                 "--frames", fr], tmo))
     rows = str(200_000 if quick else E6)
     cases.append(("stall/backfill", ["--case", "stall", "--task", "backfill", "--n", rows], tmo))
     cases.append(("stall/json_loads", ["--case", "stall", "--task", "json_loads", "--n", rows],
@@ -195,6 +198,13 @@ def ratios(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
     steady_p99 = _get(sm, "steady", "latency", "p99_ms")
     if _ratio(burst_p99, steady_p99) is not None:
         out["streams_latency_p99_burst_over_steady"] = _ratio(burst_p99, steady_p99)
+    # Three indicators on a 5M-row series against the bare series, panned alternately in one
+    # process (bench/indicators.py).
+    for view in ("out", "in1"):
+        for stat in ("p95", "median"):
+            value = _get(res.get("indicators"), f"{view}/{stat}_ratio")
+            if value is not None:
+                out[f"indicators_{view}_{stat}_ratio"] = value
     put("stacked_vs_pyqtgraph_grid", "stacked/pyqtgraph", "stacked/rotor")
     put("stacked_floor_ratio", "stacked/rotor", "stacked/none")
     stall_max = _get(res.get("stall/backfill"), "lateness_max_ms")

@@ -22,6 +22,7 @@ from models.analyses import (
     ROTATION_WINDOWS,
 )
 from models.catalog import PRICE_INTERVALS, PRICE_STEMS
+from models.indicator_lines import INDICATORS
 from models.liquidations import BURST_THRESHOLDS_MUSD, DEFAULT_BURST_MUSD
 from models.squeeze import SqueezeThresholds
 
@@ -76,6 +77,10 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
         "implied": Choice("prices/implied", False),  # implied-move bands on BTC/ETH
         # the user's symbols are shown unless hidden here (a new one is shown at once)
         "hidden_symbols": Choice("prices/hidden_symbols", []),
+        # the indicators (docs/indicators.md): which, on which asset, the VWAP's anchor bar
+        "indicators": Choice("prices/indicators", []),
+        "indicator_asset": Choice("prices/indicator_asset", "btc"),
+        "vwap_anchor_ms": Choice("prices/vwap_anchor_ms", 0),
     },
     "funding": {"asset": Choice("funding/asset", "btc"),
                 "window": Choice("funding/window", "30D")},
@@ -130,7 +135,10 @@ def allowed_values(symbols: Collection[str] | None = None) -> dict[str, dict[str
     return {
         "prices": {"interval": PRICE_INTERVALS, "range_key": tuple(RANGES_DAYS),
                    "mode": PRICE_MODES, "style": PRICE_STYLES, "assets": assets,
-                   "hidden_symbols": lambda v: all(_STEM.fullmatch(s) for s in v)},
+                   "hidden_symbols": lambda v: all(_STEM.fullmatch(s) for s in v),
+                   "indicators": tuple(INDICATORS),
+                   "indicator_asset": lambda v: bool(_STEM.fullmatch(v)),
+                   "vwap_anchor_ms": lambda v: v >= 0},
         "funding": {"asset": DERIVATIVE_ASSETS, "window": tuple(FUNDING_WINDOWS_DAYS)},
         "movers": {"drawdown": tuple(DRAWDOWN_BASES)},
         "open_interest": {"asset": DERIVATIVE_ASSETS},

@@ -68,3 +68,19 @@ def test_resample_case_agrees_with_pandas_on_a_small_history() -> None:
     assert res["agrees_with_pandas"] is True
     assert res["bars"] >= 30_000 // 60 and res["complete_bars"] <= res["bars"]
     assert res["resample_ms"]["median"] > 0 and res["pandas_over_rotor"] > 0
+
+
+def test_indicators_case_reports_both_charts_and_their_ratio() -> None:
+    from bench.suite import ratios
+
+    res = spawn(["--case", "indicators", "--n", "20000", "--frames", "3", "--size", "800x600"],
+                90.0)
+    assert res["status"] == "ok", res
+    assert res["indicators"] == ["sma50", "ema200", "vwap"] and res["compute_ms"] > 0
+    for view in ("out", "in1"):
+        for chart in ("price", "with_indicators"):
+            assert all(math.isfinite(res[f"{view}/{chart}"][k]) for k in FRAME_KEYS)
+        ratio = res[f"{view}/p95_ratio"]
+        assert ratio == round(res[f"{view}/with_indicators"]["p95_ms"]
+                              / res[f"{view}/price"]["p95_ms"], 3)
+        assert ratios({"indicators": res})[f"indicators_{view}_p95_ratio"] == ratio

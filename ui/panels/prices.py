@@ -76,6 +76,7 @@ from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
+from ui.price_indicators import PriceIndicators
 from ui.price_intervals import IntervalWatch, fill_interval_box
 from ui.settings_file import read_setting
 from ui.symbols import open_add_symbol
@@ -158,6 +159,7 @@ class PricesPanel(Panel):
         #: asset -> the marks of the last alert back-test (the Alert rules dock)
         self._alert_marks: dict[str, pg.ScatterPlotItem] = {}
 
+        self.indicator_layer = PriceIndicators(self)  # docs/indicators.md
         self._build_controls()
         self.chart = _PlotLayout()
         self._on_x_range_changed = debounced(self, 250, self._on_view_settled)
@@ -277,6 +279,7 @@ class PricesPanel(Panel):
         overlay_button.setMenu(overlays)
         overlay_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         bar.addWidget(overlay_button)
+        bar.addWidget(self.indicator_layer.menu_button())
         self._build_draw_button(bar)
         self.add_symbol_button = QToolButton(text="+ Symbol")
         self.add_symbol_button.setObjectName("addSymbolButton")
@@ -357,20 +360,30 @@ class PricesPanel(Panel):
             plot.vb.sigXRangeChanged.connect(self._on_compare_range)
         else:
             first: pg.PlotItem | None = None
-            for row, stem in enumerate(stems):
-                plot = self._new_plot(show_time_axis=(row == len(stems) - 1))
+            row = 0
+            for i, stem in enumerate(stems):
+                last = i == len(stems) - 1
+                panes = self.indicator_layer.pane_keys(stem)  # RSI, ATR under its price
+                plot = self._new_plot(show_time_axis=last and not panes)
                 if first is None:
                     first = plot
                 else:
                     plot.setXLink(first)
                 self.chart.addItem(plot, row=row, col=0)
+                row += 1
                 curve = self._new_curve(stem)
                 plot.addItem(curve)
                 self._curves[stem] = curve
                 self._plots[stem] = plot
                 self._add_label(plot, stem)
+                for k, key in enumerate(panes):
+                    pane = self._new_plot(show_time_axis=last and k == len(panes) - 1)
+                    pane.setXLink(first)
+                    self.chart.addItem(pane, row=row, col=0)
+                    row += 1
+                    self.indicator_layer.add_pane(key, pane)
         plots = list(dict.fromkeys(self._plots.values()))
-        self.crosshair.set_plots(plots)
+        self.crosshair.set_plots([*plots, *self.indicator_layer.pane_plots()])
         if plots:
             plots[0].vb.sigXRangeChanged.connect(self._on_x_range_changed)
             self.ctx.time_link.attach_range(self.key, plots[0])
@@ -378,6 +391,7 @@ class PricesPanel(Panel):
             self._apply_data(stem)
         self._draw_overlays()
         self._attach_drawings()
+        self.indicator_layer.attach()
         if old_range is not None and plots:
             plots[0].setXRange(*old_range, padding=0)
         else:
@@ -442,6 +456,7 @@ class PricesPanel(Panel):
                 self._show_last_values_soon()
             else:
                 self._show_last_values()
+        self.indicator_layer.on_prepared(series_id)
         if stem == "btc" and series_id == self._series_id(stem):
             self._place_decoupling_marks()
         if stem in self._burst_marks and series_id == self._series_id(stem):
@@ -612,6 +627,7 @@ class PricesPanel(Panel):
             self._on_compare_range()
             self._draw_overlays()  # marks sit on the shown interval's closes
             self.drawing_layer.refresh()  # a box counts bars of the shown interval
+            self.indicator_layer.refresh()
             self._request_history_for_view()
             self._show_last_values()
             self.freshness.refresh()
@@ -1051,4 +1067,5 @@ class PricesPanel(Panel):
 
     def shutdown(self) -> None:
         self.drawing_layer.close()  # the book outlives this panel (a theme switch rebuilds it)
+        self.indicator_layer.close()
         super().shutdown()
