@@ -64,3 +64,20 @@ def test_no_panel_imports_another_panel():
             for name in names:
                 if name.startswith("ui.panels.") and name != "ui.panels.base":
                     raise AssertionError(f"{path.name} imports {name}")
+
+
+def test_the_app_imports_only_its_declared_runtime_dependencies():
+    """A fresh `pip install .` has none of the test extras: scipy (the greeks' and indicators'
+    independent references), pytest and friends must never be imported by app code."""
+    import ast
+
+    test_only = {"scipy", "pytest", "pytest_httpserver", "trustme", "xdist", "finplot"}
+    found = []
+    for package in ("models", "services", "ui"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                found += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                          if n.split(".")[0] in test_only]
+    assert not found, found
