@@ -80,6 +80,15 @@ def test_yahoo_4h_is_built_from_its_hourly_bars_on_nyse_sessions(cache):
     local = pd.to_datetime(stored.time, unit="ms", utc=True).tz_convert("America/New_York")
     assert set(zip(local.hour, local.minute, strict=True)) == {(9, 30), (13, 30)}
     assert cache.get_meta("spx.4h")["resampled_from"] == "spx.1h"
+    assert venue.asked[0][1] == int(hours[0])  # the window asked for
+
+    # Without a start, as deep as the 4h series wants (a year), not the 1h one's 120 days
+    venue.asked.clear()
+    refresh_series(spec, cache, sources, now=now + 10 * DAY, force=True)
+    assert min(lo for _, lo, _ in venue.asked) == now + 10 * DAY - spec.history_days * DAY
+    cache.delete("spx.1h")
+    cache.delete("spx.4h")
+    refresh_series(spec, cache, sources, now=now, want_start_ms=int(hours[0]))
 
     # A day later: only the bars the new hours touch are rebuilt and handed back
     more = _yahoo_hours("2026-01-05", "2026-02-03")
