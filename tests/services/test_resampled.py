@@ -146,3 +146,23 @@ def test_calendars_of_price_series():
                       interval="4h", label="Vodafone", asset="Vodafone",
                       extra={"user_symbol": True, "calendar": "XLON", "resample_from": "1h"})
     assert calendar_of(user) == "XLON"
+
+
+def test_a_fallback_venue_without_the_interval_is_not_asked(cache):
+    from services.errors import VenueUnavailable
+
+    class Down:
+        def iter_pages(self, spec, symbol, start_ms, end_ms):
+            raise VenueUnavailable("down", venue="binance")
+            yield  # a generator, as the clients' are
+
+    t = np.arange(10, dtype=np.int64) * 4 * H
+    coinbase = FakeVenue({"4h": _bars(t, 5), "1h": _bars(t, 5)})
+    kraken = FakeVenue({"4h": _bars(t, 5)})
+    sources = Sources(overrides={"binance": Down(), "coinbase": coinbase, "kraken": kraken})
+    result = refresh_series(get_spec("btc.4h"), cache, sources, now=int(t[-1]) + H,
+                            want_start_ms=0)
+    assert coinbase.asked == []  # Coinbase serves no 4h bars
+    assert result.ok and result.venue == "kraken" and kraken.asked
+    refresh_series(get_spec("btc.1h"), cache, sources, now=int(t[-1]) + H, want_start_ms=0)
+    assert coinbase.asked  # but it serves 1h ones
