@@ -694,6 +694,7 @@ class PricesPanel(Panel):
         self._shown_symbols = stems
         self.visible = [s for s in self.visible if s in PRICE_STEMS] + self._shown_user_stems()
         self.ctx.settings.setValue("prices/assets", list(self.visible))
+        self.interval_watch.follow(self.shown_series())  # a removed symbol's bars are let go
         self._rotation_feed.update(symbols=self.ctx.symbols.feed_param())
         self._sync_symbol_boxes()
         for stem in new:
