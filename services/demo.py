@@ -27,6 +27,7 @@ from models.catalog import get_spec, validate_series_id
 from models.ids import liq_id
 from models.liquidations import price_kind_of
 from models.series import SeriesData, Snapshot
+from services.demo_intervals import DERIVATION, complete_price_intervals
 from services.resources import demo_dir
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ def load_demo(path: Path | str | None = None) -> DemoData:
     except OSError as e:
         raise DemoDataError(f"demo dataset not found in {folder}: {e}") from e
     series, liquidations = _read_series(npz_path)
+    series.update(complete_price_intervals(series, DEMO_NOW_MS))  # 1m … 1w (SYNTHETIC too)
     snapshots = _read_snapshots(snap_bytes)
     return DemoData(series, snapshots, _fingerprint(npz_bytes, snap_bytes), liquidations)
 
@@ -87,6 +89,7 @@ def load_demo(path: Path | str | None = None) -> DemoData:
 def _fingerprint(npz_bytes: bytes, snap_bytes: bytes) -> str:
     digest = hashlib.sha256(npz_bytes)
     digest.update(snap_bytes)
+    digest.update(DERIVATION.encode())  # the series derived when read are part of the build
     return digest.hexdigest()[:16]
 
 
