@@ -73,6 +73,8 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
         "assets": Choice("prices/assets", list(DEFAULT_PRICE_ASSETS)),
         "shade_funding": Choice("prices/shade_funding", True),
         "levels": Choice("prices/levels", True),
+        # intraday, exchange-traded: closed hours squeezed out of x (docs/sessions-gaps.md)
+        "compress": Choice("prices/compress", False),
         # the user's symbols are shown unless hidden here (a new one is shown at once)
         "hidden_symbols": Choice("prices/hidden_symbols", []),
     },

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.price_view import PreparedPrices
+
 #: the calendar each built-in exchange-traded asset's intraday bars follow
 ASSET_CALENDARS: dict[str, str] = {
     "es": "CMES", "nq": "CMES",  # CME Globex equity-index futures: ~23 h a weekday
@@ -197,3 +199,42 @@ def build_axis(calendars: Iterable[str], start_ms: int, end_ms: int,
     for code in dict.fromkeys(calendars):
         windows += calendar_windows(code, start_ms, end_ms)
     return compressed_axis(windows, bars)
+
+
+def compressed_prices(prepared: PreparedPrices, axis: GapAxis, interval_ms: int
+                      ) -> PreparedPrices:
+    """`prepared`'s pyramids redrawn at compressed x (seconds, like the real chart's).
+
+    Bars stamped in closed time (a 24/7 series' weekend beside ES) are left out of the drawing:
+    the line joins the last bar before the break to the first after it. `t_raw`, `close_raw`
+    and `source` stay real, so the readout looks bars up by real time (the crosshair's x goes
+    through `to_real` first). The line still breaks where bars are missing inside open time."""
+    from models.lod import MinMaxPyramid, OhlcPyramid
+    from models.series import break_gaps
+
+    data = prepared.source
+    keep = axis.is_open(data.time)
+    times = data.time[keep]
+    x_ms = axis.to_x(times)
+    o, h, lo, c = (data[name][keep] for name in ("open", "high", "low", "close"))
+    x_line, y = break_gaps(np.round(x_ms).astype(np.int64), c, int(interval_ms * 1.5))
+    line = MinMaxPyramid.build(x_line / 1e3, y)
+    ohlc = OhlcPyramid.build(x_ms / 1e3, o, h, lo, c, bar_width=interval_ms / 1e3)
+    return PreparedPrices(data, line, ohlc, prepared.t_raw, prepared.close_raw, prepared.by_date)
+
+
+def compress_all(calendars: Sequence[str], prepared: dict[str, PreparedPrices],
+                 exchange_stems: Sequence[str], interval_ms: int
+                 ) -> tuple[GapAxis, dict[str, PreparedPrices]]:
+    """The price dock's worker job: the axis of `calendars` over the shown series' span, joined
+    with the bars of the exchange-traded ones (`exchange_stems`, keys of `prepared`), and every
+    shown series' pyramids on it."""
+    spans = [(int(p.source.time[0]), int(p.source.time[-1]) + interval_ms)
+             for p in prepared.values() if len(p.source)]
+    if not spans:
+        return GapAxis.from_windows([]), {}
+    start = min(s for s, _ in spans)
+    end = max(e for _, e in spans)
+    bars = [(prepared[s].source.time, interval_ms) for s in exchange_stems if s in prepared]
+    axis = build_axis(calendars, start, end, bars)
+    return axis, {key: compressed_prices(p, axis, interval_ms) for key, p in prepared.items()}

@@ -94,7 +94,7 @@ MINE = Workspace(
     name="Mine",
     docks={"prices": {"interval": "1d", "range_key": "1Y", "mode": "compare", "style": "line",
                       "log": True, "assets": ["btc", "gold"], "shade_funding": False,
-                      "levels": False, "hidden_symbols": ["acme"]},
+                      "levels": False, "hidden_symbols": ["acme"], "compress": True},
            "funding": {"asset": "eth", "window": "7D"},
            "movers": {"drawdown": "high"},
            "open_interest": {"asset": "eth"},
