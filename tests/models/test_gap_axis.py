@@ -189,3 +189,16 @@ def test_a_24_7_series_on_the_axis_keeps_only_its_open_hours():
     kept = btc[axis.is_open(btc)]
     assert len(kept) == 22 + 13  # Friday 00-21 UTC, Sunday 23 to Monday 11
     assert np.all(np.diff(axis.to_x(kept)) == H)
+
+
+# -- intraday views default to the index futures (models/assets.py) ---------------------------
+def test_a_cash_index_shown_alone_becomes_its_future_intraday_and_back_on_daily_views():
+    from models.assets import assets_for_interval
+
+    daily = ["btc", "spx", "ndx", "gold"]
+    assert assets_for_interval(daily, intraday=True) == ["btc", "es", "nq", "gold"]
+    assert assets_for_interval(["btc", "es", "nq", "gold"], intraday=False) == daily
+    # both shown: the trader chose both, nothing swaps; an unrelated list is left alone
+    assert assets_for_interval(["spx", "es", "ndx"], intraday=True) == ["spx", "es", "nq"]
+    assert assets_for_interval(["spx", "es"], intraday=False) == ["spx", "es"]
+    assert assets_for_interval(["btc", "gold"], intraday=True) == ["btc", "gold"]

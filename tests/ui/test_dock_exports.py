@@ -130,7 +130,7 @@ def test_movers_dock_shows_the_exported_rows(demo_window, qtbot, tmp_path):
     from models.assets import short_name
 
     panel = demo_window.panels["movers"]
-    qtbot.waitUntil(lambda: panel.rows == 8, timeout=20000)
+    qtbot.waitUntil(lambda: panel.rows == 10, timeout=20000)
     movers = export(demo_window, "movers", tmp_path).set_index("asset")
     from ui.panels.movers import COLUMNS
 
@@ -165,7 +165,7 @@ def test_every_dock_explains_its_numbers_on_hover(demo_window, qtbot):
     panels = demo_window.panels
     funding, options, vol = panels["funding"], panels["options"], panels["volatility"]
     qtbot.waitUntil(lambda: funding.result is not None and options.view is not None
-                    and vol.result is not None and panels["movers"].rows == 8, timeout=30000)
+                    and vol.result is not None and panels["movers"].rows == 10, timeout=30000)
     assert APR_FORMULA in funding.key_label.toolTip()
     assert "OI" in funding.plot.getAxis("left").toolTip()
     start = funding.result.hours[-1] / 1e3

@@ -59,7 +59,7 @@ def test_every_dock_shows_the_demo_dataset(make_window, qtbot):
         qtbot.waitUntil(window.panels[key].has_data, timeout=20000)
     options = window.panels["options"]
     assert "gamma flip" in options.headline.text()
-    assert window.panels["movers"].rows == 8
+    assert window.panels["movers"].rows == 10
 
 
 def test_hand_edited_or_stale_settings_fall_back_to_defaults(make_window, settings, qtbot):

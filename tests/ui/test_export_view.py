@@ -191,7 +191,7 @@ def test_images_at_1x_and_2x_the_clipboard_and_the_docks_drawn_by_value(
     exports = window.exports
     prices = window.panels["prices"]
     qtbot.waitUntil(lambda: prices.has_data() and window.panels["options"].view is not None
-                    and window.panels["movers"].rows == 8, timeout=40000)
+                    and window.panels["movers"].rows == 10, timeout=40000)
     menu_texts = [a.text() for a in exports.menu.actions()]
     assert {"Window as PNG…", "Dock as PNG…", "Dock data as CSV…"} <= set(menu_texts)
     assert exports.actions["copyChartImage"].shortcut().toString() == "Ctrl+Shift+C"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -34,7 +34,7 @@ from models.analyses import (
     LiquidationAnalysis,
     RotationAnalysis,
 )
-from models.assets import short_name
+from models.assets import assets_for_interval, short_name
 from models.catalog import (
     BASE_PRICE_INTERVALS,
     CATALOG,
@@ -76,7 +76,7 @@ from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
-from ui.price_gaps import PriceGaps
+from ui.price_gaps import INTRADAY, PriceGaps
 from ui.settings_file import read_setting
 from ui.symbols import open_add_symbol
 from ui.theme import asset_color  # the current theme's variant
@@ -133,6 +133,8 @@ class PricesPanel(Panel):
         self.log_scale = read_setting(settings, "prices/log", chosen["log"])
         saved = read_setting(settings, "prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
+        if not settings.contains("prices/assets"):  # intraday views default to the futures
+            self.visible = assets_for_interval(self.visible, self.interval in INTRADAY)
         self.visible += self._shown_user_stems()
         self._prepared: dict[str, PreparedPrices] = {}
         self._plots: dict[str, pg.PlotItem] = {}
@@ -159,6 +161,12 @@ class PricesPanel(Panel):
         self.time_map = self.gaps.time_map
         self._gap_real_range: tuple[float, float] | None = None
         self.gaps.changed.connect(self._on_gaps_changed)
+        # live bars rebuild the compressed drawing at most this often (a throttle, not a
+        # debounce: a bar a second would postpone a debounce for ever)
+        self._gap_timer = QTimer(self)
+        self._gap_timer.setSingleShot(True)
+        self._gap_timer.setInterval(1500)
+        self._gap_timer.timeout.connect(self._refresh_gaps)
 
         self._build_controls()
         self.chart = _PlotLayout()
@@ -437,7 +445,10 @@ class PricesPanel(Panel):
         self._prepared[series_id] = prepared
         stem = parse_series_id(series_id).asset
         if stem in self._curves and series_id == self._series_id(stem):
-            self._refresh_gaps()
+            if not self.time_map.active:
+                self._refresh_gaps()
+            elif not self._gap_timer.isActive():
+                self._gap_timer.start()
             self._apply_data(stem)
             if not self._range_applied:
                 self._apply_range()
@@ -611,6 +622,7 @@ class PricesPanel(Panel):
     # -- user actions -------------------------------------------------------------------------
     def _on_choice(self, name: str) -> None:
         if name == "interval":
+            self._swap_index_futures()
             for stem in self._stems():
                 self._on_series_changed(self._series_id(stem))
             for stem in self._curves:
@@ -1020,6 +1032,20 @@ class PricesPanel(Panel):
     def _on_compress_toggled(self, on: bool) -> None:
         self.gaps.set_enabled(on)
         self._refresh_gaps()
+
+    def _swap_index_futures(self) -> None:
+        """Across the daily/intraday line, a cash index shown alone becomes its future and back
+        (models/assets.py: assets_for_interval); the other assets stay."""
+        swapped = assets_for_interval(self.visible, self.interval in INTRADAY)
+        if swapped == self.visible:
+            return
+        self.visible = swapped
+        self.ctx.settings.setValue("prices/assets", list(self.visible))
+        for stem, box in self.asset_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(stem in self.visible)
+            box.blockSignals(False)
+        self._rebuild_plots()
 
     def _remember_real_range(self) -> None:
         """Before the map changes: the real span on screen, to show it again after."""
