@@ -121,6 +121,9 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
     # Alert rules: a new row through 100 rules, and the back-test of 100 rules (bench/alerts.py).
     cases.append(("alerts", ["--case", "alerts", "--reps", "1" if quick else "3", "--n",
                              "500" if quick else "2000"], tmo))
+    # BTC's whole minute history to hourly bars, against pandas in the same process.
+    cases.append(("resample", ["--case", "resample", "--n", "4900000", "--reps",
+                               "3" if quick else "5"], tmo))
     cases.append(("cold_start", ["--case", "coldstart", "--reps", "3" if quick else "5",
                                  "--wait-all-s", "3" if quick else "8"], tmo))
     return cases
@@ -276,6 +279,10 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
                                                                           "median"),
           "<=", 3.0, "s"),
     ]
+    rs = res.get("resample")
+    out.append(t("I1 resample 4.9M 1m rows to 1h", _get(rs, "resample_ms", "median"), "<=",
+                 150.0, "ms, median, numpy on one thread (pandas in the same run: "
+                 "resample.pandas_over_rotor)"))
     if c7 is not None:
         out.insert(8, t("G5 10M candles out p95", _get(c7, "p95_ms"), "<=", 6.0, "ms, settled"))
     return out

@@ -49,13 +49,18 @@ def bin_open(time_ms: np.ndarray, interval_ms: int, anchor_ms: int = 0) -> np.nd
 def aggregate(data: SeriesData, labels: np.ndarray) -> tuple[SeriesData, np.ndarray]:
     """Rows grouped into runs of equal `labels` (non-decreasing, one per row) -> one bar per run
     stamped with its label, and how many rows each bar holds."""
-    n = len(data)
-    if n == 0:
+    if len(data) == 0:
         return SeriesData.empty(data.names), np.empty(0, np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     starts = np.flatnonzero(labels[1:] != labels[:-1]) + 1
     starts = np.concatenate(([0], starts))
-    counts = np.diff(np.append(starts, n))
+    return _reduce(data, labels[starts], starts)
+
+
+def _reduce(data: SeriesData, stamps: np.ndarray, starts: np.ndarray
+            ) -> tuple[SeriesData, np.ndarray]:
+    """One bar per run of rows beginning at `starts` (increasing, the first 0)."""
+    counts = np.diff(np.append(starts, len(data)))
     ends = starts + counts - 1
     out = {}
     for name, col in data.columns.items():
@@ -69,14 +74,53 @@ def aggregate(data: SeriesData, labels: np.ndarray) -> tuple[SeriesData, np.ndar
             out[name] = np.minimum.reduceat(col, starts)
         else:
             out[name] = _nan_sum(col, starts)
-    return SeriesData(labels[starts], out), counts
+    return SeriesData(stamps, out), counts
+
+
+def _fixed_bins(data: SeriesData, interval_ms: int, anchor_ms: int
+                ) -> tuple[SeriesData, np.ndarray]:
+    """`aggregate` over fixed bins, without a label per row when bins are few: each bin's first
+    row is found by a search per bin edge (a hundredth of the work for minutes to hours)."""
+    t = data.time
+    n = len(t)
+    if n == 0:
+        return SeriesData.empty(data.names), np.empty(0, np.int64)
+    first = int(bin_open(t[:1], interval_ms, anchor_ms)[0])
+    edges = np.arange(first, int(t[-1]) + 1, interval_ms, dtype=np.int64)
+    if len(edges) * 8 > n:  # bins nearly as many as rows: a label per row is as cheap
+        return aggregate(data, bin_open(t, interval_ms, anchor_ms))
+    starts = _search_sorted(t, edges)
+    nonempty = np.flatnonzero(np.diff(np.append(starts, n)) > 0)
+    return _reduce(data, edges[nonempty], starts[nonempty])
+
+
+_BLOCK = 64
+
+
+def _search_sorted(t: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """np.searchsorted(t, keys, "left") for sorted keys: first in every 64th row (which fits in
+    the CPU cache), then a vectorised binary search inside the block, so the millions of rows
+    are touched only log2(64) times per key instead of at random."""
+    n = len(t)
+    block = np.searchsorted(t[::_BLOCK], keys, side="left")
+    lo = np.maximum(block - 1, 0) * _BLOCK
+    hi = np.minimum(block * _BLOCK, n)  # t[hi] >= key (or hi = n): the answer is in (lo, hi]
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return hi
+        mid = (lo + hi) // 2
+        below = open_ & (t[np.minimum(mid, n - 1)] < keys)
+        lo = np.where(below, mid + 1, lo)
+        hi = np.where(open_ & ~below, mid, hi)
 
 
 def _nan_sum(col: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Sums per run skipping NaN; NaN where the run has no number at all (pandas min_count=1)."""
+    sums = np.add.reduceat(col, starts)
+    if not np.isnan(sums).any():  # NaN propagates: a clean result had none in its rows
+        return sums
     nan = np.isnan(col)
-    if not nan.any():
-        return np.add.reduceat(col, starts)
     sums = np.add.reduceat(np.where(nan, 0.0, col), starts)
     numbers = np.add.reduceat((~nan).astype(np.int64), starts)
     sums[numbers == 0] = np.nan
@@ -87,7 +131,7 @@ def resample_ohlcv(data: SeriesData, interval_ms: int, *,
                    anchor_ms: int | None = None) -> SeriesData:
     """Fixed UTC bins of `interval_ms` from `anchor_ms` (default: `default_anchor`)."""
     anchor = default_anchor(interval_ms) if anchor_ms is None else anchor_ms
-    bars, _ = aggregate(data, bin_open(data.time, interval_ms, anchor))
+    bars, _ = _fixed_bins(data, interval_ms, anchor)
     return bars
 
 
@@ -98,7 +142,7 @@ def complete_bins(data: SeriesData, interval_ms: int, source_ms: int, *,
     if interval_ms % source_ms:
         raise ValueError(f"{source_ms} ms rows do not tile {interval_ms} ms bins")
     anchor = default_anchor(interval_ms) if anchor_ms is None else anchor_ms
-    bars, counts = aggregate(data, bin_open(data.time, interval_ms, anchor))
+    bars, counts = _fixed_bins(data, interval_ms, anchor)
     keep = counts == interval_ms // source_ms
     return _take(bars, keep)
 

@@ -179,7 +179,9 @@ class UserSymbol:
                 history_days=price_history_days(interval, crypto=self.trades_24_7),
                 poll_seconds=venue.candle_poll_seconds,
                 max_history_days=price_max_days(venue, interval),
-                extra={"user_symbol": True, **price_extra(venue, interval)}))
+                # its calendar: the sessions its days, weeks and 4h bars follow when resampled
+                extra={"user_symbol": True, "calendar": self.calendar,
+                       **price_extra(venue, interval)}))
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -9,8 +9,8 @@ The bundled files hold hourly and daily bars (tools/build_demo.py). From them:
 - **5m, 15m** from those minutes (`models/resample.py`, fixed UTC bins: 09:30 New York is on
   both grids).
 - **4h**: crypto in fixed UTC bins from the hourly bars; the exchange assets (whose demo hours
-  follow NYSE sessions, read off the hourly bars themselves: no calendar is built) in 4-hour
-  bins from each session's open, cut at its close.
+  follow NYSE sessions, the E-mini futures' CME Globex sessions: read off the hourly bars
+  themselves, no calendar is built) in 4-hour bins from each session's open, cut at its close.
 - **1w**: crypto Monday 00:00 UTC weeks of the daily bars; the exchange assets' daily bars
   grouped by calendar week, stamped at the week's first daily bar (as Yahoo stamps a week).
 """
@@ -39,7 +39,7 @@ from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 #: part of the demo's fingerprint: a cache holding an older derivation is rewritten
 DERIVATION = "intervals/1"
 MINUTE_MS = 60_000
-LAST_BAR_MS = 30 * MINUTE_MS  # the demo's last hourly bar of a session: 15:30 (12:30) to the close
+LAST_BAR_MS = 30 * MINUTE_MS  # NYSE hours' last bar: 15:30 (12:30) to the close
 #: the demo's minutes start here (2026-02-02 00:00 UTC): the sell-off's days, 4-6 Feb, and
 #: the two before them
 MINUTES_FROM_MS = 1_769_990_400_000
@@ -84,13 +84,18 @@ def _from(bars: SeriesData, first_ms: int) -> SeriesData:
 
 
 def demo_sessions(hourly: SeriesData) -> Sessions:
-    """The demo's NYSE sessions, read off its hourly bars: a UTC date's first bar opens the
-    session, its last one (a half hour, tools/build_demo.py) closes it."""
+    """The demo's sessions, read off its hourly bars (no calendar is built): a session is a run
+    of bars an hour apart. Bars stamped at :30 are NYSE regular hours, whose last bar is a half
+    hour (tools/build_demo.py); bars on the hour are CME Globex hours (the E-mini futures),
+    whose last bar is a whole one. A session counts for the UTC date it closes on (Globex's
+    Sunday-evening open belongs to Monday)."""
     t = hourly.time
-    day = t - t % MS_PER_DAY
-    first = np.flatnonzero(np.diff(day, prepend=-1))
+    first = np.flatnonzero(np.diff(t, prepend=t[0] - 2 * MS_PER_HOUR) > MS_PER_HOUR)
     last = np.append(first[1:], len(t)) - 1
-    return Sessions(day[first], t[first], t[last] + LAST_BAR_MS)
+    half = t[first] % MS_PER_HOUR == LAST_BAR_MS
+    close = t[last] + np.where(half, LAST_BAR_MS, MS_PER_HOUR)
+    day = (close - 1) - (close - 1) % MS_PER_DAY
+    return Sessions(day, t[first], close)
 
 
 def weeks_of_days(daily: SeriesData) -> SeriesData:

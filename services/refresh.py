@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.catalog import (
+    CANDLES,
     LIQUIDATIONS,
+    PRICE_INTERVALS,
     STREAM_ONLY_NOTE,
     SeriesSpec,
     is_stream_only,
@@ -177,7 +179,8 @@ def refresh_series(spec: SeriesSpec, cache: Cache, sources: Sources, *,
         except ServiceError as e:  # the cache: a full disk, a lock, a read-only folder
             log.warning("refresh %s: %s", spec.id, e)
             result = RefreshResult(spec.id, error=e)
-    return replace(result, requests=count.sent)
+    # a series built from a finer one reports the requests its refresh of that one sent
+    return replace(result, requests=count.sent + result.requests)
 
 
 def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: int | None,
@@ -195,6 +198,13 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
         bounds = cache.bounds(spec.id)
         return RefreshResult(spec.id, 0, bounds[1] if bounds else None, spec.source,
                              note=STREAM_ONLY_NOTE)
+
+    if spec.extra.get("resample_from"):  # the venue lacks the interval (services/resampled.py)
+        from services.resampled import refresh_resampled
+
+        return refresh_resampled(spec, cache, sources, want_start_ms=want_start_ms,
+                                 end_ms=end_ms, now=now, progress=progress,
+                                 should_stop=should_stop, force=force)
 
     bounds = cache.bounds(spec.id)
     if bounds is not None and "covered" not in meta:
@@ -255,6 +265,14 @@ def _refresh(spec: SeriesSpec, cache: Cache, sources: Sources, want_start_ms: in
                              fallback_errors=tuple(errors[1:]), rows=rows,
                              rows_dropped=sum(dropped.values()), drop_reasons=dropped)
     cache.update_meta(spec.id, last_fetch_ms=now, venue=served_by or meta.get("venue", ""))
+    if spec.kind == CANDLES and spec.interval in PRICE_INTERVALS and spec.interval != "1m":
+        # Older bars from the stored minutes, where whole (services/resampled.py)
+        from services.resampled import fill_from_minutes
+
+        filled = fill_from_minutes(spec, cache)
+        if filled is not None:
+            rows = SeriesData.concat([filled, *([rows] if rows is not None else [])])
+            added += len(filled)
     return RefreshResult(spec.id, added, bounds[1] if bounds else None,
                          served_by or meta.get("venue", ""), None,
                          fallback_errors=tuple(errors), rows=rows,

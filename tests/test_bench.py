@@ -59,3 +59,12 @@ def test_drawings_case_reports_json() -> None:
     assert res["status"] == "ok", res
     assert (res["contender"], res["n"], res["plots"], res["frames"]) == ("rotor", 5, 4, 3)
     assert all(math.isfinite(res[k]) and res[k] >= 0 for k in FRAME_KEYS)
+
+
+def test_resample_case_agrees_with_pandas_on_a_small_history() -> None:
+    from bench.resample import resample
+
+    res = resample(n=30_000, reps=1)
+    assert res["agrees_with_pandas"] is True
+    assert res["bars"] >= 30_000 // 60 and res["complete_bars"] <= res["bars"]
+    assert res["resample_ms"]["median"] > 0 and res["pandas_over_rotor"] > 0

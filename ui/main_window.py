@@ -347,6 +347,9 @@ class MainWindow(QMainWindow):
         for ptype in self._panel_types.values():
             ids.extend(i for i in ptype.cls.series_ids if i not in ids)
         ids.extend(i for i in symbol_series_ids(self.symbols) if i not in ids)
+        prices = self.panels.get("prices")  # its interval's bars, 1m … 1w (ui/price_intervals.py)
+        if isinstance(prices, PricesPanel):
+            ids.extend(i for i in prices.shown_series() if i not in ids)
         return ids
 
     # -- menus --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from models.catalog import CANDLES, CATALOG, FUNDING, LIQUIDATIONS, OPEN_INTEREST
 from models.ids import parse_series_id
 from models.stream_events import Gap
+from services.streams.binance import SPOT_INTERVALS
 
 _SPOT_KINDS = frozenset({CANDLES})
 _PERP_KINDS = frozenset({FUNDING, OPEN_INTEREST, LIQUIDATIONS})
@@ -30,6 +31,8 @@ def gap_series_ids(gap: Gap, assets: Iterable[str]) -> list[str]:
             continue
         if spec.extra.get("rest_history") is False:
             continue
+        if spec.kind == CANDLES and spec.interval not in SPOT_INTERVALS:
+            continue  # the stream carries these bars only: 1m … 1w follow their REST poll
         if parse_series_id(spec.id).asset in wanted:
             out.append(spec.id)
     return out

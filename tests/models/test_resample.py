@@ -239,3 +239,13 @@ def test_fill_older_keeps_the_venues_bars_and_adds_older_derived_ones():
     assert merged.time.tolist() == t.tolist()
     assert merged["close"].tolist() == [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
     assert fill_older(native, SeriesData.empty(native.names)) is native
+
+
+def test_the_blocked_search_finds_what_numpy_searchsorted_finds():
+    from models.resample import _search_sorted
+
+    rng = np.random.default_rng(17)
+    for n in (1, 2, 63, 64, 65, 129, 5000):
+        t = np.unique(rng.integers(0, 10**6, n))
+        keys = np.sort(np.concatenate([rng.integers(-10, 10**6 + 10, 300), t[:3], t[-3:]]))
+        assert np.array_equal(_search_sorted(t, keys), np.searchsorted(t, keys, "left")), n

@@ -34,7 +34,7 @@ def test_every_price_interval_of_every_asset_is_there(demo):
             assert len(demo.series[sid]) > 0, sid
 
 
-@pytest.mark.parametrize("stem", ["btc", "eth", "spx", "gold"])
+@pytest.mark.parametrize("stem", ["btc", "eth", "spx", "gold", "es"])
 def test_minutes_add_up_to_the_shipped_hourly_bars(demo, stem):
     minutes = demo.series[price_id(stem, "1m")].to_frame()
     hourly = demo.series[price_id(stem, "1h")].to_frame()
@@ -73,6 +73,10 @@ def test_five_and_fifteen_minutes_resample_the_minutes(demo, interval, rule):
 def test_exchange_assets_4h_open_at_the_session_and_crypto_at_utc_multiples(demo):
     spx = pd.to_datetime(demo.series["spx.4h"].time, unit="ms", utc=True).tz_convert(NY)
     assert set(zip(spx.hour, spx.minute, strict=True)) == {(9, 30), (13, 30)}
+    # the E-mini's Globex sessions open 18:00 New York (23:00 UTC in winter) the evening before
+    es = pd.to_datetime(demo.series["es.4h"].time, unit="ms", utc=True)
+    winter = (es >= pd.Timestamp("2026-01-05", tz="UTC"))
+    assert set(es[winter].hour) == {23, 3, 7, 11, 15, 19}
     btc = demo.series["btc.4h"].time
     assert (btc % (4 * HOUR) == 0).all()
     hourly = demo.series["btc.1h"].to_frame()

@@ -77,6 +77,7 @@ from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
 from ui.price_gaps import INTRADAY, PriceGaps
+from ui.price_intervals import IntervalWatch, fill_interval_box
 from ui.settings_file import read_setting
 from ui.symbols import open_add_symbol
 from ui.theme import asset_color  # the current theme's variant
@@ -136,6 +137,7 @@ class PricesPanel(Panel):
         if not settings.contains("prices/assets"):  # intraday views default to the futures
             self.visible = assets_for_interval(self.visible, self.interval in INTRADAY)
         self.visible += self._shown_user_stems()
+        self.interval_watch = IntervalWatch(ctx.scheduler, self.shown_series())
         self._prepared: dict[str, PreparedPrices] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
@@ -221,9 +223,9 @@ class PricesPanel(Panel):
         bar = FlowLayout()
         bar.setSpacing(4)
         self.interval_box = QComboBox()
-        self.interval_box.addItems(list(PRICE_INTERVALS))
+        fill_interval_box(self.interval_box, PRICE_STEMS)  # 1m … 1w (ui/price_intervals.py)
         self.interval_box.setCurrentText(self.interval)
-        self.interval_box.setToolTip("Bar interval")
+        self.interval_box.setToolTip("Bar interval, for the stacked and the compare view")
         self.interval_box.currentTextChanged.connect(lambda i: self.choose("interval", i))
         bar.addWidget(self.interval_box)
         self.style_box = QComboBox()
@@ -623,6 +625,7 @@ class PricesPanel(Panel):
     def _on_choice(self, name: str) -> None:
         if name == "interval":
             self._swap_index_futures()
+            self.interval_watch.follow(self.shown_series())  # read and refresh those bars
             for stem in self._stems():
                 self._on_series_changed(self._series_id(stem))
             for stem in self._curves:
@@ -660,6 +663,7 @@ class PricesPanel(Panel):
         elif not on and stem in self.visible:
             self.visible.remove(stem)
         self.ctx.settings.setValue("prices/assets", list(self.visible))
+        self.interval_watch.follow(self.shown_series())
         if self.ctx.symbols.find(stem) is not None:
             self._remember_hidden_symbol(stem, hidden=not on)
         self._rebuild_plots()
