@@ -73,6 +73,19 @@ def with_bars(windows: Iterable[tuple[int, int]], bar_times_ms: np.ndarray,
     return joined_windows([*windows, *zip(starts.tolist(), ends.tolist(), strict=True)])
 
 
+def _last_at_or_before(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each value, the index of the last edge <= it (-1 before the first): what
+    `searchsorted(edges, values, "right") - 1` gives, found from the few edges' side when the
+    values are sorted (a chart's bar times: millions of them, thousands of edges)."""
+    values = np.asarray(values)
+    n = values.size
+    if values.ndim != 1 or n < 4 * len(edges) or not np.all(values[1:] >= values[:-1]):
+        return np.searchsorted(edges, values, side="right") - 1
+    starts = np.searchsorted(values, edges, side="left")  # the first value each edge covers
+    counts = np.diff(np.concatenate([[0], starts, [n]]))
+    return np.repeat(np.arange(-1, len(edges), dtype=np.int64), counts)
+
+
 @dataclass(frozen=True)
 class GapAxis:
     """Real time <-> compressed x over a list of open windows (module note)."""
@@ -104,7 +117,7 @@ class GapAxis:
 
     def _window(self, t: np.ndarray) -> np.ndarray:
         """Index of the last window starting at or before each t (-1 before the first)."""
-        return np.searchsorted(self.starts, t, side="right") - 1
+        return _last_at_or_before(self.starts, t)
 
     def is_open(self, t_ms: np.ndarray | Sequence[int] | int) -> np.ndarray:
         """True where an instant lies inside an open window."""
@@ -122,16 +135,11 @@ class GapAxis:
         t = np.asarray(t_ms, dtype=np.float64)
         if not len(self):
             return t.copy()
-        k = np.searchsorted(self.starts, t, side="right") - 1
-        kk = np.maximum(k, 0)
-        into = t - self.starts[kk]
-        length = (self.ends[kk] - self.starts[kk]).astype(np.float64)
-        x = self.x_starts[kk] + np.minimum(into, length)
-        before = k < 0
-        x = np.where(before, self.x_starts[0] + (t - self.starts[0]), x)
-        last = len(self) - 1
-        after = (k == last) & (t >= self.ends[last])
-        return np.where(after, self.x_starts[last] + (t - self.starts[last]), x)
+        # x = min(t, the window's end) + the window's offset; before the first window and in
+        # the last one, no end (one-for-one): two gathers per instant
+        offsets, clip = self._offsets()
+        k = _last_at_or_before(self.starts.astype(np.float64), t) + 1
+        return np.minimum(t, clip[k]) + offsets[k]
 
     def to_real(self, x: np.ndarray | Sequence[float] | float) -> np.ndarray:
         """Real instants (float ms) of compressed x: the inverse of `to_x` on open time; a break
@@ -139,10 +147,16 @@ class GapAxis:
         xs = np.asarray(x, dtype=np.float64)
         if not len(self):
             return xs.copy()
-        k = np.searchsorted(self.x_starts, xs, side="right") - 1
-        kk = np.maximum(k, 0)
-        t = self.starts[kk] + (xs - self.x_starts[kk])
-        return np.where(k < 0, self.starts[0] + (xs - self.x_starts[0]), t)
+        offsets, _clip = self._offsets()
+        return xs - offsets[_last_at_or_before(self.x_starts, xs) + 1]
+
+    def _offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """x - t inside each window, and each window's end as a clip (inf where x runs
+        one-for-one), both with an entry first for before the first window."""
+        offsets = self.x_starts - self.starts
+        ends = self.ends.astype(np.float64)
+        ends[-1] = np.inf
+        return np.concatenate([offsets[:1], offsets]), np.concatenate([[np.inf], ends])
 
     def breaks(self, x0: float | None = None, x1: float | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
