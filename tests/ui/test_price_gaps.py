@@ -107,3 +107,35 @@ def test_time_link_ticks_and_breaks_speak_real_time(panel, qtbot):
     xb = marks.visible_breaks()
     assert tm.to_x_s(ms("2026-02-06T22:00") / 1e3) in set(xb)
     assert len(xb) == 2  # Thursday's daily halt (22:00 UTC) and Friday's close
+
+
+def test_turning_compression_off_puts_the_bars_back_at_their_real_times(panel, qtbot):
+    real = panel.plotted_x_range()
+    panel.compress_action.setChecked(False)
+    qtbot.waitUntil(lambda: not panel.time_map.active, timeout=5000)
+    x, _y = panel._curves["es"].getData()
+    finite = x[np.isfinite(_y)]
+    assert set(finite) <= set(ES_HOURS / 1e3)  # drawn at the bars' own stamps again
+    assert panel.plotted_x_range() == pytest.approx(real)  # the same span of real time
+    assert not any(isinstance(i, BreakMarks) for i in next(iter(panel._plots.values())).items)
+    assert not panel.gaps.enabled and panel.ctx.settings.value("prices/compress") in (
+        False, "false")
+
+
+def test_intraday_views_show_the_futures_for_a_cash_index_shown_alone(qtbot, settings):
+    p = shown_prices_panel(qtbot, settings, 900, 600)  # BTC, S&P 500, Nasdaq 100, gold
+    try:
+        p.choose("interval", "1d")
+        assert p.visible == ["btc", "spx", "ndx", "gold"]
+        p.choose("interval", "15m")
+        assert p.visible == ["btc", "es", "nq", "gold"]
+        assert p.asset_boxes["es"].isChecked() and not p.asset_boxes["spx"].isChecked()
+        assert set(p._plots) == {"btc", "es", "nq", "gold"}
+        p.asset_boxes["spx"].setChecked(True)  # the cash index stays choosable intraday
+        p.choose("interval", "1h")
+        assert "spx" in p.visible and "es" in p.visible
+        p.choose("interval", "1w")
+        # ES ticked with its index stays; NQ, alone, becomes the Nasdaq 100 again
+        assert set(p.visible) == {"btc", "spx", "es", "ndx", "gold"}
+    finally:
+        p.shutdown()
