@@ -209,9 +209,14 @@ def build_axis(calendars: Iterable[str], start_ms: int, end_ms: int,
     """The compressed axis of the union of `calendars`' open windows over [start_ms, end_ms]
     (exchange-calendars codes, "24/5" or "24/7"), joined with the stored bars. Builds the
     calendars (pandas, ~0.3 s each the first time): call it on a worker."""
+    from exchange_calendars.errors import CalendarError
+
     windows: list[tuple[int, int]] = []
     for code in dict.fromkeys(calendars):
-        windows += calendar_windows(code, start_ms, end_ms)
+        try:
+            windows += calendar_windows(code, start_ms, end_ms)
+        except CalendarError:  # a user symbol's calendar the package lacks: its bars decide
+            continue
     return compressed_axis(windows, bars)
 
 

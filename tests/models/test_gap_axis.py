@@ -202,3 +202,11 @@ def test_a_cash_index_shown_alone_becomes_its_future_intraday_and_back_on_daily_
     assert assets_for_interval(["spx", "es", "ndx"], intraday=True) == ["spx", "es", "nq"]
     assert assets_for_interval(["spx", "es"], intraday=False) == ["spx", "es"]
     assert assets_for_interval(["btc", "gold"], intraday=True) == ["btc", "gold"]
+
+
+def test_a_calendar_the_package_lacks_leaves_the_bars_to_decide():
+    bars = np.array([ms("2026-02-05T14:00"), ms("2026-02-05T15:00"), ms("2026-02-06T14:00")])
+    axis = build_axis(["QQQQ"], ms("2026-02-05T00:00"), ms("2026-02-07T00:00"), [(bars, H)])
+    assert [(int(s), int(e)) for s, e in zip(axis.starts, axis.ends, strict=True)] == [
+        (ms("2026-02-05T14:00"), ms("2026-02-05T16:00")),
+        (ms("2026-02-06T14:00"), ms("2026-02-06T15:00"))]
