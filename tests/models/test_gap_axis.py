@@ -210,3 +210,17 @@ def test_a_calendar_the_package_lacks_leaves_the_bars_to_decide():
     assert [(int(s), int(e)) for s, e in zip(axis.starts, axis.ends, strict=True)] == [
         (ms("2026-02-05T14:00"), ms("2026-02-05T16:00")),
         (ms("2026-02-06T14:00"), ms("2026-02-06T15:00"))]
+
+
+def test_the_dock_choice_default_is_the_intraday_view_of_the_daily_one():
+    from models.assets import assets_for_interval
+    from models.dock_choices import (
+        DEFAULT_INTRADAY_PRICE_ASSETS,
+        DEFAULT_PRICE_ASSETS,
+        DOCK_DEFAULTS,
+    )
+
+    assert list(DEFAULT_INTRADAY_PRICE_ASSETS) == assets_for_interval(
+        list(DEFAULT_PRICE_ASSETS), intraday=True)
+    assert DOCK_DEFAULTS["prices"]["interval"] == "1h"  # intraday: the futures first
+    assert DOCK_DEFAULTS["prices"]["assets"] == list(DEFAULT_INTRADAY_PRICE_ASSETS)
