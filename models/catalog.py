@@ -115,6 +115,9 @@ class SeriesSpec:
 # -- prices ---------------------------------------------------------------------------------
 #: every bar interval the price dock and compare offer, finest first (docs/timeframes.md)
 PRICE_INTERVALS = ALL_CANDLE_INTERVALS
+#: bars a date names (a day, a week): drawn at 00:00 UTC of their trading date, so one x reads
+#: one date across assets whatever hour the venue stamps them (models/price_view.py)
+DATE_PLACED_INTERVALS = ("1d", "1w")
 #: the intervals every window watches from the start; the others are read and refreshed when a
 #: dock shows them (a minute series of every asset would slow the start for nothing)
 BASE_PRICE_INTERVALS = ("1h", "1d")

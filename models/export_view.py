@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.catalog import find_spec
+from models.catalog import DATE_PLACED_INTERVALS, find_spec
 from models.derived import DERIVED, stored_provenance
 from models.ids import dvol_id, funding_id, liq_id, oi_id, price_id, volmex_id
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
@@ -151,7 +151,7 @@ def price_series(prepared: Mapping[str, PreparedPrices], stems: Sequence[str], i
             style == "candles" and mode == "stacked") else ("close",)
         provenance = _stored_provenance(
             series_id, data.last_ms,
-            "daily bars drawn at 00:00 UTC of their trading date" if p.by_date else "")
+            f"{interval} bars drawn at 00:00 UTC of their trading date" if p.by_date else "")
         values = {c: data[c] for c in columns}
         if mode == "compare":
             factor = rebase_factor(p, left_edge_s if left_edge_s is not None else p.t_raw[0])
@@ -500,7 +500,8 @@ def dock_series(loader: DataLoader, dock: str, choices: Mapping[str, Any],
             if len(data):
                 spec = find_spec(series_id)
                 interval_ms = (spec.interval_ms if spec else None) or MS_PER_DAY
-                prepared[series_id] = prepare_prices(data, interval_ms, interval == "1d")
+                prepared[series_id] = prepare_prices(data, interval_ms,
+                                                     interval in DATE_PLACED_INTERVALS)
         default = ending(price_data_end_s(prepared, interval), RANGES_DAYS[choices["range_key"]])
         left = shown(default)[0]
         return DockView(price_series(prepared, stems, interval, choices["mode"],

@@ -37,12 +37,12 @@ from models.resample import (
 from models.series import MS_PER_DAY, MS_PER_HOUR, SeriesData
 
 #: part of the demo's fingerprint: a cache holding an older derivation is rewritten
-DERIVATION = "intervals/1"
+DERIVATION = "intervals/2"
 MINUTE_MS = 60_000
 LAST_BAR_MS = 30 * MINUTE_MS  # NYSE hours' last bar: 15:30 (12:30) to the close
-#: the demo's minutes start here (2026-02-02 00:00 UTC): the sell-off's days, 4-6 Feb, and
-#: the two before them
-MINUTES_FROM_MS = 1_769_990_400_000
+#: the demo's minutes start here (2026-01-31 00:00 UTC): the week up to the dataset's "now",
+#: the sell-off's days 4-6 Feb in it, so the 1W range at 1m is full
+MINUTES_FROM_MS = 1_769_817_600_000
 #: wicks reach at most this share of a minute's body beyond it (inside the hour's range)
 _WICK = 0.6
 

@@ -33,6 +33,7 @@ from models.series import (
     frame_rows,
     now_ms,
 )
+from models.venues import find_venue
 from services.cache import Cache
 from services.errors import (
     BadPayload,
@@ -363,10 +364,18 @@ def _checked_page(spec: SeriesSpec, page: object, now: int,
 def _venue_order(spec: SeriesSpec, meta: dict) -> Sequence[tuple[str, str]]:
     """Primary venue first, unless it refused this region before: then it goes last."""
     venues = list(spec.venues)
+    if spec.kind == CANDLES and spec.interval in PRICE_INTERVALS:
+        # a fallback without this bar interval is no fallback (Coinbase has no 4h, no week)
+        venues = [(v, s) for v, s in venues if _serves(v, spec.interval)]
     blocked = meta.get("blocked_venue")
     if blocked:
         venues.sort(key=lambda vs: vs[0] == blocked)
     return venues
+
+
+def _serves(venue: str, interval: str) -> bool:
+    row = find_venue(venue)
+    return row is None or interval in row.candle_intervals
 
 
 def _refresh_snapshot(spec: SeriesSpec, cache: Cache, sources: Sources,

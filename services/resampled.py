@@ -29,7 +29,7 @@ from models.resample import (
     session_bins,
     session_table,
 )
-from models.series import SeriesData
+from models.series import MS_PER_DAY, SeriesData, now_ms
 from models.sessions import CALENDAR_NAME, ROUND_THE_CLOCK, YAHOO_MARKETS
 
 if TYPE_CHECKING:
@@ -85,6 +85,10 @@ def refresh_resampled(spec: SeriesSpec, cache: Cache, sources: Sources, **kwargs
     finer_spec = find_spec(price_id(parse_series_id(spec.id).asset, finer_interval))
     if finer_spec is None:
         return RefreshResult(spec.id, note=f"no {finer_interval} series to build it from")
+    if kwargs.get("want_start_ms") is None:
+        # as deep as this series wants, not as the finer one's own default (4h: a year of 1h)
+        now = kwargs.get("now") or now_ms()
+        kwargs["want_start_ms"] = now - spec.history_days * MS_PER_DAY
     result = refresh_series(finer_spec, cache, sources, **kwargs)
     since = _rebuild_from(cache, spec.id, result.rows)
     finer = cache.read(finer_spec.id, since)

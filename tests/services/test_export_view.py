@@ -139,8 +139,8 @@ def test_refusals_are_one_line_with_exit_status_2(demo, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{\"docks\": ")
     assert "malformed JSON at line 1, column 11" in refused(str(broken), "prices")
-    assert 'docks.prices.interval: "2h" is not a valid value (one of "1h", "1d")' in refused(
-        bad_value, "prices")
+    assert ('docks.prices.interval: "2h" is not a valid value (one of "1m", "5m", "15m", '
+            '"1h", "4h", "1d", "1w")') in refused(bad_value, "prices")
     assert "docks.funding: expected an object" in refused(not_object, "funding")
     assert "no such folder" in refused(ws, "movers", folder=str(tmp_path / "nowhere"))
     assert "nothing to export between 2001-01-01" in refused(ws, "volatility",

@@ -80,6 +80,15 @@ def test_yahoo_4h_is_built_from_its_hourly_bars_on_nyse_sessions(cache):
     local = pd.to_datetime(stored.time, unit="ms", utc=True).tz_convert("America/New_York")
     assert set(zip(local.hour, local.minute, strict=True)) == {(9, 30), (13, 30)}
     assert cache.get_meta("spx.4h")["resampled_from"] == "spx.1h"
+    assert venue.asked[0][1] == int(hours[0])  # the window asked for
+
+    # Without a start, as deep as the 4h series wants (a year), not the 1h one's 120 days
+    venue.asked.clear()
+    refresh_series(spec, cache, sources, now=now + 10 * DAY, force=True)
+    assert min(lo for _, lo, _ in venue.asked) == now + 10 * DAY - spec.history_days * DAY
+    cache.delete("spx.1h")
+    cache.delete("spx.4h")
+    refresh_series(spec, cache, sources, now=now, want_start_ms=int(hours[0]))
 
     # A day later: only the bars the new hours touch are rebuilt and handed back
     more = _yahoo_hours("2026-01-05", "2026-02-03")
@@ -137,3 +146,23 @@ def test_calendars_of_price_series():
                       interval="4h", label="Vodafone", asset="Vodafone",
                       extra={"user_symbol": True, "calendar": "XLON", "resample_from": "1h"})
     assert calendar_of(user) == "XLON"
+
+
+def test_a_fallback_venue_without_the_interval_is_not_asked(cache):
+    from services.errors import VenueUnavailable
+
+    class Down:
+        def iter_pages(self, spec, symbol, start_ms, end_ms):
+            raise VenueUnavailable("down", venue="binance")
+            yield  # a generator, as the clients' are
+
+    t = np.arange(10, dtype=np.int64) * 4 * H
+    coinbase = FakeVenue({"4h": _bars(t, 5), "1h": _bars(t, 5)})
+    kraken = FakeVenue({"4h": _bars(t, 5)})
+    sources = Sources(overrides={"binance": Down(), "coinbase": coinbase, "kraken": kraken})
+    result = refresh_series(get_spec("btc.4h"), cache, sources, now=int(t[-1]) + H,
+                            want_start_ms=0)
+    assert coinbase.asked == []  # Coinbase serves no 4h bars
+    assert result.ok and result.venue == "kraken" and kraken.asked
+    refresh_series(get_spec("btc.1h"), cache, sources, now=int(t[-1]) + H, want_start_ms=0)
+    assert coinbase.asked  # but it serves 1h ones

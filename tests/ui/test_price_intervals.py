@@ -65,6 +65,10 @@ def test_the_dock_offers_every_interval_and_draws_the_minutes_while_shown(make_w
     assert "btc.1m" not in window.scheduler.tracker.watched
     weeks = panel._prepared["btc.1w"].source
     assert np.array_equal(weeks["high"], cache.read("btc.1w")["high"])
+    # weeks sit at 00:00 UTC of their first trading date, as days do: one x, one date
+    assert panel._prepared["spx.1w"].by_date
+    panel._update_readout(float(panel._prepared["spx.1w"].t_raw[-1]))  # the cursor on it
+    assert "week of 2026-02-02" in panel.readout.text()
     # the compare view draws the same weekly bars, rebased, and the window keeps them watched
     panel.mode_buttons["compare"].click()
     assert set(panel._curves) == set(panel.visible)

@@ -38,6 +38,7 @@ from models.assets import assets_for_interval, short_name
 from models.catalog import (
     BASE_PRICE_INTERVALS,
     CATALOG,
+    DATE_PLACED_INTERVALS,
     PRICE_INTERVALS,
     PRICE_STEMS,
     find_spec,
@@ -429,7 +430,7 @@ class PricesPanel(Panel):
         if prepared is not None and prepared.source is data:
             return
         interval_ms = spec.interval_ms or MS_PER_DAY
-        by_date = spec.interval == "1d"  # bars at their trading date (models/price_view.py)
+        by_date = spec.interval in DATE_PLACED_INTERVALS  # at their trading date (price_view)
         tail_from = self.ctx.store.tail_from(series_id)
         extended = extend_prepared(prepared, data, interval_ms, tail_from) if prepared else None
         if extended is not None:  # a live update: new bars appended, no rebuild
@@ -607,9 +608,10 @@ class PricesPanel(Panel):
             parts.append(readout_part(name, color, text))
             self._set_plot_label(stem, f"{name} {format_price(value)}", color)
         stamp = ""
-        if when is not None and self.interval == "1d":  # bars sit at their trading date
-            stamp = np.datetime_as_string(np.datetime64(int(when), "s"), unit="D")
-            stamp += " (trading date) &nbsp; "
+        if when is not None and self.interval in DATE_PLACED_INTERVALS:  # at their trading date
+            day = np.datetime_as_string(np.datetime64(int(when), "s"), unit="D")
+            stamp = f"{day} (trading date) &nbsp; " if self.interval == "1d" \
+                else f"week of {day} &nbsp; "
         elif when is not None:
             stamp = f"{format_time(int(when * 1000), '%Y-%m-%d %H:%M')} {zone_label()} &nbsp; "
         per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
@@ -729,6 +731,7 @@ class PricesPanel(Panel):
         self._shown_symbols = stems
         self.visible = [s for s in self.visible if s in PRICE_STEMS] + self._shown_user_stems()
         self.ctx.settings.setValue("prices/assets", list(self.visible))
+        self.interval_watch.follow(self.shown_series())  # a removed symbol's bars are let go
         self._rotation_feed.update(symbols=self.ctx.symbols.feed_param())
         self._sync_symbol_boxes()
         for stem in new:
