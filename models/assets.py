@@ -60,6 +60,25 @@ ASSETS: dict[str, Asset] = {a.stem: a for a in (
 
 #: assets with perpetual swaps, options and DVOL
 CRYPTO_STEMS: tuple[str, ...] = tuple(s for s, a in ASSETS.items() if a.asset_class.trades_24_7)
+#: the futures that stand for a cash index on intraday views: they trade ~23 h a weekday where
+#: the index has 6.5 h of regular hours (the cash index stays choosable)
+INTRADAY_FUTURES: dict[str, str] = {"spx": "es", "ndx": "nq"}
+
+
+def assets_for_interval(stems: list[str], intraday: bool) -> list[str]:
+    """The assets to show at an intraday interval (`intraday`) or a daily/weekly one: each
+    cash index shown without its future becomes the future on intraday views, and each future
+    shown without its index the index on daily ones; a pair shown together stays. Order kept."""
+    swap = INTRADAY_FUTURES if intraday else {f: c for c, f in INTRADAY_FUTURES.items()}
+    out: list[str] = []
+    for stem in stems:
+        other = swap.get(stem)
+        new = other if other is not None and other not in stems else stem
+        if new not in out:
+            out.append(new)
+    return out
+
+
 #: what BTC is compared with in the rotation analysis
 ROTATION_PEERS: tuple[str, ...] = ("spx", "ndx", "gold", "silver", "dxy")
 

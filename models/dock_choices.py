@@ -29,6 +29,9 @@ from models.squeeze import SqueezeThresholds
 #: the price chart's range buttons: days shown, ending at the data's end
 RANGES_DAYS = {"1W": 7, "1M": 30, "3M": 91, "6M": 182, "1Y": 365, "2Y": 730, "5Y": 1826}
 DEFAULT_PRICE_ASSETS = ("btc", "spx", "ndx", "gold")
+#: the same at an intraday interval (the default 1h): the index futures stand for the cash
+#: indices (models/assets.py: assets_for_interval)
+DEFAULT_INTRADAY_PRICE_ASSETS = ("btc", "es", "nq", "gold")
 PRICE_STYLES = ("line", "candles")
 PRICE_MODES = ("stacked", "compare")
 #: the funding dock's window buttons
@@ -71,10 +74,13 @@ DOCK_CHOICES: dict[str, dict[str, Choice]] = {
         "mode": Choice("prices/mode", "stacked"),
         "style": Choice("prices/style", "line"),
         "log": Choice("prices/log", False),
-        "assets": Choice("prices/assets", list(DEFAULT_PRICE_ASSETS)),
+        # the default interval is intraday: what a first start shows
+        "assets": Choice("prices/assets", list(DEFAULT_INTRADAY_PRICE_ASSETS)),
         "shade_funding": Choice("prices/shade_funding", True),
         "levels": Choice("prices/levels", True),
         "implied": Choice("prices/implied", False),  # implied-move bands on BTC/ETH
+        # intraday, exchange-traded: closed hours squeezed out of x (docs/sessions-gaps.md)
+        "compress": Choice("prices/compress", False),
         # the user's symbols are shown unless hidden here (a new one is shown at once)
         "hidden_symbols": Choice("prices/hidden_symbols", []),
         # the indicators (docs/indicators.md): which, on which asset, the VWAP's anchor bar

@@ -8,6 +8,7 @@ session opens (models/sessions.py, exchange-calendars) on the same worker.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -74,12 +75,16 @@ def anchor_row(time_ms: np.ndarray, anchor_ms: int) -> int:
 
 def compute_lines(data: SeriesData, keys: tuple[str, ...], interval_ms: int, *,
                   by_date: bool = False, calendar: str = "24/7",
-                  anchor_ms: int | None = None) -> IndicatorLines:
+                  anchor_ms: int | None = None,
+                  to_x: Callable[[np.ndarray], np.ndarray] | None = None) -> IndicatorLines:
     """The lines of `keys` over `data` (OHLC, volume optional). x is each bar's stamp in epoch
-    seconds (at its trading date on daily bars, as models/price_view.py places them); lines
-    break where the price line breaks (a gap longer than 1.5 bars)."""
+    seconds (at its trading date on daily bars, as models/price_view.py places them), or its
+    place on a compressed axis when `to_x` maps stamps (ms) there (models/gap_axis.py); lines
+    break where the price line breaks (a gap longer than 1.5 bars on that x)."""
     started = time.perf_counter()
     t = data.time - data.time % MS_PER_DAY if by_date else data.time
+    if to_x is not None:
+        t = np.asarray(to_x(t), dtype=np.float64)
     high, low, close = data["high"], data["low"], data["close"]
     volume = data.columns.get("volume")
     out = IndicatorLines(data, tuple(keys), anchor_ms)

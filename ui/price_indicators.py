@@ -342,7 +342,9 @@ class PriceIndicators(QObject):
         args = (data, keys, interval_ms)
         kwargs = {"by_date": spec.interval == "1d",
                   "calendar": session_calendar(self.asset, self.panel.ctx.symbols),
-                  "anchor_ms": self.anchor_ms}
+                  "anchor_ms": self.anchor_ms,
+                  # closed hours squeezed out of x: the lines sit on the same compressed x
+                  "to_x": tm.axis.to_x if (tm := self.panel.time_map).active else None}
         if len(data) >= COMPUTE_ON_WORKER or ("vwap" in keys and kwargs["calendar"] != "24/7"):
             # a long series, or an exchange calendar to read: not on the GUI thread
             self.panel.ctx.scheduler.run(
@@ -432,7 +434,7 @@ class PriceIndicators(QObject):
         if data is None or spec is None or "high" not in data.columns:
             item.set_profile(None)
             return
-        x0, x1 = host.vb.viewRange()[0]
+        x0, x1 = self.panel.time_map.real_range(*host.vb.viewRange()[0])
         by_date = spec.interval == "1d"
         log = self.panel.log_scale
         i0, i1 = np.searchsorted(data.time, [x0 * 1e3, x1 * 1e3])
@@ -470,11 +472,12 @@ class PriceIndicators(QObject):
         self.context_menu(bar_ms).popup(ev.screenPos().toPoint())
 
     def bar_at(self, x_seconds: float) -> int | None:
-        """The stamp (ms) of the asset's bar at or before data-x `x_seconds`."""
+        """The stamp (ms) of the asset's bar at or before plot x `x_seconds` (real time unless
+        closed hours are compressed)."""
         prepared = self.panel._prepared.get(self._series_id())
         if prepared is None or not len(prepared.t_raw):
             return None
-        i = index_at_or_before(prepared, x_seconds)
+        i = index_at_or_before(prepared, float(self.panel.time_map.to_real_s(x_seconds)))
         return None if i < 0 else int(prepared.source.time[i])
 
     def context_menu(self, bar_ms: int) -> QMenu:

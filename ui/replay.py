@@ -426,13 +426,19 @@ class ReplayController(QObject):
         plots = getattr(prices, "_plots", None)
         return next(iter(plots.values())) if plots else None
 
+    def _time_map(self) -> Any:
+        """The price chart's x <-> real time (closed hours compressed: docs/sessions-gaps.md)."""
+        return getattr(self.window.panels.get("prices"), "time_map", None)
+
     def _remember_range(self) -> None:
         plot = self._price_plot()
         if plot is None:
             self._saved_range = None
             return
         x0, x1 = plot.vb.viewRange()[0]
-        self._saved_range = (float(x0), float(x1))
+        tm = self._time_map()
+        # kept in real time: the compressed axis is rebuilt as the steps bring bars
+        self._saved_range = tm.real_range(x0, x1) if tm is not None else (float(x0), float(x1))
         self._follow_span_s = float(x1 - x0)
 
     def _follow_prices(self, t_ms: int) -> None:
@@ -441,9 +447,11 @@ class ReplayController(QObject):
         if plot is None or not self._follow_span_s:
             return
         span = self._follow_span_s
+        tm = self._time_map()
+        t_x = tm.to_x_s(t_ms / 1000) if tm is not None else t_ms / 1000
         prices = self.window.panels.get("prices")
         room = getattr(prices, "room_ahead", lambda s: s * 0.02)(span)
-        end = t_ms / 1000 + room  # the room the range buttons leave (the implied bands' week)
+        end = t_x + room  # the room the range buttons leave (the implied bands' week)
         x1 = plot.vb.viewRange()[0][1]
         if abs(x1 - end) <= span * FOLLOW_SLACK:
             return  # t is still by the right edge: re-ranging every dock each step costs
@@ -453,7 +461,9 @@ class ReplayController(QObject):
     def _restore_range(self) -> None:
         plot = self._price_plot()
         if plot is not None and self._saved_range is not None:
-            plot.setXRange(*self._saved_range, padding=0)
+            tm = self._time_map()
+            plot.setXRange(*(tm.x_range(*self._saved_range) if tm is not None
+                             else self._saved_range), padding=0)
             self.window.time_link.publish("prices")
         self._saved_range = None
 

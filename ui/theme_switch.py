@@ -63,16 +63,21 @@ def view_boxes(widget: QWidget) -> list[pg.ViewBox]:
 
 
 def view_states(widget: QWidget) -> list[ViewState]:
-    return [(box.viewRange(), [bool(a) for a in box.autoRangeEnabled()])
-            for box in view_boxes(widget)]
+    # a panel whose x is not real time (docs/sessions-gaps.md) keeps its x ranges in real time
+    tm = getattr(widget, "time_map", None)
+    return [([list(tm.real_range(*r[0])) if tm is not None else r[0], r[1]],
+             [bool(a) for a in box.autoRangeEnabled()])
+            for box in view_boxes(widget) for r in [box.viewRange()]]
 
 
 def restore_view_states(widget: QWidget, states: list[ViewState]) -> None:
     """Give each view box the range its predecessor was zoomed to (an axis that was on auto
     range is left to find its own)."""
+    tm = getattr(widget, "time_map", None)
     for box, (ranges, auto) in zip(view_boxes(widget), states, strict=False):
         if not auto[0]:
-            box.setXRange(*ranges[0], padding=0)
+            box.setXRange(*(tm.x_range(*ranges[0]) if tm is not None else ranges[0]),
+                          padding=0)
         if not auto[1]:
             box.setYRange(*ranges[1], padding=0)
 

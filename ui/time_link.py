@@ -11,13 +11,16 @@ analysis result re-applying its default window) is put back on it. Ranges the hu
 applied under a guard, so they never publish again.
 
 Every time chart's x axis is UTC epoch seconds (docs/architecture.md, "Conventions"): the hub
-passes seconds through; a chart in another unit would convert at its `attach_range`.
+passes seconds through. A chart whose x is not real time (the price dock with closed hours
+compressed, docs/sessions-gaps.md) gives `attach` and `attach_range` a converter (`to_real_s`,
+`to_x_s`): the hub then speaks real time to everyone and the chart's own x only to it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import pyqtgraph as pg
 import shiboken6
@@ -34,6 +37,14 @@ CURSOR_SETTING = "view/crosshair"
 RANGE_FAN_OUT_S = 1 / 30
 
 CursorSlot = Callable[[float | None], None]
+
+
+class XConverter(Protocol):
+    """A chart's x <-> real time (UTC epoch seconds); ui/charts/gap_axis.TimeMap is one."""
+
+    def to_real_s(self, x: Any) -> Any: ...
+
+    def to_x_s(self, t_s: Any) -> Any: ...
 
 
 def cursor_stamp(x_seconds: float) -> str:
@@ -76,25 +87,38 @@ class TimeLink(QObject):
         self._to_enforce: set[str] = set()
         self._manual_slots: dict[str, Callable[..., None]] = {}
         self._changed_slots: dict[str, Callable[..., None]] = {}
+        self._range_converters: dict[str, XConverter] = {}
+        self._cursor_converters: dict[int, XConverter] = {}
 
     # -- the cursor ---------------------------------------------------------------------------
     def attach(self, crosshair: Crosshair, on_cursor: CursorSlot | None = None, *,
-               own: bool = False) -> None:
+               own: bool = False, convert: XConverter | None = None) -> None:
         """Share `crosshair`'s cursor with the other docks and show theirs on it. `on_cursor`
         gets every other dock's instant (None when it leaves); with `own=True` it gets this
-        crosshair's own moves too (a panel that reads no crosshair signal itself)."""
+        crosshair's own moves too (a panel that reads no crosshair signal itself). `convert`:
+        the chart's x is not real time (module note)."""
         key = id(crosshair)
         self._crosshairs[key] = (crosshair, on_cursor)
+        if convert is not None:
+            self._cursor_converters[key] = convert
         crosshair.set_enabled(self._cursor_enabled)
-        crosshair.moved.connect(lambda x, k=key: self.move(x, k))
+        crosshair.moved.connect(lambda x, k=key: self.move(self._real(k, x), k))
         crosshair.left.connect(lambda k=key: self.leave(k))
         crosshair.destroyed.connect(lambda _=None, k=key: self._crosshairs.pop(k, None))
         if own and on_cursor is not None:
-            crosshair.moved.connect(on_cursor)
+            crosshair.moved.connect(lambda x, k=key: on_cursor(self._real(k, x)))
             crosshair.left.connect(lambda: on_cursor(None))
         if self._cursor is not None:
-            crosshair.show_at(self._cursor)
+            crosshair.show_at(self._chart_x(key, self._cursor))
         self.attached.emit(crosshair)
+
+    def _real(self, key: int, x: float) -> float:
+        convert = self._cursor_converters.get(key)
+        return float(convert.to_real_s(x)) if convert is not None else x
+
+    def _chart_x(self, key: int, t: float) -> float:
+        convert = self._cursor_converters.get(key)
+        return float(convert.to_x_s(t)) if convert is not None else t
 
     def crosshairs(self) -> list[Crosshair]:
         return [crosshair for crosshair, _slot in self._crosshairs.values()]
@@ -119,7 +143,7 @@ class TimeLink(QObject):
         for key, (crosshair, on_cursor) in list(self._crosshairs.items()):
             if key == source:
                 continue
-            crosshair.show_at(x)
+            crosshair.show_at(self._chart_x(key, x))
             if on_cursor is not None:
                 on_cursor(x)
         self.cursorMoved.emit(x)
@@ -155,9 +179,15 @@ class TimeLink(QObject):
         self.cursorEnabledChanged.emit(on)
 
     # -- the x range --------------------------------------------------------------------------
-    def attach_range(self, key: str, plot: pg.PlotItem) -> None:
+    def attach_range(self, key: str, plot: pg.PlotItem,
+                     convert: XConverter | None = None) -> None:
         """`plot` is dock `key`'s time chart (its other time plots are x-linked to it); it
-        replaces the one the dock registered before (the price chart rebuilds its plots)."""
+        replaces the one the dock registered before (the price chart rebuilds its plots).
+        `convert`: the chart's x is not real time (module note)."""
+        if convert is not None:
+            self._range_converters[key] = convert
+        else:
+            self._range_converters.pop(key, None)
         old = self._plots.get(key)
         if old is plot:
             return
@@ -228,8 +258,7 @@ class TimeLink(QObject):
         plot = self._live_plot(key)
         if self._applying or plot is None or not self._linked:
             return
-        x0, x1 = plot.vb.viewRange()[0]
-        self._user_range = (float(x0), float(x1))
+        self._user_range = self.real_range(key)
         self._range_source = key
         wait = self._last_fan_out + RANGE_FAN_OUT_S - time.monotonic()
         if wait <= 0:
@@ -256,10 +285,26 @@ class TimeLink(QObject):
                 self._apply(key, self._user_range)
         self.rangeChanged.emit(*self._user_range)
 
+    def real_range(self, key: str) -> tuple[float, float]:
+        """Dock `key`'s x range in real time (seconds)."""
+        plot = self._plots[key]
+        x0, x1 = plot.vb.viewRange()[0]
+        convert = self._range_converters.get(key)
+        if convert is not None:
+            x0, x1 = convert.to_real_s(x0), convert.to_real_s(x1)
+        return float(x0), float(x1)
+
+    def _chart_range(self, key: str, x_range: tuple[float, float]) -> tuple[float, float]:
+        convert = self._range_converters.get(key)
+        if convert is None:
+            return x_range
+        return float(convert.to_x_s(x_range[0])), float(convert.to_x_s(x_range[1]))
+
     def _apply(self, key: str, x_range: tuple[float, float]) -> None:
         plot = self._live_plot(key)
         if plot is None:
             return
+        x_range = self._chart_range(key, x_range)
         if _same_range(plot.vb.viewRange()[0], x_range):
             return
         self._applying = True
@@ -289,7 +334,8 @@ class TimeLink(QObject):
             plot = self._plots[key]
             x0, x1 = plot.vb.viewRange()[0]
             half = (x1 - x0) / 2
-            plot.setXRange(x - half, x + half, padding=0)
+            centre = self._chart_range(key, (x, x))[0]
+            plot.setXRange(centre - half, centre + half, padding=0)
             self.publish(key)  # linked: the others follow (publish does nothing unlinked)
 
     def _enforce(self) -> None:

@@ -55,6 +55,22 @@ def test_a_market_closed_gap_breaks_the_line() -> None:
     assert np.isnan(pyramid.y[30])
 
 
+def test_on_a_compressed_axis_the_lines_sit_at_the_bars_compressed_x() -> None:
+    """Closed hours squeezed out (models/gap_axis.py): a 30-hour close is one bar wide on x, so
+    the line no longer breaks there and every point sits at its bar's compressed place."""
+    t = FEB_02_2026 + np.r_[np.arange(30), np.arange(60, 90)] * MS_PER_HOUR
+    squeeze = 30 * MS_PER_HOUR  # the closed hours between the two blocks
+
+    def to_x(ms: np.ndarray) -> np.ndarray:
+        return np.where(ms >= t[30], ms - squeeze, ms).astype(np.float64)
+
+    got = compute_lines(bars(t), ("sma20",), MS_PER_HOUR, to_x=to_x)
+    x, y = finite_rows(got.lines["sma20"][0][1])
+    assert len(got.lines["sma20"][0][1]) == 60  # no break row
+    np.testing.assert_array_equal(x, to_x(t)[19:] / 1e3)
+    np.testing.assert_allclose(y, pd.Series(bars(t)["close"]).rolling(20).mean().dropna())
+
+
 def test_session_vwap_restarts_each_utc_day_for_crypto() -> None:
     data = bars(FEB_02_2026 + np.arange(72) * MS_PER_HOUR)
     got = compute_lines(data, ("vwap",), MS_PER_HOUR, calendar="24/7")

@@ -174,8 +174,8 @@ def test_choices_fill_in_the_defaults_a_workspace_leaves_out():
     workspace = parse_workspace(minimal(docks={"prices": {"interval": "1d", "later": 1}}))
     prices = workspace.choices("prices")
     assert prices["interval"] == "1d" and prices["later"] == 1
-    assert prices["mode"] == "stacked" and prices["assets"] == ["btc", "spx", "ndx", "gold"]
+    assert prices["mode"] == "stacked" and prices["assets"] == ["btc", "es", "nq", "gold"]
     prices["assets"].append("eth")  # a copy: the table's default is not changed
-    assert DOCK_CHOICES["prices"]["assets"].default == ["btc", "spx", "ndx", "gold"]
+    assert DOCK_CHOICES["prices"]["assets"].default == ["btc", "es", "nq", "gold"]
     assert workspace.choices("rotation") == {"window": 60, "k": 2.0, "threshold": 0.2}
     assert workspace.choices("heatmap") == {}

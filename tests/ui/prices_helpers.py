@@ -21,7 +21,13 @@ def candles(times, close) -> SeriesData:
 
 
 def shown_prices_panel(qtbot, settings, width: int, height: int) -> PricesPanel:
-    """A price panel on its own store and feeds, shown at width × height."""
+    """A price panel on its own store and feeds, shown at width × height, showing the cash
+    indices unless the settings say otherwise (a first start at 1h would show their futures:
+    models/assets.py, assets_for_interval)."""
+    from models.dock_choices import DEFAULT_PRICE_ASSETS
+
+    if not settings.contains("prices/assets"):
+        settings.setValue("prices/assets", list(DEFAULT_PRICE_ASSETS))
     store = DataStore()
     scheduler = Scheduler()
     ctx = UiContext(store, scheduler, settings, DerivedFeeds(store, scheduler, settings,

@@ -93,6 +93,7 @@ def test_the_price_chart_says_its_source_fails_and_how_old_its_data_is(make_wind
     tracker.on_cached("btc.1h", times[-1], T)
     tracker.on_cached("spx.1h", None, T)
     _fail(window, "btc.1h", "spx.1h", at_ms=T)
+    prices.asset_boxes["spx"].setChecked(True)  # at 1h the futures show by default
     btc, spx = prices._plots["btc"], prices._plots["spx"]
     # btc.1h polls every 60 s: the first retry waits max(15 s, 60 s / 4) = 15 s → 02:40
     qtbot.waitUntil(lambda: prices.state_marks.text(btc) ==

@@ -96,7 +96,7 @@ MINE = Workspace(
                       "log": True, "assets": ["btc", "gold"], "shade_funding": False,
                       "levels": False, "implied": True, "hidden_symbols": ["acme"],
                       "indicators": ["ema21", "rsi14"], "indicator_asset": "gold",
-                      "vwap_anchor_ms": 1_770_336_000_000},
+                      "vwap_anchor_ms": 1_770_336_000_000, "compress": True},
            "funding": {"asset": "eth", "window": "7D"},
            "movers": {"drawdown": "high"},
            "open_interest": {"asset": "eth"},

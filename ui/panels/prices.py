@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -34,7 +34,7 @@ from models.analyses import (
     LiquidationAnalysis,
     RotationAnalysis,
 )
-from models.assets import short_name
+from models.assets import assets_for_interval, short_name
 from models.catalog import (
     BASE_PRICE_INTERVALS,
     CATALOG,
@@ -65,18 +65,20 @@ from models.price_view import (
 )
 from models.series import MS_PER_DAY, SeriesData
 from ui import theme
-from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
+from ui.charts.axes import ValueAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.chart_state import ChartStateMarks
 from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.drawing_items import DrawingLayer
+from ui.charts.gap_axis import BreakMarks, GapDateAxisItem
 from ui.charts.implied_bands import DVOL_STEMS, ImpliedBandsLayer, ahead_seconds
 from ui.charts.levels import LevelLabels
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
 from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
+from ui.price_gaps import INTRADAY, PriceGaps
 from ui.price_indicators import PriceIndicators
 from ui.price_intervals import IntervalWatch, fill_interval_box
 from ui.settings_file import read_setting
@@ -135,6 +137,8 @@ class PricesPanel(Panel):
         self.log_scale = read_setting(settings, "prices/log", chosen["log"])
         saved = read_setting(settings, "prices/assets", list(DEFAULT_ASSETS))
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
+        if not settings.contains("prices/assets"):  # intraday views default to the futures
+            self.visible = assets_for_interval(self.visible, self.interval in INTRADAY)
         self.visible += self._shown_user_stems()
         self.interval_watch = IntervalWatch(ctx.scheduler, self.shown_series())
         self._prepared: dict[str, PreparedPrices] = {}
@@ -159,6 +163,17 @@ class PricesPanel(Panel):
         self._burst_marks: dict[str, pg.ScatterPlotItem] = {}
         #: asset -> the marks of the last alert back-test (the Alert rules dock)
         self._alert_marks: dict[str, pg.ScatterPlotItem] = {}
+        # closed hours squeezed out of x (ui/price_gaps.py); the map is identity while off
+        self.gaps = PriceGaps(ctx, self)
+        self.time_map = self.gaps.time_map
+        self._gap_real_range: tuple[float, float] | None = None
+        self.gaps.changed.connect(self._on_gaps_changed)
+        # live bars rebuild the compressed drawing at most this often (a throttle, not a
+        # debounce: a bar a second would postpone a debounce for ever)
+        self._gap_timer = QTimer(self)
+        self._gap_timer.setSingleShot(True)
+        self._gap_timer.setInterval(1500)
+        self._gap_timer.timeout.connect(self._refresh_gaps)
 
         self.indicator_layer = PriceIndicators(self)  # docs/indicators.md
         self._build_controls()
@@ -183,7 +198,8 @@ class PricesPanel(Panel):
         self.crosshair = Crosshair(self.chart.scene(), self)
         self.crosshair.moved.connect(self._on_crosshair)
         self.crosshair.left.connect(lambda: self._update_readout(None))
-        ctx.time_link.attach(self.crosshair, self._update_readout)  # the other docks' cursor
+        # the other docks' cursor, in real time (x is compressed time while gaps are squeezed)
+        ctx.time_link.attach(self.crosshair, self._update_readout, convert=self.time_map)
         self.state_marks = ChartStateMarks.for_panel(self)  # stale, failing, empty
         self.drawing_layer = DrawingLayer(ctx.drawings, self.chart.scene(), self,
                                           self._bar_seconds)
@@ -272,6 +288,13 @@ class PricesPanel(Panel):
         self.implied_action.setCheckable(True)
         self.implied_action.setChecked(self.show_implied)
         self.implied_action.toggled.connect(self._on_implied_toggled)
+        self.compress_action = overlays.addAction("Compress closed hours")
+        self.compress_action.setToolTip(
+            "Intraday views of exchange-traded assets: squeeze nights, weekends and holidays "
+            "out of the time axis (a dotted line marks each break); times shown stay true")
+        self.compress_action.setCheckable(True)
+        self.compress_action.setChecked(self.gaps.enabled)
+        self.compress_action.toggled.connect(self._on_compress_toggled)
         overlays.addSeparator()
         add_level = overlays.addAction("Add a BTC level at the last price")
         add_level.triggered.connect(self._on_add_level)
@@ -310,7 +333,7 @@ class PricesPanel(Panel):
 
     # -- plots --------------------------------------------------------------------------------
     def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
-        axis = UtcDateAxisItem()
+        axis = GapDateAxisItem(self.time_map)  # a plain UTC date axis while nothing is squeezed
         plot = pg.PlotItem(axisItems={"bottom": axis, "left": ValueAxisItem()},
                            viewBox=PromptViewBox())
         theme.grid(plot)
@@ -319,8 +342,11 @@ class PricesPanel(Panel):
         plot.getAxis("right").setStyle(showValues=False)
         plot.getAxis("right").setWidth(8)
         plot.setMenuEnabled(False)
+        if self.time_map.active:
+            plot.addItem(BreakMarks(self.time_map), ignoreBounds=True)
         if show_time_axis:
-            plot.setLabel("bottom", "time (UTC)")
+            plot.setLabel("bottom", "time (UTC), closed hours compressed" if self.time_map.active
+                          else "time (UTC)")
         else:
             axis.setStyle(showValues=False)
             axis.setHeight(4)
@@ -387,7 +413,7 @@ class PricesPanel(Panel):
         self.crosshair.set_plots([*plots, *self.indicator_layer.pane_plots()])
         if plots:
             plots[0].vb.sigXRangeChanged.connect(self._on_x_range_changed)
-            self.ctx.time_link.attach_range(self.key, plots[0])
+            self.ctx.time_link.attach_range(self.key, plots[0], convert=self.time_map)
         for stem in stems:
             self._apply_data(stem)
         self._draw_overlays()
@@ -399,6 +425,7 @@ class PricesPanel(Panel):
             self._range_applied = False
             self._apply_range()
         self._show_last_values()
+        self._refresh_gaps()
 
     def _add_label(self, plot: pg.PlotItem, key: str) -> None:
         label = pg.LabelItem(justify="left", size="9pt")
@@ -448,6 +475,10 @@ class PricesPanel(Panel):
         self._prepared[series_id] = prepared
         stem = parse_series_id(series_id).asset
         if stem in self._curves and series_id == self._series_id(stem):
+            if not self.time_map.active:
+                self._refresh_gaps()
+            elif not self._gap_timer.isActive():
+                self._gap_timer.start()
             self._apply_data(stem)
             if not self._range_applied:
                 self._apply_range()
@@ -475,6 +506,9 @@ class PricesPanel(Panel):
         if prepared is None:
             curve.clear()
             return
+        prepared = self.gaps.drawn(self._series_id(stem), prepared)
+        if prepared is None:
+            return  # its compressed pyramids are being built (then drawn by _on_gaps_changed)
         if isinstance(curve, CandlestickItem):
             curve.setPyramid(prepared.ohlc)
         else:
@@ -515,11 +549,12 @@ class PricesPanel(Panel):
         plot = next(iter(self._plots.values()))
         link = self.ctx.time_link
         if not chosen and link.linked and link.user_range is not None:
-            plot.setXRange(*link.user_range, padding=0)
+            plot.setXRange(*self.time_map.x_range(*link.user_range), padding=0)
         else:
             end = self._data_end_s()
             span = RANGES_DAYS[self.range_key] * 86400
-            plot.setXRange(end - span, end + self.room_ahead(span), padding=0)
+            x0, x1 = self.time_map.x_range(end - span, end)
+            plot.setXRange(x0, x1 + self.room_ahead(x1 - x0), padding=0)
         self._range_applied = True
         self._request_history_for_view()
         # The price chart's range is where the linked time docks start, not only after a pan.
@@ -529,7 +564,7 @@ class PricesPanel(Panel):
     def _on_compare_range(self, _vb: object = None, _range: object = None) -> None:
         if self.mode != "compare" or not self._plots:
             return
-        x0 = next(iter(self._plots.values())).vb.viewRange()[0][0]
+        x0 = self.time_map.to_real_s(next(iter(self._plots.values())).vb.viewRange()[0][0])
         changed = False
         for stem in self._curves:
             prepared = self._prepared.get(self._series_id(stem))
@@ -552,7 +587,7 @@ class PricesPanel(Panel):
     def _request_history_for_view(self) -> None:
         if not self._plots:
             return
-        x0, x1 = next(iter(self._plots.values())).vb.viewRange()[0]
+        x0, x1 = self.time_map.real_range(*next(iter(self._plots.values())).vb.viewRange()[0])
         want_ms = int((x0 - 0.1 * (x1 - x0)) * 1000)
         for stem in self.visible:
             prepared = self._prepared.get(self._series_id(stem))
@@ -563,7 +598,7 @@ class PricesPanel(Panel):
     # -- crosshair readout --------------------------------------------------------------------
     @Slot(float)
     def _on_crosshair(self, x: float) -> None:
-        self._update_readout(x)
+        self._update_readout(self.time_map.to_real_s(x))  # the readout speaks real time
 
     def _show_last_values(self) -> None:
         """Redraw the readout after the data or the view changed: at the cursor while there is
@@ -621,6 +656,7 @@ class PricesPanel(Panel):
     # -- user actions -------------------------------------------------------------------------
     def _on_choice(self, name: str) -> None:
         if name == "interval":
+            self._swap_index_futures()
             self.interval_watch.follow(self.shown_series())  # read and refresh those bars
             for stem in self._stems():
                 self._on_series_changed(self._series_id(stem))
@@ -633,6 +669,7 @@ class PricesPanel(Panel):
             self._request_history_for_view()
             self._show_last_values()
             self.freshness.refresh()
+            self._refresh_gaps()
         elif name == "range_key":
             self._range_applied = False
             self._apply_range(chosen=True)  # and the linked docks follow
@@ -760,7 +797,7 @@ class PricesPanel(Panel):
             return
         if self.shade_funding:
             periods = self._funding.negative if self._funding is not None else ()
-            bands = [(a / 1e3, b / 1e3) for a, b in periods]
+            bands = [self.time_map.x_range(a / 1e3, b / 1e3) for a, b in periods]
             tooltip = "average funding < 0\n\n" + DERIVED["fundingneg.btc"].provenance(
                 self._funding, self._funding.as_of_ms if self._funding else None).tooltip()
             for plot in dict.fromkeys(self._plots.values()):
@@ -778,8 +815,10 @@ class PricesPanel(Panel):
                 if stem in self._plots:
                     self._draw_burst_marks(stem, self._plots[stem])
             self._draw_alert_marks()
+        # the bands are painted in real time (per UTC day): not on a compressed axis
+        implied_shown = self.show_implied and self.mode == "stacked" and not self.time_map.active
         self._overlay_items += self.implied.attach(
-            self._plots if self.show_implied and self.mode == "stacked" else {}, self.log_scale)
+            self._plots if implied_shown else {}, self.log_scale)
         for stem in self.implied.items:
             self._place_implied(stem)
         btc_plot = self._plots.get("btc")
@@ -823,7 +862,7 @@ class PricesPanel(Panel):
         spec = CATALOG[self._series_id("btc")]
         bar_seconds = 0.0 if prepared.by_date else (spec.interval_ms or 0) / 1e3
         xs, ys = closes_at(prepared, np.asarray(sessions, dtype=np.float64) / 1e3, bar_seconds)
-        return xs, (np.log10(ys) if self.log_scale else ys)
+        return self.time_map.to_x_s(xs), (np.log10(ys) if self.log_scale else ys)
 
     def _draw_decoupling(self, plot: pg.PlotItem) -> None:
         """Triangles at the sessions the rotation analysis flags as decoupling days."""
@@ -898,6 +937,7 @@ class PricesPanel(Panel):
         ends = np.array([b.time_ms / 1e3 + 3600.0 for b in result.bursts])
         xs, closes = closes_at(prepared, ends, bar_seconds)
         shown = result.bursts[len(ends) - len(xs):]  # closes_at drops only the leading ones
+        xs = self.time_map.to_x_s(xs)
         ys = np.log10(closes) if self.log_scale else closes
         sides = tuple(b.side for b in shown)
         placed = getattr(marks, "_rotor_placed", None)
@@ -957,7 +997,8 @@ class PricesPanel(Panel):
         xs, closes = closes_at(prepared, np.array([f.fired_ms / 1e3 for f in firings]),
                                bar_seconds)
         shown = firings[len(firings) - len(xs):]  # closes_at drops only the leading ones
-        marks.setData(x=xs, y=np.log10(closes) if self.log_scale else closes, data=shown)
+        marks.setData(x=self.time_map.to_x_s(xs),
+                      y=np.log10(closes) if self.log_scale else closes, data=shown)
 
     def _on_add_level(self) -> None:
         prepared = self._prepared.get(self._series_id("btc"))
@@ -995,6 +1036,8 @@ class PricesPanel(Panel):
         self.show_implied = on
         self.ctx.settings.setValue("prices/implied", on)
         self._draw_overlays()
+        if self.time_map.active:
+            self._attach_drawings()  # its note says what compression hides
         if on and self._plots and self.has_data():  # make room for the week ahead
             plot = next(iter(self._plots.values()))
             (x0, x1), end = plot.vb.viewRange()[0], self._data_end_s()
@@ -1015,8 +1058,7 @@ class PricesPanel(Panel):
         """The visible time window (epoch seconds)."""
         if not self._plots:
             return None
-        x0, x1 = next(iter(self._plots.values())).vb.viewRange()[0]
-        return float(x0), float(x1)
+        return self.time_map.real_range(*next(iter(self._plots.values())).vb.viewRange()[0])
     # -- the trader's drawings (models/drawings.py, ui/charts/drawing_items.py) -----------------
     def _build_draw_button(self, bar: FlowLayout) -> None:
         menu = QMenu(self)
@@ -1041,17 +1083,61 @@ class PricesPanel(Panel):
         bar.addWidget(self.drawings_note)
 
     def _attach_drawings(self) -> None:
-        """Each shown asset's drawings on its own plot (stacked view only)."""
-        stacked = self.mode == "stacked"
+        """Each shown asset's drawings on its own plot (stacked view, real time axis only: a
+        drawing's points are real instants)."""
+        stacked = self.mode == "stacked" and not self.time_map.active
         self.drawing_layer.attach(self._plots if stacked else {}, self.log_scale)
         self.draw_button.setEnabled(stacked)
+        self.drawings_note.setText(
+            ("drawings and implied-move bands hidden while closed hours are compressed"
+             if self.show_implied else "drawings hidden while closed hours are compressed")
+            if self.time_map.active else "drawings hidden in compare view")
         self.draw_button.setToolTip(
             "Draw on a price chart: pick a tool, then click on the chart (twice for a line, "
             "a ray or a box). Click a drawing to select it, drag it or a point handle to move "
             "it, right-click it to edit or delete it." if stacked else
             "Drawings are hidden in compare view: its lines are rebased to 100, not prices. "
-            "Switch to Stacked to see and draw them.")
+            "Switch to Stacked (and closed hours back) to see and draw them.")
         self.drawings_note.setVisible(not stacked)
+
+    # -- closed hours compressed (ui/price_gaps.py, docs/sessions-gaps.md) ---------------------
+    def _on_compress_toggled(self, on: bool) -> None:
+        self.gaps.set_enabled(on)
+        self._refresh_gaps()
+
+    def _swap_index_futures(self) -> None:
+        """Across the daily/intraday line, a cash index shown alone becomes its future and back
+        (models/assets.py: assets_for_interval); the other assets stay."""
+        swapped = assets_for_interval(self.visible, self.interval in INTRADAY)
+        if swapped == self.visible:
+            return
+        self.visible = swapped
+        self.ctx.settings.setValue("prices/assets", list(self.visible))
+        for stem, box in self.asset_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(stem in self.visible)
+            box.blockSignals(False)
+        self._rebuild_plots()
+
+    def _remember_real_range(self) -> None:
+        """Before the map changes: the real span on screen, to show it again after."""
+        if self._plots:
+            view = next(iter(self._plots.values())).vb.viewRange()[0]
+            self._gap_real_range = self.time_map.real_range(*view)
+
+    def _refresh_gaps(self) -> None:
+        stems = [s for s in self._stems() if s in self.visible]
+        self.compress_action.setEnabled(self.gaps.available(self.interval, stems))
+        shown = {self._series_id(s): p for s in stems
+                 if (p := self._prepared.get(self._series_id(s))) is not None}
+        self.gaps.refresh(self.interval, stems, shown, self._remember_real_range)
+
+    def _on_gaps_changed(self) -> None:
+        """The axis was built or dropped: redraw on it, keeping the real span on screen."""
+        real = self._gap_real_range
+        self._rebuild_plots()
+        if real is not None and self._plots:
+            next(iter(self._plots.values())).setXRange(*self.time_map.x_range(*real), padding=0)
 
     def _on_tool_changed(self, kind: str) -> None:
         for name, action in self.draw_actions.items():
