@@ -78,6 +78,9 @@ class BandsItem(ViewSpanItem):
         rects = self.visibleRects()
         if not rects:
             return
+        # Axis-aligned fills need no antialiasing, and with it Qt rasterises each scaled rect
+        # as a path: ~0.35 ms a band at full height, against ~0.3 µs (docs/performance.md).
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         painter.setPen(QtCore.Qt.PenStyle.NoPen)
         painter.setBrush(self._brush)
         painter.drawRects(rects)

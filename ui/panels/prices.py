@@ -58,7 +58,7 @@ from models.price_view import (
 )
 from models.series import MS_PER_DAY, SeriesData
 from ui import theme
-from ui.charts.axes import UtcDateAxisItem, ValueAxisItem
+from ui.charts.axes import FrameAxisItem, UtcDateAxisItem, ValueAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.chart_state import ChartStateMarks
@@ -289,18 +289,20 @@ class PricesPanel(Panel):
     # -- plots --------------------------------------------------------------------------------
     def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
         axis = UtcDateAxisItem()
-        plot = pg.PlotItem(axisItems={"bottom": axis, "left": ValueAxisItem()},
+        # The right axis and the time axis between stacked plots only frame the plot: they
+        # draw their line alone (ui/charts/axes.py FrameOnlyMixin, docs/performance.md).
+        plot = pg.PlotItem(axisItems={"bottom": axis, "left": ValueAxisItem(),
+                                      "right": FrameAxisItem("right")},
                            viewBox=PromptViewBox())
         theme.grid(plot)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.showAxis("right")
-        plot.getAxis("right").setStyle(showValues=False)
         plot.getAxis("right").setWidth(8)
         plot.setMenuEnabled(False)
         if show_time_axis:
             plot.setLabel("bottom", "time (UTC)")
         else:
-            axis.setStyle(showValues=False)
+            axis.set_frame_only()
             axis.setHeight(4)
         plot.vb.setMouseEnabled(x=True, y=False)
         plot.setLogMode(y=self.log_scale)
