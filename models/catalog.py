@@ -26,7 +26,7 @@ from models.ids import (
     price_id,
 )
 from models.series import MS_PER_DAY, MS_PER_HOUR
-from models.venues import VENUES, Venue
+from models.venues import ALL_CANDLE_INTERVALS, VENUES, Venue
 from models.venues import venue_label as venue_label  # re-exported: callers import it here
 
 if TYPE_CHECKING:
@@ -66,10 +66,12 @@ SNAPSHOT_KINDS = frozenset({OPTION_CHAIN, FUNDING_NOW, BASIS_CURVE})
 INTERVAL_MS: dict[str, int] = {
     "1m": 60_000,
     "5m": 300_000,
+    "15m": 900_000,
     "1h": MS_PER_HOUR,
     "4h": 4 * MS_PER_HOUR,
     "8h": 8 * MS_PER_HOUR,
     "1d": MS_PER_DAY,
+    "1w": 7 * MS_PER_DAY,  # weeks open Monday 00:00 UTC (models/resample.py)
 }
 
 SERIES_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
@@ -111,14 +113,49 @@ class SeriesSpec:
 
 
 # -- prices ---------------------------------------------------------------------------------
-PRICE_INTERVALS = ("1h", "1d")
-_HISTORY_DAYS = {"1h": 120, "1d": 5 * 365}
+#: every bar interval the price dock and compare offer, finest first (docs/timeframes.md)
+PRICE_INTERVALS = ALL_CANDLE_INTERVALS
+#: the intervals every window watches from the start; the others are read and refreshed when a
+#: dock shows them (a minute series of every asset would slow the start for nothing)
+BASE_PRICE_INTERVALS = ("1h", "1d")
+_HISTORY_DAYS = {"1m": 7, "5m": 30, "15m": 60, "1h": 120, "4h": 365, "1d": 5 * 365,
+                 "1w": 10 * 365}
 # BTC/ETH hourly bars back to Binance's first (2017-08-17, ~80k rows): the rotation analytics
-# sample BTC at each NYSE close from them, on every session of the peers' daily history.
-_CRYPTO_HISTORY_DAYS = {"1h": 3650, "1d": _HISTORY_DAYS["1d"]}
+# sample BTC at each NYSE close from them, on every session of the peers' daily history. Their
+# full minute history is the backfill's (services/minute_backfill.py), not the refresh's.
+_CRYPTO_HISTORY_DAYS = {**_HISTORY_DAYS, "5m": 60, "15m": 180, "1h": 3650, "4h": 3650}
 # What a price series' close is quoted in.
 _PRICE_UNITS = {"btc": "USD", "eth": "USD", "spx": "USD", "ndx": "USD", "gold": "USD/oz",
                 "silver": "USD/oz", "dxy": "index", "vix": "vol pts"}
+
+
+def price_history_days(interval: str, *, crypto: bool) -> int:
+    """The default backfill depth of a price series at `interval`."""
+    return (_CRYPTO_HISTORY_DAYS if crypto else _HISTORY_DAYS)[interval]
+
+
+def resample_source(native: tuple[str, ...], interval: str) -> str | None:
+    """None when a venue serving `native` bar intervals serves `interval` itself, else the
+    finest native interval that divides it (its bars are resampled: models/resample.py)."""
+    if interval in native:
+        return None
+    step = INTERVAL_MS[interval]
+    finer = [i for i in native if INTERVAL_MS[i] < step and step % INTERVAL_MS[i] == 0]
+    if not finer:
+        raise ValueError(f"no native interval divides {interval} (venue serves {native})")
+    return max(finer, key=INTERVAL_MS.__getitem__)
+
+
+def price_max_days(venue: Venue, interval: str) -> int | None:
+    """How far back the venue serves `interval`, or the interval it is resampled from."""
+    finer = resample_source(venue.candle_intervals, interval)
+    return venue.candle_max_days.get(finer or interval)
+
+
+def price_extra(venue: Venue, interval: str) -> dict[str, object]:
+    """A price spec's `extra`: {"resample_from": finer} when `venue` lacks `interval`."""
+    finer = resample_source(venue.candle_intervals, interval)
+    return {} if finer is None else {"resample_from": finer}
 
 
 def _trader_name(stem: str) -> str:
@@ -145,9 +182,10 @@ def _price_specs() -> list[SeriesSpec]:
                 id=price_id(stem, interval), kind=CANDLES, source=primary.key, symbol=symbol,
                 interval=interval, label=f"{name}/{unit}" if crypto else name, asset=name,
                 fallbacks=tuple((v.key, sym) for v, sym in rest), unit=unit,
-                history_days=(_CRYPTO_HISTORY_DAYS if crypto else _HISTORY_DAYS)[interval],
+                history_days=price_history_days(interval, crypto=crypto),
                 poll_seconds=primary.candle_poll_seconds,
-                max_history_days=primary.candle_max_days.get(interval),
+                max_history_days=price_max_days(primary, interval),
+                extra=price_extra(primary, interval),
             ))
     return specs
 

@@ -24,6 +24,9 @@ from models.catalog import (
     PRICE_INTERVALS,
     SYMBOL_RE,
     SeriesSpec,
+    price_extra,
+    price_history_days,
+    price_max_days,
     set_user_specs,
     validate_series_id,
 )
@@ -164,7 +167,7 @@ class UserSymbol:
                      light)
 
     def price_specs(self) -> list[SeriesSpec]:
-        """Its hourly and daily bars, polled and backfilled like the venue's built-in series."""
+        """Its bars at every interval, polled and backfilled like the venue's built-in series."""
         venue = find_venue(self.venue)
         assert venue is not None
         out = []
@@ -173,10 +176,10 @@ class UserSymbol:
                 id=price_id(self.stem, interval), kind=CANDLES, source=venue.key,
                 symbol=self.symbol, interval=interval, label=f"{self.name} ({self.symbol})",
                 asset=self.name, unit=self.currency,
-                history_days={"1h": 120, "1d": 5 * 365}[interval],
+                history_days=price_history_days(interval, crypto=self.trades_24_7),
                 poll_seconds=venue.candle_poll_seconds,
-                max_history_days=venue.candle_max_days.get(interval),
-                extra={"user_symbol": True}))
+                max_history_days=price_max_days(venue, interval),
+                extra={"user_symbol": True, **price_extra(venue, interval)}))
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from models.ids import dvol_id, volmex_id
 
 DEFAULT_VENUE_COLOR = "#b0bec5"  # for a venue the registry does not know
 DEFAULT_VENUE_LIGHT_COLOR = "#757575"  # the same, on the light theme
+#: every bar interval the price docks offer (models/catalog.py: PRICE_INTERVALS)
+ALL_CANDLE_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class Venue:
     #: dated futures: asset stem -> what lists them (a currency, a pair, an instrument family);
     #: served by the perps' client (docs/basis.md)
     dated_futures: Mapping[str, str] = field(default_factory=dict)
+    #: the bar intervals its spot-candle endpoint serves natively; the catalog resamples the
+    #: others from the finest one stored (docs/timeframes.md)
+    candle_intervals: tuple[str, ...] = ALL_CANDLE_INTERVALS
 
     @property
     def client_module(self) -> str:
@@ -118,6 +123,8 @@ VENUES: tuple[Venue, ...] = (
     Venue("coinbase", "Coinbase", "#4c7dff", "https://api.exchange.coinbase.com",
           "ROTOR_COINBASE_URL", "services.coinbase:CoinbaseClient",
           spot={"btc": "BTC-USD", "eth": "ETH-USD"},
+          # granularities 60, 300, 900, 3600, 21600, 86400 s: no 4h, no week
+          candle_intervals=("1m", "5m", "15m", "1h", "1d"),
           light_color="#0d47a1"),
     Venue("kraken", "Kraken", "#9966ff", "https://api.kraken.com", "ROTOR_KRAKEN_URL",
           "services.kraken:KrakenClient",
@@ -128,7 +135,9 @@ VENUES: tuple[Venue, ...] = (
           spot={"spx": "^GSPC", "ndx": "^NDX", "gold": "GC=F", "silver": "SI=F",
                 "dxy": "DX-Y.NYB", "vix": "^VIX"},
           candle_poll_seconds=300,
-          candle_max_days={"1h": 729},  # Yahoo serves 1h bars only for the last 730 days
+          # Yahoo serves 1m bars for the last 30 days, 5m/15m for 60, 1h for 730
+          candle_max_days={"1m": 29, "5m": 59, "15m": 59, "1h": 729},
+          candle_intervals=("1m", "5m", "15m", "1h", "1d", "1w"),  # no 4h
           light_color="#9575cd"),
     # undocumented but key-less: best effort (see services/volmex.py)
     Venue("volmex", "Volmex", "#9ccc65", "https://rest-v1.volmex.finance", "ROTOR_VOLMEX_URL",

@@ -22,7 +22,8 @@ from services.errors import BadPayload, BadRequest, GeoBlocked, RateLimited, Unk
 from services.http import HttpClient
 from services.parsing import candles_frame, make_frame, require, to_float, to_int, valid_candles
 
-KLINE_INTERVALS = {"1m": "1m", "5m": "5m", "1h": "1h", "4h": "4h", "1d": "1d"}
+# Binance spells its intervals as Rotor does; its weeks open Monday 00:00 UTC like ours.
+KLINE_INTERVALS = {i: i for i in ("1m", "5m", "15m", "1h", "4h", "1d", "1w")}
 PAGE_LIMIT = 1000
 # The documented row: openTime, open, high, low, close, volume, closeTime, quoteVolume, trades,
 # takerBase, takerQuote, ignore.

@@ -21,7 +21,7 @@ from services.errors import BadRequest, RateLimited, UnknownSymbol
 from services.http import HttpClient
 from services.parsing import make_frame, require, to_float, to_int, valid_candles
 
-GRANULARITY_S = {"1h": 3600, "1d": 86400}
+GRANULARITY_S = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}  # no 4h, no week
 MAX_CANDLES = 300
 
 

@@ -17,7 +17,7 @@ from services.errors import BadRequest, RateLimited, UnknownSymbol, VenueUnavail
 from services.http import HttpClient
 from services.parsing import make_frame, require, to_float, to_int, valid_candles
 
-INTERVAL_MIN = {"1h": 60, "1d": 1440}
+INTERVAL_MIN = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "4h": 240, "1d": 1440, "1w": 10080}
 
 
 def parse_ohlc(payload: Any, venue: str = "kraken") -> pd.DataFrame:

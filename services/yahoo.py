@@ -23,9 +23,11 @@ from services.errors import BadRequest, UnknownSymbol
 from services.http import HttpClient
 from services.parsing import CANDLE_COLUMNS, make_frame, require, to_float, valid_candles
 
-INTERVALS = {"1h": "60m", "1d": "1d"}
-# Windows per request, so every JSON page stays small (≈ 1.2k hourly or 2.5k daily bars).
-WINDOW_DAYS = {"1h": 180, "1d": 3650}
+INTERVALS = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "60m", "1d": "1d", "1w": "1wk"}
+# Windows per request, so every JSON page stays small (≈ 1.2k hourly or 2.5k daily bars; a
+# future trading 23 h a day: ≈ 7k minutes, 4k five-minute bars). Yahoo refuses 1m windows
+# longer than 8 days.
+WINDOW_DAYS = {"1m": 5, "5m": 15, "15m": 30, "1h": 180, "1d": 3650, "1w": 3650}
 
 
 def parse_chart(payload: Any, venue: str = "yahoo") -> tuple[pd.DataFrame, dict]:

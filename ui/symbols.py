@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from models.catalog import PRICE_INTERVALS
+from models.catalog import BASE_PRICE_INTERVALS
 from models.ids import price_id
 from models.symbols import SymbolList, register_user_symbols
 from services.config import Endpoints
@@ -45,7 +45,10 @@ YAHOO_PREFIX = "Yahoo: "
 
 
 def symbol_series_ids(symbols: SymbolList) -> list[str]:
-    return [price_id(stem, interval) for stem in symbols.stems() for interval in PRICE_INTERVALS]
+    """The user's series every window watches (the finer and coarser intervals are watched when
+    a dock shows them)."""
+    return [price_id(stem, interval) for stem in symbols.stems()
+            for interval in BASE_PRICE_INTERVALS]
 
 
 class SymbolSync(QObject):

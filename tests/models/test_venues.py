@@ -13,6 +13,7 @@ from pathlib import Path
 from models.catalog import (
     BASIS,
     BASIS_CURVE,
+    CANDLES,
     CATALOG,
     CME_BTC_ID,
     FUNDING_VENUES,
@@ -88,9 +89,14 @@ VENUES_BEFORE_REGISTRY = ("binance", "binance_futures", "bybit", "okx", "deribit
 _ADDED_SINCE = frozenset({PREMIUM, BASIS, BASIS_CURVE, LIQUIDATIONS})
 
 
+# Price intervals added since (issue 16: 1m … 1w besides the hourly and daily bars).
+_INTERVALS_BEFORE = ("1h", "1d")
+
+
 def _of_venues_before(ids):
     return [i for i in ids if all(v in VENUES_BEFORE_REGISTRY for v, _ in CATALOG[i].venues)
-            and CATALOG[i].kind not in _ADDED_SINCE and i != CME_BTC_ID]
+            and CATALOG[i].kind not in _ADDED_SINCE and i != CME_BTC_ID
+            and not (CATALOG[i].kind == CANDLES and CATALOG[i].interval not in _INTERVALS_BEFORE)]
 
 
 def test_catalog_is_unchanged_by_the_registry():

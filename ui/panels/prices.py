@@ -35,7 +35,13 @@ from models.analyses import (
     RotationAnalysis,
 )
 from models.assets import short_name
-from models.catalog import CATALOG, PRICE_INTERVALS, PRICE_STEMS, find_spec
+from models.catalog import (
+    BASE_PRICE_INTERVALS,
+    CATALOG,
+    PRICE_INTERVALS,
+    PRICE_STEMS,
+    find_spec,
+)
 from models.derived import DERIVED
 from models.drawings import KIND_NAMES, KINDS, LEVEL, make_drawing
 from models.ids import parse_series_id, price_id
@@ -111,7 +117,7 @@ class _PlotLayout(pg.GraphicsLayoutWidget):
 class PricesPanel(Panel):
     key = "prices"
     title = "Cross-asset prices"
-    series_ids = tuple(price_id(s, i) for i in PRICE_INTERVALS for s in PRICE_STEMS)
+    series_ids = tuple(price_id(s, i) for i in BASE_PRICE_INTERVALS for s in PRICE_STEMS)
 
     def __init__(self, ctx: UiContext, parent: QWidget | None = None) -> None:
         super().__init__(ctx, parent)
