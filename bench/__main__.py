@@ -50,6 +50,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "dock_pan":
         from bench.dock_pan import dock_pan
         res = dock_pan(a.n, a.frames, size, profile=a.profile)
+    elif a.case == "minutes":
+        from bench.minutes import minutes
+        res = minutes(a.n, a.reps, size)
     elif a.case == "drawings":
         from bench.drawings import drawings
         res = drawings(a.contender or "rotor", a.n, a.frames, size)

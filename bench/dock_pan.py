@@ -70,9 +70,10 @@ def _overlays(panel: Any, data: dict[str, Any]) -> dict[str, int]:
     return {"funding_bands_per_plot": len(negative), "levels": len(levels)}
 
 
-def _panel(qapp: Any, size: tuple[int, int], data: dict[str, Any], stems: tuple[str, ...]
-           ) -> Any:
-    from models.ids import price_id
+def make_panel(qapp: Any, size: tuple[int, int], series: dict[str, Any], stems: tuple[str, ...],
+               interval: str = "1h") -> Any:
+    """A price panel on its own store and feeds, shown at `size`, with `series` (series id ->
+    SeriesData) in the store, waiting until the shown interval's series are prepared."""
     from ui.derived_feeds import DerivedFeeds
     from ui.main_window import open_settings
     from ui.panels.base import UiContext
@@ -82,7 +83,7 @@ def _panel(qapp: Any, size: tuple[int, int], data: dict[str, Any], stems: tuple[
 
     settings = open_settings(tempfile.mkdtemp(prefix="rotor-dockpan-") + "/settings.ini")
     settings.setValue("prices/assets", list(stems))
-    settings.setValue("prices/interval", "1h")
+    settings.setValue("prices/interval", interval)
     store = DataStore()
     store.demo = True  # the demo's preset BTC level is drawn too
     scheduler = Scheduler()
@@ -91,10 +92,10 @@ def _panel(qapp: Any, size: tuple[int, int], data: dict[str, Any], stems: tuple[
     panel = PricesPanel(ctx)
     panel.resize(*size)
     panel.show()
-    for stem in STEMS:
-        store.set_series(price_id(stem, "1h"), data[stem])
-    ok = _wait(qapp, lambda: all(price_id(s, "1h") in panel._prepared for s in STEMS))
-    if not ok:
+    for series_id, data in series.items():
+        store.set_series(series_id, data)
+    shown = [sid for sid in series if sid.endswith(f".{interval}")]
+    if not _wait(qapp, lambda: all(sid in panel._prepared for sid in shown)):
         raise RuntimeError("the prices were not prepared within 120 s")
     fr.settle(qapp)
     return panel
@@ -149,7 +150,9 @@ def dock_pan(n: int, frames: int, size: tuple[int, int], views: tuple[str, ...] 
     t_first = data["btc"].time[0] / 1e3
     t_last = data["btc"].time[-1] / 1e3
     tb = time.perf_counter()
-    panel = _panel(qapp, size, data, STEMS)
+    from models.ids import price_id
+
+    panel = make_panel(qapp, size, {price_id(s, "1h"): data[s] for s in STEMS}, STEMS)
     out["build_and_prepare_s"] = round(time.perf_counter() - tb, 2)
     out["overlays"] = _overlays(panel, data)
     fr.settle(qapp)

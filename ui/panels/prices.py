@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import html
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QTransform
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -52,6 +53,7 @@ from models.levels import (
     PUT_WALL,
     USER,
 )
+from models.newest_first import NEWEST_FIRST_ROWS, newest_rows
 from models.price_view import (
     PREPARE_ON_WORKER,
     PreparedPrices,
@@ -84,6 +86,7 @@ from ui.time_display import format_time, zone_label
 RANGES_DAYS = dock_choices.RANGES_DAYS
 DEFAULT_ASSETS = dock_choices.DEFAULT_PRICE_ASSETS
 AXIS_WIDTH = 62
+AFTER_PAINT_MS = 200  # a job waiting for a paint starts by then anyway (a hidden dock)
 STYLES = dock_choices.PRICE_STYLES
 MODES = dock_choices.PRICE_MODES
 
@@ -133,6 +136,8 @@ class PricesPanel(Panel):
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
         self.visible += self._shown_user_stems()
         self._prepared: dict[str, PreparedPrices] = {}
+        #: series shown from their newest rows while a worker prepares all (-> their data)
+        self._newest_first: dict[str, SeriesData] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
         self._labels: dict[str, pg.LabelItem] = {}
@@ -159,6 +164,8 @@ class PricesPanel(Panel):
         self._show_last_values_soon = debounced(self, 0, self._show_last_values)
         self.chart.ci.setSpacing(0)
         self.chart.painted.connect(self._mark_painted)
+        self._after_paint: list[Any] = []  # jobs that wait for the next paint
+        self.chart.painted.connect(self._run_after_paint)
         self.readout = elastic(QLabel(" "))
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setWordWrap(True)  # every visible asset, on a second line if need be
@@ -401,22 +408,52 @@ class PricesPanel(Panel):
         prepared = self._prepared.get(series_id)
         if prepared is not None and prepared.source is data:
             return
+        if self._newest_first.get(series_id) is data:
+            return  # its newest rows are shown, all of them are being prepared
         interval_ms = spec.interval_ms or MS_PER_DAY
         by_date = spec.interval == "1d"  # bars at their trading date (models/price_view.py)
         tail_from = self.ctx.store.tail_from(series_id)
-        extended = extend_prepared(prepared, data, interval_ms, tail_from) if prepared else None
+        extended = extend_prepared(prepared, data, interval_ms, tail_from) \
+            if prepared and series_id not in self._newest_first else None
         if extended is not None:  # a live update: new bars appended, no rebuild
             self._on_prepared(series_id, extended)
         elif len(data) >= PREPARE_ON_WORKER:
-            self.ctx.scheduler.run(f"prepare:{series_id}", prepare_prices, data, interval_ms,
-                                   by_date,
-                                   on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
+            if len(data) >= NEWEST_FIRST_ROWS and parse_series_id(series_id).asset in self._curves:
+                # the newest rows drawn now, the whole history when the worker has it
+                # (models/newest_first.py)
+                view = self.plotted_x_range()
+                head = newest_rows(data, *(None, None) if view is None else
+                                   (int(view[0] * 1000), int(view[1] * 1000)))
+                self._on_prepared(series_id, prepare_prices(head, interval_ms, by_date), of=data)
+            job = partial(self.ctx.scheduler.run, f"prepare:{series_id}", prepare_prices, data,
+                          interval_ms, by_date,
+                          on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
+            if series_id in self._newest_first:
+                # after the newest rows are painted: the worker's GIL share would delay it
+                self._after_paint.append(job)
+                QTimer.singleShot(AFTER_PAINT_MS, self._run_after_paint)  # a hidden dock
+            else:
+                job()
         else:
             self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date))
 
-    def _on_prepared(self, series_id: str, prepared: PreparedPrices) -> None:
-        if self.ctx.store.series(series_id) is not prepared.source:
+    def _run_after_paint(self) -> None:
+        jobs, self._after_paint = self._after_paint, []
+        for job in jobs:
+            job()
+
+    def _on_prepared(self, series_id: str, prepared: PreparedPrices,
+                     of: SeriesData | None = None) -> None:
+        """`prepared` shows series_id's data; `of`: the data it is the newest rows of."""
+        if self.ctx.store.series(series_id) is not (prepared.source if of is None else of):
             return  # newer data arrived meanwhile: its own preparation follows
+        if of is None:
+            self._newest_first.pop(series_id, None)
+        elif self._newest_first.get(series_id) is of or (
+                series_id in self._prepared and self._prepared[series_id].source is of):
+            return  # already shown (the newest rows, or all of them)
+        else:
+            self._newest_first[series_id] = of
         self._prepared[series_id] = prepared
         stem = parse_series_id(series_id).asset
         if stem in self._curves and series_id == self._series_id(stem):
@@ -583,8 +620,10 @@ class PricesPanel(Panel):
 
     def _set_plot_label(self, stem: str, text: str, color: str) -> None:
         label = self._labels.get(stem)
-        if label is not None:
+        # unchanged labels are left alone: each setText lays out its HTML (~1 ms)
+        if label is not None and getattr(label, "_rotor_shown", None) != (text, color):
             label.setText(text, color=color)
+            label._rotor_shown = (text, color)
 
     # -- user actions -------------------------------------------------------------------------
     def _on_choice(self, name: str) -> None:

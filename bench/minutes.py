@@ -1,0 +1,108 @@
+"""Switching the price dock from 1h to 1m with BTC's whole minute history loaded:
+`python -m bench --case minutes --n 4900000 --reps 3 --json`.
+
+The store holds BTC's n synthetic minutes (4.9M: Binance's history since 2017-08-17) and its
+hours, and a month of minutes and hours for the dock's other default assets; the trader picks
+1m in the interval box. Measured from the pick: the GUI thread's time inside it, the first
+paint that shows BTC's minutes, and the paint once the whole history is drawable. Each
+repetition forgets the prepared minutes first (as a fresh window would). Frames: bench/frames.py.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from bench import frames as fr
+from bench.dock_pan import STEMS, make_panel, synthetic_candles
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+
+
+def _series(n_minutes: int) -> dict[str, Any]:
+    from models.ids import price_id
+
+    out: dict[str, Any] = {}
+    for i, stem in enumerate(STEMS):
+        level = (50_000.0, 6_000.0, 21_000.0, 2_000.0)[i]
+        minutes = n_minutes if stem == "btc" else 30 * 1440
+        out[price_id(stem, "1m")] = synthetic_candles(minutes, seed=10 + i, interval_ms=MINUTE_MS,
+                                                      level=level)
+        out[price_id(stem, "1h")] = synthetic_candles(max(minutes // 60, 2), seed=20 + i,
+                                                      interval_ms=HOUR_MS, level=level)
+    return out
+
+
+def _btc_minutes_drawn(panel: Any, full_rows: int | None) -> bool:
+    """BTC's curve draws minute bars (all `full_rows` of them, when given)."""
+    curve = panel._curves.get("btc")
+    pyramid = curve.pyramid() if curve is not None else None
+    if pyramid is None or len(pyramid) < 2:
+        return False
+    x = pyramid.x
+    if x[-1] - x[-2] != 60.0:
+        return False
+    return full_rows is None or len(panel._prepared[_btc_1m()].t_raw) >= full_rows
+
+
+def _btc_1m() -> str:
+    from models.ids import price_id
+
+    return price_id("btc", "1m")
+
+
+def _switch(qapp: Any, panel: Any, full_rows: int, timeout_s: float = 120.0) -> dict[str, float]:
+    """Pick 1m; pump events, noting the first paint that shows BTC's minutes and the first
+    paint after the whole history became drawable."""
+    first: float | None = None
+    full: float | None = None
+    paints = fr.PaintLog.count
+    t0 = time.perf_counter()
+    panel.interval_box.setCurrentText("1m")
+    in_call = time.perf_counter() - t0
+    deadline = t0 + timeout_s
+    full_ready_at = None
+    while full is None and time.perf_counter() < deadline:
+        qapp.processEvents()
+        if fr.PaintLog.count == paints:
+            time.sleep(0.0005)
+            continue
+        paints = fr.PaintLog.count
+        if first is None and _btc_minutes_drawn(panel, None):
+            first = fr.PaintLog.last_end - t0
+        if full_ready_at is None and _btc_minutes_drawn(panel, full_rows):
+            full_ready_at = fr.PaintLog.last_end
+            full = fr.PaintLog.last_end - t0
+    return {"pick_call_ms": round(in_call * 1e3, 1),
+            "first_paint_ms": round(first * 1e3, 1) if first is not None else None,
+            "full_history_paint_ms": round(full * 1e3, 1) if full is not None else None}
+
+
+def minutes(n: int, reps: int, size: tuple[int, int]) -> dict[str, Any]:
+    qapp = fr.app()
+    from models.ids import price_id
+
+    out: dict[str, Any] = {"btc_minutes": n, "size": list(size), "reps": reps}
+    series = _series(n)
+    panel = make_panel(qapp, size, series, STEMS, "1h")
+    runs = []
+    for _ in range(reps):
+        panel.interval_box.setCurrentText("1h")
+        fr.settle(qapp)
+        for stem in STEMS:  # as a window that has not shown minutes yet
+            panel._prepared.pop(price_id(stem, "1m"), None)
+        runs.append(_switch(qapp, panel, n))
+        fr.settle(qapp)
+    out["runs"] = runs
+    for key in ("pick_call_ms", "first_paint_ms", "full_history_paint_ms"):
+        values = [r[key] for r in runs if r[key] is not None]
+        out[key] = round(float(np.median(values)), 1) if values else None
+    out["median_ms"] = out["first_paint_ms"]
+    panel.shutdown()
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(30_000)
+    return out
