@@ -53,6 +53,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "minutes":
         from bench.minutes import minutes
         res = minutes(a.n, a.reps, size)
+    elif a.case == "minutes_rss":
+        from bench.minutes import minutes_rss
+        res = minutes_rss(a.n, size)
     elif a.case == "drawings":
         from bench.drawings import drawings
         res = drawings(a.contender or "rotor", a.n, a.frames, size)

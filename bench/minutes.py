@@ -106,3 +106,74 @@ def minutes(n: int, reps: int, size: tuple[int, int]) -> dict[str, Any]:
 
     QThreadPool.globalInstance().waitForDone(30_000)
     return out
+
+
+# -- memory: BTC and ETH's whole minute history on the dock, every other series loaded ----------
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024.0, 1)
+    return float("nan")
+
+
+def _everything(n_minutes: int) -> dict[str, Any]:
+    """BTC and ETH: n minutes and every coarser interval over the same span (what the store
+    holds once they are resampled); the other assets: 1h and 1d over 8 years, a month of 1m."""
+    from models.catalog import INTERVAL_MS, PRICE_INTERVALS, PRICE_STEMS
+    from models.ids import price_id
+
+    out: dict[str, Any] = {}
+    span_ms = n_minutes * MINUTE_MS
+    for i, stem in enumerate(PRICE_STEMS):
+        for interval in PRICE_INTERVALS:
+            step = INTERVAL_MS[interval]
+            if stem in ("btc", "eth"):
+                rows = span_ms // step
+            elif interval == "1m":
+                rows = 30 * 1440
+            else:
+                rows = min(8 * 365 * 86_400_000 // step, 30 * 1440)
+            out[price_id(stem, interval)] = synthetic_candles(max(int(rows), 2), seed=100 + i,
+                                                              interval_ms=step)
+    return out
+
+
+def minutes_rss(n: int, size: tuple[int, int]) -> dict[str, Any]:
+    """RSS with BTC and ETH's n minutes each drawn on the price dock (both prepared: pyramids
+    for lines and candles) and every other price series in the store."""
+    import gc
+
+    qapp = fr.app()
+    out: dict[str, Any] = {"btc_eth_minutes_each": n, "size": list(size)}
+    out["rss_start_mb"] = _rss_mb()
+    series = _everything(n)
+    out["series"] = len(series)
+    out["rows_total"] = int(sum(len(d) for d in series.values()))
+    out["store_mb"] = round(sum(d.time.nbytes + sum(c.nbytes for c in d.columns.values())
+                                for d in series.values()) / 2**20, 1)
+    panel = make_panel(qapp, size, series, ("btc", "eth", "spx", "gold"), "1m")
+    from models.ids import price_id
+
+    full = {price_id("btc", "1m"), price_id("eth", "1m")}
+    from bench.dock_pan import _wait
+
+    out["whole_history_prepared"] = _wait(
+        qapp, lambda: all(s in panel._prepared and panel._prepared[s].source is series[s]
+                          for s in full), 300.0)
+    fr.settle(qapp)
+    gc.collect()
+    out["rss_mb"] = _rss_mb()
+    out["prepared_rows"] = {sid: len(p.t_raw) for sid, p in panel._prepared.items()
+                            if len(p.t_raw) > 100_000}
+    arrays = {id(a): a.nbytes for p in panel._prepared.values()
+              for a in (*p.line._rows.buf.values(), *p.ohlc._rows.buf.values(), p.t_raw)}
+    out["prepared_rows_mb"] = round(sum(arrays.values()) / 2**20, 1)
+    out["prepared_levels_mb"] = round(sum(p.line.nbytes() + p.ohlc.nbytes()
+                                          for p in panel._prepared.values()) / 2**20, 1)
+    out["median_ms"] = None
+    panel.shutdown()
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(60_000)
+    return out
