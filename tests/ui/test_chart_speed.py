@@ -91,7 +91,7 @@ def _grid_rgb(qtbot, backdrop: bool) -> np.ndarray:
     qtbot.addWidget(w)
     grid = GridLinesItem(w.getPlotItem(), "#d1d4dc", 0.3)
     if not backdrop:
-        grid._backdrop = lambda: None  # the translucent pen the grid used before
+        grid.backdrop = lambda: None  # the translucent pen the grid used before
     w.setXRange(0.0, 10.0, padding=0)
     w.setYRange(0.0, 10.0, padding=0)
     w.show()
@@ -120,9 +120,51 @@ def test_the_grid_blends_onto_its_view_boxs_own_background(qtbot) -> None:
     w.getViewBox().setBackgroundColor("#ffffff")
     grid = GridLinesItem(w.getPlotItem(), "#000000", 0.25)
     w.show()
-    backdrop = grid._backdrop()
+    backdrop = grid.backdrop()
     assert backdrop is not None and backdrop.name() == "#ffffff"
     assert grid._line_color(0.25, backdrop).getRgb()[:3] == (191, 191, 191)
     w.getViewBox().setBackgroundColor((255, 255, 255, 128))  # not opaque: keep the alpha
-    assert grid._backdrop() is None
+    assert grid.backdrop() is None
     assert grid._line_color(0.25, None).alphaF() == pytest.approx(0.25, abs=0.01)
+
+
+def _bands_rgb(qtbot, backdrop: bool) -> np.ndarray:
+    from ui.charts.bands import BandsItem
+
+    w = pg.PlotWidget(background="#131722")
+    w.resize(360, 240)
+    qtbot.addWidget(w)
+    bands = BandsItem((239, 83, 80, 38))
+    bands.setBands([(1.0, 3.0), (5.0, 5.5), (7.0, 9.0)])
+    w.addItem(bands, ignoreBounds=True)
+    if not backdrop:
+        bands.backdrop = lambda: None  # the translucent fill the bands used before
+    w.setXRange(0.0, 10.0, padding=0)
+    w.setYRange(0.0, 10.0, padding=0)
+    w.show()
+    qtbot.waitExposed(w)
+    img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)
+    return a[:, :img.width(), 2::-1].astype(np.int32)
+
+
+def test_opaque_bands_paint_the_translucent_bands_pixels(qtbot) -> None:
+    opaque = _bands_rgb(qtbot, backdrop=True)
+    translucent = _bands_rgb(qtbot, backdrop=False)
+    shaded = np.abs(translucent - np.array([0x13, 0x17, 0x22])).sum(axis=2) > 20
+    assert shaded.sum() > 3000  # the bands show
+    assert np.abs(opaque - translucent).max() <= 2
+
+
+def test_a_value_axis_finds_its_ticks_once_per_range(qtbot) -> None:
+    from ui.charts.axes import ValueAxisItem
+
+    ours, theirs = ValueAxisItem(), pg.AxisItem("left")
+    first = ours.tickValues(61_234.0, 70_120.0, 300)
+    assert first == theirs.tickValues(61_234.0, 70_120.0, 300)
+    assert ours.tickValues(61_234.0, 70_120.0, 300) is first  # the grid's call: no search
+    assert ours.tickValues(61_000.0, 70_120.0, 300) == theirs.tickValues(61_000.0, 70_120.0,
+                                                                          300)
+    ours.setLogMode(y=True)
+    theirs.setLogMode(y=True)
+    assert ours.tickValues(4.0, 4.2, 300) != first

@@ -176,6 +176,15 @@ class ValueAxisItem(FrameOnlyMixin, pg.AxisItem):
     def __init__(self, orientation: str = "left", currency: str = "", **kwargs) -> None:
         super().__init__(orientation=orientation, **kwargs)
         self.currency = currency
+        self._ticks_for: tuple | None = None
+        self._ticks: list = []
+
+    def tickValues(self, minVal, maxVal, size):
+        # The plot's grid asks for the ticks the axis draws, in the same frame: found once.
+        key = (minVal, maxVal, size, self.logMode, self.scale, self._tickSpacing)
+        if key != self._ticks_for:
+            self._ticks, self._ticks_for = super().tickValues(minVal, maxVal, size), key
+        return self._ticks
 
     def tickStrings(self, values, scale, spacing):
         if self.logMode:
