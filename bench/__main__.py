@@ -56,6 +56,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "minutes_rss":
         from bench.minutes import minutes_rss
         res = minutes_rss(a.n, size)
+    elif a.case == "coldstart_minutes":
+        from bench.minutes import coldstart_minutes
+        res = coldstart_minutes(a.n, a.reps)
     elif a.case == "drawings":
         from bench.drawings import drawings
         res = drawings(a.contender or "rotor", a.n, a.frames, size)
