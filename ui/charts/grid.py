@@ -32,9 +32,9 @@ class GridLinesItem(ViewSpanItem):
         # Added to the view box itself: PlotItem.clear(), which panels call to redraw their
         # series, leaves it in place.
         plot.vb.addItem(self, ignoreBounds=True)
-        # Over the shaded bands (z -10: they are filled opaque, blended onto the background),
-        # under every series and level (after addItem, which sets it).
-        self.setZValue(-5)
+        # under every series, band and level (after addItem, which sets it); the shaded bands
+        # are filled opaque and hide it, as their translucent fill all but did
+        self.setZValue(-100)
         self._levels_key: tuple[object, ...] | None = None
         self._levels: list[tuple[float, list[QtCore.QLineF]]] = []
 
@@ -83,7 +83,7 @@ class GridLinesItem(ViewSpanItem):
 
     def _line_color(self, alpha: float, backdrop: QtGui.QColor | None) -> QtGui.QColor:
         """The grid colour at `alpha`, blended onto the backdrop beforehand when it is solid:
-        only the shaded bands lie under the grid, and an opaque pen strokes ~5x faster."""
+        the grid is the bottom-most item, and an opaque pen strokes ~5x faster."""
         return blended(self._color, alpha, backdrop)
 
     def paint(self, painter: QtGui.QPainter, *_args: object) -> None:
