@@ -5,7 +5,8 @@ The store holds BTC's n synthetic minutes (4.9M: Binance's history since 2017-08
 hours, and a month of minutes and hours for the dock's other default assets; the trader picks
 1m in the interval box. Measured from the pick: the GUI thread's time inside it, the first
 paint that shows BTC's minutes, and the paint once the whole history is drawable. Each
-repetition forgets the prepared minutes first (as a fresh window would). Frames: bench/frames.py.
+repetition forgets the prepared minutes first (as a fresh window would). The same switches are
+then timed without drawing the newest rows first (models/newest_first.py), for the ratio.
 """
 
 from __future__ import annotations
@@ -88,18 +89,33 @@ def minutes(n: int, reps: int, size: tuple[int, int]) -> dict[str, Any]:
     out: dict[str, Any] = {"btc_minutes": n, "size": list(size), "reps": reps}
     series = _series(n)
     panel = make_panel(qapp, size, series, STEMS, "1h")
-    runs = []
-    for _ in range(reps):
-        panel.interval_box.setCurrentText("1h")
-        fr.settle(qapp)
-        for stem in STEMS:  # as a window that has not shown minutes yet
-            panel._prepared.pop(price_id(stem, "1m"), None)
-        runs.append(_switch(qapp, panel, n))
-        fr.settle(qapp)
-    out["runs"] = runs
-    for key in ("pick_call_ms", "first_paint_ms", "full_history_paint_ms"):
-        values = [r[key] for r in runs if r[key] is not None]
-        out[key] = round(float(np.median(values)), 1) if values else None
+    from ui.panels import prices
+
+    def switches(newest_first: bool) -> list[dict[str, float]]:
+        runs = []
+        saved = prices.NEWEST_FIRST_ROWS
+        if not newest_first:  # the whole history prepared before anything is drawn
+            prices.NEWEST_FIRST_ROWS = 1 << 62
+        try:
+            for _ in range(reps):
+                panel.interval_box.setCurrentText("1h")
+                fr.settle(qapp)
+                for stem in STEMS:  # as a window that has not shown minutes yet
+                    panel._prepared.pop(price_id(stem, "1m"), None)
+                runs.append(_switch(qapp, panel, n))
+                fr.settle(qapp)
+        finally:
+            prices.NEWEST_FIRST_ROWS = saved
+        return runs
+
+    out["runs"] = switches(True)
+    out["without_newest_first"] = {"runs": switches(False)}
+    for where in (out, out["without_newest_first"]):
+        for key in ("pick_call_ms", "first_paint_ms", "full_history_paint_ms"):
+            values = [r[key] for r in where["runs"] if r[key] is not None]
+            where[key] = round(float(np.median(values)), 1) if values else None
+    a, b = out["first_paint_ms"], out["without_newest_first"]["first_paint_ms"]
+    out["first_paint_over_without_newest_first"] = round(a / b, 3) if a and b else None
     out["median_ms"] = out["first_paint_ms"]
     panel.shutdown()
     from PySide6.QtCore import QThreadPool
