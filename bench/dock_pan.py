@@ -2,7 +2,7 @@
 
 `ui/panels/prices.py`'s `PricesPanel` on its own store (no window), four stacked x-linked plots
 (BTC, S&P 500, Nasdaq 100, gold: the default assets) of n synthetic hourly candles each, with
-its grid, crosshair (lines and readout moved every frame, as a drag does), gamma levels, funding
+its grid, crosshair (moved every frame, as a drag does: on the same instant), gamma levels, funding
 shading and liquidation-burst marks. Then the same panel with BTC alone: the ratio of the two
 is the price of stacking. Frames are settled frames (bench/frames.py, docs/performance.md).
 """
@@ -106,16 +106,18 @@ def _sweep(qapp: Any, panel: Any, ranges: list[tuple[float, float]], cursor: boo
     plots = list(dict.fromkeys(panel._plots.values()))
     first = plots[0]
     cross = panel.crosshair
+    # A drag moves the data with the mouse: the cursor stays on one instant (inside every
+    # range of the sweep); its height on screen stays, the price there follows the y range.
+    x_cursor = (max(a for a, _ in ranges) + min(b for _, b in ranges)) / 2
 
     def pan(a: float, b: float) -> None:
         # as a mouse drag does (ViewBox.mouseDragEvent): the range, then "the user moved it",
         # which the window's time link publishes to the linked docks
         first.setXRange(a, b, padding=0)
         first.vb.sigRangeChangedManually.emit(first.vb.state["mouseEnabled"])
-        if cursor:  # the mouse stays over BTC's plot while it drags: lines + readout follow
-            x = a + 0.6 * (b - a)
+        if cursor:  # the mouse over BTC's plot: lines and readout follow it
             y = float(np.mean(first.vb.viewRange()[1]))
-            cross._show(x, y, first)
+            cross._show(x_cursor, y, first)
 
     frames, cpu = [], []
     for a, b in ranges:

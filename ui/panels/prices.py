@@ -615,8 +615,10 @@ class PricesPanel(Panel):
         elif when is not None:
             stamp = f"{format_time(int(when * 1000), '%Y-%m-%d %H:%M')} {zone_label()} &nbsp; "
         per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
-        self.readout.setText(f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
-                             f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")
+        text = (f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
+                f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")
+        if text != self.readout.text():  # a new text relays the dock out (~10 ms a frame)
+            self.readout.setText(text)
 
     def _set_plot_label(self, stem: str, text: str, color: str) -> None:
         label = self._labels.get(stem)
