@@ -431,7 +431,7 @@ class PricesPanel(Panel):
             if series_id in self._newest_first:
                 # after the newest rows are painted: the worker's GIL share would delay it
                 self._after_paint.append(job)
-                QTimer.singleShot(AFTER_PAINT_MS, self._run_after_paint)  # a hidden dock
+                QTimer.singleShot(AFTER_PAINT_MS, self, self._run_after_paint)  # a hidden dock
             else:
                 job()
         else:
