@@ -55,6 +55,18 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "stacked":
         from bench.cases import stacked
         res = stacked(a.contender or "rotor", a.n, a.frames, size)
+    elif a.case == "dock_pan":
+        from bench.dock_pan import dock_pan
+        res = dock_pan(a.n, a.frames, size, profile=a.profile)
+    elif a.case == "minutes":
+        from bench.minutes import minutes
+        res = minutes(a.n, a.reps, size)
+    elif a.case == "minutes_rss":
+        from bench.minutes import minutes_rss
+        res = minutes_rss(a.n, size)
+    elif a.case == "coldstart_minutes":
+        from bench.minutes import coldstart_minutes
+        res = coldstart_minutes(a.n, a.reps)
     elif a.case == "drawings":
         from bench.drawings import drawings
         res = drawings(a.contender or "rotor", a.n, a.frames, size)
@@ -162,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="streams: liquidation messages a second in the burst")
     p.add_argument("--burst-s", type=float, default=10.0, help="streams: burst length")
     p.add_argument("--play-s", type=float, default=10.0, help="replay: playback at 3600×")
+    p.add_argument("--profile", help="dock_pan: write a cProfile of the four-plot sweeps here")
     p.add_argument("--json", action="store_true", help="print the case result as one JSON line")
     a = p.parse_args(argv)
     if a.case:

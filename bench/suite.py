@@ -101,6 +101,16 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
     # A 5M-row series panned with and without three indicators (bench/indicators.py).
     cases.append(("indicators", ["--case", "indicators", "--n", str(500_000 if quick else 5 * E6),
                                  "--frames", fr], tmo))
+    # Issue 16: the real price dock (bench/dock_pan.py) at a laptop's and a desktop's size, the
+    # 1h -> 1m switch over BTC's whole minute history, memory and cold start with it.
+    for size in ("1366x768", "1920x1080"):
+        cases.append((f"dock_pan/{size}", ["--case", "dock_pan", "--n", str(E6), "--frames", fr,
+                                           "--size", size], tmo))
+    minutes = str(E6 if quick else 4_900_000)
+    cases.append(("minutes", ["--case", "minutes", "--n", minutes, "--reps", "3"], tmo))
+    cases.append(("minutes_rss", ["--case", "minutes_rss", "--n", minutes], tmo))
+    cases.append(("coldstart_minutes", ["--case", "coldstart_minutes", "--n", minutes,
+                                        "--reps", "3" if quick else "5"], tmo))
     rows = str(200_000 if quick else E6)
     cases.append(("stall/backfill", ["--case", "stall", "--task", "backfill", "--n", rows], tmo))
     cases.append(("stall/json_loads", ["--case", "stall", "--task", "json_loads", "--n", rows],
@@ -205,6 +215,14 @@ def ratios(res: dict[str, dict[str, Any]]) -> dict[str, Any]:
             value = _get(res.get("indicators"), f"{view}/{stat}_ratio")
             if value is not None:
                 out[f"indicators_{view}_{stat}_ratio"] = value
+    for size in ("1366x768", "1920x1080"):
+        dock = res.get(f"dock_pan/{size}")
+        value = _get(dock, "ratio_four_over_one/out", "p95")
+        if value is not None:
+            out[f"dock_pan_{size}_four_over_one_plot_p95"] = value
+    value = _get(res.get("coldstart_minutes"), "with_over_without")
+    if value is not None:
+        out["cold_start_with_minutes_over_without"] = value
     put("stacked_vs_pyqtgraph_grid", "stacked/pyqtgraph", "stacked/rotor")
     put("stacked_floor_ratio", "stacked/rotor", "stacked/none")
     stall_max = _get(res.get("stall/backfill"), "lateness_max_ms")
@@ -298,6 +316,18 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
     out.append(t("I1 resample 4.9M 1m rows to 1h", _get(rs, "resample_ms", "median"), "<=",
                  150.0, "ms, median, numpy on one thread (pandas in the same run: "
                  "resample.pandas_over_rotor)"))
+    out += [
+        t(f"P1 price dock pan p95, {size}", _get(res.get(f"dock_pan/{size}"), "p95_ms"), "<=",
+          6.9, "ms, four stacked 1M-row plots, grid, crosshair, overlays (bench/dock_pan.py)")
+        for size in ("1366x768", "1920x1080")]
+    out += [
+        t("P2 1h -> 1m first paint", _get(res.get("minutes"), "first_paint_ms"), "<=", 150.0,
+          "ms, BTC's 4.9M minutes loaded (bench/minutes.py)"),
+        t("P3 RSS, BTC + ETH minutes on the dock", _get(res.get("minutes_rss"), "rss_mb"), "<=",
+          1200.0, "MB, every other price series loaded"),
+        t("P4 cold start with the minutes cached", rat.get("cold_start_with_minutes_over_without"),
+          "<=", 1.05, "first chart with / without them, same run"),
+    ]
     if c7 is not None:
         out.insert(8, t("G5 10M candles out p95", _get(c7, "p95_ms"), "<=", 6.0, "ms, settled"))
     return out
@@ -340,6 +370,10 @@ def run_suite(quick: bool, spawn: Spawn) -> dict[str, Any]:
         "candles": group("candles/"),
         "stall": group("stall/"),
         "stacked": group("stacked/"),
+        "dock_pan": group("dock_pan/"),
+        "minutes": results.get("minutes"),
+        "minutes_rss": results.get("minutes_rss"),
+        "coldstart_minutes": results.get("coldstart_minutes"),
         "streams": results.get("streams"),
         "cold_start": results.get("cold_start"),
         "import_baseline": results.get("import_baseline"),

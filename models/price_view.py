@@ -59,6 +59,9 @@ def prepare_prices(data: SeriesData, interval_ms: int, by_date: bool = False) ->
     # Own the buffers now (on the worker): the first live append then copies nothing.
     line.reserve(_APPEND_ROOM)
     ohlc.reserve(_APPEND_ROOM)
+    bars_x = ohlc.column("x")
+    if len(bars_x) == len(seconds):  # every bar valid: share its copy (39 MB at 4.9M rows)
+        seconds = bars_x
     return PreparedPrices(data, line, ohlc, seconds, close, by_date)
 
 

@@ -84,3 +84,20 @@ def test_indicators_case_reports_both_charts_and_their_ratio() -> None:
         assert ratio == round(res[f"{view}/with_indicators"]["p95_ms"]
                               / res[f"{view}/price"]["p95_ms"], 3)
         assert ratios({"indicators": res})[f"indicators_{view}_p95_ratio"] == ratio
+
+
+def test_price_dock_cases_report_json() -> None:
+    res = spawn(["--case", "dock_pan", "--n", "20000", "--frames", "3", "--size", "800x600"],
+                90.0)
+    assert res["status"] == "ok", res
+    assert (res["plots"], res["n"]) == (4, 20000)
+    for key in ("four/out", "four/in1", "one/out", "one/in1"):
+        assert all(math.isfinite(res[key][k]) and res[key][k] >= 0 for k in FRAME_KEYS)
+        assert res[key]["paints_per_pan"] == 1  # a pan paints once, as the time link has it
+    assert res["ratio_four_over_one/out"]["p95"] > 0
+    switch = spawn(["--case", "minutes", "--n", "450000", "--reps", "1", "--size", "800x600"],
+                   120.0)
+    assert switch["status"] == "ok", switch
+    run = switch["runs"][0]
+    # the newest minutes are painted before (or, at worst, with) the whole history
+    assert 0 < run["first_paint_ms"] <= run["full_history_paint_ms"]

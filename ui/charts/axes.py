@@ -2,19 +2,89 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.graphicsItems import DateAxisItem as pg_date_axis
 from PySide6 import QtGui
 
 from ui import time_display
 from ui.charts.axis_format import compact, tick_labels
 
 _UTC_MARK = "(UTC)"
+_HOUR = pg_date_axis.HOUR_SPACING
 
 
-class ZonedDateAxisItem(pg.DateAxisItem):
+class _FixedOffsetZoomLevel(pg_date_axis.ZoomLevel):
+    """pyqtgraph's zoom level, without its per-tick QDateTime round trips when the offset is
+    fixed: there, it converts every tick to a local time and then discards the result for the
+    fixed offset (two QDateTime conversions a tick, ~40 % of a stacked pan's tick work)."""
+
+    def moveTicksToLocalTimeCoords(self, ticks: np.ndarray, spacing: int,
+                                   skipFactor: int) -> np.ndarray:
+        if self.utcOffset is not None and len(ticks) and (
+                spacing > _HOUR or (spacing == _HOUR and skipFactor > 1)):
+            return ticks + self.utcOffset  # what pyqtgraph computes, in one step
+        return super().moveTicksToLocalTimeCoords(ticks, spacing, skipFactor)
+
+
+def _fixed_offset_levels(levels: OrderedDict) -> OrderedDict:
+    out = OrderedDict()
+    for spacing, level in levels.items():
+        out[spacing] = _FixedOffsetZoomLevel(level.tickSpecs, level.exampleText)
+    return out
+
+
+_ZOOM_LEVELS: OrderedDict | None = None  # shared by every date axis (built once)
+#: the last few date-tick computations: the stacked plots and their grids ask for the same
+#: ticks (same range, same width) up to eight times a frame (docs/performance.md, issue 16)
+_DATE_TICKS: OrderedDict = OrderedDict()
+_DATE_TICKS_KEPT = 16
+
+
+class FrameOnlyMixin:
+    """`set_frame_only()`: the axis draws its line and nothing else, and a range change does
+    not repaint it. For the axes that only frame a plot (the price dock's right edge, the time
+    axis between stacked plots): pyqtgraph rebuilt their ticks on every pan, ~a third of a
+    four-plot pan's axis work (docs/performance.md, issue 16). Their tick values stay
+    available to the grid (`tickValues`)."""
+
+    _frame_only = False
+
+    def set_frame_only(self, on: bool = True) -> None:
+        self._frame_only = on
+        self.setStyle(showValues=not on)
+        self.picture = None
+        self.update()
+
+    def generateDrawSpecs(self, p: QtGui.QPainter) -> Any:
+        if not self._frame_only:
+            return super().generateDrawSpecs(p)
+        explicit = self._tickLevels
+        self._tickLevels = []  # pyqtgraph's explicit-ticks path with none: the line only
+        try:
+            return super().generateDrawSpecs(p)
+        finally:
+            self._tickLevels = explicit
+
+    def setRange(self, mn: float, mx: float) -> None:
+        if self._frame_only and self.picture is not None:
+            self.range = [mn, mx]  # the line does not move with the range (a resize redraws)
+            return
+        super().setRange(mn, mx)
+
+
+class FrameAxisItem(FrameOnlyMixin, pg.AxisItem):
+    """A plain axis that only frames its plot (see `FrameOnlyMixin`)."""
+
+    def __init__(self, orientation: str = "right", **kwargs: Any) -> None:
+        super().__init__(orientation=orientation, **kwargs)
+        self.set_frame_only(True)
+
+
+class ZonedDateAxisItem(FrameOnlyMixin, pg.DateAxisItem):
     """pyqtgraph's date axis in the display zone (`ui/time_display.py`), whose tick values can
     be asked for before it has painted.
 
@@ -30,6 +100,10 @@ class ZonedDateAxisItem(pg.DateAxisItem):
 
     def __init__(self, orientation: str = "bottom") -> None:
         super().__init__(orientation=orientation, utcOffset=0)
+        global _ZOOM_LEVELS
+        if _ZOOM_LEVELS is None:
+            _ZOOM_LEVELS = _fixed_offset_levels(self.zoomLevels)
+        self.zoomLevels = _ZOOM_LEVELS
         self.fontMetrics = QtGui.QFontMetrics(self.style["tickFont"] or QtGui.QFont())
         self._title_template = ""  # the title as the panel wrote it, with "(UTC)" in it
         time_display.on_zone_changed(self._on_zone_changed)
@@ -46,7 +120,20 @@ class ZonedDateAxisItem(pg.DateAxisItem):
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         # pyqtgraph's offset is seconds west of UTC
         self.utcOffset = -time_display.utc_offset_s((minVal + maxVal) / 2)
-        return super().tickValues(minVal, maxVal, size)
+        key = (minVal, maxVal, size, self.utcOffset, self.orientation,
+               self.fontMetrics.height(), self.fontMetrics.averageCharWidth(),
+               time_display.zone_key())
+        hit = _DATE_TICKS.get(key)
+        if hit is None:
+            values = super().tickValues(minVal, maxVal, size)
+            hit = (self.zoomLevel, self.minSpacing, values)
+            _DATE_TICKS[key] = hit
+            while len(_DATE_TICKS) > _DATE_TICKS_KEPT:
+                _DATE_TICKS.popitem(last=False)
+        else:
+            self.zoomLevel, self.minSpacing = hit[0], hit[1]
+            self.zoomLevel.utcOffset = self.utcOffset
+        return hit[2]
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         spec = next((s for s in self.zoomLevel.tickSpecs if s.spacing == spacing), None)
@@ -77,7 +164,7 @@ class ZonedDateAxisItem(pg.DateAxisItem):
 UtcDateAxisItem = ZonedDateAxisItem
 
 
-class ValueAxisItem(pg.AxisItem):
+class ValueAxisItem(FrameOnlyMixin, pg.AxisItem):
     """A value axis written compactly ("70k", "$40M"; `ui.charts.axis_format`), on linear and
     on log scales (pyqtgraph hands log axes the log10 of each tick).
 
@@ -89,6 +176,15 @@ class ValueAxisItem(pg.AxisItem):
     def __init__(self, orientation: str = "left", currency: str = "", **kwargs) -> None:
         super().__init__(orientation=orientation, **kwargs)
         self.currency = currency
+        self._ticks_for: tuple | None = None
+        self._ticks: list = []
+
+    def tickValues(self, minVal, maxVal, size):
+        # The plot's grid asks for the ticks the axis draws, in the same frame: found once.
+        key = (minVal, maxVal, size, self.logMode, self.scale, self._tickSpacing)
+        if key != self._ticks_for:
+            self._ticks, self._ticks_for = super().tickValues(minVal, maxVal, size), key
+        return self._ticks
 
     def tickStrings(self, values, scale, spacing):
         if self.logMode:

@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from ui.charts.view_span import ViewSpanItem
+from ui.charts.view_span import ViewSpanItem, blended
 
 
 class BandsItem(ViewSpanItem):
@@ -78,6 +78,17 @@ class BandsItem(ViewSpanItem):
         rects = self.visibleRects()
         if not rects:
             return
+        # Axis-aligned fills need no antialiasing, and with it Qt rasterises each scaled rect
+        # as a path: ~0.35 ms a band at full height, against ~0.3 µs (docs/performance.md).
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         painter.setPen(QtCore.Qt.PenStyle.NoPen)
-        painter.setBrush(self._brush)
+        # Only the background and the grid lie under the bands: blended onto the background
+        # beforehand they fill ~25x faster than translucent, and hide the grid's faint lines
+        # (docs/performance.md, issue 16).
+        color = self._brush.color()
+        backdrop = self.backdrop()
+        if self._brush.style() == QtCore.Qt.BrushStyle.SolidPattern and backdrop is not None:
+            painter.setBrush(blended(color, color.alphaF(), backdrop))
+        else:
+            painter.setBrush(self._brush)
         painter.drawRects(rects)

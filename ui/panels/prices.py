@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,7 @@ from models.levels import (
     PUT_WALL,
     USER,
 )
+from models.newest_first import NEWEST_FIRST_ROWS, newest_rows
 from models.price_view import (
     PREPARE_ON_WORKER,
     PreparedPrices,
@@ -65,7 +67,7 @@ from models.price_view import (
 )
 from models.series import MS_PER_DAY, SeriesData
 from ui import theme
-from ui.charts.axes import ValueAxisItem
+from ui.charts.axes import FrameAxisItem, ValueAxisItem
 from ui.charts.bands import BandsItem
 from ui.charts.candles import CandlestickItem
 from ui.charts.chart_state import ChartStateMarks
@@ -90,6 +92,7 @@ from ui.time_display import format_time, zone_label
 RANGES_DAYS = dock_choices.RANGES_DAYS
 DEFAULT_ASSETS = dock_choices.DEFAULT_PRICE_ASSETS
 AXIS_WIDTH = 62
+AFTER_PAINT_MS = 200  # a job waiting for a paint starts by then anyway (a hidden dock)
 STYLES = dock_choices.PRICE_STYLES
 MODES = dock_choices.PRICE_MODES
 
@@ -142,6 +145,8 @@ class PricesPanel(Panel):
         self.visible += self._shown_user_stems()
         self.interval_watch = IntervalWatch(ctx.scheduler, self.shown_series())
         self._prepared: dict[str, PreparedPrices] = {}
+        #: series shown from their newest rows while a worker prepares all (-> their data)
+        self._newest_first: dict[str, SeriesData] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
         self._labels: dict[str, pg.LabelItem] = {}
@@ -182,6 +187,8 @@ class PricesPanel(Panel):
         self._show_last_values_soon = debounced(self, 0, self._show_last_values)
         self.chart.ci.setSpacing(0)
         self.chart.painted.connect(self._mark_painted)
+        self._after_paint: list[Any] = []  # jobs that wait for the next paint
+        self.chart.painted.connect(self._run_after_paint)
         self.readout = elastic(QLabel(" "))
         self.readout.setTextFormat(Qt.TextFormat.RichText)
         self.readout.setWordWrap(True)  # every visible asset, on a second line if need be
@@ -334,12 +341,14 @@ class PricesPanel(Panel):
     # -- plots --------------------------------------------------------------------------------
     def _new_plot(self, show_time_axis: bool) -> pg.PlotItem:
         axis = GapDateAxisItem(self.time_map)  # a plain UTC date axis while nothing is squeezed
-        plot = pg.PlotItem(axisItems={"bottom": axis, "left": ValueAxisItem()},
+        # The right axis and the time axis between stacked plots only frame the plot: they
+        # draw their line alone (ui/charts/axes.py FrameOnlyMixin, docs/performance.md).
+        plot = pg.PlotItem(axisItems={"bottom": axis, "left": ValueAxisItem(),
+                                      "right": FrameAxisItem("right")},
                            viewBox=PromptViewBox())
         theme.grid(plot)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plot.showAxis("right")
-        plot.getAxis("right").setStyle(showValues=False)
         plot.getAxis("right").setWidth(8)
         plot.setMenuEnabled(False)
         if self.time_map.active:
@@ -348,7 +357,7 @@ class PricesPanel(Panel):
             plot.setLabel("bottom", "time (UTC), closed hours compressed" if self.time_map.active
                           else "time (UTC)")
         else:
-            axis.setStyle(showValues=False)
+            axis.set_frame_only()
             axis.setHeight(4)
         plot.vb.setMouseEnabled(x=True, y=False)
         plot.setLogMode(y=self.log_scale)
@@ -456,22 +465,52 @@ class PricesPanel(Panel):
         prepared = self._prepared.get(series_id)
         if prepared is not None and prepared.source is data:
             return
+        if self._newest_first.get(series_id) is data:
+            return  # its newest rows are shown, all of them are being prepared
         interval_ms = spec.interval_ms or MS_PER_DAY
         by_date = spec.interval in DATE_PLACED_INTERVALS  # at their trading date (price_view)
         tail_from = self.ctx.store.tail_from(series_id)
-        extended = extend_prepared(prepared, data, interval_ms, tail_from) if prepared else None
+        extended = extend_prepared(prepared, data, interval_ms, tail_from) \
+            if prepared and series_id not in self._newest_first else None
         if extended is not None:  # a live update: new bars appended, no rebuild
             self._on_prepared(series_id, extended)
         elif len(data) >= PREPARE_ON_WORKER:
-            self.ctx.scheduler.run(f"prepare:{series_id}", prepare_prices, data, interval_ms,
-                                   by_date,
-                                   on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
+            if len(data) >= NEWEST_FIRST_ROWS and parse_series_id(series_id).asset in self._curves:
+                # the newest rows drawn now, the whole history when the worker has it
+                # (models/newest_first.py)
+                view = self.plotted_x_range()
+                head = newest_rows(data, *(None, None) if view is None else
+                                   (int(view[0] * 1000), int(view[1] * 1000)))
+                self._on_prepared(series_id, prepare_prices(head, interval_ms, by_date), of=data)
+            job = partial(self.ctx.scheduler.run, f"prepare:{series_id}", prepare_prices, data,
+                          interval_ms, by_date,
+                          on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
+            if series_id in self._newest_first:
+                # after the newest rows are painted: the worker's GIL share would delay it
+                self._after_paint.append(job)
+                QTimer.singleShot(AFTER_PAINT_MS, self, self._run_after_paint)  # a hidden dock
+            else:
+                job()
         else:
             self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date))
 
-    def _on_prepared(self, series_id: str, prepared: PreparedPrices) -> None:
-        if self.ctx.store.series(series_id) is not prepared.source:
+    def _run_after_paint(self) -> None:
+        jobs, self._after_paint = self._after_paint, []
+        for job in jobs:
+            job()
+
+    def _on_prepared(self, series_id: str, prepared: PreparedPrices,
+                     of: SeriesData | None = None) -> None:
+        """`prepared` shows series_id's data; `of`: the data it is the newest rows of."""
+        if self.ctx.store.series(series_id) is not (prepared.source if of is None else of):
             return  # newer data arrived meanwhile: its own preparation follows
+        if of is None:
+            self._newest_first.pop(series_id, None)
+        elif self._newest_first.get(series_id) is of or (
+                series_id in self._prepared and self._prepared[series_id].source is of):
+            return  # already shown (the newest rows, or all of them)
+        else:
+            self._newest_first[series_id] = of
         self._prepared[series_id] = prepared
         stem = parse_series_id(series_id).asset
         if stem in self._curves and series_id == self._series_id(stem):
@@ -645,13 +684,17 @@ class PricesPanel(Panel):
         elif when is not None:
             stamp = f"{format_time(int(when * 1000), '%Y-%m-%d %H:%M')} {zone_label()} &nbsp; "
         per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
-        self.readout.setText(f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
-                             f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")
+        text = (f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
+                f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")
+        if text != self.readout.text():  # a new text relays the dock out (~10 ms a frame)
+            self.readout.setText(text)
 
     def _set_plot_label(self, stem: str, text: str, color: str) -> None:
         label = self._labels.get(stem)
-        if label is not None:
+        # unchanged labels are left alone: each setText lays out its HTML (~1 ms)
+        if label is not None and getattr(label, "_rotor_shown", None) != (text, color):
             label.setText(text, color=color)
+            label._rotor_shown = (text, color)
 
     # -- user actions -------------------------------------------------------------------------
     def _on_choice(self, name: str) -> None:
