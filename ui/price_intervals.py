@@ -27,8 +27,15 @@ class IntervalWatch:
 
     def __init__(self, scheduler: Scheduler, shown: Iterable[str]) -> None:
         self.scheduler = scheduler
-        # what the window already watches for the dock (MainWindow.watched_series)
+        # what the window watches for the dock when it starts (MainWindow.watched_series)
         self._extra = _beyond_base(shown)
+        # A dock built after the start (a workspace read on a worker, a theme switch) asks for
+        # what the start did not watch; watching a watched series again adds nothing.
+        tracker = getattr(scheduler, "tracker", None)
+        if tracker is not None and tracker.watched:
+            missing = self._extra - set(tracker.watched)
+            if missing:
+                scheduler.watch_more(sorted(missing))
 
     def follow(self, shown: Iterable[str]) -> None:
         wanted = _beyond_base(shown)

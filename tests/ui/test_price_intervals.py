@@ -73,3 +73,26 @@ def test_the_dock_offers_every_interval_and_draws_the_minutes_while_shown(make_w
     panel.mode_buttons["compare"].click()
     assert set(panel._curves) == set(panel.visible)
     assert window.watched_series()[-len(panel.visible):] == panel.shown_series()
+
+
+def test_a_workspace_opened_at_start_on_1m_reads_and_watches_the_minutes(make_window, qtbot,
+                                                                         tmp_path):
+    """The workspace is read on a worker and applied after the scheduler started: the dock it
+    rebuilds on 1m must ask for the minutes itself (they were not among the start's series)."""
+    import json
+
+    folder = tmp_path / "workspaces"
+    folder.mkdir()
+    (folder / "minutes.json").write_text(json.dumps({
+        "format": "rotor-workspace", "version": 1, "name": "Minutes",
+        "layout": {"groups": [{"area": "left", "tabs": ["prices"], "size": 1}]},
+        "docks": {"prices": {"interval": "1m", "range_key": "1W", "mode": "stacked",
+                             "style": "line", "assets": ["btc"]}},
+        "sections": {}}), encoding="utf-8")
+    window = make_window(demo=True, workspace="Minutes", workspace_dir=folder)
+    window.resize(1366, 768)
+    window.show()
+    qtbot.waitUntil(lambda: window.workspaces.is_started, timeout=20000)
+    qtbot.waitUntil(lambda: "btc.1m" in window.panels["prices"]._prepared, timeout=30000)
+    assert window.panels["prices"].interval == "1m"
+    assert "btc.1m" in window.scheduler.tracker.watched
