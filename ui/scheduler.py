@@ -34,7 +34,7 @@ from services.refresh import RefreshResult, refresh_series
 from services.source_tracker import SourceTracker
 from services.storage import clear_series
 from ui.jobs import MAX_ABANDONED, JobRunner
-from ui.startup import CachedPhase, Opened, StartupReader, read_cached_phase
+from ui.startup import CachedPhase, Opened, StartupReader, read_late_newest_first
 
 log = logging.getLogger(__name__)
 
@@ -207,10 +207,10 @@ class Scheduler(QObject):
         ids, self._late_ids = tuple(self._late_ids), []
         services = self.services
         assert services is not None
-        self.run(f"cached:{','.join(ids)}", read_cached_phase, services, ids,
-                 on_result=self._on_late_read,
-                 on_error=lambda exc: self.noticeRaised.emit(f"reading {', '.join(ids)} from "
-                                                             f"the cache failed: {exc}"))
+        self.jobs.run(f"cached:{','.join(ids)}", read_late_newest_first, services, ids,
+                      on_result=lambda _none: None, on_item=self._on_late_read,
+                      on_error=lambda exc: self.noticeRaised.emit(
+                          f"reading {', '.join(ids)} from the cache failed: {exc}"))
 
     def _on_late_read(self, phase: CachedPhase) -> None:
         phase = CachedPhase({i: d for i, d in phase.series.items() if i in self.tracker.watched},

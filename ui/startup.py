@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from models.catalog import get_spec
-from models.series import SeriesData, Snapshot
+from models.series import MS_PER_DAY, SeriesData, Snapshot
 from services.app import AppServices, has_cached_data, open_demo, open_live
 from ui.jobs import JobRunner
 
@@ -73,6 +73,30 @@ def _read_cached(services: AppServices, series_ids: Iterable[str]
 def read_cached_phase(services: AppServices, series_ids: tuple[str, ...]) -> CachedPhase:
     """On a worker: what the cache holds of series watched after start-up."""
     return CachedPhase(*_read_cached(services, series_ids), frozenset(series_ids))
+
+
+#: a series this long is handed over in two steps when it is watched late (the price dock
+#: switched to 1m): its newest `NEWEST_FIRST_DAYS` first, then all of it
+NEWEST_FIRST_MIN_ROWS = 200_000
+NEWEST_FIRST_DAYS = 14
+
+
+def read_late_newest_first(services: AppServices, series_ids: tuple[str, ...]
+                           ) -> Iterator[CachedPhase]:
+    """On a worker: the newest two weeks of each long series (a few ms to read), then what
+    the cache holds of every series. BTC's whole minute history takes ~0.4 s to read; the
+    chart shows its newest rows meanwhile (docs/performance.md, issue 16)."""
+    newest: dict[str, SeriesData] = {}
+    for series_id in series_ids:
+        if get_spec(series_id).is_snapshot:
+            continue
+        bounds = services.cache.bounds(series_id)
+        if bounds is not None and bounds[2] >= NEWEST_FIRST_MIN_ROWS:
+            start = bounds[1] - NEWEST_FIRST_DAYS * MS_PER_DAY
+            newest[series_id] = services.cache.read(series_id, start_ms=start)
+    if newest:  # no ids: the tracker learns of the series from the whole read only
+        yield CachedPhase(newest, {}, frozenset())
+    yield read_cached_phase(services, series_ids)
 
 
 class StartupReader:
