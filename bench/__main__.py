@@ -13,6 +13,10 @@
                                     chunks (bench/backfill.py)
     python -m bench --case replay --json
                                     replay steps and 3600× playback (bench/replay.py)
+    python -m bench --case dock_pan --n 1000000 --frames 30 --size 1366x768 --json
+                                    the real price dock, four stacked plots (bench/dock_pan.py)
+    python -m bench --case minutes_cached --n 4900000 --reps 3 --json
+                                    1h -> 1m, BTC's minutes in the cache (minutes_cached.py)
     python -m bench --case resample --json
                                     4.9M 1m rows to 1h, against pandas (bench/resample.py)
 
@@ -61,6 +65,9 @@ def run_case(a: argparse.Namespace) -> dict[str, Any]:
     elif a.case == "minutes":
         from bench.minutes import minutes
         res = minutes(a.n, a.reps, size)
+    elif a.case == "minutes_cached":
+        from bench.minutes_cached import minutes_cached
+        res = minutes_cached(a.n, a.reps, size)
     elif a.case == "minutes_rss":
         from bench.minutes import minutes_rss
         res = minutes_rss(a.n, size)

@@ -108,6 +108,8 @@ def plan(quick: bool) -> list[tuple[str, list[str], float]]:
                                            "--size", size], tmo))
     minutes = str(E6 if quick else 4_900_000)
     cases.append(("minutes", ["--case", "minutes", "--n", minutes, "--reps", "3"], tmo))
+    cases.append(("minutes_cached", ["--case", "minutes_cached", "--n", minutes, "--reps",
+                                     "3"], tmo))
     cases.append(("minutes_rss", ["--case", "minutes_rss", "--n", minutes], tmo))
     cases.append(("coldstart_minutes", ["--case", "coldstart_minutes", "--n", minutes,
                                         "--reps", "3" if quick else "5"], tmo))
@@ -321,8 +323,9 @@ def targets(res: dict[str, dict[str, Any]], rat: dict[str, Any]) -> list[dict[st
           6.9, "ms, four stacked 1M-row plots, grid, crosshair, overlays (bench/dock_pan.py)")
         for size in ("1366x768", "1920x1080")]
     out += [
-        t("P2 1h -> 1m first paint", _get(res.get("minutes"), "first_paint_ms"), "<=", 150.0,
-          "ms, BTC's 4.9M minutes loaded (bench/minutes.py)"),
+        t("P2 1h -> 1m first paint", _get(res.get("minutes_cached"), "first_paint_ms"), "<=",
+          150.0, "ms, BTC's 4.9M minutes in the cache, read by the scheduler "
+          "(bench/minutes_cached.py; minutes.first_paint_ms: already in the store)"),
         t("P3 RSS, BTC + ETH minutes on the dock", _get(res.get("minutes_rss"), "rss_mb"), "<=",
           1200.0, "MB, every other price series loaded"),
         t("P4 cold start with the minutes cached", rat.get("cold_start_with_minutes_over_without"),
@@ -372,6 +375,7 @@ def run_suite(quick: bool, spawn: Spawn) -> dict[str, Any]:
         "stacked": group("stacked/"),
         "dock_pan": group("dock_pan/"),
         "minutes": results.get("minutes"),
+        "minutes_cached": results.get("minutes_cached"),
         "minutes_rss": results.get("minutes_rss"),
         "coldstart_minutes": results.get("coldstart_minutes"),
         "streams": results.get("streams"),

@@ -494,15 +494,28 @@ class Cache:
         validate_series_id(series_id)
         sql = "SELECT n, columns, data FROM chunks WHERE series_id=?"
         args: list[Any] = [series_id]
-        if start_ms is not None:
-            sql += " AND last_ms >= ?"
-            args.append(int(start_ms))
-        if end_ms is not None:
-            sql += " AND first_ms <= ?"
-            args.append(int(end_ms))
-        sql += " ORDER BY chunk"
         with self._guard():
-            rows = self._conn().execute(sql, args).fetchall()
+            conn = self._conn()
+            span = self._meta(conn, series_id).get("chunk_span_ms") \
+                if start_ms is not None or end_ms is not None else None
+            # A chunk holds the rows of one `time // span`: bounding the key lets SQLite seek
+            # to the chunks in range instead of visiting every row of the series (the newest
+            # two weeks of 4.9M minutes: 50 ms scanning, ~3 ms seeking).
+            keyed = isinstance(span, int) and span > 0
+            if start_ms is not None:
+                sql += " AND last_ms >= ?"
+                args.append(int(start_ms))
+                if keyed:
+                    sql += " AND chunk >= ?"
+                    args.append(int(start_ms) // span)
+            if end_ms is not None:
+                sql += " AND first_ms <= ?"
+                args.append(int(end_ms))
+                if keyed:
+                    sql += " AND chunk <= ?"
+                    args.append(int(end_ms) // span)
+            sql += " ORDER BY chunk"
+            rows = conn.execute(sql, args).fetchall()
         if not rows:
             return SeriesData.empty()
         if len({cols_json for _n, cols_json, _blob in rows}) == 1:
@@ -552,6 +565,20 @@ class Cache:
         if row is None or row[0] is None:
             return None
         return int(row[0]), int(row[1]), int(row[2])
+
+    def span(self, series_id: str) -> tuple[int, int] | None:
+        """(first_ms, last_ms) of a cached series from its first and last chunk: two key
+        look-ups (`bounds` visits every chunk to count the rows)."""
+        validate_series_id(series_id)
+        with self._guard():
+            conn = self._conn()
+            first = conn.execute("SELECT first_ms FROM chunks WHERE series_id=? ORDER BY chunk "
+                                 "LIMIT 1", (series_id,)).fetchone()
+            last = conn.execute("SELECT last_ms FROM chunks WHERE series_id=? ORDER BY chunk "
+                                "DESC LIMIT 1", (series_id,)).fetchone()
+        if first is None or last is None:
+            return None
+        return int(first[0]), int(last[0])
 
     def series_ids(self) -> list[str]:
         with self._guard():

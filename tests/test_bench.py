@@ -101,3 +101,12 @@ def test_price_dock_cases_report_json() -> None:
     run = switch["runs"][0]
     # the newest minutes are painted before (or, at worst, with) the whole history
     assert 0 < run["first_paint_ms"] <= run["full_history_paint_ms"]
+
+
+def test_minutes_cached_case_paints_the_newest_minutes_before_the_whole_read() -> None:
+    res = spawn(["--case", "minutes_cached", "--n", "300000", "--reps", "1", "--size",
+                 "800x600"], 120.0)
+    assert res["status"] == "ok", res
+    run, whole = res["runs"][0], res["whole_read_first"]["runs"][0]
+    assert 0 < run["first_paint_ms"] <= run["full_history_paint_ms"]
+    assert whole["first_paint_ms"] > 0 and res["first_paint_over_whole_read_first"] > 0

@@ -12,6 +12,7 @@ painting the previous one before it could even start.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -79,6 +80,7 @@ def read_cached_phase(services: AppServices, series_ids: tuple[str, ...]) -> Cac
 #: switched to 1m): its newest `NEWEST_FIRST_DAYS` first, then all of it
 NEWEST_FIRST_MIN_ROWS = 200_000
 NEWEST_FIRST_DAYS = 14
+NEWEST_FIRST_PAUSE_S = 0.2
 
 
 def read_late_newest_first(services: AppServices, series_ids: tuple[str, ...]
@@ -90,12 +92,15 @@ def read_late_newest_first(services: AppServices, series_ids: tuple[str, ...]
     for series_id in series_ids:
         if get_spec(series_id).is_snapshot:
             continue
-        bounds = services.cache.bounds(series_id)
-        if bounds is not None and bounds[2] >= NEWEST_FIRST_MIN_ROWS:
-            start = bounds[1] - NEWEST_FIRST_DAYS * MS_PER_DAY
+        step = get_spec(series_id).interval_ms
+        span = services.cache.span(series_id) if step else None
+        if span is not None and (span[1] - span[0]) // step >= NEWEST_FIRST_MIN_ROWS:
+            start = span[1] - NEWEST_FIRST_DAYS * MS_PER_DAY
             newest[series_id] = services.cache.read(series_id, start_ms=start)
     if newest:  # no ids: the tracker learns of the series from the whole read only
         yield CachedPhase(newest, {}, frozenset())
+        # the long read holds the GIL in stretches: let the GUI thread draw the newest first
+        time.sleep(NEWEST_FIRST_PAUSE_S)
     yield read_cached_phase(services, series_ids)
 
 

@@ -51,6 +51,29 @@ def test_many_chunks_round_trip_and_range_reads(cache):
     assert data["close"][10] == 8 and data["close"][-1] == 7
 
 
+def test_range_reads_seek_by_chunk_and_agree_with_the_whole_read(cache):
+    """Range reads bound the chunk key (a seek, not a scan): every range, at a chunk's edges
+    and across them, returns exactly what the whole read holds there; `span` matches."""
+    n = ROWS_PER_CHUNK * 4 + 100
+    times = 1_500_000_000_000 + np.arange(n, dtype=np.int64) * 60_000
+    times = np.delete(times, np.s_[ROWS_PER_CHUNK - 50:ROWS_PER_CHUNK + 50])  # a hole at an edge
+    close = np.random.default_rng(2).normal(100, 5, len(times))
+    cache.upsert("btc.1m", candles(times, close))
+    whole = cache.read("btc.1m")
+    span_ms = cache.get_meta("btc.1m")["chunk_span_ms"]
+    edges = [int(t) for t in (times[0], times[-1])] + [
+        (times[0] // span_ms + k) * span_ms + d for k in range(1, 5) for d in (-60_000, 0, 1)]
+    for start in [None, *edges]:
+        for end in [None, *edges]:
+            got = cache.read("btc.1m", start_ms=start, end_ms=end)
+            want = whole.between(start, end)
+            np.testing.assert_array_equal(got.time, want.time)
+            if len(want):
+                np.testing.assert_array_equal(got["close"], want["close"])
+    assert cache.span("btc.1m") == (int(times[0]), int(times[-1]))
+    assert cache.span("eth.1m") is None
+
+
 def test_rows_without_any_value_are_not_stored(cache):
     data = SeriesData(np.array([0, H]), {"close": np.array([np.nan, 2.0])})
     assert cache.upsert("x.1h", data) == 1
