@@ -193,7 +193,7 @@ class SourceStatusBar(QStatusBar):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
-        self.progress.setFormat("backfill %p%")
+        self.progress.setFormat("loading %p%")  # the 1m history has its own line (ui/backfill.py)
         self.progress.setVisible(False)
         self.addPermanentWidget(self.progress)
         #: chip name -> (what its stream says, its colour's theme field, a tooltip line)
