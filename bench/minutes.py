@@ -155,6 +155,21 @@ def _everything(n_minutes: int) -> dict[str, Any]:
     return out
 
 
+def prepared_bytes(prepared: Any) -> int:
+    """Bytes of the row buffers the prepared series hold beyond the store's (a buffer two of
+    them share counted once; a view counted as the buffer it is a view of)."""
+    buffers: dict[int, int] = {}
+    for p in prepared:
+        rows = [*p.line._rows.buf.values(), p.t_raw]
+        if p.ohlc is not None:
+            rows += p.ohlc._rows.buf.values()
+        for a in rows:
+            base = a if a.base is None else a.base
+            if not any(np.may_share_memory(base, c) for c in p.source.columns.values()):
+                buffers[id(base)] = base.nbytes
+    return sum(buffers.values())
+
+
 def minutes_rss(n: int, size: tuple[int, int]) -> dict[str, Any]:
     """RSS with BTC and ETH's n minutes each drawn on the price dock (both prepared: pyramids
     for lines and candles) and every other price series in the store."""
@@ -182,10 +197,8 @@ def minutes_rss(n: int, size: tuple[int, int]) -> dict[str, Any]:
     out["rss_mb"] = _rss_mb()
     out["prepared_rows"] = {sid: len(p.t_raw) for sid, p in panel._prepared.items()
                             if len(p.t_raw) > 100_000}
-    arrays = {id(a): a.nbytes for p in panel._prepared.values()
-              for a in (*p.line._rows.buf.values(), *p.ohlc._rows.buf.values(), p.t_raw)}
-    out["prepared_rows_mb"] = round(sum(arrays.values()) / 2**20, 1)
-    out["prepared_levels_mb"] = round(sum(p.line.nbytes() + p.ohlc.nbytes()
+    out["prepared_rows_mb"] = round(prepared_bytes(panel._prepared.values()) / 2**20, 1)
+    out["prepared_levels_mb"] = round(sum(p.line.nbytes() + (p.ohlc.nbytes() if p.ohlc else 0)
                                           for p in panel._prepared.values()) / 2**20, 1)
     out["median_ms"] = None
     panel.shutdown()

@@ -64,6 +64,7 @@ from models.price_view import (
     index_at_or_before,
     prepare_prices,
     rebase_factor,
+    with_candles,
 )
 from models.series import MS_PER_DAY, SeriesData
 from ui import theme
@@ -469,6 +470,7 @@ class PricesPanel(Panel):
             return  # its newest rows are shown, all of them are being prepared
         interval_ms = spec.interval_ms or MS_PER_DAY
         by_date = spec.interval in DATE_PLACED_INTERVALS  # at their trading date (price_view)
+        candles = self._wants_candles()  # else no candle pyramid: ~190 MB at 4.9M rows
         tail_from = self.ctx.store.tail_from(series_id)
         extended = extend_prepared(prepared, data, interval_ms, tail_from) \
             if prepared and series_id not in self._newest_first else None
@@ -481,9 +483,10 @@ class PricesPanel(Panel):
                 view = self.plotted_x_range()
                 head = newest_rows(data, *(None, None) if view is None else
                                    (int(view[0] * 1000), int(view[1] * 1000)))
-                self._on_prepared(series_id, prepare_prices(head, interval_ms, by_date), of=data)
+                self._on_prepared(series_id, prepare_prices(head, interval_ms, by_date,
+                                                                   candles), of=data)
             job = partial(self.ctx.scheduler.run, f"prepare:{series_id}", prepare_prices, data,
-                          interval_ms, by_date,
+                          interval_ms, by_date, candles,
                           on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
             if series_id in self._newest_first:
                 # after the newest rows are painted: the worker's GIL share would delay it
@@ -492,7 +495,7 @@ class PricesPanel(Panel):
             else:
                 job()
         else:
-            self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date))
+            self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date, candles))
 
     def _run_after_paint(self) -> None:
         jobs, self._after_paint = self._after_paint, []
@@ -545,14 +548,47 @@ class PricesPanel(Panel):
         if prepared is None:
             curve.clear()
             return
+        candles = isinstance(curve, CandlestickItem)
+        if candles and prepared.ohlc is None:
+            prepared = self._add_candles(self._series_id(stem))
         prepared = self.gaps.drawn(self._series_id(stem), prepared)
         if prepared is None:
             return  # its compressed pyramids are being built (then drawn by _on_gaps_changed)
-        if isinstance(curve, CandlestickItem):
-            curve.setPyramid(prepared.ohlc)
-        else:
-            curve.setPyramid(prepared.line)
+        pyramid = prepared.ohlc if candles else prepared.line
+        if pyramid is None:  # its candles are being built (then drawn by _on_candles)
+            curve.clear()
+            return
+        curve.setPyramid(pyramid)
         self._apply_rebase(stem)
+
+    def _wants_candles(self) -> bool:
+        return self.style == "candles" and self.mode == "stacked"
+
+    def _add_candles(self, series_id: str) -> PreparedPrices:
+        """A prepared series gets its candle pyramid when first drawn as candles: at once when
+        short, else on a worker (what is prepared until then)."""
+        prepared = self._prepared[series_id]
+        spec = find_spec(series_id)
+        interval_ms = (spec.interval_ms if spec else None) or MS_PER_DAY
+        if len(prepared.source) < PREPARE_ON_WORKER:
+            self._prepared[series_id] = with_candles(prepared, interval_ms)
+        else:
+            self.ctx.scheduler.run(f"candles:{series_id}", with_candles, prepared, interval_ms,
+                                   on_result=lambda p, sid=series_id: self._on_candles(sid, p))
+        return self._prepared[series_id]
+
+    def _on_candles(self, series_id: str, prepared: PreparedPrices) -> None:
+        current = self._prepared.get(series_id)
+        if current is None or current.ohlc is not None or not self._wants_candles():
+            return  # gone, done, or drawn as a line again (its candles would only cost memory)
+        if current.source is not prepared.source:
+            self._add_candles(series_id)  # newer bars arrived meanwhile: build again
+            return
+        self._prepared[series_id] = prepared
+        stem = parse_series_id(series_id).asset
+        if stem in self._curves and series_id == self._series_id(stem):
+            self._refresh_gaps()
+            self._apply_data(stem)
 
     def _apply_rebase(self, stem: str) -> None:
         """Compare view: scale the curve (a shift in log scale); its pyramid stays as it is."""
