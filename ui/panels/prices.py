@@ -84,6 +84,7 @@ from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
 from ui.price_gaps import INTRADAY, PriceGaps
 from ui.price_indicators import PriceIndicators
 from ui.price_intervals import IntervalWatch, fill_interval_box
+from ui.readout_bar import ReadoutBar
 from ui.settings_file import read_setting
 from ui.symbols import open_add_symbol
 from ui.theme import asset_color  # the current theme's variant
@@ -199,7 +200,9 @@ class PricesPanel(Panel):
         layout.setSpacing(2)
         layout.addLayout(self._controls)
         layout.addLayout(self._legend)
-        layout.addWidget(self.readout)
+        # outside the layout: its text changes on every crosshair move (ui/readout_bar.py)
+        self._readout_bar = ReadoutBar(self.readout)
+        layout.addWidget(self._readout_bar)
         layout.addWidget(self.chart, 1)
         layout.addWidget(self.freshness)  # the demo badge sits in the legend row
         self._readout_x: float | None = None  # the cursor the readout shows, None: last bar
@@ -722,8 +725,7 @@ class PricesPanel(Panel):
         per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
         text = (f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
                 f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")
-        if text != self.readout.text():  # a new text relays the dock out (~10 ms a frame)
-            self.readout.setText(text)
+        self._readout_bar.set_text(text)  # no relayout of the dock (ui/readout_bar.py)
 
     def _set_plot_label(self, stem: str, text: str, color: str) -> None:
         label = self._labels.get(stem)
