@@ -144,6 +144,7 @@ class PricesPanel(Panel):
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
         if not settings.contains("prices/assets"):  # intraday views default to the futures
             self.visible = assets_for_interval(self.visible, self.interval in INTRADAY)
+        self._assets_intraday = self.interval in INTRADAY  # the side of the line they are for
         self.visible += self._shown_user_stems()
         self.interval_watch = IntervalWatch(ctx.scheduler, self.shown_series())
         self._prepared: dict[str, PreparedPrices] = {}
@@ -1188,8 +1189,13 @@ class PricesPanel(Panel):
 
     def _swap_index_futures(self) -> None:
         """Across the daily/intraday line, a cash index shown alone becomes its future and back
-        (models/assets.py: assets_for_interval); the other assets stay."""
-        swapped = assets_for_interval(self.visible, self.interval in INTRADAY)
+        (models/assets.py: assets_for_interval); the other assets stay. Within a side (1h to
+        1m) nothing is swapped: the trader's cash index at 1h stays theirs at 1m."""
+        intraday = self.interval in INTRADAY
+        if intraday == self._assets_intraday:
+            return
+        self._assets_intraday = intraday
+        swapped = assets_for_interval(self.visible, intraday)
         if swapped == self.visible:
             return
         self.visible = swapped
