@@ -47,28 +47,34 @@ def _bar_times(data: SeriesData, by_date: bool) -> np.ndarray:
 
 
 def prepare_prices(data: SeriesData, interval_ms: int, by_date: bool = False,
-                   candles: bool = True) -> PreparedPrices:
+                   candles: bool = True, room: bool = True) -> PreparedPrices:
     """Pyramids of one series' bars (the price chart prepares past `PREPARE_ON_WORKER` rows on
     a worker). With `by_date`, daily bars are placed at their trading date (module note).
-    Without `candles` only the line's pyramid is built (`with_candles` adds the other)."""
+    Without `candles` only the line's pyramid is built (`with_candles` adds the other).
+    `room`: copy the rows into buffers with room for live bars now (on a worker); without it the
+    pyramids read the given arrays until a live bar comes (the GUI thread's quick prepares: a
+    short series, or the newest rows of a long one, replaced before any live bar)."""
     close = data["close"]
     times = _bar_times(data, by_date)
     t, y = break_gaps(times, close, int(interval_ms * 1.5))
     line = MinMaxPyramid.build(t / 1e3, y)
-    # Own the buffers now (on the worker): the first live append then copies nothing.
-    line.reserve(_APPEND_ROOM)
+    if room:  # the first live append then copies nothing
+        line.reserve(_APPEND_ROOM)
     prepared = PreparedPrices(data, line, None, _shared_seconds(line, None, times), close, by_date)
-    return with_candles(prepared, interval_ms) if candles else prepared
+    return with_candles(prepared, interval_ms, room) if candles else prepared
 
 
-def with_candles(prepared: PreparedPrices, interval_ms: int) -> PreparedPrices:
-    """`prepared` with its candle pyramid (built here, so on a worker for a long series)."""
+def with_candles(prepared: PreparedPrices, interval_ms: int, room: bool = True
+                 ) -> PreparedPrices:
+    """`prepared` with its candle pyramid (built here, so on a worker for a long series);
+    `room` as for `prepare_prices`."""
     if prepared.ohlc is not None:
         return prepared
     data = prepared.source
     ohlc = OhlcPyramid.build(prepared.t_raw, data["open"], data["high"], data["low"],
                              data["close"], bar_width=interval_ms / 1e3 if interval_ms else None)
-    ohlc.reserve(_APPEND_ROOM)
+    if room:
+        ohlc.reserve(_APPEND_ROOM)
     return replace(prepared, ohlc=ohlc, t_raw=_shared_seconds(prepared.line, ohlc,
                                                               prepared.t_raw))
 

@@ -134,3 +134,23 @@ def test_live_bars_extend_the_candles_too_when_they_are_built() -> None:
         assert np.array_equal(after.ohlc.column(name), rebuilt.ohlc.column(name))
     assert np.shares_memory(after.t_raw, after.ohlc.column("x"))
     assert np.array_equal(after.t_raw, moved.time / 1e3)
+
+
+def test_a_quick_prepare_reads_the_store_until_a_live_bar_comes() -> None:
+    data = _bars(3_000)
+    kept = {c: v.copy() for c, v in data.columns.items()}
+    p = prepare_prices(data, MIN, room=False)
+    assert np.shares_memory(p.line.y, data["close"])  # no copy on the GUI thread
+    assert np.shares_memory(p.ohlc.column("h"), data["high"])
+    cols = {c: np.append(v, v[-1]) for c, v in data.columns.items()}
+    cols["close"][-2] += 1.0  # the forming bar moved, and a new one opened
+    cols["high"][-2] += 2.0
+    newer = SeriesData(np.append(data.time, data.time[-1] + MIN), cols)
+    after = extend_prepared(p, newer, MIN, tail_from=len(data) - 1)
+    assert after is not None and after.line is p.line and after.ohlc is p.ohlc
+    for c, v in kept.items():  # the store's arrays were not written to
+        assert np.array_equal(data[c], v)
+    rebuilt = prepare_prices(newer, MIN)
+    assert np.array_equal(after.line.y, rebuilt.line.y)
+    for name in "xohlc":
+        assert np.array_equal(after.ohlc.column(name), rebuilt.ohlc.column(name))

@@ -488,7 +488,7 @@ class PricesPanel(Panel):
                 head = newest_rows(data, *(None, None) if view is None else
                                    (int(view[0] * 1000), int(view[1] * 1000)))
                 self._on_prepared(series_id, prepare_prices(head, interval_ms, by_date,
-                                                                   candles), of=data)
+                                                                   candles, room=False), of=data)
             job = partial(self.ctx.scheduler.run, f"prepare:{series_id}", prepare_prices, data,
                           interval_ms, by_date, candles,
                           on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
@@ -499,7 +499,8 @@ class PricesPanel(Panel):
             else:
                 job()
         else:
-            self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date, candles))
+            self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date, candles,
+                                                        room=False))  # short: no copy now
 
     def _run_after_paint(self) -> None:
         jobs, self._after_paint = self._after_paint, []
@@ -575,7 +576,7 @@ class PricesPanel(Panel):
         spec = find_spec(series_id)
         interval_ms = (spec.interval_ms if spec else None) or MS_PER_DAY
         if len(prepared.source) < PREPARE_ON_WORKER:
-            self._prepared[series_id] = with_candles(prepared, interval_ms)
+            self._prepared[series_id] = with_candles(prepared, interval_ms, room=False)
         else:
             self.ctx.scheduler.run(f"candles:{series_id}", with_candles, prepared, interval_ms,
                                    on_result=lambda p, sid=series_id: self._on_candles(sid, p))
