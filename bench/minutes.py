@@ -182,8 +182,10 @@ def prepared_bytes(prepared: Any) -> int:
 
 
 def minutes_rss(n: int, size: tuple[int, int]) -> dict[str, Any]:
-    """RSS with BTC and ETH's n minutes each drawn on the price dock (both prepared: pyramids
-    for lines and candles) and every other price series in the store."""
+    """RSS with BTC and ETH's n minutes each drawn on the price dock as lines (its default: a
+    line pyramid each; a candle pyramid is built only when candles are drawn) and every other
+    price series in the store; then the same drawn as candles (`rss_candles_mb`), then as
+    lines again (`rss_line_again_mb`)."""
     import gc
 
     qapp = fr.app()
@@ -211,6 +213,16 @@ def minutes_rss(n: int, size: tuple[int, int]) -> dict[str, Any]:
     out["prepared_rows_mb"] = round(prepared_bytes(panel._prepared.values()) / 2**20, 1)
     out["prepared_levels_mb"] = round(sum(p.line.nbytes() + (p.ohlc.nbytes() if p.ohlc else 0)
                                           for p in panel._prepared.values()) / 2**20, 1)
+    panel.style_box.setCurrentText("candles")
+    out["candles_prepared"] = _wait(
+        qapp, lambda: all(panel._prepared[s].ohlc is not None for s in full), 300.0)
+    fr.settle(qapp)
+    gc.collect()
+    out["rss_candles_mb"] = _rss_mb()
+    panel.style_box.setCurrentText("line")  # the candle pyramids are dropped again
+    fr.settle(qapp)
+    gc.collect()
+    out["rss_line_again_mb"] = _rss_mb()
     out["median_ms"] = None
     panel.shutdown()
     from PySide6.QtCore import QThreadPool

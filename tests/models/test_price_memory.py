@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.lod import MinMaxPyramid
-from models.price_view import extend_prepared, prepare_prices, with_candles
+from models.price_view import extend_prepared, prepare_prices, with_candles, without_candles
 from models.series import SeriesData
 
 MIN = 60_000
@@ -91,6 +91,10 @@ def test_candles_added_later_are_those_of_a_full_prepare() -> None:
     assert later.ohlc.bar_width == full.ohlc.bar_width == 60.0
     assert np.shares_memory(later.t_raw, later.ohlc.column("x"))
     assert np.array_equal(later.t_raw, data.time / 1e3)
+    dropped = without_candles(later)  # drawn as a line again
+    assert dropped.ohlc is None and dropped.line is later.line
+    assert np.shares_memory(dropped.t_raw, dropped.line.x)  # not the candles' x
+    assert np.array_equal(dropped.t_raw, data.time / 1e3)
 
 
 def test_a_series_with_gaps_keeps_its_own_bar_times() -> None:

@@ -42,8 +42,10 @@ def test_candles_of_a_long_series_are_built_on_a_worker_when_first_drawn(qtbot, 
     i = n - 7
     assert item.bar_at(data.time[i] / 1e3 + 60) == (
         data.time[i] / 1e3, *(float(data[c][i]) for c in ("open", "high", "low", "close")))
-    # drawn as a line again, newer data is prepared without candles
+    # drawn as a line again: the candles are dropped, and newer data is prepared without them
     panel.style_box.setCurrentText("line")
+    assert panel._prepared[sid].ohlc is None and panel._prepared[sid].line is line
+    assert np.array_equal(panel._prepared[sid].t_raw, data.time / 1e3)
     panel.ctx.store.set_series(sid, _hours(n + 5))
     newer = panel.ctx.store.series(sid)
     qtbot.waitUntil(lambda: panel._prepared[sid].source is newer, timeout=30_000)

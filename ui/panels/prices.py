@@ -65,6 +65,7 @@ from models.price_view import (
     prepare_prices,
     rebase_factor,
     with_candles,
+    without_candles,
 )
 from models.series import MS_PER_DAY, SeriesData
 from ui import theme
@@ -377,6 +378,9 @@ class PricesPanel(Panel):
 
     def _rebuild_plots(self) -> None:
         """Lay out the charts for the current mode and visible assets (cheap: no data copies)."""
+        if not self._wants_candles():  # drawn as lines: their candle pyramids only cost memory
+            for sid, prepared in list(self._prepared.items()):
+                self._prepared[sid] = without_candles(prepared)
         old_range = None
         if self._plots:
             old_range = next(iter(self._plots.values())).vb.viewRange()[0]
