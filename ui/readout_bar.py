@@ -9,6 +9,7 @@ the text needs another number of lines (it wraps rather than cuts).
 
 from __future__ import annotations
 
+import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 
@@ -41,3 +42,30 @@ class ReadoutBar(QWidget):
         if height != self.height():
             self.setFixedHeight(height)  # another number of lines: the one relayout
         self.label.setGeometry(0, 0, width, height)
+
+
+class PlotLabel(pg.LabelItem):
+    """A plot's corner label (its asset and the price under the cursor). pyqtgraph's `setText`
+    asks for the label's geometry again (minimum size, three updateGeometry calls: ~0.7 ms) on
+    every text; a price with as many digits keeps the size, and then only the text is set."""
+
+    _quiet = False
+
+    def setText(self, text: str, **args) -> None:
+        size = self.itemRect().size() if hasattr(self, "item") else None
+        self._quiet = True
+        try:
+            super().setText(text, **args)
+        finally:
+            self._quiet = False
+        if self.itemRect().size() != size:
+            self.updateMin()  # what the quiet call left out
+            self.updateGeometry()
+
+    def updateMin(self) -> None:
+        if not self._quiet:
+            super().updateMin()
+
+    def updateGeometry(self) -> None:
+        if not self._quiet:
+            super().updateGeometry()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from models.series import MS_PER_HOUR
 from tests.ui.prices_helpers import candles, shown_prices_panel
+from ui.charts.crosshair import format_price
 
 
 class _LayoutRequests(QObject):
@@ -42,6 +43,12 @@ def test_a_new_readout_text_does_not_lay_the_dock_out_again(qtbot, settings):
     assert len(texts) == 20  # every move showed a new text ...
     assert requests.count == 0  # ... and none asked the dock's layout again
     panel.removeEventFilter(requests)
+    label = panel._labels["btc"]  # the plot's corner label follows the cursor too
+    assert label.text.endswith(format_price(60_000 + 7.0 * 39))
+    narrow = label.itemRect().width()
+    assert label.minimumWidth() == narrow
+    label.setText("BTC 1,234,567,890.00", color="#ffffff")  # a longer text: its size follows
+    assert label.minimumWidth() == label.itemRect().width() > narrow
     # a text needing more lines grows the readout (one relayout), and it shows all of it
     one_line = panel.readout.height()
     panel.resize(300, 600)

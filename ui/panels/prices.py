@@ -85,7 +85,7 @@ from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
 from ui.price_gaps import INTRADAY, PriceGaps
 from ui.price_indicators import PriceIndicators
 from ui.price_intervals import IntervalWatch, fill_interval_box
-from ui.readout_bar import ReadoutBar
+from ui.readout_bar import PlotLabel, ReadoutBar
 from ui.settings_file import read_setting
 from ui.symbols import open_add_symbol
 from ui.theme import asset_color  # the current theme's variant
@@ -153,7 +153,7 @@ class PricesPanel(Panel):
         self._newest_first: dict[str, SeriesData] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
-        self._labels: dict[str, pg.LabelItem] = {}
+        self._labels: dict[str, PlotLabel] = {}
         self._range_applied = False
         self._rebase_factors: dict[str, float] = {}
         self.shade_funding = read_setting(settings, "prices/shade_funding", True)
@@ -446,7 +446,7 @@ class PricesPanel(Panel):
         self._refresh_gaps()
 
     def _add_label(self, plot: pg.PlotItem, key: str) -> None:
-        label = pg.LabelItem(justify="left", size="9pt")
+        label = PlotLabel(justify="left", size="9pt")  # cheap new prices (ui/readout_bar.py)
         label.setParentItem(plot.vb)
         label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
         self._labels[key] = label
