@@ -122,17 +122,43 @@ def extend_prepared(prev: PreparedPrices, data: SeriesData, interval_ms: int,
     if not all(np.isfinite(v[i]) for v in (o, h, lo, c)):
         return None
     line.replace_last(c[i])
-    if ohlc is not None:
-        ohlc.replace_last(o[i], h[i], lo[i], c[i])
     if len(data) > k:
         t, y = break_gaps(times[i:], c[i:], int(interval_ms * 1.5))
         line.append(t[1:] / 1e3, y[1:])  # the first row is the one already there
-        if ohlc is not None:
-            new = slice(k, len(data))
-            ok = (np.isfinite(o[new]) & np.isfinite(h[new]) & np.isfinite(lo[new])
-                  & np.isfinite(c[new]))
-            ohlc.append(times[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
+    if ohlc is not None:
+        _extend_candles(ohlc, data, times, k)
     return PreparedPrices(data, line, ohlc, _shared_seconds(line, ohlc, times), c, prev.by_date)
+
+
+def _extend_candles(ohlc: OhlcPyramid, data: SeriesData, times: np.ndarray, k: int) -> None:
+    """Row k - 1 replaced, rows k... appended (the valid ones) in place."""
+    o, h, lo, c = (data[name] for name in ("open", "high", "low", "close"))
+    i = k - 1
+    ohlc.replace_last(o[i], h[i], lo[i], c[i])
+    if len(data) > k:
+        new = slice(k, len(data))
+        ok = np.isfinite(o[new]) & np.isfinite(h[new]) & np.isfinite(lo[new]) & np.isfinite(c[new])
+        ohlc.append(times[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
+
+
+def candles_caught_up(built: PreparedPrices, current: PreparedPrices) -> PreparedPrices | None:
+    """`current` with the candles `built` (on a worker) for an older source of the same line,
+    updated in place with the rows that came since; None when that cannot be done exactly.
+
+    Each live update since only changed rows from its last old row on (`extend_prepared`, which
+    kept the line the same object), so the candles need rows len(built.source) - 1 onwards."""
+    ohlc = built.ohlc
+    old, data = built.source, current.source
+    k = len(old)
+    if ohlc is None or current.line is not built.line or not k or len(data) < k:
+        return None
+    times = _bar_times(data, current.by_date)
+    if not (len(ohlc) and ohlc.column("x")[-1] == times[k - 1] / 1e3):
+        return None
+    if not all(np.isfinite(data[name][k - 1]) for name in ("open", "high", "low", "close")):
+        return None
+    _extend_candles(ohlc, data, times, k)
+    return replace(current, ohlc=ohlc, t_raw=_shared_seconds(current.line, ohlc, times))
 
 
 def index_at_or_before(prepared: PreparedPrices, x_seconds: float) -> int:

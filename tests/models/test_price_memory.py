@@ -7,7 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 from models.lod import MinMaxPyramid
-from models.price_view import extend_prepared, prepare_prices, with_candles, without_candles
+from models.price_view import (
+    candles_caught_up,
+    extend_prepared,
+    prepare_prices,
+    with_candles,
+    without_candles,
+)
 from models.series import SeriesData
 
 MIN = 60_000
@@ -158,3 +164,27 @@ def test_a_quick_prepare_reads_the_store_until_a_live_bar_comes() -> None:
     assert np.array_equal(after.line.y, rebuilt.line.y)
     for name in "xohlc":
         assert np.array_equal(after.ohlc.column(name), rebuilt.ohlc.column(name))
+
+
+def test_candles_built_for_older_bars_catch_up_with_the_live_ones() -> None:
+    data = _bars(2_000)
+    prev = prepare_prices(data, MIN, candles=False)
+    built = with_candles(prev, MIN)  # on a worker, while live bars arrive:
+    current = prev
+    for extra in (1, 3):  # the forming bar moves, new bars open, twice
+        n = len(current.source)
+        cols = {c: np.append(v, np.full(extra, v[-1])) for c, v in current.source.columns.items()}
+        cols["close"][n - 1] += 0.25
+        cols["high"][n - 1] += 0.5
+        newer = SeriesData(np.append(current.source.time,
+                                     current.source.time[-1] + MIN * np.arange(1, extra + 1)), cols)
+        current = extend_prepared(current, newer, MIN, tail_from=n - 1)
+    assert current is not None and current.line is prev.line and current.ohlc is None
+    caught = candles_caught_up(built, current)
+    assert caught is not None and caught.source is current.source and caught.line is prev.line
+    rebuilt = prepare_prices(current.source, MIN)
+    for name in "xohlc":
+        assert np.array_equal(caught.ohlc.column(name), rebuilt.ohlc.column(name))
+    assert np.array_equal(caught.t_raw, current.source.time / 1e3)
+    # a rebuilt line (history scrolled back in) is no extension: build the candles again
+    assert candles_caught_up(built, prepare_prices(current.source, MIN, candles=False)) is None

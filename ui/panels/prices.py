@@ -58,6 +58,7 @@ from models.newest_first import NEWEST_FIRST_ROWS, newest_rows
 from models.price_view import (
     PREPARE_ON_WORKER,
     PreparedPrices,
+    candles_caught_up,
     change_at,
     closes_at,
     extend_prepared,
@@ -590,9 +591,11 @@ class PricesPanel(Panel):
         current = self._prepared.get(series_id)
         if current is None or current.ohlc is not None or not self._wants_candles():
             return  # gone, done, or drawn as a line again (its candles would only cost memory)
-        if current.source is not prepared.source:
-            self._add_candles(series_id)  # newer bars arrived meanwhile: build again
-            return
+        if current.source is not prepared.source:  # live bars arrived meanwhile
+            prepared = candles_caught_up(prepared, current)
+            if prepared is None:
+                self._add_candles(series_id)  # not an extension: build again
+                return
         self._prepared[series_id] = prepared
         stem = parse_series_id(series_id).asset
         if stem in self._curves and series_id == self._series_id(stem):
