@@ -2,11 +2,12 @@
 `python -m bench --case minutes --n 4900000 --reps 3 --json`.
 
 The store holds BTC's n synthetic minutes (4.9M: Binance's history since 2017-08-17) and its
-hours, and a month of minutes and hours for the dock's other default assets; the trader picks
-1m in the interval box. Measured from the pick: the GUI thread's time inside it, the first
-paint that shows BTC's minutes, and the paint once the whole history is drawable. Each
-repetition forgets the prepared minutes first (as a fresh window would). The same switches are
-then timed without drawing the newest rows first (models/newest_first.py), for the ratio.
+hours, and a month of minutes and hours for the dock's other default intraday assets (the
+futures: ES and NQ, not the cash indices, which a switch from 1h to 1m would not swap in);
+the trader picks 1m in the interval box. Measured from the pick: the GUI thread's time inside
+it, the first paint that shows BTC's minutes, and the paint once the whole history is drawable.
+Each repetition forgets the prepared minutes first (as a fresh window would). The same switches
+are then timed without drawing the newest rows first (models/newest_first.py), for the ratio.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ from typing import Any
 import numpy as np
 
 from bench import frames as fr
-from bench.dock_pan import STEMS, make_panel, synthetic_candles
+from bench.dock_pan import STEMS as DAILY_STEMS
+from bench.dock_pan import make_panel, synthetic_candles
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
+
+
+def _intraday_stems() -> tuple[str, ...]:
+    from models.assets import assets_for_interval
+
+    return tuple(assets_for_interval(list(DAILY_STEMS), intraday=True))
+
+
+STEMS = _intraday_stems()  # what the dock shows at 1h and 1m: BTC, ES, NQ, gold
 
 
 def _series(n_minutes: int) -> dict[str, Any]:
@@ -155,9 +166,26 @@ def _everything(n_minutes: int) -> dict[str, Any]:
     return out
 
 
+def prepared_bytes(prepared: Any) -> int:
+    """Bytes of the row buffers the prepared series hold beyond the store's (a buffer two of
+    them share counted once; a view counted as the buffer it is a view of)."""
+    buffers: dict[int, int] = {}
+    for p in prepared:
+        rows = [*p.line._rows.buf.values(), p.t_raw]
+        if p.ohlc is not None:
+            rows += p.ohlc._rows.buf.values()
+        for a in rows:
+            base = a if a.base is None else a.base
+            if not any(np.may_share_memory(base, c) for c in p.source.columns.values()):
+                buffers[id(base)] = base.nbytes
+    return sum(buffers.values())
+
+
 def minutes_rss(n: int, size: tuple[int, int]) -> dict[str, Any]:
-    """RSS with BTC and ETH's n minutes each drawn on the price dock (both prepared: pyramids
-    for lines and candles) and every other price series in the store."""
+    """RSS with BTC and ETH's n minutes each drawn on the price dock as lines (its default: a
+    line pyramid each; a candle pyramid is built only when candles are drawn) and every other
+    price series in the store; then the same drawn as candles (`rss_candles_mb`), then as
+    lines again (`rss_line_again_mb`)."""
     import gc
 
     qapp = fr.app()
@@ -182,11 +210,19 @@ def minutes_rss(n: int, size: tuple[int, int]) -> dict[str, Any]:
     out["rss_mb"] = _rss_mb()
     out["prepared_rows"] = {sid: len(p.t_raw) for sid, p in panel._prepared.items()
                             if len(p.t_raw) > 100_000}
-    arrays = {id(a): a.nbytes for p in panel._prepared.values()
-              for a in (*p.line._rows.buf.values(), *p.ohlc._rows.buf.values(), p.t_raw)}
-    out["prepared_rows_mb"] = round(sum(arrays.values()) / 2**20, 1)
-    out["prepared_levels_mb"] = round(sum(p.line.nbytes() + p.ohlc.nbytes()
+    out["prepared_rows_mb"] = round(prepared_bytes(panel._prepared.values()) / 2**20, 1)
+    out["prepared_levels_mb"] = round(sum(p.line.nbytes() + (p.ohlc.nbytes() if p.ohlc else 0)
                                           for p in panel._prepared.values()) / 2**20, 1)
+    panel.style_box.setCurrentText("candles")
+    out["candles_prepared"] = _wait(
+        qapp, lambda: all(panel._prepared[s].ohlc is not None for s in full), 300.0)
+    fr.settle(qapp)
+    gc.collect()
+    out["rss_candles_mb"] = _rss_mb()
+    panel.style_box.setCurrentText("line")  # the candle pyramids are dropped again
+    fr.settle(qapp)
+    gc.collect()
+    out["rss_line_again_mb"] = _rss_mb()
     out["median_ms"] = None
     panel.shutdown()
     from PySide6.QtCore import QThreadPool

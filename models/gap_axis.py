@@ -238,7 +238,8 @@ def compressed_prices(prepared: PreparedPrices, axis: GapAxis, interval_ms: int
     o, h, lo, c = (data[name][keep] for name in ("open", "high", "low", "close"))
     x_line, y = break_gaps(np.round(x_ms).astype(np.int64), c, int(interval_ms * 1.5))
     line = MinMaxPyramid.build(x_line / 1e3, y)
-    ohlc = OhlcPyramid.build(x_ms / 1e3, o, h, lo, c, bar_width=interval_ms / 1e3)
+    ohlc = None if prepared.ohlc is None else \
+        OhlcPyramid.build(x_ms / 1e3, o, h, lo, c, bar_width=interval_ms / 1e3)
     return PreparedPrices(data, line, ohlc, prepared.t_raw, prepared.close_raw, prepared.by_date)
 
 

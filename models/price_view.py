@@ -13,7 +13,7 @@ Numpy only, so a long history is prepared on a worker and nothing here waits for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class PreparedPrices:
 
     source: SeriesData
     line: MinMaxPyramid  # close, with NaN rows at market-closed gaps so the line breaks
-    ohlc: OhlcPyramid
+    ohlc: OhlcPyramid | None  # None until candles are shown (`with_candles`): ~190 MB at 4.9M rows
     t_raw: np.ndarray  # seconds of real bars (no gap rows), for crosshair look-ups
     close_raw: np.ndarray
     by_date: bool = False  # daily bars placed at 00:00 UTC of their trading date
@@ -46,23 +46,59 @@ def _bar_times(data: SeriesData, by_date: bool) -> np.ndarray:
     return trading_date_stamps(data.time) if by_date else data.time
 
 
-def prepare_prices(data: SeriesData, interval_ms: int, by_date: bool = False) -> PreparedPrices:
+def prepare_prices(data: SeriesData, interval_ms: int, by_date: bool = False,
+                   candles: bool = True, room: bool = True) -> PreparedPrices:
     """Pyramids of one series' bars (the price chart prepares past `PREPARE_ON_WORKER` rows on
-    a worker). With `by_date`, daily bars are placed at their trading date (module note)."""
+    a worker). With `by_date`, daily bars are placed at their trading date (module note).
+    Without `candles` only the line's pyramid is built (`with_candles` adds the other).
+    `room`: copy the rows into buffers with room for live bars now (on a worker); without it the
+    pyramids read the given arrays until a live bar comes (the GUI thread's quick prepares: a
+    short series, or the newest rows of a long one, replaced before any live bar)."""
     close = data["close"]
     times = _bar_times(data, by_date)
     t, y = break_gaps(times, close, int(interval_ms * 1.5))
-    seconds = times / 1e3
     line = MinMaxPyramid.build(t / 1e3, y)
-    ohlc = OhlcPyramid.build(seconds, data["open"], data["high"], data["low"], close,
-                             bar_width=interval_ms / 1e3 if interval_ms else None)
-    # Own the buffers now (on the worker): the first live append then copies nothing.
-    line.reserve(_APPEND_ROOM)
-    ohlc.reserve(_APPEND_ROOM)
-    bars_x = ohlc.column("x")
-    if len(bars_x) == len(seconds):  # every bar valid: share its copy (39 MB at 4.9M rows)
-        seconds = bars_x
-    return PreparedPrices(data, line, ohlc, seconds, close, by_date)
+    if room:  # the first live append then copies nothing
+        line.reserve(_APPEND_ROOM)
+    prepared = PreparedPrices(data, line, None, _shared_seconds(line, None, times), close, by_date)
+    return with_candles(prepared, interval_ms, room) if candles else prepared
+
+
+def with_candles(prepared: PreparedPrices, interval_ms: int, room: bool = True
+                 ) -> PreparedPrices:
+    """`prepared` with its candle pyramid (built here, so on a worker for a long series);
+    `room` as for `prepare_prices`."""
+    if prepared.ohlc is not None:
+        return prepared
+    data = prepared.source
+    ohlc = OhlcPyramid.build(prepared.t_raw, data["open"], data["high"], data["low"],
+                             data["close"], bar_width=interval_ms / 1e3 if interval_ms else None)
+    if room:
+        ohlc.reserve(_APPEND_ROOM)
+    return replace(prepared, ohlc=ohlc, t_raw=_shared_seconds(prepared.line, ohlc,
+                                                              prepared.t_raw))
+
+
+def without_candles(prepared: PreparedPrices) -> PreparedPrices:
+    """`prepared` without its candle pyramid (drawn as a line again: ~190 MB at 4.9M rows)."""
+    if prepared.ohlc is None:
+        return prepared
+    line = prepared.line
+    seconds = line.x if len(line) == len(prepared.t_raw) else prepared.t_raw  # no gap row
+    return replace(prepared, ohlc=None, t_raw=seconds)
+
+
+def _shared_seconds(line: MinMaxPyramid, ohlc: OhlcPyramid | None,
+                    times: np.ndarray) -> np.ndarray:
+    """The bars' times in seconds (`times`: ms as int, or seconds as float), as a view of a
+    pyramid's x when one holds exactly them (39 MB saved at 4.9M rows): the candles' when every
+    bar is valid, the line's when no gap row was inserted."""
+    n = len(times)
+    if ohlc is not None and len(ohlc) == n:
+        return ohlc.column("x")
+    if len(line) == n:
+        return line.x
+    return times / 1e3 if times.dtype.kind in "iu" else times
 
 
 def extend_prepared(prev: PreparedPrices, data: SeriesData, interval_ms: int,
@@ -77,22 +113,52 @@ def extend_prepared(prev: PreparedPrices, data: SeriesData, interval_ms: int,
     times = _bar_times(data, prev.by_date)
     last_s = times[k - 1] / 1e3
     line, ohlc = prev.line, prev.ohlc
-    if not (len(line) and line.x[-1] == last_s and len(ohlc) and ohlc.column("x")[-1] == last_s):
-        return None  # the last bar was a gap or invalid: keep it simple, rebuild
+    if not (len(line) and line.x[-1] == last_s):
+        return None  # the last bar was a gap: keep it simple, rebuild
+    if ohlc is not None and not (len(ohlc) and ohlc.column("x")[-1] == last_s):
+        return None  # the last bar was invalid: rebuild
     o, h, lo, c = (data[name] for name in ("open", "high", "low", "close"))
     i = k - 1
     if not all(np.isfinite(v[i]) for v in (o, h, lo, c)):
         return None
     line.replace_last(c[i])
-    ohlc.replace_last(o[i], h[i], lo[i], c[i])
     if len(data) > k:
         t, y = break_gaps(times[i:], c[i:], int(interval_ms * 1.5))
         line.append(t[1:] / 1e3, y[1:])  # the first row is the one already there
+    if ohlc is not None:
+        _extend_candles(ohlc, data, times, k)
+    return PreparedPrices(data, line, ohlc, _shared_seconds(line, ohlc, times), c, prev.by_date)
+
+
+def _extend_candles(ohlc: OhlcPyramid, data: SeriesData, times: np.ndarray, k: int) -> None:
+    """Row k - 1 replaced, rows k... appended (the valid ones) in place."""
+    o, h, lo, c = (data[name] for name in ("open", "high", "low", "close"))
+    i = k - 1
+    ohlc.replace_last(o[i], h[i], lo[i], c[i])
+    if len(data) > k:
         new = slice(k, len(data))
         ok = np.isfinite(o[new]) & np.isfinite(h[new]) & np.isfinite(lo[new]) & np.isfinite(c[new])
         ohlc.append(times[new][ok] / 1e3, o[new][ok], h[new][ok], lo[new][ok], c[new][ok])
-    return PreparedPrices(data, line, ohlc, times / 1e3, c, prev.by_date)
 
+
+def candles_caught_up(built: PreparedPrices, current: PreparedPrices) -> PreparedPrices | None:
+    """`current` with the candles `built` (on a worker) for an older source of the same line,
+    updated in place with the rows that came since; None when that cannot be done exactly.
+
+    Each live update since only changed rows from its last old row on (`extend_prepared`, which
+    kept the line the same object), so the candles need rows len(built.source) - 1 onwards."""
+    ohlc = built.ohlc
+    old, data = built.source, current.source
+    k = len(old)
+    if ohlc is None or current.line is not built.line or not k or len(data) < k:
+        return None
+    times = _bar_times(data, current.by_date)
+    if not (len(ohlc) and ohlc.column("x")[-1] == times[k - 1] / 1e3):
+        return None
+    if not all(np.isfinite(data[name][k - 1]) for name in ("open", "high", "low", "close")):
+        return None
+    _extend_candles(ohlc, data, times, k)
+    return replace(current, ohlc=ohlc, t_raw=_shared_seconds(current.line, ohlc, times))
 
 
 def index_at_or_before(prepared: PreparedPrices, x_seconds: float) -> int:

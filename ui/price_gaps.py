@@ -86,7 +86,8 @@ class PriceGaps(QObject):
                 self.changed.emit()
             return
         wanted = (interval, tuple(sorted(calendars.values())),
-                  tuple((sid, id(p.source)) for sid, p in sorted(prepared.items())))
+                  tuple((sid, id(p.source), p.ohlc is not None)  # candles come later
+                        for sid, p in sorted(prepared.items())))
         if wanted == self._wanted:
             return
         self._wanted = wanted

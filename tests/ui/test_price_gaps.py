@@ -125,6 +125,9 @@ def test_turning_compression_off_puts_the_bars_back_at_their_real_times(panel, q
 def test_intraday_views_show_the_futures_for_a_cash_index_shown_alone(qtbot, settings):
     p = shown_prices_panel(qtbot, settings, 900, 600)  # BTC, S&P 500, Nasdaq 100, gold
     try:
+        plots = dict(p._plots)
+        p.choose("interval", "1m")  # 1h to 1m is no crossing: the trader's choice stays
+        assert p.visible == ["btc", "spx", "ndx", "gold"] and p._plots == plots  # no rebuild
         p.choose("interval", "1d")
         assert p.visible == ["btc", "spx", "ndx", "gold"]
         p.choose("interval", "15m")

@@ -58,12 +58,15 @@ from models.newest_first import NEWEST_FIRST_ROWS, newest_rows
 from models.price_view import (
     PREPARE_ON_WORKER,
     PreparedPrices,
+    candles_caught_up,
     change_at,
     closes_at,
     extend_prepared,
     index_at_or_before,
     prepare_prices,
     rebase_factor,
+    with_candles,
+    without_candles,
 )
 from models.series import MS_PER_DAY, SeriesData
 from ui import theme
@@ -83,6 +86,7 @@ from ui.panels.base import Panel, UiContext, debounced, elastic, symbol_params
 from ui.price_gaps import INTRADAY, PriceGaps
 from ui.price_indicators import PriceIndicators
 from ui.price_intervals import IntervalWatch, fill_interval_box
+from ui.readout_bar import PlotLabel, ReadoutBar
 from ui.settings_file import read_setting
 from ui.symbols import open_add_symbol
 from ui.theme import asset_color  # the current theme's variant
@@ -142,6 +146,7 @@ class PricesPanel(Panel):
         self.visible = [s for s in PRICE_STEMS if s in saved] or list(DEFAULT_ASSETS)
         if not settings.contains("prices/assets"):  # intraday views default to the futures
             self.visible = assets_for_interval(self.visible, self.interval in INTRADAY)
+        self._assets_intraday = self.interval in INTRADAY  # the side of the line they are for
         self.visible += self._shown_user_stems()
         self.interval_watch = IntervalWatch(ctx.scheduler, self.shown_series())
         self._prepared: dict[str, PreparedPrices] = {}
@@ -149,7 +154,7 @@ class PricesPanel(Panel):
         self._newest_first: dict[str, SeriesData] = {}
         self._plots: dict[str, pg.PlotItem] = {}
         self._curves: dict[str, LodCurveItem | CandlestickItem] = {}
-        self._labels: dict[str, pg.LabelItem] = {}
+        self._labels: dict[str, PlotLabel] = {}
         self._range_applied = False
         self._rebase_factors: dict[str, float] = {}
         self.shade_funding = read_setting(settings, "prices/shade_funding", True)
@@ -198,7 +203,9 @@ class PricesPanel(Panel):
         layout.setSpacing(2)
         layout.addLayout(self._controls)
         layout.addLayout(self._legend)
-        layout.addWidget(self.readout)
+        # outside the layout: its text changes on every crosshair move (ui/readout_bar.py)
+        self._readout_bar = ReadoutBar(self.readout)
+        layout.addWidget(self._readout_bar)
         layout.addWidget(self.chart, 1)
         layout.addWidget(self.freshness)  # the demo badge sits in the legend row
         self._readout_x: float | None = None  # the cursor the readout shows, None: last bar
@@ -372,6 +379,9 @@ class PricesPanel(Panel):
 
     def _rebuild_plots(self) -> None:
         """Lay out the charts for the current mode and visible assets (cheap: no data copies)."""
+        if not self._wants_candles():  # drawn as lines: their candle pyramids only cost memory
+            for sid, prepared in list(self._prepared.items()):
+                self._prepared[sid] = without_candles(prepared)
         old_range = None
         if self._plots:
             old_range = next(iter(self._plots.values())).vb.viewRange()[0]
@@ -437,7 +447,7 @@ class PricesPanel(Panel):
         self._refresh_gaps()
 
     def _add_label(self, plot: pg.PlotItem, key: str) -> None:
-        label = pg.LabelItem(justify="left", size="9pt")
+        label = PlotLabel(justify="left", size="9pt")  # cheap new prices (ui/readout_bar.py)
         label.setParentItem(plot.vb)
         label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
         self._labels[key] = label
@@ -469,6 +479,7 @@ class PricesPanel(Panel):
             return  # its newest rows are shown, all of them are being prepared
         interval_ms = spec.interval_ms or MS_PER_DAY
         by_date = spec.interval in DATE_PLACED_INTERVALS  # at their trading date (price_view)
+        candles = self._wants_candles()  # else no candle pyramid: ~190 MB at 4.9M rows
         tail_from = self.ctx.store.tail_from(series_id)
         extended = extend_prepared(prepared, data, interval_ms, tail_from) \
             if prepared and series_id not in self._newest_first else None
@@ -481,9 +492,10 @@ class PricesPanel(Panel):
                 view = self.plotted_x_range()
                 head = newest_rows(data, *(None, None) if view is None else
                                    (int(view[0] * 1000), int(view[1] * 1000)))
-                self._on_prepared(series_id, prepare_prices(head, interval_ms, by_date), of=data)
+                self._on_prepared(series_id, prepare_prices(head, interval_ms, by_date,
+                                                                   candles, room=False), of=data)
             job = partial(self.ctx.scheduler.run, f"prepare:{series_id}", prepare_prices, data,
-                          interval_ms, by_date,
+                          interval_ms, by_date, candles,
                           on_result=lambda p, sid=series_id: self._on_prepared(sid, p))
             if series_id in self._newest_first:
                 # after the newest rows are painted: the worker's GIL share would delay it
@@ -492,7 +504,8 @@ class PricesPanel(Panel):
             else:
                 job()
         else:
-            self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date))
+            self._on_prepared(series_id, prepare_prices(data, interval_ms, by_date, candles,
+                                                        room=False))  # short: no copy now
 
     def _run_after_paint(self) -> None:
         jobs, self._after_paint = self._after_paint, []
@@ -545,14 +558,49 @@ class PricesPanel(Panel):
         if prepared is None:
             curve.clear()
             return
+        candles = isinstance(curve, CandlestickItem)
+        if candles and prepared.ohlc is None:
+            prepared = self._add_candles(self._series_id(stem))
         prepared = self.gaps.drawn(self._series_id(stem), prepared)
         if prepared is None:
             return  # its compressed pyramids are being built (then drawn by _on_gaps_changed)
-        if isinstance(curve, CandlestickItem):
-            curve.setPyramid(prepared.ohlc)
-        else:
-            curve.setPyramid(prepared.line)
+        pyramid = prepared.ohlc if candles else prepared.line
+        if pyramid is None:  # its candles are being built (then drawn by _on_candles)
+            curve.clear()
+            return
+        curve.setPyramid(pyramid)
         self._apply_rebase(stem)
+
+    def _wants_candles(self) -> bool:
+        return self.style == "candles" and self.mode == "stacked"
+
+    def _add_candles(self, series_id: str) -> PreparedPrices:
+        """A prepared series gets its candle pyramid when first drawn as candles: at once when
+        short, else on a worker (what is prepared until then)."""
+        prepared = self._prepared[series_id]
+        spec = find_spec(series_id)
+        interval_ms = (spec.interval_ms if spec else None) or MS_PER_DAY
+        if len(prepared.source) < PREPARE_ON_WORKER:
+            self._prepared[series_id] = with_candles(prepared, interval_ms, room=False)
+        else:
+            self.ctx.scheduler.run(f"candles:{series_id}", with_candles, prepared, interval_ms,
+                                   on_result=lambda p, sid=series_id: self._on_candles(sid, p))
+        return self._prepared[series_id]
+
+    def _on_candles(self, series_id: str, prepared: PreparedPrices) -> None:
+        current = self._prepared.get(series_id)
+        if current is None or current.ohlc is not None or not self._wants_candles():
+            return  # gone, done, or drawn as a line again (its candles would only cost memory)
+        if current.source is not prepared.source:  # live bars arrived meanwhile
+            prepared = candles_caught_up(prepared, current)
+            if prepared is None:
+                self._add_candles(series_id)  # not an extension: build again
+                return
+        self._prepared[series_id] = prepared
+        stem = parse_series_id(series_id).asset
+        if stem in self._curves and series_id == self._series_id(stem):
+            self._refresh_gaps()
+            self._apply_data(stem)
 
     def _apply_rebase(self, stem: str) -> None:
         """Compare view: scale the curve (a shift in log scale); its pyramid stays as it is."""
@@ -686,8 +734,7 @@ class PricesPanel(Panel):
         per_bar = f"Δ per {self.interval} bar" if x is not None else f"last {self.interval} bar"
         text = (f"<b>{stamp}</b>" + " &nbsp; ".join(parts) +
                 f" &nbsp; <span style='color:{theme.MUTED}'>({per_bar})</span>")
-        if text != self.readout.text():  # a new text relays the dock out (~10 ms a frame)
-            self.readout.setText(text)
+        self._readout_bar.set_text(text)  # no relayout of the dock (ui/readout_bar.py)
 
     def _set_plot_label(self, stem: str, text: str, color: str) -> None:
         label = self._labels.get(stem)
@@ -1150,8 +1197,13 @@ class PricesPanel(Panel):
 
     def _swap_index_futures(self) -> None:
         """Across the daily/intraday line, a cash index shown alone becomes its future and back
-        (models/assets.py: assets_for_interval); the other assets stay."""
-        swapped = assets_for_interval(self.visible, self.interval in INTRADAY)
+        (models/assets.py: assets_for_interval); the other assets stay. Within a side (1h to
+        1m) nothing is swapped: the trader's cash index at 1h stays theirs at 1m."""
+        intraday = self.interval in INTRADAY
+        if intraday == self._assets_intraday:
+            return
+        self._assets_intraday = intraday
+        swapped = assets_for_interval(self.visible, intraday)
         if swapped == self.visible:
             return
         self.visible = swapped
