@@ -32,9 +32,14 @@ def test_a_new_readout_text_does_not_lay_the_dock_out_again(qtbot, settings):
                                    candles(hours, 60_000 + 7.0 * np.arange(200)))
     qtbot.waitUntil(lambda: all(panel._series_id(s) in panel._prepared for s in panel.visible))
     panel._on_crosshair(hours[19] / 1e3 + 60)  # the cursor's first text
-    qtbot.wait(100)  # and what the data's arrival left pending
     requests = _LayoutRequests()
     panel.installEventFilter(requests)
+    for _ in range(40):  # what the data's arrival left pending settles first (slow under load)
+        requests.count = 0
+        qtbot.wait(50)
+        if requests.count == 0:
+            break
+    requests.count = 0
     texts = set()
     for i in range(20, 40):
         panel._on_crosshair(hours[i] / 1e3 + 60)
