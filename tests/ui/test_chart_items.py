@@ -98,6 +98,36 @@ def test_pan_changes_drawn_vertices_and_builds_once_per_range(qtbot, plot, monke
     assert item.dataBounds(0) == (x[0], x[-1])
 
 
+
+def test_pan_at_one_zoom_slices_one_wide_query(qtbot, plot, monkeypatch) -> None:
+    """Pans at one zoom inside three view widths query the pyramid once; each frame's vertices
+    cover the view and hold its rows' extremes (within a column at each edge)."""
+    item, x, y = _line(plot)
+    vb = plot.getViewBox()
+    vb.setXRange(x[100_000], x[104_000], padding=0)
+    _settle(qtbot, plot)
+    queries = []
+    real = item.pyramid().query
+    monkeypatch.setattr(item.pyramid(), "query", lambda *a: (queries.append(a), real(*a))[1])
+    n_px = round(vb.width())
+    for step in range(1, 6):  # 2 % of a view a pan, as a drag does
+        a, b = 100_000 - 80 * step, 104_000 - 80 * step
+        vb.setXRange(x[a], x[b], padding=0)
+        _settle(qtbot, plot)
+        (x0, x1), _ = vb.viewRange()
+        xs, ys = item.getData()
+        assert xs[0] <= x0 and xs[-1] >= x1 and len(xs) <= 2 * n_px + 8
+        rows_per_px = (x1 - x0) / 60.0 / n_px
+        inner = y[a + int(rows_per_px) + 1:b - int(rows_per_px)]
+        outer = y[max(a - 2 * int(rows_per_px) - 2, 0):b + 2 * int(rows_per_px) + 2]
+        assert inner.max() <= np.nanmax(ys) <= outer.max()
+        assert outer.min() <= np.nanmin(ys) <= inner.min()
+    assert len(queries) == 0  # the wide query made before the pans covers them
+    vb.setXRange(x[100_000], x[102_000], padding=0)  # a zoom queries again
+    _settle(qtbot, plot)
+    item.getData()
+    assert len(queries) == 1 and queries[0][2] == 3 * n_px
+
 def test_log_mode(qtbot, plot) -> None:
     x = np.arange(1000, dtype=np.float64)
     y = 10.0 ** np.linspace(0, 6, 1000)
