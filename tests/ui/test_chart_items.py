@@ -405,6 +405,33 @@ def test_grid_lines_sit_on_the_axis_ticks_and_survive_clear(qtbot) -> None:
     assert grid.scene() is w.scene()
 
 
+
+def test_the_grid_and_its_value_axis_compute_the_ticks_once(qtbot, monkeypatch) -> None:
+    """The grid asks for the ticks over the axis' own length: one tick search a y range."""
+    from ui.charts.axes import ValueAxisItem
+    from ui.charts.grid import GridLinesItem
+
+    w = pg.PlotWidget(axisItems={"left": ValueAxisItem()})
+    w.resize(600, 400)
+    qtbot.addWidget(w)
+    plot = w.getPlotItem()
+    grid = GridLinesItem(plot, "#ffffff", 0.5)
+    w.show()
+    qtbot.waitExposed(w)
+    axis = plot.getAxis("left")
+    searches = []
+    real = pg.AxisItem.tickValues
+    monkeypatch.setattr(pg.AxisItem, "tickValues", lambda self, *a: (
+        searches.append(a) if self is axis else None, real(self, *a))[1])
+    for top in (100.0, 130.0, 170.0):
+        w.setYRange(0, top, padding=0)
+        _settle(qtbot, w)
+        horizontal = {ln.y1() for _a, lines in grid.line_levels() for ln in lines
+                      if ln.y1() == ln.y2()}
+        drawn = {v for _s, vs in axis._ticks for v in vs if 0 <= v <= top}
+        assert len(drawn) >= 4 and horizontal == drawn  # the grid is at the axis' ticks
+    assert len(searches) == 3  # one search a range: the axis and the grid share it
+
 def test_the_crosshair_reuses_its_lines_when_a_dock_redraws_its_plots(qtbot) -> None:
     from ui.charts.crosshair import Crosshair
 

@@ -16,6 +16,8 @@ from PySide6 import QtCore, QtGui
 from ui import time_display
 from ui.charts.view_span import ViewSpanItem, blended
 
+_AXIS_END_PX = 2.0
+
 
 class GridLinesItem(ViewSpanItem):
     """Vertical lines at the bottom axis' ticks and horizontal ones at the left axis' ticks.
@@ -59,9 +61,12 @@ class GridLinesItem(ViewSpanItem):
     def _line_levels(self, plot: pg.PlotItem, left: float, right: float, top: float,
                      bottom: float, width: float,
                      height: float) -> list[tuple[float, list[QtCore.QLineF]]]:
+        # An axis asks for its ticks over its length plus a pixel at each end (pyqtgraph's
+        # AxisItem.generateDrawSpecs): asked with the same size, the axes' tick caches
+        # (ui/charts/axes.py) answer the grid and the axis with one computation, not two.
         try:
-            xs = plot.getAxis("bottom").tickValues(left, right, width)
-            ys = plot.getAxis("left").tickValues(top, bottom, height)
+            xs = plot.getAxis("bottom").tickValues(left, right, width + _AXIS_END_PX)
+            ys = plot.getAxis("left").tickValues(top, bottom, height + _AXIS_END_PX)
         except (AttributeError, ValueError, OverflowError):  # never raise from paint
             return []
         out: list[tuple[float, list[QtCore.QLineF]]] = []
