@@ -52,6 +52,27 @@ def test_shared_date_ticks_follow_the_display_zone(qtbot) -> None:
     assert utc[0][1] and all(v % 86400 == 0 for v in utc[0][1])
 
 
+
+def test_kept_date_labels_follow_the_display_zone(qtbot) -> None:
+    axis = ZonedDateAxisItem()
+    hour0 = T0 - T0 % 3600  # 2026-02-02 02:00 UTC
+    values = [hour0 + 3600.0 * k for k in range(6)]
+    before = time_display.zone_key()
+    try:
+        time_display.set_zone("utc")
+        axis.tickValues(values[0], values[-1], 1200)
+        utc = axis.tickStrings(values, 1.0, 3600)
+        # (no tick spec of 1 h at this zoom: the full date format)
+        assert utc == [f"2026-02-02 0{h}:00" for h in range(2, 8)]
+        utc[0] = "changed by a caller"  # the kept labels are not the list handed out
+        assert axis.tickStrings(values, 1.0, 3600)[0] == "2026-02-02 02:00"
+        time_display.set_zone("new_york")
+        ny = axis.tickStrings(values, 1.0, 3600)
+    finally:
+        time_display.set_zone(before)
+    assert ny == ["2026-02-01 21:00", "2026-02-01 22:00", "2026-02-01 23:00",
+                  "2026-02-02 00:00", "2026-02-02 01:00", "2026-02-02 02:00"]
+
 def test_a_frame_axis_draws_its_line_only_and_a_pan_does_not_redraw_it(qtbot) -> None:
     w = pg.PlotWidget(axisItems={"right": FrameAxisItem("right"),
                                  "bottom": ZonedDateAxisItem()})

@@ -42,6 +42,7 @@ _ZOOM_LEVELS: OrderedDict | None = None  # shared by every date axis (built once
 #: ticks (same range, same width) up to eight times a frame (docs/performance.md, issue 16)
 _DATE_TICKS: OrderedDict = OrderedDict()
 _DATE_TICKS_KEPT = 16
+_DATE_LABELS: OrderedDict = OrderedDict()  # (tick values, format, zone) -> labels
 
 
 class FrameOnlyMixin:
@@ -138,6 +139,17 @@ class ZonedDateAxisItem(FrameOnlyMixin, pg.DateAxisItem):
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         spec = next((s for s in self.zoomLevel.tickSpecs if s.spacing == spacing), None)
         fmt = spec.format if spec is not None else "%Y-%m-%d %H:%M"
+        # a pan at one zoom labels mostly the same ticks frame after frame (a strftime each)
+        key = (tuple(values), fmt, time_display.zone_key())
+        hit = _DATE_LABELS.get(key)
+        if hit is None:
+            hit = _DATE_LABELS[key] = self._tick_strings(values, fmt)
+            while len(_DATE_LABELS) > _DATE_TICKS_KEPT:
+                _DATE_LABELS.popitem(last=False)
+        return list(hit)
+
+    @staticmethod
+    def _tick_strings(values: list[float], fmt: str) -> list[str]:
         out = []
         for value in values:
             try:
