@@ -448,3 +448,35 @@ def test_the_crosshair_reuses_its_lines_when_a_dock_redraws_its_plots(qtbot) -> 
     assert lines[0] in top.items and lines[1] in bottom.items
     crosshair.set_plots([top])
     assert crosshair._vlines == lines[:1] and lines[1] not in bottom.items
+
+
+def test_a_level_lines_label_stays_put_on_screen_as_the_view_pans(qtbot, plot) -> None:
+    from ui.charts.levels import LevelLabels, LevelLine
+
+    left = LevelLine(50.0, "gamma flip 50", "#00ffff", side="left", position=0.02)
+    right = LevelLine(30.0, "support 30", "#ffffff", side="right", position=0.85)
+    for line in (left, right):
+        plot.addItem(line, ignoreBounds=True)
+    LevelLabels(plot).show(plot.getPlotItem(), [(left, "gamma flip 50", "left"),
+                                                (right, "support 30", "right")])
+    vb = plot.getViewBox()
+    vb.setYRange(0, 100, padding=0)
+    _settle(qtbot, plot)
+    origin = plot.viewportTransform().mapRect(vb.sceneBoundingRect())
+
+    def on_screen(label):  # the text ignores the view's scaling: map it as the view does
+        return label.deviceTransform(plot.viewportTransform()).mapRect(label.boundingRect())
+
+    for x0 in (0.0, 400.0, -1234.5):
+        vb.setXRange(x0, x0 + 1000.0, padding=0)
+        _settle(qtbot, plot)
+        box = on_screen(left.label)
+        line_y = plot.viewportTransform().map(vb.mapViewToScene(pg.Point(0, 50.0))).y()
+        assert box.left() == pytest.approx(origin.left() + 0.02 * origin.width() + 4, abs=1)
+        assert box.bottom() == pytest.approx(line_y - 4, abs=1)
+        box = on_screen(right.label)
+        assert box.right() == pytest.approx(origin.left() + 0.85 * origin.width() - 4, abs=1)
+        assert box.height() < 30 and box.width() > 30  # upright text at its own size
+    right.label.setText("support 30 · call wall 31")  # merged: still ends at 85 %
+    assert on_screen(right.label).right() == pytest.approx(
+        origin.left() + 0.85 * origin.width() - 4, abs=1)
