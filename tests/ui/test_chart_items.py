@@ -480,3 +480,29 @@ def test_a_level_lines_label_stays_put_on_screen_as_the_view_pans(qtbot, plot) -
     right.label.setText("support 30 · call wall 31")  # merged: still ends at 85 %
     assert on_screen(right.label).right() == pytest.approx(
         origin.left() + 0.85 * origin.width() - 4, abs=1)
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_screen_lines_bounds_equal_pyqtgraphs(qtbot, plot, inverted: bool) -> None:
+    from ui.charts.crosshair import ScreenLine
+
+    vb = plot.getViewBox()
+    vb.invertY(inverted)
+    lines = [ScreenLine(pos=42.0, angle=0, pen=pg.mkPen(width=3)),
+             ScreenLine(pos=1.7e9 + 500.0, angle=90), ScreenLine(pos=-3.0, angle=90)]
+    for line in lines:
+        plot.addItem(line, ignoreBounds=True)
+    for (x0, x1), (y0, y1) in (((0.0, 10.0), (0.0, 100.0)), ((1.7e9, 1.7e9 + 900.0), (40.0, 45.0)),
+                               ((-50.0, 2.0), (-1e6, 3e6))):
+        vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        _settle(qtbot, plot)
+        for line in lines:
+            ours = line._computeBoundingRect()
+            ends = line._endPoints
+            theirs = pg.InfiniteLine._computeBoundingRect(line)
+            for got, want in ((ours.left(), theirs.left()), (ours.right(), theirs.right()),
+                              (ours.top(), theirs.top()), (ours.bottom(), theirs.bottom()),
+                              (ends[0], line._endPoints[0]), (ends[1], line._endPoints[1])):
+                # pyqtgraph's goes through the device transform (single-precision steps)
+                span = max(x1 - x0, y1 - y0)
+                assert got == pytest.approx(want, rel=1e-5, abs=1e-6 * span)

@@ -19,6 +19,8 @@ import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import QObject
 
+from ui.charts.crosshair import ScreenLine
+
 LABEL_HEIGHT_PX = 16.0  # one line of the 9-10 pt label font, with its padding
 SEPARATOR = " · "
 _MARGIN_PX = 4.0  # between a label and its line (what pyqtgraph's text item left)
@@ -73,7 +75,7 @@ class _PinnedLabel(QtWidgets.QGraphicsSimpleTextItem):
         return self.text()
 
 
-class LevelLine(pg.InfiniteLine):
+class LevelLine(ScreenLine):
     """A horizontal price level with its label at `position` (0..1) of the view's width."""
 
     def __init__(self, pos: float, text: str, color: Any, side: str = "left",
