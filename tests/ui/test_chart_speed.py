@@ -149,6 +149,33 @@ def test_the_grid_blends_onto_its_view_boxs_own_background(qtbot) -> None:
     assert grid._line_color(0.25, None).alphaF() == pytest.approx(0.25, abs=0.01)
 
 
+
+def test_the_grids_kept_pens_follow_a_new_background(qtbot) -> None:
+    w = pg.PlotWidget(background="#000000")
+    w.resize(360, 240)
+    qtbot.addWidget(w)
+    w.hideAxis("left")
+    w.hideAxis("bottom")
+    vb = w.getViewBox()
+    vb.setBackgroundColor("#ffffff")
+    GridLinesItem(w.getPlotItem(), "#000000", 0.3)
+    w.setXRange(0.0, 10.0, padding=0)
+    w.setYRange(0.0, 10.0, padding=0)
+    w.show()
+    qtbot.waitExposed(w)
+
+    def plot_area() -> np.ndarray:
+        img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+        a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(),
+                                                            img.bytesPerLine() // 4, 4)
+        rect = vb.sceneBoundingRect().toAlignedRect().adjusted(2, 2, -2, -2)
+        return a[rect.top():rect.bottom(), rect.left():rect.right(), :3].astype(np.int32)
+
+    grey = plot_area()
+    assert ((grey > 0) & (grey < 255)).any(axis=2).sum() > 100  # grid lines blended on white
+    vb.setBackgroundColor("#000000")  # black lines on black: nothing may show
+    assert plot_area().max() == 0
+
 def _bands_rgb(qtbot, backdrop: bool) -> np.ndarray:
     from ui.charts.bands import BandsItem
 

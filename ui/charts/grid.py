@@ -39,6 +39,7 @@ class GridLinesItem(ViewSpanItem):
         self.setZValue(-100)
         self._levels_key: tuple[object, ...] | None = None
         self._levels: list[tuple[float, list[QtCore.QLineF]]] = []
+        self._pens: dict[tuple[float, int | None], QtGui.QPen] = {}
 
     def line_levels(self) -> list[tuple[float, list[QtCore.QLineF]]]:
         """(opacity, lines) per tick level in view, coarsest first, in view coordinates."""
@@ -97,9 +98,15 @@ class GridLinesItem(ViewSpanItem):
             return
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         backdrop = self.backdrop()
+        under = None if backdrop is None else backdrop.rgba()
         for alpha, lines in levels:
-            color = self._line_color(alpha, backdrop)
-            pen = QtGui.QPen(color, 1)
-            pen.setCosmetic(True)
+            key = (alpha, under)
+            pen = self._pens.get(key)
+            if pen is None:  # a level's fade depends on its line count: a few kept per plot
+                pen = QtGui.QPen(self._line_color(alpha, backdrop), 1)
+                pen.setCosmetic(True)
+                if len(self._pens) > 32:
+                    self._pens.clear()
+                self._pens[key] = pen
             painter.setPen(pen)
             painter.drawLines(lines)
