@@ -216,3 +216,28 @@ def test_a_value_axis_finds_its_ticks_once_per_range(qtbot) -> None:
     ours.setLogMode(y=True)
     theirs.setLogMode(y=True)
     assert ours.tickValues(4.0, 4.2, 300) != first
+
+
+def test_kept_axis_rects_equal_pyqtgraphs_after_resizes_and_style_changes(qtbot) -> None:
+    from ui.charts.axes import ValueAxisItem
+
+    w = pg.PlotWidget(axisItems={"left": ValueAxisItem(), "bottom": ZonedDateAxisItem()})
+    w.resize(400, 300)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    axes_ = [w.getAxis("left"), w.getAxis("bottom")]
+
+    def same() -> None:
+        for axis in axes_:
+            assert axis.boundingRect() == pg.AxisItem.boundingRect(axis)
+
+    same()
+    w.resize(520, 260)
+    qtbot.waitUntil(lambda: w.getAxis("bottom").geometry().width() > 420)
+    same()
+    for axis in axes_:
+        axis.setStyle(tickLength=-7, hideOverlappingLabels=False)
+    same()
+    w.getPlotItem().showGrid(x=True, y=True)  # pyqtgraph's grid: its own rect
+    same()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems import DateAxisItem as pg_date_axis
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
 from ui import time_display
 from ui.charts.axis_format import compact, tick_labels
@@ -69,6 +69,22 @@ class FrameOnlyMixin:
             return super().generateDrawSpecs(p)
         finally:
             self._tickLevels = explicit
+
+    _brect_for: tuple | None = None
+    _brect: Any = None
+
+    def boundingRect(self) -> Any:
+        # Qt asks an axis for its rect dozens of times a frame (~50 on the four-plot dock);
+        # pyqtgraph maps its geometry each time. Without pyqtgraph's grid it depends only on
+        # the geometry and the tick style.
+        if self.grid is not False:
+            return super().boundingRect()
+        geo = self.geometry()
+        key = (geo.x(), geo.y(), geo.width(), geo.height(), self.style["tickLength"],
+               self.style["hideOverlappingLabels"], self.orientation)
+        if key != self._brect_for:
+            self._brect, self._brect_for = super().boundingRect(), key
+        return QtCore.QRectF(self._brect)
 
     def setRange(self, mn: float, mx: float) -> None:
         if self._frame_only and self.picture is not None:
