@@ -656,8 +656,24 @@ class OhlcPyramid:
             level = round(math.log(size // self._levels.bucket, FACTOR))
             hi = self._levels.mx[level][g0:g1].copy()
             lo = self._levels.mn[level][g0:g1].copy()
-        cx = (x[first] + x[last]) * 0.5
+        cx = _candle_centres(x, first, last, size, bar)
         return Candles(cx, o, hi, lo, c, size * bar, size, first)
+
+
+def _candle_centres(x: np.ndarray, first: np.ndarray, last: np.ndarray, size: int,
+                    bar: float) -> np.ndarray:
+    """Each candle's x: the middle of its first and last rows' times; for a candle whose rows
+    straddle a closed market (a night, a weekend: more than a slot of time more than its rows
+    span), the time of its middle row(s), where most of its rows are, not in the closed hours."""
+    cx = (x[first] + x[last]) * 0.5
+    if size == 1 or not len(first):
+        return cx
+    gapped = np.flatnonzero(x[last] - x[first] > (last - first) * bar + size * bar)
+    if len(gapped):
+        f, z = first[gapped], last[gapped]
+        lo, hi = f + (z - f) // 2, f + (z - f + 1) // 2  # the middle row, or the middle two
+        cx[gapped] = x[lo] + np.minimum(x[hi] - x[lo], bar) * 0.5
+    return cx
 
 
 def _finite_rows(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -284,7 +284,14 @@ def test_ohlc_candles_equal_rows_grouped(size: int) -> None:
         want_lo = np.array([low[f:f + size].min() for f in first])
         np.testing.assert_array_equal(cd.high, want_hi)
         np.testing.assert_array_equal(cd.low, want_lo)
-        np.testing.assert_allclose(cd.x, (x[first] + x[last]) / 2)
+        # at its rows' middle time; one across the hour's gap (longer than its slot) on its
+        # middle row, off the gap
+        across = (x[last] - x[first]) > (last - first) * 60.0 + size * 60.0
+        np.testing.assert_allclose(cd.x[~across], ((x[first] + x[last]) / 2)[~across])
+        mid = first + (last - first) // 2
+        mid2 = first + (last - first + 1) // 2
+        np.testing.assert_allclose(cd.x[across], (x[mid] + np.minimum(x[mid2] - x[mid], 60.0)
+                                                  / 2)[across])
         # every visible row is in a candle
         vis = np.flatnonzero((x >= x0) & (x <= x1))
         assert first[0] <= vis[0] and last[-1] >= vis[-1]
@@ -313,3 +320,37 @@ def test_ohlc_drops_non_finite_rows_and_append_equals_rebuild() -> None:
 def test_default_bucket_is_used() -> None:
     p = MinMaxPyramid.build(np.arange(1000.0), np.arange(1000.0))
     assert p.bucket == DEFAULT_BUCKET
+
+
+def _session_minutes(days: int) -> np.ndarray:
+    """1m bar times (s) of `days` weekdays of 09:30-16:00 New York (14:30-21:00 UTC) sessions."""
+    day0 = 1_767_225_600  # 2026-01-01 00:00 UTC
+    out = [day0 + d * 86_400 + 14 * 3600 + 30 * 60 + 60 * np.arange(390)
+           for d in range(days)]
+    return np.concatenate(out).astype(np.float64)
+
+
+@pytest.mark.parametrize("size", [4, 16, 64, 256])
+def test_ohlc_grouped_candle_across_a_closed_night_sits_in_the_session(size: int) -> None:
+    x = _session_minutes(12)
+    n = len(x)
+    rng = np.random.default_rng(size)
+    c = 100 + np.cumsum(rng.standard_normal(n))
+    o = np.concatenate(([c[0]], c[:-1]))
+    p = OhlcPyramid.build(x, o, np.maximum(o, c) + 0.1, np.minimum(o, c) - 0.1, c)
+    x0, x1 = float(x[0]), float(x[-1])
+    n_px = _view_for_size(p, x, size, x0, x1)
+    assert n_px is not None
+    cd = p.query(x0, x1, n_px)
+    assert cd.size == size
+    last = np.minimum(cd.first_row + size, n) - 1
+    # seconds after 14:30 UTC within the day: open hours are 0 .. 390 min
+    into_session = (cd.x - 14 * 3600 - 30 * 60) % 86_400
+    assert np.all(into_session <= 390 * 60), "a candle drawn in closed hours"
+    # each candle lies on its own rows: within a bar of one of them
+    for cx, f, z in zip(cd.x, cd.first_row, last, strict=True):
+        assert np.min(np.abs(x[f:z + 1] - cx)) <= 60.0
+    # a candle whose rows are all in one session stays at its rows' middle
+    same_day = (x[last] - x[cd.first_row]) < 390 * 60
+    np.testing.assert_allclose(cd.x[same_day], (x[cd.first_row] + x[last])[same_day] / 2)
+    assert same_day.sum() < len(cd.x)  # and the test did meet candles across a night

@@ -98,6 +98,36 @@ def test_pan_changes_drawn_vertices_and_builds_once_per_range(qtbot, plot, monke
     assert item.dataBounds(0) == (x[0], x[-1])
 
 
+
+def test_pan_at_one_zoom_slices_one_wide_query(qtbot, plot, monkeypatch) -> None:
+    """Pans at one zoom inside three view widths query the pyramid once; each frame's vertices
+    cover the view and hold its rows' extremes (within a column at each edge)."""
+    item, x, y = _line(plot)
+    vb = plot.getViewBox()
+    vb.setXRange(x[100_000], x[104_000], padding=0)
+    _settle(qtbot, plot)
+    queries = []
+    real = item.pyramid().query
+    monkeypatch.setattr(item.pyramid(), "query", lambda *a: (queries.append(a), real(*a))[1])
+    n_px = round(vb.width())
+    for step in range(1, 6):  # 2 % of a view a pan, as a drag does
+        a, b = 100_000 - 80 * step, 104_000 - 80 * step
+        vb.setXRange(x[a], x[b], padding=0)
+        _settle(qtbot, plot)
+        (x0, x1), _ = vb.viewRange()
+        xs, ys = item.getData()
+        assert xs[0] <= x0 and xs[-1] >= x1 and len(xs) <= 2 * n_px + 8
+        rows_per_px = (x1 - x0) / 60.0 / n_px
+        inner = y[a + int(rows_per_px) + 1:b - int(rows_per_px)]
+        outer = y[max(a - 2 * int(rows_per_px) - 2, 0):b + 2 * int(rows_per_px) + 2]
+        assert inner.max() <= np.nanmax(ys) <= outer.max()
+        assert outer.min() <= np.nanmin(ys) <= inner.min()
+    assert len(queries) == 0  # the wide query made before the pans covers them
+    vb.setXRange(x[100_000], x[102_000], padding=0)  # a zoom queries again
+    _settle(qtbot, plot)
+    item.getData()
+    assert len(queries) == 1 and queries[0][2] == 3 * n_px
+
 def test_log_mode(qtbot, plot) -> None:
     x = np.arange(1000, dtype=np.float64)
     y = 10.0 ** np.linspace(0, 6, 1000)
@@ -375,6 +405,33 @@ def test_grid_lines_sit_on_the_axis_ticks_and_survive_clear(qtbot) -> None:
     assert grid.scene() is w.scene()
 
 
+
+def test_the_grid_and_its_value_axis_compute_the_ticks_once(qtbot, monkeypatch) -> None:
+    """The grid asks for the ticks over the axis' own length: one tick search a y range."""
+    from ui.charts.axes import ValueAxisItem
+    from ui.charts.grid import GridLinesItem
+
+    w = pg.PlotWidget(axisItems={"left": ValueAxisItem()})
+    w.resize(600, 400)
+    qtbot.addWidget(w)
+    plot = w.getPlotItem()
+    grid = GridLinesItem(plot, "#ffffff", 0.5)
+    w.show()
+    qtbot.waitExposed(w)
+    axis = plot.getAxis("left")
+    searches = []
+    real = pg.AxisItem.tickValues
+    monkeypatch.setattr(pg.AxisItem, "tickValues", lambda self, *a: (
+        searches.append(a) if self is axis else None, real(self, *a))[1])
+    for top in (100.0, 130.0, 170.0):
+        w.setYRange(0, top, padding=0)
+        _settle(qtbot, w)
+        horizontal = {ln.y1() for _a, lines in grid.line_levels() for ln in lines
+                      if ln.y1() == ln.y2()}
+        drawn = {v for _s, vs in axis._ticks for v in vs if 0 <= v <= top}
+        assert len(drawn) >= 4 and horizontal == drawn  # the grid is at the axis' ticks
+    assert len(searches) == 3  # one search a range: the axis and the grid share it
+
 def test_the_crosshair_reuses_its_lines_when_a_dock_redraws_its_plots(qtbot) -> None:
     from ui.charts.crosshair import Crosshair
 
@@ -391,3 +448,61 @@ def test_the_crosshair_reuses_its_lines_when_a_dock_redraws_its_plots(qtbot) -> 
     assert lines[0] in top.items and lines[1] in bottom.items
     crosshair.set_plots([top])
     assert crosshair._vlines == lines[:1] and lines[1] not in bottom.items
+
+
+def test_a_level_lines_label_stays_put_on_screen_as_the_view_pans(qtbot, plot) -> None:
+    from ui.charts.levels import LevelLabels, LevelLine
+
+    left = LevelLine(50.0, "gamma flip 50", "#00ffff", side="left", position=0.02)
+    right = LevelLine(30.0, "support 30", "#ffffff", side="right", position=0.85)
+    for line in (left, right):
+        plot.addItem(line, ignoreBounds=True)
+    LevelLabels(plot).show(plot.getPlotItem(), [(left, "gamma flip 50", "left"),
+                                                (right, "support 30", "right")])
+    vb = plot.getViewBox()
+    vb.setYRange(0, 100, padding=0)
+    _settle(qtbot, plot)
+    origin = plot.viewportTransform().mapRect(vb.sceneBoundingRect())
+
+    def on_screen(label):  # the text ignores the view's scaling: map it as the view does
+        return label.deviceTransform(plot.viewportTransform()).mapRect(label.boundingRect())
+
+    for x0 in (0.0, 400.0, -1234.5):
+        vb.setXRange(x0, x0 + 1000.0, padding=0)
+        _settle(qtbot, plot)
+        box = on_screen(left.label)
+        line_y = plot.viewportTransform().map(vb.mapViewToScene(pg.Point(0, 50.0))).y()
+        assert box.left() == pytest.approx(origin.left() + 0.02 * origin.width() + 4, abs=1)
+        assert box.bottom() == pytest.approx(line_y - 4, abs=1)
+        box = on_screen(right.label)
+        assert box.right() == pytest.approx(origin.left() + 0.85 * origin.width() - 4, abs=1)
+        assert box.height() < 30 and box.width() > 30  # upright text at its own size
+    right.label.setText("support 30 · call wall 31")  # merged: still ends at 85 %
+    assert on_screen(right.label).right() == pytest.approx(
+        origin.left() + 0.85 * origin.width() - 4, abs=1)
+
+
+@pytest.mark.parametrize("inverted", [False, True])
+def test_screen_lines_bounds_equal_pyqtgraphs(qtbot, plot, inverted: bool) -> None:
+    from ui.charts.crosshair import ScreenLine
+
+    vb = plot.getViewBox()
+    vb.invertY(inverted)
+    lines = [ScreenLine(pos=42.0, angle=0, pen=pg.mkPen(width=3)),
+             ScreenLine(pos=1.7e9 + 500.0, angle=90), ScreenLine(pos=-3.0, angle=90)]
+    for line in lines:
+        plot.addItem(line, ignoreBounds=True)
+    for (x0, x1), (y0, y1) in (((0.0, 10.0), (0.0, 100.0)), ((1.7e9, 1.7e9 + 900.0), (40.0, 45.0)),
+                               ((-50.0, 2.0), (-1e6, 3e6))):
+        vb.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        _settle(qtbot, plot)
+        for line in lines:
+            ours = line._computeBoundingRect()
+            ends = line._endPoints
+            theirs = pg.InfiniteLine._computeBoundingRect(line)
+            for got, want in ((ours.left(), theirs.left()), (ours.right(), theirs.right()),
+                              (ours.top(), theirs.top()), (ours.bottom(), theirs.bottom()),
+                              (ends[0], line._endPoints[0]), (ends[1], line._endPoints[1])):
+                # pyqtgraph's goes through the device transform (single-precision steps)
+                span = max(x1 - x0, y1 - y0)
+                assert got == pytest.approx(want, rel=1e-5, abs=1e-6 * span)

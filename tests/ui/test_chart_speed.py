@@ -52,6 +52,27 @@ def test_shared_date_ticks_follow_the_display_zone(qtbot) -> None:
     assert utc[0][1] and all(v % 86400 == 0 for v in utc[0][1])
 
 
+
+def test_kept_date_labels_follow_the_display_zone(qtbot) -> None:
+    axis = ZonedDateAxisItem()
+    hour0 = T0 - T0 % 3600  # 2026-02-02 02:00 UTC
+    values = [hour0 + 3600.0 * k for k in range(6)]
+    before = time_display.zone_key()
+    try:
+        time_display.set_zone("utc")
+        axis.tickValues(values[0], values[-1], 1200)
+        utc = axis.tickStrings(values, 1.0, 3600)
+        # (no tick spec of 1 h at this zoom: the full date format)
+        assert utc == [f"2026-02-02 0{h}:00" for h in range(2, 8)]
+        utc[0] = "changed by a caller"  # the kept labels are not the list handed out
+        assert axis.tickStrings(values, 1.0, 3600)[0] == "2026-02-02 02:00"
+        time_display.set_zone("new_york")
+        ny = axis.tickStrings(values, 1.0, 3600)
+    finally:
+        time_display.set_zone(before)
+    assert ny == ["2026-02-01 21:00", "2026-02-01 22:00", "2026-02-01 23:00",
+                  "2026-02-02 00:00", "2026-02-02 01:00", "2026-02-02 02:00"]
+
 def test_a_frame_axis_draws_its_line_only_and_a_pan_does_not_redraw_it(qtbot) -> None:
     w = pg.PlotWidget(axisItems={"right": FrameAxisItem("right"),
                                  "bottom": ZonedDateAxisItem()})
@@ -128,6 +149,33 @@ def test_the_grid_blends_onto_its_view_boxs_own_background(qtbot) -> None:
     assert grid._line_color(0.25, None).alphaF() == pytest.approx(0.25, abs=0.01)
 
 
+
+def test_the_grids_kept_pens_follow_a_new_background(qtbot) -> None:
+    w = pg.PlotWidget(background="#000000")
+    w.resize(360, 240)
+    qtbot.addWidget(w)
+    w.hideAxis("left")
+    w.hideAxis("bottom")
+    vb = w.getViewBox()
+    vb.setBackgroundColor("#ffffff")
+    GridLinesItem(w.getPlotItem(), "#000000", 0.3)
+    w.setXRange(0.0, 10.0, padding=0)
+    w.setYRange(0.0, 10.0, padding=0)
+    w.show()
+    qtbot.waitExposed(w)
+
+    def plot_area() -> np.ndarray:
+        img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+        a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(),
+                                                            img.bytesPerLine() // 4, 4)
+        rect = vb.sceneBoundingRect().toAlignedRect().adjusted(2, 2, -2, -2)
+        return a[rect.top():rect.bottom(), rect.left():rect.right(), :3].astype(np.int32)
+
+    grey = plot_area()
+    assert ((grey > 0) & (grey < 255)).any(axis=2).sum() > 100  # grid lines blended on white
+    vb.setBackgroundColor("#000000")  # black lines on black: nothing may show
+    assert plot_area().max() == 0
+
 def _bands_rgb(qtbot, backdrop: bool) -> np.ndarray:
     from ui.charts.bands import BandsItem
 
@@ -168,3 +216,28 @@ def test_a_value_axis_finds_its_ticks_once_per_range(qtbot) -> None:
     ours.setLogMode(y=True)
     theirs.setLogMode(y=True)
     assert ours.tickValues(4.0, 4.2, 300) != first
+
+
+def test_kept_axis_rects_equal_pyqtgraphs_after_resizes_and_style_changes(qtbot) -> None:
+    from ui.charts.axes import ValueAxisItem
+
+    w = pg.PlotWidget(axisItems={"left": ValueAxisItem(), "bottom": ZonedDateAxisItem()})
+    w.resize(400, 300)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    axes_ = [w.getAxis("left"), w.getAxis("bottom")]
+
+    def same() -> None:
+        for axis in axes_:
+            assert axis.boundingRect() == pg.AxisItem.boundingRect(axis)
+
+    same()
+    w.resize(520, 260)
+    qtbot.waitUntil(lambda: w.getAxis("bottom").geometry().width() > 420)
+    same()
+    for axis in axes_:
+        axis.setStyle(tickLength=-7, hideOverlappingLabels=False)
+    same()
+    w.getPlotItem().showGrid(x=True, y=True)  # pyqtgraph's grid: its own rect
+    same()

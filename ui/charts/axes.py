@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems import DateAxisItem as pg_date_axis
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
 from ui import time_display
 from ui.charts.axis_format import compact, tick_labels
@@ -42,6 +42,7 @@ _ZOOM_LEVELS: OrderedDict | None = None  # shared by every date axis (built once
 #: ticks (same range, same width) up to eight times a frame (docs/performance.md, issue 16)
 _DATE_TICKS: OrderedDict = OrderedDict()
 _DATE_TICKS_KEPT = 16
+_DATE_LABELS: OrderedDict = OrderedDict()  # (tick values, format, zone) -> labels
 
 
 class FrameOnlyMixin:
@@ -68,6 +69,22 @@ class FrameOnlyMixin:
             return super().generateDrawSpecs(p)
         finally:
             self._tickLevels = explicit
+
+    _brect_for: tuple | None = None
+    _brect: Any = None
+
+    def boundingRect(self) -> Any:
+        # Qt asks an axis for its rect dozens of times a frame (~50 on the four-plot dock);
+        # pyqtgraph maps its geometry each time. Without pyqtgraph's grid it depends only on
+        # the geometry and the tick style.
+        if self.grid is not False:
+            return super().boundingRect()
+        geo = self.geometry()
+        key = (geo.x(), geo.y(), geo.width(), geo.height(), self.style["tickLength"],
+               self.style["hideOverlappingLabels"], self.orientation)
+        if key != self._brect_for:
+            self._brect, self._brect_for = super().boundingRect(), key
+        return QtCore.QRectF(self._brect)
 
     def setRange(self, mn: float, mx: float) -> None:
         if self._frame_only and self.picture is not None:
@@ -138,6 +155,17 @@ class ZonedDateAxisItem(FrameOnlyMixin, pg.DateAxisItem):
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         spec = next((s for s in self.zoomLevel.tickSpecs if s.spacing == spacing), None)
         fmt = spec.format if spec is not None else "%Y-%m-%d %H:%M"
+        # a pan at one zoom labels mostly the same ticks frame after frame (a strftime each)
+        key = (tuple(values), fmt, time_display.zone_key())
+        hit = _DATE_LABELS.get(key)
+        if hit is None:
+            hit = _DATE_LABELS[key] = self._tick_strings(values, fmt)
+            while len(_DATE_LABELS) > _DATE_TICKS_KEPT:
+                _DATE_LABELS.popitem(last=False)
+        return list(hit)
+
+    @staticmethod
+    def _tick_strings(values: list[float], fmt: str) -> list[str]:
         out = []
         for value in values:
             try:

@@ -10,9 +10,50 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 
 from ui import theme
+
+
+class ScreenLine(pg.InfiniteLine):
+    """pyqtgraph's infinite line whose bounds, when it is horizontal or vertical and sits in a
+    view box, come from the view's range and size in a few arithmetic steps: pyqtgraph mapped
+    the view's rect into the line and measured a pixel through the device transform on every
+    range change (~5 % of a four-plot dock pan for the crosshair and level lines,
+    docs/performance.md). Same rect as pyqtgraph's (tests/ui/test_chart_items.py)."""
+
+    def _computeBoundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        angle = self.angle % 180
+        if not isinstance(vb, pg.ViewBox) or angle not in (0, 90) \
+                or self.parentItem() is not vb.childGroup or not self.transform().isIdentity():
+            return super()._computeBoundingRect()
+        width, height = vb.width(), vb.height()
+        if not (width > 0 and height > 0):
+            return super()._computeBoundingRect()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        pos = self.pos()
+        if angle == 0:  # local x = view x - pos.x; local y = view y - pos.y
+            a, b = x0 - pos.x(), x1 - pos.x()
+            c, d = y0 - pos.y(), y1 - pos.y()
+            px = (y1 - y0) / height
+        else:  # rotated by 90 degrees: local x = view y - pos.y; local y = pos.x - view x
+            a, b = y0 - pos.y(), y1 - pos.y()
+            c, d = pos.x() - x1, pos.x() - x0
+            px = (x1 - x0) / width
+        pw = max(self.pen.width() / 2, self.hoverPen.width() / 2)
+        w = (self._maxMarkerSize + pw + 1) * px
+        length = b - a
+        left, right = a + length * self.span[0], a + length * self.span[1]
+        br = QRectF(left, -w, right - left, 2 * w).normalized()
+        size = vb.size()
+        if self._bounds != br or self._lastViewSize != size:
+            self._bounds = br
+            self._lastViewSize = size
+            self.prepareGeometryChange()
+        self._endPoints = (left, right)
+        self._lastViewRect = QRectF(a, c, b - a, d - c)
+        return self._bounds
 
 
 class Crosshair(QObject):
@@ -27,7 +68,7 @@ class Crosshair(QObject):
         super().__init__(parent)
         self._plots: list[pg.PlotItem] = []
         self._vlines: list[pg.InfiniteLine] = []
-        self._hline = pg.InfiniteLine(angle=0, movable=False,
+        self._hline = ScreenLine(angle=0, movable=False,
                                       pen=theme.pen(theme.MUTED, style=Qt.PenStyle.DashLine))
         self._hline_plot: pg.PlotItem | None = None
         self._shown = False
@@ -98,7 +139,7 @@ class Crosshair(QObject):
         # result, and a new InfiniteLine keeps references to None under PySide 6.11.
         spare, self._vlines = self._vlines, []
         for plot in self._plots:
-            line = spare.pop(0) if spare else pg.InfiniteLine(
+            line = spare.pop(0) if spare else ScreenLine(
                 angle=90, movable=False, pen=theme.pen(theme.MUTED, style=Qt.PenStyle.DashLine))
             line.setVisible(False)
             line.setZValue(50)

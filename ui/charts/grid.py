@@ -16,6 +16,8 @@ from PySide6 import QtCore, QtGui
 from ui import time_display
 from ui.charts.view_span import ViewSpanItem, blended
 
+_AXIS_END_PX = 2.0
+
 
 class GridLinesItem(ViewSpanItem):
     """Vertical lines at the bottom axis' ticks and horizontal ones at the left axis' ticks.
@@ -37,6 +39,7 @@ class GridLinesItem(ViewSpanItem):
         self.setZValue(-100)
         self._levels_key: tuple[object, ...] | None = None
         self._levels: list[tuple[float, list[QtCore.QLineF]]] = []
+        self._pens: dict[tuple[float, int | None], QtGui.QPen] = {}
 
     def line_levels(self) -> list[tuple[float, list[QtCore.QLineF]]]:
         """(opacity, lines) per tick level in view, coarsest first, in view coordinates."""
@@ -59,9 +62,12 @@ class GridLinesItem(ViewSpanItem):
     def _line_levels(self, plot: pg.PlotItem, left: float, right: float, top: float,
                      bottom: float, width: float,
                      height: float) -> list[tuple[float, list[QtCore.QLineF]]]:
+        # An axis asks for its ticks over its length plus a pixel at each end (pyqtgraph's
+        # AxisItem.generateDrawSpecs): asked with the same size, the axes' tick caches
+        # (ui/charts/axes.py) answer the grid and the axis with one computation, not two.
         try:
-            xs = plot.getAxis("bottom").tickValues(left, right, width)
-            ys = plot.getAxis("left").tickValues(top, bottom, height)
+            xs = plot.getAxis("bottom").tickValues(left, right, width + _AXIS_END_PX)
+            ys = plot.getAxis("left").tickValues(top, bottom, height + _AXIS_END_PX)
         except (AttributeError, ValueError, OverflowError):  # never raise from paint
             return []
         out: list[tuple[float, list[QtCore.QLineF]]] = []
@@ -92,9 +98,15 @@ class GridLinesItem(ViewSpanItem):
             return
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
         backdrop = self.backdrop()
+        under = None if backdrop is None else backdrop.rgba()
         for alpha, lines in levels:
-            color = self._line_color(alpha, backdrop)
-            pen = QtGui.QPen(color, 1)
-            pen.setCosmetic(True)
+            key = (alpha, under)
+            pen = self._pens.get(key)
+            if pen is None:  # a level's fade depends on its line count: a few kept per plot
+                pen = QtGui.QPen(self._line_color(alpha, backdrop), 1)
+                pen.setCosmetic(True)
+                if len(self._pens) > 32:
+                    self._pens.clear()
+                self._pens[key] = pen
             painter.setPen(pen)
             painter.drawLines(lines)

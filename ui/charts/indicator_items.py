@@ -175,5 +175,5 @@ class IndicatorLineItem(LodCurveItem):
             self._xs, self._ys, self._path = wide[4], wide[5], wide[6]
             return
         lo, hi = x0 - width, x1 + width
-        super()._build(lo, hi, n_px * 3 // 2)  # three views at half the density
+        self._build_exact(lo, hi, n_px * 3 // 2)  # three views at half the density
         self._wide = (key, width, lo, hi, self._xs, self._ys, self._path)

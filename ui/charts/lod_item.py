@@ -262,6 +262,7 @@ class LodCurveItem(ViewCachedItem):
         self._path: QtGui.QPainterPath | None = None
         self._xs = _EMPTY
         self._ys = _EMPTY
+        self._wide_query: tuple[Any, ...] | None = None  # (key, width, lo, hi, xs, ys) of 3 views
         self.setPen(pg.getConfigOption("foreground") if pen is None else pen)
         if pyramid is not None:
             self.setPyramid(pyramid)
@@ -348,11 +349,39 @@ class LodCurveItem(ViewCachedItem):
         self._xs = self._ys = _EMPTY
 
     def _build(self, x0: float, x1: float, n_px: int) -> None:
+        # A pan at one zoom slices the vertices of a query three views wide, made when the
+        # view left the last one (the pyramid query was ~3/4 of a line's per-frame build on
+        # the price dock, docs/performance.md); a zoom, a resize or new data queries again.
+        # In log-x the vertices are not in view units: query the view alone.
+        if self._log[0]:
+            self._build_exact(x0, x1, n_px)
+            return
+        width = x1 - x0
+        key = (n_px, self._version(), id(self._source()), self._log)
+        wide = self._wide_query
+        if not (wide is not None and wide[0] == key and abs(width - wide[1]) <= 1e-9 * wide[1]
+                and wide[2] <= x0 and x1 <= wide[3]):
+            lo, hi = x0 - width, x1 + width
+            xs, ys = self._pyramid.query(lo, hi, 3 * n_px)
+            if self._log[1]:
+                ys = _log10(ys)
+            wide = self._wide_query = (key, width, lo, hi, xs, ys)
+        xs, ys = wide[4], wide[5]
+        # the vertices in view and one beyond each edge, so the line runs off the view
+        i0 = max(int(np.searchsorted(xs, x0, "left")) - 1, 0)
+        i1 = min(int(np.searchsorted(xs, x1, "right")) + 1, len(xs))
+        self._set_vertices(xs[i0:i1], ys[i0:i1])
+
+    def _build_exact(self, x0: float, x1: float, n_px: int) -> None:
+        """The vertices of x0..x1 queried at n_px columns (no reuse)."""
         xs, ys = self._pyramid.query(x0, x1, n_px)
         if self._log[0]:
             xs = _log10(xs)
         if self._log[1]:
             ys = _log10(ys)
+        self._set_vertices(xs, ys)
+
+    def _set_vertices(self, xs: np.ndarray, ys: np.ndarray) -> None:
         self._xs, self._ys = xs, ys
         if len(xs) < 2:
             self._path = None

@@ -78,7 +78,7 @@ from ui.charts.crosshair import Crosshair, format_price
 from ui.charts.drawing_items import DrawingLayer
 from ui.charts.gap_axis import BreakMarks, GapDateAxisItem
 from ui.charts.implied_bands import DVOL_STEMS, ImpliedBandsLayer, ahead_seconds
-from ui.charts.levels import LevelLabels
+from ui.charts.levels import LevelLabels, LevelLine
 from ui.charts.lod_item import LodCurveItem
 from ui.charts.viewbox import PromptViewBox
 from ui.flow_layout import FlowLayout
@@ -928,13 +928,11 @@ class PricesPanel(Panel):
             own = level.kind == USER
             # The demo's preset is labelled on the right, the derived ones on the left: the
             # gamma flip often sits a few hundred dollars from a round-number level.
-            line = pg.InfiniteLine(
-                pos=np.log10(level.price) if self.log_scale else level.price, angle=0,
+            line = LevelLine(
+                np.log10(level.price) if self.log_scale else level.price, level.label, color,
+                side="right" if own else "left", position=0.85 if own else 0.02,
                 movable=False, pen=theme.pen(color, style=Qt.PenStyle.DashLine),
-                hoverPen=theme.pen(theme.STRONG),
-                label=level.label, labelOpts={"position": 0.85 if own else 0.02, "color": color,
-                                              "anchors": [(1, 1), (1, 1)] if own
-                                              else [(0, 1), (0, 1)]})
+                hoverPen=theme.pen(theme.STRONG))
             line.setToolTip("a preset of the demo story (synthetic data)" if own else gamma_tip)
             line.setZValue(20)
             btc_plot.addItem(line, ignoreBounds=True)
