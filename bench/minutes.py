@@ -93,6 +93,17 @@ def _switch(qapp: Any, panel: Any, full_rows: int, timeout_s: float = 120.0) -> 
             "full_history_paint_ms": round(full * 1e3, 1) if full is not None else None}
 
 
+def summarize_switches(out: dict[str, Any], baseline: str) -> None:
+    """Medians of `out["runs"]` and of `out[baseline]["runs"]`, and the first paints' ratio."""
+    for where in (out, out[baseline]):
+        for key in ("pick_call_ms", "first_paint_ms", "full_history_paint_ms"):
+            values = [r[key] for r in where["runs"] if r[key] is not None]
+            where[key] = round(float(np.median(values)), 1) if values else None
+    a, b = out["first_paint_ms"], out[baseline]["first_paint_ms"]
+    out[f"first_paint_over_{baseline}"] = round(a / b, 3) if a and b else None
+    out["median_ms"] = out["first_paint_ms"]
+
+
 def minutes(n: int, reps: int, size: tuple[int, int]) -> dict[str, Any]:
     qapp = fr.app()
     from models.ids import price_id
@@ -121,13 +132,7 @@ def minutes(n: int, reps: int, size: tuple[int, int]) -> dict[str, Any]:
 
     out["runs"] = switches(True)
     out["without_newest_first"] = {"runs": switches(False)}
-    for where in (out, out["without_newest_first"]):
-        for key in ("pick_call_ms", "first_paint_ms", "full_history_paint_ms"):
-            values = [r[key] for r in where["runs"] if r[key] is not None]
-            where[key] = round(float(np.median(values)), 1) if values else None
-    a, b = out["first_paint_ms"], out["without_newest_first"]["first_paint_ms"]
-    out["first_paint_over_without_newest_first"] = round(a / b, 3) if a and b else None
-    out["median_ms"] = out["first_paint_ms"]
+    summarize_switches(out, "without_newest_first")
     panel.shutdown()
     from PySide6.QtCore import QThreadPool
 

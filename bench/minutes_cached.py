@@ -15,11 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench import frames as fr
 from bench.dock_pan import make_panel, synthetic_candles
-from bench.minutes import _switch
+from bench.minutes import _switch, summarize_switches
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
@@ -65,13 +63,7 @@ def minutes_cached(n: int, reps: int, size: tuple[int, int]) -> dict[str, Any]:
 
     out["runs"] = switches(True)
     out["whole_read_first"] = {"runs": switches(False)}
-    for where in (out, out["whole_read_first"]):
-        for key in ("first_paint_ms", "full_history_paint_ms"):
-            values = [r[key] for r in where["runs"] if r[key] is not None]
-            where[key] = round(float(np.median(values)), 1) if values else None
-    a, b = out["first_paint_ms"], out["whole_read_first"]["first_paint_ms"]
-    out["first_paint_over_whole_read_first"] = round(a / b, 3) if a and b else None
-    out["median_ms"] = out["first_paint_ms"]
+    summarize_switches(out, "whole_read_first")
     panel.shutdown()
     scheduler.shutdown()
     cache.close()

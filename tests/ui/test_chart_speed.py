@@ -106,13 +106,15 @@ def test_a_frame_axis_draws_its_line_only_and_a_pan_does_not_redraw_it(qtbot) ->
     qtbot.waitUntil(lambda: bottom.picture is not drawn[1])
 
 
-def _grid_rgb(qtbot, backdrop: bool) -> np.ndarray:
+def _plot_widget(qtbot) -> pg.PlotWidget:
     w = pg.PlotWidget(background="#131722")
     w.resize(360, 240)
     qtbot.addWidget(w)
-    grid = GridLinesItem(w.getPlotItem(), "#d1d4dc", 0.3)
-    if not backdrop:
-        grid.backdrop = lambda: None  # the translucent pen the grid used before
+    return w
+
+
+def _shown_rgb(qtbot, w: pg.PlotWidget) -> np.ndarray:
+    """The widget's pixels (RGB) over x and y from 0 to 10."""
     w.setXRange(0.0, 10.0, padding=0)
     w.setYRange(0.0, 10.0, padding=0)
     w.show()
@@ -120,6 +122,14 @@ def _grid_rgb(qtbot, backdrop: bool) -> np.ndarray:
     img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
     a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)
     return a[:, :img.width(), 2::-1].astype(np.int32)
+
+
+def _grid_rgb(qtbot, backdrop: bool) -> np.ndarray:
+    w = _plot_widget(qtbot)
+    grid = GridLinesItem(w.getPlotItem(), "#d1d4dc", 0.3)
+    if not backdrop:
+        grid.backdrop = lambda: None  # the translucent pen the grid used before
+    return _shown_rgb(qtbot, w)
 
 
 def test_the_pre_blended_grid_paints_the_translucent_grids_pixels(qtbot) -> None:
@@ -176,24 +186,17 @@ def test_the_grids_kept_pens_follow_a_new_background(qtbot) -> None:
     vb.setBackgroundColor("#000000")  # black lines on black: nothing may show
     assert plot_area().max() == 0
 
+
 def _bands_rgb(qtbot, backdrop: bool) -> np.ndarray:
     from ui.charts.bands import BandsItem
 
-    w = pg.PlotWidget(background="#131722")
-    w.resize(360, 240)
-    qtbot.addWidget(w)
+    w = _plot_widget(qtbot)
     bands = BandsItem((239, 83, 80, 38))
     bands.setBands([(1.0, 3.0), (5.0, 5.5), (7.0, 9.0)])
     w.addItem(bands, ignoreBounds=True)
     if not backdrop:
         bands.backdrop = lambda: None  # the translucent fill the bands used before
-    w.setXRange(0.0, 10.0, padding=0)
-    w.setYRange(0.0, 10.0, padding=0)
-    w.show()
-    qtbot.waitExposed(w)
-    img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
-    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)
-    return a[:, :img.width(), 2::-1].astype(np.int32)
+    return _shown_rgb(qtbot, w)
 
 
 def test_opaque_bands_paint_the_translucent_bands_pixels(qtbot) -> None:
