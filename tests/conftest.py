@@ -47,6 +47,19 @@ def cache(tmp_path: Path):
     c.close()
 
 
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The demo dataset stored in a real cache file, as `main.py --demo` stores it (one per
+    test module: filling it takes a second or two)."""
+    from services.cache import Cache
+    from services.demo import populate_cache
+
+    c = Cache(tmp_path_factory.mktemp("demo") / "demo.sqlite")
+    populate_cache(c)
+    yield c
+    c.close()
+
+
 def shared_fixture(relative: str) -> object:
     """A recorded payload from ../shared/fixtures (skips when the folder is not beside us)."""
     path = SHARED_FIXTURES / relative

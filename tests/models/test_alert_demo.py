@@ -22,17 +22,6 @@ DAY = 86_400_000
 REBOUND = 1_770_336_000_000  # 2026-02-06 00:00 UTC
 
 
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    """The demo dataset stored in a real cache file, as `main.py --demo` stores it."""
-    from services.cache import Cache
-    from services.demo import populate_cache
-
-    cache = Cache(tmp_path_factory.mktemp("demo") / "demo.sqlite")
-    populate_cache(cache)
-    yield cache
-    cache.close()
-
 
 def _day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")

@@ -64,16 +64,6 @@ def test_operand_problems_and_families():
         OperandSeries(np.arange(3), np.arange(2.0))
 
 
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    from services.cache import Cache
-    from services.demo import populate_cache
-
-    cache = Cache(tmp_path_factory.mktemp("demo") / "demo.sqlite")
-    populate_cache(cache)
-    yield cache
-    cache.close()
-
 
 # one column of each supported derived id, and whether its value is final when first known
 # (an hour's liquidation total grows until the hour ends: known, i.e. final, at its end)

@@ -20,7 +20,7 @@ from models.asof import AsOfLoader, known_delay_ms
 from models.catalog import find_spec
 from models.series import MS_PER_HOUR, SeriesData, Snapshot
 from services.cache import Cache
-from services.demo import load_demo, populate_cache
+from services.demo import load_demo
 
 H = MS_PER_HOUR
 
@@ -104,14 +104,6 @@ def _scrambled(frame: pd.DataFrame) -> pd.DataFrame:
             out[name] = out[name] * 3 + 1
     return out
 
-
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    path = tmp_path_factory.mktemp("replay") / "demo.sqlite"
-    cache = Cache(path)
-    populate_cache(cache)
-    yield cache
-    cache.close()
 
 
 @pytest.fixture(scope="module", params=MOMENTS, ids=("2026-02-05T20", "2026-02-06T16"))

@@ -170,17 +170,6 @@ def test_inputs_no_stream_stores_are_polled_over_rest(data_dir):
             services.close()
 
 
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    """The demo dataset stored in a real cache file, as `main.py --demo` stores it."""
-    from services.cache import Cache
-    from services.demo import populate_cache
-
-    cache = Cache(tmp_path_factory.mktemp("demo") / "demo.sqlite")
-    populate_cache(cache)
-    yield cache
-    cache.close()
-
 
 def test_the_recorder_path_fires_what_the_back_test_lists_on_the_demo(demo_cache):
     """The shipped funding rule (five venues' settlements, each an operand read separately from
