@@ -34,7 +34,14 @@ from services.refresh import RefreshResult, refresh_series
 from services.source_tracker import SourceTracker
 from services.storage import clear_series
 from ui.jobs import MAX_ABANDONED, JobRunner
-from ui.startup import CachedPhase, Opened, StartupReader, read_late_newest_first
+from ui.startup import (
+    NEWEST_FIRST_PAUSE_MS,
+    CachedPhase,
+    Opened,
+    StartupReader,
+    read_cached_phase,
+    read_newest_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +131,11 @@ class Scheduler(QObject):
         #: True while a stream's rows are being published (ui/derived_feeds.py throttles them)
         self.publishing_stream = False
         self._late_ids: list[str] = []  # watched after start-up, their cache not read yet
+        self._whole_ids: list[str] = []  # their newest rows handed over, the whole read next
+        self._whole_timer = QTimer(self)
+        self._whole_timer.setSingleShot(True)
+        self._whole_timer.setInterval(NEWEST_FIRST_PAUSE_MS)
+        self._whole_timer.timeout.connect(self._read_whole)
         self._progress: dict[str, float] = {}
         self._closing = False
         self._workerProgress.connect(self._on_progress)
@@ -204,13 +216,33 @@ class Scheduler(QObject):
         self._emit_progress()
 
     def _read_late(self) -> None:
+        """The newest rows of long series first (ui/startup.py), then the whole of each."""
         ids, self._late_ids = tuple(self._late_ids), []
         services = self.services
         assert services is not None
-        self.jobs.run(f"cached:{','.join(ids)}", read_late_newest_first, services, ids,
-                      on_result=lambda _none: None, on_item=self._on_late_read,
-                      on_error=lambda exc: self.noticeRaised.emit(
-                          f"reading {', '.join(ids)} from the cache failed: {exc}"))
+        self.run(f"newest:{','.join(ids)}", read_newest_rows, services, ids,
+                 on_result=lambda phase: self._on_newest_rows(phase, ids),
+                 on_error=lambda exc: self._late_read_failed(ids, exc))
+
+    def _on_newest_rows(self, phase: CachedPhase, ids: tuple[str, ...]) -> None:
+        self._whole_ids.extend(i for i in ids if i not in self._whole_ids)
+        if phase.series:
+            self._on_late_read(phase)
+            self._whole_timer.start()  # the paint of the newest rows goes first
+        elif not self._whole_timer.isActive():
+            self._read_whole()
+
+    def _read_whole(self) -> None:
+        ids, self._whole_ids = tuple(self._whole_ids), []
+        services = self.services
+        if not ids or services is None or self._closing:
+            return
+        self.run(f"cached:{','.join(ids)}", read_cached_phase, services, ids,
+                 on_result=self._on_late_read,
+                 on_error=lambda exc: self._late_read_failed(ids, exc))
+
+    def _late_read_failed(self, ids: tuple[str, ...], exc: Exception) -> None:
+        self.noticeRaised.emit(f"reading {', '.join(ids)} from the cache failed: {exc}")
 
     def _on_late_read(self, phase: CachedPhase) -> None:
         phase = CachedPhase({i: d for i, d in phase.series.items() if i in self.tracker.watched},
@@ -297,6 +329,7 @@ class Scheduler(QObject):
         """Stop timers, ask jobs to stop, wait at most `msecs`; True when no worker is left."""
         self._closing = True
         self._timer.stop()
+        self._whole_timer.stop()
         self._stop.set()  # refresh jobs stop between pages, the start-up reader between phases
         done = self.jobs.shutdown(msecs)
         if done and self.services is not None:

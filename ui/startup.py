@@ -12,7 +12,6 @@ painting the previous one before it could even start.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -80,28 +79,26 @@ def read_cached_phase(services: AppServices, series_ids: tuple[str, ...]) -> Cac
 #: switched to 1m): its newest `NEWEST_FIRST_DAYS` first, then all of it
 NEWEST_FIRST_MIN_ROWS = 200_000
 NEWEST_FIRST_DAYS = 14
-NEWEST_FIRST_PAUSE_S = 0.2
+#: how long after the newest rows the whole read starts (ui/scheduler.py's timer): the long
+#: read holds the GIL in stretches, so the GUI thread draws the newest rows first
+NEWEST_FIRST_PAUSE_MS = 200
 
 
-def read_late_newest_first(services: AppServices, series_ids: tuple[str, ...]
-                           ) -> Iterator[CachedPhase]:
-    """On a worker: the newest two weeks of each long series (a few ms to read), then what
-    the cache holds of every series. BTC's whole minute history takes ~0.4 s to read; the
-    chart shows its newest rows meanwhile (docs/performance.md, issue 16)."""
+def read_newest_rows(services: AppServices, series_ids: tuple[str, ...]) -> CachedPhase:
+    """On a worker: the newest two weeks of each long series among `series_ids` (a few ms to
+    read; none for short ones). The scheduler reads the whole of every series next: BTC's
+    whole minute history takes ~0.5 s, and the chart shows its newest rows meanwhile
+    (docs/performance.md, issue 16). No ids: the tracker learns of the series from the whole
+    read only."""
     newest: dict[str, SeriesData] = {}
     for series_id in series_ids:
-        if get_spec(series_id).is_snapshot:
-            continue
-        step = get_spec(series_id).interval_ms
+        spec = get_spec(series_id)
+        step = None if spec.is_snapshot else spec.interval_ms
         span = services.cache.span(series_id) if step else None
         if span is not None and (span[1] - span[0]) // step >= NEWEST_FIRST_MIN_ROWS:
             start = span[1] - NEWEST_FIRST_DAYS * MS_PER_DAY
             newest[series_id] = services.cache.read(series_id, start_ms=start)
-    if newest:  # no ids: the tracker learns of the series from the whole read only
-        yield CachedPhase(newest, {}, frozenset())
-        # the long read holds the GIL in stretches: let the GUI thread draw the newest first
-        time.sleep(NEWEST_FIRST_PAUSE_S)
-    yield read_cached_phase(services, series_ids)
+    return CachedPhase(newest, {}, frozenset())
 
 
 class StartupReader:

@@ -9,7 +9,7 @@ from models.series import MS_PER_DAY, SeriesData
 from services.app import CACHE_FILE, AppServices
 from services.cache import Cache
 from ui.scheduler import Scheduler
-from ui.startup import NEWEST_FIRST_DAYS, read_late_newest_first
+from ui.startup import NEWEST_FIRST_DAYS, read_newest_rows
 
 MINUTE = 60_000
 START = 1_735_689_600_000  # 2025-01-01 00:00 UTC
@@ -29,28 +29,18 @@ def services_with(tmp_path, **series: SeriesData) -> AppServices:
     return AppServices(cache, None, True, tmp_path)
 
 
-def test_long_series_come_newest_first_then_whole(tmp_path, monkeypatch):
+def test_the_newest_rows_of_long_series_only(tmp_path, monkeypatch):
     import ui.startup
 
     monkeypatch.setattr(ui.startup, "NEWEST_FIRST_MIN_ROWS", 30_000)
     long, short = minutes(40_000), minutes(2_000)
     services = services_with(tmp_path, btc_1m=long, eth_1m=short)
-    phases = list(read_late_newest_first(services, ("btc.1m", "eth.1m")))
-    assert len(phases) == 2
-    newest = phases[0].series["btc.1m"]
-    assert set(phases[0].series) == {"btc.1m"} and phases[0].ids == frozenset()
+    phase = read_newest_rows(services, ("btc.1m", "eth.1m"))
+    assert set(phase.series) == {"btc.1m"} and phase.ids == frozenset()
     window = NEWEST_FIRST_DAYS * MS_PER_DAY
     expected = long.time[long.time >= long.time[-1] - window]
-    assert np.array_equal(newest.time, expected)  # exactly the newest two weeks
-    assert np.array_equal(phases[1].series["btc.1m"].time, long.time)
-    assert np.array_equal(phases[1].series["eth.1m"]["close"], short["close"])
-    assert phases[1].ids == frozenset({"btc.1m", "eth.1m"})
-
-
-def test_short_series_are_read_once(tmp_path):
-    services = services_with(tmp_path, btc_1m=minutes(5_000))
-    phases = list(read_late_newest_first(services, ("btc.1m",)))
-    assert len(phases) == 1 and len(phases[0].series["btc.1m"]) == 5_000
+    assert np.array_equal(phase.series["btc.1m"].time, expected)  # exactly the newest two weeks
+    assert not read_newest_rows(services, ("eth.1m",)).series  # short: read whole at once
 
 
 def test_the_scheduler_publishes_the_newest_rows_before_the_history(qtbot, tmp_path,
@@ -68,5 +58,10 @@ def test_the_scheduler_publishes_the_newest_rows_before_the_history(qtbot, tmp_p
     qtbot.waitUntil(lambda: len(published) == 2, timeout=10000)
     assert published == [NEWEST_FIRST_DAYS * 1440 + 1, 40_000]
     assert "btc.1m" in scheduler.tracker.watched
+    # a short series is read whole at once, with no wait for a paint
+    scheduler.services.cache.upsert("eth.1m", minutes(2_000))
+    scheduler.watch_more(["eth.1m"])
+    qtbot.waitUntil(lambda: len(published) == 3, timeout=10000)
+    assert published[-1] == 2_000 and not scheduler._whole_timer.isActive()
     scheduler.shutdown()
     scheduler.services.cache.close()
