@@ -44,8 +44,7 @@ class AlertLogPanel(Panel):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.demo_badge, 0, Qt.AlignmentFlag.AlignRight)
-        self.freshness.stop()  # no series of its own: no freshness line
-        self.freshness.setVisible(False)
+        self.hide_freshness()  # no series of its own
         self._refill_soon = debounced(self, 0, self.refill)
         if self.engine is not None:
             self.listen(self.engine.firingsChanged, self._refill_soon)

@@ -249,8 +249,7 @@ class AlertRulesPanel(Panel):
         layout.addLayout(buttons)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.demo_badge, 0, Qt.AlignmentFlag.AlignRight)
-        self.freshness.stop()  # no series of its own: no freshness line
-        self.freshness.setVisible(False)
+        self.hide_freshness()  # no series of its own
 
         self._refill_soon = debounced(self, 0, self.refill)
         if self.book is not None:

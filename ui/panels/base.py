@@ -168,6 +168,11 @@ class Panel(QWidget):
         self.freshness.stop()
 
     # -- freshness ----------------------------------------------------------------------------
+    def hide_freshness(self) -> None:
+        """A dock with no series of its own (drawings, sources, alerts) shows no freshness line."""
+        self.freshness.stop()
+        self.freshness.setVisible(False)
+
     def freshness_ids(self) -> tuple[str, ...]:
         """The series whose state the freshness line reports (default: all of the panel's)."""
         return self.series_ids

@@ -101,8 +101,7 @@ class DrawingsPanel(Panel):
         layout.addWidget(self.empty)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.demo_badge, 0, Qt.AlignmentFlag.AlignRight)
-        self.freshness.stop()  # no series here: no freshness line
-        self.freshness.setVisible(False)
+        self.hide_freshness()  # no series of its own
         self._ids: list[str] = []
         self._refill_soon = debounced(self, 0, self.refill)
         self.book.add_listener(self._refill_soon)

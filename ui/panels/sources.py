@@ -65,8 +65,7 @@ class SourcesPanel(Panel):
         layout.addWidget(self.by_source)
         layout.addWidget(self.table)
         # This dock is the freshness of every series: no footer line, only the demo badge.
-        self.freshness.stop()
-        self.freshness.setVisible(False)
+        self.hide_freshness()  # no series of its own
         layout.addWidget(self.demo_badge, 0, Qt.AlignmentFlag.AlignRight)
         self._rows: dict[str, int] = {}
         # A start-up publishes ~100 statuses in a burst; with resize-to-contents every cell
